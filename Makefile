@@ -1,0 +1,71 @@
+# tern build. Every .c under src/ is built; src/cli/main.c holds main(), the
+# rest go into build/libtern.a, which the unit tests link against too.
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Isrc -MMD -MP -pthread
+LDLIBS  += -lfdt -lm -pthread
+
+BUILD   := build
+SRCS    := $(shell find src -name '*.c' | sort)
+MAIN    := src/cli/main.c
+LIBSRCS := $(filter-out $(MAIN),$(SRCS))
+OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(LIBSRCS))
+TESTSRC := $(wildcard tests/unit/test_*.c)
+TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TESTSRC))
+
+.PHONY: all deps guest demo check unit isa integration bench fuzz clean
+all: $(BUILD)/tern
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libtern.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tern: $(BUILD)/src/cli/main.o $(BUILD)/libtern.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtern.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtern.a $(LDLIBS) -lcmocka
+
+# Debian packages needed to build, test and run (idempotent).
+deps:
+	@scripts/deps.sh
+
+# The reference guest: Debian trixie riscv64 kernel + busybox initramfs.
+guest:
+	@guest/build-kit.sh
+
+# First README command: boot the reference guest to a shell.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@guest/build-kit.sh
+	$(BUILD)/tern run --kernel $(BUILD)/guest/Image --initrd $(BUILD)/guest/initramfs.cpio.gz
+
+unit: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+
+isa: all
+	@tests/isa/run.sh
+
+integration: all
+	@guest/build-kit.sh
+	python3 -m pytest -v tests/integration
+
+# Second README command: every test.
+check: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory isa
+	@$(MAKE) --no-print-directory integration
+
+bench: deps all
+	@guest/build-kit.sh
+	@bench/run.sh
+
+clean:
+	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/libtern.a
+
+-include $(OBJS:.o=.d) $(BUILD)/src/cli/main.d

@@ -1,0 +1,42 @@
+/* tern: entry point and verb dispatch. */
+#include <stdio.h>
+#include <string.h>
+#include "cli/cli.h"
+
+#define TERN_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tern <command> [options]\n"
+		"\n"
+		"tern is a virtual machine monitor for RISC-V 64-bit guests on a software CPU.\n"
+		"\n"
+		"commands:\n"
+		"  run        boot a virtual machine (see 'tern run --help')\n"
+		"\n"
+		"options:\n"
+		"  -h, --help     show this help\n"
+		"  -V, --version  show the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *verb = argv[1];
+	if (!strcmp(verb, "-h") || !strcmp(verb, "--help") || !strcmp(verb, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(verb, "-V") || !strcmp(verb, "--version")) {
+		printf("tern %s\n", TERN_VERSION);
+		return 0;
+	}
+	if (!strcmp(verb, "run"))
+		return cli_run(argc - 1, argv + 1);
+	fprintf(stderr, "tern: unknown command '%s' (try 'tern --help')\n", verb);
+	return 2;
+}

@@ -1,0 +1,191 @@
+/* `tern run`: parse options, build the 'virt' machine, run it, and map the
+ * way it ended to an exit status. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+#include "core/vm.h"
+#include "machine/virt.h"
+
+#define MAX_MEMORY (64ull << 30)
+#define MIN_MEMORY (16ull << 20)
+
+static void run_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tern run --kernel FILE [options]\n"
+		"\n"
+		"Boot a RISC-V 64-bit virtual machine ('virt' board, like qemu -M virt).\n"
+		"\n"
+		"  --kernel FILE        kernel to boot: a RISC-V Linux Image or a flat binary,\n"
+		"                       loaded at RAM base + 2 MiB and entered in S-mode\n"
+		"  --initrd FILE        initial ramdisk\n"
+		"  --append \"ARGS\"      kernel command line (default: console=ttyS0)\n"
+		"  --memory SIZE        guest RAM, with K, M or G suffix (default 256M;\n"
+		"                       a bare number means MiB); 16M..64G\n"
+		"  --cpus N             number of harts, 1..8 (default 1)\n"
+		"  --console BACKEND    stdio (default; raw mode on a terminal), pty,\n"
+		"                       unix:PATH or file:PATH\n"
+		"  --name NAME          name of the VM (default: tern)\n"
+		"  --dtb-out FILE       write the generated device tree blob to FILE\n"
+		"  --reboot exit|restart  what a guest reboot does (default: exit 0)\n"
+		"  -h, --help           show this help\n"
+		"\n"
+		"On the stdio console, Ctrl-A x quits and Ctrl-A h lists the keys.\n"
+		"Exit status: 0 when the guest powers off or reboots, 1 on a VMM error\n"
+		"or a guest-reported failure, 2 on a usage error.\n");
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	if (!s || !*s || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	uint64_t mul = 1ull << 20;
+	if (*end) {
+		switch (toupper((unsigned char)*end)) {
+		case 'B': mul = 1; break;
+		case 'K': mul = 1ull << 10; break;
+		case 'M': mul = 1ull << 20; break;
+		case 'G': mul = 1ull << 30; break;
+		case 'T': mul = 1ull << 40; break;
+		default: return -1;
+		}
+		end++;
+		if (mul != 1 && (*end == 'i' || *end == 'I'))
+			end++;
+		if (mul != 1 && (*end == 'B' || *end == 'b'))
+			end++;
+		if (*end)
+			return -1;
+	}
+	if (v > UINT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int cli_run(int argc, char **argv)
+{
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT };
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, O_KERNEL },
+		{ "initrd", required_argument, NULL, O_INITRD },
+		{ "append", required_argument, NULL, O_APPEND },
+		{ "memory", required_argument, NULL, O_MEMORY },
+		{ "cpus", required_argument, NULL, O_CPUS },
+		{ "console", required_argument, NULL, O_CONSOLE },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "dtb-out", required_argument, NULL, O_DTB },
+		{ "reboot", required_argument, NULL, O_REBOOT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct virt_config cfg = {
+		.append = "console=ttyS0",
+		.mem_size = 256ull << 20,
+		.cpus = 1,
+		.console = "stdio",
+		.name = "tern",
+	};
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_KERNEL: cfg.kernel = optarg; break;
+		case O_INITRD: cfg.initrd = optarg; break;
+		case O_APPEND: cfg.append = optarg; break;
+		case O_MEMORY:
+			if (cli_parse_size(optarg, &cfg.mem_size) || cfg.mem_size < MIN_MEMORY ||
+			    cfg.mem_size > MAX_MEMORY || (cfg.mem_size & 0xfff)) {
+				fprintf(stderr, "tern: invalid --memory '%s': give 16M to 64G, e.g. 256M or 1G\n", optarg);
+				return 2;
+			}
+			break;
+		case O_CPUS: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > VM_MAX_HARTS) {
+				fprintf(stderr, "tern: invalid --cpus '%s': give 1 to %d\n", optarg, VM_MAX_HARTS);
+				return 2;
+			}
+			cfg.cpus = (int)n;
+			break;
+		}
+		case O_CONSOLE: cfg.console = optarg; break;
+		case O_NAME:
+			if (!*optarg || strlen(optarg) > 64 || strchr(optarg, '/')) {
+				fprintf(stderr, "tern: invalid --name '%s': 1 to 64 characters, no '/'\n", optarg);
+				return 2;
+			}
+			cfg.name = optarg;
+			break;
+		case O_DTB: cfg.dtb_out = optarg; break;
+		case O_REBOOT:
+			if (!strcmp(optarg, "exit")) cfg.reboot_restart = 0;
+			else if (!strcmp(optarg, "restart")) cfg.reboot_restart = 1;
+			else {
+				fprintf(stderr, "tern: invalid --reboot '%s': give exit or restart\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			run_usage(stdout);
+			return 0;
+		case ':':
+			fprintf(stderr, "tern: option '%s' needs a value (see 'tern run --help')\n", argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr, "tern: unknown option '%s' (see 'tern run --help')\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tern: unexpected argument '%s' (see 'tern run --help')\n", argv[optind]);
+		return 2;
+	}
+	if (!cfg.kernel) {
+		fprintf(stderr, "tern: no kernel given: use --kernel FILE (see 'tern run --help')\n");
+		return 2;
+	}
+
+	struct vm *vm = calloc(1, sizeof(*vm));
+	char err[512] = "";
+	if (!vm) {
+		fprintf(stderr, "tern: out of memory\n");
+		return 1;
+	}
+	if (virt_create(vm, &cfg, err, sizeof(err))) {
+		virt_destroy(vm);
+		free(vm);
+		fprintf(stderr, "tern: %s\n", err);
+		return 1;
+	}
+	int why = virt_run(vm, &cfg);
+	char msg[sizeof(vm->exit_msg)];
+	snprintf(msg, sizeof(msg), "%s", vm->exit_msg);
+	virt_destroy(vm);
+	free(vm);
+	switch (why) {
+	case VM_EXIT_POWEROFF:
+		if (msg[0]) {
+			fprintf(stderr, "tern: %s\n", msg);
+			return 1;
+		}
+		return 0;
+	case VM_EXIT_RESET:
+	case VM_EXIT_QUIT:
+		return 0;
+	default:
+		fprintf(stderr, "tern: %s\n", msg[0] ? msg : "fatal error");
+		return 1;
+	}
+}

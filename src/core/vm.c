@@ -1,0 +1,84 @@
+/* VM-wide services: guest time, MMIO dispatch, vCPU kick, exit requests. */
+#include <errno.h>
+#include <string.h>
+#include <stdio.h>
+#include <time.h>
+#include "core/vm.h"
+
+static int64_t host_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+uint64_t vm_time(const struct vm *vm)
+{
+	return (uint64_t)(host_ns() - vm->time_base_ns) / 100 + vm->time_offset;
+}
+
+int64_t vm_time_to_host_ns(const struct vm *vm, uint64_t ticks)
+{
+	if (ticks < vm->time_offset)
+		return vm->time_base_ns;
+	uint64_t d = ticks - vm->time_offset;
+	if (d > (uint64_t)INT64_MAX / 200)
+		return INT64_MAX / 2;
+	return vm->time_base_ns + (int64_t)d * 100;
+}
+
+int vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size, const struct dev_ops *ops, void *dev)
+{
+	if (vm->nmmio >= VM_MAX_MMIO)
+		return -ENOSPC;
+	vm->mmio[vm->nmmio++] = (struct mmio_region){ base, size, ops, dev };
+	return 0;
+}
+
+static struct mmio_region *find_region(struct vm *vm, uint64_t pa, unsigned size)
+{
+	for (int i = 0; i < vm->nmmio; i++) {
+		struct mmio_region *r = &vm->mmio[i];
+		if (pa >= r->base && pa - r->base < r->size && size <= r->size - (pa - r->base))
+			return r;
+	}
+	return NULL;
+}
+
+int vm_mmio_read(struct vm *vm, uint64_t pa, unsigned size, uint64_t *val)
+{
+	struct mmio_region *r = find_region(vm, pa, size);
+	if (!r || !r->ops->read)
+		return -EFAULT;
+	pthread_mutex_lock(&vm->lock);
+	int ret = r->ops->read(r->dev, pa - r->base, size, val);
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+int vm_mmio_write(struct vm *vm, uint64_t pa, unsigned size, uint64_t val)
+{
+	struct mmio_region *r = find_region(vm, pa, size);
+	if (!r || !r->ops->write)
+		return -EFAULT;
+	pthread_mutex_lock(&vm->lock);
+	int ret = r->ops->write(r->dev, pa - r->base, size, val);
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+void vm_kick(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->idle_lock);
+	vm->kicked = 1;
+	pthread_cond_signal(&vm->idle_cond);
+	pthread_mutex_unlock(&vm->idle_lock);
+}
+
+void vm_request_exit(struct vm *vm, enum vm_exit why, const char *msg)
+{
+	int expected = VM_RUNNING;
+	if (atomic_compare_exchange_strong(&vm->exit_req, &expected, (int)why) && msg)
+		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "%s", msg);
+	vm_kick(vm);
+}

@@ -1,0 +1,82 @@
+/* struct vm: everything one virtual machine owns. No file-scope state
+ * anywhere, so two VMs fit in one test binary. */
+#ifndef TERN_VM_H
+#define TERN_VM_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include "dev/dev.h"
+#include "cpu/hart.h"
+
+#define VM_MAX_HARTS 8
+#define VM_MAX_MMIO 32
+
+struct mmio_region {
+	uint64_t base, size;
+	const struct dev_ops *ops;
+	void *dev;
+};
+
+/* Why the run loop stopped. */
+enum vm_exit { VM_RUNNING = 0, VM_EXIT_POWEROFF, VM_EXIT_RESET, VM_EXIT_QUIT, VM_EXIT_ERROR };
+
+struct vm {
+	/* Guest RAM: one region at ram_base. */
+	uint8_t *ram;
+	uint64_t ram_base, ram_size;
+
+	struct mmio_region mmio[VM_MAX_MMIO];
+	int nmmio;
+
+	struct hart *harts[VM_MAX_HARTS];
+	int nharts;
+
+	/* Guards device state; the vCPU takes it around MMIO, the I/O thread
+	 * around input delivery. */
+	pthread_mutex_t lock;
+	/* vCPU sleep/wake for wfi. */
+	pthread_mutex_t idle_lock;
+	pthread_cond_t idle_cond;
+	_Atomic int kicked;
+
+	_Atomic int exit_req;       /* enum vm_exit */
+	char exit_msg[256];
+
+	/* Guest time: ticks = (host_monotonic_ns - time_base_ns) / 100 + offset */
+	int64_t time_base_ns;
+	uint64_t time_offset;
+
+	/* Board devices (machine/virt.c owns them). */
+	struct plic *plic;
+	struct uart16550 *uart;
+	struct goldfish_rtc *rtc;
+	struct syscon *syscon;
+	struct evloop *loop;
+	struct chr *console;
+};
+
+#define TIMEBASE_HZ 10000000ull
+
+uint64_t vm_time(const struct vm *vm);          /* guest time in ticks */
+/* Host-monotonic ns at which guest time reaches ticks. */
+int64_t vm_time_to_host_ns(const struct vm *vm, uint64_t ticks);
+int vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size,
+		const struct dev_ops *ops, void *dev);
+/* MMIO dispatch; returns 0 or -EFAULT (unmapped or refused). */
+int vm_mmio_read(struct vm *vm, uint64_t pa, unsigned size, uint64_t *val);
+int vm_mmio_write(struct vm *vm, uint64_t pa, unsigned size, uint64_t val);
+/* Host pointer for [pa, pa+len) when it lies inside RAM, else NULL. */
+static inline uint8_t *vm_ram_ptr(const struct vm *vm, uint64_t pa, uint64_t len)
+{
+	uint64_t off = pa - vm->ram_base;
+	if (pa < vm->ram_base || off >= vm->ram_size || len > vm->ram_size - off)
+		return NULL;
+	return vm->ram + off;
+}
+/* Wake the vCPU thread from wfi (any thread). */
+void vm_kick(struct vm *vm);
+/* Ask the run loop to stop with the given reason (any thread). */
+void vm_request_exit(struct vm *vm, enum vm_exit why, const char *msg);
+#endif

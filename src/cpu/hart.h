@@ -1,0 +1,123 @@
+/* RISC-V hart state (RV64IMAFDC, S- and U-mode; M-mode is the VMM itself,
+ * which provides SBI) and the CPU's entry points. */
+#ifndef TERN_HART_H
+#define TERN_HART_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+
+struct vm;
+
+enum { PRV_U = 0, PRV_S = 1, PRV_M = 3 };
+
+/* Exception causes (scause, interrupt bit clear). */
+enum {
+	EXC_INSN_MISALIGNED = 0, EXC_INSN_ACCESS = 1, EXC_ILLEGAL = 2,
+	EXC_BREAKPOINT = 3, EXC_LOAD_MISALIGNED = 4, EXC_LOAD_ACCESS = 5,
+	EXC_STORE_MISALIGNED = 6, EXC_STORE_ACCESS = 7, EXC_ECALL_U = 8,
+	EXC_ECALL_S = 9, EXC_INSN_PAGE = 12, EXC_LOAD_PAGE = 13,
+	EXC_STORE_PAGE = 15,
+};
+/* Interrupt numbers (bits in sip/sie). */
+enum { IRQ_SSI = 1, IRQ_STI = 5, IRQ_SEI = 9 };
+#define MIP_SSIP (1ull << IRQ_SSI)
+#define MIP_STIP (1ull << IRQ_STI)
+#define MIP_SEIP (1ull << IRQ_SEI)
+
+/* sstatus bits */
+#define SSTATUS_SIE  (1ull << 1)
+#define SSTATUS_SPIE (1ull << 5)
+#define SSTATUS_UBE  (1ull << 6)
+#define SSTATUS_SPP  (1ull << 8)
+#define SSTATUS_VS   (3ull << 9)
+#define SSTATUS_FS   (3ull << 13)
+#define SSTATUS_XS   (3ull << 15)
+#define SSTATUS_SUM  (1ull << 18)
+#define SSTATUS_MXR  (1ull << 19)
+#define SSTATUS_UXL  (3ull << 32)
+#define SSTATUS_SD   (1ull << 63)
+#define FS_OFF   0ull
+#define FS_DIRTY (3ull << 13)
+
+/* fflags */
+#define FFLAG_NX 0x01
+#define FFLAG_UF 0x02
+#define FFLAG_OF 0x04
+#define FFLAG_DZ 0x08
+#define FFLAG_NV 0x10
+
+/* Software TLB: one array per access type; host = vaddr + addend.
+ * tag is the virtual page number | 1 (valid), so 0 never matches. */
+#define TLB_SIZE 256
+struct tlb_entry {
+	uint64_t tag;
+	uintptr_t addend;
+};
+
+/* SBI HSM states */
+enum { HSM_STARTED = 0, HSM_STOPPED = 1, HSM_START_PENDING = 2,
+       HSM_STOP_PENDING = 3, HSM_SUSPENDED = 4 };
+
+struct hart {
+	uint64_t x[32];
+	uint64_t pc;
+	uint64_t f[32];         /* raw bits; single values are NaN-boxed */
+	uint32_t fflags;        /* accrued exception flags (5 bits) */
+	uint32_t frm;           /* dynamic rounding mode (3 bits) */
+	int priv;               /* PRV_S or PRV_U */
+
+	/* Supervisor CSRs */
+	uint64_t sstatus;
+	uint64_t sie;
+	_Atomic uint64_t mip;   /* pending: set by devices/other harts too */
+	uint64_t stvec, sscratch, sepc, scause, stval, satp;
+	uint64_t scounteren, senvcfg;
+	uint64_t stimecmp;
+
+	/* LR/SC reservation (physical address; valid flag) */
+	uint64_t resv_addr;
+	uint64_t resv_value;
+	bool resv_valid;
+
+	uint64_t instret;       /* retired instructions */
+
+	/* Translation: mode and root page table cached from satp */
+	int vm_levels;          /* 0 = bare, 3 = Sv39, 4 = Sv48 */
+	uint64_t pt_root;
+	struct tlb_entry tlb_x[TLB_SIZE], tlb_r[TLB_SIZE], tlb_w[TLB_SIZE];
+	/* A lookup hits when (tag & tlb_mask) == (page | tlb_want): tag bit 0
+	 * is "valid", bit 1 "user page"; see mmu.c. */
+	uint64_t tlb_mask, tlb_want;
+	/* Current code page: fetch_va is its virtual page (or ~0), fetch_host
+	 * the host address of that page. */
+	uint64_t fetch_va;
+	uint8_t *fetch_host;
+	/* C-extension expansion table (65536 entries; 0 = illegal), shared */
+	const uint32_t *rvc;
+
+	/* Scheduling */
+	int id;
+	_Atomic int hsm_state;
+	bool wfi;               /* parked in wfi until an interrupt is pending */
+	uint64_t start_addr, start_opaque;   /* HSM hart_start arguments */
+	struct vm *vm;
+};
+
+/* Raise (level=1) or clear an interrupt-pending bit from any thread. */
+void hart_set_pending(struct hart *h, uint64_t mask, int level);
+void hart_reset(struct hart *h, struct vm *vm, int id);
+void hart_tlb_flush(struct hart *h);
+/* Execute up to n instructions (or until wfi/trap-to-VMM). Returns count. */
+uint64_t hart_run(struct hart *h, uint64_t n);
+/* Take an exception or interrupt (cause bit 63) into S-mode. */
+void hart_trap(struct hart *h, uint64_t cause, uint64_t tval);
+/* The interrupt that would be taken now (IRQ_*), or 0. */
+uint64_t hart_pending_irq(const struct hart *h);
+/* Take a pending interrupt if one is deliverable; returns 1 if taken. */
+int hart_check_interrupts(struct hart *h);
+
+/* F/D execution (fpu.c). insn is an OP-FP, FMADD, FMSUB, FNMSUB or FNMADD
+ * instruction; the caller has checked sstatus.FS != Off and marks FS dirty
+ * after success. Returns 0, or -1 for an illegal instruction. */
+int fpu_exec(struct hart *h, uint32_t insn);
+#endif

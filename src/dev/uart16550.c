@@ -1,0 +1,372 @@
+/* ns16550a UART model (reg-shift 0): full register set, 16-byte RX FIFO,
+ * loopback, and a level interrupt line. TX is immediate, so THR is always
+ * empty again by the time the guest can look. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include "dev/uart16550.h"
+
+#define UART_FIFO_SIZE 16
+
+/* Register offsets (reg-shift 0). */
+#define REG_RBR_THR 0
+#define REG_IER 1
+#define REG_IIR_FCR 2
+#define REG_LCR 3
+#define REG_MCR 4
+#define REG_LSR 5
+#define REG_MSR 6
+#define REG_SCR 7
+
+#define IER_ERBFI 0x01
+#define IER_ETBEI 0x02
+#define IER_ELSI 0x04
+#define IER_EDSSI 0x08
+
+#define IIR_NO_INT 0x01
+#define IIR_MSI 0x00
+#define IIR_THRI 0x02
+#define IIR_RDI 0x04
+#define IIR_RLSI 0x06
+#define IIR_CTI 0x0c
+#define IIR_FIFO_ON 0xc0
+
+#define FCR_FE 0x01
+#define FCR_RXRST 0x02
+#define FCR_TXRST 0x04
+#define FCR_KEEP 0xc9 /* FE, DMA mode, trigger level */
+
+#define LCR_DLAB 0x80
+
+#define MCR_DTR 0x01
+#define MCR_RTS 0x02
+#define MCR_OUT1 0x04
+#define MCR_OUT2 0x08
+#define MCR_LOOP 0x10
+
+#define LSR_DR 0x01
+#define LSR_OE 0x02
+#define LSR_PE 0x04
+#define LSR_FE 0x08
+#define LSR_BI 0x10
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define LSR_ERRS (LSR_OE | LSR_PE | LSR_FE | LSR_BI)
+
+#define MSR_DCTS 0x01
+#define MSR_DDSR 0x02
+#define MSR_TERI 0x04
+#define MSR_DDCD 0x08
+#define MSR_CTS 0x10
+#define MSR_DSR 0x20
+#define MSR_RI 0x40
+#define MSR_DCD 0x80
+#define MSR_DELTAS 0x0f
+
+struct uart16550 {
+	struct irq_line irq;
+	uart_tx_fn tx;
+	uart_rx_ready_fn rx_ready;
+	void *ctx;
+
+	uint8_t rx_fifo[UART_FIFO_SIZE];
+	unsigned rx_head; /* index of the oldest byte */
+	unsigned rx_count;
+
+	uint8_t ier, lcr, mcr, lsr, msr, scr, fcr, dll, dlm;
+	bool thr_ipending; /* THR-empty interrupt not yet acknowledged */
+	int irq_level;     /* last level driven on the line, -1 = unknown */
+};
+
+static unsigned rx_capacity(const struct uart16550 *u)
+{
+	return (u->fcr & FCR_FE) ? UART_FIFO_SIZE : 1;
+}
+
+static unsigned rx_trigger(const struct uart16550 *u)
+{
+	static const unsigned levels[4] = { 1, 4, 8, 14 };
+
+	if (!(u->fcr & FCR_FE))
+		return 1;
+	return levels[(u->fcr >> 6) & 3];
+}
+
+/* Interrupt identification in priority order, without the FIFO bits. */
+static uint8_t uart_iir_id(const struct uart16550 *u)
+{
+	if ((u->ier & IER_ELSI) && (u->lsr & LSR_ERRS))
+		return IIR_RLSI;
+	if ((u->ier & IER_ERBFI) && u->rx_count)
+		return u->rx_count >= rx_trigger(u) ? IIR_RDI : IIR_CTI;
+	if ((u->ier & IER_ETBEI) && u->thr_ipending)
+		return IIR_THRI;
+	if ((u->ier & IER_EDSSI) && (u->msr & MSR_DELTAS))
+		return IIR_MSI;
+	return IIR_NO_INT;
+}
+
+static void uart_update_irq(struct uart16550 *u)
+{
+	int level = uart_iir_id(u) != IIR_NO_INT;
+
+	if (level != u->irq_level) {
+		u->irq_level = level;
+		irq_set(&u->irq, level);
+	}
+}
+
+/* Modem status lines as seen by the guest; delta bits record changes. */
+static void uart_update_msr(struct uart16550 *u)
+{
+	uint8_t status, old = u->msr & 0xf0, delta = 0;
+
+	if (u->mcr & MCR_LOOP) {
+		status = 0;
+		if (u->mcr & MCR_RTS)
+			status |= MSR_CTS;
+		if (u->mcr & MCR_DTR)
+			status |= MSR_DSR;
+		if (u->mcr & MCR_OUT1)
+			status |= MSR_RI;
+		if (u->mcr & MCR_OUT2)
+			status |= MSR_DCD;
+	} else {
+		status = MSR_CTS | MSR_DSR | MSR_DCD;
+	}
+	if ((old ^ status) & MSR_CTS)
+		delta |= MSR_DCTS;
+	if ((old ^ status) & MSR_DSR)
+		delta |= MSR_DDSR;
+	if ((old & MSR_RI) && !(status & MSR_RI)) /* trailing edge only */
+		delta |= MSR_TERI;
+	if ((old ^ status) & MSR_DCD)
+		delta |= MSR_DDCD;
+	u->msr = status | (u->msr & MSR_DELTAS) | delta;
+}
+
+/* Push one byte into the RX FIFO; returns false (and flags OE) if full. */
+static bool rx_push(struct uart16550 *u, unsigned char c)
+{
+	if (u->rx_count >= rx_capacity(u)) {
+		u->lsr |= LSR_OE;
+		return false;
+	}
+	u->rx_fifo[(u->rx_head + u->rx_count) % UART_FIFO_SIZE] = c;
+	u->rx_count++;
+	u->lsr |= LSR_DR;
+	return true;
+}
+
+static void rx_clear(struct uart16550 *u)
+{
+	u->rx_head = 0;
+	u->rx_count = 0;
+	u->lsr &= ~LSR_DR;
+}
+
+static void uart_reset(void *dev)
+{
+	struct uart16550 *u = dev;
+
+	rx_clear(u);
+	u->ier = 0;
+	u->lcr = 0;
+	u->mcr = 0;
+	u->lsr = LSR_THRE | LSR_TEMT;
+	u->msr = MSR_CTS | MSR_DSR | MSR_DCD;
+	u->scr = 0;
+	u->fcr = 0;
+	u->dll = 0;
+	u->dlm = 0;
+	u->thr_ipending = false;
+	u->irq_level = -1; /* force the line to be driven low */
+	uart_update_irq(u);
+}
+
+static void uart_transmit(struct uart16550 *u, uint8_t c)
+{
+	if (u->mcr & MCR_LOOP)
+		rx_push(u, c);
+	else if (u->tx)
+		u->tx(u->ctx, &c, 1);
+	/* Sent at once: THR and the shift register are empty again, which a
+	 * real UART reports with a fresh THRE interrupt. */
+	u->lsr |= LSR_THRE | LSR_TEMT;
+	u->thr_ipending = true;
+}
+
+static int uart_read(void *dev, uint64_t off, unsigned size, uint64_t *val)
+{
+	struct uart16550 *u = dev;
+	bool popped = false;
+	uint8_t v = 0;
+
+	*val = 0;
+	if (size != 1 && size != 4)
+		return -EFAULT;
+	if (off > REG_SCR)
+		return 0;
+
+	switch (off) {
+	case REG_RBR_THR:
+		if (u->lcr & LCR_DLAB) {
+			v = u->dll;
+		} else if (u->rx_count) {
+			v = u->rx_fifo[u->rx_head];
+			u->rx_head = (u->rx_head + 1) % UART_FIFO_SIZE;
+			u->rx_count--;
+			if (!u->rx_count)
+				u->lsr &= ~LSR_DR;
+			popped = true;
+		}
+		break;
+	case REG_IER:
+		v = (u->lcr & LCR_DLAB) ? u->dlm : u->ier;
+		break;
+	case REG_IIR_FCR:
+		v = uart_iir_id(u);
+		/* Reading IIR acknowledges a THRE interrupt it reports. */
+		if (v == IIR_THRI)
+			u->thr_ipending = false;
+		if (u->fcr & FCR_FE)
+			v |= IIR_FIFO_ON;
+		break;
+	case REG_LCR:
+		v = u->lcr;
+		break;
+	case REG_MCR:
+		v = u->mcr;
+		break;
+	case REG_LSR:
+		v = u->lsr;
+		if (u->rx_count)
+			v |= LSR_DR;
+		u->lsr &= ~LSR_ERRS;
+		break;
+	case REG_MSR:
+		v = u->msr;
+		u->msr &= ~MSR_DELTAS;
+		break;
+	case REG_SCR:
+		v = u->scr;
+		break;
+	}
+	*val = v;
+	uart_update_irq(u);
+	/* Last: the backend may call uart16550_receive() from here. */
+	if (popped && u->rx_ready)
+		u->rx_ready(u->ctx);
+	return 0;
+}
+
+static int uart_write(void *dev, uint64_t off, unsigned size, uint64_t val)
+{
+	struct uart16550 *u = dev;
+	uint8_t v = (uint8_t)val;
+
+	if (size != 1 && size != 4)
+		return -EFAULT;
+	if (off > REG_SCR)
+		return 0;
+
+	switch (off) {
+	case REG_RBR_THR:
+		if (u->lcr & LCR_DLAB) {
+			u->dll = v;
+		} else {
+			u->thr_ipending = false;
+			uart_transmit(u, v);
+		}
+		break;
+	case REG_IER:
+		if (u->lcr & LCR_DLAB) {
+			u->dlm = v;
+		} else {
+			uint8_t old = u->ier;
+
+			u->ier = v & 0x0f;
+			/* Enabling ETBEI with THR empty raises THRE at once;
+			 * Linux's 8250 driver relies on this edge. */
+			if (!(old & IER_ETBEI) && (u->ier & IER_ETBEI) &&
+			    (u->lsr & LSR_THRE))
+				u->thr_ipending = true;
+		}
+		break;
+	case REG_IIR_FCR: {
+		bool was_on = u->fcr & FCR_FE;
+
+		/* Toggling FIFO enable flushes both FIFOs. */
+		if ((v & FCR_RXRST) || was_on != !!(v & FCR_FE))
+			rx_clear(u);
+		if (v & FCR_TXRST)
+			u->lsr |= LSR_THRE | LSR_TEMT;
+		u->fcr = v & FCR_KEEP;
+		break;
+	}
+	case REG_LCR:
+		u->lcr = v;
+		break;
+	case REG_MCR:
+		u->mcr = v & 0x1f;
+		uart_update_msr(u);
+		break;
+	case REG_LSR:
+	case REG_MSR:
+		break; /* read-only (factory test writes ignored) */
+	case REG_SCR:
+		u->scr = v;
+		break;
+	}
+	uart_update_irq(u);
+	return 0;
+}
+
+static void uart_destroy(void *dev)
+{
+	free(dev);
+}
+
+const struct dev_ops uart16550_ops = {
+	.name = "uart16550",
+	.reset = uart_reset,
+	.read = uart_read,
+	.write = uart_write,
+	.destroy = uart_destroy,
+};
+
+struct uart16550 *uart16550_new(struct irq_line irq, uart_tx_fn tx, uart_rx_ready_fn rx_ready, void *ctx)
+{
+	struct uart16550 *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->irq = irq;
+	u->tx = tx;
+	u->rx_ready = rx_ready;
+	u->ctx = ctx;
+	uart_reset(u);
+	return u;
+}
+
+size_t uart16550_receive(struct uart16550 *u, const unsigned char *buf, size_t len)
+{
+	size_t n = 0;
+
+	/* In loopback the serial input is disconnected: bytes are dropped,
+	 * as on real hardware, rather than left queued in the backend. */
+	if (u->mcr & MCR_LOOP)
+		return len;
+	while (n < len && rx_push(u, buf[n]))
+		n++;
+	uart_update_irq(u);
+	return n;
+}
+
+size_t uart16550_rx_space(const struct uart16550 *u)
+{
+	if (u->mcr & MCR_LOOP)
+		return SIZE_MAX;
+	return rx_capacity(u) - u->rx_count;
+}

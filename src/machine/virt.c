@@ -1,0 +1,286 @@
+/* The 'virt' board: assembles RAM, harts, PLIC, UART, RTC and syscon, loads
+ * the images, and runs the harts round-robin on the vCPU thread, sleeping
+ * in wfi until the next timer deadline or a kick. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include "machine/virt.h"
+#include "machine/boot.h"
+#include "machine/fdt.h"
+#include "core/vm.h"
+#include "core/evloop.h"
+#include "backend/chr.h"
+#include "cpu/csr.h"
+#include "cpu/rvc.h"
+#include "dev/plic.h"
+#include "dev/uart16550.h"
+#include "dev/goldfish_rtc.h"
+#include "dev/syscon.h"
+
+#define SLICE_INSNS 20000
+
+static void plic_to_hart(void *ctx, unsigned context, int level)
+{
+	struct vm *vm = ctx;
+	if (context < (unsigned)vm->nharts)
+		hart_set_pending(vm->harts[context], MIP_SEIP, level);
+}
+
+static void uart_tx(void *ctx, const unsigned char *buf, size_t len)
+{
+	struct vm *vm = ctx;
+	if (vm->console)
+		chr_write(vm->console, buf, len);
+}
+
+static void uart_rx_ready(void *ctx)
+{
+	struct vm *vm = ctx;
+	if (vm->console)
+		chr_accept_input(vm->console);
+}
+
+static size_t console_input(void *opaque, const unsigned char *buf, size_t len)
+{
+	struct vm *vm = opaque;
+	pthread_mutex_lock(&vm->lock);
+	size_t room = uart16550_rx_space(vm->uart);
+	size_t n = uart16550_receive(vm->uart, buf, len < room ? len : room);
+	pthread_mutex_unlock(&vm->lock);
+	return n;
+}
+
+static void console_quit(void *opaque)
+{
+	vm_request_exit(opaque, VM_EXIT_QUIT, NULL);
+}
+
+static void syscon_action(void *ctx, enum syscon_action a, unsigned code)
+{
+	struct vm *vm = ctx;
+	char msg[64];
+	switch (a) {
+	case SYSCON_POWEROFF: vm_request_exit(vm, VM_EXIT_POWEROFF, NULL); break;
+	case SYSCON_RESET: vm_request_exit(vm, VM_EXIT_RESET, NULL); break;
+	case SYSCON_FAIL:
+		snprintf(msg, sizeof(msg), "guest powered off with failure code %u", code);
+		vm_request_exit(vm, VM_EXIT_POWEROFF, msg);
+		break;
+	}
+}
+
+/* (Re)load images and the device tree, and put hart 0 at the entry. */
+static int load_guest(struct vm *vm, const struct virt_config *cfg, char *err, size_t errlen)
+{
+	struct boot_info bi;
+	if (boot_load(vm, cfg->kernel, cfg->initrd, FDT_MAX_SIZE, &bi, err, errlen))
+		return -1;
+	uint8_t *fdt = vm_ram_ptr(vm, bi.fdt_addr, FDT_MAX_SIZE);
+	if (!fdt || fdt_build(vm, &bi, cfg->append, fdt, err, errlen))
+		return -1;
+	if (cfg->dtb_out) {
+		FILE *f = fopen(cfg->dtb_out, "wb");
+		uint32_t size = __builtin_bswap32(*(uint32_t *)(fdt + 4));
+		if (!f || fwrite(fdt, 1, size, f) != size || fclose(f)) {
+			snprintf(err, errlen, "cannot write device tree to '%s': %s", cfg->dtb_out, strerror(errno));
+			return -1;
+		}
+	}
+	for (int i = 0; i < vm->nharts; i++)
+		hart_reset(vm->harts[i], vm, i);
+	struct hart *h0 = vm->harts[0];
+	h0->pc = bi.entry;
+	h0->x[10] = 0;
+	h0->x[11] = bi.fdt_addr;
+	h0->hsm_state = HSM_STARTED;
+	return 0;
+}
+
+int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t errlen)
+{
+	memset(vm, 0, sizeof(*vm));
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->idle_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->idle_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	vm->time_base_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+
+	vm->ram_base = VIRT_RAM_BASE;
+	vm->ram_size = cfg->mem_size;
+	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM: %s",
+			 (unsigned long long)(cfg->mem_size >> 20), strerror(errno));
+		return -1;
+	}
+	uint32_t *rvc = rvc_table_new();
+	if (!rvc) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	vm->nharts = cfg->cpus;
+	for (int i = 0; i < vm->nharts; i++) {
+		vm->harts[i] = calloc(1, sizeof(struct hart));
+		if (!vm->harts[i]) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		vm->harts[i]->rvc = rvc;
+	}
+
+	vm->loop = evloop_new();
+	if (!vm->loop) {
+		snprintf(err, errlen, "cannot create the I/O event loop");
+		return -1;
+	}
+	vm->console = chr_open(cfg->console ? cfg->console : "stdio", vm->loop, err, errlen);
+	if (!vm->console)
+		return -1;
+
+	vm->plic = plic_new(VIRT_PLIC_NDEV, vm->nharts, plic_to_hart, vm);
+	vm->uart = uart16550_new((struct irq_line){ plic_set_irq, vm->plic, VIRT_UART0_IRQ },
+				 uart_tx, uart_rx_ready, vm);
+	vm->rtc = goldfish_rtc_new((struct irq_line){ plic_set_irq, vm->plic, VIRT_RTC_IRQ });
+	vm->syscon = syscon_new(syscon_action, vm);
+	if (!vm->plic || !vm->uart || !vm->rtc || !vm->syscon) {
+		snprintf(err, errlen, "out of memory creating devices");
+		return -1;
+	}
+	vm_add_mmio(vm, VIRT_SYSCON_BASE, VIRT_SYSCON_SIZE, &syscon_ops, vm->syscon);
+	vm_add_mmio(vm, VIRT_RTC_BASE, VIRT_RTC_SIZE, &goldfish_rtc_ops, vm->rtc);
+	vm_add_mmio(vm, VIRT_PLIC_BASE, VIRT_PLIC_SIZE, &plic_ops, vm->plic);
+	vm_add_mmio(vm, VIRT_UART0_BASE, VIRT_UART0_SIZE, &uart16550_ops, vm->uart);
+
+	if (load_guest(vm, cfg, err, errlen))
+		return -1;
+
+	chr_set_handlers(vm->console, console_input, console_quit, vm);
+	if (evloop_start(vm->loop) || chr_start(vm->console)) {
+		snprintf(err, errlen, "cannot start the I/O thread");
+		return -1;
+	}
+	const char *where = chr_describe(vm->console);
+	if (where)
+		fprintf(stderr, "tern: console on %s\n", where);
+	return 0;
+}
+
+static int reset_machine(struct vm *vm, const struct virt_config *cfg)
+{
+	char err[256];
+	pthread_mutex_lock(&vm->lock);
+	for (int i = 0; i < vm->nmmio; i++)
+		if (vm->mmio[i].ops->reset)
+			vm->mmio[i].ops->reset(vm->mmio[i].dev);
+	pthread_mutex_unlock(&vm->lock);
+	/* Fresh RAM: drop the old pages rather than writing zeroes. */
+	madvise(vm->ram, vm->ram_size, MADV_DONTNEED);
+	if (load_guest(vm, cfg, err, sizeof(err))) {
+		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: %.200s", err);
+		return -1;
+	}
+	vm->exit_req = VM_RUNNING;
+	return 0;
+}
+
+/* Sleep until the earliest timer deadline among idle harts, or a kick. */
+static void idle_wait(struct vm *vm, int64_t deadline_ns)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	/* Wake at least once a second for the RTC alarm. */
+	if (deadline_ns > now_ns + 1000000000)
+		deadline_ns = now_ns + 1000000000;
+	if (deadline_ns <= now_ns)
+		return;
+	struct timespec ts = { deadline_ns / 1000000000, deadline_ns % 1000000000 };
+	pthread_mutex_lock(&vm->idle_lock);
+	while (!vm->kicked) {
+		if (pthread_cond_timedwait(&vm->idle_cond, &vm->idle_lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&vm->idle_lock);
+}
+
+int virt_run(struct vm *vm, const struct virt_config *cfg)
+{
+	unsigned rtc_tick = 0;
+	for (;;) {
+		int why = atomic_load(&vm->exit_req);
+		if (why == VM_EXIT_RESET && cfg->reboot_restart) {
+			if (reset_machine(vm, cfg))
+				return VM_EXIT_ERROR;
+			continue;
+		}
+		if (why != VM_RUNNING)
+			return why;
+
+		atomic_store(&vm->kicked, 0);
+		int runnable = 0;
+		int64_t deadline = INT64_MAX;
+		for (int i = 0; i < vm->nharts; i++) {
+			struct hart *h = vm->harts[i];
+			if (h->hsm_state != HSM_STARTED)
+				continue;
+			if (h->wfi) {
+				if (csr_read_sip(h) & h->sie) {
+					h->wfi = false;
+				} else {
+					int64_t d = vm_time_to_host_ns(vm, h->stimecmp);
+					if ((h->sie & MIP_STIP) && d < deadline)
+						deadline = d;
+					continue;
+				}
+			}
+			runnable++;
+			hart_check_interrupts(h);
+			hart_run(h, SLICE_INSNS);
+		}
+		if (++rtc_tick % 64 == 0 || !runnable) {
+			pthread_mutex_lock(&vm->lock);
+			goldfish_rtc_poll(vm->rtc);
+			pthread_mutex_unlock(&vm->lock);
+		}
+		if (!runnable) {
+			int any = 0;
+			for (int i = 0; i < vm->nharts; i++)
+				any |= vm->harts[i]->hsm_state == HSM_STARTED;
+			if (!any) {
+				snprintf(vm->exit_msg, sizeof(vm->exit_msg), "all harts stopped");
+				return VM_EXIT_ERROR;
+			}
+			idle_wait(vm, deadline);
+		}
+	}
+}
+
+void virt_destroy(struct vm *vm)
+{
+	if (vm->loop)
+		evloop_stop(vm->loop);
+	if (vm->console)
+		chr_close(vm->console);
+	if (vm->loop)
+		evloop_free(vm->loop);
+	for (int i = 0; i < vm->nmmio; i++)
+		if (vm->mmio[i].ops->destroy)
+			vm->mmio[i].ops->destroy(vm->mmio[i].dev);
+	if (vm->nharts && vm->harts[0])
+		free((void *)vm->harts[0]->rvc);
+	for (int i = 0; i < vm->nharts; i++)
+		free(vm->harts[i]);
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	memset(vm, 0, sizeof(*vm));
+}

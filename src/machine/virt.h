@@ -1,0 +1,48 @@
+/* The 'virt' board: the same memory map and IRQ numbers as QEMU's
+ * -M virt, so the same kernel and device-tree conventions work. */
+#ifndef TERN_VIRT_H
+#define TERN_VIRT_H
+#include <stdint.h>
+
+#define VIRT_SYSCON_BASE   0x00100000ull
+#define VIRT_SYSCON_SIZE   0x1000ull
+#define VIRT_RTC_BASE      0x00101000ull
+#define VIRT_RTC_SIZE      0x1000ull
+#define VIRT_PLIC_BASE     0x0c000000ull
+#define VIRT_PLIC_SIZE     0x600000ull
+#define VIRT_UART0_BASE    0x10000000ull
+#define VIRT_UART0_SIZE    0x100ull
+#define VIRT_VIRTIO_BASE   0x10001000ull
+#define VIRT_VIRTIO_STRIDE 0x1000ull
+#define VIRT_VIRTIO_COUNT  8
+#define VIRT_RAM_BASE      0x80000000ull
+
+#define VIRT_UART0_IRQ     10
+#define VIRT_RTC_IRQ       11
+#define VIRT_VIRTIO_IRQ    1   /* slot n uses irq 1+n */
+#define VIRT_PLIC_NDEV     95  /* sources 1..95 */
+
+#define VIRT_KERNEL_OFFSET 0x200000ull
+#endif
+
+#include <stddef.h>
+struct vm;
+
+/* What `tern run` asks for. */
+struct virt_config {
+	const char *kernel, *initrd, *append;
+	uint64_t mem_size;
+	int cpus;
+	const char *console;        /* chr spec */
+	const char *name;
+	const char *dtb_out;        /* write the generated FDT here */
+	int reboot_restart;         /* on guest reboot: 1 restart, 0 exit */
+};
+
+/* Build the board: RAM, harts, devices, console, images, device tree.
+ * Returns 0, or -1 with a one-line reason in err. */
+int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t errlen);
+/* Run until the guest powers off (or resets without restart), the user
+ * quits, or a fatal error. Returns the enum vm_exit reason. */
+int virt_run(struct vm *vm, const struct virt_config *cfg);
+void virt_destroy(struct vm *vm);
