@@ -53,7 +53,7 @@ isa: all
 
 integration: all
 	@guest/build-kit.sh
-	python3 -m pytest -v tests/integration
+	/usr/bin/python3 -m pytest -v tests/integration
 
 # Second README command: every test.
 check: deps

@@ -318,20 +318,17 @@ struct start_req {
 static void start_on_loop(void *opaque)
 {
 	struct start_req *r = opaque;
+	if (r->c->started)
+		return;
 	r->ret = r->c->ops->start ? r->c->ops->start(r->c) : 0;
+	r->c->started = r->ret == 0;
 }
 
 int chr_start(struct chr *c)
 {
-	if (c->started)
-		return 0;
 	struct start_req r = { .c = c };
 	int ret = evloop_call_sync(c->loop, start_on_loop, &r);
-	if (ret < 0)
-		return ret;
-	if (r.ret == 0)
-		c->started = true;
-	return r.ret;
+	return ret < 0 ? ret : r.ret;
 }
 
 void chr_write(struct chr *c, const unsigned char *buf, size_t len)

@@ -14,6 +14,9 @@ void hart_reset(struct hart *h, struct vm *vm, int id)
 	h->id = id;
 	h->priv = PRV_S;
 	h->stimecmp = ~0ull;
+	/* As firmware (OpenSBI) does: let U-mode read cycle, time, instret
+	 * until the kernel decides otherwise. */
+	h->scounteren = 7;
 	h->hsm_state = HSM_STOPPED;
 	mmu_update_mode(h);
 	hart_tlb_flush(h);
