@@ -1,4 +1,5 @@
 /* tern: entry point and verb dispatch. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include "cli/cli.h"
@@ -26,6 +27,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* A console reader that goes away must not kill the VM. */
+	signal(SIGPIPE, SIG_IGN);
 	const char *verb = argv[1];
 	if (!strcmp(verb, "-h") || !strcmp(verb, "--help") || !strcmp(verb, "help")) {
 		usage(stdout);

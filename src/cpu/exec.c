@@ -97,6 +97,7 @@ uint64_t hart_run(struct hart *h, uint64_t n)
 	uint64_t *x = h->x;
 	uint64_t pc = h->pc;
 	uint64_t done = 0;
+	const uint64_t instret0 = h->instret;
 	uint32_t insn, insn_bits;
 	uint64_t npc, cause, tval;
 
@@ -360,7 +361,7 @@ uint64_t hart_run(struct hart *h, uint64_t n)
 					goto end_block;
 				} else if (insn == 0x00100073) {       /* ebreak */
 					cause = EXC_BREAKPOINT;
-					tval = pc;
+					tval = 0;   /* as QEMU: stval 0 (the spec allows pc or 0) */
 					goto exception;
 				} else if (insn == 0x10200073) {       /* sret */
 					if (h->priv != PRV_S) ILLEGAL();
@@ -398,6 +399,7 @@ uint64_t hart_run(struct hart *h, uint64_t n)
 				uint64_t old;
 				int flags = 0;
 				h->pc = pc;
+				h->instret = instret0 + done - 1;   /* counters read exact */
 				if (csr_access(h, csr, op, src, write, &old, &flags)) ILLEGAL();
 				x[RD] = old;
 				if (flags & CSR_EFFECT_END_BLOCK) {
@@ -424,11 +426,11 @@ trapped:
 		continue;
 	}
 	h->pc = pc;
-	h->instret += done;
+	h->instret = instret0 + done;
 	return done;
 
 end_block:
 	h->pc = pc;
-	h->instret += done;
+	h->instret = instret0 + done;
 	return done;
 }

@@ -65,6 +65,7 @@ static int walk(struct hart *h, uint64_t va, enum mmu_access acc, uint64_t *pa, 
 	if ((uint64_t)sext != va)
 		return fault_page[acc];
 
+restart:;
 	uint64_t table = h->pt_root;
 	for (int lvl = levels - 1; lvl >= 0; lvl--) {
 		uint64_t idx = (va >> (12 + 9 * lvl)) & 0x1ff;
@@ -106,7 +107,7 @@ static int walk(struct hart *h, uint64_t va, enum mmu_access acc, uint64_t *pa, 
 			uint64_t expect = pte;
 			if (!__atomic_compare_exchange_n((uint64_t *)p, &expect, pte | need, false,
 							 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-				return fault_page[acc];   /* raced: let the guest retry */
+				goto restart;   /* the PTE changed under us: walk again */
 		}
 		uint64_t page = (ppn | ((va >> 12) & lowmask)) << PAGE_SHIFT;
 		*pa = page | (va & (PAGE_SIZE - 1));
@@ -186,12 +187,14 @@ int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 {
 	if ((va & (PAGE_SIZE - 1)) + size > PAGE_SIZE) {
 		/* Check both pages first so a fault leaves memory untouched. */
-		uint64_t pa;
+		uint64_t pa, next = (va | (PAGE_SIZE - 1)) + 1, fault_va = va;
 		int cause = mmu_translate(h, va, ACC_STORE, &pa);
-		if (!cause)
-			cause = mmu_translate(h, (va | (PAGE_SIZE - 1)) + 1, ACC_STORE, &pa);
+		if (!cause) {
+			fault_va = next;
+			cause = mmu_translate(h, next, ACC_STORE, &pa);
+		}
 		if (cause) {
-			hart_trap(h, cause, cause ? va : 0);
+			hart_trap(h, cause, fault_va);
 			return 1;
 		}
 		for (unsigned i = 0; i < size; i++)

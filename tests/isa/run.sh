@@ -13,7 +13,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT=$ROOT/build/isa
-TERN=$ROOT/build/tern
+TERN=${TERN:-$ROOT/build/tern}
 QEMU=${QEMU:-qemu-system-riscv64}
 CROSS=${CROSS:-riscv64-linux-gnu-}
 TIMEOUT=${ISA_TIMEOUT:-20}
