@@ -42,14 +42,22 @@ def kernel_release():
         return None
 
 
+def _missing(reason):
+    # `make check` sets TERN_REQUIRE_ALL=1: there a missing binary or kit is a
+    # failure, never a silent skip.
+    if os.environ.get("TERN_REQUIRE_ALL") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def require_tern():
     if not (TERN.is_file() and os.access(TERN, os.X_OK)):
-        pytest.skip(f"{TERN} is not built (run `make`)")
+        _missing(f"{TERN} is not built (run `make`)")
 
 
 def require_kit():
     if not (IMAGE.is_file() and INITRD.is_file()):
-        pytest.skip(f"guest kit missing in {KIT} (run `make guest`)")
+        _missing(f"guest kit missing in {KIT} (run `make guest`)")
 
 
 class GuestError(AssertionError):

@@ -1,7 +1,5 @@
-/* RV64A differential test: LR/SC success and the deterministic failure cases
- * (no reservation; reservation consumed by an earlier SC), every AMO in .W
- * and .D form with sign extension of .W results, aq/rl encodings, and the
- * exceptions raised by misaligned AMO/LR addresses. */
+/* RV64A differential test: LR/SC success and deterministic failures, every
+ * AMO in .W/.D form (sign extension, aq/rl), and misaligned AMO/LR traps. */
 #include "rt.h"
 
 static const u64 V[] = {

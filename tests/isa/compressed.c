@@ -1,7 +1,6 @@
-/* RVC differential test: every RV64C integer and FP instruction written with
- * explicit c.* mnemonics (so the assembler must emit 16-bit encodings), over
- * operand tables; plus c.jalr link values (pc+2), 32-bit instructions at
- * 2-byte aligned addresses and one that straddles a page boundary. */
+/* RVC differential test: each RV64C instruction via explicit c.* mnemonics
+ * over operand tables, c.jalr links, and 32-bit instructions at pc%4==2 or
+ * straddling a page. */
 #include "rt.h"
 
 static const u64 V[] = {

@@ -1,8 +1,6 @@
-/* CSR differential test: csrrw/csrrs/csrrc and immediate forms, the
- * S-mode CSRs (sscratch, sstatus, sie, sip, stvec, sepc, scause, stval,
- * satp, scounteren, stimecmp), fflags/frm/fcsr aliasing, sstatus.FS state
- * transitions, counters, and illegal accesses (M-mode CSRs, writes to
- * read-only counters) with their scause/stval. */
+/* CSR differential test: csrrw/rs/rc and immediate forms on the S-mode CSRs,
+ * fflags/frm/fcsr aliasing, sstatus.FS transitions, counters, satp modes and
+ * illegal CSR accesses with their scause/stval. */
 #include "rt.h"
 
 static int n;

@@ -1,7 +1,5 @@
-/* RV64F differential test: single-precision arithmetic in every rounding
- * mode (static and via frm) with fflags, min/max/sign-injection/compare/
- * class, FMA, integer conversions with saturation, NaN boxing, canonical
- * NaNs, loads/stores and moves. Shared sweeps live in fp_template.h. */
+/* RV64F differential test: the shared sweeps of fp_template.h in single
+ * precision, plus NaN boxing, flw/fsw and fmv. */
 #define FT "s"
 #define FMVF "fmv.w.x"
 #define FMVX "fmv.x.w"

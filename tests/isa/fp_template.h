@@ -1,8 +1,6 @@
-/* Shared body of the F (fp.c) and D (fpd.c) differential tests. The includer
- * defines FT ("s"/"d"), FMVF/FMVX (moves in/out of f registers), FX (hex
- * format of one value), FMASK, and the operand tables FULL, RMV, FMAV, FMARM,
- * CVT, INTS; this file generates one function per instruction and rounding
- * mode and sweeps them, printing result/fflags pairs. */
+/* Shared body of fp.c (F) and fpd.c (D): one function per instruction and
+ * rounding mode, swept over the includer's operand tables, printing
+ * result/fflags pairs. The includer defines FT, FMVF/FMVX, FX, FMASK, tables. */
 #include "rt.h"
 
 static u64 g_fl;   /* fflags raised by the last op (read and cleared) */

@@ -1,8 +1,5 @@
-/* RV64D differential test: double-precision arithmetic in every rounding
- * mode with fflags, min/max/sign-injection/compare/class, FMA, integer
- * conversions with saturation, fcvt.s.d/fcvt.d.s (rounding, overflow,
- * underflow, NaN canonicalisation), fld/fsd and fmv.x.d/fmv.d.x. Shared
- * sweeps live in fp_template.h. */
+/* RV64D differential test: the shared sweeps of fp_template.h in double
+ * precision, plus fcvt.s.d/fcvt.d.s in every rounding mode, fld/fsd, fmv. */
 #define FT "d"
 #define FMVF "fmv.d.x"
 #define FMVX "fmv.x.d"

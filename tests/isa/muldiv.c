@@ -1,6 +1,5 @@
-/* RV64M differential test: every multiply/divide instruction over a table of
- * operands covering signs, zero divisors, INT_MIN / -1 overflow (64- and
- * 32-bit) and W-form sign extension of 32-bit results. */
+/* RV64M differential test: every multiply/divide over an operand table with
+ * signs, zero divisors, INT_MIN/-1 overflow and W-form sign extension. */
 #include "rt.h"
 
 static const u64 V[] = {

@@ -1,10 +1,6 @@
-/* Paging differential test (Sv39 and Sv48): page tables built here map the
- * program by identity plus test pages with every permission combination.
- * Checks permission faults (R/W/X/U, SUM, MXR), hardware A/D updates (PTEs
- * are printed after access), invalid/reserved PTEs, superpages (2M, 1G,
- * 512G) and misaligned superpages, sign-extended and non-canonical VAs,
- * sfence.vma after remapping, access faults through a PTE, and U-mode
- * accesses. stval is printed as the faulting virtual address. */
+/* Paging differential test (Sv39, Sv48): permissions, SUM/MXR, hardware A/D
+ * updates, bad PTEs, superpages, canonical VAs, sfence.vma, straddling fetches
+ * and U-mode accesses; stval is printed as the faulting virtual address. */
 #include "rt.h"
 
 #define PTE_V (1ul << 0)
@@ -27,7 +23,6 @@ static u64 l1[512] __attribute__((aligned(4096)));
 static u64 l0[512] __attribute__((aligned(4096)));
 static u64 root48[512] __attribute__((aligned(4096)));
 static u64 l2hi[512] __attribute__((aligned(4096)));
-static uint8_t page[20][4096] __attribute__((aligned(4096)));
 
 /* 2 MiB of otherwise unused RAM, 16 MiB into RAM, for the megapage. */
 #define MEGA_PA 0x81000000ul
@@ -40,7 +35,12 @@ static uint8_t page[20][4096] __attribute__((aligned(4096)));
 #define HIGH_VA 0xffffffc000000000ul         /* root[256]: alias of 0 GiB.. */
 
 enum { P_RO, P_RW, P_XO, P_NX, P_URW, P_NOA, P_NOD, P_INV, P_WO, P_RSV,
-       P_HOLE, P_XNOA, P_REMAP, P_REMAP2, P_NOAD, P_NONLEAF, P_UXO, P_RX, NPAGES };
+       P_HOLE, P_XNOA, P_REMAP, P_REMAP2, P_NOAD, P_NONLEAF, P_UXO, P_RX,
+       P_ST0, P_ST1, P_ST2, NPAGES };
+/* l0 slots for instructions straddling pages (slots beyond NPAGES) */
+#define S_STA 24    /* -> page[P_ST1]; next slot -> page[P_ST0] (PA goes down) */
+#define S_STB 26    /* -> page[P_ST2]; next slot invalid */
+static uint8_t page[NPAGES][4096] __attribute__((aligned(4096)));
 
 static int n;
 #define CODE_RET 0x00008067u            /* ret */
@@ -96,6 +96,19 @@ static void build(void)
     l0[P_NONLEAF] = NEXT(page[P_NONLEAF]);               /* pointer at level 0 */
     l0[P_UXO]  = PTE(page[P_UXO], PTE_V | PTE_X | PTE_A | PTE_U);
     l0[P_RX]   = PTE(page[P_RX], PTE_V | PTE_R | PTE_X | PTE_A);
+
+    /* "li a0, 0x76" split across two VA-adjacent pages whose physical pages
+     * are in the opposite order, then "ret" */
+    u32 li = 0x00000513u | (0x76u << 20);
+    *(uint16_t *)&page[P_ST1][0xffe] = (uint16_t)li;
+    *(uint16_t *)&page[P_ST0][0] = (uint16_t)(li >> 16);
+    *(u32 *)&page[P_ST0][2] = CODE_RET;
+    /* same first half, but the next page is unmapped */
+    *(uint16_t *)&page[P_ST2][0xffe] = (uint16_t)li;
+    fence_i();
+    l0[S_STA]     = PTE(page[P_ST1], PTE_V | PTE_X | PTE_A);
+    l0[S_STA + 1] = PTE(page[P_ST0], PTE_V | PTE_X | PTE_A);
+    l0[S_STB]     = PTE(page[P_ST2], PTE_V | PTE_X | PTE_A);
 }
 
 static void sv39_on(void)
@@ -223,6 +236,22 @@ static void test_perms(void)
     F("u exec page from S with SUM", pg(P_UXO), 0);
     csr_clear(sstatus, SSTATUS_SUM);
     F("u exec page from S", pg(P_UXO), 0);
+}
+
+static void test_straddle(void)
+{
+    u64 va = pg(S_STA) + 0xffe;
+    pr("fetch straddling VA-contiguous pages: %lx\n", fetch_at(va));
+    trap_disarm();
+    va = pg(S_STB) + 0xffe;
+    u64 v = fetch_at(va);
+    trap_disarm();
+    if (trap_count)
+        pr("fetch straddling into invalid page: scause=%lx stval=start+%lx sepc=start+%lx\n",
+           trap_cause, trap_tval - va, trap_epc - va);
+    else
+        pr("fetch straddling into invalid page: no trap %lx\n", v);
+    n += 4;
 }
 
 static void show_pte(const char *name, int i)
@@ -412,6 +441,7 @@ int main(void)
     sv39_on();
     pr("sv39 satp mode %lx\n", csr_read(satp) >> 60);
     test_perms();
+    test_straddle();
     test_ad();
     test_super();
     test_sfence();

@@ -1,8 +1,6 @@
-/* Trap differential test: ecall from U-mode, ebreak/c.ebreak, illegal
- * instructions (S and U), access faults on unmapped physical addresses,
- * sret/trap effects on sstatus (SIE/SPIE/SPP), vectored stvec, and the
- * supervisor software and timer interrupts (SBI set_timer and stimecmp),
- * including wfi wake-up, priority, and delivery in U-mode with SIE=0. */
+/* Trap differential test: ecall/ebreak/illegal instructions from S and U,
+ * access faults, sret and sstatus stacking, vectored stvec, and software and
+ * timer interrupts (SBI set_timer, stimecmp, wfi, priority, delivery in U). */
 #include "rt.h"
 
 static int n;
@@ -313,7 +311,10 @@ static void test_irq(void)
     csr_write(sie, 0);
 }
 
-/* ---- vectored stvec: exceptions at BASE, interrupt i at BASE + 4*i ---- */
+/* ---- vectored stvec: exceptions at BASE, interrupt i at BASE + 4*i ----
+ * Each slot records its number in vec_hit and continues at trap_entry. The
+ * stubs use t0/t1, so the code that can trap here declares them clobbered
+ * (and SIE is only set inside those asm blocks). */
 extern char vec_table[];
 static volatile u64 vec_hit = 99;
 asm(".pushsection .text.vec, \"ax\"\n"
@@ -321,24 +322,16 @@ asm(".pushsection .text.vec, \"ax\"\n"
     ".balign 256\n"
     ".globl vec_table\n"
     "vec_table:\n"
-    "  j vec_0\n j vec_1\n j vec_2\n j vec_3\n j vec_4\n j vec_5\n j vec_6\n j vec_7\n"
-    "  j vec_8\n j vec_9\n"
     ".irp k, 0,1,2,3,4,5,6,7,8,9\n"
-    "vec_\\k:\n"
-    "  csrw sscratch, t0\n"
-    "  la t0, vec_hit\n"
-    "  sd x0, 0(t0)\n"          /* placeholder, patched below */
-    "  li t0, \\k\n"
-    "  addi t0, t0, 0\n"
-    "  csrw sscratch, t0\n"
+    "  j vec_\\k\n"
+    ".endr\n"
+    ".irp k, 0,1,2,3,4,5,6,7,8,9\n"
+    "vec_\\k: li t0, \\k\n"
     "  j vec_common\n"
     ".endr\n"
     "vec_common:\n"
-    /* sscratch = vector number; stash it, then restore t0 from the frame trick:
-     * t0 was overwritten, so the test code marks t0 as clobbered. */
-    "  la t0, vec_hit\n"
-    "  csrr t1, sscratch\n"     /* t1 also declared clobbered by the test */
-    "  sd t1, 0(t0)\n"
+    "  la t1, vec_hit\n"
+    "  sd t0, 0(t1)\n"
     "  j trap_entry\n"
     ".option pop\n"
     ".popsection\n");

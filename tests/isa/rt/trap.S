@@ -1,7 +1,6 @@
-/* S-mode trap entry: spill every GPR plus sepc/scause/stval/sstatus into a
- * single static frame (tests never nest traps), call trap_handler(frame) on a
- * private stack, then reload everything (the handler may edit the frame) and
- * sret. sscratch is used only as a scratch register during entry. */
+/* S-mode trap entry: spill all GPRs and sepc/scause/stval/sstatus into one
+ * static frame, call trap_handler(frame) on a private stack, reload, sret.
+ * Also run_user(): drop to U-mode and come back on the exit ecall. */
 #include "frame.h"
 
     .text
