@@ -31,6 +31,7 @@ struct vm {
 	int nmmio;
 
 	struct hart *harts[VM_MAX_HARTS];
+	struct dcache *dcache;      /* decoded code pages, shared by the harts */
 	int nharts;
 
 	/* Guards device state; the vCPU takes it around MMIO, the I/O thread

@@ -1,77 +1,203 @@
-/* The interpreter: fetch through the current code page, expand RVC by table,
- * execute RV64IMA + Zicsr + Zifencei (F/D ops go to fpu.c). Loads and stores
- * hit the addend TLB inline; misses, MMIO and faults take the slow paths. */
+/* The interpreter. Code is decoded once per physical page into dinsn slots
+ * (dcache.c) and run with threaded dispatch (computed goto): each handler
+ * ends by jumping straight to the next instruction's handler. Hot integer
+ * instructions have their own handlers; system, atomic and FP instructions
+ * share one generic executor. Loads and stores hit the addend TLB inline;
+ * misses, MMIO and faults take the slow paths in mmu.c. */
 #include <string.h>
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
 #include "cpu/csr.h"
+#include "cpu/dcache.h"
 #include "machine/sbi.h"
 #include "core/vm.h"
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-#define RD   ((insn >> 7) & 31)
-#define RS1  ((insn >> 15) & 31)
-#define RS2  ((insn >> 20) & 31)
-#define F3   ((insn >> 12) & 7)
-#define F7   (insn >> 25)
-#define IMM_I ((int64_t)(int32_t)insn >> 20)
-#define IMM_S (((int64_t)(int32_t)(insn & 0xfe000000u) >> 20) | ((insn >> 7) & 0x1f))
-#define IMM_B (((int64_t)(int32_t)(insn & 0x80000000u) >> 19) | ((insn >> 20) & 0x7e0) | \
-	       ((insn >> 7) & 0x1e) | ((insn << 4) & 0x800))
-#define IMM_U ((int64_t)(int32_t)(insn & 0xfffff000u))
-#define IMM_J (((int64_t)(int32_t)(insn & 0x80000000u) >> 11) | (insn & 0xff000) | \
-	       ((insn >> 9) & 0x800) | ((insn >> 20) & 0x7fe))
+#define RD(i)  (((i) >> 7) & 31)
+#define RS1(i) (((i) >> 15) & 31)
+#define RS2(i) (((i) >> 20) & 31)
+#define F3(i)  (((i) >> 12) & 7)
+#define F7(i)  ((i) >> 25)
+#define IMM_I(i) ((int32_t)(i) >> 20)
+#define IMM_S(i) (((int32_t)((i) & 0xfe000000u) >> 20) | (((i) >> 7) & 0x1f))
+#define IMM_B(i) (((int32_t)((i) & 0x80000000u) >> 19) | (((i) >> 20) & 0x7e0) | \
+		  (((i) >> 7) & 0x1e) | (((i) << 4) & 0x800))
+#define IMM_U(i) ((int32_t)((i) & 0xfffff000u))
+#define IMM_J(i) (((int32_t)((i) & 0x80000000u) >> 11) | ((i) & 0xff000) | \
+		  (((i) >> 9) & 0x800) | (((i) >> 20) & 0x7fe))
 
-/* Inline TLB-hit load of a C type; on a miss the slow path may trap. */
-#define LOAD(type, va, dst) do {                                                   \
-	uint64_t va_ = (va);                                                        \
-	struct tlb_entry *e_ = &h->tlb_r[(va_ >> PAGE_SHIFT) & (TLB_SIZE - 1)];     \
-	if (likely(tlb_hit(h, e_, va_) && (va_ & (PAGE_SIZE - 1)) <= PAGE_SIZE - sizeof(type))) { \
-		type t_;                                                            \
-		memcpy(&t_, (void *)(uintptr_t)(va_ + e_->addend), sizeof(type));  \
-		dst = t_;                                                           \
-	} else {                                                                    \
-		uint64_t v_;                                                        \
-		h->pc = pc;                                                         \
-		if (mmu_load_slow(h, va_, sizeof(type), &v_))                      \
-			goto trapped;                                               \
-		dst = (type)v_;                                                     \
-	}                                                                           \
-} while (0)
+/* Threaded-handler opcodes. The order must match the label table. */
+#define OPS(X) \
+	X(DECODE) X(ILLEGAL) X(GENERIC) X(CROSS) \
+	X(LUI) X(AUIPC) X(JAL) X(JALR) \
+	X(BEQ) X(BNE) X(BLT) X(BGE) X(BLTU) X(BGEU) \
+	X(LB) X(LH) X(LW) X(LD) X(LBU) X(LHU) X(LWU) \
+	X(SB) X(SH) X(SW) X(SD) \
+	X(ADDI) X(SLTI) X(SLTIU) X(XORI) X(ORI) X(ANDI) X(SLLI) X(SRLI) X(SRAI) \
+	X(ADDIW) X(SLLIW) X(SRLIW) X(SRAIW) \
+	X(ADD) X(SUB) X(SLL) X(SLT) X(SLTU) X(XOR) X(SRL) X(SRA) X(OR) X(AND) \
+	X(MUL) X(MULH) X(MULHSU) X(MULHU) X(DIV) X(DIVU) X(REM) X(REMU) \
+	X(ADDW) X(SUBW) X(SLLW) X(SRLW) X(SRAW) \
+	X(MULW) X(DIVW) X(DIVUW) X(REMW) X(REMUW)
+#define OP_ENUM(n) OP_##n,
+enum { OPS(OP_ENUM) OP_COUNT };
 
-#define STORE(type, va, val) do {                                                  \
-	uint64_t va_ = (va);                                                        \
-	struct tlb_entry *e_ = &h->tlb_w[(va_ >> PAGE_SHIFT) & (TLB_SIZE - 1)];     \
-	type t_ = (type)(val);                                                      \
-	if (likely(tlb_hit(h, e_, va_) && (va_ & (PAGE_SIZE - 1)) <= PAGE_SIZE - sizeof(type))) { \
-		memcpy((void *)(uintptr_t)(va_ + e_->addend), &t_, sizeof(type));  \
-	} else {                                                                    \
-		h->pc = pc;                                                         \
-		if (mmu_store_slow(h, va_, sizeof(type), (uint64_t)t_))            \
-			goto trapped;                                               \
-	}                                                                           \
-} while (0)
+/* Outcome of the generic executor. */
+enum { EX_NEXT, EX_TRAP, EX_END };
 
-#define ILLEGAL() do { cause = EXC_ILLEGAL; tval = insn_bits; goto exception; } while (0)
+/* ---- decode ---------------------------------------------------------- */
 
-static uint64_t do_div(int64_t a, int64_t b)
+static int decode_int(struct dinsn *d, uint32_t i)
 {
-	if (b == 0) return ~0ull;
-	if (a == INT64_MIN && b == -1) return (uint64_t)a;
-	return (uint64_t)(a / b);
+	unsigned f3 = F3(i), f7 = F7(i);
+	d->rd = RD(i) ? RD(i) : 32;
+	d->rs1 = RS1(i);
+	d->rs2 = RS2(i);
+	switch (i & 0x7f) {
+	case 0x37: d->imm = IMM_U(i); return OP_LUI;
+	case 0x17: d->imm = IMM_U(i); return OP_AUIPC;
+	case 0x6f: d->imm = IMM_J(i); return OP_JAL;
+	case 0x67: d->imm = IMM_I(i); return f3 == 0 ? OP_JALR : OP_ILLEGAL;
+	case 0x63: {
+		static const int br[8] = { OP_BEQ, OP_BNE, OP_ILLEGAL, OP_ILLEGAL,
+					   OP_BLT, OP_BGE, OP_BLTU, OP_BGEU };
+		d->imm = IMM_B(i);
+		return br[f3];
+	}
+	case 0x03: {
+		static const int ld[8] = { OP_LB, OP_LH, OP_LW, OP_LD, OP_LBU, OP_LHU, OP_LWU, OP_ILLEGAL };
+		d->imm = IMM_I(i);
+		return ld[f3];
+	}
+	case 0x23: {
+		static const int st[8] = { OP_SB, OP_SH, OP_SW, OP_SD, OP_ILLEGAL, OP_ILLEGAL, OP_ILLEGAL, OP_ILLEGAL };
+		d->imm = IMM_S(i);
+		return st[f3];
+	}
+	case 0x13:
+		d->imm = IMM_I(i);
+		switch (f3) {
+		case 0: return OP_ADDI;
+		case 2: return OP_SLTI;
+		case 3: return OP_SLTIU;
+		case 4: return OP_XORI;
+		case 6: return OP_ORI;
+		case 7: return OP_ANDI;
+		case 1: d->imm &= 63; return (i >> 26) ? OP_ILLEGAL : OP_SLLI;
+		default:
+			d->imm &= 63;
+			return (i >> 26) == 0 ? OP_SRLI : (i >> 26) == 0x10 ? OP_SRAI : OP_ILLEGAL;
+		}
+	case 0x1b:
+		d->imm = IMM_I(i);
+		switch (f3) {
+		case 0: return OP_ADDIW;
+		case 1: d->imm &= 31; return f7 ? OP_ILLEGAL : OP_SLLIW;
+		case 5: d->imm &= 31; return f7 == 0 ? OP_SRLIW : f7 == 0x20 ? OP_SRAIW : OP_ILLEGAL;
+		default: return OP_ILLEGAL;
+		}
+	case 0x33:
+		switch (f7 << 3 | f3) {
+		case 0x000: return OP_ADD;   case 0x100: return OP_SUB;
+		case 0x001: return OP_SLL;   case 0x002: return OP_SLT;
+		case 0x003: return OP_SLTU;  case 0x004: return OP_XOR;
+		case 0x005: return OP_SRL;   case 0x105: return OP_SRA;
+		case 0x006: return OP_OR;    case 0x007: return OP_AND;
+		case 0x008: return OP_MUL;   case 0x009: return OP_MULH;
+		case 0x00a: return OP_MULHSU; case 0x00b: return OP_MULHU;
+		case 0x00c: return OP_DIV;   case 0x00d: return OP_DIVU;
+		case 0x00e: return OP_REM;   case 0x00f: return OP_REMU;
+		}
+		return OP_ILLEGAL;
+	case 0x3b:
+		switch (f7 << 3 | f3) {
+		case 0x000: return OP_ADDW;  case 0x100: return OP_SUBW;
+		case 0x001: return OP_SLLW;  case 0x005: return OP_SRLW;
+		case 0x105: return OP_SRAW;  case 0x008: return OP_MULW;
+		case 0x00c: return OP_DIVW;  case 0x00d: return OP_DIVUW;
+		case 0x00e: return OP_REMW;  case 0x00f: return OP_REMUW;
+		}
+		return OP_ILLEGAL;
+	case 0x2f: case 0x0f: case 0x07: case 0x27: case 0x73:
+	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+		return OP_GENERIC;
+	}
+	return OP_ILLEGAL;
 }
-static uint64_t do_rem(int64_t a, int64_t b)
+
+/* Decode the parcel at page offset `off` of the code page at `host`. */
+static void decode_slot(struct hart *h, struct dinsn *d, const uint8_t *host, unsigned off)
 {
-	if (b == 0) return (uint64_t)a;
-	if (a == INT64_MIN && b == -1) return 0;
-	return (uint64_t)(a % b);
+	uint16_t lo;
+	memcpy(&lo, host + off, 2);
+	memset(d, 0, sizeof(*d));
+	if ((lo & 3) != 3) {
+		uint32_t insn = h->rvc[lo];
+		d->len = 2;
+		d->raw = insn;
+		d->imm = lo;
+		if (!insn) {
+			d->raw = lo;
+			d->op = OP_ILLEGAL;
+			return;
+		}
+		d->op = (uint16_t)decode_int(d, insn);
+		if (d->op == OP_ILLEGAL)
+			d->raw = lo;
+		else if (d->op == OP_GENERIC)
+			d->imm = lo;   /* stval for an illegal RVC-encoded FP/system op */
+		return;
+	}
+	d->len = 4;
+	if (off == PAGE_SIZE - 2) {      /* straddles the page: never cached */
+		d->op = OP_CROSS;
+		return;
+	}
+	uint32_t insn;
+	memcpy(&insn, host + off, 4);
+	d->raw = insn;
+	d->op = (uint16_t)decode_int(d, insn);
+	if (d->op == OP_GENERIC)
+		d->imm = (int32_t)insn;
 }
-static uint64_t mulh(int64_t a, int64_t b) { return (uint64_t)(((__int128)a * b) >> 64); }
-static uint64_t mulhu(uint64_t a, uint64_t b) { return (uint64_t)(((unsigned __int128)a * b) >> 64); }
-static uint64_t mulhsu(int64_t a, uint64_t b) { return (uint64_t)(((__int128)a * (unsigned __int128)b) >> 64); }
-static int64_t sx32(uint64_t v) { return (int64_t)(int32_t)v; }
+
+/* ---- memory helpers --------------------------------------------------- */
+
+static inline int load_tlb(struct hart *h, uint64_t va, unsigned size, uint64_t *v, int sext)
+{
+	struct tlb_entry *e = &h->tlb_r[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+	if (likely(tlb_hit(h, e, va) && (va & (PAGE_SIZE - 1)) <= PAGE_SIZE - size)) {
+		const void *p = (const void *)(uintptr_t)(va + e->addend);
+		switch (size) {
+		case 1: *v = sext ? (uint64_t)(int64_t)*(const int8_t *)p : *(const uint8_t *)p; break;
+		case 2: { uint16_t t; memcpy(&t, p, 2); *v = sext ? (uint64_t)(int64_t)(int16_t)t : t; break; }
+		case 4: { uint32_t t; memcpy(&t, p, 4); *v = sext ? (uint64_t)(int64_t)(int32_t)t : t; break; }
+		default: memcpy(v, p, 8); break;
+		}
+		return 0;
+	}
+	uint64_t t;
+	if (mmu_load_slow(h, va, size, &t))
+		return 1;
+	if (sext && size < 8)
+		t = (uint64_t)((int64_t)(t << (64 - 8 * size)) >> (64 - 8 * size));
+	*v = t;
+	return 0;
+}
+
+static inline int store_tlb(struct hart *h, uint64_t va, unsigned size, uint64_t v)
+{
+	struct tlb_entry *e = &h->tlb_w[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+	if (likely(tlb_hit(h, e, va) && (va & (PAGE_SIZE - 1)) <= PAGE_SIZE - size)) {
+		memcpy((void *)(uintptr_t)(va + e->addend), &v, size);   /* little-endian host */
+		return 0;
+	}
+	return mmu_store_slow(h, va, size, v);
+}
+
+/* ---- the generic executor: system, atomics, fences, FP ---------------- */
 
 static int64_t amo_op(unsigned f5, int64_t a, int64_t b, int wide)
 {
@@ -90,346 +216,366 @@ static int64_t amo_op(unsigned f5, int64_t a, int64_t b, int wide)
 	}
 }
 
-static int fs_off(const struct hart *h) { return (h->sstatus & SSTATUS_FS) == FS_OFF; }
+static int illegal(struct hart *h, uint32_t bits)
+{
+	hart_trap(h, EXC_ILLEGAL, bits);
+	return EX_TRAP;
+}
 
-uint64_t hart_run(struct hart *h, uint64_t n)
+static int exec_atomic(struct hart *h, uint32_t insn, uint32_t bits)
 {
 	uint64_t *x = h->x;
-	uint64_t pc = h->pc;
-	uint64_t done = 0;
-	const uint64_t instret0 = h->instret;
-	uint32_t insn, insn_bits;
-	uint64_t npc, cause, tval;
-
-	while (done < n) {
-		done++;
-		if (unlikely((pc & PAGE_MASK) != h->fetch_va)) {
-			h->pc = pc;
-			if (mmu_fetch_page(h, pc))
-				goto trapped;
+	unsigned f5 = insn >> 27, f3 = F3(insn), rd = RD(insn);
+	int wide = f3 == 3;
+	unsigned size = wide ? 8 : 4;
+	uint64_t va = x[RS1(insn)], pa, src = x[RS2(insn)], result;
+	if (f3 != 2 && f3 != 3)
+		return illegal(h, bits);
+	if (f5 == 0x02) {                                      /* lr */
+		if (RS2(insn))
+			return illegal(h, bits);
+		void *p = mmu_atomic_ptr(h, va, size, ACC_LOAD, &pa);
+		if (!p)
+			return EX_TRAP;
+		result = wide ? *(uint64_t *)p : (uint64_t)(int64_t)*(int32_t *)p;
+		h->resv_valid = true;
+		h->resv_addr = pa;
+		h->resv_value = result;
+	} else if (f5 == 0x03) {                               /* sc */
+		void *p = mmu_atomic_ptr(h, va, size, ACC_STORE, &pa);
+		if (!p)
+			return EX_TRAP;
+		uint64_t cur = wide ? *(uint64_t *)p : (uint64_t)(int64_t)*(int32_t *)p;
+		result = 1;
+		if (h->resv_valid && h->resv_addr == pa && cur == h->resv_value) {
+			if (wide) *(uint64_t *)p = src;
+			else *(uint32_t *)p = (uint32_t)src;
+			result = 0;
 		}
-		uint16_t lo;
-		memcpy(&lo, h->fetch_host + (pc & (PAGE_SIZE - 1)), 2);
-		if ((lo & 3) == 3) {
-			if (likely((pc & (PAGE_SIZE - 1)) != PAGE_SIZE - 2)) {
-				memcpy(&insn, h->fetch_host + (pc & (PAGE_SIZE - 1)), 4);
-			} else {
-				uint16_t hi;
-				h->pc = pc;
-				if (mmu_fetch16(h, pc + 2, &hi))
-					goto trapped;
-				insn = lo | (uint32_t)hi << 16;
-			}
-			insn_bits = insn;
-			npc = pc + 4;
-		} else {
-			insn = h->rvc[lo];
-			insn_bits = lo;
-			npc = pc + 2;
-			if (unlikely(!insn)) {
-				cause = EXC_ILLEGAL;
-				tval = lo;
-				goto exception;
-			}
+		h->resv_valid = false;
+	} else {
+		switch (f5) {
+		case 0x00: case 0x01: case 0x04: case 0x0c: case 0x08:
+		case 0x10: case 0x14: case 0x18: case 0x1c: break;
+		default: return illegal(h, bits);
 		}
-
-		switch (insn & 0x7f) {
-		case 0x37: x[RD] = IMM_U; break;                       /* lui */
-		case 0x17: x[RD] = pc + IMM_U; break;                  /* auipc */
-		case 0x6f: x[RD] = npc; npc = pc + IMM_J; break;       /* jal */
-		case 0x67: {                                           /* jalr */
-			if (F3 != 0) ILLEGAL();
-			uint64_t t = (x[RS1] + IMM_I) & ~1ull;
-			x[RD] = npc;
-			npc = t;
-			break;
-		}
-		case 0x63: {                                           /* branches */
-			uint64_t a = x[RS1], b = x[RS2];
-			int take;
-			switch (F3) {
-			case 0: take = a == b; break;
-			case 1: take = a != b; break;
-			case 4: take = (int64_t)a < (int64_t)b; break;
-			case 5: take = (int64_t)a >= (int64_t)b; break;
-			case 6: take = a < b; break;
-			case 7: take = a >= b; break;
-			default: ILLEGAL();
-			}
-			if (take)
-				npc = pc + IMM_B;
-			break;
-		}
-		case 0x03: {                                           /* loads */
-			uint64_t va = x[RS1] + IMM_I, v;
-			switch (F3) {
-			case 0: { int8_t t; LOAD(int8_t, va, t); v = (uint64_t)(int64_t)t; break; }
-			case 1: { int16_t t; LOAD(int16_t, va, t); v = (uint64_t)(int64_t)t; break; }
-			case 2: { int32_t t; LOAD(int32_t, va, t); v = (uint64_t)(int64_t)t; break; }
-			case 3: LOAD(uint64_t, va, v); break;
-			case 4: { uint8_t t; LOAD(uint8_t, va, t); v = t; break; }
-			case 5: { uint16_t t; LOAD(uint16_t, va, t); v = t; break; }
-			case 6: { uint32_t t; LOAD(uint32_t, va, t); v = t; break; }
-			default: ILLEGAL();
-			}
-			x[RD] = v;
-			break;
-		}
-		case 0x23: {                                           /* stores */
-			uint64_t va = x[RS1] + IMM_S, v = x[RS2];
-			switch (F3) {
-			case 0: STORE(uint8_t, va, v); break;
-			case 1: STORE(uint16_t, va, v); break;
-			case 2: STORE(uint32_t, va, v); break;
-			case 3: STORE(uint64_t, va, v); break;
-			default: ILLEGAL();
-			}
-			break;
-		}
-		case 0x13: {                                           /* op-imm */
-			uint64_t a = x[RS1];
-			int64_t imm = IMM_I;
-			switch (F3) {
-			case 0: x[RD] = a + imm; break;
-			case 2: x[RD] = (int64_t)a < imm; break;
-			case 3: x[RD] = a < (uint64_t)imm; break;
-			case 4: x[RD] = a ^ imm; break;
-			case 6: x[RD] = a | imm; break;
-			case 7: x[RD] = a & imm; break;
-			case 1:
-				if (insn >> 26) ILLEGAL();
-				x[RD] = a << (imm & 63);
-				break;
-			default:
-				if ((insn >> 26) == 0) x[RD] = a >> (imm & 63);
-				else if ((insn >> 26) == 0x10) x[RD] = (uint64_t)((int64_t)a >> (imm & 63));
-				else ILLEGAL();
-				break;
-			}
-			break;
-		}
-		case 0x1b: {                                           /* op-imm-32 */
-			uint32_t a = (uint32_t)x[RS1];
-			unsigned sh = RS2;
-			switch (F3) {
-			case 0: x[RD] = sx32(a + (uint32_t)IMM_I); break;
-			case 1: if (F7) ILLEGAL(); x[RD] = sx32(a << sh); break;
-			case 5:
-				if (F7 == 0) x[RD] = sx32(a >> sh);
-				else if (F7 == 0x20) x[RD] = (uint64_t)(int64_t)((int32_t)a >> sh);
-				else ILLEGAL();
-				break;
-			default: ILLEGAL();
-			}
-			break;
-		}
-		case 0x33: {                                           /* op */
-			uint64_t a = x[RS1], b = x[RS2];
-			switch (F7 << 3 | F3) {
-			case 0x000: x[RD] = a + b; break;
-			case 0x100: x[RD] = a - b; break;
-			case 0x001: x[RD] = a << (b & 63); break;
-			case 0x002: x[RD] = (int64_t)a < (int64_t)b; break;
-			case 0x003: x[RD] = a < b; break;
-			case 0x004: x[RD] = a ^ b; break;
-			case 0x005: x[RD] = a >> (b & 63); break;
-			case 0x105: x[RD] = (uint64_t)((int64_t)a >> (b & 63)); break;
-			case 0x006: x[RD] = a | b; break;
-			case 0x007: x[RD] = a & b; break;
-			case 0x008: x[RD] = a * b; break;
-			case 0x009: x[RD] = mulh(a, b); break;
-			case 0x00a: x[RD] = mulhsu(a, b); break;
-			case 0x00b: x[RD] = mulhu(a, b); break;
-			case 0x00c: x[RD] = do_div(a, b); break;
-			case 0x00d: x[RD] = b ? a / b : ~0ull; break;
-			case 0x00e: x[RD] = do_rem(a, b); break;
-			case 0x00f: x[RD] = b ? a % b : a; break;
-			default: ILLEGAL();
-			}
-			break;
-		}
-		case 0x3b: {                                           /* op-32 */
-			uint32_t a = (uint32_t)x[RS1], b = (uint32_t)x[RS2];
-			switch (F7 << 3 | F3) {
-			case 0x000: x[RD] = sx32(a + b); break;
-			case 0x100: x[RD] = sx32(a - b); break;
-			case 0x001: x[RD] = sx32(a << (b & 31)); break;
-			case 0x005: x[RD] = sx32(a >> (b & 31)); break;
-			case 0x105: x[RD] = (uint64_t)(int64_t)((int32_t)a >> (b & 31)); break;
-			case 0x008: x[RD] = sx32(a * b); break;
-			case 0x00c:
-				if (b == 0) x[RD] = ~0ull;
-				else if ((int32_t)a == INT32_MIN && (int32_t)b == -1) x[RD] = sx32(a);
-				else x[RD] = (uint64_t)(int64_t)((int32_t)a / (int32_t)b);
-				break;
-			case 0x00d: x[RD] = b ? (uint64_t)sx32(a / b) : ~0ull; break;
-			case 0x00e:
-				if (b == 0) x[RD] = sx32(a);
-				else if ((int32_t)a == INT32_MIN && (int32_t)b == -1) x[RD] = 0;
-				else x[RD] = (uint64_t)(int64_t)((int32_t)a % (int32_t)b);
-				break;
-			case 0x00f: x[RD] = b ? sx32(a % b) : sx32(a); break;
-			default: ILLEGAL();
-			}
-			break;
-		}
-		case 0x2f: {                                           /* atomics */
-			unsigned f5 = insn >> 27;
-			int wide = F3 == 3;
-			unsigned size = wide ? 8 : 4;
-			uint64_t va = x[RS1], pa;
-			if (F3 != 2 && F3 != 3) ILLEGAL();
-			h->pc = pc;
-			if (f5 == 0x02) {                              /* lr */
-				if (RS2) ILLEGAL();
-				void *p = mmu_atomic_ptr(h, va, size, ACC_LOAD, &pa);
-				if (!p) goto trapped;
-				int64_t v = wide ? *(int64_t *)p : *(int32_t *)p;
-				h->resv_valid = true;
-				h->resv_addr = pa;
-				h->resv_value = (uint64_t)v;
-				x[RD] = (uint64_t)v;
-			} else if (f5 == 0x03) {                       /* sc */
-				void *p = mmu_atomic_ptr(h, va, size, ACC_STORE, &pa);
-				if (!p) goto trapped;
-				int64_t cur = wide ? *(int64_t *)p : *(int32_t *)p;
-				if (h->resv_valid && h->resv_addr == pa && (uint64_t)cur == h->resv_value) {
-					if (wide) *(uint64_t *)p = x[RS2];
-					else *(uint32_t *)p = (uint32_t)x[RS2];
-					x[RD] = 0;
-				} else {
-					x[RD] = 1;
-				}
-				h->resv_valid = false;
-			} else {
-				switch (f5) {
-				case 0x00: case 0x01: case 0x04: case 0x0c: case 0x08:
-				case 0x10: case 0x14: case 0x18: case 0x1c: break;
-				default: ILLEGAL();
-				}
-				void *p = mmu_atomic_ptr(h, va, size, ACC_STORE, &pa);
-				if (!p) goto trapped;
-				int64_t old = wide ? *(int64_t *)p : *(int32_t *)p;
-				int64_t nv = amo_op(f5, old, (int64_t)x[RS2], wide);
-				if (wide) *(int64_t *)p = nv;
-				else *(int32_t *)p = (int32_t)nv;
-				x[RD] = (uint64_t)old;
-			}
-			break;
-		}
-		case 0x0f:                                             /* fence, fence.i */
-			if (F3 > 1) ILLEGAL();
-			break;
-		case 0x07: {                                           /* flw/fld */
-			if (fs_off(h) || (F3 != 2 && F3 != 3)) ILLEGAL();
-			uint64_t va = x[RS1] + IMM_I;
-			if (F3 == 2) {
-				uint32_t t;
-				LOAD(uint32_t, va, t);
-				h->f[RD] = 0xffffffff00000000ull | t;
-			} else {
-				uint64_t t;
-				LOAD(uint64_t, va, t);
-				h->f[RD] = t;
-			}
-			h->sstatus |= FS_DIRTY;
-			break;
-		}
-		case 0x27: {                                           /* fsw/fsd */
-			if (fs_off(h) || (F3 != 2 && F3 != 3)) ILLEGAL();
-			uint64_t va = x[RS1] + IMM_S;
-			if (F3 == 2) STORE(uint32_t, va, h->f[RS2]);
-			else STORE(uint64_t, va, h->f[RS2]);
-			break;
-		}
-		case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
-			if (fs_off(h) || fpu_exec(h, insn)) ILLEGAL();
-			h->sstatus |= FS_DIRTY;
-			break;
-		case 0x73: {                                           /* system */
-			unsigned f3 = F3;
-			if (f3 == 0) {
-				if (insn == 0x00000073) {              /* ecall */
-					if (h->priv == PRV_U) {
-						cause = EXC_ECALL_U;
-						tval = 0;
-						goto exception;
-					}
-					h->pc = pc;
-					sbi_ecall(h);
-					pc = npc;
-					goto end_block;
-				} else if (insn == 0x00100073) {       /* ebreak */
-					cause = EXC_BREAKPOINT;
-					tval = 0;   /* as QEMU: stval 0 (the spec allows pc or 0) */
-					goto exception;
-				} else if (insn == 0x10200073) {       /* sret */
-					if (h->priv != PRV_S) ILLEGAL();
-					uint64_t s = h->sstatus;
-					h->priv = (s & SSTATUS_SPP) ? PRV_S : PRV_U;
-					s = (s & ~SSTATUS_SIE) | ((s & SSTATUS_SPIE) ? SSTATUS_SIE : 0);
-					s |= SSTATUS_SPIE;
-					s &= ~SSTATUS_SPP;
-					h->sstatus = s;
-					mmu_update_mode(h);
-					pc = h->sepc;
-					goto end_block;
-				} else if (insn == 0x10500073) {       /* wfi */
-					if (h->priv != PRV_S) ILLEGAL();
-					pc = npc;
-					if (!(csr_read_sip(h) & h->sie))
-						h->wfi = true;
-					goto end_block;
-				} else if ((insn & 0xfe007fff) == 0x12000073) { /* sfence.vma */
-					if (h->priv != PRV_S) ILLEGAL();
-					if (RS1)
-						mmu_flush_va(h, x[RS1]);
-					else
-						hart_tlb_flush(h);
-					break;
-				}
-				ILLEGAL();
-			}
-			if (f3 == 4) ILLEGAL();
-			{
-				unsigned csr = insn >> 20;
-				uint64_t src = (f3 & 4) ? RS1 : x[RS1];
-				int op = f3 & 3;
-				int write = op == CSR_OP_RW || RS1 != 0;
-				uint64_t old;
-				int flags = 0;
-				h->pc = pc;
-				h->instret = instret0 + done - 1;   /* counters read exact */
-				if (csr_access(h, csr, op, src, write, &old, &flags)) ILLEGAL();
-				x[RD] = old;
-				if (flags & CSR_EFFECT_END_BLOCK) {
-					x[0] = 0;
-					pc = npc;
-					goto end_block;
-				}
-			}
-			break;
-		}
-		default:
-			ILLEGAL();
-		}
-		x[0] = 0;
-		pc = npc;
-		continue;
-
-exception:
-		h->pc = pc;
-		hart_trap(h, cause, tval);
-trapped:
-		x[0] = 0;
-		pc = h->pc;
-		continue;
+		void *p = mmu_atomic_ptr(h, va, size, ACC_STORE, &pa);
+		if (!p)
+			return EX_TRAP;
+		int64_t old = wide ? *(int64_t *)p : *(int32_t *)p;
+		int64_t nv = amo_op(f5, old, (int64_t)src, wide);
+		if (wide) *(int64_t *)p = nv;
+		else *(int32_t *)p = (int32_t)nv;
+		result = (uint64_t)old;
 	}
-	h->pc = pc;
-	h->instret = instret0 + done;
-	return done;
+	if (rd)
+		x[rd] = result;
+	return EX_NEXT;
+}
 
-end_block:
+static int exec_system(struct hart *h, uint32_t insn, uint32_t bits, uint64_t pc, uint64_t *npc,
+		       uint64_t instret_now)
+{
+	uint64_t *x = h->x;
+	unsigned f3 = F3(insn);
+	if (f3 == 0) {
+		if (insn == 0x00000073) {                      /* ecall */
+			if (h->priv == PRV_U) {
+				hart_trap(h, EXC_ECALL_U, 0);
+				return EX_TRAP;
+			}
+			sbi_ecall(h);
+			return EX_END;
+		}
+		if (insn == 0x00100073) {                      /* ebreak: stval 0, as QEMU */
+			hart_trap(h, EXC_BREAKPOINT, 0);
+			return EX_TRAP;
+		}
+		if (insn == 0x10200073) {                      /* sret */
+			if (h->priv != PRV_S)
+				return illegal(h, bits);
+			uint64_t s = h->sstatus;
+			h->priv = (s & SSTATUS_SPP) ? PRV_S : PRV_U;
+			s = (s & ~SSTATUS_SIE) | ((s & SSTATUS_SPIE) ? SSTATUS_SIE : 0);
+			s |= SSTATUS_SPIE;
+			s &= ~SSTATUS_SPP;
+			h->sstatus = s;
+			mmu_update_mode(h);
+			*npc = h->sepc;
+			return EX_END;
+		}
+		if (insn == 0x10500073) {                      /* wfi */
+			if (h->priv != PRV_S)
+				return illegal(h, bits);
+			if (!(csr_read_sip(h) & h->sie))
+				h->wfi = true;
+			return EX_END;
+		}
+		if ((insn & 0xfe007fff) == 0x12000073) {       /* sfence.vma */
+			if (h->priv != PRV_S)
+				return illegal(h, bits);
+			if (RS1(insn))
+				mmu_flush_va(h, x[RS1(insn)]);
+			else
+				hart_tlb_flush(h);
+			return EX_END;   /* refetch through the new mappings */
+		}
+		return illegal(h, bits);
+	}
+	if (f3 == 4)
+		return illegal(h, bits);
+	unsigned csr = insn >> 20, rs1 = RS1(insn);
+	uint64_t src = (f3 & 4) ? rs1 : x[rs1];
+	int op = f3 & 3;
+	int write = op == CSR_OP_RW || rs1 != 0;
+	uint64_t old;
+	int flags = 0;
+	h->instret = instret_now;   /* counters read exactly */
+	if (csr_access(h, csr, op, src, write, &old, &flags))
+		return illegal(h, bits);
+	if (RD(insn))
+		x[RD(insn)] = old;
+	(void)pc;
+	return (flags & CSR_EFFECT_END_BLOCK) ? EX_END : EX_NEXT;
+}
+
+static int fs_off(const struct hart *h) { return (h->sstatus & SSTATUS_FS) == FS_OFF; }
+
+/* Execute one non-integer instruction. *npc is preset to pc + length. */
+static int exec_generic(struct hart *h, uint32_t insn, uint32_t bits, uint64_t pc, uint64_t *npc,
+			uint64_t instret_now)
+{
+	uint64_t *x = h->x;
+	switch (insn & 0x7f) {
+	case 0x0f:                                             /* fence, fence.i */
+		return F3(insn) > 1 ? illegal(h, bits) : EX_NEXT;
+	case 0x2f:
+		return exec_atomic(h, insn, bits);
+	case 0x07: {                                           /* flw/fld */
+		unsigned f3 = F3(insn);
+		if (fs_off(h) || (f3 != 2 && f3 != 3))
+			return illegal(h, bits);
+		uint64_t v;
+		if (load_tlb(h, x[RS1(insn)] + IMM_I(insn), f3 == 2 ? 4 : 8, &v, 0))
+			return EX_TRAP;
+		h->f[RD(insn)] = f3 == 2 ? (0xffffffff00000000ull | v) : v;
+		h->sstatus |= FS_DIRTY;
+		return EX_NEXT;
+	}
+	case 0x27: {                                           /* fsw/fsd */
+		unsigned f3 = F3(insn);
+		if (fs_off(h) || (f3 != 2 && f3 != 3))
+			return illegal(h, bits);
+		uint64_t va = x[RS1(insn)] + IMM_S(insn), v = h->f[RS2(insn)];
+		return store_tlb(h, va, f3 == 2 ? 4 : 8, f3 == 2 ? (uint32_t)v : v) ? EX_TRAP : EX_NEXT;
+	}
+	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+		if (fs_off(h) || fpu_exec(h, insn))
+			return illegal(h, bits);
+		h->sstatus |= FS_DIRTY;
+		return EX_NEXT;
+	case 0x73:
+		return exec_system(h, insn, bits, pc, npc, instret_now);
+	}
+	return illegal(h, bits);
+}
+
+/* ---- the threaded interpreter ----------------------------------------- */
+
+static uint64_t mulh(int64_t a, int64_t b) { return (uint64_t)(((__int128)a * b) >> 64); }
+static uint64_t mulhu(uint64_t a, uint64_t b) { return (uint64_t)(((unsigned __int128)a * b) >> 64); }
+static uint64_t mulhsu(int64_t a, uint64_t b) { return (uint64_t)(((__int128)a * (unsigned __int128)b) >> 64); }
+static uint64_t sx32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
+
+/* Keep one dispatch jump per handler: GCC would otherwise merge them into a
+ * single shared indirect jump, which the branch predictor cannot learn. */
+__attribute__((optimize("no-gcse", "no-crossjumping")))
+uint64_t hart_run(struct hart *h, uint64_t n)
+{
+#define OP_LABEL(name) &&op_##name,
+	static const void *const labels[OP_COUNT] = { OPS(OP_LABEL) };
+	struct vm *vm = h->vm;
+	uint64_t *x = h->x;
+	uint64_t pc = h->pc;
+	const uint64_t instret0 = h->instret;
+	uint64_t done = 0;
+	uint64_t page_va = ~0ull;        /* virtual page of `slots` */
+	struct dinsn *slots = NULL, *d = NULL;
+	uint8_t *page_host = NULL;
+	struct dinsn cross_slot;         /* a page-straddling instruction */
+
+#define DISPATCH() do {                                                        \
+	if (unlikely(done >= n)) goto out;                                     \
+	done++;                                                                \
+	if (unlikely((pc & PAGE_MASK) != page_va)) goto new_page;              \
+	d = &slots[(pc & (PAGE_SIZE - 1)) >> 1];                               \
+	goto *labels[d->op];                                                   \
+} while (0)
+#define NEXT() do { pc += d->len; DISPATCH(); } while (0)
+#define XR1 x[d->rs1]
+#define XR2 x[d->rs2]
+#define XRD x[d->rd]
+#define LOAD_OP(name, size, sext) op_##name: {                                 \
+	uint64_t v_;                                                           \
+	h->pc = pc;                                                            \
+	if (load_tlb(h, XR1 + d->imm, size, &v_, sext)) goto trapped;          \
+	XRD = v_;                                                              \
+	NEXT(); }
+/* The store may hit this very code page and drop its decoded copy (d
+ * included), so take the length first. */
+#define STORE_OP(name, size) op_##name: {                                      \
+	unsigned len_ = d->len;                                                \
+	h->pc = pc;                                                            \
+	if (store_tlb(h, XR1 + d->imm, size, XR2)) goto trapped;               \
+	pc += len_;                                                            \
+	DISPATCH(); }
+#define BRANCH_OP(name, cond) op_##name:                                       \
+	if (cond) { pc += d->imm; DISPATCH(); }                                \
+	NEXT();
+#define ALU_OP(name, expr) op_##name: XRD = (expr); NEXT();
+
+	DISPATCH();
+
+new_page:
+	h->pc = pc;
+	if (mmu_fetch_page(h, pc))
+		goto trapped;
+	page_host = h->fetch_host;
+	slots = dcache_page(vm, (uint64_t)(page_host - vm->ram));
+	page_va = pc & PAGE_MASK;
+	d = &slots[(pc & (PAGE_SIZE - 1)) >> 1];
+	goto *labels[d->op];
+
+op_DECODE: {
+	/* A store may have dropped this page's decoded copy: re-claim it. */
+	uint64_t off = (uint64_t)(page_host - vm->ram);
+	struct code_page *cp = &vm->dcache->pages[(off >> 12) & (DC_PAGES - 1)];
+	if (unlikely(cp->pa != vm->ram_base + off)) {
+		slots = dcache_page(vm, off);
+		d = &slots[(pc & (PAGE_SIZE - 1)) >> 1];
+	}
+	decode_slot(h, d, page_host, pc & (PAGE_SIZE - 1));
+	goto *labels[d->op];
+}
+
+op_ILLEGAL:
+	h->pc = pc;
+	hart_trap(h, EXC_ILLEGAL, d->raw);
+	goto trapped;
+
+op_CROSS: {
+	/* A 32-bit instruction straddling two pages: fetch the halves apart. */
+	uint16_t lo, hi;
+	memcpy(&lo, page_host + (PAGE_SIZE - 2), 2);
+	h->pc = pc;
+	if (mmu_fetch16(h, pc + 2, &hi))
+		goto trapped;
+	uint32_t insn = lo | (uint32_t)hi << 16;
+	struct dinsn tmp = { 0 };
+	tmp.op = (uint16_t)decode_int(&tmp, insn);
+	tmp.len = 4;
+	tmp.raw = insn;
+	if (tmp.op == OP_GENERIC || tmp.op == OP_ILLEGAL)
+		tmp.imm = (int32_t)insn;
+	/* Run it from a private slot; the page cache never holds it. */
+	cross_slot = tmp;
+	d = &cross_slot;
+	goto *labels[d->op];
+}
+
+op_GENERIC: {
+	uint64_t npc = pc + d->len;
+	h->pc = pc;
+	int r = exec_generic(h, d->raw, (uint32_t)d->imm, pc, &npc, instret0 + done - 1);
+	if (r == EX_TRAP)
+		goto trapped;
+	pc = npc;
+	if (r == EX_END)
+		goto out;
+	DISPATCH();
+}
+
+op_LUI:   XRD = (uint64_t)(int64_t)d->imm; NEXT();
+op_AUIPC: XRD = pc + d->imm; NEXT();
+op_JAL:   XRD = pc + d->len; pc += d->imm; DISPATCH();
+op_JALR: {
+	uint64_t t = (XR1 + d->imm) & ~1ull;
+	XRD = pc + d->len;
+	pc = t;
+	DISPATCH();
+}
+BRANCH_OP(BEQ, XR1 == XR2)
+BRANCH_OP(BNE, XR1 != XR2)
+BRANCH_OP(BLT, (int64_t)XR1 < (int64_t)XR2)
+BRANCH_OP(BGE, (int64_t)XR1 >= (int64_t)XR2)
+BRANCH_OP(BLTU, XR1 < XR2)
+BRANCH_OP(BGEU, XR1 >= XR2)
+LOAD_OP(LB, 1, 1)
+LOAD_OP(LH, 2, 1)
+LOAD_OP(LW, 4, 1)
+LOAD_OP(LD, 8, 0)
+LOAD_OP(LBU, 1, 0)
+LOAD_OP(LHU, 2, 0)
+LOAD_OP(LWU, 4, 0)
+STORE_OP(SB, 1)
+STORE_OP(SH, 2)
+STORE_OP(SW, 4)
+STORE_OP(SD, 8)
+ALU_OP(ADDI, XR1 + d->imm)
+ALU_OP(SLTI, (int64_t)XR1 < (int64_t)d->imm)
+ALU_OP(SLTIU, XR1 < (uint64_t)(int64_t)d->imm)
+ALU_OP(XORI, XR1 ^ (uint64_t)(int64_t)d->imm)
+ALU_OP(ORI, XR1 | (uint64_t)(int64_t)d->imm)
+ALU_OP(ANDI, XR1 & (uint64_t)(int64_t)d->imm)
+ALU_OP(SLLI, XR1 << d->imm)
+ALU_OP(SRLI, XR1 >> d->imm)
+ALU_OP(SRAI, (uint64_t)((int64_t)XR1 >> d->imm))
+ALU_OP(ADDIW, sx32(XR1 + d->imm))
+ALU_OP(SLLIW, sx32((uint32_t)XR1 << d->imm))
+ALU_OP(SRLIW, sx32((uint32_t)XR1 >> d->imm))
+ALU_OP(SRAIW, (uint64_t)(int64_t)((int32_t)XR1 >> d->imm))
+ALU_OP(ADD, XR1 + XR2)
+ALU_OP(SUB, XR1 - XR2)
+ALU_OP(SLL, XR1 << (XR2 & 63))
+ALU_OP(SLT, (int64_t)XR1 < (int64_t)XR2)
+ALU_OP(SLTU, XR1 < XR2)
+ALU_OP(XOR, XR1 ^ XR2)
+ALU_OP(SRL, XR1 >> (XR2 & 63))
+ALU_OP(SRA, (uint64_t)((int64_t)XR1 >> (XR2 & 63)))
+ALU_OP(OR, XR1 | XR2)
+ALU_OP(AND, XR1 & XR2)
+ALU_OP(MUL, XR1 * XR2)
+ALU_OP(MULH, mulh(XR1, XR2))
+ALU_OP(MULHSU, mulhsu(XR1, XR2))
+ALU_OP(MULHU, mulhu(XR1, XR2))
+ALU_OP(DIV, XR2 == 0 ? ~0ull : ((int64_t)XR1 == INT64_MIN && (int64_t)XR2 == -1) ? XR1
+	    : (uint64_t)((int64_t)XR1 / (int64_t)XR2))
+ALU_OP(DIVU, XR2 ? XR1 / XR2 : ~0ull)
+ALU_OP(REM, XR2 == 0 ? XR1 : ((int64_t)XR1 == INT64_MIN && (int64_t)XR2 == -1) ? 0
+	    : (uint64_t)((int64_t)XR1 % (int64_t)XR2))
+ALU_OP(REMU, XR2 ? XR1 % XR2 : XR1)
+ALU_OP(ADDW, sx32(XR1 + XR2))
+ALU_OP(SUBW, sx32(XR1 - XR2))
+ALU_OP(SLLW, sx32((uint32_t)XR1 << (XR2 & 31)))
+ALU_OP(SRLW, sx32((uint32_t)XR1 >> (XR2 & 31)))
+ALU_OP(SRAW, (uint64_t)(int64_t)((int32_t)XR1 >> (XR2 & 31)))
+ALU_OP(MULW, sx32(XR1 * XR2))
+ALU_OP(DIVW, (uint32_t)XR2 == 0 ? ~0ull
+	     : ((int32_t)XR1 == INT32_MIN && (int32_t)XR2 == -1) ? sx32(XR1)
+	     : (uint64_t)(int64_t)((int32_t)XR1 / (int32_t)XR2))
+ALU_OP(DIVUW, (uint32_t)XR2 ? sx32((uint32_t)XR1 / (uint32_t)XR2) : ~0ull)
+ALU_OP(REMW, (uint32_t)XR2 == 0 ? sx32(XR1)
+	     : ((int32_t)XR1 == INT32_MIN && (int32_t)XR2 == -1) ? 0
+	     : (uint64_t)(int64_t)((int32_t)XR1 % (int32_t)XR2))
+ALU_OP(REMUW, (uint32_t)XR2 ? sx32((uint32_t)XR1 % (uint32_t)XR2) : sx32(XR1))
+
+trapped:
+	/* The trap changed pc and maybe privilege: fetch afresh. */
+	pc = h->pc;
+	page_va = ~0ull;
+	DISPATCH();
+
+out:
 	h->pc = pc;
 	h->instret = instret0 + done;
 	return done;

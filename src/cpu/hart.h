@@ -59,7 +59,7 @@ enum { HSM_STARTED = 0, HSM_STOPPED = 1, HSM_START_PENDING = 2,
        HSM_STOP_PENDING = 3, HSM_SUSPENDED = 4 };
 
 struct hart {
-	uint64_t x[32];
+	uint64_t x[33];          /* x[32] is a sink: decoded writes to x0 go there */
 	uint64_t pc;
 	uint64_t f[32];         /* raw bits; single values are NaN-boxed */
 	uint32_t fflags;        /* accrued exception flags (5 bits) */

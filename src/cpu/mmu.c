@@ -3,6 +3,7 @@
 #include <errno.h>
 #include "cpu/mmu.h"
 #include "core/vm.h"
+#include "cpu/dcache.h"
 
 #define PTE_V (1ull << 0)
 #define PTE_R (1ull << 1)
@@ -211,6 +212,10 @@ int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 	}
 	uint8_t *host = vm_ram_ptr(h->vm, pa, size);
 	if (host) {
+		struct dcache *dc = h->vm->dcache;
+		uint64_t off = pa - h->vm->ram_base;
+		if (dc && dcache_is_code(dc, off))
+			dcache_invalidate(h->vm, off, size);
 		tlb_fill(h->tlb_w, va, host, user);
 		store_le(host, size, val);
 		return 0;
@@ -240,7 +245,14 @@ void *mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum mmu_access
 		hart_trap(h, acc == ACC_LOAD ? EXC_LOAD_ACCESS : EXC_STORE_ACCESS, va);
 		return NULL;
 	}
-	tlb_fill(acc == ACC_LOAD ? h->tlb_r : h->tlb_w, va, host, user);
+	if (acc == ACC_STORE) {
+		struct dcache *dc = h->vm->dcache;
+		if (dc && dcache_is_code(dc, pa - h->vm->ram_base))
+			dcache_invalidate(h->vm, pa - h->vm->ram_base, size);
+		tlb_fill(h->tlb_w, va, host, user);
+	} else {
+		tlb_fill(h->tlb_r, va, host, user);
+	}
 	*pa_out = pa;
 	return host;
 }

@@ -15,6 +15,7 @@
 #include "backend/chr.h"
 #include "cpu/csr.h"
 #include "cpu/rvc.h"
+#include "cpu/dcache.h"
 #include "dev/plic.h"
 #include "dev/uart16550.h"
 #include "dev/goldfish_rtc.h"
@@ -124,7 +125,8 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 		return -1;
 	}
 	uint32_t *rvc = rvc_table_new();
-	if (!rvc) {
+	vm->dcache = dcache_new(vm->ram_size);
+	if (!rvc || !vm->dcache) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -185,6 +187,7 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 	pthread_mutex_unlock(&vm->lock);
 	/* Fresh RAM: drop the old pages rather than writing zeroes. */
 	madvise(vm->ram, vm->ram_size, MADV_DONTNEED);
+	dcache_clear(vm->dcache);
 	if (load_guest(vm, cfg, err, sizeof(err))) {
 		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: %.200s", err);
 		return -1;
@@ -280,6 +283,7 @@ void virt_destroy(struct vm *vm)
 		free((void *)vm->harts[0]->rvc);
 	for (int i = 0; i < vm->nharts; i++)
 		free(vm->harts[i]);
+	dcache_free(vm->dcache);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	memset(vm, 0, sizeof(*vm));
