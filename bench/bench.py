@@ -10,10 +10,12 @@ import os
 import platform
 import queue
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -101,7 +103,7 @@ class VMProc:
                                 % self.p.returncode)
             i = line.find(READY)
             if i >= 0:
-                return t, line[i:].decode("utf-8", "replace").strip()
+                return t, line[i + len(READY):].decode("utf-8", "replace").strip()
 
     def wait_exit(self, deadline):
         left = max(0.0, deadline - time.monotonic())
@@ -152,16 +154,18 @@ def proc_rss_kib(pid):
 
 
 class VM:
-    def __init__(self, name, argv_fn):
-        self.name = name
-        self.argv_fn = argv_fn
+    """exe is what runs; shown is how the command is printed (tern runs from a
+    private copy, so a rebuild of build/tern mid-run cannot mix two binaries)."""
 
-    def argv(self, append):
-        return self.argv_fn(append)
+    def __init__(self, name, exe, shown, args_fn):
+        self.name, self.exe, self.shown, self.args_fn = name, exe, shown, args_fn
+
+    def argv(self, append, shown=False):
+        return [self.shown if shown else self.exe] + self.args_fn(append)
 
 
 class Bench:
-    def __init__(self, args):
+    def __init__(self, args, tern_exe):
         self.args = args
         self.repo = args.repo
         self.samples = collections.defaultdict(lambda: collections.defaultdict(list))
@@ -171,14 +175,13 @@ class Bench:
         self.current = None
         tern, qemu = args.tern, args.qemu
         kernel, initrd = self.disp(args.kernel), self.disp(args.initrd)
-        tern_d = self.disp(tern)
         self.vms = [
-            VM("tern", lambda a: [tern_d, "run", "--kernel", kernel, "--initrd", initrd,
-                                  "--memory", "%dM" % GUEST_MEM_MIB, "--cpus", "1",
-                                  "--append", a]),
-            VM("QEMU", lambda a: [qemu, "-M", "virt", "-smp", "1", "-m", "%dM" % GUEST_MEM_MIB,
-                                  "-nographic", "-kernel", kernel, "-initrd", initrd,
-                                  "-append", a]),
+            VM("tern", tern_exe, self.disp(tern),
+               lambda a: ["run", "--kernel", kernel, "--initrd", initrd,
+                          "--memory", "%dM" % GUEST_MEM_MIB, "--cpus", "1", "--append", a]),
+            VM("QEMU", qemu, qemu,
+               lambda a: ["-M", "virt", "-smp", "1", "-m", "%dM" % GUEST_MEM_MIB,
+                          "-nographic", "-kernel", kernel, "-initrd", initrd, "-append", a]),
         ]
 
     def disp(self, path):
@@ -354,10 +357,10 @@ class Bench:
 
     def commands(self):
         return [
-            "boot: " + shlex.join(self.vms[0].argv(APPEND_BOOT)),
-            "boot: " + shlex.join(self.vms[1].argv(APPEND_BOOT)),
-            "idle: " + shlex.join(self.vms[0].argv(APPEND_IDLE)),
-            "idle: " + shlex.join(self.vms[1].argv(APPEND_IDLE)),
+            "boot: " + shlex.join(self.vms[0].argv(APPEND_BOOT, shown=True)),
+            "boot: " + shlex.join(self.vms[1].argv(APPEND_BOOT, shown=True)),
+            "idle: " + shlex.join(self.vms[0].argv(APPEND_IDLE, shown=True)),
+            "idle: " + shlex.join(self.vms[1].argv(APPEND_IDLE, shown=True)),
             "idle stop: write 'poweroff -f\\n' to the VM's stdin; SIGTERM after %.0f s"
             % STOP_GRACE,
         ]
@@ -371,7 +374,17 @@ def sh(cmd, cwd):
         return ""
 
 
-def machine_info(args):
+def binary_sha(path):
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            h.update(f.read())
+    except OSError:
+        return "unreadable"
+    return h.hexdigest()[:12]
+
+
+def machine_info(args, tern_exe):
     cpu = "unknown"
     try:
         with open("/proc/cpuinfo") as f:
@@ -384,16 +397,13 @@ def machine_info(args):
     commit = sh(["git", "rev-parse", "--short", "HEAD"], args.repo) or "unknown"
     if sh(["git", "status", "--porcelain"], args.repo):
         commit += "+dirty"
-    h = hashlib.sha256()
-    with open(args.tern, "rb") as f:
-        h.update(f.read())
     qemu_ver = sh([args.qemu, "--version"], args.repo).splitlines()
     return {
         "uname": sh(["uname", "-srm"], args.repo),
         "cpu": cpu,
         "nproc": os.cpu_count(),
         "commit": commit,
-        "tern_sha": h.hexdigest()[:12],
+        "tern_sha": binary_sha(tern_exe),
         "qemu": qemu_ver[0] if qemu_ver else "unknown",
     }
 
@@ -436,12 +446,25 @@ def main():
     if args.runs < 1 or args.idle_runs < 0:
         ap.error("need at least 1 boot run and 0 or more idle runs")
 
-    b = Bench(args)
+    # Snapshot the tern binary: others may rebuild build/tern while this runs.
+    tmpdir = tempfile.mkdtemp(prefix="tern-bench.")
+    try:
+        tern_exe = os.path.join(tmpdir, "tern")
+        shutil.copy2(args.tern, tern_exe)
+        return bench_main(args, tern_exe)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def bench_main(args, tern_exe):
+    b = Bench(args, tern_exe)
     # Ctrl-C and SIGTERM: stop the VM we started, then leave.
     def on_signal(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_signal)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    # Taken before the runs: the tree and build/tern may change while they go on.
+    info = machine_info(args, tern_exe)
     try:
         b.run()
     except KeyboardInterrupt:
@@ -450,13 +473,18 @@ def main():
         print("\nbench: interrupted")
         return 130
 
-    info = machine_info(args)
+    if binary_sha(args.tern) != info["tern_sha"]:
+        b.notes.append("%s was replaced during the run; the figures are for the binary "
+                       "as it was at the start (sha256 %s)" % (b.disp(args.tern),
+                                                               info["tern_sha"]))
     table = b.table()
+    cpu_res = 100.0 / os.sysconf("SC_CLK_TCK") / IDLE_WINDOW   # one clock tick
     print()
-    print("results (%s; %d boot / %d idle runs per VMM; %.0f s in all):"
+    print("results (started %s; %d boot / %d idle runs per VMM; %.0f s in all):"
           % (date, args.runs, args.idle_runs, b.elapsed))
     print("\n".join(table))
-    print("lower is better in every row; ratio n/a when a median is not positive")
+    print("lower is better in every row; ratio n/a when a median is not positive; "
+          "CPU %% resolution %.2f %%" % cpu_res)
     print()
     print("samples:")
     print("\n".join(b.sample_lines()))
@@ -482,7 +510,7 @@ def main():
 
     sec = []
     sec.append("## Latest run\n")
-    sec.append("Generated by `%s` on %s; %d boot and %d idle runs per VMM, "
+    sec.append("Generated by `%s`, started %s; %d boot and %d idle runs per VMM, "
                "%.0f s in all.\n" % (args.invocation, date, args.runs, args.idle_runs,
                                      b.elapsed))
     sec.append("- Machine: %s; %s; %d CPUs; 1-min load average %.2f before, %.2f after"
@@ -490,10 +518,12 @@ def main():
     sec.append("- tern: commit %s, binary `%s` (sha256 %s)"
                % (info["commit"], b.disp(args.tern), info["tern_sha"]))
     sec.append("- QEMU: %s" % info["qemu"])
-    sec.append("- Guest: `%s`, %d MiB, 1 vCPU\n" % (b.release or "?", GUEST_MEM_MIB))
+    sec.append("- Guest: kernel %s, %d MiB, 1 vCPU\n" % (b.release or "?", GUEST_MEM_MIB))
     sec.extend(table)
     sec.append("\nLower is better in every row. Guest RAM is allocated lazily by both, "
-               "so RSS beyond guest RAM can be negative.\n")
+               "so RSS beyond guest RAM can be negative. CPU time is counted in clock "
+               "ticks: %.2f %% of a core is one tick over the %.0f s window.\n"
+               % (cpu_res, IDLE_WINDOW))
     sec.append("Samples, in run order:\n")
     sec.extend(b.sample_lines())
     sec.append("\nCommands (run from the repository root):\n")

@@ -6,8 +6,9 @@
 #   tests/isa/run.sh --qemu-only [NAME...]  print QEMU's output only
 #   tests/isa/run.sh --tern-only NAME       print tern's output for one test
 #   tests/isa/run.sh NAME...         compare only the named tests
-# Environment: QEMU (default qemu-system-riscv64), CROSS (default
-# riscv64-linux-gnu-), ISA_TIMEOUT (seconds per run, default 20).
+# Environment: TERN (default build/tern), QEMU (default qemu-system-riscv64),
+# CROSS (default riscv64-linux-gnu-), ISA_TIMEOUT (seconds per run, default 20).
+# Programs land in build/isa/; raw logs there are NAME.{qemu,tern}.raw.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -26,7 +27,7 @@ case "${1:-}" in
     --qemu-only) mode=qemu; shift ;;
     --tern-only) mode=tern; shift
                  [ $# -eq 1 ] || { echo "usage: $0 --tern-only NAME" >&2; exit 2; } ;;
-    -h|--help)   sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help)   sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 
 all_tests() {
