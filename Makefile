@@ -45,8 +45,10 @@ demo: deps
 	@guest/build-kit.sh
 	$(BUILD)/tern run --kernel $(BUILD)/guest/Image --initrd $(BUILD)/guest/initramfs.cpio.gz
 
+# Run every unit test binary, then fail if any failed.
 unit: $(TESTS)
-	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+	@failed=""; for t in $(TESTS); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
+	if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
 
 isa: all
 	@tests/isa/run.sh

@@ -88,6 +88,9 @@ struct hart {
 	/* A lookup hits when (tag & tlb_mask) == (page | tlb_want): tag bit 0
 	 * is "valid", bit 1 "user page"; see mmu.c. */
 	uint64_t tlb_mask, tlb_want;
+	/* The TLB may hold 4 KiB pieces of a superpage: an address-specific
+	 * sfence.vma must then flush everything (mmu_flush_va). */
+	bool tlb_super;
 	/* Current code page: fetch_va is its virtual page (or ~0), fetch_host
 	 * the host address of that page. */
 	uint64_t fetch_va;

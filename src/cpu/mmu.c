@@ -35,11 +35,18 @@ void hart_tlb_flush(struct hart *h)
 	memset(h->tlb_x, 0, sizeof(h->tlb_x));
 	memset(h->tlb_r, 0, sizeof(h->tlb_r));
 	memset(h->tlb_w, 0, sizeof(h->tlb_w));
+	h->tlb_super = false;
 	h->fetch_va = ~0ull;
 }
 
 void mmu_flush_va(struct hart *h, uint64_t va)
 {
+	if (h->tlb_super) {
+		/* Entries are per 4 KiB page, so the other pieces of a superpage
+		 * holding va could be anywhere in the TLB. */
+		hart_tlb_flush(h);
+		return;
+	}
 	unsigned i = (va >> PAGE_SHIFT) & (TLB_SIZE - 1);
 	uint64_t page = va & PAGE_MASK;
 	if ((h->tlb_x[i].tag & PAGE_MASK) == page) h->tlb_x[i].tag = 0;
@@ -110,6 +117,8 @@ restart:;
 							 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 				goto restart;   /* the PTE changed under us: walk again */
 		}
+		if (lvl > 0)
+			h->tlb_super = true;
 		uint64_t page = (ppn | ((va >> 12) & lowmask)) << PAGE_SHIFT;
 		*pa = page | (va & (PAGE_SIZE - 1));
 		*user = is_user;
