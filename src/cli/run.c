@@ -181,8 +181,11 @@ int cli_run(int argc, char **argv)
 			return 1;
 		}
 		return 0;
-	case VM_EXIT_RESET:
 	case VM_EXIT_QUIT:
+		if (msg[0])
+			fprintf(stderr, "tern: %s\n", msg);
+		return 0;
+	case VM_EXIT_RESET:
 		return 0;
 	default:
 		fprintf(stderr, "tern: %s\n", msg[0] ? msg : "fatal error");

@@ -56,6 +56,7 @@ struct vm {
 	struct syscon *syscon;
 	struct evloop *loop;
 	struct chr *console;
+	int signal_fd;              /* SIGINT/SIGTERM/SIGHUP, read by the I/O loop */
 };
 
 #define TIMEBASE_HZ 10000000ull

@@ -570,7 +570,10 @@ ALU_OP(REMW, (uint32_t)XR2 == 0 ? sx32(XR1)
 ALU_OP(REMUW, (uint32_t)XR2 ? sx32((uint32_t)XR1 % (uint32_t)XR2) : sx32(XR1))
 
 trapped:
-	/* The trap changed pc and maybe privilege: fetch afresh. */
+	/* The trap changed pc and maybe privilege: fetch afresh. A trapping
+	 * instruction still counts toward the slice (and instret, slightly
+	 * over-counting): a guest whose trap vector itself faults must not keep
+	 * hart_run from returning to the run loop. */
 	pc = h->pc;
 	page_va = ~0ull;
 	DISPATCH();

@@ -53,13 +53,17 @@ static int check_pe(const uint8_t *img, size_t len, char *err, size_t errlen)
 int boot_check_kernel(const uint8_t *img, size_t len, uint64_t *load_off,
 		      uint64_t *footprint, char *err, size_t errlen)
 {
-	if (len < 64) {
+	if (len < 4) {
 		snprintf(err, errlen, "kernel image is too small (%zu bytes)", len);
 		return -1;
 	}
 	*load_off = VIRT_KERNEL_OFFSET;
 	*footprint = len;
-	if (rd32(img + 56) == RISCV_IMAGE_MAGIC2 || memcmp(img + 48, "RISCV\0\0\0", 8) == 0) {
+	if (len >= 2 && img[0] == 'M' && img[1] == 'Z' && len < 64) {
+		snprintf(err, errlen, "kernel image is truncated (%zu bytes, shorter than its header)", len);
+		return -1;
+	}
+	if (len >= 64 && (rd32(img + 56) == RISCV_IMAGE_MAGIC2 || memcmp(img + 48, "RISCV\0\0\0", 8) == 0)) {
 		uint64_t text_offset = rd64(img + 8), image_size = rd64(img + 16);
 		if (text_offset & 0xfff || text_offset > (1ull << 30)) {
 			snprintf(err, errlen, "kernel image header has a bad text_offset 0x%llx",
@@ -79,7 +83,7 @@ int boot_check_kernel(const uint8_t *img, size_t len, uint64_t *load_off,
 			*load_off = text_offset;
 		if (img[0] == 'M' && img[1] == 'Z' && check_pe(img, len, err, errlen))
 			return -1;
-	} else if (memcmp(img, "\177ELF", 4) == 0) {
+	} else if (len >= 4 && memcmp(img, "\177ELF", 4) == 0) {
 		snprintf(err, errlen, "ELF kernels are not supported: give the flat Image (objcopy -O binary)");
 		return -1;
 	}

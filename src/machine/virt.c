@@ -5,7 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 #include <time.h>
 #include "machine/virt.h"
 #include "machine/boot.h"
@@ -57,6 +61,35 @@ static size_t console_input(void *opaque, const unsigned char *buf, size_t len)
 static void console_quit(void *opaque)
 {
 	vm_request_exit(opaque, VM_EXIT_QUIT, NULL);
+}
+
+/* SIGINT/SIGTERM/SIGHUP arrive on a signalfd in the I/O loop, so shutdown
+ * is an ordinary exit request and the terminal is restored on the way out. */
+static void signal_ready(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+	if (read(vm->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "terminating on signal %u", si.ssi_signo);
+		vm_request_exit(vm, VM_EXIT_QUIT, msg);
+	}
+}
+
+static int watch_signals(struct vm *vm)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before the I/O thread starts, so every thread inherits it. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->signal_fd < 0)
+		return -1;
+	return evloop_add_fd(vm->loop, vm->signal_fd, EPOLLIN, signal_ready, vm);
 }
 
 static void syscon_action(void *ctx, enum syscon_action a, unsigned code)
@@ -140,9 +173,10 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 		vm->harts[i]->rvc = rvc;
 	}
 
+	vm->signal_fd = -1;
 	vm->loop = evloop_new();
-	if (!vm->loop) {
-		snprintf(err, errlen, "cannot create the I/O event loop");
+	if (!vm->loop || watch_signals(vm)) {
+		snprintf(err, errlen, "cannot create the I/O event loop: %s", strerror(errno));
 		return -1;
 	}
 	vm->console = chr_open(cfg->console ? cfg->console : "stdio", vm->loop, err, errlen);
@@ -276,6 +310,8 @@ void virt_destroy(struct vm *vm)
 		chr_close(vm->console);
 	if (vm->loop)
 		evloop_free(vm->loop);
+	if (vm->signal_fd >= 0)
+		close(vm->signal_fd);
 	for (int i = 0; i < vm->nmmio; i++)
 		if (vm->mmio[i].ops->destroy)
 			vm->mmio[i].ops->destroy(vm->mmio[i].dev);
