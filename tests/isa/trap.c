@@ -20,11 +20,7 @@ static u64 ustack[512] __attribute__((aligned(16)));
                      ".option pop"                                             \
                      : "=&r"(__a) :: "memory");                                 \
         trap_disarm();                                                         \
-        if (trap_count)                                                        \
-            pr("%s: scause=%lx stval=%lx epc-ok=%d\n", desc, trap_cause,       \
-               trap_tval, trap_epc == __a);                                    \
-        else                                                                   \
-            pr("%s: no trap\n", desc);                                         \
+        pr_trap_outcome(desc, __a);                                            \
         n += 3;                                                                \
     } while (0)
 

@@ -75,6 +75,15 @@ void pr(const char *fmt, ...)
     va_end(ap);
 }
 
+void pr_trap_outcome(const char *desc, u64 insn_addr)
+{
+    if (trap_count)
+        pr("%s: scause=%lx stval=%lx epc-ok=%d\n", desc, trap_cause, trap_tval,
+           trap_epc == insn_addr);
+    else
+        pr("%s: no trap\n", desc);
+}
+
 void begin(void) { puts_("ISA-BEGIN\n"); }
 void end(void) { puts_("ISA-END\n"); }
 

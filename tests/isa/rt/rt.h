@@ -64,6 +64,9 @@ struct trap_frame { u64 x[32]; u64 sepc, scause, stval, sstatus; };
 extern volatile int  trap_armed;
 extern volatile long trap_skip;
 extern volatile u64  trap_count, trap_cause, trap_tval, trap_epc, trap_status;
+/* Print what the last armed instruction did: its trap (cause, tval, and
+ * whether sepc was the instruction at `insn_addr`) or "no trap". */
+void pr_trap_outcome(const char *desc, u64 insn_addr);
 extern volatile u64  irq_count, irq_cause, irq_epc;
 /* If set, called first for every trap; return nonzero if it handled it. */
 extern int (*volatile trap_hook)(struct trap_frame *f);
