@@ -31,6 +31,9 @@ static void run_usage(FILE *f)
 		"                       unix:PATH or file:PATH\n"
 		"  --name NAME          name of the VM (default: tern)\n"
 		"  --dtb-out FILE       write the generated device tree blob to FILE\n"
+		"  --disk file=PATH[,format=raw][,readonly=on|off][,serial=S][,cache=writeback]\n"
+		"                       a virtio-blk disk (up to 7; they become vda, vdb, ...)\n"
+		"  --rng on|off         a virtio-rng device fed by getrandom(2) (default on)\n"
 		"  --reboot exit|restart  what a guest reboot does (default: exit 0)\n"
 		"  -h, --help           show this help\n"
 		"\n"
@@ -72,9 +75,60 @@ int cli_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Parse one --disk value into d (fields point into a private copy). */
+static int parse_disk(const char *arg, struct virt_disk *d)
+{
+	char *copy = strdup(arg), *save = NULL;
+	if (!copy)
+		return -1;
+	memset(d, 0, sizeof(*d));
+	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *v = strchr(kv, '=');
+		if (!v) {
+			fprintf(stderr, "tern: --disk: '%s' is not key=value\n", kv);
+			return -1;
+		}
+		*v++ = 0;
+		if (!strcmp(kv, "file")) {
+			d->path = v;
+		} else if (!strcmp(kv, "format")) {
+			if (strcmp(v, "raw")) {
+				fprintf(stderr, "tern: --disk: format '%s' is not supported yet (only raw)\n", v);
+				return -1;
+			}
+		} else if (!strcmp(kv, "readonly")) {
+			if (!strcmp(v, "on")) d->readonly = 1;
+			else if (!strcmp(v, "off")) d->readonly = 0;
+			else {
+				fprintf(stderr, "tern: --disk: readonly takes on or off, not '%s'\n", v);
+				return -1;
+			}
+		} else if (!strcmp(kv, "serial")) {
+			if (strlen(v) > 20) {
+				fprintf(stderr, "tern: --disk: serial '%s' is longer than 20 characters\n", v);
+				return -1;
+			}
+			d->serial = v;
+		} else if (!strcmp(kv, "cache")) {
+			if (strcmp(v, "writeback")) {
+				fprintf(stderr, "tern: --disk: cache=%s is not supported yet (only writeback)\n", v);
+				return -1;
+			}
+		} else {
+			fprintf(stderr, "tern: --disk: unknown key '%s' (file, format, readonly, serial, cache)\n", kv);
+			return -1;
+		}
+	}
+	if (!d->path || !*d->path) {
+		fprintf(stderr, "tern: --disk needs file=PATH\n");
+		return -1;
+	}
+	return 0;
+}
+
 int cli_run(int argc, char **argv)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -85,6 +139,8 @@ int cli_run(int argc, char **argv)
 		{ "name", required_argument, NULL, O_NAME },
 		{ "dtb-out", required_argument, NULL, O_DTB },
 		{ "reboot", required_argument, NULL, O_REBOOT },
+		{ "disk", required_argument, NULL, O_DISK },
+		{ "rng", required_argument, NULL, O_RNG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -94,6 +150,7 @@ int cli_run(int argc, char **argv)
 		.cpus = 1,
 		.console = "stdio",
 		.name = "tern",
+		.rng = 1,
 	};
 	int c;
 	opterr = 0;
@@ -134,6 +191,23 @@ int cli_run(int argc, char **argv)
 			else if (!strcmp(optarg, "restart")) cfg.reboot_restart = 1;
 			else {
 				fprintf(stderr, "tern: invalid --reboot '%s': give exit or restart\n", optarg);
+				return 2;
+			}
+			break;
+		case O_DISK:
+			if (cfg.ndisks >= VIRT_MAX_DISKS) {
+				fprintf(stderr, "tern: at most %d disks\n", VIRT_MAX_DISKS);
+				return 2;
+			}
+			if (parse_disk(optarg, &cfg.disks[cfg.ndisks]))
+				return 2;
+			cfg.ndisks++;
+			break;
+		case O_RNG:
+			if (!strcmp(optarg, "on")) cfg.rng = 1;
+			else if (!strcmp(optarg, "off")) cfg.rng = 0;
+			else {
+				fprintf(stderr, "tern: invalid --rng '%s': give on or off\n", optarg);
 				return 2;
 			}
 			break;

@@ -6,6 +6,7 @@
 #include <libfdt.h>
 #include "machine/fdt.h"
 #include "machine/virt.h"
+#include "virtio/mmio.h"
 
 enum { PH_PLIC = 1, PH_SYSCON = 2, PH_CPU_INTC = 16 };
 
@@ -140,6 +141,21 @@ static int build(const struct vm *vm, const struct boot_info *bi, const char *bo
 	T(prop_reg(fdt, VIRT_SYSCON_BASE, VIRT_SYSCON_SIZE));
 	T(fdt_property_u32(fdt, "phandle", PH_SYSCON));
 	T(fdt_end_node(fdt));
+	/* One node per attached virtio-mmio device (Linux skips empty slots
+	 * anyway, so listing only the used ones keeps the tree honest). */
+	for (int i = 0; i < vm->nmmio; i++) {
+		const struct mmio_region *r = &vm->mmio[i];
+		if (r->ops != &virtio_mmio_ops)
+			continue;
+		unsigned slot = (unsigned)((r->base - VIRT_VIRTIO_BASE) / VIRT_VIRTIO_STRIDE);
+		snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)r->base);
+		T(fdt_begin_node(fdt, name));
+		T(fdt_property_string(fdt, "compatible", "virtio,mmio"));
+		T(prop_reg(fdt, r->base, r->size));
+		T(fdt_property_u32(fdt, "interrupts", VIRT_VIRTIO_IRQ + slot));
+		T(fdt_property_u32(fdt, "interrupt-parent", PH_PLIC));
+		T(fdt_end_node(fdt));
+	}
 	T(fdt_end_node(fdt));   /* soc */
 
 	T(fdt_begin_node(fdt, "poweroff"));

@@ -24,6 +24,11 @@
 #include "dev/uart16550.h"
 #include "dev/goldfish_rtc.h"
 #include "dev/syscon.h"
+#include "virtio/mmio.h"
+#include "virtio/blk.h"
+#include "virtio/rng.h"
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #define SLICE_INSNS 20000
 
@@ -104,6 +109,48 @@ static void syscon_action(void *ctx, enum syscon_action a, unsigned code)
 		vm_request_exit(vm, VM_EXIT_POWEROFF, msg);
 		break;
 	}
+}
+
+/* Virtio devices fill the virt slots in order: disks first, then the rng. */
+static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err, size_t errlen)
+{
+	unsigned slot = 0;
+	for (int i = 0; i < cfg->ndisks; i++, slot++) {
+		const struct virt_disk *d = &cfg->disks[i];
+		int fd = open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		struct stat st;
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot open disk '%s': %s", d->path, strerror(errno));
+			return -1;
+		}
+		if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "disk '%s' is not a regular file", d->path);
+			close(fd);
+			return -1;
+		}
+		char why[256];
+		struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
+		struct virtio_mmio *t = virtio_blk_new(vm, irq, fd, (uint64_t)st.st_size, d->readonly,
+						       d->serial, why, sizeof(why));
+		if (!t) {
+			snprintf(err, errlen, "disk '%s': %.200s", d->path, why);
+			close(fd);
+			return -1;
+		}
+		vm_add_mmio(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
+			    &virtio_mmio_ops, t);
+	}
+	if (cfg->rng) {
+		struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
+		struct virtio_mmio *t = virtio_rng_new(vm, irq);
+		if (!t) {
+			snprintf(err, errlen, "cannot create the virtio-rng device");
+			return -1;
+		}
+		vm_add_mmio(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
+			    &virtio_mmio_ops, t);
+	}
+	return 0;
 }
 
 /* (Re)load images and the device tree, and put hart 0 at the entry. */
@@ -196,6 +243,8 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	vm_add_mmio(vm, VIRT_RTC_BASE, VIRT_RTC_SIZE, &goldfish_rtc_ops, vm->rtc);
 	vm_add_mmio(vm, VIRT_PLIC_BASE, VIRT_PLIC_SIZE, &plic_ops, vm->plic);
 	vm_add_mmio(vm, VIRT_UART0_BASE, VIRT_UART0_SIZE, &uart16550_ops, vm->uart);
+	if (attach_virtio(vm, cfg, err, errlen))
+		return -1;
 
 	if (load_guest(vm, cfg, err, errlen))
 		return -1;

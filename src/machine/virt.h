@@ -28,8 +28,20 @@
 #include <stddef.h>
 struct vm;
 
+#define VIRT_MAX_DISKS 7   /* the last virtio slot is kept for the rng */
+
+/* One --disk. Only raw images so far. */
+struct virt_disk {
+	const char *path;
+	int readonly;
+	const char *serial;
+};
+
 /* What `tern run` asks for. */
 struct virt_config {
+	struct virt_disk disks[VIRT_MAX_DISKS];
+	int ndisks;
+	int rng;                    /* attach a virtio-rng device */
 	const char *kernel, *initrd, *append;
 	uint64_t mem_size;
 	int cpus;

@@ -1,0 +1,341 @@
+/* virtio-blk device model: requests go straight between guest RAM segments
+ * and the image fd (preadv/pwritev, no bounce buffer). Malformed requests put
+ * the device in NEEDS_RESET; bad sectors are the guest's I/O error. */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "core/vm.h"
+#include "virtio/blk.h"
+#include "virtio/mmio.h"
+#include "virtio/virtqueue.h"
+
+#define SECTOR 512u
+#define HDR_LEN 16u
+#define SEG_LEN 16u                 /* discard / write-zeroes segment */
+#define ZERO_CHUNK (256u * 1024)
+
+struct virtio_blk {
+	int fd;
+	uint64_t capacity;          /* sectors */
+	bool readonly;
+	char serial[VIRTIO_BLK_ID_BYTES];
+	struct virtq_chain chain;   /* scratch, too large for the stack */
+	struct iovec iov[VIRTQ_MAX_SEGS];
+};
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static void blk_get_config(void *dev, uint8_t *buf)
+{
+	struct virtio_blk *b = dev;
+	uint64_t cap = htole64(b->capacity);
+
+	memset(buf, 0, VIRTIO_BLK_CFG_LEN);
+	memcpy(buf + VIRTIO_BLK_CFG_CAPACITY, &cap, 8);
+	put32(buf + VIRTIO_BLK_CFG_SEG_MAX, VIRTIO_BLK_QUEUE_MAX - 2);
+	put32(buf + VIRTIO_BLK_CFG_BLK_SIZE, SECTOR);
+	put32(buf + VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, VIRTIO_BLK_DISCARD_SECTORS_MAX);
+	put32(buf + VIRTIO_BLK_CFG_MAX_DISCARD_SEG, VIRTIO_BLK_DISCARD_SEG_MAX);
+	put32(buf + VIRTIO_BLK_CFG_DISCARD_ALIGN, 4096 / SECTOR);
+	put32(buf + VIRTIO_BLK_CFG_MAX_WZ_SECTORS, VIRTIO_BLK_DISCARD_SECTORS_MAX);
+	put32(buf + VIRTIO_BLK_CFG_MAX_WZ_SEG, VIRTIO_BLK_DISCARD_SEG_MAX);
+	buf[VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;
+}
+
+/* True when [sector, sector + bytes/512) lies on the disk. */
+static bool in_range(const struct virtio_blk *b, uint64_t sector, uint64_t bytes)
+{
+	uint64_t n = (bytes + SECTOR - 1) / SECTOR;
+	return sector <= b->capacity && n <= b->capacity - sector;
+}
+
+/* iovecs over [skip, skip+len) of the readable or writable part of c. */
+static int build_iov(struct virtio_blk *b, const struct virtq_chain *c, bool writable,
+		     uint64_t skip, uint64_t len)
+{
+	unsigned first = writable ? c->nread : 0, end = writable ? c->nseg : c->nread;
+	int n = 0;
+
+	for (unsigned i = first; i < end && len; i++) {
+		const struct virtq_seg *s = &c->seg[i];
+		if (skip >= s->len) {
+			skip -= s->len;
+			continue;
+		}
+		uint64_t l = s->len - skip;
+		if (l > len)
+			l = len;
+		b->iov[n].iov_base = s->ptr + skip;
+		b->iov[n].iov_len = l;
+		n++;
+		len -= l;
+		skip = 0;
+	}
+	return n;
+}
+
+/* preadv/pwritev until done; a read past the end of the file yields zeroes. */
+static int do_io(int fd, struct iovec *iov, int cnt, uint64_t off, bool write)
+{
+	while (cnt > 0) {
+		ssize_t n = write ? pwritev(fd, iov, cnt, (off_t)off)
+				  : preadv(fd, iov, cnt, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0) {
+			if (write)
+				return -EIO;
+			for (int i = 0; i < cnt; i++)
+				memset(iov[i].iov_base, 0, iov[i].iov_len);
+			return 0;
+		}
+		off += (uint64_t)n;
+		while (cnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+static int write_zeroes_slow(int fd, uint64_t off, uint64_t len)
+{
+	uint8_t *z = calloc(1, ZERO_CHUNK);
+	int r = 0;
+
+	if (!z)
+		return -ENOMEM;
+	while (len && !r) {
+		size_t n = len < ZERO_CHUNK ? len : ZERO_CHUNK;
+		ssize_t w = pwrite(fd, z, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			r = w < 0 ? -errno : -EIO;
+		else {
+			off += (uint64_t)w;
+			len -= (uint64_t)w;
+		}
+	}
+	free(z);
+	return r;
+}
+
+/* One discard or write-zeroes segment. */
+static uint8_t blk_zero_seg(struct virtio_blk *b, uint32_t type, const uint8_t *seg)
+{
+	uint64_t sector;
+	uint32_t num, flags;
+
+	memcpy(&sector, seg, 8);
+	memcpy(&num, seg + 8, 4);
+	memcpy(&flags, seg + 12, 4);
+	sector = le64toh(sector);
+	num = le32toh(num);
+	flags = le32toh(flags);
+	if (type == VIRTIO_BLK_T_DISCARD ? flags != 0 : (flags & ~VIRTIO_BLK_WZ_F_UNMAP))
+		return VIRTIO_BLK_S_UNSUPP;
+	if (num > VIRTIO_BLK_DISCARD_SECTORS_MAX || !in_range(b, sector, (uint64_t)num * SECTOR))
+		return VIRTIO_BLK_S_IOERR;
+	off_t off = (off_t)(sector * SECTOR), len = (off_t)num * SECTOR;
+	if (!len)
+		return VIRTIO_BLK_S_OK;
+	if (type == VIRTIO_BLK_T_DISCARD) {
+		/* Discard is a hint: a backend that cannot punch holes is fine. */
+		if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) &&
+		    errno != EOPNOTSUPP && errno != ENOSYS && errno != ENODEV)
+			return VIRTIO_BLK_S_IOERR;
+		return VIRTIO_BLK_S_OK;
+	}
+	if ((flags & VIRTIO_BLK_WZ_F_UNMAP) &&
+	    !fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len))
+		return VIRTIO_BLK_S_OK;
+	if (!fallocate(b->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, len))
+		return VIRTIO_BLK_S_OK;
+	return write_zeroes_slow(b->fd, (uint64_t)off, (uint64_t)len) ? VIRTIO_BLK_S_IOERR
+									: VIRTIO_BLK_S_OK;
+}
+
+static uint8_t blk_zero(struct virtio_blk *b, uint32_t type, const struct virtq_chain *c)
+{
+	uint64_t len = c->read_len - HDR_LEN;
+	uint8_t seg[SEG_LEN];
+
+	if (b->readonly)
+		return VIRTIO_BLK_S_IOERR;
+	if (len == 0 || len % SEG_LEN || len / SEG_LEN > VIRTIO_BLK_DISCARD_SEG_MAX)
+		return VIRTIO_BLK_S_IOERR;
+	for (uint64_t off = HDR_LEN; off < c->read_len; off += SEG_LEN) {
+		virtq_chain_read(c, off, seg, SEG_LEN);
+		uint8_t st = blk_zero_seg(b, type, seg);
+		if (st != VIRTIO_BLK_S_OK)
+			return st;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* Serve one chain. Returns -EINVAL for a malformed request (no header, no
+ * status byte, data in the wrong direction), else 0 with *used set to the bytes written to the guest. */
+static int blk_request(struct virtio_blk *b, struct virtq *vq, const struct virtq_chain *c,
+		       uint32_t *used)
+{
+	uint8_t hdr[HDR_LEN];
+	uint32_t type;
+	uint64_t sector;
+
+	if (c->read_len < HDR_LEN || c->write_len < 1)
+		return -EINVAL;
+	virtq_chain_read(c, 0, hdr, HDR_LEN);
+	memcpy(&type, hdr, 4);
+	memcpy(&sector, hdr + 8, 8);
+	type = le32toh(type);
+	sector = le64toh(sector);
+
+	uint64_t in_len = c->write_len - 1;        /* device-writable data */
+	uint64_t out_len = c->read_len - HDR_LEN;  /* device-readable data */
+	uint8_t st = VIRTIO_BLK_S_OK;
+	*used = 1;
+
+	/* Data flows one way per request type; the other way is a driver bug. */
+	if ((type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID) ? out_len != 0
+	    : (type == VIRTIO_BLK_T_OUT || type == VIRTIO_BLK_T_FLUSH ||
+	       type == VIRTIO_BLK_T_DISCARD || type == VIRTIO_BLK_T_WRITE_ZEROES) && in_len != 0)
+		return -EINVAL;
+
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		if (in_len % SECTOR || !in_range(b, sector, in_len)) {
+			st = VIRTIO_BLK_S_IOERR;
+			break;
+		}
+		if (do_io(b->fd, b->iov, build_iov(b, c, true, 0, in_len), sector * SECTOR, false))
+			st = VIRTIO_BLK_S_IOERR;
+		virtq_chain_written(vq, c, in_len);
+		*used = (uint32_t)(in_len + 1);
+		break;
+	case VIRTIO_BLK_T_OUT:
+		if (b->readonly || out_len % SECTOR || !in_range(b, sector, out_len)) {
+			st = VIRTIO_BLK_S_IOERR;
+			break;
+		}
+		if (do_io(b->fd, b->iov, build_iov(b, c, false, HDR_LEN, out_len),
+			  sector * SECTOR, true))
+			st = VIRTIO_BLK_S_IOERR;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		if (!b->readonly && fdatasync(b->fd))
+			st = VIRTIO_BLK_S_IOERR;
+		break;
+	case VIRTIO_BLK_T_GET_ID: {
+		size_t n = in_len < VIRTIO_BLK_ID_BYTES ? in_len : VIRTIO_BLK_ID_BYTES;
+		virtq_chain_write(vq, c, 0, b->serial, n);
+		*used = (uint32_t)(n + 1);
+		break;
+	}
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		st = blk_zero(b, type, c);
+		break;
+	default:
+		st = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+	virtq_chain_write(vq, c, c->write_len - 1, &st, 1);
+	return 0;
+}
+
+static void blk_notify(void *dev, struct virtio_mmio *t, unsigned q)
+{
+	struct virtio_blk *b = dev;
+	struct virtq *vq = virtio_mmio_queue(t, q);
+	int r;
+
+	if (!vq)
+		return;
+	while ((r = virtq_pop(vq, &b->chain)) > 0) {
+		uint32_t used;
+		if (blk_request(b, vq, &b->chain, &used)) {
+			r = -EINVAL;
+			break;
+		}
+		virtq_push(vq, b->chain.head, used);
+	}
+	virtio_mmio_used(t, q);
+	if (r < 0)
+		virtio_mmio_needs_reset(t, "virtio-blk: malformed descriptor chain or request");
+}
+
+static void blk_destroy(void *dev)
+{
+	struct virtio_blk *b = dev;
+
+	if (!b)
+		return;
+	close(b->fd);
+	free(b);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+	.name = "virtio-blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.nqueues = 1,
+	.queue_max = VIRTIO_BLK_QUEUE_MAX,
+	.config_len = VIRTIO_BLK_CFG_LEN,
+	.get_config = blk_get_config,
+	.notify = blk_notify,
+	.destroy = blk_destroy,
+};
+
+struct virtio_mmio *virtio_blk_new(struct vm *vm, struct irq_line irq, int fd,
+				   uint64_t size_bytes, bool readonly, const char *serial,
+				   char *err, size_t errlen)
+{
+	if (fd < 0) {
+		snprintf(err, errlen, "virtio-blk: no image file descriptor");
+		return NULL;
+	}
+	if (size_bytes < SECTOR) {
+		snprintf(err, errlen, "virtio-blk: image of %llu bytes is smaller than one "
+			 "512-byte sector", (unsigned long long)size_bytes);
+		return NULL;
+	}
+	struct virtio_blk *b = calloc(1, sizeof(*b));
+	if (!b) {
+		snprintf(err, errlen, "virtio-blk: out of memory");
+		return NULL;
+	}
+	b->fd = fd;
+	b->capacity = size_bytes / SECTOR;
+	b->readonly = readonly;
+	if (serial)
+		memcpy(b->serial, serial, strnlen(serial, sizeof(b->serial)));
+	uint64_t f = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+		     (1ull << VIRTIO_BLK_F_FLUSH);
+	f |= readonly ? 1ull << VIRTIO_BLK_F_RO
+		      : (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
+	struct virtio_mmio *t = virtio_mmio_new(vm, &blk_ops, b, f, irq);
+	if (!t) {
+		free(b);
+		snprintf(err, errlen, "virtio-blk: out of memory");
+		return NULL;
+	}
+	return t;
+}

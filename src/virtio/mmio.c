@@ -1,0 +1,373 @@
+/* virtio-mmio v2 transport: registers, feature negotiation, queue setup,
+ * interrupt status and the config window. Every guest register write goes
+ * through mmio_reg_write, the one place a replay log will hook into. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/vm.h"
+#include "virtio/mmio.h"
+
+#define TRANSPORT_FEATURES ((1ull << VIRTIO_F_VERSION_1) | \
+			    (1ull << VIRTIO_F_RING_INDIRECT_DESC) | \
+			    (1ull << VIRTIO_F_RING_EVENT_IDX))
+
+/* What the driver has set up for one queue before QueueReady. */
+struct mmio_queue {
+	uint32_t num;
+	uint64_t desc, driver, device;
+	struct virtq vq;           /* live once ready */
+};
+
+struct virtio_mmio {
+	struct vm *vm;
+	const struct virtio_dev_ops *ops;
+	void *dev;
+	struct irq_line irq;
+	uint64_t device_features, driver_features;
+	uint32_t device_features_sel, driver_features_sel;
+	uint32_t queue_sel;
+	uint32_t status;
+	uint32_t isr;
+	uint32_t config_generation;
+	int irq_level;             /* last level driven, -1 = unknown */
+	const char *broken_why;    /* why NEEDS_RESET was set */
+	struct mmio_queue q[VIRTIO_MMIO_MAX_QUEUES];
+};
+
+static void update_irq(struct virtio_mmio *t)
+{
+	int level = t->isr != 0;
+
+	if (level != t->irq_level) {
+		t->irq_level = level;
+		irq_set(&t->irq, level);
+	}
+}
+
+static void transport_reset(struct virtio_mmio *t)
+{
+	t->driver_features = 0;
+	t->device_features_sel = t->driver_features_sel = 0;
+	t->queue_sel = 0;
+	t->status = 0;
+	t->isr = 0;
+	t->broken_why = NULL;
+	for (unsigned i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++) {
+		memset(&t->q[i], 0, sizeof(t->q[i]));
+		t->q[i].num = t->ops->queue_max;
+	}
+	if (t->ops->reset)
+		t->ops->reset(t->dev);
+	update_irq(t);
+}
+
+static void mmio_reset(void *dev)
+{
+	struct virtio_mmio *t = dev;
+
+	t->irq_level = -1;
+	transport_reset(t);
+}
+
+static struct mmio_queue *sel_queue(struct virtio_mmio *t)
+{
+	return t->queue_sel < t->ops->nqueues ? &t->q[t->queue_sel] : NULL;
+}
+
+/* Status write: 0 resets; FEATURES_OK only sticks when the driver's choice
+ * is acceptable; NEEDS_RESET is the device's to set, never the driver's. */
+static void write_status(struct virtio_mmio *t, uint32_t v)
+{
+	v &= 0xff;
+	if (v == 0) {
+		transport_reset(t);
+		return;
+	}
+	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(t->status & VIRTIO_STATUS_FEATURES_OK)) {
+		uint64_t f = t->driver_features;
+		if ((f & ~t->device_features) || !(f & (1ull << VIRTIO_F_VERSION_1)))
+			v &= ~VIRTIO_STATUS_FEATURES_OK;
+	}
+	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(v & VIRTIO_STATUS_FEATURES_OK))
+		v &= ~VIRTIO_STATUS_DRIVER_OK;  /* out of order: ignore */
+	t->status = (v & ~VIRTIO_STATUS_NEEDS_RESET) | (t->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static void write_queue_ready(struct virtio_mmio *t, struct mmio_queue *q, uint32_t v)
+{
+	if (!(v & 1)) {
+		virtq_disable(&q->vq);
+		return;
+	}
+	if (virtq_ready(&q->vq))
+		return;
+	if (!(t->status & VIRTIO_STATUS_FEATURES_OK)) {
+		virtio_mmio_needs_reset(t, "queue enabled before FEATURES_OK");
+		return;
+	}
+	if (q->num > t->ops->queue_max ||
+	    virtq_enable(&q->vq, t->vm, q->num, q->desc, q->driver, q->device,
+			 t->driver_features))
+		virtio_mmio_needs_reset(t, "queue size or ring address invalid");
+}
+
+static void set_lo(uint64_t *x, uint32_t v) { *x = (*x & ~0xffffffffull) | v; }
+static void set_hi(uint64_t *x, uint32_t v) { *x = (*x & 0xffffffffull) | ((uint64_t)v << 32); }
+
+/* The single entry point for guest register writes (below the config
+ * window). Write-only registers (QueueSel, *FeaturesSel, QueueNotify) will be
+ * logged here for live-migration replay. */
+static void mmio_reg_write(struct virtio_mmio *t, unsigned reg, uint32_t v)
+{
+	struct mmio_queue *q = sel_queue(t);
+	bool q_writable = q && !virtq_ready(&q->vq);
+
+	switch (reg) {
+	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
+		t->device_features_sel = v;
+		break;
+	case VIRTIO_MMIO_DRIVER_FEATURES:
+		if (t->status & VIRTIO_STATUS_FEATURES_OK)
+			break;          /* frozen once negotiated */
+		if (t->driver_features_sel == 0)
+			set_lo(&t->driver_features, v);
+		else if (t->driver_features_sel == 1)
+			set_hi(&t->driver_features, v);
+		break;
+	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
+		t->driver_features_sel = v;
+		break;
+	case VIRTIO_MMIO_QUEUE_SEL:
+		t->queue_sel = v;
+		break;
+	case VIRTIO_MMIO_QUEUE_NUM:
+		if (q_writable)
+			q->num = v;     /* checked at QueueReady */
+		break;
+	case VIRTIO_MMIO_QUEUE_READY:
+		if (q)
+			write_queue_ready(t, q, v);
+		break;
+	case VIRTIO_MMIO_QUEUE_NOTIFY:
+		if (v < t->ops->nqueues && virtio_mmio_live(t) &&
+		    virtq_ready(&t->q[v].vq) && t->ops->notify)
+			t->ops->notify(t->dev, t, v);
+		break;
+	case VIRTIO_MMIO_INTERRUPT_ACK:
+		t->isr &= ~v;
+		update_irq(t);
+		break;
+	case VIRTIO_MMIO_STATUS:
+		write_status(t, v);
+		break;
+	case VIRTIO_MMIO_QUEUE_DESC_LOW:
+		if (q_writable) set_lo(&q->desc, v);
+		break;
+	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+		if (q_writable) set_hi(&q->desc, v);
+		break;
+	case VIRTIO_MMIO_QUEUE_DRIVER_LOW:
+		if (q_writable) set_lo(&q->driver, v);
+		break;
+	case VIRTIO_MMIO_QUEUE_DRIVER_HIGH:
+		if (q_writable) set_hi(&q->driver, v);
+		break;
+	case VIRTIO_MMIO_QUEUE_DEVICE_LOW:
+		if (q_writable) set_lo(&q->device, v);
+		break;
+	case VIRTIO_MMIO_QUEUE_DEVICE_HIGH:
+		if (q_writable) set_hi(&q->device, v);
+		break;
+	default:
+		break;                  /* read-only or unknown: ignored */
+	}
+}
+
+static uint32_t mmio_reg_read(struct virtio_mmio *t, unsigned reg)
+{
+	struct mmio_queue *q = sel_queue(t);
+
+	switch (reg) {
+	case VIRTIO_MMIO_MAGIC_VALUE:
+		return VIRTIO_MMIO_MAGIC;
+	case VIRTIO_MMIO_VERSION:
+		return 2;
+	case VIRTIO_MMIO_DEVICE_ID:
+		return t->ops->device_id;
+	case VIRTIO_MMIO_VENDOR_ID:
+		return VIRTIO_MMIO_VENDOR;
+	case VIRTIO_MMIO_DEVICE_FEATURES:
+		if (t->device_features_sel > 1)
+			return 0;
+		return (uint32_t)(t->device_features >> (32 * t->device_features_sel));
+	case VIRTIO_MMIO_QUEUE_NUM_MAX:
+		return q ? t->ops->queue_max : 0;
+	case VIRTIO_MMIO_QUEUE_READY:
+		return q ? virtq_ready(&q->vq) : 0;
+	case VIRTIO_MMIO_INTERRUPT_STATUS:
+		return t->isr;
+	case VIRTIO_MMIO_STATUS:
+		return t->status;
+	case VIRTIO_MMIO_SHM_LEN_LOW:
+	case VIRTIO_MMIO_SHM_LEN_HIGH:
+	case VIRTIO_MMIO_SHM_BASE_LOW:
+	case VIRTIO_MMIO_SHM_BASE_HIGH:
+		return 0xffffffff;      /* no shared memory regions */
+	case VIRTIO_MMIO_CONFIG_GENERATION:
+		return t->config_generation;
+	default:
+		return 0;
+	}
+}
+
+static int mmio_read(void *dev, uint64_t off, unsigned size, uint64_t *val)
+{
+	struct virtio_mmio *t = dev;
+
+	*val = 0;
+	if (off >= VIRTIO_MMIO_CONFIG) {
+		uint64_t c = off - VIRTIO_MMIO_CONFIG;
+		uint8_t buf[VIRTIO_MMIO_CONFIG_MAX];
+		if (c >= t->ops->config_len || size > t->ops->config_len - c ||
+		    !t->ops->get_config)
+			return 0;
+		t->ops->get_config(t->dev, buf);
+		uint64_t v = 0;
+		for (unsigned i = 0; i < size; i++)  /* little-endian */
+			v |= (uint64_t)buf[c + i] << (8 * i);
+		*val = v;
+		return 0;
+	}
+	/* The spec allows only aligned 32-bit register accesses; anything else
+	 * reads as 0 rather than faulting the guest. */
+	if (size == 4 && !(off & 3))
+		*val = mmio_reg_read(t, (unsigned)off);
+	return 0;
+}
+
+static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
+{
+	struct virtio_mmio *t = dev;
+
+	if (off >= VIRTIO_MMIO_CONFIG) {
+		uint64_t c = off - VIRTIO_MMIO_CONFIG;
+		uint8_t buf[8];
+		if (c >= t->ops->config_len || size > t->ops->config_len - c ||
+		    size > 8 || !t->ops->set_config)
+			return 0;
+		for (unsigned i = 0; i < size; i++)
+			buf[i] = (uint8_t)(val >> (8 * i));
+		t->ops->set_config(t->dev, (unsigned)c, buf, size);
+		return 0;
+	}
+	if (size == 4 && !(off & 3))
+		mmio_reg_write(t, (unsigned)off, (uint32_t)val);
+	return 0;
+}
+
+static void mmio_destroy(void *dev)
+{
+	struct virtio_mmio *t = dev;
+
+	if (!t)
+		return;
+	if (t->ops->destroy)
+		t->ops->destroy(t->dev);
+	free(t);
+}
+
+const struct dev_ops virtio_mmio_ops = {
+	.name = "virtio-mmio",
+	.reset = mmio_reset,
+	.read = mmio_read,
+	.write = mmio_write,
+	.destroy = mmio_destroy,
+};
+
+struct virtio_mmio *virtio_mmio_new(struct vm *vm, const struct virtio_dev_ops *ops,
+				    void *dev, uint64_t features, struct irq_line irq)
+{
+	if (!ops || ops->nqueues > VIRTIO_MMIO_MAX_QUEUES ||
+	    ops->config_len > VIRTIO_MMIO_CONFIG_MAX || ops->queue_max == 0 ||
+	    ops->queue_max > VIRTQ_MAX_SIZE || (ops->queue_max & (ops->queue_max - 1)))
+		return NULL;
+	struct virtio_mmio *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->vm = vm;
+	t->ops = ops;
+	t->dev = dev;
+	t->irq = irq;
+	t->device_features = features | TRANSPORT_FEATURES;
+	mmio_reset(t);
+	return t;
+}
+
+struct vm *virtio_mmio_vm(const struct virtio_mmio *t)
+{
+	return t->vm;
+}
+
+void *virtio_mmio_dev(const struct virtio_mmio *t)
+{
+	return t->dev;
+}
+
+struct virtq *virtio_mmio_queue(struct virtio_mmio *t, unsigned q)
+{
+	if (q >= t->ops->nqueues || !virtq_ready(&t->q[q].vq))
+		return NULL;
+	return &t->q[q].vq;
+}
+
+uint64_t virtio_mmio_features(const struct virtio_mmio *t)
+{
+	return t->driver_features;
+}
+
+bool virtio_mmio_live(const struct virtio_mmio *t)
+{
+	return (t->status & VIRTIO_STATUS_DRIVER_OK) &&
+	       !(t->status & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
+}
+
+void virtio_mmio_used(struct virtio_mmio *t, unsigned q)
+{
+	if (q >= t->ops->nqueues || !virtq_need_notify(&t->q[q].vq))
+		return;
+	t->isr |= VIRTIO_MMIO_INT_VRING;
+	update_irq(t);
+}
+
+void virtio_mmio_needs_reset(struct virtio_mmio *t, const char *why)
+{
+	if (t->status & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	t->status |= VIRTIO_STATUS_NEEDS_RESET;
+	t->broken_why = why;
+	/* The spec's notice for NEEDS_RESET is a config-change interrupt, which
+	 * only makes sense once the driver is running. */
+	if (t->status & VIRTIO_STATUS_DRIVER_OK) {
+		t->isr |= VIRTIO_MMIO_INT_CONFIG;
+		update_irq(t);
+	}
+}
+
+void virtio_mmio_config_changed(struct virtio_mmio *t)
+{
+	t->config_generation++;
+	if (t->status & VIRTIO_STATUS_DRIVER_OK) {
+		t->isr |= VIRTIO_MMIO_INT_CONFIG;
+		update_irq(t);
+	}
+}
+
+uint32_t virtio_mmio_status(const struct virtio_mmio *t)
+{
+	return t->status;
+}
+
+const char *virtio_mmio_error(const struct virtio_mmio *t)
+{
+	return t->broken_why;
+}
