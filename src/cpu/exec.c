@@ -21,12 +21,15 @@
 #define F3(i)  (((i) >> 12) & 7)
 #define F7(i)  ((i) >> 25)
 #define IMM_I(i) ((int32_t)(i) >> 20)
-#define IMM_S(i) (((int32_t)((i) & 0xfe000000u) >> 20) | (((i) >> 7) & 0x1f))
-#define IMM_B(i) (((int32_t)((i) & 0x80000000u) >> 19) | (((i) >> 20) & 0x7e0) | \
-		  (((i) >> 7) & 0x1e) | (((i) << 4) & 0x800))
+/* Every immediate is a signed int32 (OR-ing in unsigned fields would make
+ * the result unsigned, and adding it to a 64-bit register would then
+ * zero-extend a negative offset). */
+#define IMM_S(i) ((int32_t)(((int32_t)((i) & 0xfe000000u) >> 20) | (((i) >> 7) & 0x1f)))
+#define IMM_B(i) ((int32_t)(((int32_t)((i) & 0x80000000u) >> 19) | (((i) >> 20) & 0x7e0) | \
+		  (((i) >> 7) & 0x1e) | (((i) << 4) & 0x800)))
 #define IMM_U(i) ((int32_t)((i) & 0xfffff000u))
-#define IMM_J(i) (((int32_t)((i) & 0x80000000u) >> 11) | ((i) & 0xff000) | \
-		  (((i) >> 9) & 0x800) | (((i) >> 20) & 0x7fe))
+#define IMM_J(i) ((int32_t)(((int32_t)((i) & 0x80000000u) >> 11) | ((i) & 0xff000) | \
+		  (((i) >> 9) & 0x800) | (((i) >> 20) & 0x7fe)))
 
 /* Threaded-handler opcodes. The order must match the label table. */
 #define OPS(X) \

@@ -304,6 +304,26 @@ static void test_stores(void **state)
 	assert_memory_equal(m, want, 16);
 }
 
+/* FP loads and stores go through the generic executor: their offsets must
+ * be sign-extended like every other (a negative one once went 4 GiB up). */
+static void test_fp_load_store_negative_offset(void **state)
+{
+	struct fx *f = *state;
+	struct hart *h = f->h;
+	const uint64_t D = DATA + 0x200;
+	h->sstatus |= SSTATUS_FS;                                   /* FP on */
+	h->f[3] = 0x400921fb54442d18ull;                         /* pi */
+	h->x[6] = D + 32;
+	fx_exec1(f, enc_s(-32, 3, 6, 3, 0x27));                     /* fsd f3, -32(x6) */
+	assert_int_equal(rd64(f, D), 0x400921fb54442d18ull);
+	fx_exec1(f, enc_s(-24, 3, 6, 2, 0x27));                     /* fsw f3, -24(x6) */
+	assert_int_equal(rd32(f, D + 8), 0x54442d18u);
+	fx_exec1(f, enc_i(-32, 6, 3, 4, 0x07));                     /* fld f4, -32(x6) */
+	assert_int_equal(h->f[4], 0x400921fb54442d18ull);
+	fx_exec1(f, enc_i(-24, 6, 2, 5, 0x07));                     /* flw f5, -24(x6) */
+	assert_int_equal(h->f[5], 0xffffffff54442d18ull);           /* NaN-boxed */
+}
+
 static void test_shifts(void **state)
 {
 	struct fx *f = *state;
@@ -1029,6 +1049,7 @@ int main(void)
 		FX_TEST(test_branches),
 		FX_TEST(test_loads),
 		FX_TEST(test_stores),
+		FX_TEST(test_fp_load_store_negative_offset),
 		FX_TEST(test_shifts),
 		FX_TEST(test_muldiv),
 		FX_TEST(test_amo),
