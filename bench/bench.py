@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-# bench.py: boot and idle benchmarks of tern against QEMU, run by bench/run.sh.
-# Standard library only. Prints medians, ratios and every sample, then refreshes
-# the generated section of docs/BENCHMARKS.md.
+# bench.py: boot, idle and guest-workload benchmarks of tern against QEMU, run by
+# bench/run.sh. Standard library only. Prints medians, ratios and every sample,
+# then refreshes the generated section of docs/BENCHMARKS.md.
 import argparse
 import collections
 import datetime
+import gzip
 import hashlib
 import os
 import platform
@@ -23,6 +24,7 @@ READY = b"TERN-GUEST-READY"
 GUEST_MEM_MIB = 256
 APPEND_BOOT = "console=ttyS0 quiet tern.cmd=poweroff"
 APPEND_IDLE = "console=ttyS0 quiet"
+APPEND_GUEST = "console=ttyS0 quiet tern.bench=%s"
 RUN_TIMEOUT = 300.0     # per run, start to ready (and to exit for boot runs)
 IDLE_SETTLE = 3.0
 IDLE_WINDOW = 10.0
@@ -30,7 +32,61 @@ STOP_GRACE = 30.0       # after "poweroff -f", before SIGTERM
 KILL_GRACE = 5.0        # after SIGTERM, before SIGKILL
 BUDGET = 600.0          # the whole run should fit in 10 minutes
 # Guesses for the first estimate, before anything was measured (seconds).
-GUESS_EXIT = {"tern": 20.0, "QEMU": 4.0}
+GUESS_EXIT = {"tern": 12.0, "QEMU": 4.0}
+START_GRACE = 60.0      # ready line to TERN-BENCH-START
+GUEST_TIMEOUT = 120.0   # TERN-BENCH-START to TERN-BENCH-END (tern needs ~5 s)
+BENCH_PREFIX = b"BENCH "
+
+
+def per_unit(k):
+    """A guest throughput (X per second) as a time per unit: k / X."""
+    return lambda v: k / v if v > 0 else float("inf")
+
+
+def same(v):
+    return v
+
+
+# Guest workloads: /bench/NAME in the initramfs (tests/guest/bench), run after
+# the ready line with tern.bench=NAME. Each row is (metric printed by the guest,
+# table label, conversion to a time per unit, format). Every row is a time, so
+# lower is better; throughputs are turned into times per unit. "guess" is the
+# seconds the workload adds to a boot (tern, QEMU), for the first estimate.
+WORKLOADS = collections.OrderedDict([
+    ("cpu", {
+        "what": "integer mix like CoreMark: CRC16/32, list find and sort, matrix, "
+                "state machine, string ops",
+        "rows": [("cpu_rate", "cpu: integer mix, time per iteration (µs)",
+                  per_unit(1e6), "%.1f")],
+        "guess": {"tern": 3.5, "QEMU": 0.8}}),
+    ("fp", {
+        "what": "double: n-body steps, 24x24 LU and solve, sqrt norm sum",
+        "rows": [("fp_rate", "fp: all kernels, time per flop (ns)", per_unit(1e3), "%.2f"),
+                 ("fp_nbody_rate", "fp: n-body, time per flop (ns)", per_unit(1e3), "%.2f"),
+                 ("fp_lu_rate", "fp: LU + solve, time per flop (ns)", per_unit(1e3), "%.2f"),
+                 ("fp_norm_rate", "fp: sqrt norm sum, time per flop (ns)", per_unit(1e3),
+                  "%.2f")],
+        "guess": {"tern": 3.5, "QEMU": 0.8}}),
+    ("proc", {
+        "what": "fork+exit, fork+exec of a tiny static binary, /bin/sh -c true; "
+                "parent waits",
+        "rows": [("proc_fork_exit", "proc: fork + exit + wait (µs)", same, "%.0f"),
+                 ("proc_fork_exec", "proc: fork + exec hello + wait (µs)", same, "%.0f"),
+                 ("proc_sh_c_true", "proc: fork + exec sh -c true + wait (µs)", same, "%.0f")],
+        "guess": {"tern": 3.5, "QEMU": 2.5}}),
+    ("mem", {
+        "what": "memset, memcpy over 8 MiB; first touch of fresh anonymous pages",
+        "rows": [("mem_memset", "mem: memset 8 MiB, time per MB (µs)", per_unit(1e6), "%.0f"),
+                 ("mem_memcpy", "mem: memcpy 8 MiB, time per MB (µs)", per_unit(1e6), "%.0f"),
+                 ("mem_touch_page", "mem: first touch of a fresh page (µs)", same, "%.2f")],
+        "guess": {"tern": 4.5, "QEMU": 3.0}}),
+    ("syscall", {
+        "what": "null syscall (getppid), 1-byte pipe round trip between two processes",
+        "rows": [("syscall_null", "syscall: null syscall (ns)", same, "%.0f"),
+                 ("syscall_pipe_rtt", "syscall: pipe round trip (µs)", same, "%.1f")],
+        "guess": {"tern": 2.0, "QEMU": 2.0}}),
+])
+HOST_WORKLOADS = ("boot", "idle")
 
 BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
@@ -105,6 +161,16 @@ class VMProc:
             if i >= 0:
                 return t, line[i + len(READY):].decode("utf-8", "replace").strip()
 
+    def next_line(self, deadline, what):
+        """The next output line, or None at EOF; RunFailed at the deadline."""
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise queue.Empty
+            return self.lines.get(timeout=left)[1]
+        except queue.Empty:
+            raise RunFailed("no %s" % what, timeout=True)
+
     def wait_exit(self, deadline):
         left = max(0.0, deadline - time.monotonic())
         return self.exited.wait(left)
@@ -169,6 +235,15 @@ class Bench:
         self.args = args
         self.repo = args.repo
         self.samples = collections.defaultdict(lambda: collections.defaultdict(list))
+        # Guest figures as printed: raw[metric][vm] = [value], units[metric] = unit;
+        # checksums[metric][vm] = [hex string]; wl_wall[name][vm] = [seconds].
+        self.raw = collections.defaultdict(lambda: collections.defaultdict(list))
+        self.units = {}
+        self.checksums = collections.defaultdict(lambda: collections.defaultdict(list))
+        self.wl_wall = collections.defaultdict(lambda: collections.defaultdict(list))
+        self.mismatches = []
+        self.hung = set()       # (vm, workload) that timed out: not run again
+        self.guest_wls = [w for w in WORKLOADS if w in args.only]
         self.failures = []
         self.notes = []
         self.release = None
@@ -254,8 +329,109 @@ class Bench:
         finally:
             p.close()
 
+    def guest(self, vm, name):
+        """Boot with tern.bench=NAME; the guest runs /bench/NAME after the ready
+        line, prints BENCH lines (timed inside the guest) and powers off."""
+        p = self.start(vm, APPEND_GUEST % name)
+        try:
+            deadline = p.t0 + RUN_TIMEOUT
+            _, text = p.wait_ready(deadline)
+            self.release = self.release or text
+            got, status, started = {}, None, False
+            until = min(deadline, time.monotonic() + START_GRACE)
+            while True:
+                try:
+                    line = p.next_line(until, "TERN-BENCH-END within %.0f s of the start "
+                                       "(hung?)" % GUEST_TIMEOUT if started else
+                                       "TERN-BENCH-START within %.0f s of the ready line (is "
+                                       "guest/init too old? rebuild the kit: "
+                                       "guest/build-kit.sh)" % START_GRACE)
+                except RunFailed as e:
+                    # A workload that hangs is that workload's failure (skipped on
+                    # this VMM from now on); the other workloads still run.
+                    if started:
+                        self.hung.add((vm.name, name))
+                        e.timeout = False
+                    raise
+                if line is None:
+                    p.exited.wait(5)
+                    raise RunFailed("output ended before TERN-BENCH-END (exit status %s)"
+                                    % p.p.returncode)
+                text = line.decode("utf-8", "replace").strip()
+                if text.startswith("TERN-BENCH-ERROR"):
+                    raise RunFailed("guest: %s (rebuild the kit: guest/build-kit.sh)" % text)
+                if text.startswith("TERN-BENCH-START"):
+                    started = True
+                    until = min(deadline, time.monotonic() + GUEST_TIMEOUT)
+                elif text.startswith("TERN-BENCH-END"):
+                    f = text.split()
+                    status = int(f[-1]) if f[-1].lstrip("-").isdigit() else -1
+                    break
+                elif line.startswith(BENCH_PREFIX):
+                    f = text.split()
+                    if len(f) == 4:
+                        got[f[1]] = (f[2], f[3])
+            if not p.wait_exit(deadline):
+                raise RunFailed("did not power off within %.0f s of start" % RUN_TIMEOUT,
+                                timeout=True)
+            wall = p.t_exit - p.t0
+            self.record_guest(vm, name, got, wall)
+            if status != 0:
+                how = "status %d" % status
+                if status > 128:
+                    try:
+                        how = "killed by %s" % signal.Signals(status - 128).name
+                    except ValueError:
+                        pass
+                raise RunFailed("/bench/%s failed in the guest (%s)" % (name, how))
+            if p.p.returncode != 0:
+                raise RunFailed("exit status %d after poweroff" % p.p.returncode)
+            missing = [m for m, *_ in WORKLOADS[name]["rows"] if m not in got]
+            if missing:
+                raise RunFailed("no BENCH line for %s" % ", ".join(missing))
+            parts = ["%s %s %s" % (m, got[m][0], got[m][1]) for m, *_ in WORKLOADS[name]["rows"]]
+            for metric, (v, unit) in got.items():
+                if unit == "hex":
+                    parts.append("%s %s" % (metric, v))
+            bad = any(len({v for vs in self.checksums[m].values() for v in vs}) > 1
+                      for m, (_v, unit) in got.items() if unit == "hex")
+            return "%s; %.1f s in all%s" % (", ".join(parts), wall,
+                                              "  <<< CHECKSUM MISMATCH" if bad else "")
+        except RunFailed as e:
+            e.tail = p.tail_text()
+            raise
+        finally:
+            p.close()
+
+    def record_guest(self, vm, name, got, wall):
+        self.wl_wall[name][vm.name].append(wall)
+        convs = {m: conv for m, _l, conv, _f in WORKLOADS[name]["rows"]}
+        for metric, (v, unit) in got.items():
+            if unit == "hex":
+                self.check_sum(vm, metric, v.lower())
+                continue
+            try:
+                val = float(v)
+            except ValueError:
+                self.notes.append("%s %s: unparsable BENCH value %r for %s"
+                                  % (vm.name, name, v, metric))
+                continue
+            self.raw[metric][vm.name].append(val)
+            self.units[metric] = unit
+            if metric in convs:
+                self.record(metric, vm, convs[metric](val))
+
+    def check_sum(self, vm, metric, value):
+        """Same program, same input: every run on every VMM must agree."""
+        seen = {v for per_vm in self.checksums[metric].values() for v in per_vm}
+        self.checksums[metric][vm.name].append(value)
+        if seen and value not in seen:
+            self.mismatches.append("%s: %s gave %s, earlier runs gave %s" % (
+                metric, vm.name, value, ", ".join(sorted(seen))))
+
     def one(self, label, fn, vm):
         t = time.monotonic()
+        n_mismatch = len(self.mismatches)
         sys.stdout.write("  %-12s %-5s " % (label, vm.name))
         sys.stdout.flush()
         try:
@@ -269,16 +445,25 @@ class Bench:
                 raise
         finally:
             self.current = None
+            for m in self.mismatches[n_mismatch:]:
+                print("!!! CHECKSUM MISMATCH: %s\n!!! one VMM computes wrong results" % m)
         return time.monotonic() - t
 
     # --- estimates -------------------------------------------------------
     def estimate(self, exit_s):
-        """Seconds for the whole run, given each VM's boot-to-exit time."""
+        """Seconds for the whole run, given each VM's boot-to-exit time; guest
+        workloads use their measured time once there is one, else a guess."""
         a = self.args
         total = 0.0
         for name, s in exit_s.items():
-            total += a.runs * s
-            total += a.idle_runs * (s + IDLE_SETTLE + IDLE_WINDOW + 1.0)
+            if "boot" in a.only:
+                total += a.runs * s
+            if "idle" in a.only:
+                total += a.idle_runs * (s + IDLE_SETTLE + IDLE_WINDOW + 1.0)
+            for wl in self.guest_wls:
+                done = self.wl_wall[wl].get(name)
+                each = statistics.median(done) if done else s + WORKLOADS[wl]["guess"][name]
+                total += a.wl_runs * each
         return total
 
     def check_estimate(self, exit_s, when):
@@ -286,12 +471,24 @@ class Bench:
         print("estimate (%s): %.0f s (%.1f min) in all" % (when, est, est / 60))
         if est > BUDGET:
             print("WARNING: the estimate exceeds %.0f min; lower BENCH_RUNS / "
-                  "BENCH_IDLE_RUNS or use --quick" % (BUDGET / 60))
+                  "BENCH_IDLE_RUNS / BENCH_WL_RUNS, or use --only or --quick"
+                  % (BUDGET / 60))
+
+    def plan(self):
+        a, parts = self.args, []
+        if "boot" in a.only:
+            parts.append("%d boot" % a.runs)
+        if "idle" in a.only:
+            parts.append("%d idle" % a.idle_runs)
+        if self.guest_wls:
+            parts.append("%d guest-workload (%s)" % (a.wl_runs, " ".join(self.guest_wls)))
+        text = parts[-1] if len(parts) < 2 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        return text + " run(s)"
 
     def run(self):
         a = self.args
-        print("bench: %d boot run(s) and %d idle run(s) per VMM, alternating %s, sequential"
-              % (a.runs, a.idle_runs, " / ".join(v.name for v in self.vms)))
+        print("bench: %s per VMM, alternating %s, sequential" % (self.plan(),
+              " / ".join(v.name for v in self.vms)))
         self.check_estimate(GUESS_EXIT, "guessed tern ~%.0f s, QEMU ~%.0f s per boot"
                             % (GUESS_EXIT["tern"], GUESS_EXIT["QEMU"]))
         self.load_before = os.getloadavg()[0]
@@ -299,19 +496,36 @@ class Bench:
             print("WARNING: 1-min load average is %.2f; other work on this machine "
                   "will skew the figures" % self.load_before)
         t_start = time.monotonic()
+        exit_s = dict(GUESS_EXIT)
         try:
-            print("boot (append %r):" % APPEND_BOOT)
-            for i in range(a.runs):
+            if "boot" in a.only:
+                print("boot (append %r):" % APPEND_BOOT)
+            for i in range(a.runs if "boot" in a.only else 0):
                 for vm in self.vms:
                     self.one("boot %d/%d" % (i + 1, a.runs), self.boot, vm)
                 if i == 0 and all(self.samples["boot_exit"].get(v.name) for v in self.vms):
-                    self.check_estimate({v.name: self.samples["boot_exit"][v.name][0]
-                                         for v in self.vms}, "from the first boots")
-            print("idle (append %r; settle %.0f s, measure %.0f s):"
-                  % (APPEND_IDLE, IDLE_SETTLE, IDLE_WINDOW))
-            for i in range(a.idle_runs):
+                    exit_s = {v.name: self.samples["boot_exit"][v.name][0] for v in self.vms}
+                    self.check_estimate(exit_s, "from the first boots")
+            if "idle" in a.only and a.idle_runs:
+                print("idle (append %r; settle %.0f s, measure %.0f s):"
+                      % (APPEND_IDLE, IDLE_SETTLE, IDLE_WINDOW))
+            for i in range(a.idle_runs if "idle" in a.only else 0):
                 for vm in self.vms:
                     self.one("idle %d/%d" % (i + 1, a.idle_runs), self.idle, vm)
+            if self.guest_wls:
+                print("guest workloads (append %r; figures timed inside the guest):"
+                      % (APPEND_GUEST % "NAME"))
+            for i in range(a.wl_runs if self.guest_wls else 0):
+                for wl in self.guest_wls:
+                    for vm in self.vms:
+                        if (vm.name, wl) in self.hung:
+                            print("  %-12s %-5s skipped: it hung in an earlier run"
+                                  % ("%s %d/%d" % (wl, i + 1, a.wl_runs), vm.name))
+                            continue
+                        self.one("%s %d/%d" % (wl, i + 1, a.wl_runs),
+                                 lambda v, wl=wl: self.guest(v, wl), vm)
+                if i == 0 and a.wl_runs > 1:
+                    self.check_estimate(exit_s, "with the first workload runs")
         except RunFailed:
             print("bench: a run timed out; stopping here")
         finally:
@@ -329,10 +543,18 @@ class Bench:
         ("idle_rss", "idle: raw RSS (MiB)", "%.1f"),
     ]
 
+    def rows(self):
+        """(key, label, format) of every row this run measures, in table order."""
+        out = [r for r in self.ROWS if r[0].split("_")[0] in self.args.only]
+        for wl in self.guest_wls:
+            out.extend((m, label, fmt) for m, label, _conv, fmt in WORKLOADS[wl]["rows"])
+        return out
+
     def table(self):
-        out = ["| workload | tern median | QEMU median | tern/QEMU | runs (tern/QEMU) |",
+        out = ["| workload (every row a time or a cost: lower is better) | tern median "
+               "| QEMU median | tern/QEMU (above 1: tern worse) | runs (tern/QEMU) |",
                "|---|---:|---:|---:|---:|"]
-        for key, label, fmt in self.ROWS:
+        for key, label, fmt in self.rows():
             t = self.samples[key].get("tern", [])
             q = self.samples[key].get("QEMU", [])
             mt = statistics.median(t) if t else None
@@ -345,9 +567,40 @@ class Bench:
                 ratio, len(t), len(q)))
         return out
 
+    def guest_figures(self):
+        """Guest figures as printed (medians; those already in the table as they
+        are left out), and checksums."""
+        out = []
+        for wl in self.guest_wls:
+            verbatim = {m for m, _l, conv, _f in WORKLOADS[wl]["rows"] if conv is same}
+            metrics = [m for m in self.raw if m.split("_")[0] == wl and m not in verbatim]
+            for m in metrics:
+                per = []
+                for vm in self.vms:
+                    v = self.raw[m].get(vm.name, [])
+                    per.append("%s %s" % (vm.name, "%.6g" % statistics.median(v) if v else "-"))
+                out.append("- %s (%s): %s" % (m, self.units.get(m, "?"), ", ".join(per)))
+            for m, per_vm in self.checksums.items():
+                if m.split("_")[0] != wl:
+                    continue
+                vals = sorted({v for vs in per_vm.values() for v in vs})
+                runs = "/".join(str(len(per_vm.get(vm.name, []))) for vm in self.vms)
+                absent = [vm.name for vm in self.vms if not per_vm.get(vm.name)]
+                if len(vals) == 1 and absent:
+                    out.append("- %s: %s, NOT cross-checked: no checksum from %s (%s runs)"
+                               % (m, vals[0], " or ".join(absent), runs))
+                elif len(vals) == 1:
+                    out.append("- %s: %s, the same in every run of both VMMs (%s runs)"
+                               % (m, vals[0], runs))
+                else:
+                    out.append("- %s: **MISMATCH** %s" % (m, "; ".join(
+                        "%s %s" % (vm.name, ", ".join(per_vm.get(vm.name, [])) or "-")
+                        for vm in self.vms)))
+        return out
+
     def sample_lines(self):
         out = []
-        for key, label, fmt in self.ROWS:
+        for key, label, fmt in self.rows():
             for vm in self.vms:
                 s = self.samples[key].get(vm.name, [])
                 med = (fmt % statistics.median(s)) if s else "-"
@@ -356,14 +609,54 @@ class Bench:
         return out
 
     def commands(self):
-        return [
-            "boot: " + shlex.join(self.vms[0].argv(APPEND_BOOT, shown=True)),
-            "boot: " + shlex.join(self.vms[1].argv(APPEND_BOOT, shown=True)),
-            "idle: " + shlex.join(self.vms[0].argv(APPEND_IDLE, shown=True)),
-            "idle: " + shlex.join(self.vms[1].argv(APPEND_IDLE, shown=True)),
-            "idle stop: write 'poweroff -f\\n' to the VM's stdin; SIGTERM after %.0f s"
-            % STOP_GRACE,
-        ]
+        out = []
+        if "boot" in self.args.only:
+            out += ["boot: " + shlex.join(vm.argv(APPEND_BOOT, shown=True)) for vm in self.vms]
+        if "idle" in self.args.only:
+            out += ["idle: " + shlex.join(vm.argv(APPEND_IDLE, shown=True)) for vm in self.vms]
+            out.append("idle stop: write 'poweroff -f\\n' to the VM's stdin; SIGTERM after "
+                       "%.0f s" % STOP_GRACE)
+        if self.guest_wls:
+            out += ["guest workloads: " + shlex.join(vm.argv(APPEND_GUEST % "NAME", shown=True))
+                    for vm in self.vms]
+            out.append("  NAME in: %s (/bench/NAME, built from tests/guest/bench/)"
+                       % " ".join(self.guest_wls))
+        return out
+
+    def workload_lines(self):
+        return ["- **%s**: %s" % (wl, WORKLOADS[wl]["what"]) for wl in self.guest_wls]
+
+
+def initrd_names(path):
+    """Member names of a gzip'd newc cpio archive (concatenated ones too)."""
+    with open(path, "rb") as f:
+        data = gzip.decompress(f.read())
+    names, off = set(), 0
+    while off + 110 <= len(data):
+        if data[off:off + 6] not in (b"070701", b"070702"):
+            off += 4        # padding between concatenated archives
+            continue
+        filesize = int(data[off + 54:off + 62], 16)
+        namesize = int(data[off + 94:off + 102], 16)
+        name = data[off + 110:off + 110 + namesize - 1].decode("utf-8", "replace")
+        off = (off + 110 + namesize + 3) & ~3
+        off = (off + filesize + 3) & ~3
+        if name == "TRAILER!!!":
+            continue
+        names.add(name[2:] if name.startswith("./") else name)
+    return names
+
+
+def check_initrd(path, workloads):
+    """None when the initramfs has /bench/<each workload>, else what is wrong."""
+    try:
+        names = initrd_names(path)
+    except (OSError, EOFError, ValueError, gzip.BadGzipFile) as e:
+        return "cannot read %s: %s" % (path, e)
+    missing = ["/bench/" + w for w in workloads if "bench/" + w not in names]
+    if missing:
+        return "%s has no %s" % (path, ", ".join(missing))
+    return None
 
 
 def sh(cmd, cwd):
@@ -428,7 +721,7 @@ def update_docs(path, section):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="tern vs QEMU: boot and idle benchmarks")
+    ap = argparse.ArgumentParser(description="tern vs QEMU: boot, idle and guest workloads")
     ap.add_argument("--repo", required=True)
     ap.add_argument("--tern", required=True)
     ap.add_argument("--qemu", required=True)
@@ -436,15 +729,27 @@ def main():
     ap.add_argument("--initrd", required=True)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--idle-runs", type=int, default=3)
+    ap.add_argument("--wl-runs", type=int, default=3, help="runs per guest workload")
+    ap.add_argument("--only", action="append", default=[], metavar="WORKLOAD[,...]",
+                    help="run only these (boot, idle, %s); leaves the docs alone"
+                    % ", ".join(WORKLOADS))
     ap.add_argument("--quick", action="store_true", help="1 run each, docs untouched")
     ap.add_argument("--no-docs", action="store_true")
     ap.add_argument("--invocation", default="bench/run.sh")
     args = ap.parse_args()
+    every = list(HOST_WORKLOADS) + list(WORKLOADS)
+    only = [w for o in args.only for w in o.replace(",", " ").split()]
+    for w in only:
+        if w not in every:
+            ap.error("--only: unknown workload '%s' (choose from %s)" % (w, ", ".join(every)))
+    if only:
+        args.no_docs = True     # a partial run must not replace the full table
+    args.only = set(only or every)
     if args.quick:
-        args.runs = args.idle_runs = 1
+        args.runs = args.idle_runs = args.wl_runs = 1
         args.no_docs = True
-    if args.runs < 1 or args.idle_runs < 0:
-        ap.error("need at least 1 boot run and 0 or more idle runs")
+    if args.runs < 1 or args.idle_runs < 0 or args.wl_runs < 1:
+        ap.error("need at least 1 boot run, 1 run per guest workload and 0 or more idle runs")
 
     # Snapshot the tern binary: others may rebuild build/tern while this runs.
     tmpdir = tempfile.mkdtemp(prefix="tern-bench.")
@@ -463,6 +768,12 @@ def bench_main(args, tern_exe):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_signal)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if b.guest_wls:
+        err = check_initrd(args.initrd, b.guest_wls)
+        if err:
+            print("bench: %s; rebuild the guest kit (guest/build-kit.sh, needs "
+                  "riscv64-linux-gnu-gcc from scripts/deps.sh)" % err, file=sys.stderr)
+            return 1
     # Taken before the runs: the tree and build/tern may change while they go on.
     info = machine_info(args, tern_exe)
     try:
@@ -480,11 +791,17 @@ def bench_main(args, tern_exe):
     table = b.table()
     cpu_res = 100.0 / os.sysconf("SC_CLK_TCK") / IDLE_WINDOW   # one clock tick
     print()
-    print("results (started %s; %d boot / %d idle runs per VMM; %.0f s in all):"
-          % (date, args.runs, args.idle_runs, b.elapsed))
+    print("results (started %s; %s per VMM; %.0f s in all):" % (date, b.plan(), b.elapsed))
     print("\n".join(table))
-    print("lower is better in every row; ratio n/a when a median is not positive; "
-          "CPU %% resolution %.2f %%" % cpu_res)
+    print("lower is better in every row: guest throughputs are shown as time per unit, "
+          "so a tern/QEMU ratio above 1 means tern is slower; ratio n/a when a median "
+          "is not positive" + ("; CPU %% resolution %.2f %%" % cpu_res
+                               if "idle" in args.only else ""))
+    figures = b.guest_figures()
+    if figures:
+        print()
+        print("guest figures as printed (medians; throughputs here: higher is better):")
+        print("\n".join(figures))
     print()
     print("samples:")
     print("\n".join(b.sample_lines()))
@@ -497,22 +814,28 @@ def bench_main(args, tern_exe):
     for n in b.notes:
         print("note: " + n)
 
-    if b.failures:
+    if b.mismatches:
         print()
-        print("bench: %d run(s) failed:" % len(b.failures))
-        for f in b.failures:
-            print("  " + f)
+        print("!!! bench: CHECKSUM MISMATCH between runs or VMMs: one of them computes "
+              "wrong results (a CPU bug); compare with QEMU, the oracle:")
+        for m in b.mismatches:
+            print("!!!   " + m)
+    if b.failures or b.mismatches:
+        print()
+        if b.failures:
+            print("bench: %d run(s) failed:" % len(b.failures))
+            for f in b.failures:
+                print("  " + f)
         print("bench: docs/BENCHMARKS.md left unchanged")
         return 1
     if args.no_docs:
-        print("bench: --quick/--no-docs: docs/BENCHMARKS.md left unchanged")
+        print("bench: --quick/--no-docs/--only: docs/BENCHMARKS.md left unchanged")
         return 0
 
     sec = []
     sec.append("## Latest run\n")
-    sec.append("Generated by `%s`, started %s; %d boot and %d idle runs per VMM, "
-               "%.0f s in all.\n" % (args.invocation, date, args.runs, args.idle_runs,
-                                     b.elapsed))
+    sec.append("Generated by `%s`, started %s; %s per VMM, %.0f s in all.\n"
+               % (args.invocation, date, b.plan(), b.elapsed))
     sec.append("- Machine: %s; %s; %d CPUs; 1-min load average %.2f before, %.2f after"
                % (info["uname"], info["cpu"], info["nproc"], b.load_before, b.load_after))
     sec.append("- tern: commit %s, binary `%s` (sha256 %s)"
@@ -520,10 +843,22 @@ def bench_main(args, tern_exe):
     sec.append("- QEMU: %s" % info["qemu"])
     sec.append("- Guest: kernel %s, %d MiB, 1 vCPU\n" % (b.release or "?", GUEST_MEM_MIB))
     sec.extend(table)
-    sec.append("\nLower is better in every row. Guest RAM is allocated lazily by both, "
+    sec.append("\nLower is better in every row, and a tern/QEMU ratio above 1 means tern "
+               "is slower (or costlier). Guest RAM is allocated lazily by both, "
                "so RSS beyond guest RAM can be negative. CPU time is counted in clock "
                "ticks: %.2f %% of a core is one tick over the %.0f s window.\n"
                % (cpu_res, IDLE_WINDOW))
+    if b.guest_wls:
+        sec.append("The guest workloads are static riscv64 programs in the initramfs "
+                   "(`/bench/NAME`, from `tests/guest/bench/`), run after the ready line "
+                   "and timed inside the guest with `CLOCK_MONOTONIC`, so boot time is "
+                   "not in them. Throughputs are shown as time per unit (MB = 10^6 bytes; "
+                   "flops are counted from the loop shapes):\n")
+        sec.extend(b.workload_lines())
+        sec.append("\nGuest figures as printed (medians; throughputs here, so higher is "
+                   "better) and checksums, which must agree between the two VMMs:\n")
+        sec.extend(figures)
+        sec.append("")
     sec.append("Samples, in run order:\n")
     sec.extend(b.sample_lines())
     sec.append("\nCommands (run from the repository root):\n")

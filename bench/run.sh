@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# run.sh: boot and idle benchmarks of tern against QEMU, as medians and ratios;
-# refreshes docs/BENCHMARKS.md. Usage: bench/run.sh [--quick] [--no-docs]
-# Env: BENCH_RUNS (5), BENCH_IDLE_RUNS (3), TERN_BIN (build/tern), QEMU_BIN.
+# run.sh: boot, idle and guest workloads (cpu fp proc mem syscall) of tern against
+# QEMU, as medians and ratios; refreshes docs/BENCHMARKS.md. Usage: bench/run.sh [--quick]
+# [--no-docs] [--only W,...]. Env: BENCH_RUNS=5 BENCH_IDLE_RUNS=3 BENCH_WL_RUNS=3 TERN_BIN QEMU_BIN
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,12 +10,17 @@ cd "$repo"
 die() { echo "bench: $*" >&2; exit 1; }
 
 quick=() invocation="bench/run.sh"
-for a in "$@"; do
-    case "$a" in
-        --quick|--no-docs) quick+=("$a"); invocation+=" $a" ;;
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick|--no-docs) quick+=("$1"); invocation+=" $1" ;;
+        --only)
+            [ $# -ge 2 ] || die "--only needs a workload (boot idle cpu fp proc mem syscall)"
+            quick+=("--only" "$2"); invocation+=" --only $2"; shift ;;
+        --only=*) quick+=("--only" "${1#--only=}"); invocation+=" $1" ;;
         -h|--help) sed -n '2,4s/^# \{0,1\}//p' "$0"; exit 0 ;;
-        *) die "unknown option '$a' (try --help)" ;;
+        *) die "unknown option '$1' (try --help)" ;;
     esac
+    shift
 done
 
 python=/usr/bin/python3
@@ -32,13 +37,14 @@ kernel=build/guest/Image initrd=build/guest/initramfs.cpio.gz
 [ -f "$kernel" ] && [ -f "$initrd" ] ||
     die "guest kit missing ($kernel, $initrd): run 'guest/build-kit.sh' or 'make bench'"
 
-runs=${BENCH_RUNS:-5} idle_runs=${BENCH_IDLE_RUNS:-3}
+runs=${BENCH_RUNS:-5} idle_runs=${BENCH_IDLE_RUNS:-3} wl_runs=${BENCH_WL_RUNS:-3}
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer, not '$runs'"
 [[ "$idle_runs" =~ ^[0-9]+$ ]] || die "BENCH_IDLE_RUNS must be a number, not '$idle_runs'"
+[[ "$wl_runs" =~ ^[1-9][0-9]*$ ]] || die "BENCH_WL_RUNS must be a positive integer, not '$wl_runs'"
 
 # Record the overrides in the command line that goes into the docs.
 env_desc=""
-for v in TERN_BIN QEMU_BIN BENCH_RUNS BENCH_IDLE_RUNS; do
+for v in TERN_BIN QEMU_BIN BENCH_RUNS BENCH_IDLE_RUNS BENCH_WL_RUNS; do
     [ -n "${!v:-}" ] && env_desc+="$v=${!v} "
 done
 
@@ -49,4 +55,5 @@ flock -n 9 || die "another bench/run.sh is running (lock $lock)"
 
 exec "$python" "$repo/bench/bench.py" --repo "$repo" --tern "$tern" --qemu "$qemu" \
     --kernel "$kernel" --initrd "$initrd" --runs "$runs" --idle-runs "$idle_runs" \
+    --wl-runs "$wl_runs" \
     --invocation "$env_desc$invocation" ${quick[@]+"${quick[@]}"}

@@ -25,11 +25,30 @@ rtc_goldfish
 log() { echo "build-kit: $*" >&2; }
 die() { echo "build-kit: error: $*" >&2; exit 1; }
 
+# ---- Guest benchmark programs ---------------------------------------------------
+# tests/guest/bench/ is cross-built (incrementally) into build/guest-bench/ and
+# goes into the initramfs at /bench/. A rebuilt program makes the initramfs stale.
+BENCH_SRC=$REPO/tests/guest/bench
+BENCH_OUT=$REPO/build/guest-bench
+if [ -f "$BENCH_SRC/Makefile" ]; then
+    if command -v riscv64-linux-gnu-gcc >/dev/null 2>&1; then
+        make -s --no-print-directory -C "$REPO" -f "$BENCH_SRC/Makefile" O="$BENCH_OUT" >&2 ||
+            die "building the guest benchmark programs ($BENCH_SRC) failed"
+    else
+        log "warning: riscv64-linux-gnu-gcc missing (scripts/deps.sh); no /bench programs"
+    fi
+fi
+bench_in_initramfs_fresh() {
+    for f in "$BENCH_OUT/tbench" "$BENCH_OUT/hello" "$BENCH_OUT/workloads"; do
+        [ ! -e "$f" ] || [ "$OUT/initramfs.cpio.gz" -nt "$f" ] || return 1
+    done
+}
+
 # ---- Up to date? -----------------------------------------------------------
 if [ -z "${TERN_GUEST_REBUILD:-}" ] &&
    [ -f "$OUT/Image" ] && [ -f "$OUT/initramfs.cpio.gz" ] &&
    [ "$OUT/Image" -nt "$GUEST_SRC/build-kit.sh" ] && [ "$OUT/initramfs.cpio.gz" -nt "$GUEST_SRC/build-kit.sh" ] &&
-   [ "$OUT/initramfs.cpio.gz" -nt "$GUEST_SRC/init" ]; then
+   [ "$OUT/initramfs.cpio.gz" -nt "$GUEST_SRC/init" ] && bench_in_initramfs_fresh; then
     echo "build-kit: guest kit up to date ($(cat "$OUT/kernel-version" 2>/dev/null || echo '?'))"
     exit 0
 fi
@@ -222,6 +241,17 @@ mknod -m 0600 "$ROOT/dev/console" c 5 1 2>/dev/null || true
 echo "tern-guest" > "$ROOT/etc/hostname"
 echo "root:x:0:0:root:/root:/bin/sh" > "$ROOT/etc/passwd"
 echo "root:x:0:" > "$ROOT/etc/group"
+# Benchmarks: one multi-call binary, linked as /bench/<workload>, and hello.
+bench=""
+if [ -x "$BENCH_OUT/tbench" ] && [ -x "$BENCH_OUT/hello" ] && [ -r "$BENCH_OUT/workloads" ]; then
+    mkdir -p "$ROOT/bench"
+    install -m 0755 "$BENCH_OUT/tbench" "$BENCH_OUT/hello" "$ROOT/bench/"
+    for w in $(cat "$BENCH_OUT/workloads"); do
+        ln -s tbench "$ROOT/bench/$w"
+        bench="$bench $w"
+    done
+    log "benchmarks in /bench:$bench"
+fi
 
 MODDIR=$ROOT/lib/modules/$KVER
 mkdir -p "$MODDIR"
@@ -266,6 +296,7 @@ echo "$KVER" > "$OUT/kernel-version"
     echo "included$included"
     echo "builtin$builtin"
     echo "missing$missing"
+    echo "bench$bench"
 } > "$OUT/kit-manifest"
 # Fixed timestamps: the same inputs give the same initramfs, byte for byte.
 find "$ROOT" -exec touch -h -d @0 {} +
