@@ -276,7 +276,7 @@ static int exec_atomic(struct hart *h, uint32_t insn, uint32_t bits)
 	return EX_NEXT;
 }
 
-static int exec_system(struct hart *h, uint32_t insn, uint32_t bits, uint64_t pc, uint64_t *npc,
+static int exec_system(struct hart *h, uint32_t insn, uint32_t bits, uint64_t *npc,
 		       uint64_t instret_now)
 {
 	uint64_t *x = h->x;
@@ -338,14 +338,13 @@ static int exec_system(struct hart *h, uint32_t insn, uint32_t bits, uint64_t pc
 		return illegal(h, bits);
 	if (RD(insn))
 		x[RD(insn)] = old;
-	(void)pc;
 	return (flags & CSR_EFFECT_END_BLOCK) ? EX_END : EX_NEXT;
 }
 
 static int fs_off(const struct hart *h) { return (h->sstatus & SSTATUS_FS) == FS_OFF; }
 
 /* Execute one non-integer instruction. *npc is preset to pc + length. */
-static int exec_generic(struct hart *h, uint32_t insn, uint32_t bits, uint64_t pc, uint64_t *npc,
+static int exec_generic(struct hart *h, uint32_t insn, uint32_t bits, uint64_t *npc,
 			uint64_t instret_now)
 {
 	uint64_t *x = h->x;
@@ -378,7 +377,7 @@ static int exec_generic(struct hart *h, uint32_t insn, uint32_t bits, uint64_t p
 		h->sstatus |= FS_DIRTY;
 		return EX_NEXT;
 	case 0x73:
-		return exec_system(h, insn, bits, pc, npc, instret_now);
+		return exec_system(h, insn, bits, npc, instret_now);
 	}
 	return illegal(h, bits);
 }
@@ -441,9 +440,9 @@ uint64_t hart_run(struct hart *h, uint64_t n)
 
 new_page:
 	h->pc = pc;
-	if (mmu_fetch_page(h, pc))
+	page_host = mmu_fetch_page(h, pc);
+	if (!page_host)
 		goto trapped;
-	page_host = h->fetch_host;
 	slots = dcache_page(vm, (uint64_t)(page_host - vm->ram));
 	page_va = pc & PAGE_MASK;
 	d = &slots[(pc & (PAGE_SIZE - 1)) >> 1];
@@ -489,7 +488,7 @@ op_CROSS: {
 op_GENERIC: {
 	uint64_t npc = pc + d->len;
 	h->pc = pc;
-	int r = exec_generic(h, d->raw, (uint32_t)d->imm, pc, &npc, instret0 + done - 1);
+	int r = exec_generic(h, d->raw, (uint32_t)d->imm, &npc, instret0 + done - 1);
 	if (r == EX_TRAP)
 		goto trapped;
 	pc = npc;

@@ -91,10 +91,6 @@ struct hart {
 	/* The TLB may hold 4 KiB pieces of a superpage: an address-specific
 	 * sfence.vma must then flush everything (mmu_flush_va). */
 	bool tlb_super;
-	/* Current code page: fetch_va is its virtual page (or ~0), fetch_host
-	 * the host address of that page. */
-	uint64_t fetch_va;
-	uint8_t *fetch_host;
 	/* C-extension expansion table (65536 entries; 0 = illegal), shared */
 	const uint32_t *rvc;
 

@@ -27,7 +27,6 @@ void mmu_update_mode(struct hart *h)
 		h->tlb_mask = (h->sstatus & SSTATUS_SUM) ? ~2ull : ~0ull;
 		h->tlb_want = 1;
 	}
-	h->fetch_va = ~0ull;
 }
 
 void hart_tlb_flush(struct hart *h)
@@ -36,7 +35,6 @@ void hart_tlb_flush(struct hart *h)
 	memset(h->tlb_r, 0, sizeof(h->tlb_r));
 	memset(h->tlb_w, 0, sizeof(h->tlb_w));
 	h->tlb_super = false;
-	h->fetch_va = ~0ull;
 }
 
 void mmu_flush_va(struct hart *h, uint64_t va)
@@ -52,7 +50,6 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 	if ((h->tlb_x[i].tag & PAGE_MASK) == page) h->tlb_x[i].tag = 0;
 	if ((h->tlb_r[i].tag & PAGE_MASK) == page) h->tlb_r[i].tag = 0;
 	if ((h->tlb_w[i].tag & PAGE_MASK) == page) h->tlb_w[i].tag = 0;
-	h->fetch_va = ~0ull;
 }
 
 /* Walk the page table. On success returns 0 and the physical address; *user
@@ -266,7 +263,7 @@ void *mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum mmu_access
 	return host;
 }
 
-int mmu_fetch_page(struct hart *h, uint64_t pc)
+uint8_t *mmu_fetch_page(struct hart *h, uint64_t pc)
 {
 	uint64_t page = pc & PAGE_MASK;
 	struct tlb_entry *e = &h->tlb_x[(pc >> PAGE_SHIFT) & (TLB_SIZE - 1)];
@@ -278,18 +275,16 @@ int mmu_fetch_page(struct hart *h, uint64_t pc)
 		int cause = walk(h, pc, ACC_FETCH, &pa, &user);
 		if (cause) {
 			hart_trap(h, cause, pc);
-			return 1;
+			return NULL;
 		}
 		uint8_t *host = vm_ram_ptr(h->vm, pa & PAGE_MASK, PAGE_SIZE);
 		if (!host) {
 			hart_trap(h, EXC_INSN_ACCESS, pc);
-			return 1;
+			return NULL;
 		}
 		tlb_fill(h->tlb_x, pc, host + (pc & (PAGE_SIZE - 1)), user);
 	}
-	h->fetch_va = page;
-	h->fetch_host = (uint8_t *)(uintptr_t)(page + e->addend);
-	return 0;
+	return (uint8_t *)(uintptr_t)(page + e->addend);
 }
 
 int mmu_fetch16(struct hart *h, uint64_t va, uint16_t *out)

@@ -23,9 +23,9 @@ int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val);
 /* Host pointer to an aligned, RAM-backed location for LR/SC/AMO; raises
  * the exception and returns NULL on failure. acc is ACC_LOAD for LR. */
 void *mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum mmu_access acc, uint64_t *pa);
-/* Point fetch_va/fetch_host at the page holding pc; raises and returns 1
- * on a fault. */
-int mmu_fetch_page(struct hart *h, uint64_t pc);
+/* Host address of the (RAM) code page holding pc, through the fetch TLB;
+ * raises the fault and returns NULL when it cannot be fetched. */
+uint8_t *mmu_fetch_page(struct hart *h, uint64_t pc);
 /* Fetch a 16-bit parcel from anywhere (page-crossing instructions). */
 int mmu_fetch16(struct hart *h, uint64_t va, uint16_t *out);
 /* Recompute tlb_mask/tlb_want after a change of privilege or SUM. */
