@@ -6,7 +6,7 @@ set -eu
 # The one list of packages tern needs.
 PACKAGES="
 build-essential pkg-config libfdt-dev libcmocka-dev python3-pytest
-gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu
+gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross
 qemu-system-misc opensbi device-tree-compiler
 cpio gzip xz-utils zstd kmod e2fsprogs
 libzstd-dev libslirp-dev libvdeplug-dev vde2 libssl-dev libjansson-dev
