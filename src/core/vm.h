@@ -32,6 +32,7 @@ struct vm {
 
 	struct hart *harts[VM_MAX_HARTS];
 	struct dcache *dcache;      /* decoded code pages, shared by the harts */
+	struct jit *jit;            /* compiled blocks; NULL: interpret only */
 	int nharts;
 
 	/* Guards device state; the vCPU takes it around MMIO, the I/O thread

@@ -9,6 +9,8 @@
 #include "cpu/mmu.h"
 #include "cpu/csr.h"
 #include "cpu/dcache.h"
+#include "cpu/ops.h"
+#include "cpu/jit.h"
 #include "machine/sbi.h"
 #include "core/vm.h"
 
@@ -31,21 +33,7 @@
 #define IMM_J(i) ((int32_t)(((int32_t)((i) & 0x80000000u) >> 11) | ((i) & 0xff000) | \
 		  (((i) >> 9) & 0x800) | (((i) >> 20) & 0x7fe)))
 
-/* Threaded-handler opcodes. The order must match the label table. */
-#define OPS(X) \
-	X(DECODE) X(ILLEGAL) X(GENERIC) X(CROSS) \
-	X(LUI) X(AUIPC) X(JAL) X(JALR) \
-	X(BEQ) X(BNE) X(BLT) X(BGE) X(BLTU) X(BGEU) \
-	X(LB) X(LH) X(LW) X(LD) X(LBU) X(LHU) X(LWU) \
-	X(SB) X(SH) X(SW) X(SD) \
-	X(ADDI) X(SLTI) X(SLTIU) X(XORI) X(ORI) X(ANDI) X(SLLI) X(SRLI) X(SRAI) \
-	X(ADDIW) X(SLLIW) X(SRLIW) X(SRAIW) \
-	X(ADD) X(SUB) X(SLL) X(SLT) X(SLTU) X(XOR) X(SRL) X(SRA) X(OR) X(AND) \
-	X(MUL) X(MULH) X(MULHSU) X(MULHU) X(DIV) X(DIVU) X(REM) X(REMU) \
-	X(ADDW) X(SUBW) X(SLLW) X(SRLW) X(SRAW) \
-	X(MULW) X(DIVW) X(DIVUW) X(REMW) X(REMUW)
-#define OP_ENUM(n) OP_##n,
-enum { OPS(OP_ENUM) OP_COUNT };
+
 
 /* Outcome of the generic executor. */
 enum { EX_NEXT, EX_TRAP, EX_END };
@@ -164,6 +152,45 @@ static void decode_slot(struct hart *h, struct dinsn *d, const uint8_t *host, un
 	d->op = (uint16_t)decode_int(d, insn);
 	if (d->op == OP_GENERIC)
 		d->imm = (int32_t)insn;
+}
+
+/* ---- block compilation -------------------------------------------------- */
+
+/* Compile the block starting at the already-decoded slot at page offset
+ * `off` and turn that slot into OP_JIT. The rest of the block is decoded
+ * into a private array, so its other slots stay undecoded and become block
+ * entries of their own if something jumps to them. Returns the page's
+ * slots (a different array if a full code buffer forced a flush). */
+static struct dinsn *compile_block(struct hart *h, struct dinsn *slots, const uint8_t *host, unsigned off)
+{
+	struct vm *vm = h->vm;
+	struct dinsn blk[JIT_MAX_INSNS];
+	int n = 0;
+	unsigned o = off;
+	blk[n++] = slots[off >> 1];
+	while (!op_ends_block(blk[n - 1].op) && n < JIT_MAX_INSNS) {
+		o += blk[n - 1].len;
+		if (o >= PAGE_SIZE)
+			break;
+		decode_slot(h, &blk[n], host, o);
+		if (!op_compilable(blk[n].op))
+			break;
+		n++;
+	}
+	uint32_t code;
+	if (jit_compile(vm->jit, blk, n, &code)) {
+		/* The code buffer is full: drop every block and start over. */
+		jit_reset(vm->jit);
+		dcache_clear(vm->dcache);
+		slots = dcache_page(vm, (uint64_t)(host - vm->ram));
+		slots[off >> 1] = blk[0];
+		if (jit_compile(vm->jit, blk, n, &code))
+			return slots;      /* cannot happen with an empty buffer */
+	}
+	struct dinsn *d = &slots[off >> 1];
+	d->op = OP_JIT;
+	d->raw = code;
+	return slots;
 }
 
 /* ---- memory helpers --------------------------------------------------- */
@@ -457,7 +484,21 @@ op_DECODE: {
 		d = &slots[(pc & (PAGE_SIZE - 1)) >> 1];
 	}
 	decode_slot(h, d, page_host, pc & (PAGE_SIZE - 1));
+	if (vm->jit && op_compilable(d->op)) {
+		slots = compile_block(h, slots, page_host, pc & (PAGE_SIZE - 1));
+		d = &slots[(pc & (PAGE_SIZE - 1)) >> 1];
+	}
 	goto *labels[d->op];
+}
+
+op_JIT: {
+	/* A compiled block starts here (d->raw is its offset). */
+	uint32_t r = jit_entry(vm->jit, d->raw)(h, pc);
+	done += (r & ~JIT_TRAPPED) - 1;
+	if (unlikely(r & JIT_TRAPPED))
+		goto trapped;
+	pc = h->pc;
+	DISPATCH();
 }
 
 op_ILLEGAL:

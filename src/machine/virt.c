@@ -20,6 +20,7 @@
 #include "cpu/csr.h"
 #include "cpu/rvc.h"
 #include "cpu/dcache.h"
+#include "cpu/jit.h"
 #include "dev/plic.h"
 #include "dev/uart16550.h"
 #include "dev/goldfish_rtc.h"
@@ -206,6 +207,11 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	}
 	uint32_t *rvc = rvc_table_new();
 	vm->dcache = dcache_new(vm->ram_size);
+	/* The block compiler is on unless TERN_JIT=off (the interpreter alone
+	 * is kept as a reference for differential tests). */
+	const char *jit_env = getenv("TERN_JIT");
+	if (!jit_env || strcmp(jit_env, "off"))
+		vm->jit = jit_new(JIT_CODE_BYTES);
 	if (!rvc || !vm->dcache) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -271,6 +277,8 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 	/* Fresh RAM: drop the old pages rather than writing zeroes. */
 	madvise(vm->ram, vm->ram_size, MADV_DONTNEED);
 	dcache_clear(vm->dcache);
+	if (vm->jit)
+		jit_reset(vm->jit);
 	if (load_guest(vm, cfg, err, sizeof(err))) {
 		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: %.200s", err);
 		return -1;
@@ -369,6 +377,7 @@ void virt_destroy(struct vm *vm)
 	for (int i = 0; i < vm->nharts; i++)
 		free(vm->harts[i]);
 	dcache_free(vm->dcache);
+	jit_free(vm->jit);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	memset(vm, 0, sizeof(*vm));

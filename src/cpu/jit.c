@@ -1,0 +1,443 @@
+/* The block compiler (see jit.h). Register use inside a block:
+ *   rbx = struct hart * (guest x[i] at rbx + 8*i), r12 = pc of the first
+ *   instruction; rax, rcx, rdx, rsi, rdi are scratch.
+ * Loads and stores probe the addend TLB inline (the same check as
+ * load_tlb/store_tlb in exec.c); a miss jumps to an out-of-line stub that
+ * calls the C slow path. A store that went through the slow path ends the
+ * block, since it may have been MMIO or may have dropped this very page's
+ * decoded copy. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include "cpu/jit.h"
+#include "cpu/x86emit.h"
+#include "cpu/hart.h"
+#include "cpu/mmu.h"
+#include "cpu/dcache.h"
+#include "cpu/ops.h"
+
+struct jit {
+	uint8_t *base;
+	size_t size, used;
+};
+
+#define OFF_PC    ((int32_t)offsetof(struct hart, pc))
+#define OFF_TLB_R ((int32_t)offsetof(struct hart, tlb_r))
+#define OFF_TLB_W ((int32_t)offsetof(struct hart, tlb_w))
+#define OFF_MASK  ((int32_t)offsetof(struct hart, tlb_mask))
+#define OFF_WANT  ((int32_t)offsetof(struct hart, tlb_want))
+#define XREG(r)   ((int32_t)(8 * (r)))
+
+struct jit *jit_new(size_t bytes)
+{
+	struct jit *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->base = mmap(NULL, bytes, PROT_READ | PROT_WRITE | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (j->base == MAP_FAILED) {
+		free(j);
+		return NULL;
+	}
+	j->size = bytes;
+	return j;
+}
+
+void jit_free(struct jit *j)
+{
+	if (!j)
+		return;
+	munmap(j->base, j->size);
+	free(j);
+}
+
+void jit_reset(struct jit *j) { j->used = 0; }
+
+jit_block_fn jit_entry(const struct jit *j, uint32_t offset)
+{
+	return (jit_block_fn)(void *)(j->base + offset);
+}
+
+/* ---- C helpers called from blocks ------------------------------------ */
+
+/* kind = size | 0x10 when sign-extending. Writes *dst only on success. */
+static int slow_load(struct hart *h, uint64_t va, uint32_t kind, uint64_t *dst)
+{
+	unsigned size = kind & 0xf;
+	uint64_t t;
+	if (mmu_load_slow(h, va, size, &t))
+		return 1;
+	if ((kind & 0x10) && size < 8)
+		t = (uint64_t)((int64_t)(t << (64 - 8 * size)) >> (64 - 8 * size));
+	*dst = t;
+	return 0;
+}
+
+static int slow_store(struct hart *h, uint64_t va, uint32_t size, uint64_t v)
+{
+	return mmu_store_slow(h, va, size, v);
+}
+
+static uint64_t sx32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
+static uint64_t h_mulhsu(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((__int128)(int64_t)a * (unsigned __int128)b) >> 64);
+}
+static uint64_t h_div(uint64_t a, uint64_t b)
+{
+	if (!b) return ~0ull;
+	if ((int64_t)a == INT64_MIN && (int64_t)b == -1) return a;
+	return (uint64_t)((int64_t)a / (int64_t)b);
+}
+static uint64_t h_divu(uint64_t a, uint64_t b) { return b ? a / b : ~0ull; }
+static uint64_t h_rem(uint64_t a, uint64_t b)
+{
+	if (!b) return a;
+	if ((int64_t)a == INT64_MIN && (int64_t)b == -1) return 0;
+	return (uint64_t)((int64_t)a % (int64_t)b);
+}
+static uint64_t h_remu(uint64_t a, uint64_t b) { return b ? a % b : a; }
+static uint64_t h_divw(uint64_t a, uint64_t b)
+{
+	int32_t x = (int32_t)a, y = (int32_t)b;
+	if (!y) return ~0ull;
+	if (x == INT32_MIN && y == -1) return sx32(a);
+	return (uint64_t)(int64_t)(x / y);
+}
+static uint64_t h_divuw(uint64_t a, uint64_t b)
+{
+	return (uint32_t)b ? sx32((uint32_t)a / (uint32_t)b) : ~0ull;
+}
+static uint64_t h_remw(uint64_t a, uint64_t b)
+{
+	int32_t x = (int32_t)a, y = (int32_t)b;
+	if (!y) return sx32(a);
+	if (x == INT32_MIN && y == -1) return 0;
+	return (uint64_t)(int64_t)(x % y);
+}
+static uint64_t h_remuw(uint64_t a, uint64_t b)
+{
+	return (uint32_t)b ? sx32((uint32_t)a % (uint32_t)b) : sx32(a);
+}
+
+/* ---- emission helpers -------------------------------------------------- */
+
+static void ld64(struct x86buf *b, int reg, int xr) { x86_op_mem(b, 1, X86_MOV_LOAD, reg, RBX, -1, XREG(xr)); }
+static void ld32(struct x86buf *b, int reg, int xr) { x86_op_mem(b, 0, X86_MOV_LOAD, reg, RBX, -1, XREG(xr)); }
+static void st64(struct x86buf *b, int reg, int xr) { x86_op_mem(b, 1, X86_MOV_STORE, reg, RBX, -1, XREG(xr)); }
+static void sext32(struct x86buf *b, int reg) { x86_op_reg(b, 1, X86_MOVSXD, reg, reg); }
+
+static void epilogue(struct x86buf *b)
+{
+	x86_pop(b, R12);
+	x86_pop(b, RBP);
+	x86_pop(b, RBX);
+	x86_ret(b);
+}
+
+/* Leave the block with h->pc = r12 + delta, reporting `count` insns. */
+static void exit_to(struct x86buf *b, int32_t delta, uint32_t count)
+{
+	x86_op_mem(b, 1, X86_LEA, RAX, R12, -1, delta);
+	x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, OFF_PC);
+	x86_mov_imm32(b, RAX, count);
+	epilogue(b);
+}
+
+/* An out-of-line slow path for a load or store whose TLB probe missed. */
+struct stub {
+	const struct dinsn *d;
+	int32_t delta;         /* pc of the instruction, relative to r12 */
+	uint32_t index;        /* its position in the block */
+	uint8_t *miss;         /* the jne to patch */
+	uint8_t *resume;       /* where a load continues */
+	int is_store;
+};
+
+/* rax = x[rs1] + imm; rcx = TLB index * 16; jne to a stub (returned) when
+ * the TLB of `tlb_off` does not map [va, va+size) within one page. */
+static uint8_t *emit_tlb_probe(struct x86buf *b, const struct dinsn *d, unsigned size, int32_t tlb_off)
+{
+	ld64(b, RAX, d->rs1);
+	if (d->imm)
+		x86_alu_imm(b, 1, GRP_ADD, RAX, d->imm);
+	x86_op_reg(b, 1, X86_MOV_LOAD, RCX, RAX);
+	x86_shift_imm(b, 1, SH_SHR, RCX, PAGE_SHIFT);
+	x86_alu_imm(b, 0, GRP_AND, RCX, TLB_SIZE - 1);
+	x86_shift_imm(b, 0, SH_SHL, RCX, 4);
+	/* The key is taken from the last byte's page: an access that crosses
+	 * into the next page cannot match the first page's entry. */
+	x86_op_mem(b, 1, X86_LEA, RDX, RAX, -1, (int32_t)size - 1);
+	x86_alu_imm(b, 1, GRP_AND, RDX, (int32_t)PAGE_MASK);
+	x86_op_mem(b, 1, X86_OR, RDX, RBX, -1, OFF_WANT);
+	x86_op_mem(b, 1, X86_MOV_LOAD, RSI, RBX, RCX, tlb_off);
+	x86_op_mem(b, 1, X86_AND, RSI, RBX, -1, OFF_MASK);
+	x86_op_reg(b, 1, X86_CMP, RSI, RDX);
+	uint8_t *miss = x86_jcc32(b, CC_NE);
+	x86_op_mem(b, 1, X86_ADD, RAX, RBX, RCX, tlb_off + 8);   /* host address */
+	return miss;
+}
+
+static void emit_load(struct x86buf *b, const struct dinsn *d, unsigned size, int sext)
+{
+	switch (size) {
+	case 1: x86_op_mem(b, sext, sext ? X86_MOVSX8 : X86_MOVZX8, RAX, RAX, -1, 0); break;
+	case 2: x86_op_mem(b, sext, sext ? X86_MOVSX16 : X86_MOVZX16, RAX, RAX, -1, 0); break;
+	case 4: x86_op_mem(b, sext, sext ? X86_MOVSXD : X86_MOV_LOAD, RAX, RAX, -1, 0); break;
+	default: x86_op_mem(b, 1, X86_MOV_LOAD, RAX, RAX, -1, 0); break;
+	}
+	st64(b, RAX, d->rd);
+}
+
+static void emit_helper2(struct x86buf *b, const struct dinsn *d, uint64_t (*fn)(uint64_t, uint64_t))
+{
+	ld64(b, RDI, d->rs1);
+	ld64(b, RSI, d->rs2);
+	x86_call(b, (const void *)fn);
+	st64(b, RAX, d->rd);
+}
+
+/* rax = x[rs1] op x[rs2] (64-bit, or 32-bit sign-extended when w32). */
+static void emit_rr(struct x86buf *b, const struct dinsn *d, uint32_t xop, int w32)
+{
+	if (w32) {
+		ld32(b, RAX, d->rs1);
+		x86_op_mem(b, 0, xop, RAX, RBX, -1, XREG(d->rs2));
+		sext32(b, RAX);
+	} else {
+		ld64(b, RAX, d->rs1);
+		x86_op_mem(b, 1, xop, RAX, RBX, -1, XREG(d->rs2));
+	}
+	st64(b, RAX, d->rd);
+}
+
+static void emit_ri(struct x86buf *b, const struct dinsn *d, int grp, int w32)
+{
+	int nop = d->imm == 0 && grp != GRP_AND;    /* x+0, x|0, x^0 */
+	if (w32) {
+		ld32(b, RAX, d->rs1);
+		if (!nop)
+			x86_alu_imm(b, 0, grp, RAX, d->imm);
+		sext32(b, RAX);
+	} else {
+		ld64(b, RAX, d->rs1);
+		if (!nop)
+			x86_alu_imm(b, 1, grp, RAX, d->imm);
+	}
+	st64(b, RAX, d->rd);
+}
+
+static void emit_shift(struct x86buf *b, const struct dinsn *d, int kind, int by_reg, int w32)
+{
+	if (w32) ld32(b, RAX, d->rs1); else ld64(b, RAX, d->rs1);
+	if (by_reg) {
+		ld32(b, RCX, d->rs2);
+		x86_shift_cl(b, !w32, kind, RAX);
+	} else if (d->imm) {
+		x86_shift_imm(b, !w32, kind, RAX, d->imm);
+	}
+	if (w32)
+		sext32(b, RAX);
+	st64(b, RAX, d->rd);
+}
+
+static void emit_set(struct x86buf *b, const struct dinsn *d, int cc, int imm)
+{
+	ld64(b, RAX, d->rs1);
+	if (imm)
+		x86_alu_imm(b, 1, GRP_CMP, RAX, d->imm);
+	else
+		x86_op_mem(b, 1, X86_CMP, RAX, RBX, -1, XREG(d->rs2));
+	x86_setcc_zx(b, cc, RAX);
+	st64(b, RAX, d->rd);
+}
+
+/* Straight-line instructions with no memory access and no exit. */
+static void emit_alu(struct x86buf *b, const struct dinsn *d, int32_t delta)
+{
+	if (d->rd == 32)           /* writes x0: no effect at all */
+		return;
+	switch (d->op) {
+	case OP_LUI:   x86_store_imm(b, RBX, XREG(d->rd), d->imm); break;
+	case OP_AUIPC:
+		x86_op_mem(b, 1, X86_LEA, RAX, R12, -1, delta);
+		if (d->imm)
+			x86_alu_imm(b, 1, GRP_ADD, RAX, d->imm);
+		st64(b, RAX, d->rd);
+		break;
+	case OP_ADDI:
+		if (d->rs1 == 0)
+			x86_store_imm(b, RBX, XREG(d->rd), d->imm);
+		else
+			emit_ri(b, d, GRP_ADD, 0);
+		break;
+	case OP_SLTI:  emit_set(b, d, CC_L, 1); break;
+	case OP_SLTIU: emit_set(b, d, CC_B, 1); break;
+	case OP_XORI:  emit_ri(b, d, GRP_XOR, 0); break;
+	case OP_ORI:   emit_ri(b, d, GRP_OR, 0); break;
+	case OP_ANDI:  emit_ri(b, d, GRP_AND, 0); break;
+	case OP_SLLI:  emit_shift(b, d, SH_SHL, 0, 0); break;
+	case OP_SRLI:  emit_shift(b, d, SH_SHR, 0, 0); break;
+	case OP_SRAI:  emit_shift(b, d, SH_SAR, 0, 0); break;
+	case OP_ADDIW: emit_ri(b, d, GRP_ADD, 1); break;
+	case OP_SLLIW: emit_shift(b, d, SH_SHL, 0, 1); break;
+	case OP_SRLIW: emit_shift(b, d, SH_SHR, 0, 1); break;
+	case OP_SRAIW: emit_shift(b, d, SH_SAR, 0, 1); break;
+	case OP_ADD:   emit_rr(b, d, X86_ADD, 0); break;
+	case OP_SUB:   emit_rr(b, d, X86_SUB, 0); break;
+	case OP_XOR:   emit_rr(b, d, X86_XOR, 0); break;
+	case OP_OR:    emit_rr(b, d, X86_OR, 0); break;
+	case OP_AND:   emit_rr(b, d, X86_AND, 0); break;
+	case OP_MUL:   emit_rr(b, d, X86_IMUL, 0); break;
+	case OP_ADDW:  emit_rr(b, d, X86_ADD, 1); break;
+	case OP_SUBW:  emit_rr(b, d, X86_SUB, 1); break;
+	case OP_MULW:  emit_rr(b, d, X86_IMUL, 1); break;
+	case OP_SLL:   emit_shift(b, d, SH_SHL, 1, 0); break;
+	case OP_SRL:   emit_shift(b, d, SH_SHR, 1, 0); break;
+	case OP_SRA:   emit_shift(b, d, SH_SAR, 1, 0); break;
+	case OP_SLLW:  emit_shift(b, d, SH_SHL, 1, 1); break;
+	case OP_SRLW:  emit_shift(b, d, SH_SHR, 1, 1); break;
+	case OP_SRAW:  emit_shift(b, d, SH_SAR, 1, 1); break;
+	case OP_SLT:   emit_set(b, d, CC_L, 0); break;
+	case OP_SLTU:  emit_set(b, d, CC_B, 0); break;
+	case OP_MULH:
+	case OP_MULHU:
+		ld64(b, RAX, d->rs1);
+		/* one-operand imul (/5) or mul (/4): rdx:rax = rax * x[rs2] */
+		x86_op_mem(b, 1, 0xf7, d->op == OP_MULH ? 5 : 4, RBX, -1, XREG(d->rs2));
+		st64(b, RDX, d->rd);
+		break;
+	case OP_MULHSU: emit_helper2(b, d, h_mulhsu); break;
+	case OP_DIV:    emit_helper2(b, d, h_div); break;
+	case OP_DIVU:   emit_helper2(b, d, h_divu); break;
+	case OP_REM:    emit_helper2(b, d, h_rem); break;
+	case OP_REMU:   emit_helper2(b, d, h_remu); break;
+	case OP_DIVW:   emit_helper2(b, d, h_divw); break;
+	case OP_DIVUW:  emit_helper2(b, d, h_divuw); break;
+	case OP_REMW:   emit_helper2(b, d, h_remw); break;
+	case OP_REMUW:  emit_helper2(b, d, h_remuw); break;
+	}
+}
+
+/* Branches, JAL and JALR: compute the next pc and leave the block. */
+static void emit_transfer(struct x86buf *b, const struct dinsn *d, int32_t delta, uint32_t count)
+{
+	static const int cc_taken[] = {
+		[OP_BEQ - OP_BEQ] = CC_E, [OP_BNE - OP_BEQ] = CC_NE,
+		[OP_BLT - OP_BEQ] = CC_L, [OP_BGE - OP_BEQ] = CC_GE,
+		[OP_BLTU - OP_BEQ] = CC_B, [OP_BGEU - OP_BEQ] = CC_AE,
+	};
+	if (d->op == OP_JAL) {
+		if (d->rd != 32) {
+			x86_op_mem(b, 1, X86_LEA, RAX, R12, -1, delta + d->len);
+			st64(b, RAX, d->rd);
+		}
+		exit_to(b, delta + d->imm, count);
+		return;
+	}
+	if (d->op == OP_JALR) {
+		ld64(b, RAX, d->rs1);
+		if (d->imm)
+			x86_alu_imm(b, 1, GRP_ADD, RAX, d->imm);
+		x86_alu_imm(b, 1, GRP_AND, RAX, -2);
+		if (d->rd != 32) {
+			x86_op_mem(b, 1, X86_LEA, RCX, R12, -1, delta + d->len);
+			st64(b, RCX, d->rd);
+		}
+		x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, OFF_PC);
+		x86_mov_imm32(b, RAX, count);
+		epilogue(b);
+		return;
+	}
+	ld64(b, RAX, d->rs1);
+	x86_op_mem(b, 1, X86_CMP, RAX, RBX, -1, XREG(d->rs2));
+	uint8_t *taken = x86_jcc32(b, cc_taken[d->op - OP_BEQ]);
+	exit_to(b, delta + d->len, count);
+	x86_patch(b, taken, b->p);
+	exit_to(b, delta + d->imm, count);
+}
+
+static void emit_stub(struct x86buf *b, const struct stub *s)
+{
+	const struct dinsn *d = s->d;
+	x86_patch(b, s->miss, b->p);
+	/* h->pc = this instruction, for the fault the slow path may raise */
+	x86_op_mem(b, 1, X86_LEA, RCX, R12, -1, s->delta);
+	x86_op_mem(b, 1, X86_MOV_STORE, RCX, RBX, -1, OFF_PC);
+	x86_op_reg(b, 1, X86_MOV_LOAD, RDI, RBX);
+	x86_op_reg(b, 1, X86_MOV_LOAD, RSI, RAX);
+	if (s->is_store) {
+		static const unsigned sz[] = { 1, 2, 4, 8 };
+		x86_mov_imm32(b, RDX, sz[d->op - OP_SB]);
+		ld64(b, RCX, d->rs2);
+		x86_call(b, (const void *)slow_store);
+	} else {
+		static const unsigned kind[] = { 0x11, 0x12, 0x14, 0x08, 0x01, 0x02, 0x04 };
+		x86_mov_imm32(b, RDX, kind[d->op - OP_LB]);
+		x86_op_mem(b, 1, X86_LEA, RCX, RBX, -1, XREG(d->rd));
+		x86_call(b, (const void *)slow_load);
+	}
+	x86_op_reg(b, 0, 0x85, RAX, RAX);                  /* test eax, eax */
+	uint8_t *trap = x86_jcc32(b, CC_NE);
+	if (s->is_store)
+		exit_to(b, s->delta + d->len, s->index + 1);
+	else
+		x86_patch(b, x86_jmp32(b), s->resume);
+	x86_patch(b, trap, b->p);
+	x86_mov_imm32(b, RAX, (s->index + 1) | JIT_TRAPPED);
+	epilogue(b);
+}
+
+int jit_compile(struct jit *j, const struct dinsn *in, int n, uint32_t *offset)
+{
+	struct x86buf b = { j->base + j->used, j->base + j->size, 0 };
+	uint8_t *start = b.p;
+	struct stub stubs[JIT_MAX_INSNS];
+	int nstubs = 0;
+	int32_t delta = 0;
+	int ended = 0;
+
+	x86_push(&b, RBX);
+	x86_push(&b, RBP);
+	x86_push(&b, R12);            /* rsp is now 16-byte aligned for calls */
+	x86_op_reg(&b, 1, X86_MOV_LOAD, RBX, RDI);
+	x86_op_reg(&b, 1, X86_MOV_LOAD, R12, RSI);
+
+	for (int k = 0; k < n && k < JIT_MAX_INSNS; k++) {
+		const struct dinsn *d = &in[k];
+		if (d->op >= OP_LB && d->op <= OP_LWU) {
+			static const unsigned size[] = { 1, 2, 4, 8, 1, 2, 4 };
+			static const int sext[] = { 1, 1, 1, 0, 0, 0, 0 };
+			unsigned i = d->op - OP_LB;
+			struct stub *s = &stubs[nstubs++];
+			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, 0 };
+			s->miss = emit_tlb_probe(&b, d, size[i], OFF_TLB_R);
+			emit_load(&b, d, size[i], sext[i]);
+			s->resume = b.p;
+		} else if (d->op >= OP_SB && d->op <= OP_SD) {
+			static const unsigned size[] = { 1, 2, 4, 8 };
+			struct stub *s = &stubs[nstubs++];
+			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, 1 };
+			s->miss = emit_tlb_probe(&b, d, size[d->op - OP_SB], OFF_TLB_W);
+			ld64(&b, RDX, d->rs2);
+			x86_store(&b, (int)size[d->op - OP_SB], RDX, RAX, -1, 0);
+		} else if (op_ends_block(d->op)) {
+			emit_transfer(&b, d, delta, (uint32_t)k + 1);
+			ended = 1;
+			break;
+		} else {
+			emit_alu(&b, d, delta);
+		}
+		delta += d->len;
+	}
+	if (!ended)
+		exit_to(&b, delta, (uint32_t)n);
+	for (int i = 0; i < nstubs; i++)
+		emit_stub(&b, &stubs[i]);
+	if (b.overflow)
+		return -1;
+	size_t len = (size_t)(b.p - start);
+	j->used += (len + 15) & ~(size_t)15;
+	*offset = (uint32_t)(start - j->base);
+	return 0;
+}

@@ -1,0 +1,33 @@
+/* The block compiler: translates runs of decoded integer instructions
+ * (straight-line code ending at a control transfer, a non-integer
+ * instruction or the end of the page) into x86-64 host code. Blocks are
+ * position-independent (they take the guest pc of their first instruction
+ * as an argument) and keyed by physical code page through the decoded
+ * cache, so one block serves every virtual mapping of its page. */
+#ifndef TERN_JIT_H
+#define TERN_JIT_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct hart;
+struct dinsn;
+struct jit;
+
+#define JIT_MAX_INSNS 64
+#define JIT_CODE_BYTES (64u << 20)   /* per VM; flushed whole when full */
+/* A block returns the number of instructions it executed (including one
+ * that trapped), with JIT_TRAPPED set when it left through a trap (the trap
+ * has then set h->pc); otherwise it has stored the next pc in h->pc. */
+#define JIT_TRAPPED 0x80000000u
+typedef uint32_t (*jit_block_fn)(struct hart *h, uint64_t pc);
+
+/* A code buffer of `bytes`; NULL if executable memory is unavailable. */
+struct jit *jit_new(size_t bytes);
+void jit_free(struct jit *j);
+/* Compile insns[0..n) (all op_compilable, only the last may end the
+ * block). Returns 0 and the block's offset, or -1 when the buffer is full
+ * (the caller then drops every block: jit_reset plus dcache_clear). */
+int jit_compile(struct jit *j, const struct dinsn *insns, int n, uint32_t *offset);
+void jit_reset(struct jit *j);
+jit_block_fn jit_entry(const struct jit *j, uint32_t offset);
+#endif
