@@ -50,8 +50,11 @@ unit: $(TESTS)
 	@failed=""; for t in $(TESTS); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
 	if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
 
+# Twice: with the block compiler (the default) and with the interpreter alone.
 isa: all
 	@tests/isa/run.sh
+	@echo "== ISA tests again, interpreter only (TERN_JIT=off)"
+	@TERN_JIT=off tests/isa/run.sh
 
 integration: all
 	@guest/build-kit.sh

@@ -1,0 +1,286 @@
+/* Block compiler tests: random integer programs run on two harts, one with
+ * the JIT and one interpreting, must leave identical registers, memory and
+ * pc; plus the edge cases that only the compiled path has (TLB-miss stubs,
+ * page-crossing accesses, traps in mid-block, self-modifying code, x0). */
+#include "cpu_fixture.h"
+#include "cpu/jit.h"
+
+#define BASE_REG 10     /* x10 = DATA, never written by generated code */
+#define EDGE_REG 11     /* x11 = DATA + 4096 - 8: accesses may cross a page */
+
+static struct fx *fx_new_jit(void)
+{
+	struct fx *f = fx_new();
+	f->vm->jit = jit_new(1u << 20);
+	assert_non_null(f->vm->jit);
+	return f;
+}
+
+static void fx_free_jit(struct fx *f)
+{
+	jit_free(f->vm->jit);
+	f->vm->jit = NULL;
+	fx_free(f);
+}
+
+static uint64_t rng_state;
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 11);
+}
+
+static unsigned rand_rd(void)
+{
+	unsigned r;
+	do r = rnd() % 16; while (r == BASE_REG || r == EDGE_REG);
+	return r;       /* may be x0 */
+}
+static unsigned rand_rs(void) { return rnd() % 16; }
+
+/* One random instruction at index i of n (branches jump forward only). */
+static uint32_t rand_insn(unsigned i, unsigned n)
+{
+	static const unsigned r_ops[][2] = {      /* f7, f3 for OP (0x33) */
+		{0, 0}, {0x20, 0}, {0, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5}, {0x20, 5}, {0, 6}, {0, 7},
+		{1, 0}, {1, 1}, {1, 2}, {1, 3}, {1, 4}, {1, 5}, {1, 6}, {1, 7},
+	};
+	static const unsigned w_ops[][2] = {      /* f7, f3 for OP-32 (0x3b) */
+		{0, 0}, {0x20, 0}, {0, 1}, {0, 5}, {0x20, 5}, {1, 0}, {1, 4}, {1, 5}, {1, 6}, {1, 7},
+	};
+	unsigned left = n - 1 - i;                /* instructions after this one */
+	int32_t imm = (int32_t)(rnd() % 4096) - 2048;
+	switch (rnd() % 12) {
+	case 0: case 1: {
+		const unsigned *o = r_ops[rnd() % (sizeof(r_ops) / sizeof(r_ops[0]))];
+		return enc_r(o[0], rand_rs(), rand_rs(), o[1], rand_rd(), 0x33);
+	}
+	case 2: {
+		const unsigned *o = w_ops[rnd() % (sizeof(w_ops) / sizeof(w_ops[0]))];
+		return enc_r(o[0], rand_rs(), rand_rs(), o[1], rand_rd(), 0x3b);
+	}
+	case 3: case 4: {
+		unsigned f3 = rnd() % 8;
+		if (f3 == 1) imm &= 63;
+		if (f3 == 5) imm = (int32_t)((rnd() % 64) | ((rnd() & 1) ? 0x400 : 0));
+		return enc_i(imm, rand_rs(), f3, rand_rd(), 0x13);
+	}
+	case 5: {
+		static const unsigned f3s[] = { 0, 1, 5 };
+		unsigned f3 = f3s[rnd() % 3];
+		if (f3 == 1) imm &= 31;
+		if (f3 == 5) imm = (int32_t)((rnd() % 32) | ((rnd() & 1) ? 0x400 : 0));
+		return enc_i(imm, rand_rs(), f3, rand_rd(), 0x1b);
+	}
+	case 6:
+		return enc_u(rnd(), rand_rd(), (rnd() & 1) ? 0x37 : 0x17);
+	case 7: case 8: {                         /* load */
+		static const unsigned f3s[] = { 0, 1, 2, 3, 4, 5, 6 };
+		unsigned base = (rnd() & 3) ? BASE_REG : EDGE_REG;
+		int32_t off = base == BASE_REG ? (int32_t)(rnd() % 2040) : (int32_t)(rnd() % 16);
+		return enc_i(off, base, f3s[rnd() % 7], rand_rd(), 0x03);
+	}
+	case 9: {                                 /* store */
+		unsigned base = (rnd() & 3) ? BASE_REG : EDGE_REG;
+		int32_t off = base == BASE_REG ? (int32_t)(rnd() % 2040) : (int32_t)(rnd() % 16);
+		return enc_s(off, rand_rs(), base, rnd() % 4, 0x23);
+	}
+	case 10:
+		if (left >= 1) {                      /* forward branch */
+			static const unsigned f3s[] = { 0, 1, 4, 5, 6, 7 };
+			int32_t to = 4 * (int32_t)(1 + rnd() % (left < 6 ? left : 6));
+			return enc_b(to, rand_rs(), rand_rs(), f3s[rnd() % 6]);
+		}
+		return ADDI(0, 0, 0);
+	default:
+		if (left >= 1)                        /* forward jal, maybe linking */
+			return enc_j(4 * (int32_t)(1 + rnd() % (left < 4 ? left : 4)), (rnd() & 1) ? rand_rd() : 0);
+		return ADDI(1, 1, 1);
+	}
+}
+
+static void seed_state(struct fx *f, uint64_t seed)
+{
+	rng_state = seed;
+	for (int r = 1; r < 32; r++)
+		f->h->x[r] = ((uint64_t)rnd() << 32) ^ rnd() ^ ((rnd() & 1) ? 0x8000000000000000ull : 0);
+	f->h->x[BASE_REG] = DATA;
+	f->h->x[EDGE_REG] = DATA + 4096 - 8;
+	uint8_t *d = fx_ram(f, DATA, 8192);
+	for (int i = 0; i < 8192; i++)
+		d[i] = (uint8_t)rnd();
+}
+
+static void test_random_programs_match_interpreter(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 1; seed <= 400; seed++) {
+		struct fx *fi = fx_new(), *fj = fx_new_jit();
+		uint32_t prog[48];
+		unsigned n = 8 + (unsigned)(seed % 40);
+		rng_state = seed * 0x9e3779b97f4a7c15ull;
+		for (unsigned i = 0; i < n - 1; i++)
+			prog[i] = rand_insn(i, n);
+		prog[n - 1] = INSN_J_SELF;
+		uint64_t pi = fx_code(fi, prog, n), pj = fx_code(fj, prog, n);
+		assert_int_equal(pi, pj);
+		seed_state(fi, seed);
+		seed_state(fj, seed);
+		fx_run(fi, pi, 500);
+		fx_run(fj, pj, 500);
+		for (int r = 0; r < 32; r++) {
+			if (fi->h->x[r] != fj->h->x[r])
+				fail_msg("seed %llu: x%d interp %llx jit %llx", (unsigned long long)seed, r,
+					 (unsigned long long)fi->h->x[r], (unsigned long long)fj->h->x[r]);
+		}
+		assert_int_equal(fi->h->pc, fj->h->pc);
+		assert_int_equal(fi->h->scause, fj->h->scause);
+		assert_memory_equal(fx_ram(fi, DATA, 8192), fx_ram(fj, DATA, 8192), 8192);
+		fx_free(fi);
+		fx_free_jit(fj);
+	}
+}
+
+/* A load whose TLB probe misses, one that crosses a page, a store to a
+ * fresh page: all through the stubs, results as in the interpreter. */
+static void test_slow_paths(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new_jit();
+	wr64(f, DATA + 4092, 0x1122334455667788ull);
+	wr64(f, DATA + 4100, 0x99aabbccddeeff00ull);
+	uint32_t prog[] = {
+		LD(5, 10, 0),          /* x10 = DATA + 4092: crosses into the next page */
+		LW(6, 10, 4),          /* page-aligned, next page */
+		SD(5, 11, 0),          /* x11 = DATA + 0x3000: store slow path ends the block */
+		LD(7, 11, 0),
+		INSN_J_SELF,
+	};
+	uint64_t pc = fx_code(f, prog, 5);
+	f->h->x[10] = DATA + 4092;
+	f->h->x[11] = DATA + 0x3000;
+	fx_run(f, pc, 100);
+	assert_int_equal(f->h->x[5], 0x1122334455667788ull);
+	assert_int_equal(f->h->x[6], 0x11223344);        /* bytes 4096..4099 */
+	assert_int_equal(f->h->x[7], 0x1122334455667788ull);
+	assert_int_equal(rd64(f, DATA + 0x3000), 0x1122334455667788ull);
+	assert_int_equal(f->h->pc, pc + 16);
+	assert_int_equal(f->h->scause, SENTINEL);
+	fx_free_jit(f);
+}
+
+/* A fault in the middle of a block: earlier instructions have retired,
+ * later ones have not, sepc/stval name the faulting load. */
+static void test_trap_mid_block(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new_jit();
+	uint32_t prog[] = {
+		ADDI(5, 0, 7),
+		LD(6, 10, 0),          /* x10 is outside RAM: access fault */
+		ADDI(7, 0, 9),
+		INSN_J_SELF,
+	};
+	uint64_t pc = fx_code(f, prog, 4);
+	f->h->x[10] = 0x4000;
+	f->h->x[7] = 0;
+	uint64_t n = fx_run(f, pc, 2);
+	assert_int_equal(n, 2);
+	assert_int_equal(f->h->x[5], 7);
+	assert_int_equal(f->h->x[7], 0);
+	assert_int_equal(f->h->scause, EXC_LOAD_ACCESS);
+	assert_int_equal(f->h->stval, 0x4000);
+	assert_int_equal(f->h->sepc, pc + 4);
+	assert_int_equal(f->h->pc, TRAP_VEC);
+	fx_free_jit(f);
+}
+
+/* Code that rewrites an instruction later in its own page: the new
+ * instruction must run, not the compiled old one. */
+static void test_self_modifying_code(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new_jit();
+	uint32_t prog[] = {
+		SW(6, 10, 0),          /* x10 = address of the slot below */
+		ADDI(0, 0, 0),
+		ADDI(5, 0, 1),         /* overwritten with addi x5, x0, 2 */
+		INSN_J_SELF,
+	};
+	uint64_t pc = fx_code(f, prog, 4);
+	/* Run it once unmodified so the block is compiled, then rewrite. */
+	f->h->x[10] = DATA;
+	f->h->x[6] = 0;
+	fx_run(f, pc, 10);
+	assert_int_equal(f->h->x[5], 1);
+	f->h->x[10] = pc + 8;
+	f->h->x[6] = ADDI(5, 0, 2);
+	fx_run(f, pc, 10);
+	assert_int_equal(f->h->x[5], 2);
+	fx_free_jit(f);
+}
+
+/* Writes to x0 are dropped; reads of x0 give 0; jalr computes its target
+ * before linking when rd == rs1. */
+static void test_x0_and_jalr(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new_jit();
+	uint64_t target = fx_alloc_code(f, 8);
+	uint32_t tcode[] = { ADDI(8, 0, 3), INSN_J_SELF };
+	memcpy(fx_ram(f, target, 8), tcode, 8);
+	uint32_t prog[] = {
+		ADDI(0, 0, 5),
+		enc_r(0, 0, 0, 0, 6, 0x33),        /* add x6, x0, x0 */
+		LD(0, 10, 0),                      /* load into x0: discarded */
+		enc_i(0, 7, 0, 7, 0x67),           /* jalr x7, 0(x7) */
+	};
+	uint64_t pc = fx_code(f, prog, 4);
+	f->h->x[6] = 99;
+	f->h->x[7] = target;
+	f->h->x[10] = DATA;
+	fx_run(f, pc, 10);
+	assert_int_equal(f->h->x[0], 0);
+	assert_int_equal(f->h->x[6], 0);
+	assert_int_equal(f->h->x[7], pc + 16);
+	assert_int_equal(f->h->x[8], 3);
+	assert_int_equal(f->h->pc, target + 4);
+	fx_free_jit(f);
+}
+
+/* A full code buffer is flushed and compilation goes on. */
+static void test_buffer_full_flushes(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new();
+	f->vm->jit = jit_new(4096);
+	assert_non_null(f->vm->jit);
+	uint32_t prog[40];
+	for (int i = 0; i < 39; i++)
+		prog[i] = ADDI(5, 5, 1);
+	prog[39] = INSN_J_SELF;
+	for (int k = 0; k < 20; k++) {     /* each copy is a new block */
+		uint64_t pc = fx_code(f, prog, 40);
+		f->h->x[5] = 0;
+		fx_run(f, pc, 60);
+		assert_int_equal(f->h->x[5], 39);
+	}
+	jit_free(f->vm->jit);
+	f->vm->jit = NULL;
+	fx_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_programs_match_interpreter),
+		cmocka_unit_test(test_slow_paths),
+		cmocka_unit_test(test_trap_mid_block),
+		cmocka_unit_test(test_self_modifying_code),
+		cmocka_unit_test(test_x0_and_jalr),
+		cmocka_unit_test(test_buffer_full_flushes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
