@@ -164,27 +164,32 @@ static void decode_slot(struct hart *h, struct dinsn *d, const uint8_t *host, un
 static struct dinsn *compile_block(struct hart *h, struct dinsn *slots, const uint8_t *host, unsigned off)
 {
 	struct vm *vm = h->vm;
-	struct dinsn blk[JIT_MAX_INSNS];
+	struct dinsn blk[JIT_MAX_INSNS + 1];
 	int n = 0;
 	unsigned o = off;
 	blk[n++] = slots[off >> 1];
-	while (!op_ends_block(blk[n - 1].op) && n < JIT_MAX_INSNS) {
+	int chain_on = 0;      /* the fall-through may chain: next op compiles */
+	while (!op_ends_block(blk[n - 1].op)) {
 		o += blk[n - 1].len;
 		if (o >= PAGE_SIZE)
 			break;
 		decode_slot(h, &blk[n], host, o);
 		if (!op_compilable(blk[n].op))
 			break;
+		if (n == JIT_MAX_INSNS) {
+			chain_on = 1;
+			break;
+		}
 		n++;
 	}
 	uint32_t code;
-	if (jit_compile(vm->jit, blk, n, &code)) {
+	if (jit_compile(vm->jit, blk, n, slots, off, chain_on, &code)) {
 		/* The code buffer is full: drop every block and start over. */
 		jit_reset(vm->jit);
 		dcache_clear(vm->dcache);
 		slots = dcache_page(vm, (uint64_t)(host - vm->ram));
 		slots[off >> 1] = blk[0];
-		if (jit_compile(vm->jit, blk, n, &code))
+		if (jit_compile(vm->jit, blk, n, slots, off, chain_on, &code))
 			return slots;      /* cannot happen with an empty buffer */
 	}
 	struct dinsn *d = &slots[off >> 1];

@@ -135,13 +135,81 @@ static void epilogue(struct x86buf *b)
 	x86_ret(b);
 }
 
-/* Leave the block with h->pc = r12 + delta, reporting `count` insns. */
-static void exit_to(struct x86buf *b, int32_t delta, uint32_t count)
+/* Return to the dispatcher with h->pc = r12 + delta; ebp holds the count
+ * of instructions executed by this chain of blocks. */
+static void plain_exit(struct x86buf *b, int32_t delta)
 {
 	x86_op_mem(b, 1, X86_LEA, RAX, R12, -1, delta);
 	x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, OFF_PC);
-	x86_mov_imm32(b, RAX, count);
+	x86_op_reg(b, 0, X86_MOV_LOAD, RAX, RBP);
 	epilogue(b);
+}
+
+/* A static exit that may be chained: patched to jump straight into the
+ * target block once that block exists (same page only, so both die
+ * together when the page's decoded copy is dropped). */
+struct chain {
+	uint8_t *full;         /* jae taken when the chain budget is spent */
+	uint8_t *site;         /* the rel32 of the patchable jmp */
+	int32_t delta;         /* target pc relative to r12 */
+};
+
+/* Per-block compilation state. */
+struct gen {
+	struct x86buf b;
+	const struct jit *j;
+	const struct dinsn *page_slots;    /* the decoded slots of this page */
+	unsigned page_off;                 /* page offset of the first insn */
+	struct chain chains[2 * JIT_MAX_INSNS];
+	int nchains;
+};
+
+/* Leave to r12 + delta after `count` more instructions, chaining to the
+ * target block when the target is on this page. */
+static void exit_to(struct gen *g, int32_t delta, uint32_t count, int chain)
+{
+	struct x86buf *b = &g->b;
+	int64_t tgt = (int64_t)g->page_off + delta;
+	x86_alu_imm(b, 0, GRP_ADD, RBP, (int32_t)count);
+	if (!chain || tgt < 0 || tgt >= (int64_t)PAGE_SIZE ||
+	    g->nchains >= (int)(sizeof(g->chains) / sizeof(g->chains[0]))) {
+		plain_exit(b, delta);
+		return;
+	}
+	struct chain *c = &g->chains[g->nchains++];
+	x86_alu_imm(b, 0, GRP_CMP, RBP, JIT_CHAIN_LIMIT);
+	c->full = x86_jcc32(b, CC_AE);
+	x86_op_mem(b, 1, X86_LEA, R12, R12, -1, delta);
+	c->site = x86_jmp32(b);
+	c->delta = delta;
+}
+
+/* The out-of-line half of a chained exit: until patched, the jmp lands
+ * here, looks the target slot up, and patches itself if it is compiled. */
+static void emit_chain_stub(struct gen *g, const struct chain *c)
+{
+	struct x86buf *b = &g->b;
+	const struct dinsn *slot = &g->page_slots[(g->page_off + (uint32_t)c->delta) >> 1];
+	x86_patch(b, c->site, b->p);
+	x86_mov_imm64(b, RAX, (uint64_t)(uintptr_t)slot);
+	x86_byte(b, 0x66);                         /* cmp word [rax], OP_JIT */
+	x86_byte(b, 0x83);
+	x86_byte(b, 0x38);
+	x86_byte(b, OP_JIT);
+	uint8_t *absent = x86_jcc32(b, CC_NE);
+	x86_op_mem(b, 0, X86_MOV_LOAD, RAX, RAX, -1, (int32_t)offsetof(struct dinsn, raw));
+	x86_mov_imm64(b, RCX, (uint64_t)(uintptr_t)(g->j->base + JIT_BODY_OFFSET));
+	x86_op_reg(b, 1, X86_ADD, RAX, RCX);
+	x86_mov_imm64(b, RCX, (uint64_t)(uintptr_t)(c->site + 4));
+	x86_op_reg(b, 1, X86_MOV_LOAD, RDX, RAX);
+	x86_op_reg(b, 1, X86_SUB, RDX, RCX);
+	x86_op_mem(b, 0, X86_MOV_STORE, RDX, RCX, -1, -4);   /* the patch */
+	x86_byte(b, 0xff);                         /* jmp rax */
+	x86_byte(b, 0xe0);
+	x86_patch(b, absent, b->p);
+	plain_exit(b, 0);                          /* r12 is the target already */
+	x86_patch(b, c->full, b->p);
+	plain_exit(b, c->delta);
 }
 
 /* An out-of-line slow path for a load or store whose TLB probe missed. */
@@ -320,19 +388,20 @@ static void emit_alu(struct x86buf *b, const struct dinsn *d, int32_t delta)
 }
 
 /* Branches, JAL and JALR: compute the next pc and leave the block. */
-static void emit_transfer(struct x86buf *b, const struct dinsn *d, int32_t delta, uint32_t count)
+static void emit_transfer(struct gen *g, const struct dinsn *d, int32_t delta, uint32_t count)
 {
 	static const int cc_taken[] = {
 		[OP_BEQ - OP_BEQ] = CC_E, [OP_BNE - OP_BEQ] = CC_NE,
 		[OP_BLT - OP_BEQ] = CC_L, [OP_BGE - OP_BEQ] = CC_GE,
 		[OP_BLTU - OP_BEQ] = CC_B, [OP_BGEU - OP_BEQ] = CC_AE,
 	};
+	struct x86buf *b = &g->b;
 	if (d->op == OP_JAL) {
 		if (d->rd != 32) {
 			x86_op_mem(b, 1, X86_LEA, RAX, R12, -1, delta + d->len);
 			st64(b, RAX, d->rd);
 		}
-		exit_to(b, delta + d->imm, count);
+		exit_to(g, delta + d->imm, count, 1);
 		return;
 	}
 	if (d->op == OP_JALR) {
@@ -345,16 +414,16 @@ static void emit_transfer(struct x86buf *b, const struct dinsn *d, int32_t delta
 			st64(b, RCX, d->rd);
 		}
 		x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, OFF_PC);
-		x86_mov_imm32(b, RAX, count);
+		x86_op_mem(b, 0, X86_LEA, RAX, RBP, -1, (int32_t)count);
 		epilogue(b);
 		return;
 	}
 	ld64(b, RAX, d->rs1);
 	x86_op_mem(b, 1, X86_CMP, RAX, RBX, -1, XREG(d->rs2));
 	uint8_t *taken = x86_jcc32(b, cc_taken[d->op - OP_BEQ]);
-	exit_to(b, delta + d->len, count);
+	exit_to(g, delta + d->len, count, 1);
 	x86_patch(b, taken, b->p);
-	exit_to(b, delta + d->imm, count);
+	exit_to(g, delta + d->imm, count, 1);
 }
 
 static void emit_stub(struct x86buf *b, const struct stub *s)
@@ -379,29 +448,39 @@ static void emit_stub(struct x86buf *b, const struct stub *s)
 	}
 	x86_op_reg(b, 0, 0x85, RAX, RAX);                  /* test eax, eax */
 	uint8_t *trap = x86_jcc32(b, CC_NE);
-	if (s->is_store)
-		exit_to(b, s->delta + d->len, s->index + 1);
-	else
+	if (s->is_store) {
+		/* done: leave, since the store may have hit MMIO or this page */
+		x86_alu_imm(b, 0, GRP_ADD, RBP, (int32_t)s->index + 1);
+		plain_exit(b, s->delta + d->len);
+	} else {
 		x86_patch(b, x86_jmp32(b), s->resume);
+	}
 	x86_patch(b, trap, b->p);
-	x86_mov_imm32(b, RAX, (s->index + 1) | JIT_TRAPPED);
+	x86_op_mem(b, 0, X86_LEA, RAX, RBP, -1, (int32_t)s->index + 1);
+	x86_alu_imm(b, 0, GRP_OR, RAX, (int32_t)JIT_TRAPPED);
 	epilogue(b);
 }
 
-int jit_compile(struct jit *j, const struct dinsn *in, int n, uint32_t *offset)
+int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn *page_slots,
+		unsigned page_off, int chain_on, uint32_t *offset)
 {
-	struct x86buf b = { j->base + j->used, j->base + j->size, 0 };
-	uint8_t *start = b.p;
+	struct gen g = { .b = { j->base + j->used, j->base + j->size, 0 }, .j = j,
+			 .page_slots = page_slots, .page_off = page_off };
+	struct x86buf *b = &g.b;
+	uint8_t *start = b->p;
 	struct stub stubs[JIT_MAX_INSNS];
 	int nstubs = 0;
 	int32_t delta = 0;
 	int ended = 0;
 
-	x86_push(&b, RBX);
-	x86_push(&b, RBP);
-	x86_push(&b, R12);            /* rsp is now 16-byte aligned for calls */
-	x86_op_reg(&b, 1, X86_MOV_LOAD, RBX, RDI);
-	x86_op_reg(&b, 1, X86_MOV_LOAD, R12, RSI);
+	x86_push(b, RBX);
+	x86_push(b, RBP);
+	x86_push(b, R12);            /* rsp is now 16-byte aligned for calls */
+	x86_op_reg(b, 1, X86_MOV_LOAD, RBX, RDI);
+	x86_op_reg(b, 1, X86_MOV_LOAD, R12, RSI);
+	x86_op_reg(b, 0, X86_XOR, RBP, RBP);
+	if (!b->overflow && b->p - start != JIT_BODY_OFFSET)
+		abort();             /* chained jumps enter at the body */
 
 	for (int k = 0; k < n && k < JIT_MAX_INSNS; k++) {
 		const struct dinsn *d = &in[k];
@@ -411,32 +490,34 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, uint32_t *offset)
 			unsigned i = d->op - OP_LB;
 			struct stub *s = &stubs[nstubs++];
 			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, 0 };
-			s->miss = emit_tlb_probe(&b, d, size[i], OFF_TLB_R);
-			emit_load(&b, d, size[i], sext[i]);
-			s->resume = b.p;
+			s->miss = emit_tlb_probe(b, d, size[i], OFF_TLB_R);
+			emit_load(b, d, size[i], sext[i]);
+			s->resume = b->p;
 		} else if (d->op >= OP_SB && d->op <= OP_SD) {
 			static const unsigned size[] = { 1, 2, 4, 8 };
 			struct stub *s = &stubs[nstubs++];
 			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, 1 };
-			s->miss = emit_tlb_probe(&b, d, size[d->op - OP_SB], OFF_TLB_W);
-			ld64(&b, RDX, d->rs2);
-			x86_store(&b, (int)size[d->op - OP_SB], RDX, RAX, -1, 0);
+			s->miss = emit_tlb_probe(b, d, size[d->op - OP_SB], OFF_TLB_W);
+			ld64(b, RDX, d->rs2);
+			x86_store(b, (int)size[d->op - OP_SB], RDX, RAX, -1, 0);
 		} else if (op_ends_block(d->op)) {
-			emit_transfer(&b, d, delta, (uint32_t)k + 1);
+			emit_transfer(&g, d, delta, (uint32_t)k + 1);
 			ended = 1;
 			break;
 		} else {
-			emit_alu(&b, d, delta);
+			emit_alu(b, d, delta);
 		}
 		delta += d->len;
 	}
 	if (!ended)
-		exit_to(&b, delta, (uint32_t)n);
+		exit_to(&g, delta, (uint32_t)n, chain_on);
 	for (int i = 0; i < nstubs; i++)
-		emit_stub(&b, &stubs[i]);
-	if (b.overflow)
+		emit_stub(b, &stubs[i]);
+	for (int i = 0; i < g.nchains; i++)
+		emit_chain_stub(&g, &g.chains[i]);
+	if (b->overflow)
 		return -1;
-	size_t len = (size_t)(b.p - start);
+	size_t len = (size_t)(b->p - start);
 	j->used += (len + 15) & ~(size_t)15;
 	*offset = (uint32_t)(start - j->base);
 	return 0;

@@ -14,6 +14,10 @@ struct dinsn;
 struct jit;
 
 #define JIT_MAX_INSNS 64
+/* Chained blocks return to the dispatcher after this many instructions. */
+#define JIT_CHAIN_LIMIT 4096
+/* Bytes of prologue before a block's body (where chained jumps enter). */
+#define JIT_BODY_OFFSET 12
 #define JIT_CODE_BYTES (64u << 20)   /* per VM; flushed whole when full */
 /* A block returns the number of instructions it executed (including one
  * that trapped), with JIT_TRAPPED set when it left through a trap (the trap
@@ -25,9 +29,15 @@ typedef uint32_t (*jit_block_fn)(struct hart *h, uint64_t pc);
 struct jit *jit_new(size_t bytes);
 void jit_free(struct jit *j);
 /* Compile insns[0..n) (all op_compilable, only the last may end the
- * block). Returns 0 and the block's offset, or -1 when the buffer is full
- * (the caller then drops every block: jit_reset plus dcache_clear). */
-int jit_compile(struct jit *j, const struct dinsn *insns, int n, uint32_t *offset);
+ * block), which start at offset page_off of the code page whose decoded
+ * slots are page_slots. Exits to targets on the same page are chained
+ * (jump straight into the target's block once it exists); chain_on says
+ * whether the fall-through exit of a block without a final transfer may be
+ * chained too (it should not when the next instruction is never compiled).
+ * Returns 0 and the block's offset, or -1 when the buffer is full (the
+ * caller then drops every block: jit_reset plus dcache_clear). */
+int jit_compile(struct jit *j, const struct dinsn *insns, int n, const struct dinsn *page_slots,
+		unsigned page_off, int chain_on, uint32_t *offset);
 void jit_reset(struct jit *j);
 jit_block_fn jit_entry(const struct jit *j, uint32_t offset);
 #endif

@@ -131,9 +131,12 @@ static void test_random_programs_match_interpreter(void **state)
 		fx_run(fi, pi, 500);
 		fx_run(fj, pj, 500);
 		for (int r = 0; r < 32; r++) {
-			if (fi->h->x[r] != fj->h->x[r])
+			if (fi->h->x[r] != fj->h->x[r]) {
+				for (unsigned i = 0; i < n; i++)
+					print_message("  .word 0x%08x\n", prog[i]);
 				fail_msg("seed %llu: x%d interp %llx jit %llx", (unsigned long long)seed, r,
 					 (unsigned long long)fi->h->x[r], (unsigned long long)fj->h->x[r]);
+			}
 		}
 		assert_int_equal(fi->h->pc, fj->h->pc);
 		assert_int_equal(fi->h->scause, fj->h->scause);
