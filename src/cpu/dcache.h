@@ -9,7 +9,7 @@ struct vm;
 struct hart;
 
 #define DC_SLOTS 2048          /* one per 2-byte parcel of a 4 KiB page */
-#define DC_PAGES 1024          /* direct-mapped; 32 MiB of slots at most */
+#define DC_PAGES 8192          /* direct-mapped; reserved, touched as used */
 
 /* One decoded instruction. op indexes the interpreter's handler table; 0
  * means "not decoded yet". rd is 32 (a sink register) when the

@@ -7,6 +7,7 @@
  * block, since it may have been MMIO or may have dropped this very page's
  * decoded copy. */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include "cpu/jit.h"
@@ -19,6 +20,8 @@
 struct jit {
 	uint8_t *base;
 	size_t size, used;
+	/* statistics, printed at exit when TERN_JIT_STATS is set */
+	uint64_t blocks, insns, bytes, flushes;
 };
 
 #define OFF_PC    ((int32_t)offsetof(struct hart, pc))
@@ -47,11 +50,19 @@ void jit_free(struct jit *j)
 {
 	if (!j)
 		return;
+	if (getenv("TERN_JIT_STATS"))
+		fprintf(stderr, "jit: %llu blocks, %llu instructions, %llu bytes of code, %llu flushes\n",
+			(unsigned long long)j->blocks, (unsigned long long)j->insns,
+			(unsigned long long)j->bytes, (unsigned long long)j->flushes);
 	munmap(j->base, j->size);
 	free(j);
 }
 
-void jit_reset(struct jit *j) { j->used = 0; }
+void jit_reset(struct jit *j)
+{
+	j->used = 0;
+	j->flushes++;
+}
 
 jit_block_fn jit_entry(const struct jit *j, uint32_t offset)
 {
@@ -519,6 +530,9 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 		return -1;
 	size_t len = (size_t)(b->p - start);
 	j->used += (len + 15) & ~(size_t)15;
+	j->blocks++;
+	j->insns += (uint64_t)n;
+	j->bytes += len;
 	*offset = (uint32_t)(start - j->base);
 	return 0;
 }
