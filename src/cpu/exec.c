@@ -17,21 +17,7 @@
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-#define RD(i)  (((i) >> 7) & 31)
-#define RS1(i) (((i) >> 15) & 31)
-#define RS2(i) (((i) >> 20) & 31)
-#define F3(i)  (((i) >> 12) & 7)
-#define F7(i)  ((i) >> 25)
-#define IMM_I(i) ((int32_t)(i) >> 20)
-/* Every immediate is a signed int32 (OR-ing in unsigned fields would make
- * the result unsigned, and adding it to a 64-bit register would then
- * zero-extend a negative offset). */
-#define IMM_S(i) ((int32_t)(((int32_t)((i) & 0xfe000000u) >> 20) | (((i) >> 7) & 0x1f)))
-#define IMM_B(i) ((int32_t)(((int32_t)((i) & 0x80000000u) >> 19) | (((i) >> 20) & 0x7e0) | \
-		  (((i) >> 7) & 0x1e) | (((i) << 4) & 0x800)))
-#define IMM_U(i) ((int32_t)((i) & 0xfffff000u))
-#define IMM_J(i) ((int32_t)(((int32_t)((i) & 0x80000000u) >> 11) | ((i) & 0xff000) | \
-		  (((i) >> 9) & 0x800) | (((i) >> 20) & 0x7fe)))
+
 
 
 
@@ -111,8 +97,12 @@ static int decode_int(struct dinsn *d, uint32_t i)
 		case 0x00e: return OP_REMW;  case 0x00f: return OP_REMUW;
 		}
 		return OP_ILLEGAL;
-	case 0x2f: case 0x0f: case 0x07: case 0x27: case 0x73:
+	case 0x0f: return f3 <= 1 ? OP_FENCE : OP_ILLEGAL;   /* fence, fence.i */
+	case 0x07: return (f3 == 2 || f3 == 3) ? OP_FLOAD : OP_ILLEGAL;
+	case 0x27: return (f3 == 2 || f3 == 3) ? OP_FSTORE : OP_ILLEGAL;
 	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+		return OP_FPOP;
+	case 0x2f: case 0x73:
 		return OP_GENERIC;
 	}
 	return OP_ILLEGAL;
@@ -137,7 +127,7 @@ static void decode_slot(struct hart *h, struct dinsn *d, const uint8_t *host, un
 		d->op = (uint16_t)decode_int(d, insn);
 		if (d->op == OP_ILLEGAL)
 			d->raw = lo;
-		else if (d->op == OP_GENERIC)
+		else if (op_runs_generic(d->op))
 			d->imm = lo;   /* stval for an illegal RVC-encoded FP/system op */
 		return;
 	}
@@ -150,7 +140,7 @@ static void decode_slot(struct hart *h, struct dinsn *d, const uint8_t *host, un
 	memcpy(&insn, host + off, 4);
 	d->raw = insn;
 	d->op = (uint16_t)decode_int(d, insn);
-	if (d->op == OP_GENERIC)
+	if (op_runs_generic(d->op))
 		d->imm = (int32_t)insn;
 }
 
@@ -523,7 +513,7 @@ op_CROSS: {
 	tmp.op = (uint16_t)decode_int(&tmp, insn);
 	tmp.len = 4;
 	tmp.raw = insn;
-	if (tmp.op == OP_GENERIC || tmp.op == OP_ILLEGAL)
+	if (op_runs_generic(tmp.op) || tmp.op == OP_ILLEGAL)
 		tmp.imm = (int32_t)insn;
 	/* Run it from a private slot; the page cache never holds it. */
 	cross_slot = tmp;
@@ -531,6 +521,11 @@ op_CROSS: {
 	goto *labels[d->op];
 }
 
+op_FENCE:      /* harts share one host thread; stores to code invalidate */
+	NEXT();
+op_FLOAD:
+op_FSTORE:
+op_FPOP:
 op_GENERIC: {
 	uint64_t npc = pc + d->len;
 	h->pc = pc;

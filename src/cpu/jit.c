@@ -29,7 +29,10 @@ struct jit {
 #define OFF_TLB_W ((int32_t)offsetof(struct hart, tlb_w))
 #define OFF_MASK  ((int32_t)offsetof(struct hart, tlb_mask))
 #define OFF_WANT  ((int32_t)offsetof(struct hart, tlb_want))
+#define OFF_SSTATUS ((int32_t)offsetof(struct hart, sstatus))
 #define XREG(r)   ((int32_t)(8 * (r)))
+#define FREG(r)   ((int32_t)(offsetof(struct hart, f) + 8 * (r)))
+#define NAN_BOX   0xffffffff00000000ull
 
 struct jit *jit_new(size_t bytes)
 {
@@ -71,7 +74,8 @@ jit_block_fn jit_entry(const struct jit *j, uint32_t offset)
 
 /* ---- C helpers called from blocks ------------------------------------ */
 
-/* kind = size | 0x10 when sign-extending. Writes *dst only on success. */
+/* kind = size | 0x10 when sign-extending | 0x20 when NaN-boxing (flw).
+ * Writes *dst only on success. */
 static int slow_load(struct hart *h, uint64_t va, uint32_t kind, uint64_t *dst)
 {
 	unsigned size = kind & 0xf;
@@ -80,6 +84,8 @@ static int slow_load(struct hart *h, uint64_t va, uint32_t kind, uint64_t *dst)
 		return 1;
 	if ((kind & 0x10) && size < 8)
 		t = (uint64_t)((int64_t)(t << (64 - 8 * size)) >> (64 - 8 * size));
+	if (kind & 0x20)
+		t |= NAN_BOX;
 	*dst = t;
 	return 0;
 }
@@ -87,6 +93,11 @@ static int slow_load(struct hart *h, uint64_t va, uint32_t kind, uint64_t *dst)
 static int slow_store(struct hart *h, uint64_t va, uint32_t size, uint64_t v)
 {
 	return mmu_store_slow(h, va, size, v);
+}
+
+static void raise_illegal(struct hart *h, uint64_t bits)
+{
+	hart_trap(h, EXC_ILLEGAL, bits);
 }
 
 static uint64_t sx32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
@@ -228,10 +239,12 @@ struct stub {
 	const struct dinsn *d;
 	int32_t delta;         /* pc of the instruction, relative to r12 */
 	uint32_t index;        /* its position in the block */
-	uint8_t *miss;         /* the jne to patch */
+	uint8_t *miss;         /* the jcc to patch */
+	uint8_t *miss2;        /* a second one (illegal-instruction stubs) */
 	uint8_t *resume;       /* where a load continues */
-	int is_store;
+	int kind;
 };
+enum { STUB_LOAD, STUB_STORE, STUB_FLOAD, STUB_FSTORE, STUB_ILLEGAL };
 
 /* rax = x[rs1] + imm; rcx = TLB index * 16; jne to a stub (returned) when
  * the TLB of `tlb_off` does not map [va, va+size) within one page. */
@@ -440,36 +453,106 @@ static void emit_transfer(struct gen *g, const struct dinsn *d, int32_t delta, u
 static void emit_stub(struct x86buf *b, const struct stub *s)
 {
 	const struct dinsn *d = s->d;
+	uint32_t raw = d->raw;
 	x86_patch(b, s->miss, b->p);
+	x86_patch(b, s->miss2, b->p);
 	/* h->pc = this instruction, for the fault the slow path may raise */
 	x86_op_mem(b, 1, X86_LEA, RCX, R12, -1, s->delta);
 	x86_op_mem(b, 1, X86_MOV_STORE, RCX, RBX, -1, OFF_PC);
 	x86_op_reg(b, 1, X86_MOV_LOAD, RDI, RBX);
-	x86_op_reg(b, 1, X86_MOV_LOAD, RSI, RAX);
-	if (s->is_store) {
-		static const unsigned sz[] = { 1, 2, 4, 8 };
-		x86_mov_imm32(b, RDX, sz[d->op - OP_SB]);
-		ld64(b, RCX, d->rs2);
-		x86_call(b, (const void *)slow_store);
+	uint8_t *trap = NULL;
+	if (s->kind == STUB_ILLEGAL) {
+		x86_mov_imm32(b, RSI, (uint32_t)d->imm);          /* stval bits */
+		x86_call(b, (const void *)raise_illegal);
 	} else {
-		static const unsigned kind[] = { 0x11, 0x12, 0x14, 0x08, 0x01, 0x02, 0x04 };
-		x86_mov_imm32(b, RDX, kind[d->op - OP_LB]);
-		x86_op_mem(b, 1, X86_LEA, RCX, RBX, -1, XREG(d->rd));
-		x86_call(b, (const void *)slow_load);
-	}
-	x86_op_reg(b, 0, 0x85, RAX, RAX);                  /* test eax, eax */
-	uint8_t *trap = x86_jcc32(b, CC_NE);
-	if (s->is_store) {
-		/* done: leave, since the store may have hit MMIO or this page */
-		x86_alu_imm(b, 0, GRP_ADD, RBP, (int32_t)s->index + 1);
-		plain_exit(b, s->delta + d->len);
-	} else {
-		x86_patch(b, x86_jmp32(b), s->resume);
+		x86_op_reg(b, 1, X86_MOV_LOAD, RSI, RAX);         /* va */
+		if (s->kind == STUB_STORE || s->kind == STUB_FSTORE) {
+			static const unsigned sz[] = { 1, 2, 4, 8 };
+			x86_mov_imm32(b, RDX, s->kind == STUB_STORE ? sz[d->op - OP_SB] : F3(raw) == 2 ? 4 : 8);
+			if (s->kind == STUB_STORE)
+				ld64(b, RCX, d->rs2);
+			else
+				x86_op_mem(b, 1, X86_MOV_LOAD, RCX, RBX, -1, FREG(RS2(raw)));
+			x86_call(b, (const void *)slow_store);
+		} else {
+			static const unsigned kind[] = { 0x11, 0x12, 0x14, 0x08, 0x01, 0x02, 0x04 };
+			if (s->kind == STUB_LOAD) {
+				x86_mov_imm32(b, RDX, kind[d->op - OP_LB]);
+				x86_op_mem(b, 1, X86_LEA, RCX, RBX, -1, XREG(d->rd));
+			} else {
+				x86_mov_imm32(b, RDX, F3(raw) == 2 ? 0x24 : 0x08);
+				x86_op_mem(b, 1, X86_LEA, RCX, RBX, -1, FREG(RD(raw)));
+			}
+			x86_call(b, (const void *)slow_load);
+		}
+		x86_op_reg(b, 0, 0x85, RAX, RAX);                  /* test eax, eax */
+		trap = x86_jcc32(b, CC_NE);
+		if (s->kind == STUB_STORE || s->kind == STUB_FSTORE) {
+			/* done: leave, since the store may have hit MMIO or this page */
+			x86_alu_imm(b, 0, GRP_ADD, RBP, (int32_t)s->index + 1);
+			plain_exit(b, s->delta + d->len);
+		} else {
+			x86_patch(b, x86_jmp32(b), s->resume);
+		}
 	}
 	x86_patch(b, trap, b->p);
 	x86_op_mem(b, 0, X86_LEA, RAX, RBP, -1, (int32_t)s->index + 1);
 	x86_alu_imm(b, 0, GRP_OR, RAX, (int32_t)JIT_TRAPPED);
 	epilogue(b);
+}
+
+/* jz to an illegal-instruction stub when sstatus.FS is Off. */
+static uint8_t *emit_fs_check(struct x86buf *b)
+{
+	x86_op_mem(b, 0, 0xf7, 0, RBX, -1, OFF_SSTATUS);      /* test dword, imm32 */
+	x86_u32(b, (uint32_t)SSTATUS_FS);
+	return x86_jcc32(b, CC_E);
+}
+
+static void emit_fs_dirty(struct x86buf *b)
+{
+	x86_op_mem(b, 0, 0x81, GRP_OR, RBX, -1, OFF_SSTATUS);  /* or dword, imm32 */
+	x86_u32(b, (uint32_t)FS_DIRTY);
+}
+
+/* flw/fld/fsw/fsd and the F/D arithmetic (through fpu_exec). Adds the
+ * stubs they need to *ns. */
+static void emit_fp(struct x86buf *b, const struct dinsn *d, int32_t delta, uint32_t k,
+		    struct stub *stubs, int *ns)
+{
+	uint32_t raw = d->raw;
+	struct stub *ill = &stubs[(*ns)++];
+	*ill = (struct stub){ d, delta, k, NULL, NULL, NULL, STUB_ILLEGAL };
+	ill->miss = emit_fs_check(b);
+	if (d->op == OP_FPOP) {
+		x86_op_reg(b, 1, X86_MOV_LOAD, RDI, RBX);
+		x86_mov_imm32(b, RSI, raw);
+		x86_call(b, (const void *)fpu_exec);
+		x86_op_reg(b, 0, 0x85, RAX, RAX);
+		ill->miss2 = x86_jcc32(b, CC_NE);
+		emit_fs_dirty(b);
+		return;
+	}
+	unsigned size = F3(raw) == 2 ? 4 : 8;
+	struct stub *s = &stubs[(*ns)++];
+	*s = (struct stub){ d, delta, k, NULL, NULL, NULL, d->op == OP_FLOAD ? STUB_FLOAD : STUB_FSTORE };
+	struct dinsn addr = *d;          /* the probe reads rs1 and imm */
+	addr.rs1 = (uint8_t)RS1(raw);
+	addr.imm = d->op == OP_FLOAD ? IMM_I(raw) : IMM_S(raw);
+	s->miss = emit_tlb_probe(b, &addr, size, d->op == OP_FLOAD ? OFF_TLB_R : OFF_TLB_W);
+	if (d->op == OP_FLOAD) {
+		x86_op_mem(b, size == 8, X86_MOV_LOAD, RAX, RAX, -1, 0);
+		if (size == 4) {
+			x86_mov_imm64(b, RCX, NAN_BOX);
+			x86_op_reg(b, 1, X86_OR, RAX, RCX);
+		}
+		x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, FREG(RD(raw)));
+		s->resume = b->p;
+		emit_fs_dirty(b);
+	} else {
+		x86_op_mem(b, 1, X86_MOV_LOAD, RDX, RBX, -1, FREG(RS2(raw)));
+		x86_store(b, (int)size, RDX, RAX, -1, 0);
+	}
 }
 
 int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn *page_slots,
@@ -479,7 +562,7 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 			 .page_slots = page_slots, .page_off = page_off };
 	struct x86buf *b = &g.b;
 	uint8_t *start = b->p;
-	struct stub stubs[JIT_MAX_INSNS];
+	struct stub stubs[2 * JIT_MAX_INSNS];
 	int nstubs = 0;
 	int32_t delta = 0;
 	int ended = 0;
@@ -500,17 +583,22 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 			static const int sext[] = { 1, 1, 1, 0, 0, 0, 0 };
 			unsigned i = d->op - OP_LB;
 			struct stub *s = &stubs[nstubs++];
-			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, 0 };
+			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, NULL, STUB_LOAD };
 			s->miss = emit_tlb_probe(b, d, size[i], OFF_TLB_R);
 			emit_load(b, d, size[i], sext[i]);
 			s->resume = b->p;
 		} else if (d->op >= OP_SB && d->op <= OP_SD) {
 			static const unsigned size[] = { 1, 2, 4, 8 };
 			struct stub *s = &stubs[nstubs++];
-			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, 1 };
+			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, NULL, STUB_STORE };
 			s->miss = emit_tlb_probe(b, d, size[d->op - OP_SB], OFF_TLB_W);
 			ld64(b, RDX, d->rs2);
 			x86_store(b, (int)size[d->op - OP_SB], RDX, RAX, -1, 0);
+		} else if (d->op == OP_FLOAD || d->op == OP_FSTORE || d->op == OP_FPOP) {
+			emit_fp(b, d, delta, (uint32_t)k, stubs, &nstubs);
+		} else if (d->op == OP_FENCE) {
+			/* nothing: one host thread runs the harts, and stores to
+			 * decoded code drop it (so fence.i has nothing to do) */
 		} else if (op_ends_block(d->op)) {
 			emit_transfer(&g, d, delta, (uint32_t)k + 1);
 			ended = 1;

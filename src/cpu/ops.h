@@ -15,12 +15,36 @@
 	X(ADD) X(SUB) X(SLL) X(SLT) X(SLTU) X(XOR) X(SRL) X(SRA) X(OR) X(AND) \
 	X(MUL) X(MULH) X(MULHSU) X(MULHU) X(DIV) X(DIVU) X(REM) X(REMU) \
 	X(ADDW) X(SUBW) X(SLLW) X(SRLW) X(SRAW) \
-	X(MULW) X(DIVW) X(DIVUW) X(REMW) X(REMUW)
+	X(MULW) X(DIVW) X(DIVUW) X(REMW) X(REMUW) \
+	X(FENCE) X(FLOAD) X(FSTORE) X(FPOP)
+/* Instruction fields and immediates. */
+#define RD(i)  (((i) >> 7) & 31)
+#define RS1(i) (((i) >> 15) & 31)
+#define RS2(i) (((i) >> 20) & 31)
+#define F3(i)  (((i) >> 12) & 7)
+#define F7(i)  ((i) >> 25)
+#define IMM_I(i) ((int32_t)(i) >> 20)
+/* Every immediate is a signed int32 (OR-ing in unsigned fields would make
+ * the result unsigned, and adding it to a 64-bit register would then
+ * zero-extend a negative offset). */
+#define IMM_S(i) ((int32_t)(((int32_t)((i) & 0xfe000000u) >> 20) | (((i) >> 7) & 0x1f)))
+#define IMM_B(i) ((int32_t)(((int32_t)((i) & 0x80000000u) >> 19) | (((i) >> 20) & 0x7e0) | \
+		  (((i) >> 7) & 0x1e) | (((i) << 4) & 0x800)))
+#define IMM_U(i) ((int32_t)((i) & 0xfffff000u))
+#define IMM_J(i) ((int32_t)(((int32_t)((i) & 0x80000000u) >> 11) | ((i) & 0xff000) | \
+		  (((i) >> 9) & 0x800) | (((i) >> 20) & 0x7fe)))
+
 #define OP_ENUM(n) OP_##n,
 enum { OPS(OP_ENUM) OP_COUNT };
 
 /* Ops the block compiler translates; the rest run in the interpreter. */
-static inline int op_compilable(int op) { return op >= OP_LUI && op <= OP_REMUW; }
+static inline int op_compilable(int op) { return op >= OP_LUI && op <= OP_FPOP; }
+/* Ops the interpreter hands to its generic executor, which decodes the raw
+ * bits again (dinsn.imm then holds the bits reported in stval). */
+static inline int op_runs_generic(int op)
+{
+	return op == OP_GENERIC || op == OP_FLOAD || op == OP_FSTORE || op == OP_FPOP;
+}
 /* Ops that end a block (control transfers). */
 static inline int op_ends_block(int op)
 {

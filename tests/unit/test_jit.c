@@ -24,6 +24,7 @@ static void fx_free_jit(struct fx *f)
 }
 
 static uint64_t rng_state;
+static int fp_enabled;      /* generate F/D instructions too */
 static uint32_t rnd(void)
 {
 	rng_state ^= rng_state << 13;
@@ -52,7 +53,24 @@ static uint32_t rand_insn(unsigned i, unsigned n)
 	};
 	unsigned left = n - 1 - i;                /* instructions after this one */
 	int32_t imm = (int32_t)(rnd() % 4096) - 2048;
-	switch (rnd() % 12) {
+	switch (rnd() % (fp_enabled ? 15 : 12)) {
+	case 12: {                                /* fld/flw/fsd/fsw */
+		unsigned f3 = 2 + rnd() % 2;
+		int32_t off = (int32_t)(rnd() % 2040);
+		if (rnd() & 1)
+			return enc_i(off, BASE_REG, f3, rnd() % 32, 0x07);
+		return enc_s(off, rnd() % 32, BASE_REG, f3, 0x27);
+	}
+	case 13: {                                /* fadd/fsub/fmul/fdiv .s/.d, fsgnj */
+		static const unsigned f7s[] = { 0x00, 0x04, 0x08, 0x0c, 0x01, 0x05, 0x09, 0x0d, 0x11 };
+		unsigned f7 = f7s[rnd() % 9];
+		unsigned rm = f7 == 0x11 ? rnd() % 3 : ((rnd() & 1) ? 7 : rnd() % 5);
+		return enc_r(f7, rnd() % 32, rnd() % 32, rm, rnd() % 32, 0x53);
+	}
+	case 14:                                  /* fmv.x.d / fmv.d.x */
+		if (rnd() & 1)
+			return enc_r(0x71, 0, rnd() % 32, 0, rand_rd(), 0x53);
+		return enc_r(0x79, 0, rand_rs(), 0, rnd() % 32, 0x53);
 	case 0: case 1: {
 		const unsigned *o = r_ops[rnd() % (sizeof(r_ops) / sizeof(r_ops[0]))];
 		return enc_r(o[0], rand_rs(), rand_rs(), o[1], rand_rd(), 0x33);
@@ -106,6 +124,9 @@ static void seed_state(struct fx *f, uint64_t seed)
 	rng_state = seed;
 	for (int r = 1; r < 32; r++)
 		f->h->x[r] = ((uint64_t)rnd() << 32) ^ rnd() ^ ((rnd() & 1) ? 0x8000000000000000ull : 0);
+	for (int r = 0; r < 32; r++)
+		f->h->f[r] = ((uint64_t)rnd() << 32) ^ rnd();
+	f->h->sstatus |= fp_enabled ? FS_DIRTY : 0;
 	f->h->x[BASE_REG] = DATA;
 	f->h->x[EDGE_REG] = DATA + 4096 - 8;
 	uint8_t *d = fx_ram(f, DATA, 8192);
@@ -113,9 +134,9 @@ static void seed_state(struct fx *f, uint64_t seed)
 		d[i] = (uint8_t)rnd();
 }
 
-static void test_random_programs_match_interpreter(void **state)
+static void random_programs(int with_fp)
 {
-	(void)state;
+	fp_enabled = with_fp;
 	for (uint64_t seed = 1; seed <= 400; seed++) {
 		struct fx *fi = fx_new(), *fj = fx_new_jit();
 		uint32_t prog[48];
@@ -138,12 +159,51 @@ static void test_random_programs_match_interpreter(void **state)
 					 (unsigned long long)fi->h->x[r], (unsigned long long)fj->h->x[r]);
 			}
 		}
+		for (int r = 0; r < 32; r++) {
+			if (fi->h->f[r] != fj->h->f[r])
+				fail_msg("seed %llu: f%d interp %llx jit %llx", (unsigned long long)seed, r,
+					 (unsigned long long)fi->h->f[r], (unsigned long long)fj->h->f[r]);
+		}
+		assert_int_equal(fi->h->fflags, fj->h->fflags);
+		assert_int_equal(fi->h->sstatus, fj->h->sstatus);
 		assert_int_equal(fi->h->pc, fj->h->pc);
 		assert_int_equal(fi->h->scause, fj->h->scause);
 		assert_memory_equal(fx_ram(fi, DATA, 8192), fx_ram(fj, DATA, 8192), 8192);
 		fx_free(fi);
 		fx_free_jit(fj);
 	}
+}
+
+static void test_random_programs_match_interpreter(void **state)
+{
+	(void)state;
+	random_programs(0);
+}
+
+static void test_random_fp_programs_match_interpreter(void **state)
+{
+	(void)state;
+	random_programs(1);
+}
+
+/* With sstatus.FS Off, an FP instruction in mid-block raises an illegal-
+ * instruction trap after the instructions before it retired. */
+static void test_fp_off_traps(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new_jit();
+	uint32_t fadd = enc_r(0x01, 2, 1, 7, 3, 0x53);      /* fadd.d f3, f1, f2 */
+	uint32_t prog[] = { ADDI(5, 0, 7), fadd, ADDI(6, 0, 9), INSN_J_SELF };
+	uint64_t pc = fx_code(f, prog, 4);
+	f->h->sstatus &= ~SSTATUS_FS;
+	f->h->x[6] = 0;
+	fx_run(f, pc, 2);
+	assert_int_equal(f->h->x[5], 7);
+	assert_int_equal(f->h->x[6], 0);
+	assert_int_equal(f->h->scause, EXC_ILLEGAL);
+	assert_int_equal(f->h->stval, fadd);
+	assert_int_equal(f->h->sepc, pc + 4);
+	fx_free_jit(f);
 }
 
 /* A load whose TLB probe misses, one that crosses a page, a store to a
@@ -279,6 +339,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_programs_match_interpreter),
+		cmocka_unit_test(test_random_fp_programs_match_interpreter),
+		cmocka_unit_test(test_fp_off_traps),
 		cmocka_unit_test(test_slow_paths),
 		cmocka_unit_test(test_trap_mid_block),
 		cmocka_unit_test(test_self_modifying_code),
