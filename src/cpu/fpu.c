@@ -462,6 +462,63 @@ static uint64_t arith(int op, uint64_t a, uint64_t b, uint64_t c, int d, int rm,
 	return r;
 }
 
+/* A fast path, as QEMU's "hardfloat" has: once fflags holds NX, an RNE
+ * add/sub/mul/div of finite operands (normal or zero) whose result is a
+ * normal number can raise no flag that is not already set (no NV, DZ, OF or
+ * UF; NX is sticky), so the host computes it with no MXCSR work. Zero
+ * results count only for add/sub, where they are exact; mul/div zeros may
+ * be underflows. Returns 0 when the exact path must run instead. */
+static inline int finite_nd(uint64_t v, int d)
+{
+	unsigned e = d ? (unsigned)(v >> 52) & 0x7ff : (unsigned)(v >> 23) & 0xff;
+	uint64_t mant = d ? v & 0xfffffffffffffull : v & 0x7fffff;
+	return e != (d ? 0x7ffu : 0xffu) && (e != 0 || mant == 0);
+}
+
+static inline int normal_nz(uint64_t v, int d)
+{
+	unsigned e = d ? (unsigned)(v >> 52) & 0x7ff : (unsigned)(v >> 23) & 0xff;
+	return e != 0 && e != (d ? 0x7ffu : 0xffu);
+}
+
+static int fast_arith(int op, uint64_t a, uint64_t b, int d, uint64_t *out)
+{
+	uint64_t r;
+
+	if (!finite_nd(a, d) || !finite_nd(b, d) || (op == OP_DIV && !normal_nz(b, d)))
+		return 0;
+	if (d) {
+		double x = u2d(a), y = u2d(b);
+		r = d2u(op == OP_ADD ? x + y : op == OP_SUB ? x - y : op == OP_MUL ? x * y : x / y);
+	} else {
+		float x = u2f((uint32_t)a), y = u2f((uint32_t)b);
+		r = f2u(op == OP_ADD ? x + y : op == OP_SUB ? x - y : op == OP_MUL ? x * y : x / y);
+	}
+	if (normal_nz(r, d) || ((op == OP_ADD || op == OP_SUB) && (r << (d ? 1 : 33)) == 0)) {
+		*out = r;
+		return 1;
+	}
+	return 0;
+}
+
+/* The same for fused multiply-add; only normal results qualify (a zero may
+ * be an exact cancellation or an underflow). */
+static int fast_fma(uint64_t a, uint64_t b, uint64_t c, int d, uint64_t *out)
+{
+	uint64_t r;
+
+	if (!finite_nd(a, d) || !finite_nd(b, d) || !finite_nd(c, d))
+		return 0;
+	if (d)
+		r = d2u(fma(u2d(a), u2d(b), u2d(c)));
+	else
+		r = f2u(fmaf(u2f((uint32_t)a), u2f((uint32_t)b), u2f((uint32_t)c)));
+	if (!normal_nz(r, d))
+		return 0;
+	*out = r;
+	return 1;
+}
+
 /* ---- conversions -------------------------------------------------------- */
 
 /* kind: 0 W, 1 WU, 2 L, 3 LU. Returns the value to write to x[rd]. */
@@ -654,7 +711,9 @@ int fpu_exec(struct hart *h, uint32_t insn)
 			c ^= sb;
 		if (opc == 0x4b || opc == 0x4f)         /* FNMSUB, FNMADD: -(a*b) */
 			a ^= sb;
-		wrf(h, rd, arith(OP_FMA, a, b, c, d, rm, &fl), d);
+		if (rm != RM_RNE || !(h->fflags & FFLAG_NX) || !fast_fma(a, b, c, d, &r))
+			r = arith(OP_FMA, a, b, c, d, rm, &fl);
+		wrf(h, rd, r, d);
 		h->fflags |= fl;
 		return 0;
 	}
@@ -663,7 +722,10 @@ int fpu_exec(struct hart *h, uint32_t insn)
 	case 0x00: case 0x01: case 0x02: case 0x03:     /* FADD FSUB FMUL FDIV */
 		if ((rm = eff_rm(h, f3)) < 0)
 			return -1;
-		r = arith(f7 >> 2, rdf(h, rs1, d), rdf(h, rs2, d), 0, d, rm, &fl);
+		a = rdf(h, rs1, d);
+		b = rdf(h, rs2, d);
+		if (rm != RM_RNE || !(h->fflags & FFLAG_NX) || !fast_arith(f7 >> 2, a, b, d, &r))
+			r = arith(f7 >> 2, a, b, 0, d, rm, &fl);
 		wrf(h, rd, r, d);
 		break;
 	case 0x0b:                                      /* FSQRT */

@@ -806,6 +806,76 @@ static void test_int_to_float(void **state)
 	assert_int_equal(fl, FFLAG_NX);
 }
 
+/* With NX already set, add/sub/mul/div and the FMAs take a host fast path for ordinary
+ * operands; it must give the exact path's result, and NX | the exact
+ * path's flags. Operands are drawn to hit zeros, tiny, huge, subnormal,
+ * infinite and NaN values as well as ordinary ones. */
+static uint64_t xs;
+static uint64_t rnd64(void)
+{
+	xs ^= xs << 13;
+	xs ^= xs >> 7;
+	xs ^= xs << 17;
+	return xs;
+}
+
+static uint64_t rand_operand(int d)
+{
+	uint64_t v = rnd64();
+	unsigned kind = (unsigned)(v >> 60);
+	if (d) {
+		switch (kind) {
+		case 0: return v & 0x800fffffffffffffull;                /* subnormal or zero */
+		case 1: return (v & 0x800fffffffffffffull) | 0x0010000000000000ull;   /* smallest exponent */
+		case 2: return (v & 0x800fffffffffffffull) | 0x7fe0000000000000ull;   /* largest exponent */
+		case 3: return (v & 0x800fffffffffffffull) | 0x7ff0000000000000ull;   /* inf or NaN */
+		case 4: return v & 0x8000000000000000ull;                /* +-0 */
+		default: return (v & 0x800fffffffffffffull) | ((uint64_t)(0x3c0 + (v >> 52) % 0x80) << 52);
+		}
+	}
+	uint32_t f = (uint32_t)v;
+	switch (kind) {
+	case 0: f &= 0x807fffffu; break;
+	case 1: f = (f & 0x807fffffu) | 0x00800000u; break;
+	case 2: f = (f & 0x807fffffu) | 0x7f000000u; break;
+	case 3: f = (f & 0x807fffffu) | 0x7f800000u; break;
+	case 4: f &= 0x80000000u; break;
+	default: f = (f & 0x807fffffu) | ((uint32_t)(0x70 + (v >> 40) % 0x20) << 23); break;
+	}
+	return BOXED(f);
+}
+
+static void test_fast_path_matches_exact(void **state)
+{
+	(void)state;
+	static const unsigned ops[] = { F_ADD, F_SUB, F_MUL, F_DIV };
+	xs = 0x2545f4914f6cdd1dull;
+	for (int i = 0; i < 200000; i++) {
+		int d = i & 1;
+		unsigned op = ops[(i >> 1) & 3];
+		uint64_t a = rand_operand(d), b = rand_operand(d), c = rand_operand(d);
+		uint32_t insn = (i % 5 == 4) ? op_r4(OPC_FMADD + 4 * ((i >> 3) & 3), 4, d ? D : S, 2, 1, RNE, 3)
+					     : op_fp(op, d ? D : S, 2, 1, RNE, 3);
+		struct hart *h = fresh();
+		h->f[1] = a;
+		h->f[2] = b;
+		h->f[4] = c;
+		assert_int_equal(fpu_exec(h, insn), 0);
+		uint64_t exact = h->f[3];
+		uint32_t exact_fl = h->fflags;
+		h = fresh();
+		h->f[1] = a;
+		h->f[2] = b;
+		h->f[4] = c;
+		h->fflags = FFLAG_NX;
+		assert_int_equal(fpu_exec(h, insn), 0);
+		if (h->f[3] != exact || h->fflags != (exact_fl | FFLAG_NX))
+			fail_msg("op %u d %d a %llx b %llx: exact %llx/%x fast %llx/%x", op, d,
+				 (unsigned long long)a, (unsigned long long)b, (unsigned long long)exact,
+				 exact_fl, (unsigned long long)h->f[3], h->fflags);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -824,6 +894,7 @@ int main(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_sgnj),
 		cmocka_unit_test(test_int_to_float),
+		cmocka_unit_test(test_fast_path_matches_exact),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
