@@ -33,6 +33,8 @@ struct vm {
 	struct hart *harts[VM_MAX_HARTS];
 	struct dcache *dcache;      /* decoded code pages, shared by the harts */
 	struct jit *jit;            /* compiled blocks; NULL: interpret only */
+	/* Dirty-page log while migrating (core/ramlog.c); NULL otherwise. */
+	_Atomic uint64_t *_Atomic dirty_log;
 	int nharts;
 
 	/* Guards device state; the vCPU takes it around MMIO, the I/O thread

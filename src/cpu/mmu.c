@@ -3,7 +3,7 @@
 #include <errno.h>
 #include "cpu/mmu.h"
 #include "core/vm.h"
-#include "cpu/dcache.h"
+#include "core/ramlog.h"
 
 #define PTE_V (1ull << 0)
 #define PTE_R (1ull << 1)
@@ -113,6 +113,7 @@ restart:;
 			if (!__atomic_compare_exchange_n((uint64_t *)p, &expect, pte | need, false,
 							 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 				goto restart;   /* the PTE changed under us: walk again */
+			ram_written(vm, (uint64_t)(p - vm->ram), 8);
 		}
 		if (lvl > 0)
 			h->tlb_super = true;
@@ -218,10 +219,9 @@ int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 	}
 	uint8_t *host = vm_ram_ptr(h->vm, pa, size);
 	if (host) {
-		struct dcache *dc = h->vm->dcache;
-		uint64_t off = pa - h->vm->ram_base;
-		if (dc && dcache_is_code(dc, off))
-			dcache_invalidate(h->vm, off, size);
+		/* before the fill: later fast-path writes to the page are then
+		 * covered by this one's log entry */
+		ram_written(h->vm, pa - h->vm->ram_base, size);
 		tlb_fill(h->tlb_w, va, host, user);
 		store_le(host, size, val);
 		return 0;
@@ -252,9 +252,7 @@ void *mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum mmu_access
 		return NULL;
 	}
 	if (acc == ACC_STORE) {
-		struct dcache *dc = h->vm->dcache;
-		if (dc && dcache_is_code(dc, pa - h->vm->ram_base))
-			dcache_invalidate(h->vm, pa - h->vm->ram_base, size);
+		ram_written(h->vm, pa - h->vm->ram_base, size);
 		tlb_fill(h->tlb_w, va, host, user);
 	} else {
 		tlb_fill(h->tlb_r, va, host, user);

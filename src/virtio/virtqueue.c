@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include "core/vm.h"
-#include "cpu/dcache.h"
+#include "core/ramlog.h"
 #include "virtio/virtqueue.h"
 
 /* Layout offsets (virtio 1.2, 2.7.6 and 2.7.8). */
@@ -149,6 +149,12 @@ static int walk_indirect(struct virtq *vq, struct virtq_chain *c, const struct d
 	}
 }
 
+/* The device wrote n bytes at offset off of the used ring. */
+static void used_written(struct virtq *vq, uint32_t off, uint32_t n)
+{
+	ram_written(vq->vm, (uint64_t)(vq->used + off - vq->vm->ram), n);
+}
+
 int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 {
 	if (!vq->num)
@@ -160,6 +166,7 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 		/* Ask to be kicked at the next buffer, then look once more: the
 		 * driver may have added one before it saw avail_event move. */
 		st16(vq->used + USED_RING + 8u * vq->num, vq->last_avail);
+		used_written(vq, USED_RING + 8u * vq->num, 2);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		avail_idx = ld16_acq(vq->avail + AVAIL_IDX);
 		if (avail_idx == vq->last_avail)
@@ -191,8 +198,10 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 		i = d.next;
 	}
 	vq->last_avail++;
-	if (vq->event_idx)
+	if (vq->event_idx) {
 		st16(vq->used + USED_RING + 8u * vq->num, vq->last_avail);
+		used_written(vq, USED_RING + 8u * vq->num, 2);
+	}
 	return 1;
 }
 
@@ -208,6 +217,8 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	/* Release: the element (and the data) are visible before the idx. */
 	__atomic_store_n((uint16_t *)(vq->used + USED_IDX), htole16(vq->used_idx),
 			 __ATOMIC_RELEASE);
+	used_written(vq, USED_IDX, 2);
+	used_written(vq, (uint32_t)(e - vq->used), 8);
 }
 
 bool virtq_need_notify(struct virtq *vq)
@@ -268,7 +279,7 @@ size_t virtq_chain_write(struct virtq *vq, const struct virtq_chain *c, uint64_t
 		if (n > len - done)
 			n = len - done;
 		memcpy(s->ptr + off, in + done, n);
-		dcache_invalidate(vq->vm, (uint64_t)(s->ptr + off - vq->vm->ram), n);
+		ram_written(vq->vm, (uint64_t)(s->ptr + off - vq->vm->ram), n);
 		done += n;
 		off = 0;
 	}
@@ -279,7 +290,7 @@ void virtq_chain_written(struct virtq *vq, const struct virtq_chain *c, uint64_t
 {
 	for (unsigned i = c->nread; i < c->nseg && len; i++) {
 		uint64_t n = c->seg[i].len < len ? c->seg[i].len : len;
-		dcache_invalidate(vq->vm, (uint64_t)(c->seg[i].ptr - vq->vm->ram), n);
+		ram_written(vq->vm, (uint64_t)(c->seg[i].ptr - vq->vm->ram), n);
 		len -= n;
 	}
 }

@@ -1,0 +1,68 @@
+/* Guest RAM write tracking: decoded-code invalidation and the dirty-page
+ * log for live migration (see ramlog.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "core/ramlog.h"
+#include "core/vm.h"
+#include "cpu/dcache.h"
+
+uint64_t ram_page_count(const struct vm *vm)
+{
+	return vm->ram_size >> 12;
+}
+
+void ram_written(struct vm *vm, uint64_t off, uint64_t len)
+{
+	if (!len || off >= vm->ram_size)
+		return;
+	if (len > vm->ram_size - off)
+		len = vm->ram_size - off;
+	dcache_invalidate(vm, off, len);
+	_Atomic uint64_t *log = atomic_load_explicit(&vm->dirty_log, memory_order_acquire);
+	if (!log)
+		return;
+	for (uint64_t p = off >> 12; p <= (off + len - 1) >> 12; p++)
+		atomic_fetch_or_explicit(&log[p >> 6], 1ull << (p & 63), memory_order_relaxed);
+}
+
+static void flush_write_tlbs(struct vm *vm)
+{
+	for (int i = 0; i < vm->nharts; i++)
+		memset(vm->harts[i]->tlb_w, 0, sizeof(vm->harts[i]->tlb_w));
+}
+
+int ram_dirty_log_start(struct vm *vm)
+{
+	uint64_t words = (ram_page_count(vm) + 63) / 64;
+	_Atomic uint64_t *log = calloc(words, sizeof(*log));
+	if (!log)
+		return -1;
+	atomic_store_explicit(&vm->dirty_log, log, memory_order_release);
+	flush_write_tlbs(vm);        /* every page's next write is logged */
+	return 0;
+}
+
+void ram_dirty_log_stop(struct vm *vm)
+{
+	_Atomic uint64_t *log = atomic_exchange(&vm->dirty_log, NULL);
+	/* A device thread may still be inside ram_written with the old
+	 * pointer; the log is freed only once no DMA can be in flight, which
+	 * the callers guarantee by stopping the log with the VM paused and its
+	 * devices quiesced. */
+	free((void *)log);
+}
+
+uint64_t ram_dirty_log_sync(struct vm *vm, uint64_t *out)
+{
+	_Atomic uint64_t *log = atomic_load_explicit(&vm->dirty_log, memory_order_acquire);
+	uint64_t pages = ram_page_count(vm), n = 0;
+	if (!log)
+		return 0;
+	flush_write_tlbs(vm);
+	for (uint64_t i = 0; i < (pages + 63) / 64; i++) {
+		uint64_t w = atomic_exchange_explicit(&log[i], 0, memory_order_acq_rel);
+		out[i] |= w;
+		n += (uint64_t)__builtin_popcountll(w);
+	}
+	return n;
+}
