@@ -1,0 +1,39 @@
+/* Batches of guest RAM pages on the migration wire: which pages, and the
+ * contents of those that are not all zero, optionally zstd-compressed.
+ * The decoder treats its input as hostile: every length and page index is
+ * checked before anything is written into guest RAM. Format:
+ * docs/MIGRATION.md ("RAM batches"). */
+#ifndef TERN_MIG_RAMPAGES_H
+#define TERN_MIG_RAMPAGES_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+
+#define RAM_BATCH_MAX_PAGES 256
+#define RAM_BATCH_HDR 16
+/* The largest body before compression, and the largest encoded batch. */
+#define RAM_BATCH_RAW_MAX (RAM_BATCH_MAX_PAGES * (8 + 4096))
+#define RAM_BATCH_ENC_MAX (RAM_BATCH_HDR + RAM_BATCH_RAW_MAX + 4096)
+
+enum { RAM_CODEC_NONE = 0, RAM_CODEC_ZSTD = 1 };
+
+struct ram_batch_stats {
+	uint64_t pages_zero, pages_normal;
+	uint64_t raw_bytes, wire_bytes;
+};
+
+/* Encodes pages[0..n) (n <= RAM_BATCH_MAX_PAGES, indices < RAM pages) into
+ * out (RAM_BATCH_ENC_MAX bytes; scratch is RAM_BATCH_RAW_MAX bytes, used
+ * when compressing). Returns the encoded length, or 0 on a codec error. */
+size_t ram_batch_encode(const struct vm *vm, const uint64_t *pages, uint32_t n, int codec,
+			uint8_t *out, uint8_t *scratch, struct ram_batch_stats *st);
+
+/* Decodes a batch and writes its pages into vm's RAM. scratch is
+ * RAM_BATCH_RAW_MAX bytes. Returns the number of pages, or -1 with err. */
+int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, uint8_t *scratch,
+		    char *err, size_t errlen);
+
+/* True when the 4 KiB page at p is all zero. */
+int ram_page_is_zero(const uint8_t *p);
+#endif
