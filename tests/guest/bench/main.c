@@ -15,6 +15,7 @@ static const struct {
     { "proc", bench_proc },
     { "mem", bench_mem },
     { "syscall", bench_syscall },
+    { "dirty", bench_dirty },
 };
 
 int main(int argc, char **argv)
@@ -23,7 +24,7 @@ int main(int argc, char **argv)
     name = name ? name + 1 : (argc > 0 ? argv[0] : "");
     if (strcmp(name, "tbench") == 0) {
         if (argc < 2) {
-            fprintf(stderr, "usage: tbench cpu|fp|proc|mem|syscall\n");
+            fprintf(stderr, "usage: tbench cpu|fp|proc|mem|syscall|dirty\n");
             return 2;
         }
         argv++, argc--;
