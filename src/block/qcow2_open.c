@@ -350,6 +350,12 @@ static int check_tables(struct open_ctx *c)
 			}
 			if (!host)
 				continue;
+			if (!aligned(s, host)) {
+				r = fail(c, "data cluster offset 0x%llx for guest offset 0x%llx is not a "
+					 "cluster boundary: corrupt L2 table", (unsigned long long)host,
+					 (unsigned long long)guest);
+				break;
+			}
 			if (host >= c->file_size) {
 				r = fail(c, "data cluster 0x%llx for guest offset 0x%llx lies past the end "
 					 "of the file (%llu bytes): truncated image",
@@ -392,8 +398,14 @@ static int open_backing(struct open_ctx *c, const struct blk_open_opts *o, int d
 	char why[400];
 	s->dev.backing = blk_open_depth(full, &bo, depth + 1, why, sizeof(why));
 	free(full);
-	if (!s->dev.backing)
-		return fail(c, "backing file '%s': %s", name, why);
+	if (!s->dev.backing) {
+		/* Deeper images name themselves: only the top one adds a prefix. */
+		if (depth)
+			snprintf(c->err, c->errlen, "%s", why);
+		else
+			fail(c, "backing file '%s': %s", name, why);
+		return -1;
+	}
 	return 0;
 }
 
