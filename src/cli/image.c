@@ -20,13 +20,14 @@ static void image_usage(FILE *f)
 	fprintf(f,
 		"usage: tern image <command> ...\n"
 		"\n"
-		"  create [-f raw|qcow2] [-b BACKING [-F raw|qcow2]] FILE [SIZE]\n"
-		"        a new image (default qcow2 version 3, 64 KiB clusters); with -b, a\n"
+		"  create [-f raw|qcow2] [-c CLUSTER] [-b BACKING [-F raw|qcow2]] FILE [SIZE]\n"
+		"        a new image (default qcow2 version 3, 64 KiB clusters; -c 512 to 2M\n"
+		"        sets the cluster size); with -b, a\n"
 		"        qcow2 overlay on BACKING (a path relative to FILE's directory),\n"
 		"        SIZE defaulting to the backing file's\n"
 		"  info FILE\n"
 		"        format, virtual size, allocated size and backing chain\n"
-		"  convert -O raw|qcow2 IN OUT\n"
+		"  convert -O raw|qcow2 [-c CLUSTER] IN OUT\n"
 		"        copy IN (any format, backing chain flattened) to a new OUT;\n"
 		"        zero blocks are left unallocated\n"
 		"  from-dir DIR FILE SIZE\n"
@@ -49,6 +50,21 @@ static int parse_size_arg(const char *s, uint64_t *out)
 		return -1;
 	}
 	return 0;
+}
+
+/* A qcow2 cluster size: a power of two from 512 bytes to 2 MiB. */
+static int parse_cluster(const char *s, unsigned *bits)
+{
+	uint64_t v;
+	if (cli_parse_size(s, &v) || (s[strlen(s) - 1] >= '0' && s[strlen(s) - 1] <= '9'))
+		v = strtoull(s, NULL, 10);      /* a bare number is bytes here */
+	for (unsigned b = 9; b <= 21; b++)
+		if (v == 1ull << b) {
+			*bits = b;
+			return 0;
+		}
+	fprintf(stderr, "tern image: invalid cluster size '%s': a power of two, 512 to 2M\n", s);
+	return -1;
 }
 
 static int create_raw(const char *path, uint64_t size)
@@ -78,11 +94,16 @@ static int check_format(const char *f)
 static int cmd_create(int argc, char **argv)
 {
 	const char *fmt = "qcow2", *backing = NULL, *bfmt = NULL;
+	unsigned cb = 0;
 	int c;
 	optind = 1;
-	while ((c = getopt(argc, argv, ":f:b:F:")) != -1) {
+	while ((c = getopt(argc, argv, ":f:b:F:c:")) != -1) {
 		switch (c) {
 		case 'f': fmt = optarg; break;
+		case 'c':
+			if (parse_cluster(optarg, &cb))
+				return 2;
+			break;
 		case 'b': backing = optarg; break;
 		case 'F': bfmt = optarg; break;
 		case ':': return usage_error("an option needs a value");
@@ -103,7 +124,8 @@ static int cmd_create(int argc, char **argv)
 	if (!strcmp(fmt, "raw"))
 		return create_raw(path, size) ? 1 : 0;
 	char err[512];
-	struct qcow2_create_opts o = { .size = size, .backing = backing, .backing_format = bfmt };
+	struct qcow2_create_opts o = { .size = size, .cluster_bits = cb, .backing = backing,
+				       .backing_format = bfmt };
 	if (qcow2_create(path, &o, err, sizeof(err))) {
 		fprintf(stderr, "tern image: %s\n", err);
 		return 1;
@@ -169,11 +191,16 @@ static bool all_zero(const uint8_t *p, size_t n)
 static int cmd_convert(int argc, char **argv)
 {
 	const char *fmt = NULL;
+	unsigned cb = 0;
 	int c;
 	optind = 1;
-	while ((c = getopt(argc, argv, ":O:")) != -1) {
+	while ((c = getopt(argc, argv, ":O:c:")) != -1) {
 		switch (c) {
 		case 'O': fmt = optarg; break;
+		case 'c':
+			if (parse_cluster(optarg, &cb))
+				return 2;
+			break;
 		case ':': return usage_error("-O needs a format");
 		default: return usage_error("unknown option");
 		}
@@ -203,7 +230,7 @@ static int cmd_convert(int argc, char **argv)
 		if (create_raw(out, src->size))
 			goto out;
 	} else {
-		struct qcow2_create_opts qo = { .size = src->size };
+		struct qcow2_create_opts qo = { .size = src->size, .cluster_bits = cb };
 		if (qcow2_create(out, &qo, err, sizeof(err))) {
 			fprintf(stderr, "tern image: %s\n", err);
 			goto out;
