@@ -91,6 +91,7 @@ check: deps
 bench: deps all
 	@guest/build-kit.sh
 	@bench/run.sh
+	@bench/disk.sh
 
 clean:
 	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/libtern.a $(BUILD)/fuzz/src $(FUZZERS)
