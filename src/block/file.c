@@ -35,7 +35,10 @@ int blk_file_open(struct blk_file *f, const char *path, bool readonly, bool dire
 	struct stat st;
 
 	memset(f, 0, sizeof(*f));
-	f->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (direct ? O_DIRECT : 0));
+	/* O_NONBLOCK: a FIFO named as a (backing) image must not hang the open;
+	 * it is refused below as not a regular file. Files ignore the flag. */
+	f->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK |
+		     (direct ? O_DIRECT : 0));
 	if (f->fd < 0) {
 		if (direct && errno == EINVAL)
 			snprintf(err, errlen, "cache=none: the file system of '%s' does not support "
