@@ -437,6 +437,31 @@ static void test_write_zeroes_and_discard(void **state)
 	qemu_check("z.qcow2");
 }
 
+/* Without a backing file, discarded clusters are freed (refcount 0, entry
+ * cleared) and read as zeroes; rewriting them allocates anew. */
+static void test_discard_frees_clusters(void **state)
+{
+	(void)state;
+	create("f.qcow2", 1 << 20, 16, 3, NULL);
+	struct blk_dev *d = must_open("f.qcow2", false, 0);
+	static uint8_t in[4 * 65536], out[4 * 65536];
+	fill(in, sizeof(in), 12);
+	wr(d, 0, in, sizeof(in));
+	/* Clusters 1 and 2 whole; the partial pieces around them are kept. */
+	assert_int_equal(d->ops->discard(d, 65536 - 512, 2 * 65536 + 1024), 0);
+	rd(d, 0, out, sizeof(out));
+	assert_memory_equal(out, in, 65536);
+	assert_true(is_zero(out + 65536, 2 * 65536));
+	assert_memory_equal(out + 3 * 65536, in + 3 * 65536, 65536);
+	struct qcow2_stats a, b;
+	assert_int_equal(qcow2_get_stats(d, &a), 0);
+	wr(d, 65536, in, 512);
+	assert_int_equal(qcow2_get_stats(d, &b), 0);
+	assert_int_equal(b.clusters_allocated, a.clusters_allocated + 1);
+	blk_close(d);
+	qemu_check("f.qcow2");
+}
+
 static void test_readonly_refuses_writes(void **state)
 {
 	(void)state;
@@ -671,6 +696,7 @@ int main(void)
 		cmocka_unit_test(test_backing_loop_refused),
 		cmocka_unit_test(test_l2_cache_eviction),
 		cmocka_unit_test(test_write_zeroes_and_discard),
+		cmocka_unit_test(test_discard_frees_clusters),
 		cmocka_unit_test(test_readonly_refuses_writes),
 		cmocka_unit_test(test_hostile_header),
 		cmocka_unit_test(test_truncated_image),
