@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "block/file.h"
@@ -49,6 +50,18 @@ int blk_file_open(struct blk_file *f, const char *path, bool readonly, bool dire
 	}
 	if (fstat(f->fd, &st) || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "'%s' is not a regular file", path);
+		close(f->fd);
+		f->fd = -1;
+		return -1;
+	}
+	/* One writer or many readers: a second VM on the same overlay, or a
+	 * writer on a base that overlays read, is refused. */
+	if (flock(f->fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
+		if (errno == EWOULDBLOCK)
+			snprintf(err, errlen, "'%s' is in use by another disk or process (locked)",
+				 path);
+		else
+			snprintf(err, errlen, "cannot lock '%s': %s", path, strerror(errno));
 		close(f->fd);
 		f->fd = -1;
 		return -1;

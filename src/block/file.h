@@ -18,8 +18,9 @@ struct blk_file {
 	unsigned long bounced;  /* requests that needed the bounce buffer */
 };
 
-/* Open path for reading (and writing unless readonly), O_DIRECT when direct.
- * Returns 0, or -1 with a one-line reason in err. */
+/* Open path for reading (and writing unless readonly), O_DIRECT when direct,
+ * with a shared (readonly) or exclusive flock. Returns 0, or -1 with a
+ * one-line reason in err. */
 int blk_file_open(struct blk_file *f, const char *path, bool readonly, bool direct,
 		  char *err, size_t errlen);
 /* Wrap an already open descriptor (buffered); the file then owns it. */

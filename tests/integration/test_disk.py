@@ -181,6 +181,21 @@ def test_qcow2_without_format_is_refused(tmp_path):
     assert p.returncode == 1 and "give format=qcow2" in p.stderr, p.stderr
 
 
+def test_image_in_use_is_refused(tmp_path):
+    # One writer or many readers: the same overlay twice, or a base that an
+    # overlay reads given as a writable disk too.
+    require_kit()
+    base = tmp_path / "b.raw"
+    assert tern_image("create", "-f", "raw", base, "1M").returncode == 0
+    ov = tmp_path / "o.qcow2"
+    assert tern_image("create", "-b", "b.raw", ov).returncode == 0
+    for disks in ([f"file={ov},format=qcow2"] * 2,
+                  [f"file={base},format=raw", f"file={ov},format=qcow2"]):
+        args = [a for d in disks for a in ("--disk", d)]
+        p = run_tern("run", "--kernel", IMAGE, "--initrd", INITRD, *args)
+        assert p.returncode == 1 and "in use by another disk or process" in p.stderr, p.stderr
+
+
 def test_image_commands(tmp_path):
     h = tern_image("--help")
     assert h.returncode == 0
