@@ -45,8 +45,12 @@ $(BUILD)/fuzz/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lfdt -lm
+$(BUILD)/fuzz/libtern.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libtern.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 # Each harness for FUZZ_SECONDS (default 60); `make check` runs a short smoke.
 fuzz: deps all $(FUZZERS)
@@ -94,6 +98,6 @@ bench: deps all
 	@bench/disk.sh
 
 clean:
-	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/libtern.a $(BUILD)/fuzz/src $(FUZZERS)
+	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/libtern.a $(BUILD)/fuzz/src $(BUILD)/fuzz/libtern.a $(FUZZERS)
 
 -include $(OBJS:.o=.d) $(BUILD)/src/cli/main.d $(FUZZ_OBJS:.o=.d)

@@ -454,10 +454,12 @@ struct blk_dev *blk_qcow2_open(const char *path, const struct blk_open_opts *o, 
 	 * not known yet: take the largest). */
 	c.hdr_len = c.file_size < (1ull << QCOW2_MAX_CLUSTER_BITS) ? c.file_size
 								  : 1ull << QCOW2_MAX_CLUSTER_BITS;
-	if (posix_memalign((void **)&c.hdr, 4096, (1ull << QCOW2_MAX_CLUSTER_BITS))) {
+	size_t hdr_buf = c.hdr_len < 4096 ? 4096 : (size_t)c.hdr_len;
+	if (posix_memalign((void **)&c.hdr, 4096, hdr_buf)) {
 		fail(&c, "out of memory");
 		goto out;
 	}
+	memset(c.hdr, 0, hdr_buf);
 	if (blk_file_pread(&s->file, c.hdr, c.hdr_len, 0)) {
 		fail(&c, "cannot read the header");
 		goto out;
