@@ -258,9 +258,17 @@ static int qcow2_write_zeroes(struct blk_dev *d, uint64_t off, uint64_t len, boo
 		return -EROFS;
 	while (off < end) {
 		uint64_t piece = cs - (off & (cs - 1));
+		struct extent x;
 		int r;
 		if (piece > end - off)
 			piece = end - off;
+		if ((r = map_extent(s, off, piece, &x)))
+			return r;
+		bool reads_zero = x.kind == EXT_ZERO || (x.kind == EXT_UNALLOC && !d->backing);
+		if (reads_zero && (!unmap || x.kind == EXT_UNALLOC)) {
+			off += piece;           /* nothing to do, nothing to free */
+			continue;
+		}
 		if (piece == cs && s->version >= 3)
 			r = replace_cluster(s, off, true, !unmap, true);
 		else

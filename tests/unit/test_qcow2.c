@@ -162,6 +162,12 @@ static void test_fresh_image_reads_zero(void **state)
 	uint8_t buf[4096];
 	rd(d, 4 << 20, buf, sizeof(buf));
 	assert_true(is_zero(buf, sizeof(buf)));
+	/* Zeroing what already reads as zero allocates nothing. */
+	assert_int_equal(d->ops->write_zeroes(d, 512, (6 << 20) + 512, false), 0);
+	assert_int_equal(d->ops->discard(d, 0, 8 << 20), 0);
+	struct qcow2_stats st;
+	assert_int_equal(qcow2_get_stats(d, &st), 0);
+	assert_int_equal(st.clusters_allocated, 0);
 	blk_close(d);
 	qemu_check("a.qcow2");
 }
