@@ -327,6 +327,29 @@ static void test_backing_read_and_cow(void **state)
 	qemu_check("ov.qcow2");
 }
 
+/* Version 2 overlay: copy-on-write the same way, write-zeroes writes zeroes
+ * (no zero flag) and discard leaves the base data alone. */
+static void test_version2_overlay(void **state)
+{
+	(void)state;
+	make_raw("base2.raw", 256 * 1024, 11);
+	create("ov2.qcow2", 0, 16, 2, "base2.raw");
+	struct blk_dev *d = must_open("ov2.qcow2", false, 0);
+	static uint8_t expect[256 * 1024], out[256 * 1024];
+	uint8_t mine[512];
+	fill(expect, sizeof(expect), 11);
+	fill(mine, sizeof(mine), 99);
+	wr(d, 65536 + 3072, mine, sizeof(mine));
+	memcpy(expect + 65536 + 3072, mine, sizeof(mine));
+	assert_int_equal(d->ops->write_zeroes(d, 3 * 65536, 65536, true), 0);
+	memset(expect + 3 * 65536, 0, 65536);
+	assert_int_equal(d->ops->discard(d, 0, 65536), 0);
+	rd(d, 0, out, sizeof(out));
+	assert_memory_equal(out, expect, sizeof(out));
+	blk_close(d);
+	qemu_check("ov2.qcow2");
+}
+
 static void test_backing_chain_and_smaller_base(void **state)
 {
 	(void)state;
@@ -698,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_version2_image),
 		cmocka_unit_test(test_qemu_refcount_widths),
 		cmocka_unit_test(test_backing_read_and_cow),
+		cmocka_unit_test(test_version2_overlay),
 		cmocka_unit_test(test_backing_chain_and_smaller_base),
 		cmocka_unit_test(test_backing_loop_refused),
 		cmocka_unit_test(test_l2_cache_eviction),
