@@ -13,7 +13,7 @@ OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(LIBSRCS))
 TESTSRC := $(wildcard tests/unit/test_*.c)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TESTSRC))
 
-.PHONY: all deps guest demo check unit isa integration bench fuzz clean
+.PHONY: all deps guest demo check unit isa integration bench fuzz fuzz-smoke clean
 all: $(BUILD)/tern
 
 $(BUILD)/%.o: %.c
@@ -30,6 +30,34 @@ $(BUILD)/tern: $(BUILD)/src/cli/main.o $(BUILD)/libtern.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtern.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtern.a $(LDLIBS) -lcmocka
+
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c), built with clang and ASan/UBSan
+# against an instrumented copy of the library in build/fuzz/.
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -g -O1 -std=gnu11 -Isrc -pthread -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined -Wno-unknown-attributes
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_OBJS    := $(patsubst %.c,$(BUILD)/fuzz/%.o,$(LIBSRCS))
+FUZZERS      := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/libtern.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libtern.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# Each harness for FUZZ_SECONDS (default 60); `make check` runs a short smoke.
+fuzz: deps all $(FUZZERS)
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+fuzz-smoke: all $(FUZZERS)
+	@tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZERS)
 
 # Debian packages needed to build, test and run (idempotent).
 deps:
@@ -63,14 +91,16 @@ integration: all
 # Second README command: every test.
 check: deps
 	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory isa
 	@$(MAKE) --no-print-directory integration
 
 bench: deps all
 	@guest/build-kit.sh
 	@bench/run.sh
+	@bench/disk.sh
 
 clean:
-	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/libtern.a
+	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/libtern.a $(BUILD)/fuzz/src $(BUILD)/fuzz/libtern.a $(FUZZERS)
 
--include $(OBJS:.o=.d) $(BUILD)/src/cli/main.d
+-include $(OBJS:.o=.d) $(BUILD)/src/cli/main.d $(FUZZ_OBJS:.o=.d)

@@ -1,6 +1,8 @@
 #!/bin/sh
 # build-kit.sh: build the tern reference guest (Debian trixie riscv64 kernel +
-# busybox initramfs) into build/guest/{Image,initramfs.cpio.gz}. Uses apt with a
+# busybox initramfs) into build/guest/{Image,initramfs.cpio.gz}, plus the same tree
+# as an ext4 root disk, build/guest/rootfs.img (made by `tern image from-dir`
+# when build/tern exists; boot it with root=/dev/vda). Uses apt with a
 # private config under build/guest-cache/, so the host's apt setup is untouched
 # and a second run downloads nothing.
 set -eu
@@ -11,6 +13,7 @@ OUT=$REPO/build/guest
 CACHE=$REPO/build/guest-cache
 SUITE=${TERN_GUEST_SUITE:-trixie}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+TERN=$REPO/build/tern       # makes the root disk (tern image from-dir)
 
 # Modules the guest wants (names with - or _ alike). Their hard and soft
 # dependencies are added from the kernel's own modules.dep/modules.softdep;
@@ -48,7 +51,8 @@ bench_in_initramfs_fresh() {
 if [ -z "${TERN_GUEST_REBUILD:-}" ] &&
    [ -f "$OUT/Image" ] && [ -f "$OUT/initramfs.cpio.gz" ] &&
    [ "$OUT/Image" -nt "$GUEST_SRC/build-kit.sh" ] && [ "$OUT/initramfs.cpio.gz" -nt "$GUEST_SRC/build-kit.sh" ] &&
-   [ "$OUT/initramfs.cpio.gz" -nt "$GUEST_SRC/init" ] && bench_in_initramfs_fresh; then
+   [ "$OUT/initramfs.cpio.gz" -nt "$GUEST_SRC/init" ] && bench_in_initramfs_fresh &&
+   { [ -f "$OUT/rootfs.img" ] || [ ! -x "$TERN" ]; }; then
     echo "build-kit: guest kit up to date ($(cat "$OUT/kernel-version" 2>/dev/null || echo '?'))"
     exit 0
 fi
@@ -303,5 +307,16 @@ find "$ROOT" -exec touch -h -d @0 {} +
 (cd "$ROOT" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
     gzip -9 -n > "$OUT/initramfs.cpio.gz.tmp"
 mv "$OUT/initramfs.cpio.gz.tmp" "$OUT/initramfs.cpio.gz"
+# The same tree as an ext4 root disk, for root=/dev/vda (guest/init switches to it).
+if [ -x "$TERN" ]; then
+    rm -f "$OUT/rootfs.img.tmp"
+    "$TERN" image from-dir "$ROOT" "$OUT/rootfs.img.tmp" 128M ||
+        die "tern image from-dir failed to make the root disk"
+    mv "$OUT/rootfs.img.tmp" "$OUT/rootfs.img"
+    log "wrote $OUT/rootfs.img (ext4, boot it with --disk file=... and root=/dev/vda)"
+else
+    rm -f "$OUT/rootfs.img"
+    log "warning: $TERN not built yet; no root disk (run make, then this again)"
+fi
 log "wrote $OUT/Image ($(wc -c < "$OUT/Image") bytes)," \
     "$OUT/initramfs.cpio.gz ($(wc -c < "$OUT/initramfs.cpio.gz") bytes)"

@@ -7,7 +7,8 @@ set -eu
 PACKAGES="
 build-essential pkg-config libfdt-dev libcmocka-dev python3-pytest
 gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross
-qemu-system-misc opensbi device-tree-compiler
+qemu-system-misc opensbi device-tree-compiler qemu-utils
+clang libclang-rt-14-dev
 cpio gzip xz-utils zstd kmod e2fsprogs
 libzstd-dev libslirp-dev libvdeplug-dev vde2 libssl-dev libjansson-dev
 debian-archive-keyring ca-certificates apt

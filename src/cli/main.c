@@ -15,6 +15,7 @@ static void usage(FILE *f)
 		"\n"
 		"commands:\n"
 		"  run        boot a virtual machine (see 'tern run --help')\n"
+		"  image      create, inspect and convert disk images (see 'tern image --help')\n"
 		"\n"
 		"options:\n"
 		"  -h, --help     show this help\n"
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(verb, "run"))
 		return cli_run(argc - 1, argv + 1);
+	if (!strcmp(verb, "image"))
+		return cli_image(argc - 1, argv + 1);
 	fprintf(stderr, "tern: unknown command '%s' (try 'tern --help')\n", verb);
 	return 2;
 }

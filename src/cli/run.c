@@ -31,8 +31,10 @@ static void run_usage(FILE *f)
 		"                       unix:PATH or file:PATH\n"
 		"  --name NAME          name of the VM (default: tern)\n"
 		"  --dtb-out FILE       write the generated device tree blob to FILE\n"
-		"  --disk file=PATH[,format=raw][,readonly=on|off][,serial=S][,cache=writeback]\n"
-		"                       a virtio-blk disk (up to 7; they become vda, vdb, ...)\n"
+		"  --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,serial=S]\n"
+		"       [,cache=writeback|none]\n"
+		"                       a virtio-blk disk (up to 7; they become vda, vdb, ...);\n"
+		"                       format defaults to raw; cache=none is O_DIRECT\n"
 		"  --rng on|off         a virtio-rng device fed by getrandom(2) (default on)\n"
 		"  --reboot exit|restart  what a guest reboot does (default: exit 0)\n"
 		"  -h, --help           show this help\n"
@@ -92,10 +94,11 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 		if (!strcmp(kv, "file")) {
 			d->path = v;
 		} else if (!strcmp(kv, "format")) {
-			if (strcmp(v, "raw")) {
-				fprintf(stderr, "tern: --disk: format '%s' is not supported yet (only raw)\n", v);
+			if (strcmp(v, "raw") && strcmp(v, "qcow2")) {
+				fprintf(stderr, "tern: --disk: format '%s' is not supported (raw or qcow2)\n", v);
 				return -1;
 			}
+			d->format = v;
 		} else if (!strcmp(kv, "readonly")) {
 			if (!strcmp(v, "on")) d->readonly = 1;
 			else if (!strcmp(v, "off")) d->readonly = 0;
@@ -110,8 +113,10 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 			}
 			d->serial = v;
 		} else if (!strcmp(kv, "cache")) {
-			if (strcmp(v, "writeback")) {
-				fprintf(stderr, "tern: --disk: cache=%s is not supported yet (only writeback)\n", v);
+			if (!strcmp(v, "writeback")) d->direct = 0;
+			else if (!strcmp(v, "none")) d->direct = 1;
+			else {
+				fprintf(stderr, "tern: --disk: cache takes writeback or none, not '%s'\n", v);
 				return -1;
 			}
 		} else {

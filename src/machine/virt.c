@@ -27,6 +27,7 @@
 #include "dev/syscon.h"
 #include "virtio/mmio.h"
 #include "virtio/blk.h"
+#include "block/block.h"
 #include "virtio/rng.h"
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -118,24 +119,17 @@ static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err
 	unsigned slot = 0;
 	for (int i = 0; i < cfg->ndisks; i++, slot++) {
 		const struct virt_disk *d = &cfg->disks[i];
-		int fd = open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-		struct stat st;
-		if (fd < 0) {
-			snprintf(err, errlen, "cannot open disk '%s': %s", d->path, strerror(errno));
+		char why[512];
+		struct blk_dev *disk = virt_open_disk(d, why, sizeof(why));
+		if (!disk) {
+			snprintf(err, errlen, "disk '%s': %.400s", d->path, why);
 			return -1;
 		}
-		if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-			snprintf(err, errlen, "disk '%s' is not a regular file", d->path);
-			close(fd);
-			return -1;
-		}
-		char why[256];
 		struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
-		struct virtio_mmio *t = virtio_blk_new(vm, irq, fd, (uint64_t)st.st_size, d->readonly,
-						       d->serial, why, sizeof(why));
+		struct virtio_mmio *t = virtio_blk_new_disk(vm, irq, disk, d->serial, why, sizeof(why));
 		if (!t) {
-			snprintf(err, errlen, "disk '%s': %.200s", d->path, why);
-			close(fd);
+			snprintf(err, errlen, "disk '%s': %.400s", d->path, why);
+			blk_close(disk);
 			return -1;
 		}
 		vm_add_mmio(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,

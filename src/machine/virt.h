@@ -27,15 +27,22 @@
 
 #include <stddef.h>
 struct vm;
+struct blk_dev;
 
 #define VIRT_MAX_DISKS 7   /* the last virtio slot is kept for the rng */
 
-/* One --disk. Only raw images so far. */
+/* One --disk. */
 struct virt_disk {
 	const char *path;
+	const char *format;         /* "raw", "qcow2", or NULL (raw, not a qcow2 file) */
 	int readonly;
+	int direct;                 /* cache=none */
 	const char *serial;
 };
+
+/* Open one --disk for the guest (src/machine/virt_disk.c). Returns NULL
+ * with a one-line reason in err. */
+struct blk_dev *virt_open_disk(const struct virt_disk *d, char *err, size_t errlen);
 
 /* What `tern run` asks for. */
 struct virt_config {

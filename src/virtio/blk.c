@@ -1,15 +1,15 @@
 /* virtio-blk device model: requests go straight between guest RAM segments
- * and the image fd (preadv/pwritev, no bounce buffer). Malformed requests put
- * the device in NEEDS_RESET; bad sectors are the guest's I/O error. */
+ * and the block layer (src/block/: raw or qcow2), as iovecs into guest RAM.
+ * Malformed requests put the device in NEEDS_RESET; bad sectors and image
+ * errors are the guest's I/O error. */
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <unistd.h>
+#include "block/block.h"
 #include "core/vm.h"
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
@@ -18,10 +18,9 @@
 #define SECTOR 512u
 #define HDR_LEN 16u
 #define SEG_LEN 16u                 /* discard / write-zeroes segment */
-#define ZERO_CHUNK (256u * 1024)
 
 struct virtio_blk {
-	int fd;
+	struct blk_dev *disk;
 	uint64_t capacity;          /* sectors */
 	bool readonly;
 	char serial[VIRTIO_BLK_ID_BYTES];
@@ -84,61 +83,6 @@ static int build_iov(struct virtio_blk *b, const struct virtq_chain *c, bool wri
 	return n;
 }
 
-/* preadv/pwritev until done; a read past the end of the file yields zeroes. */
-static int do_io(int fd, struct iovec *iov, int cnt, uint64_t off, bool write)
-{
-	while (cnt > 0) {
-		ssize_t n = write ? pwritev(fd, iov, cnt, (off_t)off)
-				  : preadv(fd, iov, cnt, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0) {
-			if (write)
-				return -EIO;
-			for (int i = 0; i < cnt; i++)
-				memset(iov[i].iov_base, 0, iov[i].iov_len);
-			return 0;
-		}
-		off += (uint64_t)n;
-		while (cnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
-	}
-	return 0;
-}
-
-static int write_zeroes_slow(int fd, uint64_t off, uint64_t len)
-{
-	uint8_t *z = calloc(1, ZERO_CHUNK);
-	int r = 0;
-
-	if (!z)
-		return -ENOMEM;
-	while (len && !r) {
-		size_t n = len < ZERO_CHUNK ? len : ZERO_CHUNK;
-		ssize_t w = pwrite(fd, z, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			r = w < 0 ? -errno : -EIO;
-		else {
-			off += (uint64_t)w;
-			len -= (uint64_t)w;
-		}
-	}
-	free(z);
-	return r;
-}
-
 /* One discard or write-zeroes segment. */
 static uint8_t blk_zero_seg(struct virtio_blk *b, uint32_t type, const uint8_t *seg)
 {
@@ -155,23 +99,15 @@ static uint8_t blk_zero_seg(struct virtio_blk *b, uint32_t type, const uint8_t *
 		return VIRTIO_BLK_S_UNSUPP;
 	if (num > VIRTIO_BLK_DISCARD_SECTORS_MAX || !in_range(b, sector, (uint64_t)num * SECTOR))
 		return VIRTIO_BLK_S_IOERR;
-	off_t off = (off_t)(sector * SECTOR), len = (off_t)num * SECTOR;
+	uint64_t off = sector * SECTOR, len = (uint64_t)num * SECTOR;
+	int r;
 	if (!len)
 		return VIRTIO_BLK_S_OK;
-	if (type == VIRTIO_BLK_T_DISCARD) {
-		/* Discard is a hint: a backend that cannot punch holes is fine. */
-		if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) &&
-		    errno != EOPNOTSUPP && errno != ENOSYS && errno != ENODEV)
-			return VIRTIO_BLK_S_IOERR;
-		return VIRTIO_BLK_S_OK;
-	}
-	if ((flags & VIRTIO_BLK_WZ_F_UNMAP) &&
-	    !fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len))
-		return VIRTIO_BLK_S_OK;
-	if (!fallocate(b->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, len))
-		return VIRTIO_BLK_S_OK;
-	return write_zeroes_slow(b->fd, (uint64_t)off, (uint64_t)len) ? VIRTIO_BLK_S_IOERR
-									: VIRTIO_BLK_S_OK;
+	if (type == VIRTIO_BLK_T_DISCARD)
+		r = b->disk->ops->discard(b->disk, off, len);
+	else
+		r = b->disk->ops->write_zeroes(b->disk, off, len, flags & VIRTIO_BLK_WZ_F_UNMAP);
+	return r ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 
 static uint8_t blk_zero(struct virtio_blk *b, uint32_t type, const struct virtq_chain *c)
@@ -226,7 +162,8 @@ static int blk_request(struct virtio_blk *b, struct virtq *vq, const struct virt
 			st = VIRTIO_BLK_S_IOERR;
 			break;
 		}
-		if (do_io(b->fd, b->iov, build_iov(b, c, true, 0, in_len), sector * SECTOR, false))
+		if (b->disk->ops->preadv(b->disk, b->iov, build_iov(b, c, true, 0, in_len),
+					 sector * SECTOR))
 			st = VIRTIO_BLK_S_IOERR;
 		virtq_chain_written(vq, c, in_len);
 		*used = (uint32_t)(in_len + 1);
@@ -236,12 +173,12 @@ static int blk_request(struct virtio_blk *b, struct virtq *vq, const struct virt
 			st = VIRTIO_BLK_S_IOERR;
 			break;
 		}
-		if (do_io(b->fd, b->iov, build_iov(b, c, false, HDR_LEN, out_len),
-			  sector * SECTOR, true))
+		if (b->disk->ops->pwritev(b->disk, b->iov, build_iov(b, c, false, HDR_LEN, out_len),
+					  sector * SECTOR))
 			st = VIRTIO_BLK_S_IOERR;
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		if (!b->readonly && fdatasync(b->fd))
+		if (!b->readonly && b->disk->ops->flush(b->disk))
 			st = VIRTIO_BLK_S_IOERR;
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
@@ -289,7 +226,7 @@ static void blk_destroy(void *dev)
 
 	if (!b)
 		return;
-	close(b->fd);
+	blk_close(b->disk);
 	free(b);
 }
 
@@ -304,6 +241,42 @@ static const struct virtio_dev_ops blk_ops = {
 	.destroy = blk_destroy,
 };
 
+struct virtio_mmio *virtio_blk_new_disk(struct vm *vm, struct irq_line irq, struct blk_dev *disk,
+					const char *serial, char *err, size_t errlen)
+{
+	if (!disk) {
+		snprintf(err, errlen, "virtio-blk: no disk");
+		return NULL;
+	}
+	if (disk->size < SECTOR) {
+		snprintf(err, errlen, "virtio-blk: image of %llu bytes is smaller than one "
+			 "512-byte sector", (unsigned long long)disk->size);
+		return NULL;
+	}
+	struct virtio_blk *b = calloc(1, sizeof(*b));
+	if (!b) {
+		snprintf(err, errlen, "virtio-blk: out of memory");
+		return NULL;
+	}
+	bool readonly = disk->readonly;
+	b->disk = disk;
+	b->capacity = disk->size / SECTOR;
+	b->readonly = readonly;
+	if (serial)
+		memcpy(b->serial, serial, strnlen(serial, sizeof(b->serial)));
+	uint64_t f = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+		     (1ull << VIRTIO_BLK_F_FLUSH);
+	f |= readonly ? 1ull << VIRTIO_BLK_F_RO
+		      : (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
+	struct virtio_mmio *t = virtio_mmio_new(vm, &blk_ops, b, f, irq);
+	if (!t) {
+		free(b);
+		snprintf(err, errlen, "virtio-blk: out of memory");
+		return NULL;
+	}
+	return t;
+}
+
 struct virtio_mmio *virtio_blk_new(struct vm *vm, struct irq_line irq, int fd,
 				   uint64_t size_bytes, bool readonly, const char *serial,
 				   char *err, size_t errlen)
@@ -317,25 +290,15 @@ struct virtio_mmio *virtio_blk_new(struct vm *vm, struct irq_line irq, int fd,
 			 "512-byte sector", (unsigned long long)size_bytes);
 		return NULL;
 	}
-	struct virtio_blk *b = calloc(1, sizeof(*b));
-	if (!b) {
+	struct blk_dev *disk = blk_raw_from_fd(fd, size_bytes, readonly);
+	if (!disk) {
 		snprintf(err, errlen, "virtio-blk: out of memory");
 		return NULL;
 	}
-	b->fd = fd;
-	b->capacity = size_bytes / SECTOR;
-	b->readonly = readonly;
-	if (serial)
-		memcpy(b->serial, serial, strnlen(serial, sizeof(b->serial)));
-	uint64_t f = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
-		     (1ull << VIRTIO_BLK_F_FLUSH);
-	f |= readonly ? 1ull << VIRTIO_BLK_F_RO
-		      : (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
-	struct virtio_mmio *t = virtio_mmio_new(vm, &blk_ops, b, f, irq);
+	struct virtio_mmio *t = virtio_blk_new_disk(vm, irq, disk, serial, err, errlen);
 	if (!t) {
-		free(b);
-		snprintf(err, errlen, "virtio-blk: out of memory");
-		return NULL;
+		/* The caller keeps fd on failure: detach it before freeing. */
+		blk_raw_release_fd(disk);
 	}
 	return t;
 }

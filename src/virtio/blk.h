@@ -1,5 +1,6 @@
-/* virtio-blk (device id 2) over a raw image file descriptor: read, write,
- * flush, discard, write-zeroes and get-id, served synchronously on notify. */
+/* virtio-blk (device id 2) over a block-layer disk (raw or qcow2): read,
+ * write, flush, discard, write-zeroes and get-id, served synchronously on
+ * notify. */
 #ifndef TERN_VIRTIO_BLK_H
 #define TERN_VIRTIO_BLK_H
 #include <stdbool.h>
@@ -9,6 +10,7 @@
 
 struct vm;
 struct virtio_mmio;
+struct blk_dev;
 
 #define VIRTIO_ID_BLOCK 2
 
@@ -50,7 +52,12 @@ struct virtio_mmio;
 #define VIRTIO_BLK_CFG_WZ_MAY_UNMAP 56
 #define VIRTIO_BLK_CFG_LEN 60
 
-/* A virtio-blk device behind a new virtio-mmio transport. The capacity is
+/* A virtio-blk device for disk (from blk_open) behind a new virtio-mmio
+ * transport; capacity disk->size / 512, read-only if the disk is. On success
+ * the device owns disk; on failure NULL with a message in err, disk kept. */
+struct virtio_mmio *virtio_blk_new_disk(struct vm *vm, struct irq_line irq, struct blk_dev *disk,
+					const char *serial, char *err, size_t errlen);
+/* The same over a raw image descriptor. The capacity is
  * size_bytes / 512. serial (may be NULL) is truncated to 20 bytes. On
  * success the device owns fd and closes it when the transport is destroyed;
  * on failure it returns NULL with a message in err, leaving fd open. */
