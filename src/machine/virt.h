@@ -26,6 +26,7 @@
 #endif
 
 #include <stddef.h>
+#include "net/spec.h"
 struct vm;
 
 #define VIRT_MAX_DISKS 7   /* the last virtio slot is kept for the rng */
@@ -37,10 +38,14 @@ struct virt_disk {
 	const char *serial;
 };
 
+#define VIRT_MAX_NICS 4
+
 /* What `tern run` asks for. */
 struct virt_config {
 	struct virt_disk disks[VIRT_MAX_DISKS];
 	int ndisks;
+	struct net_spec nets[VIRT_MAX_NICS];   /* --net, in order */
+	int nnets;
 	int rng;                    /* attach a virtio-rng device */
 	const char *kernel, *initrd, *append;
 	uint64_t mem_size;
