@@ -2,6 +2,7 @@
  * on the I/O thread from the data fd; sends never block (a full switch
  * queue drops the frame, as a real wire would). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,14 @@ struct net_backend *net_vde_open(const struct net_spec *spec, struct evloop *loo
 	}
 	v->datafd = vde_datafd(v->conn);
 	v->ctlfd = vde_ctlfd(v->conn);
+	/* libvdeplug's plugins may ignore MSG_DONTWAIT: make the fd itself
+	 * non-blocking, so neither a read batch nor a send can stall the loop. */
+	int fl = fcntl(v->datafd, F_GETFL);
+	if (fl < 0 || fcntl(v->datafd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "--net vde: cannot make the switch connection non-blocking");
+		vde_close_backend(&v->be);
+		return NULL;
+	}
 	if (evloop_add_fd(loop, v->datafd, EPOLLIN, vde_readable, v) < 0 ||
 	    (v->ctlfd >= 0 && evloop_add_fd(loop, v->ctlfd, EPOLLIN, vde_ctl_event, v) < 0)) {
 		snprintf(err, errlen, "--net vde: cannot watch the switch connection");

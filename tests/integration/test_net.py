@@ -218,9 +218,12 @@ def test_tap_in_netns(guest_factory, netns_with_tap, monkeypatch):
     g.boot()
     set_ip(g, "eth0", "192.168.78.2")
     assert " 0% packet loss" in g.run("ping -c 3 -W 10 192.168.78.1", timeout=120)
-    r = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", "2", "-W", "10", "192.168.78.2"],
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stdout + r.stderr
+    # And the host end reaches a guest service (python, as ping may be absent).
+    g.run(f"mkdir -p {GUEST_WWW} && echo tap-ok > {GUEST_WWW}/t.txt && httpd -p 80 -h {GUEST_WWW}")
+    fetch = "import urllib.request; print(urllib.request.urlopen('http://192.168.78.2/t.txt', timeout=30).read().decode(), end='')"
+    r = subprocess.run(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", fetch],
+                       capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0 and r.stdout == "tap-ok\n", r.stdout + r.stderr
 
 
 # ---- bad input ------------------------------------------------------------------
