@@ -66,6 +66,7 @@ check: deps
 bench: deps all
 	@guest/build-kit.sh
 	@bench/run.sh
+	@bench/net.sh
 
 clean:
 	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/libtern.a

@@ -163,7 +163,8 @@ def test_vde_tern_and_qemu_ping(guest_factory, vde_switch, tmp_path):
     log = open(tmp_path / "qemu.log", "wb")
     q = subprocess.Popen([qemu, "-M", "virt", "-m", "256M", "-nographic", "-kernel", str(IMAGE),
                           "-initrd", str(INITRD), "-append", "console=ttyS0",
-                          "-nic", f"vde,sock={vde_switch},model=virtio-net-device,mac=52:54:00:12:34:99"],
+                          "-netdev", f"vde,id=n0,sock={vde_switch}",
+                          "-device", "virtio-net-device,netdev=n0,mac=52:54:00:12:34:99"],
                          stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
     try:
         a.boot()
@@ -173,7 +174,7 @@ def test_vde_tern_and_qemu_ping(guest_factory, vde_switch, tmp_path):
         while b"TERN-GUEST-READY" not in (tmp_path / "qemu.log").read_bytes():
             assert q.poll() is None and time.monotonic() < deadline, "QEMU guest did not boot"
             time.sleep(1)
-        q.stdin.write(b"ip addr add 192.168.77.2/24 dev eth0; ip link set eth0 up\n")
+        q.stdin.write(b"ip link; ip addr add 192.168.77.2/24 dev eth0; ip link set eth0 up\n")
         q.stdin.write(b"sleep 2; ping -c 3 -W 10 192.168.77.1 && echo QEMU-PING-\"\"OK\n")
         q.stdin.flush()
         assert " 0% packet loss" in a.run("ping -c 3 -W 10 192.168.77.2", timeout=120)
