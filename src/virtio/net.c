@@ -45,6 +45,33 @@ static void net_get_config(void *dev, uint8_t *buf)
 
 /* ---- transmit ------------------------------------------------------------- */
 
+/* VIRTIO_NET_F_CSUM: the driver left the checksum of [start, len) to us,
+ * with the pseudo-header sum already in the field at start + off. */
+static bool tx_fill_checksum(uint8_t *frame, size_t len, const uint8_t *hdr)
+{
+	uint16_t start, off;
+	memcpy(&start, hdr + VIRTIO_NET_HDR_CSUM_START, 2);
+	memcpy(&off, hdr + VIRTIO_NET_HDR_CSUM_OFFSET, 2);
+	start = le16toh(start);
+	off = le16toh(off);
+	if ((size_t)start + off + 2 > len)
+		return false;
+	uint64_t sum = 0;
+	size_t i = start;
+	for (; i + 1 < len; i += 2)
+		sum += (uint32_t)frame[i] << 8 | frame[i + 1];
+	if (i < len)
+		sum += (uint32_t)frame[i] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	uint16_t c = (uint16_t)~sum;
+	if (c == 0)
+		c = 0xffff;             /* UDP: 0 would mean "no checksum" */
+	frame[start + off] = (uint8_t)(c >> 8);
+	frame[start + off + 1] = (uint8_t)c;
+	return true;
+}
+
 /* Check a popped chain and copy its frame into tx_buf. Returns the frame
  * length, 0 to drop it, or -1 when the driver broke the rules. */
 static long tx_take(struct virtio_net *n, const struct virtq_chain *c)
@@ -61,10 +88,13 @@ static long tx_take(struct virtio_net *n, const struct virtq_chain *c)
 	}
 	uint64_t len = c->read_len - VIRTIO_NET_HDR_LEN;
 	virtq_chain_read(c, 0, hdr, sizeof(hdr));
-	/* No offloads were offered: a GSO frame cannot be sent as it is. */
+	/* No segmentation offload was offered: a GSO frame is refused. */
 	if (hdr[VIRTIO_NET_HDR_GSO_TYPE] != 0 || len < 14 || len > NET_MAX_FRAME)
 		return 0;
 	virtq_chain_read(c, VIRTIO_NET_HDR_LEN, n->tx_buf, len);
+	if ((hdr[VIRTIO_NET_HDR_FLAGS] & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	    !tx_fill_checksum(n->tx_buf, len, hdr))
+		return 0;               /* checksum field outside the frame */
 	return (long)len;
 }
 
@@ -248,8 +278,8 @@ struct virtio_mmio *virtio_net_new(struct vm *vm, struct irq_line irq,
 	n->be = be;
 	memcpy(n->mac, mac, 6);
 	atomic_init(&n->tx_queued, false);
-	uint64_t features = (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_MRG_RXBUF) |
-			    (1ull << VIRTIO_NET_F_STATUS);
+	uint64_t features = (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_MAC) |
+			    (1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VIRTIO_NET_F_STATUS);
 	struct virtio_mmio *t = virtio_mmio_new(vm, &net_ops, n, features, irq);
 	if (!t) {
 		free(n);

@@ -1,5 +1,6 @@
 /* virtio-net (device id 1): one receive and one transmit queue, a MAC, link
- * status and mergeable receive buffers, in front of a network backend. */
+ * status, mergeable receive buffers and transmit checksum offload (computed
+ * here, so every backend gets complete frames), in front of a backend. */
 #ifndef TERN_VIRTIO_NET_H
 #define TERN_VIRTIO_NET_H
 #include <stdint.h>
@@ -12,6 +13,7 @@ struct net_backend;
 #define VIRTIO_ID_NET 1
 
 /* Feature bits (virtio 1.2, 5.1.3). */
+#define VIRTIO_NET_F_CSUM 0
 #define VIRTIO_NET_F_MAC 5
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
@@ -22,8 +24,12 @@ struct net_backend;
 #define VIRTIO_NET_QUEUE_MAX 256
 /* struct virtio_net_hdr with num_buffers: always 12 bytes under VERSION_1. */
 #define VIRTIO_NET_HDR_LEN 12
-#define VIRTIO_NET_HDR_NUM_BUFFERS 10
+#define VIRTIO_NET_HDR_FLAGS 0
 #define VIRTIO_NET_HDR_GSO_TYPE 1
+#define VIRTIO_NET_HDR_CSUM_START 6
+#define VIRTIO_NET_HDR_CSUM_OFFSET 8
+#define VIRTIO_NET_HDR_NUM_BUFFERS 10
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
 /* Config space: mac[6], status (le16). */
 #define VIRTIO_NET_CFG_MAC 0
 #define VIRTIO_NET_CFG_STATUS 6

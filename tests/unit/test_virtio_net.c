@@ -253,7 +253,8 @@ static void test_config(void **state)
 	assert_true(lo & (1u << VIRTIO_NET_F_MAC));
 	assert_true(lo & (1u << VIRTIO_NET_F_STATUS));
 	assert_true(lo & (1u << VIRTIO_NET_F_MRG_RXBUF));
-	assert_false(lo & 1u);              /* no checksum offload offered */
+	assert_true(lo & (1u << VIRTIO_NET_F_CSUM));
+	assert_false(lo & (1u << 11));      /* no TSO: segmentation is not offered */
 	uint8_t mac[6];
 	for (int i = 0; i < 6; i++) {
 		uint64_t v;
@@ -289,6 +290,70 @@ static void test_tx_sends_frame(void **state)
 	assert_int_equal(used_id(f, 1, 0), 0);
 	assert_int_equal(used_len(f, 1, 0), 0);
 	assert_int_equal(f->irq_level, 1);
+	assert_false(needs_reset(f));
+}
+
+/* Ones' complement sum of p[0..len) as big-endian 16-bit words. */
+static uint16_t ones_sum(const uint8_t *p, size_t len)
+{
+	uint32_t s = 0;
+	for (size_t i = 0; i < len; i++)
+		s += (i & 1) ? p[i] : (uint32_t)p[i] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+static void test_tx_fills_partial_checksum(void **state)
+{
+	struct fix *f = *state;
+	uint8_t *hdr = f->vm->ram + BUF, *data = hdr + VIRTIO_NET_HDR_LEN;
+	const uint16_t start = 34, off = 16, len = 333;   /* odd length */
+	memset(hdr, 0, VIRTIO_NET_HDR_LEN);
+	hdr[VIRTIO_NET_HDR_FLAGS] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	memcpy(hdr + VIRTIO_NET_HDR_CSUM_START, &start, 2);
+	memcpy(hdr + VIRTIO_NET_HDR_CSUM_OFFSET, &off, 2);
+	fill_frame(data, len, 11);
+	data[start + off] = 0x12;            /* the driver's pseudo-header sum */
+	data[start + off + 1] = 0x34;
+	set_desc(f, 1, 0, GPA(BUF), VIRTIO_NET_HDR_LEN + len, 0, 0);
+	offer(f, 1, 0);
+	kick(f, 1);
+	assert_int_equal(f->fb->nsent, 1);
+	const uint8_t *out = f->fb->sent[0];
+	/* A correct checksum makes the range plus the pseudo-header sum (which
+	 * a receiver adds itself) come to all ones... */
+	uint32_t total = ones_sum(out + start, len - start) + 0x1234u;
+	total = (total & 0xffff) + (total >> 16);
+	assert_int_equal(total, 0xffff);
+	/* ...and nothing else changed. */
+	assert_memory_equal(out, data, start + off);
+	assert_memory_equal(out + start + off + 2, data + start + off + 2, len - start - off - 2);
+	/* The pseudo-header part went into the sum: a different one differs. */
+	uint16_t got;
+	memcpy(&got, out + start + off, 2);
+	data[start + off] = 0x00;
+	offer(f, 1, 0);
+	kick(f, 1);
+	uint16_t got2;
+	memcpy(&got2, f->fb->sent[1] + start + off, 2);
+	assert_int_not_equal(got, got2);
+}
+
+static void test_tx_checksum_outside_frame_dropped(void **state)
+{
+	struct fix *f = *state;
+	uint8_t *hdr = f->vm->ram + BUF;
+	const uint16_t start = 90, off = 16;
+	memset(hdr, 0, VIRTIO_NET_HDR_LEN);
+	hdr[VIRTIO_NET_HDR_FLAGS] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	memcpy(hdr + VIRTIO_NET_HDR_CSUM_START, &start, 2);
+	memcpy(hdr + VIRTIO_NET_HDR_CSUM_OFFSET, &off, 2);
+	set_desc(f, 1, 0, GPA(BUF), VIRTIO_NET_HDR_LEN + 100, 0, 0);
+	offer(f, 1, 0);
+	kick(f, 1);
+	assert_int_equal(f->fb->nsent, 0);
+	assert_int_equal(used_idx(f, 1), 1);
 	assert_false(needs_reset(f));
 }
 
@@ -516,6 +581,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_config, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_sends_frame, setup_mrg, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_fills_partial_checksum, setup_mrg, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_checksum_outside_frame_dropped, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_gso_frame_dropped, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_writable_buffer_needs_reset, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_short_header_needs_reset, setup_mrg, teardown),
