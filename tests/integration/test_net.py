@@ -299,3 +299,11 @@ def test_tap_without_permission():
     p = run_with_net("--net", "tap,ifname=terntest0", prefix=prefix)
     assert_one_line_error(p, "--net tap: cannot", codes=(1,))
     assert "tap 'terntest0'" in p.stderr or "/dev/net/tun" in p.stderr
+
+
+def test_help_documents_net():
+    require_tern()
+    p = subprocess.run([str(TERN), "run", "--help"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0
+    for word in ("--net", "user", "hostfwd", "vde,sock=PATH", "tap,ifname=NAME"):
+        assert word in p.stdout, word
