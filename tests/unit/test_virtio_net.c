@@ -576,6 +576,45 @@ static void test_rx_before_driver_ok_dropped(void **state)
 	assert_int_equal(f->fb->be.q_frames, 0);
 }
 
+/* Random rings, many times over: descriptors with addresses near and across
+ * the RAM edges, random lengths, flags and links, random avail indices. The
+ * device must never crash; it either serves chains or sets NEEDS_RESET, and
+ * whatever it sends out is a whole frame. */
+static void test_random_rings(void **state)
+{
+	struct fix *f = *state;
+	uint32_t seed = 12345;
+#define RND() (seed = seed * 1103515245u + 12345u, seed >> 8)
+	static uint8_t frame[3000];
+	for (unsigned round = 0; round < 400; round++) {
+		drv_init(f, round & 1);
+		f->avail_idx[0] = f->avail_idx[1] = 0;
+		for (unsigned q = 0; q < 2; q++) {
+			memset(f->vm->ram + USED[q], 0, 4 + 8 * QNUM + 2);
+			memset(f->vm->ram + AVAIL[q], 0, 4 + 2 * QNUM + 2);
+			for (unsigned i = 0; i < QNUM; i++) {
+				uint64_t addr = RAM_BASE + RND() % (RAM_SIZE + 8192) - 4096;
+				uint32_t len = (RND() & 3) == 0 ? RND() : RND() % 3000;
+				uint16_t flags = (uint16_t)(RND() & 7);
+				set_desc(f, q, i, addr, len, flags, (uint16_t)(RND() % (QNUM + 2)));
+			}
+			unsigned n = RND() % (QNUM + 3);
+			for (unsigned i = 0; i < n; i++)
+				offer(f, q, (uint16_t)(RND() % (QNUM + 1)));
+		}
+		int before = f->fb->nsent;
+		kick(f, 1);
+		for (unsigned k = 0; k < 3; k++)
+			deliver(f, frame, 14 + RND() % (sizeof(frame) - 14));
+		kick(f, 0);
+		for (int i = before; i < f->fb->nsent && i < 8; i++)
+			assert_true(f->fb->sent_len[i] >= 14 && f->fb->sent_len[i] <= NET_MAX_FRAME);
+		assert_true(used_idx(f, 0) <= QNUM + 2 && used_idx(f, 1) <= QNUM + 2);
+		f->fb->nsent = 0;
+	}
+#undef RND
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -598,6 +637,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_buffer_shorter_than_header_needs_reset, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_zero_length_buffer_needs_reset, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_before_driver_ok_dropped, setup_mrg, teardown),
+		cmocka_unit_test_setup_teardown(test_random_rings, setup_mrg, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
