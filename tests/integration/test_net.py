@@ -109,6 +109,24 @@ def test_user_hostfwd_carries_bulk_data_from_guest(user_guest):
     assert hashlib.md5(data).hexdigest() == want
 
 
+def test_user_idle_after_connections(user_guest):
+    """After the transfers above (and a host connection opened and dropped at
+    once), slirp's sockets must not keep the I/O thread spinning."""
+    g = user_guest
+    socket.create_connection(("127.0.0.1", g.http_port), timeout=30).close()
+    time.sleep(2)
+
+    def cpu_ticks():
+        with open(f"/proc/{g.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+
+    c0, w0 = cpu_ticks(), time.monotonic()
+    time.sleep(5)
+    used = (cpu_ticks() - c0) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - w0)
+    assert used < 0.2, f"idle guest with user networking uses {used:.0%} of a core"
+
+
 # ---- VDE ----------------------------------------------------------------------
 
 @pytest.fixture
