@@ -3,7 +3,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Isrc -MMD -MP -pthread
-LDLIBS  += -lfdt -lm -pthread -lcrypto -lzstd
+LDLIBS  += -lfdt -lslirp -lvdeplug -lm -pthread -lcrypto -lzstd
 
 BUILD   := build
 SRCS    := $(shell find src -name '*.c' | sort)
@@ -99,6 +99,7 @@ bench: deps all
 	@guest/build-kit.sh
 	@bench/run.sh
 	@bench/disk.sh
+	@bench/net.sh
 
 clean:
 	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/libtern.a $(BUILD)/fuzz/src $(BUILD)/fuzz/libtern.a $(FUZZERS)

@@ -51,7 +51,8 @@ bench_in_initramfs_fresh() {
 if [ -z "${TERN_GUEST_REBUILD:-}" ] &&
    [ -f "$OUT/Image" ] && [ -f "$OUT/initramfs.cpio.gz" ] &&
    [ "$OUT/Image" -nt "$GUEST_SRC/build-kit.sh" ] && [ "$OUT/initramfs.cpio.gz" -nt "$GUEST_SRC/build-kit.sh" ] &&
-   [ "$OUT/initramfs.cpio.gz" -nt "$GUEST_SRC/init" ] && bench_in_initramfs_fresh &&
+   [ "$OUT/initramfs.cpio.gz" -nt "$GUEST_SRC/init" ] &&
+   [ "$OUT/initramfs.cpio.gz" -nt "$GUEST_SRC/udhcpc.script" ] && bench_in_initramfs_fresh &&
    { [ -f "$OUT/rootfs.img" ] || [ ! -x "$TERN" ]; }; then
     echo "build-kit: guest kit up to date ($(cat "$OUT/kernel-version" 2>/dev/null || echo '?'))"
     exit 0
@@ -239,6 +240,9 @@ install -m 0755 "$WORK/busybox/usr/bin/busybox" "$ROOT/bin/busybox" 2>/dev/null 
     install -m 0755 "$WORK/busybox/bin/busybox" "$ROOT/bin/busybox"
 ln -s busybox "$ROOT/bin/sh"
 install -m 0755 "$GUEST_SRC/init" "$ROOT/init"
+# udhcpc's default hook: address, route and resolv.conf from the lease.
+mkdir -p "$ROOT/etc/udhcpc"
+install -m 0755 "$GUEST_SRC/udhcpc.script" "$ROOT/etc/udhcpc/default.script"
 # A console node lets the kernel give /init its stdio; without root, /init
 # falls back to opening /dev/console itself once devtmpfs is mounted.
 mknod -m 0600 "$ROOT/dev/console" c 5 1 2>/dev/null || true

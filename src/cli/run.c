@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "core/vm.h"
 #include "machine/virt.h"
+#include "net/spec.h"
 
 #define MAX_MEMORY (64ull << 30)
 #define MIN_MEMORY (16ull << 20)
@@ -36,6 +37,12 @@ static void run_usage(FILE *f)
 		"                       a virtio-blk disk (up to 7; they become vda, vdb, ...);\n"
 		"                       format defaults to raw; cache=none is O_DIRECT\n"
 		"  --rng on|off         a virtio-rng device fed by getrandom(2) (default on)\n"
+		"  --net BACKEND[,mac=MAC]  a virtio-net NIC (up to 4; default MAC\n"
+		"                       52:54:00:12:34:56, then :57, ...). BACKEND is one of\n"
+		"                       user[,hostfwd=tcp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...\n"
+		"                         NAT by libslirp: guest 10.0.2.15, host 10.0.2.2\n"
+		"                       vde,sock=PATH   a port on a vde_switch\n"
+		"                       tap,ifname=NAME a host tap interface\n"
 		"  --reboot exit|restart  what a guest reboot does (default: exit 0)\n"
 		"  -h, --help           show this help\n"
 		"\n"
@@ -133,7 +140,7 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 
 int cli_run(int argc, char **argv)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_NET };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -146,6 +153,7 @@ int cli_run(int argc, char **argv)
 		{ "reboot", required_argument, NULL, O_REBOOT },
 		{ "disk", required_argument, NULL, O_DISK },
 		{ "rng", required_argument, NULL, O_RNG },
+		{ "net", required_argument, NULL, O_NET },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -216,6 +224,19 @@ int cli_run(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_NET: {
+			char why[256];
+			if (cfg.nnets >= VIRT_MAX_NICS) {
+				fprintf(stderr, "tern: at most %d --net NICs\n", VIRT_MAX_NICS);
+				return 2;
+			}
+			if (net_spec_parse(optarg, &cfg.nets[cfg.nnets], why, sizeof(why))) {
+				fprintf(stderr, "tern: %s\n", why);
+				return 2;
+			}
+			cfg.nnets++;
+			break;
+		}
 		case 'h':
 			run_usage(stdout);
 			return 0;

@@ -29,6 +29,8 @@
 #include "virtio/blk.h"
 #include "block/block.h"
 #include "virtio/rng.h"
+#include "virtio/net.h"
+#include "net/net.h"
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -113,10 +115,39 @@ static void syscon_action(void *ctx, enum syscon_action a, unsigned code)
 	}
 }
 
-/* Virtio devices fill the virt slots in order: disks first, then the rng. */
+/* NIC i on its backend, in virtio slot `slot`. */
+static int attach_nic(struct vm *vm, const struct net_spec *spec, unsigned i, unsigned slot,
+		      char *err, size_t errlen)
+{
+	uint8_t mac[6];
+	if (spec->mac_set)
+		memcpy(mac, spec->mac, 6);
+	else
+		net_spec_default_mac(i, mac);
+	struct net_backend *be = net_backend_open(spec, vm->loop, err, errlen);
+	if (!be)
+		return -1;
+	struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
+	struct virtio_mmio *t = virtio_net_new(vm, irq, be, mac);
+	if (!t) {
+		net_backend_close(be);
+		snprintf(err, errlen, "cannot create the virtio-net device");
+		return -1;
+	}
+	vm_add_mmio(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
+		    &virtio_mmio_ops, t);
+	return 0;
+}
+
+/* Virtio devices fill the virt slots in order: disks, NICs, then the rng. */
 static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err, size_t errlen)
 {
 	unsigned slot = 0;
+	if (cfg->ndisks + cfg->nnets + !!cfg->rng > VIRT_VIRTIO_COUNT) {
+		snprintf(err, errlen, "too many virtio devices: %d disks, %d NICs%s exceed the %d slots",
+			 cfg->ndisks, cfg->nnets, cfg->rng ? " and the rng" : "", VIRT_VIRTIO_COUNT);
+		return -1;
+	}
 	for (int i = 0; i < cfg->ndisks; i++, slot++) {
 		const struct virt_disk *d = &cfg->disks[i];
 		char why[512];
@@ -135,6 +166,9 @@ static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err
 		vm_add_mmio(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
 			    &virtio_mmio_ops, t);
 	}
+	for (int i = 0; i < cfg->nnets; i++, slot++)
+		if (attach_nic(vm, &cfg->nets[i], (unsigned)i, slot, err, errlen))
+			return -1;
 	if (cfg->rng) {
 		struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
 		struct virtio_mmio *t = virtio_rng_new(vm, irq);
@@ -357,15 +391,16 @@ void virt_destroy(struct vm *vm)
 {
 	if (vm->loop)
 		evloop_stop(vm->loop);
+	/* Devices go before the loop: backends (network) unregister their fds. */
+	for (int i = 0; i < vm->nmmio; i++)
+		if (vm->mmio[i].ops->destroy)
+			vm->mmio[i].ops->destroy(vm->mmio[i].dev);
 	if (vm->console)
 		chr_close(vm->console);
 	if (vm->loop)
 		evloop_free(vm->loop);
 	if (vm->signal_fd >= 0)
 		close(vm->signal_fd);
-	for (int i = 0; i < vm->nmmio; i++)
-		if (vm->mmio[i].ops->destroy)
-			vm->mmio[i].ops->destroy(vm->mmio[i].dev);
 	if (vm->nharts && vm->harts[0])
 		free((void *)vm->harts[0]->rvc);
 	for (int i = 0; i < vm->nharts; i++)

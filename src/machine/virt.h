@@ -26,6 +26,7 @@
 #endif
 
 #include <stddef.h>
+#include "net/spec.h"
 struct vm;
 struct blk_dev;
 
@@ -44,10 +45,14 @@ struct virt_disk {
  * with a one-line reason in err. */
 struct blk_dev *virt_open_disk(const struct virt_disk *d, char *err, size_t errlen);
 
+#define VIRT_MAX_NICS 4
+
 /* What `tern run` asks for. */
 struct virt_config {
 	struct virt_disk disks[VIRT_MAX_DISKS];
 	int ndisks;
+	struct net_spec nets[VIRT_MAX_NICS];   /* --net, in order */
+	int nnets;
 	int rng;                    /* attach a virtio-rng device */
 	const char *kernel, *initrd, *append;
 	uint64_t mem_size;

@@ -221,6 +221,35 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	used_written(vq, (uint32_t)(e - vq->used), 8);
 }
 
+void virtq_push_n(struct virtq *vq, const struct virtq_used_elem *e, unsigned n)
+{
+	if (!vq->num || !n)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *u = vq->used + USED_RING + 8u * ((uint16_t)(vq->used_idx + i) & (vq->num - 1));
+		st32(u, e[i].head);
+		st32(u + 4, e[i].len);
+	}
+	vq->used_idx += (uint16_t)n;
+	vq->pushed = true;
+	__atomic_store_n((uint16_t *)(vq->used + USED_IDX), htole16(vq->used_idx),
+			 __ATOMIC_RELEASE);
+}
+
+bool virtq_unpop(struct virtq *vq, unsigned n)
+{
+	if (!vq->num)
+		return false;
+	vq->last_avail -= (uint16_t)n;
+	if (!vq->event_idx)
+		return false;
+	/* Kick me when the ring grows past what is there now. */
+	uint16_t seen = ld16_acq(vq->avail + AVAIL_IDX);
+	st16(vq->used + USED_RING + 8u * vq->num, seen);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return ld16_acq(vq->avail + AVAIL_IDX) != seen;
+}
+
 bool virtq_need_notify(struct virtq *vq)
 {
 	if (!vq->num || !vq->pushed)

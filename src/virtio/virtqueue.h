@@ -68,6 +68,18 @@ static inline bool virtq_ready(const struct virtq *vq) { return vq->num != 0; }
 int virtq_pop(struct virtq *vq, struct virtq_chain *c);
 /* Return a chain to the driver; len = bytes the device wrote into it. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+/* One used element, for virtq_push_n. */
+struct virtq_used_elem {
+	uint16_t head;
+	uint32_t len;
+};
+/* Return n chains at once: the driver sees all of them or none (one used
+ * idx update), as virtio-net's merged receive buffers need. */
+void virtq_push_n(struct virtq *vq, const struct virtq_used_elem *e, unsigned n);
+/* Give back the last n popped (not pushed) chains; they are popped again
+ * later. With EVENT_IDX it also asks the driver to kick at its next buffer.
+ * Returns true when the driver added buffers meanwhile (worth a retry). */
+bool virtq_unpop(struct virtq *vq, unsigned n);
 /* After one or more pushes: true when the driver wants an interrupt
  * (VIRTIO_F_RING_EVENT_IDX's used_event, else VIRTQ_AVAIL_F_NO_INTERRUPT). */
 bool virtq_need_notify(struct virtq *vq);
