@@ -229,11 +229,13 @@ void virtq_push_n(struct virtq *vq, const struct virtq_used_elem *e, unsigned n)
 		uint8_t *u = vq->used + USED_RING + 8u * ((uint16_t)(vq->used_idx + i) & (vq->num - 1));
 		st32(u, e[i].head);
 		st32(u + 4, e[i].len);
+		used_written(vq, (uint32_t)(u - vq->used), 8);
 	}
 	vq->used_idx += (uint16_t)n;
 	vq->pushed = true;
 	__atomic_store_n((uint16_t *)(vq->used + USED_IDX), htole16(vq->used_idx),
 			 __ATOMIC_RELEASE);
+	used_written(vq, USED_IDX, 2);
 }
 
 bool virtq_unpop(struct virtq *vq, unsigned n)
@@ -246,6 +248,7 @@ bool virtq_unpop(struct virtq *vq, unsigned n)
 	/* Kick me when the ring grows past what is there now. */
 	uint16_t seen = ld16_acq(vq->avail + AVAIL_IDX);
 	st16(vq->used + USED_RING + 8u * vq->num, seen);
+	used_written(vq, USED_RING + 8u * vq->num, 2);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return ld16_acq(vq->avail + AVAIL_IDX) != seen;
 }
