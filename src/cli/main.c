@@ -15,6 +15,9 @@ static void usage(FILE *f)
 		"\n"
 		"commands:\n"
 		"  run        boot a virtual machine (see 'tern run --help')\n"
+		"  list       list running VMs\n"
+		"  status NAME, pause NAME, resume NAME, stop NAME, kill NAME\n"
+		"             control a running VM through its control socket (QMP)\n"
 		"\n"
 		"options:\n"
 		"  -h, --help     show this help\n"
@@ -40,6 +43,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(verb, "run"))
 		return cli_run(argc - 1, argv + 1);
+	if (!strcmp(verb, "list"))
+		return cli_list(argc - 1, argv + 1);
+	if (!strcmp(verb, "status") || !strcmp(verb, "pause") || !strcmp(verb, "resume") ||
+	    !strcmp(verb, "stop") || !strcmp(verb, "kill"))
+		return cli_vmctl(argc - 1, argv + 1);
 	fprintf(stderr, "tern: unknown command '%s' (try 'tern --help')\n", verb);
 	return 2;
 }

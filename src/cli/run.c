@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "core/vm.h"
 #include "machine/virt.h"
+#include "cli/run_ctl.h"
 
 #define MAX_MEMORY (64ull << 30)
 #define MIN_MEMORY (16ull << 20)
@@ -29,7 +30,9 @@ static void run_usage(FILE *f)
 		"  --cpus N             number of harts, 1..8 (default 1)\n"
 		"  --console BACKEND    stdio (default; raw mode on a terminal), pty,\n"
 		"                       unix:PATH or file:PATH\n"
-		"  --name NAME          name of the VM (default: tern)\n"
+		"  --name NAME          name of the VM (default: tern-PID)\n"
+		"  --qmp PATH|none      control socket, QMP wire format (default:\n"
+		"                       $XDG_RUNTIME_DIR/tern/NAME.qmp, /run/tern/NAME.qmp for root)\n"
 		"  --dtb-out FILE       write the generated device tree blob to FILE\n"
 		"  --disk file=PATH[,format=raw][,readonly=on|off][,serial=S][,cache=writeback]\n"
 		"                       a virtio-blk disk (up to 7; they become vda, vdb, ...)\n"
@@ -128,7 +131,7 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 
 int cli_run(int argc, char **argv)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_QMP };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -141,6 +144,7 @@ int cli_run(int argc, char **argv)
 		{ "reboot", required_argument, NULL, O_REBOOT },
 		{ "disk", required_argument, NULL, O_DISK },
 		{ "rng", required_argument, NULL, O_RNG },
+		{ "qmp", required_argument, NULL, O_QMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -149,9 +153,9 @@ int cli_run(int argc, char **argv)
 		.mem_size = 256ull << 20,
 		.cpus = 1,
 		.console = "stdio",
-		.name = "tern",
 		.rng = 1,
 	};
+	struct run_ctl ctl = { 0 };
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -211,6 +215,7 @@ int cli_run(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_QMP: ctl.qmp_path = optarg; break;
 		case 'h':
 			run_usage(stdout);
 			return 0;
@@ -231,13 +236,17 @@ int cli_run(int argc, char **argv)
 		return 2;
 	}
 
-	struct vm *vm = calloc(1, sizeof(*vm));
 	char err[512] = "";
+	if (run_ctl_prepare(&ctl, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "tern: %s\n", err);
+		return 1;
+	}
+	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		fprintf(stderr, "tern: out of memory\n");
 		return 1;
 	}
-	if (virt_create(vm, &cfg, err, sizeof(err))) {
+	if (virt_create(vm, &cfg, err, sizeof(err)) || run_ctl_start(&ctl, vm, err, sizeof(err))) {
 		virt_destroy(vm);
 		free(vm);
 		fprintf(stderr, "tern: %s\n", err);
@@ -246,6 +255,7 @@ int cli_run(int argc, char **argv)
 	int why = virt_run(vm, &cfg);
 	char msg[sizeof(vm->exit_msg)];
 	snprintf(msg, sizeof(msg), "%s", vm->exit_msg);
+	run_ctl_stop(&ctl, vm, why);
 	virt_destroy(vm);
 	free(vm);
 	switch (why) {

@@ -1,6 +1,7 @@
 /* The 'virt' board: assembles RAM, harts, PLIC, UART, RTC and syscon, loads
  * the images, and runs the harts round-robin on the vCPU thread, sleeping
  * in wfi until the next timer deadline or a kick. */
+#define _GNU_SOURCE   /* gettid */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,9 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&vm->idle_cond, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&vm->park_cond, NULL);
+	vm->vcpu_running = 1;
+	vm->name = cfg->name;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	vm->time_base_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -279,6 +283,8 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 	return 0;
 }
 
+static int virt_run_loop(struct vm *vm, const struct virt_config *cfg);
+
 /* Sleep until the earliest timer deadline among idle harts, or a kick. */
 static void idle_wait(struct vm *vm, int64_t deadline_ns)
 {
@@ -301,16 +307,33 @@ static void idle_wait(struct vm *vm, int64_t deadline_ns)
 
 int virt_run(struct vm *vm, const struct virt_config *cfg)
 {
+	vm->vcpu_tid = (int)gettid();
+	int why = virt_run_loop(vm, cfg);
+	pthread_mutex_lock(&vm->idle_lock);
+	atomic_store(&vm->vcpu_running, 0);
+	pthread_cond_broadcast(&vm->park_cond);
+	pthread_mutex_unlock(&vm->idle_lock);
+	return why;
+}
+
+static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
+{
 	unsigned rtc_tick = 0;
 	for (;;) {
 		int why = atomic_load(&vm->exit_req);
-		if (why == VM_EXIT_RESET && cfg->reboot_restart) {
+		bool host_reset = atomic_exchange(&vm->reset_req, 0);
+		if (host_reset || (why == VM_EXIT_RESET && cfg->reboot_restart)) {
 			if (reset_machine(vm, cfg))
 				return VM_EXIT_ERROR;
+			vm_event(vm, "RESET", host_reset ? "{\"guest\": false, \"reason\": \"host-qmp-system-reset\"}"
+						      : "{\"guest\": true, \"reason\": \"guest-reset\"}");
 			continue;
 		}
 		if (why != VM_RUNNING)
 			return why;
+		vm_pause_point(vm);
+		if (atomic_load(&vm->exit_req) != VM_RUNNING || atomic_load(&vm->reset_req))
+			continue;
 
 		atomic_store(&vm->kicked, 0);
 		int runnable = 0;
@@ -371,5 +394,6 @@ void virt_destroy(struct vm *vm)
 	dcache_free(vm->dcache);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
+	pthread_cond_destroy(&vm->park_cond);
 	memset(vm, 0, sizeof(*vm));
 }
