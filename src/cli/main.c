@@ -16,6 +16,8 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  run        boot a virtual machine (see 'tern run --help')\n"
 		"  list       list running VMs\n"
+		"  snapshot NAME FILE [--leave-running]\n"
+		"             save a running VM to FILE; restore with 'tern run --incoming file:FILE'\n"
 		"  status NAME, pause NAME, resume NAME, stop NAME, kill NAME\n"
 		"             control a running VM through its control socket (QMP)\n"
 		"\n"
@@ -43,6 +45,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(verb, "run"))
 		return cli_run(argc - 1, argv + 1);
+	if (!strcmp(verb, "snapshot"))
+		return cli_snapshot(argc - 1, argv + 1);
 	if (!strcmp(verb, "list"))
 		return cli_list(argc - 1, argv + 1);
 	if (!strcmp(verb, "status") || !strcmp(verb, "pause") || !strcmp(verb, "resume") ||

@@ -10,6 +10,7 @@
 #include "core/vm.h"
 #include "machine/virt.h"
 #include "cli/run_ctl.h"
+#include "cli/run_incoming.h"
 
 #define MAX_MEMORY (64ull << 30)
 #define MIN_MEMORY (16ull << 20)
@@ -38,6 +39,9 @@ static void run_usage(FILE *f)
 		"                       a virtio-blk disk (up to 7; they become vda, vdb, ...)\n"
 		"  --rng on|off         a virtio-rng device fed by getrandom(2) (default on)\n"
 		"  --reboot exit|restart  what a guest reboot does (default: exit 0)\n"
+		"  --incoming file:PATH restore a snapshot (tern snapshot, QMP migrate) and run\n"
+		"                       it; only --name, --console, --qmp and --disk (same\n"
+		"                       size) may be given with it\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"On the stdio console, Ctrl-A x quits and Ctrl-A h lists the keys.\n"
@@ -131,7 +135,7 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 
 int cli_run(int argc, char **argv)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_QMP };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_QMP, O_INCOMING };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -145,6 +149,7 @@ int cli_run(int argc, char **argv)
 		{ "disk", required_argument, NULL, O_DISK },
 		{ "rng", required_argument, NULL, O_RNG },
 		{ "qmp", required_argument, NULL, O_QMP },
+		{ "incoming", required_argument, NULL, O_INCOMING },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -152,14 +157,16 @@ int cli_run(int argc, char **argv)
 		.append = "console=ttyS0",
 		.mem_size = 256ull << 20,
 		.cpus = 1,
-		.console = "stdio",
 		.rng = 1,
 	};
 	struct run_ctl ctl = { 0 };
+	const char *incoming = NULL, *machine_opt = NULL;
 	int c;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (c >= O_KERNEL && c != O_NAME && c != O_CONSOLE && c != O_QMP && c != O_DISK && c != O_INCOMING)
+			machine_opt = argv[optind - 1];
 		switch (c) {
 		case O_KERNEL: cfg.kernel = optarg; break;
 		case O_INITRD: cfg.initrd = optarg; break;
@@ -216,6 +223,7 @@ int cli_run(int argc, char **argv)
 			}
 			break;
 		case O_QMP: ctl.qmp_path = optarg; break;
+		case O_INCOMING: incoming = optarg; break;
 		case 'h':
 			run_usage(stdout);
 			return 0;
@@ -231,12 +239,23 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "tern: unexpected argument '%s' (see 'tern run --help')\n", argv[optind]);
 		return 2;
 	}
+	struct snap_image img = { .fd = -1 };
+	char err[512] = "";
+	if (incoming && machine_opt) {
+		fprintf(stderr, "tern: %s cannot be combined with --incoming: the snapshot holds the machine\n",
+			machine_opt);
+		return 2;
+	}
+	if (incoming && run_incoming_config(&img, incoming, &cfg, err, sizeof(err))) {
+		snap_close(&img);
+		fprintf(stderr, "tern: %s\n", err);
+		return 1;
+	}
 	if (!cfg.kernel) {
 		fprintf(stderr, "tern: no kernel given: use --kernel FILE (see 'tern run --help')\n");
 		return 2;
 	}
 
-	char err[512] = "";
 	if (run_ctl_prepare(&ctl, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "tern: %s\n", err);
 		return 1;
@@ -246,9 +265,12 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "tern: out of memory\n");
 		return 1;
 	}
-	if (virt_create(vm, &cfg, err, sizeof(err)) || run_ctl_start(&ctl, vm, err, sizeof(err))) {
+	if (virt_create(vm, &cfg, err, sizeof(err)) ||
+	    (incoming && snap_load(&img, vm, err, sizeof(err))) ||
+	    run_ctl_start(&ctl, vm, err, sizeof(err))) {
 		virt_destroy(vm);
 		free(vm);
+		snap_close(&img);
 		fprintf(stderr, "tern: %s\n", err);
 		return 1;
 	}
@@ -257,6 +279,7 @@ int cli_run(int argc, char **argv)
 	snprintf(msg, sizeof(msg), "%s", vm->exit_msg);
 	run_ctl_stop(&ctl, vm, why);
 	virt_destroy(vm);
+	snap_close(&img);
 	free(vm);
 	switch (why) {
 	case VM_EXIT_POWEROFF:

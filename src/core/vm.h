@@ -10,6 +10,8 @@
 #include "dev/dev.h"
 #include "cpu/hart.h"
 
+struct virt_config;
+
 #define VM_MAX_HARTS 8
 #define VM_MAX_MMIO 32
 
@@ -68,6 +70,7 @@ struct vm {
 	uint64_t frozen_ticks;      /* guest time while parked */
 	int vcpu_tid;               /* host thread id of the vCPU thread */
 	const char *name;
+	const struct virt_config *cfg;   /* what the board was built from (snapshots) */
 	/* Asynchronous events (QMP): name and a JSON object text, or NULL.
 	 * Called from any thread. */
 	void (*event_fn)(void *opaque, const char *event, const char *data_json);

@@ -314,5 +314,6 @@ void qmp_server_free(struct qmp_server *s)
 	close(s->listen_fd);
 	unlink(s->path);
 	free(s->path);
+	free(s->ctx.mig);
 	free(s);
 }

@@ -129,6 +129,13 @@ static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err
 			close(fd);
 			return -1;
 		}
+		if (cfg->incoming && (uint64_t)st.st_size != cfg->disk_sizes[i]) {
+			snprintf(err, errlen, "disk '%s' is %llu bytes but the snapshot was taken with "
+				 "%llu bytes", d->path, (unsigned long long)st.st_size,
+				 (unsigned long long)cfg->disk_sizes[i]);
+			close(fd);
+			return -1;
+		}
 		char why[256];
 		struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
 		struct virtio_mmio *t = virtio_blk_new(vm, irq, fd, (uint64_t)st.st_size, d->readonly,
@@ -194,6 +201,7 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	pthread_cond_init(&vm->park_cond, NULL);
 	vm->vcpu_running = 1;
 	vm->name = cfg->name;
+	vm->cfg = cfg;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	vm->time_base_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -250,7 +258,7 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	if (attach_virtio(vm, cfg, err, errlen))
 		return -1;
 
-	if (load_guest(vm, cfg, err, errlen))
+	if (!cfg->incoming && load_guest(vm, cfg, err, errlen))
 		return -1;
 
 	chr_set_handlers(vm->console, console_input, console_quit, vm);
@@ -272,8 +280,10 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 		if (vm->mmio[i].ops->reset)
 			vm->mmio[i].ops->reset(vm->mmio[i].dev);
 	pthread_mutex_unlock(&vm->lock);
-	/* Fresh RAM: drop the old pages rather than writing zeroes. */
-	madvise(vm->ram, vm->ram_size, MADV_DONTNEED);
+	/* Fresh RAM: drop the old pages rather than writing zeroes. A new
+	 * anonymous mapping also detaches RAM restored from a snapshot file. */
+	mmap(vm->ram, vm->ram_size, PROT_READ | PROT_WRITE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 	dcache_clear(vm->dcache);
 	if (load_guest(vm, cfg, err, sizeof(err))) {
 		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: %.200s", err);

@@ -49,6 +49,8 @@ struct virt_config {
 	const char *name;
 	const char *dtb_out;        /* write the generated FDT here */
 	int reboot_restart;         /* on guest reboot: 1 restart, 0 exit */
+	int incoming;               /* state comes from a snapshot: load no images */
+	uint64_t disk_sizes[VIRT_MAX_DISKS];   /* incoming: each disk must have this size */
 };
 
 /* Build the board: RAM, harts, devices, console, images, device tree.

@@ -1,0 +1,96 @@
+/* CONFIG section encoding with jansson; the decoder checks every field the
+ * way `tern run` checks its options, since the file is untrusted. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "core/vm.h"
+#include "machine/virt.h"
+#include "state/snap_config.h"
+
+/* Absolute paths, so a restore from another directory finds the files. */
+static json_t *abs_path(const char *p)
+{
+	char buf[PATH_MAX];
+	if (!p)
+		return json_null();
+	return json_string(realpath(p, buf) ? buf : p);
+}
+
+char *snap_config_encode(const struct virt_config *cfg, char *err, size_t errlen)
+{
+	json_t *disks = json_array();
+	for (int i = 0; i < cfg->ndisks; i++) {
+		const struct virt_disk *d = &cfg->disks[i];
+		struct stat st;
+		if (stat(d->path, &st)) {
+			snprintf(err, errlen, "cannot stat disk '%s'", d->path);
+			json_decref(disks);
+			return NULL;
+		}
+		json_array_append_new(disks, json_pack("{s:o,s:I,s:b,s:s?}", "path", abs_path(d->path),
+			"size", (json_int_t)st.st_size, "readonly", d->readonly, "serial", d->serial));
+	}
+	json_t *j = json_pack("{s:s?,s:I,s:i,s:o,s:o,s:s?,s:s?,s:b,s:s,s:o}",
+		"name", cfg->name, "memory", (json_int_t)cfg->mem_size, "cpus", cfg->cpus,
+		"kernel", abs_path(cfg->kernel), "initrd", abs_path(cfg->initrd),
+		"append", cfg->append, "console", cfg->console, "rng", cfg->rng,
+		"reboot", cfg->reboot_restart ? "restart" : "exit", "disks", disks);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!s)
+		snprintf(err, errlen, "out of memory");
+	return s;
+}
+
+static const char *opt_str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+int snap_config_decode(const char *text, size_t len, struct virt_config *cfg, json_t **owner,
+		       char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	*owner = j;
+	if (!j || !json_is_object(j)) {
+		snprintf(err, errlen, "configuration section is not valid JSON");
+		return -1;
+	}
+	json_int_t mem = json_integer_value(json_object_get(j, "memory"));
+	json_int_t cpus = json_integer_value(json_object_get(j, "cpus"));
+	json_t *disks = json_object_get(j, "disks");
+	const char *reboot = opt_str(j, "reboot");
+	if (mem < (16 << 20) || mem > (64ll << 30) || (mem & 0xfff) || cpus < 1 ||
+	    cpus > VM_MAX_HARTS || !opt_str(j, "kernel") || !json_is_array(disks) ||
+	    json_array_size(disks) > VIRT_MAX_DISKS || !reboot) {
+		snprintf(err, errlen, "configuration section has a missing or out-of-range field");
+		return -1;
+	}
+	cfg->mem_size = (uint64_t)mem;
+	cfg->cpus = (int)cpus;
+	cfg->kernel = opt_str(j, "kernel");
+	cfg->initrd = opt_str(j, "initrd");
+	cfg->append = opt_str(j, "append") ? opt_str(j, "append") : "";
+	cfg->console = opt_str(j, "console") ? opt_str(j, "console") : "stdio";
+	cfg->name = opt_str(j, "name");
+	cfg->rng = json_is_true(json_object_get(j, "rng"));
+	cfg->reboot_restart = !strcmp(reboot, "restart");
+	cfg->ndisks = (int)json_array_size(disks);
+	for (int i = 0; i < cfg->ndisks; i++) {
+		json_t *d = json_array_get(disks, (size_t)i);
+		json_int_t size = json_integer_value(json_object_get(d, "size"));
+		const char *serial = opt_str(d, "serial");
+		if (!opt_str(d, "path") || size <= 0 || (serial && strlen(serial) > 20)) {
+			snprintf(err, errlen, "configuration section has a bad disk entry");
+			return -1;
+		}
+		cfg->disks[i] = (struct virt_disk){ .path = opt_str(d, "path"),
+			.readonly = json_is_true(json_object_get(d, "readonly")), .serial = serial };
+		cfg->disk_sizes[i] = (uint64_t)size;
+	}
+	cfg->incoming = 1;
+	return 0;
+}
