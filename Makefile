@@ -3,7 +3,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Isrc -MMD -MP -pthread
-LDLIBS  += -lfdt -ljansson -lcrypto -lm -pthread
+LDLIBS  += -lfdt -ljansson -lxxhash -lm -pthread
 
 BUILD   := build
 SRCS    := $(shell find src -name '*.c' | sort)

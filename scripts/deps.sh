@@ -9,7 +9,7 @@ build-essential pkg-config libfdt-dev libcmocka-dev python3-pytest
 gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu
 qemu-system-misc opensbi device-tree-compiler
 cpio gzip xz-utils zstd kmod e2fsprogs
-libzstd-dev libslirp-dev libvdeplug-dev vde2 libssl-dev libjansson-dev
+libzstd-dev libslirp-dev libvdeplug-dev vde2 libssl-dev libjansson-dev libxxhash-dev
 debian-archive-keyring ca-certificates apt
 "
 

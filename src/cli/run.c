@@ -246,6 +246,7 @@ int cli_run(int argc, char **argv)
 			machine_opt);
 		return 2;
 	}
+	int64_t restore_start = run_incoming_clock_ms();
 	if (incoming && run_incoming_config(&img, incoming, &cfg, err, sizeof(err))) {
 		snap_close(&img);
 		fprintf(stderr, "tern: %s\n", err);
@@ -274,6 +275,9 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "tern: %s\n", err);
 		return 1;
 	}
+	if (incoming)
+		fprintf(stderr, "tern: restored %s in %lld ms\n", incoming + 5,
+			(long long)(run_incoming_clock_ms() - restore_start));
 	int why = virt_run(vm, &cfg);
 	char msg[sizeof(vm->exit_msg)];
 	snprintf(msg, sizeof(msg), "%s", vm->exit_msg);

@@ -3,8 +3,16 @@
  * snap_load once the board exists. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "cli/run_incoming.h"
 #include "machine/virt.h"
+
+int64_t run_incoming_clock_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int run_incoming_config(struct snap_image *img, const char *uri, struct virt_config *cfg,
 			char *err, size_t errlen)

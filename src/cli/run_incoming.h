@@ -3,6 +3,7 @@
 #ifndef TERN_RUN_INCOMING_H
 #define TERN_RUN_INCOMING_H
 #include <stddef.h>
+#include <stdint.h>
 #include "state/snapshot.h"
 
 struct virt_config;
@@ -12,4 +13,6 @@ struct vm;
  * user gave in cfg. Returns 0 or -1 with a one-line reason. */
 int run_incoming_config(struct snap_image *img, const char *uri, struct virt_config *cfg,
 			char *err, size_t errlen);
+/* Monotonic milliseconds, to report how long a restore took. */
+int64_t run_incoming_clock_ms(void);
 #endif

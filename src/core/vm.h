@@ -28,6 +28,7 @@ struct vm {
 	/* Guest RAM: one region at ram_base. */
 	uint8_t *ram;
 	uint64_t ram_base, ram_size;
+	bool ram_file_backed;       /* mapped copy-on-write from a snapshot file */
 
 	struct mmio_region mmio[VM_MAX_MMIO];
 	int nmmio;

@@ -284,6 +284,7 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 	 * anonymous mapping also detaches RAM restored from a snapshot file. */
 	mmap(vm->ram, vm->ram_size, PROT_READ | PROT_WRITE,
 	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	vm->ram_file_backed = false;
 	dcache_clear(vm->dcache);
 	if (load_guest(vm, cfg, err, sizeof(err))) {
 		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: %.200s", err);

@@ -48,14 +48,23 @@ static int save_ram(struct vm *vm, struct vms_writer *w, struct snap_stats *st)
 		snprintf(w->err, sizeof(w->err), "out of memory");
 		return -1;
 	}
+	/* Anonymous RAM the guest never touched is not resident: zero without
+	 * looking (reading it would fault every page in). RAM mapped from a
+	 * snapshot file has no such shortcut. */
+	unsigned char *resident = vm->ram_file_backed ? NULL : malloc(npages);
+	if (resident && mincore(vm->ram, vm->ram_size, resident)) {
+		free(resident);
+		resident = NULL;
+	}
 	for (uint64_t i = 0; i < npages; i++) {
-		if (!page_is_zero(vm->ram + i * PAGE)) {
+		if ((!resident || (resident[i] & 1)) && !page_is_zero(vm->ram + i * PAGE)) {
 			bm[i / 64] |= 1ull << (i % 64);
 			st->pages_normal++;
 		} else {
 			st->pages_zero++;
 		}
 	}
+	free(resident);
 	uint64_t start = w->off + VMS_SECTION_HDR_LEN + RAM_HDR_LEN + bmlen;
 	uint64_t pad = (PAGE - start % PAGE) % PAGE;
 	uint64_t image_off = RAM_HDR_LEN + bmlen + pad;
@@ -321,6 +330,7 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 		snprintf(err, errlen, "%s: RAM bitmap does not match its page count", img->path);
 		return -1;
 	}
+	vm->ram_file_backed = img->r.seekable;
 	dcache_clear(vm->dcache);
 	return 0;
 }

@@ -1,5 +1,6 @@
-/* VM-state stream writer and reader: section framing and SHA-256 digests
- * (OpenSSL libcrypto). Errors leave a one-line reason in ->err. */
+/* VM-state stream writer and reader: section framing and XXH3-128
+ * checksums (libxxhash: fast enough to check every stored RAM page on a
+ * restore). Errors leave a one-line reason in ->err. */
 #include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -8,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/evp.h>
+#include <xxhash.h>
 #include "state/stream.h"
 
 static int fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -78,12 +79,12 @@ int vms_section_begin(struct vms_writer *w, uint32_t id, uint16_t instance, uint
 {
 	uint8_t h[VMS_SECTION_HDR_LEN];
 	put_section_header(h, id, instance, version, len);
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-		EVP_MD_CTX_free(md);
-		return fail(w->err, "cannot start SHA-256");
+	XXH3_state_t *md = XXH3_createState();
+	if (!md || XXH3_128bits_reset(md) != XXH_OK) {
+		XXH3_freeState(md);
+		return fail(w->err, "cannot start the checksum");
 	}
-	EVP_DigestUpdate(md, h, sizeof(h));
+	XXH3_128bits_update(md, h, sizeof(h));
 	w->md = md;
 	w->left = len;
 	return write_all(w, h, sizeof(h));
@@ -93,7 +94,7 @@ int vms_section_write(struct vms_writer *w, const void *p, size_t n)
 {
 	if (n > w->left)
 		return fail(w->err, "section overflows its declared length");
-	EVP_DigestUpdate(w->md, p, n);
+	XXH3_128bits_update(w->md, p, n);
 	w->left -= n;
 	return write_all(w, p, n);
 }
@@ -123,12 +124,11 @@ int vms_section_end(struct vms_writer *w)
 {
 	if (w->left)
 		return fail(w->err, "section is %llu bytes short", (unsigned long long)w->left);
-	uint8_t d[VMS_DIGEST_LEN];
-	unsigned dl = 0;
-	EVP_DigestFinal_ex(w->md, d, &dl);
-	EVP_MD_CTX_free(w->md);
+	XXH128_canonical_t d;
+	XXH128_canonicalFromHash(&d, XXH3_128bits_digest(w->md));
+	XXH3_freeState(w->md);
 	w->md = NULL;
-	return write_all(w, d, sizeof(d));
+	return write_all(w, &d, sizeof(d));
 }
 
 int vms_put_section(struct vms_writer *w, uint32_t id, uint16_t instance, uint16_t version,
@@ -150,7 +150,7 @@ int vms_writer_finish(struct vms_writer *w)
 
 void vms_writer_cleanup(struct vms_writer *w)
 {
-	EVP_MD_CTX_free(w->md);
+	XXH3_freeState(w->md);
 	w->md = NULL;
 }
 
@@ -224,35 +224,34 @@ void *vms_digest_start(const struct vms_section *s)
 {
 	uint8_t h[VMS_SECTION_HDR_LEN];
 	put_section_header(h, s->id, s->instance, s->version, s->len);
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	if (md && !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-		EVP_MD_CTX_free(md);
+	XXH3_state_t *md = XXH3_createState();
+	if (md && XXH3_128bits_reset(md) != XXH_OK) {
+		XXH3_freeState(md);
 		return NULL;
 	}
 	if (md)
-		EVP_DigestUpdate(md, h, sizeof(h));
+		XXH3_128bits_update(md, h, sizeof(h));
 	return md;
 }
 
 void vms_digest_abort(void *md)
 {
-	EVP_MD_CTX_free(md);
+	XXH3_freeState(md);
 }
 
 void vms_digest_update(void *md, const void *p, size_t n)
 {
-	EVP_DigestUpdate(md, p, n);
+	XXH3_128bits_update(md, p, n);
 }
 
 int vms_digest_check(struct vms_reader *r, void *md, const struct vms_section *s)
 {
-	uint8_t want[VMS_DIGEST_LEN], got[VMS_DIGEST_LEN];
-	unsigned dl = 0;
-	EVP_DigestFinal_ex(md, got, &dl);
-	EVP_MD_CTX_free(md);
-	if (vms_read(r, want, sizeof(want)))
+	XXH128_canonical_t want, got;
+	XXH128_canonicalFromHash(&got, XXH3_128bits_digest(md));
+	XXH3_freeState(md);
+	if (vms_read(r, &want, sizeof(want)))
 		return -1;
-	if (memcmp(want, got, sizeof(got)))
+	if (memcmp(&want, &got, sizeof(got)))
 		return fail(r->err, "%s is corrupt: checksum mismatch in the %s section (instance %u)",
 			    r->name, vms_section_name(s->id), s->instance);
 	return 0;
@@ -268,12 +267,12 @@ int vms_read_payload(struct vms_reader *r, const struct vms_section *s, uint8_t 
 	void *md = vms_digest_start(s);
 	if (!b || !md) {
 		free(b);
-		EVP_MD_CTX_free(md);
+		XXH3_freeState(md);
 		return fail(r->err, "out of memory");
 	}
 	if (vms_read(r, b, s->len)) {
 		free(b);
-		EVP_MD_CTX_free(md);
+		XXH3_freeState(md);
 		return -1;
 	}
 	vms_digest_update(md, b, s->len);

@@ -1,5 +1,5 @@
 /* The VM-state stream: a magic and format version, then sections
- * {id, instance, version, length, payload, SHA-256}. The writer works on
+ * {id, instance, version, length, payload, XXH3-128 checksum}. The writer works on
  * any fd (file or socket); the reader reads sequentially from any fd and
  * treats its input as hostile (lengths bounded, digests checked).
  * Format: docs/SNAPSHOT-FORMAT.md. */
@@ -13,7 +13,7 @@
 #define VMS_FORMAT_VERSION 1
 #define VMS_HEADER_LEN 16           /* magic, u32 version, u32 reserved */
 #define VMS_SECTION_HDR_LEN 16      /* u32 id, u16 instance, u16 version, u64 length */
-#define VMS_DIGEST_LEN 32           /* SHA-256 of the header and the payload */
+#define VMS_DIGEST_LEN 16           /* XXH3-128 of the header and the payload */
 #define VMS_MAX_SMALL_SECTION (16u << 20)
 
 /* Section ids. Ids with VMS_ID_OPTIONAL set may be skipped by readers that
@@ -40,7 +40,7 @@ struct vms_writer {
 	bool seekable;              /* holes become lseek, not zeros */
 	uint64_t off;               /* bytes of stream so far */
 	uint64_t left;              /* payload bytes the open section still needs */
-	void *md;                   /* EVP_MD_CTX of the open section */
+	void *md;                   /* XXH3 state of the open section */
 	char err[256];
 };
 
