@@ -252,6 +252,45 @@ int snap_open(struct snap_image *img, const char *path, struct virt_config *cfg,
 	return 0;
 }
 
+/* Stored pages become copy-on-write views of the file, one mapping per run
+ * (zero pages stay anonymous, so bytes in the file's holes never reach the
+ * guest). A very fragmented bitmap would need too many mappings: then the
+ * runs are read instead. */
+#define MAX_RAM_MAPPINGS 16384
+static int map_ram_runs(struct snap_image *img, struct vm *vm, const uint64_t *bm,
+			uint64_t npages, uint64_t image_at)
+{
+	uint64_t runs = 0;
+	for (uint64_t i = 0; i < npages; i++) {
+		bool p = (bm[i / 64] >> (i % 64)) & 1;
+		bool prev = i && ((bm[(i - 1) / 64] >> ((i - 1) % 64)) & 1);
+		runs += p && !prev;
+	}
+	bool map = runs <= MAX_RAM_MAPPINGS;
+	for (uint64_t i = 0; i < npages;) {
+		if (!((bm[i / 64] >> (i % 64)) & 1)) {
+			i++;
+			continue;
+		}
+		uint64_t j = i + 1;
+		while (j < npages && ((bm[j / 64] >> (j % 64)) & 1))
+			j++;
+		uint8_t *at = vm->ram + i * PAGE;
+		size_t len = (j - i) * PAGE;
+		off_t off = (off_t)(image_at + i * PAGE);
+		if (map ? mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+			       img->fd, off) == MAP_FAILED
+			: pread(img->fd, at, len, off) != (ssize_t)len) {
+			snprintf(img->r.err, sizeof(img->r.err), "cannot load RAM from %.150s: %s",
+				 img->path, strerror(errno));
+			return -1;
+		}
+		i = j;
+	}
+	vm->ram_file_backed = map;
+	return 0;
+}
+
 static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
 {
 	struct vms_section s;
@@ -292,19 +331,10 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 	if (!r) {
 		vms_digest_update(md, rest, image_off - RAM_HDR_LEN);
 		if (img->r.seekable) {
-			/* Copy-on-write view of the file: nothing is read now
-			 * except the stored pages the digest walks over. */
-			void *m = mmap(vm->ram, size, PROT_READ | PROT_WRITE,
-				       MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, img->fd, (off_t)image_at);
-			if (m == MAP_FAILED) {
-				snprintf(img->r.err, sizeof(img->r.err), "cannot map RAM from %.150s: %s",
-					 img->path, strerror(errno));
+			r = map_ram_runs(img, vm, bm, npages, image_at);
+			if (!r && lseek(img->fd, (off_t)size, SEEK_CUR) < 0)
 				r = -1;
-			} else if (lseek(img->fd, (off_t)size, SEEK_CUR) < 0) {
-				r = -1;
-			} else {
-				img->r.off += size;
-			}
+			img->r.off += size;
 		} else {
 			r = vms_read(&img->r, vm->ram, size);
 		}
@@ -330,7 +360,6 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 		snprintf(err, errlen, "%s: RAM bitmap does not match its page count", img->path);
 		return -1;
 	}
-	vm->ram_file_backed = img->r.seekable;
 	dcache_clear(vm->dcache);
 	return 0;
 }
