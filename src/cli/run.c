@@ -267,7 +267,8 @@ int cli_run(int argc, char **argv)
 		return 1;
 	}
 	if (virt_create(vm, &cfg, err, sizeof(err)) ||
-	    (incoming && snap_load(&img, vm, err, sizeof(err))) ||
+	    (incoming && (snap_load(&img, vm, err, sizeof(err)) ||
+			  virt_start_console(vm, err, sizeof(err)))) ||
 	    run_ctl_start(&ctl, vm, err, sizeof(err))) {
 		virt_destroy(vm);
 		free(vm);

@@ -324,6 +324,11 @@ struct plic *plic_new(unsigned nsources, unsigned ncontexts, plic_notify_fn noti
 	return p;
 }
 
+int plic_output(const struct plic *p, unsigned context)
+{
+	return context < p->ncontexts ? p->out[context] : 0;
+}
+
 void plic_set_irq(void *plic, unsigned irq, int level)
 {
 	struct plic *p = plic;

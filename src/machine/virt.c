@@ -262,8 +262,19 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 		return -1;
 
 	chr_set_handlers(vm->console, console_input, console_quit, vm);
-	if (evloop_start(vm->loop) || chr_start(vm->console)) {
+	if (evloop_start(vm->loop)) {
 		snprintf(err, errlen, "cannot start the I/O thread");
+		return -1;
+	}
+	/* A restore starts console input only once the UART state is loaded,
+	 * or early keystrokes would land in the UART the snapshot replaces. */
+	return cfg->incoming ? 0 : virt_start_console(vm, err, errlen);
+}
+
+int virt_start_console(struct vm *vm, char *err, size_t errlen)
+{
+	if (chr_start(vm->console)) {
+		snprintf(err, errlen, "cannot start the console");
 		return -1;
 	}
 	const char *where = chr_describe(vm->console);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "core/vm.h"
 #include "cpu/dcache.h"
+#include "dev/plic.h"
 #include "machine/virt.h"
 #include "state/hart_state.h"
 #include "state/snap_config.h"
@@ -127,12 +128,13 @@ int snap_save_fd(struct vm *vm, int fd, struct snap_stats *st, char *err, size_t
 	vmbuf_put_u64(&b, vm->ram_size);
 	r = r || put_buf(&w, VMS_ID_MACHINE, 0, MACHINE_VERSION, &b);
 
+	/* Harts and devices under the VM lock: the I/O thread may deliver
+	 * input (and raise interrupts) meanwhile. */
+	pthread_mutex_lock(&vm->lock);
 	for (int i = 0; i < vm->nharts && !r; i++) {
 		hart_state_save(vm->harts[i], &b);
 		r = put_buf(&w, VMS_ID_HART, (uint16_t)i, HART_STATE_VERSION, &b);
 	}
-	/* Devices under the VM lock: the I/O thread may be delivering input. */
-	pthread_mutex_lock(&vm->lock);
 	for (int i = 0; i < vm->nmmio && !r; i++) {
 		const struct dev_ops *ops = vm->mmio[i].ops;
 		vmbuf_put_str(&b, ops->name);
@@ -412,6 +414,10 @@ int snap_load(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	/* The external-interrupt line is the PLIC's to drive: make each hart's
+	 * SEIP agree with it. */
+	for (int i = 0; i < vm->nharts; i++)
+		hart_set_pending(vm->harts[i], MIP_SEIP, plic_output(vm->plic, (unsigned)i));
 	if (load_ram(img, vm, err, errlen))
 		return -1;
 	if (expect_payload(img, VMS_ID_END, &s, &p, err, errlen))

@@ -199,7 +199,7 @@ def good_snapshot(tmp_path_factory):
         p = run_tern("snapshot", name, d / "good.snap", timeout=120)
         assert p.returncode == 0, p.stderr
     finally:
-        g.proc.kill()
+        run_tern("kill", name)
         g.close()
     return d / "good.snap"
 
