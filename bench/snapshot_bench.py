@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-# snapshot_bench.py: save and restore times of a booted 256 MiB guest, on tern
+# snapshot_bench.py: save and restore times of a booted guest (MEM, default
+# 256M; RUNS, default 3), on tern
 # (tern snapshot / tern run --incoming) and on QEMU (migrate "exec:cat > F" /
 # -incoming "exec:cat F"), each measured from the outside, medians of N runs.
 import json
@@ -17,6 +18,7 @@ TERN = os.path.join(REPO, "build", "tern")
 IMAGE = os.path.join(REPO, "build", "guest", "Image")
 INITRD = os.path.join(REPO, "build", "guest", "initramfs.cpio.gz")
 RUNS = int(os.environ.get("RUNS", "3"))
+MEM = os.environ.get("MEM", "256M")
 
 
 class Q:
@@ -74,7 +76,7 @@ def tern_once(d):
     sock = f"/run/tern/{name}.qmp"
     snap = os.path.join(d, "tern.snap")
     p = subprocess.Popen([TERN, "run", "--kernel", IMAGE, "--initrd", INITRD, "--name", name,
-                          "--memory", "256M"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          "--memory", MEM], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL)
     wait_line(p, rb"TERN-GUEST-READY")
     time.sleep(2)
@@ -101,7 +103,7 @@ def tern_once(d):
 def qemu_once(d):
     sock = os.path.join(d, "q.qmp")
     f = os.path.join(d, "qemu.state")
-    base = ["qemu-system-riscv64", "-M", "virt", "-m", "256M", "-nographic", "-kernel", IMAGE,
+    base = ["qemu-system-riscv64", "-M", "virt", "-m", MEM, "-nographic", "-kernel", IMAGE,
             "-initrd", INITRD, "-append", "console=ttyS0", "-qmp", f"unix:{sock},server,nowait"]
     p = subprocess.Popen(base, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     wait_line(p, rb"TERN-GUEST-READY")
@@ -115,7 +117,8 @@ def qemu_once(d):
     save = time.monotonic() - t0
     q.cmd("quit")
     p.wait()
-    os.unlink(sock)
+    if os.path.exists(sock):
+        os.unlink(sock)
     t0 = time.monotonic()
     r = subprocess.Popen(base + ["-incoming", f"exec:cat {f}"], stdin=subprocess.PIPE,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -131,14 +134,14 @@ def qemu_once(d):
 def main():
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR", "/tmp")) as d:
         t = [tern_once(d) for _ in range(RUNS)]
-        print(f"tern 256 MiB guest, {RUNS} runs (medians):")
+        print(f"tern {MEM} guest, {RUNS} runs (medians):")
         print(f"  save (stop + migrate file:, incl. fdatasync): {statistics.median(x[0] for x in t):.3f} s")
         print(f"  restore (exec to QMP 'running'):              {statistics.median(x[1] for x in t):.3f} s")
         print(f"  restore (tern's own 'restored in'):           {statistics.median(x[2] for x in t):.3f} s")
         print(f"  file: {t[0][3] >> 20} MiB apparent, {t[0][4] >> 20} MiB on disk")
         if "--qemu" in sys.argv:
             qm = [qemu_once(d) for _ in range(RUNS)]
-            print(f"qemu-system-riscv64 256 MiB guest, {RUNS} runs (medians):")
+            print(f"qemu-system-riscv64 {MEM} guest, {RUNS} runs (medians):")
             print(f"  save (stop + migrate exec:cat > F):  {statistics.median(x[0] for x in qm):.3f} s")
             print(f"  restore (-incoming exec:cat F to not inmigrate): {statistics.median(x[1] for x in qm):.3f} s")
             print(f"  file: {qm[0][2] >> 20} MiB")

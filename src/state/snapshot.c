@@ -341,12 +341,20 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 			r = vms_read(&img->r, vm->ram, size);
 		}
 	}
+	/* Checksum the stored pages run by run (one call per run is much
+	 * cheaper than one per page). */
 	uint64_t seen = 0;
-	for (uint64_t i = 0; i < npages && !r; i++) {
-		if ((bm[i / 64] >> (i % 64)) & 1) {
-			vms_digest_update(md, vm->ram + i * PAGE, PAGE);
-			seen++;
+	for (uint64_t i = 0; i < npages && !r;) {
+		if (!((bm[i / 64] >> (i % 64)) & 1)) {
+			i++;
+			continue;
 		}
+		uint64_t j = i + 1;
+		while (j < npages && ((bm[j / 64] >> (j % 64)) & 1))
+			j++;
+		vms_digest_update(md, vm->ram + i * PAGE, (j - i) * PAGE);
+		seen += j - i;
+		i = j;
 	}
 	free(rest);
 	if (r) {
