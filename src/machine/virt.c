@@ -301,7 +301,9 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: %.200s", err);
 		return -1;
 	}
-	vm->exit_req = VM_RUNNING;
+	/* Clear only the reset we served: a quit that arrived meanwhile stays. */
+	int served = VM_EXIT_RESET;
+	atomic_compare_exchange_strong(&vm->exit_req, &served, VM_RUNNING);
 	return 0;
 }
 

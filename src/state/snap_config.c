@@ -76,6 +76,10 @@ int snap_config_decode(const char *text, size_t len, struct virt_config *cfg, js
 	cfg->append = opt_str(j, "append") ? opt_str(j, "append") : "";
 	cfg->console = opt_str(j, "console") ? opt_str(j, "console") : "stdio";
 	cfg->name = opt_str(j, "name");
+	if (cfg->name && (!*cfg->name || strlen(cfg->name) > 64 || strchr(cfg->name, '/'))) {
+		snprintf(err, errlen, "configuration section has an invalid VM name");
+		return -1;
+	}
 	cfg->rng = json_is_true(json_object_get(j, "rng"));
 	cfg->reboot_restart = !strcmp(reboot, "restart");
 	cfg->ndisks = (int)json_array_size(disks);

@@ -146,6 +146,8 @@ def test_system_reset_reboots_and_quit_exits_0(guest_factory):
     assert ev["data"] == {"guest": False, "reason": "host-qmp-system-reset"}
     g.wait_for(r"TERN-GUEST-READY", timeout=180, start=mark)
     assert q.cmd("query-status")["status"] == "running"
+    # A quit right behind a reset must not be lost while the reset runs.
+    q.cmd("system_reset")
     q.cmd("quit")
     ev = q.wait_event("SHUTDOWN")
     assert ev["data"] == {"guest": False, "reason": "host-qmp-quit"}

@@ -13,6 +13,8 @@
 #include <cmocka.h>
 #include "dev/plic.h"
 #include "dev/uart16550.h"
+#include "machine/virt.h"
+#include "state/snap_config.h"
 #include "state/stream.h"
 #include "state/vmbuf.h"
 
@@ -213,6 +215,41 @@ static void test_plic_shape_checked(void **state)
 	plic_ops.destroy(d);
 }
 
+static void test_config_decode(void **state)
+{
+	static const char good[] = "{\"name\":\"vm1\",\"memory\":268435456,\"cpus\":2,"
+		"\"kernel\":\"/k\",\"initrd\":null,\"append\":\"console=ttyS0\",\"rng\":true,"
+		"\"reboot\":\"exit\",\"disks\":[{\"path\":\"/d.img\",\"size\":4096,"
+		"\"readonly\":false}]}";
+	struct virt_config cfg = { 0 };
+	json_t *owner;
+	char err[256];
+	assert_int_equal(snap_config_decode(good, strlen(good), &cfg, &owner, err, sizeof(err)), 0);
+	assert_string_equal(cfg.name, "vm1");
+	assert_int_equal(cfg.mem_size, 256u << 20);
+	assert_int_equal(cfg.cpus, 2);
+	assert_null(cfg.initrd);
+	assert_int_equal(cfg.ndisks, 1);
+	assert_int_equal(cfg.disk_sizes[0], 4096);
+	assert_true(cfg.incoming && cfg.rng);
+	json_decref(owner);
+
+	static const char *bad[] = {
+		"not json",
+		"[]",
+		"{\"memory\":268435456,\"cpus\":1,\"reboot\":\"exit\",\"disks\":[]}",
+		"{\"memory\":4096,\"cpus\":1,\"kernel\":\"/k\",\"reboot\":\"exit\",\"disks\":[]}",
+		"{\"memory\":268435456,\"cpus\":99,\"kernel\":\"/k\",\"reboot\":\"exit\",\"disks\":[]}",
+		"{\"name\":\"a/b\",\"memory\":268435456,\"cpus\":1,\"kernel\":\"/k\",\"reboot\":\"exit\",\"disks\":[]}",
+		"{\"memory\":268435456,\"cpus\":1,\"kernel\":\"/k\",\"reboot\":\"exit\",\"disks\":[{\"path\":\"/d\",\"size\":0}]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct virt_config c = { 0 };
+		assert_int_equal(snap_config_decode(bad[i], strlen(bad[i]), &c, &owner, err, sizeof(err)), -1);
+		json_decref(owner);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_vmrd_bounds),
 		cmocka_unit_test(test_uart_save_load),
 		cmocka_unit_test(test_plic_shape_checked),
+		cmocka_unit_test(test_config_decode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
