@@ -104,6 +104,11 @@ def test_protocol_queries_and_errors(guest_factory):
     q2.close()
 
 
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def counter_lines(g):
     return [int(x) for x in re.findall(r"^CNT (\d+)$", g.output, re.M)]
 
@@ -122,8 +127,11 @@ def test_stop_freezes_guest_and_cont_resumes(guest_factory):
     assert b.cmd("query-status") == {"status": "paused", "running": False, "singlestep": False}
     time.sleep(0.5)
     frozen = counter_lines(g)
+    cpu0 = cpu_seconds(g.proc.pid)
     time.sleep(3)
     assert counter_lines(g) == frozen, "the guest kept printing while stopped"
+    # Parked, not spinning: well under a tenth of a core while stopped.
+    assert cpu_seconds(g.proc.pid) - cpu0 < 0.3
     a.cmd("cont")
     b.wait_event("RESUME")
     assert a.cmd("query-status")["status"] == "running"
