@@ -3,7 +3,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Isrc -MMD -MP -pthread
-LDLIBS  += -lfdt -lslirp -lvdeplug -lm -pthread -lcrypto -lzstd
+LDLIBS  += -lfdt -lslirp -lvdeplug -ljansson -lxxhash -lm -pthread -lcrypto -lzstd
 
 BUILD   := build
 SRCS    := $(shell find src -name '*.c' | sort)

@@ -10,7 +10,7 @@ gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross
 qemu-system-misc opensbi device-tree-compiler qemu-utils
 clang libclang-rt-14-dev
 cpio gzip xz-utils zstd kmod e2fsprogs
-libzstd-dev libslirp-dev libvdeplug-dev vde2 libssl-dev libjansson-dev
+libzstd-dev libslirp-dev libvdeplug-dev vde2 libssl-dev libjansson-dev libxxhash-dev
 debian-archive-keyring ca-certificates apt
 "
 

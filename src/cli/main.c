@@ -16,6 +16,11 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  run        boot a virtual machine (see 'tern run --help')\n"
 		"  image      create, inspect and convert disk images (see 'tern image --help')\n"
+		"  list       list running VMs\n"
+		"  snapshot NAME FILE [--leave-running]\n"
+		"             save a running VM to FILE; restore with 'tern run --incoming file:FILE'\n"
+		"  status NAME, pause NAME, resume NAME, stop NAME, kill NAME\n"
+		"             control a running VM through its control socket (QMP)\n"
 		"\n"
 		"options:\n"
 		"  -h, --help     show this help\n"
@@ -43,6 +48,13 @@ int main(int argc, char **argv)
 		return cli_run(argc - 1, argv + 1);
 	if (!strcmp(verb, "image"))
 		return cli_image(argc - 1, argv + 1);
+	if (!strcmp(verb, "snapshot"))
+		return cli_snapshot(argc - 1, argv + 1);
+	if (!strcmp(verb, "list"))
+		return cli_list(argc - 1, argv + 1);
+	if (!strcmp(verb, "status") || !strcmp(verb, "pause") || !strcmp(verb, "resume") ||
+	    !strcmp(verb, "stop") || !strcmp(verb, "kill"))
+		return cli_vmctl(argc - 1, argv + 1);
 	fprintf(stderr, "tern: unknown command '%s' (try 'tern --help')\n", verb);
 	return 2;
 }

@@ -10,6 +10,8 @@
 #include "core/vm.h"
 #include "machine/virt.h"
 #include "net/spec.h"
+#include "cli/run_ctl.h"
+#include "cli/run_incoming.h"
 
 #define MAX_MEMORY (64ull << 30)
 #define MIN_MEMORY (16ull << 20)
@@ -30,7 +32,9 @@ static void run_usage(FILE *f)
 		"  --cpus N             number of harts, 1..8 (default 1)\n"
 		"  --console BACKEND    stdio (default; raw mode on a terminal), pty,\n"
 		"                       unix:PATH or file:PATH\n"
-		"  --name NAME          name of the VM (default: tern)\n"
+		"  --name NAME          name of the VM (default: tern-PID)\n"
+		"  --qmp PATH|none      control socket, QMP wire format (default:\n"
+		"                       $XDG_RUNTIME_DIR/tern/NAME.qmp, /run/tern/NAME.qmp for root)\n"
 		"  --dtb-out FILE       write the generated device tree blob to FILE\n"
 		"  --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,serial=S]\n"
 		"       [,cache=writeback|none]\n"
@@ -44,6 +48,9 @@ static void run_usage(FILE *f)
 		"                       vde,sock=PATH   a port on a vde_switch\n"
 		"                       tap,ifname=NAME a host tap interface\n"
 		"  --reboot exit|restart  what a guest reboot does (default: exit 0)\n"
+		"  --incoming file:PATH restore a snapshot (tern snapshot, QMP migrate) and run\n"
+		"                       it; only --name, --console, --qmp and --disk (same\n"
+		"                       size) may be given with it\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"On the stdio console, Ctrl-A x quits and Ctrl-A h lists the keys.\n"
@@ -140,7 +147,7 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 
 int cli_run(int argc, char **argv)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_NET };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_NET, O_QMP, O_INCOMING };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -154,6 +161,8 @@ int cli_run(int argc, char **argv)
 		{ "disk", required_argument, NULL, O_DISK },
 		{ "rng", required_argument, NULL, O_RNG },
 		{ "net", required_argument, NULL, O_NET },
+		{ "qmp", required_argument, NULL, O_QMP },
+		{ "incoming", required_argument, NULL, O_INCOMING },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -161,14 +170,16 @@ int cli_run(int argc, char **argv)
 		.append = "console=ttyS0",
 		.mem_size = 256ull << 20,
 		.cpus = 1,
-		.console = "stdio",
-		.name = "tern",
 		.rng = 1,
 	};
+	struct run_ctl ctl = { 0 };
+	const char *incoming = NULL, *machine_opt = NULL;
 	int c;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (c >= O_KERNEL && c != O_NAME && c != O_CONSOLE && c != O_QMP && c != O_DISK && c != O_INCOMING)
+			machine_opt = argv[optind - 1];
 		switch (c) {
 		case O_KERNEL: cfg.kernel = optarg; break;
 		case O_INITRD: cfg.initrd = optarg; break;
@@ -234,9 +245,11 @@ int cli_run(int argc, char **argv)
 				fprintf(stderr, "tern: %s\n", why);
 				return 2;
 			}
-			cfg.nnets++;
+			cfg.net_args[cfg.nnets++] = optarg;
 			break;
 		}
+		case O_QMP: ctl.qmp_path = optarg; break;
+		case O_INCOMING: incoming = optarg; break;
 		case 'h':
 			run_usage(stdout);
 			return 0;
@@ -252,27 +265,52 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "tern: unexpected argument '%s' (see 'tern run --help')\n", argv[optind]);
 		return 2;
 	}
+	struct snap_image img = { .fd = -1 };
+	char err[512] = "";
+	if (incoming && machine_opt) {
+		fprintf(stderr, "tern: %s cannot be combined with --incoming: the snapshot holds the machine\n",
+			machine_opt);
+		return 2;
+	}
+	int64_t restore_start = run_incoming_clock_ms();
+	if (incoming && run_incoming_config(&img, incoming, &cfg, err, sizeof(err))) {
+		snap_close(&img);
+		fprintf(stderr, "tern: %s\n", err);
+		return 1;
+	}
 	if (!cfg.kernel) {
 		fprintf(stderr, "tern: no kernel given: use --kernel FILE (see 'tern run --help')\n");
 		return 2;
 	}
 
+	if (run_ctl_prepare(&ctl, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "tern: %s\n", err);
+		return 1;
+	}
 	struct vm *vm = calloc(1, sizeof(*vm));
-	char err[512] = "";
 	if (!vm) {
 		fprintf(stderr, "tern: out of memory\n");
 		return 1;
 	}
-	if (virt_create(vm, &cfg, err, sizeof(err))) {
+	if (virt_create(vm, &cfg, err, sizeof(err)) ||
+	    (incoming && (snap_load(&img, vm, err, sizeof(err)) ||
+			  virt_start_console(vm, err, sizeof(err)))) ||
+	    run_ctl_start(&ctl, vm, err, sizeof(err))) {
 		virt_destroy(vm);
 		free(vm);
+		snap_close(&img);
 		fprintf(stderr, "tern: %s\n", err);
 		return 1;
 	}
+	if (incoming)
+		fprintf(stderr, "tern: restored %s in %lld ms\n", incoming + 5,
+			(long long)(run_incoming_clock_ms() - restore_start));
 	int why = virt_run(vm, &cfg);
 	char msg[sizeof(vm->exit_msg)];
 	snprintf(msg, sizeof(msg), "%s", vm->exit_msg);
+	run_ctl_stop(&ctl, vm, why);
 	virt_destroy(vm);
+	snap_close(&img);
 	free(vm);
 	switch (why) {
 	case VM_EXIT_POWEROFF:

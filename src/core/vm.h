@@ -10,6 +10,8 @@
 #include "dev/dev.h"
 #include "cpu/hart.h"
 
+struct virt_config;
+
 #define VM_MAX_HARTS 8
 #define VM_MAX_MMIO 32
 
@@ -26,6 +28,7 @@ struct vm {
 	/* Guest RAM: one region at ram_base. */
 	uint8_t *ram;
 	uint64_t ram_base, ram_size;
+	bool ram_file_backed;       /* mapped copy-on-write from a snapshot file */
 
 	struct mmio_region mmio[VM_MAX_MMIO];
 	int nmmio;
@@ -60,6 +63,22 @@ struct vm {
 	struct evloop *loop;
 	struct chr *console;
 	int signal_fd;              /* SIGINT/SIGTERM/SIGHUP, read by the I/O loop */
+
+	/* Pausing (core/pause.c): the vCPU parks at a slice boundary while
+	 * pause_count > 0; guest time stands still while it is parked. */
+	_Atomic int pause_count;
+	_Atomic int parked;         /* the vCPU thread is parked */
+	_Atomic int vcpu_running;   /* virt_run has not returned yet */
+	_Atomic int reset_req;      /* the host asked for a reset (runs even when paused) */
+	pthread_cond_t park_cond;   /* with idle_lock: parked/vcpu_running changed */
+	uint64_t frozen_ticks;      /* guest time while parked */
+	int vcpu_tid;               /* host thread id of the vCPU thread */
+	const char *name;
+	const struct virt_config *cfg;   /* what the board was built from (snapshots) */
+	/* Asynchronous events (QMP): name and a JSON object text, or NULL.
+	 * Called from any thread. */
+	void (*event_fn)(void *opaque, const char *event, const char *data_json);
+	void *event_opaque;
 };
 
 #define TIMEBASE_HZ 10000000ull
@@ -84,4 +103,20 @@ static inline uint8_t *vm_ram_ptr(const struct vm *vm, uint64_t pa, uint64_t len
 void vm_kick(struct vm *vm);
 /* Ask the run loop to stop with the given reason (any thread). */
 void vm_request_exit(struct vm *vm, enum vm_exit why, const char *msg);
+
+/* Pause/resume (core/pause.c). vm_pause returns once the vCPU is parked (or
+ * no longer runs); pauses nest, the vCPU runs again after the last resume.
+ * Not from the vCPU thread. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+bool vm_is_parked(const struct vm *vm);
+/* The vCPU loop's parking spot, called between slices. Returns at once when
+ * no pause is asked for, else when resumed, or on an exit or reset request. */
+void vm_pause_point(struct vm *vm);
+/* Guest time: frozen while parked. */
+uint64_t vm_guest_time(const struct vm *vm);
+/* Make guest time continue from ticks (restore). */
+void vm_set_guest_time(struct vm *vm, uint64_t ticks);
+/* Send an asynchronous event to whoever listens (QMP); data_json may be NULL. */
+void vm_event(struct vm *vm, const char *event, const char *data_json);
 #endif

@@ -4,6 +4,9 @@
 #define TERN_DEV_H
 #include <stdint.h>
 
+struct vmbuf;
+struct vmrd;
+
 struct dev_ops {
 	const char *name;
 	void (*reset)(void *dev);
@@ -12,6 +15,14 @@ struct dev_ops {
 	int (*read)(void *dev, uint64_t off, unsigned size, uint64_t *val);
 	int (*write)(void *dev, uint64_t off, unsigned size, uint64_t val);
 	void (*destroy)(void *dev);
+	/* Snapshots (state/): save appends the device's state; load restores it
+	 * from a section written with state_version `version`, refusing any
+	 * version it does not know or a payload of the wrong length (the
+	 * reader goes bad). Neither drives interrupt lines: the PLIC and the
+	 * harts restore their own view. Return 0 or -1. */
+	uint16_t state_version;
+	int (*save)(void *dev, struct vmbuf *b);
+	int (*load)(void *dev, struct vmrd *r, unsigned version);
 };
 
 /* A wire from a device to an interrupt controller input. */

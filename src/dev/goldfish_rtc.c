@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "dev/goldfish_rtc.h"
+#include "state/vmbuf.h"
 
 #define RTC_TIME_LOW 0x00        /* read latches TIME_HIGH */
 #define RTC_TIME_HIGH 0x04
@@ -163,8 +164,41 @@ static void rtc_destroy(void *dev)
 	free(dev);
 }
 
+/* The offset is against host CLOCK_REALTIME, so the guest's wall clock
+ * keeps following real time across a save and restore. */
+static int rtc_save(void *dev, struct vmbuf *b)
+{
+	struct goldfish_rtc *r = dev;
+	vmbuf_put_u64(b, r->offset);
+	vmbuf_put_u64(b, r->alarm_next);
+	vmbuf_put_u32(b, r->time_high);
+	vmbuf_put_u8(b, r->alarm_running);
+	vmbuf_put_u8(b, r->irq_pending);
+	vmbuf_put_u8(b, r->irq_enabled);
+	vmbuf_put_u8(b, (uint8_t)(r->irq_level + 1));
+	return 0;
+}
+
+static int rtc_load(void *dev, struct vmrd *rd, unsigned version)
+{
+	struct goldfish_rtc *r = dev;
+	if (version != 1)
+		return -1;
+	r->offset = vmrd_u64(rd);
+	r->alarm_next = vmrd_u64(rd);
+	r->time_high = vmrd_u32(rd);
+	r->alarm_running = vmrd_u8(rd) != 0;
+	r->irq_pending = vmrd_u8(rd) != 0;
+	r->irq_enabled = vmrd_u8(rd) != 0;
+	r->irq_level = (int)vmrd_u8(rd) - 1;
+	return vmrd_done(rd) ? 0 : -1;
+}
+
 const struct dev_ops goldfish_rtc_ops = {
 	.name = "goldfish_rtc",
+	.state_version = 1,
+	.save = rtc_save,
+	.load = rtc_load,
 	.reset = rtc_reset,
 	.read = rtc_read,
 	.write = rtc_write,

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "dev/plic.h"
+#include "state/vmbuf.h"
 
 #define PLIC_MAX_SOURCES 1023
 #define PLIC_PRIO_MASK 7u
@@ -238,8 +239,55 @@ static void plic_destroy(void *dev)
 	free(p);
 }
 
+static int plic_save(void *dev, struct vmbuf *b)
+{
+	struct plic *p = dev;
+	size_t ew = (size_t)p->ncontexts * p->nwords;
+	vmbuf_put_u32(b, p->nsources);
+	vmbuf_put_u32(b, p->ncontexts);
+	vmbuf_put_bytes(b, p->priority, p->nsources + 1);
+	for (unsigned w = 0; w < p->nwords; w++) {
+		vmbuf_put_u32(b, p->pending[w]);
+		vmbuf_put_u32(b, p->claimed[w]);
+		vmbuf_put_u32(b, p->level[w]);
+	}
+	for (size_t i = 0; i < ew; i++)
+		vmbuf_put_u32(b, p->enable[i]);
+	vmbuf_put_bytes(b, p->threshold, p->ncontexts);
+	vmbuf_put_bytes(b, p->out, p->ncontexts);
+	return 0;
+}
+
+static int plic_load(void *dev, struct vmrd *r, unsigned version)
+{
+	struct plic *p = dev;
+	if (version != 1 || vmrd_u32(r) != p->nsources || vmrd_u32(r) != p->ncontexts)
+		return -1;
+	size_t ew = (size_t)p->ncontexts * p->nwords;
+	vmrd_bytes(r, p->priority, p->nsources + 1);
+	for (unsigned w = 0; w < p->nwords; w++) {
+		p->pending[w] = vmrd_u32(r) & word_mask(p, w);
+		p->claimed[w] = vmrd_u32(r) & word_mask(p, w);
+		p->level[w] = vmrd_u32(r) & word_mask(p, w);
+	}
+	for (size_t i = 0; i < ew; i++)
+		p->enable[i] = vmrd_u32(r) & word_mask(p, (unsigned)(i % p->nwords));
+	vmrd_bytes(r, p->threshold, p->ncontexts);
+	vmrd_bytes(r, p->out, p->ncontexts);
+	for (unsigned i = 0; i <= p->nsources; i++)
+		p->priority[i] &= PLIC_PRIO_MASK;
+	for (unsigned c = 0; c < p->ncontexts; c++) {
+		p->threshold[c] &= PLIC_PRIO_MASK;
+		p->out[c] = p->out[c] != 0;
+	}
+	return vmrd_done(r) ? 0 : -1;
+}
+
 const struct dev_ops plic_ops = {
 	.name = "plic",
+	.state_version = 1,
+	.save = plic_save,
+	.load = plic_load,
 	.reset = plic_reset,
 	.read = plic_read,
 	.write = plic_write,
@@ -274,6 +322,11 @@ struct plic *plic_new(unsigned nsources, unsigned ncontexts, plic_notify_fn noti
 	}
 	plic_reset(p);
 	return p;
+}
+
+int plic_output(const struct plic *p, unsigned context)
+{
+	return context < p->ncontexts ? p->out[context] : 0;
 }
 
 void plic_set_irq(void *plic, unsigned irq, int level)

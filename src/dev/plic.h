@@ -14,4 +14,6 @@ extern const struct dev_ops plic_ops;
 struct plic *plic_new(unsigned nsources, unsigned ncontexts, plic_notify_fn notify, void *ctx);
 /* Level-triggered input; use as an irq_line's set function (ctx = plic). */
 void plic_set_irq(void *plic, unsigned irq, int level);
+/* The level a context's output line is driving (0 or 1). */
+int plic_output(const struct plic *p, unsigned context);
 #endif

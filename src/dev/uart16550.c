@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "dev/uart16550.h"
+#include "state/vmbuf.h"
 
 #define UART_FIFO_SIZE 16
 
@@ -328,8 +329,43 @@ static void uart_destroy(void *dev)
 	free(dev);
 }
 
+static int uart_save(void *dev, struct vmbuf *b)
+{
+	struct uart16550 *u = dev;
+	vmbuf_put_bytes(b, u->rx_fifo, UART_FIFO_SIZE);
+	vmbuf_put_u8(b, (uint8_t)u->rx_head);
+	vmbuf_put_u8(b, (uint8_t)u->rx_count);
+	uint8_t regs[9] = { u->ier, u->lcr, u->mcr, u->lsr, u->msr, u->scr, u->fcr, u->dll, u->dlm };
+	vmbuf_put_bytes(b, regs, sizeof(regs));
+	vmbuf_put_u8(b, u->thr_ipending);
+	vmbuf_put_u8(b, (uint8_t)(u->irq_level + 1));
+	return 0;
+}
+
+static int uart_load(void *dev, struct vmrd *r, unsigned version)
+{
+	struct uart16550 *u = dev;
+	uint8_t regs[9];
+	if (version != 1)
+		return -1;
+	vmrd_bytes(r, u->rx_fifo, UART_FIFO_SIZE);
+	u->rx_head = vmrd_u8(r);
+	u->rx_count = vmrd_u8(r);
+	vmrd_bytes(r, regs, sizeof(regs));
+	u->thr_ipending = vmrd_u8(r) != 0;
+	u->irq_level = (int)vmrd_u8(r) - 1;
+	if (!vmrd_done(r) || u->rx_head >= UART_FIFO_SIZE || u->rx_count > UART_FIFO_SIZE)
+		return -1;
+	u->ier = regs[0]; u->lcr = regs[1]; u->mcr = regs[2]; u->lsr = regs[3]; u->msr = regs[4];
+	u->scr = regs[5]; u->fcr = regs[6]; u->dll = regs[7]; u->dlm = regs[8];
+	return 0;
+}
+
 const struct dev_ops uart16550_ops = {
 	.name = "uart16550",
+	.state_version = 1,
+	.save = uart_save,
+	.load = uart_load,
 	.reset = uart_reset,
 	.read = uart_read,
 	.write = uart_write,

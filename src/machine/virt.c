@@ -1,6 +1,7 @@
 /* The 'virt' board: assembles RAM, harts, PLIC, UART, RTC and syscon, loads
  * the images, and runs the harts round-robin on the vCPU thread, sleeping
  * in wfi until the next timer deadline or a kick. */
+#define _GNU_SOURCE   /* gettid */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,13 @@ static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err
 			snprintf(err, errlen, "disk '%s': %.400s", d->path, why);
 			return -1;
 		}
+		if (cfg->incoming && disk->size != cfg->disk_sizes[i]) {
+			snprintf(err, errlen, "disk '%s' is %llu bytes but the snapshot was taken with "
+				 "%llu bytes", d->path, (unsigned long long)disk->size,
+				 (unsigned long long)cfg->disk_sizes[i]);
+			blk_close(disk);
+			return -1;
+		}
 		struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
 		struct virtio_mmio *t = virtio_blk_new_disk(vm, irq, disk, d->serial, why, sizeof(why));
 		if (!t) {
@@ -219,6 +227,10 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&vm->idle_cond, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&vm->park_cond, NULL);
+	vm->vcpu_running = 1;
+	vm->name = cfg->name;
+	vm->cfg = cfg;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	vm->time_base_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -280,12 +292,23 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	if (attach_virtio(vm, cfg, err, errlen))
 		return -1;
 
-	if (load_guest(vm, cfg, err, errlen))
+	if (!cfg->incoming && load_guest(vm, cfg, err, errlen))
 		return -1;
 
 	chr_set_handlers(vm->console, console_input, console_quit, vm);
-	if (evloop_start(vm->loop) || chr_start(vm->console)) {
+	if (evloop_start(vm->loop)) {
 		snprintf(err, errlen, "cannot start the I/O thread");
+		return -1;
+	}
+	/* A restore starts console input only once the UART state is loaded,
+	 * or early keystrokes would land in the UART the snapshot replaces. */
+	return cfg->incoming ? 0 : virt_start_console(vm, err, errlen);
+}
+
+int virt_start_console(struct vm *vm, char *err, size_t errlen)
+{
+	if (chr_start(vm->console)) {
+		snprintf(err, errlen, "cannot start the console");
 		return -1;
 	}
 	const char *where = chr_describe(vm->console);
@@ -302,8 +325,11 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 		if (vm->mmio[i].ops->reset)
 			vm->mmio[i].ops->reset(vm->mmio[i].dev);
 	pthread_mutex_unlock(&vm->lock);
-	/* Fresh RAM: drop the old pages rather than writing zeroes. */
-	madvise(vm->ram, vm->ram_size, MADV_DONTNEED);
+	/* Fresh RAM: drop the old pages rather than writing zeroes. A new
+	 * anonymous mapping also detaches RAM restored from a snapshot file. */
+	mmap(vm->ram, vm->ram_size, PROT_READ | PROT_WRITE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	vm->ram_file_backed = false;
 	dcache_clear(vm->dcache);
 	if (vm->jit)
 		jit_reset(vm->jit);
@@ -311,9 +337,13 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: %.200s", err);
 		return -1;
 	}
-	vm->exit_req = VM_RUNNING;
+	/* Clear only the reset we served: a quit that arrived meanwhile stays. */
+	int served = VM_EXIT_RESET;
+	atomic_compare_exchange_strong(&vm->exit_req, &served, VM_RUNNING);
 	return 0;
 }
+
+static int virt_run_loop(struct vm *vm, const struct virt_config *cfg);
 
 /* Sleep until the earliest timer deadline among idle harts, or a kick. */
 static void idle_wait(struct vm *vm, int64_t deadline_ns)
@@ -337,16 +367,33 @@ static void idle_wait(struct vm *vm, int64_t deadline_ns)
 
 int virt_run(struct vm *vm, const struct virt_config *cfg)
 {
+	vm->vcpu_tid = (int)gettid();
+	int why = virt_run_loop(vm, cfg);
+	pthread_mutex_lock(&vm->idle_lock);
+	atomic_store(&vm->vcpu_running, 0);
+	pthread_cond_broadcast(&vm->park_cond);
+	pthread_mutex_unlock(&vm->idle_lock);
+	return why;
+}
+
+static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
+{
 	unsigned rtc_tick = 0;
 	for (;;) {
 		int why = atomic_load(&vm->exit_req);
-		if (why == VM_EXIT_RESET && cfg->reboot_restart) {
+		bool host_reset = atomic_exchange(&vm->reset_req, 0);
+		if (host_reset || (why == VM_EXIT_RESET && cfg->reboot_restart)) {
 			if (reset_machine(vm, cfg))
 				return VM_EXIT_ERROR;
+			vm_event(vm, "RESET", host_reset ? "{\"guest\": false, \"reason\": \"host-qmp-system-reset\"}"
+						      : "{\"guest\": true, \"reason\": \"guest-reset\"}");
 			continue;
 		}
 		if (why != VM_RUNNING)
 			return why;
+		vm_pause_point(vm);
+		if (atomic_load(&vm->exit_req) != VM_RUNNING || atomic_load(&vm->reset_req))
+			continue;
 
 		atomic_store(&vm->kicked, 0);
 		int runnable = 0;
@@ -409,5 +456,6 @@ void virt_destroy(struct vm *vm)
 	jit_free(vm->jit);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
+	pthread_cond_destroy(&vm->park_cond);
 	memset(vm, 0, sizeof(*vm));
 }

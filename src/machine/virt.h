@@ -52,6 +52,7 @@ struct virt_config {
 	struct virt_disk disks[VIRT_MAX_DISKS];
 	int ndisks;
 	struct net_spec nets[VIRT_MAX_NICS];   /* --net, in order */
+	const char *net_args[VIRT_MAX_NICS];   /* their text (kept in snapshots) */
 	int nnets;
 	int rng;                    /* attach a virtio-rng device */
 	const char *kernel, *initrd, *append;
@@ -61,6 +62,8 @@ struct virt_config {
 	const char *name;
 	const char *dtb_out;        /* write the generated FDT here */
 	int reboot_restart;         /* on guest reboot: 1 restart, 0 exit */
+	int incoming;               /* state comes from a snapshot: load no images */
+	uint64_t disk_sizes[VIRT_MAX_DISKS];   /* incoming: each disk must have this size */
 };
 
 /* Build the board: RAM, harts, devices, console, images, device tree.
@@ -70,3 +73,6 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
  * quits, or a fatal error. Returns the enum vm_exit reason. */
 int virt_run(struct vm *vm, const struct virt_config *cfg);
 void virt_destroy(struct vm *vm);
+/* Start console input (virt_create does it, except for an incoming VM,
+ * whose state must be loaded first). */
+int virt_start_console(struct vm *vm, char *err, size_t errlen);

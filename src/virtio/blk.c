@@ -14,6 +14,7 @@
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
 #include "virtio/virtqueue.h"
+#include "state/vmbuf.h"
 
 #define SECTOR 512u
 #define HDR_LEN 16u
@@ -230,7 +231,26 @@ static void blk_destroy(void *dev)
 	free(b);
 }
 
+/* A snapshot flushes the image, so the file on disk matches the saved
+ * guest; the capacity checks that a restore got the same disk size. */
+static int blk_save(void *dev, struct vmbuf *b)
+{
+	struct virtio_blk *bd = dev;
+	if (!bd->readonly && bd->disk->ops->flush(bd->disk))
+		return -1;
+	vmbuf_put_u64(b, bd->capacity);
+	return 0;
+}
+
+static int blk_load(void *dev, struct vmrd *r)
+{
+	struct virtio_blk *bd = dev;
+	return vmrd_u64(r) == bd->capacity ? 0 : -1;
+}
+
 static const struct virtio_dev_ops blk_ops = {
+	.save = blk_save,
+	.load = blk_load,
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
 	.nqueues = 1,

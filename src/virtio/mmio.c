@@ -6,6 +6,7 @@
 #include <string.h>
 #include "core/vm.h"
 #include "virtio/mmio.h"
+#include "state/vmbuf.h"
 
 #define TRANSPORT_FEATURES ((1ull << VIRTIO_F_VERSION_1) | \
 			    (1ull << VIRTIO_F_RING_INDIRECT_DESC) | \
@@ -276,8 +277,89 @@ static void mmio_destroy(void *dev)
 	free(t);
 }
 
+/* Transport registers, every queue's addresses and ring indices, then the
+ * model's own state. */
+static int mmio_save(void *dev, struct vmbuf *b)
+{
+	struct virtio_mmio *t = dev;
+	vmbuf_put_u32(b, t->ops->device_id);
+	vmbuf_put_u64(b, t->device_features);
+	vmbuf_put_u64(b, t->driver_features);
+	vmbuf_put_u32(b, t->device_features_sel);
+	vmbuf_put_u32(b, t->driver_features_sel);
+	vmbuf_put_u32(b, t->queue_sel);
+	vmbuf_put_u32(b, t->status);
+	vmbuf_put_u32(b, t->isr);
+	vmbuf_put_u32(b, t->config_generation);
+	vmbuf_put_u8(b, (uint8_t)(t->irq_level + 1));
+	vmbuf_put_u32(b, t->ops->nqueues);
+	for (unsigned i = 0; i < t->ops->nqueues; i++) {
+		const struct mmio_queue *q = &t->q[i];
+		vmbuf_put_u32(b, q->num);
+		vmbuf_put_u64(b, q->desc);
+		vmbuf_put_u64(b, q->driver);
+		vmbuf_put_u64(b, q->device);
+		vmbuf_put_u16(b, q->vq.num);
+		vmbuf_put_u16(b, q->vq.last_avail);
+		vmbuf_put_u16(b, q->vq.used_idx);
+		vmbuf_put_u16(b, q->vq.signalled_used);
+		vmbuf_put_u8(b, q->vq.signalled_valid);
+		vmbuf_put_u8(b, q->vq.pushed);
+	}
+	return t->ops->save ? t->ops->save(t->dev, b) : 0;
+}
+
+static int mmio_load(void *dev, struct vmrd *r, unsigned version)
+{
+	struct virtio_mmio *t = dev;
+	if (version != 1 || vmrd_u32(r) != t->ops->device_id)
+		return -1;
+	if (vmrd_u64(r) != t->device_features)
+		return -1;   /* a different device model or options */
+	t->driver_features = vmrd_u64(r);
+	t->device_features_sel = vmrd_u32(r);
+	t->driver_features_sel = vmrd_u32(r);
+	t->queue_sel = vmrd_u32(r);
+	t->status = vmrd_u32(r) & 0xff;
+	t->isr = vmrd_u32(r) & (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
+	t->config_generation = vmrd_u32(r);
+	t->irq_level = (int)vmrd_u8(r) - 1;
+	t->broken_why = (t->status & VIRTIO_STATUS_NEEDS_RESET) ? "needs reset (restored)" : NULL;
+	if (vmrd_u32(r) != t->ops->nqueues)
+		return -1;
+	for (unsigned i = 0; i < t->ops->nqueues && !r->bad; i++) {
+		struct mmio_queue *q = &t->q[i];
+		q->num = vmrd_u32(r);
+		q->desc = vmrd_u64(r);
+		q->driver = vmrd_u64(r);
+		q->device = vmrd_u64(r);
+		uint16_t live = vmrd_u16(r);
+		uint16_t last_avail = vmrd_u16(r), used_idx = vmrd_u16(r), sig = vmrd_u16(r);
+		bool sig_valid = vmrd_u8(r), pushed = vmrd_u8(r);
+		virtq_disable(&q->vq);
+		if (live) {
+			/* Re-derive host pointers with the same checks as QueueReady. */
+			if (live != q->num || q->num > t->ops->queue_max ||
+			    virtq_enable(&q->vq, t->vm, q->num, q->desc, q->driver, q->device,
+					 t->driver_features))
+				return -1;
+			q->vq.last_avail = last_avail;
+			q->vq.used_idx = used_idx;
+			q->vq.signalled_used = sig;
+			q->vq.signalled_valid = sig_valid;
+			q->vq.pushed = pushed;
+		}
+	}
+	if (t->ops->load ? t->ops->load(t->dev, r) : 0)
+		return -1;
+	return vmrd_done(r) ? 0 : -1;
+}
+
 const struct dev_ops virtio_mmio_ops = {
 	.name = "virtio-mmio",
+	.state_version = 1,
+	.save = mmio_save,
+	.load = mmio_load,
 	.reset = mmio_reset,
 	.read = mmio_read,
 	.write = mmio_write,

@@ -10,6 +10,8 @@
 
 struct vm;
 struct virtio_mmio;
+struct vmbuf;
+struct vmrd;
 
 #define VIRTIO_MMIO_SIZE 0x1000
 #define VIRTIO_MMIO_MAGIC 0x74726976      /* "virt" */
@@ -76,6 +78,10 @@ struct virtio_dev_ops {
 	/* Device reset by the driver (status 0) or the board. */
 	void (*reset)(void *dev);
 	void (*destroy)(void *dev);
+	/* Optional snapshot hooks for the model's own state, inside the
+	 * transport's section (blk flushes its image here). Return 0 or -1. */
+	int (*save)(void *dev, struct vmbuf *b);
+	int (*load)(void *dev, struct vmrd *r);
 };
 
 extern const struct dev_ops virtio_mmio_ops;

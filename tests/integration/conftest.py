@@ -74,7 +74,7 @@ class Guest:
 
     _ids = itertools.count(1)
 
-    def __init__(self, cpus=None, memory=None, append="", extra_args=(), name=None):
+    def __init__(self, cpus=None, memory=None, append="", extra_args=(), name=None, argv=None):
         self.name = name or f"guest{next(self._ids)}"
         self.argv = [str(TERN), "run", "--kernel", str(IMAGE), "--initrd", str(INITRD)]
         if cpus is not None:
@@ -83,6 +83,8 @@ class Guest:
             self.argv += ["--memory", str(memory)]
         self.argv += ["--append", ("console=ttyS0 " + append).strip()]
         self.argv += list(extra_args)
+        if argv is not None:    # a complete command line (e.g. a restore)
+            self.argv = [str(TERN), *map(str, argv)]
         self._raw = bytearray()
         self._err = bytearray()
         self._cond = threading.Condition()

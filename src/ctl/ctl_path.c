@@ -1,0 +1,62 @@
+/* Control socket naming and liveness: the default directory per user, and a
+ * connect() probe telling a running VM's socket from a stale one. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "ctl/ctl_path.h"
+
+int ctl_default_dir(char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+	if (geteuid() == 0)
+		n = snprintf(buf, len, "/run/tern");
+	else if (xdg && *xdg)
+		n = snprintf(buf, len, "%s/tern", xdg);
+	else
+		n = snprintf(buf, len, "/tmp/tern-%u", (unsigned)geteuid());
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+int ctl_default_path(const char *name, int create, char *buf, size_t len, char *err, size_t errlen)
+{
+	char dir[200];
+	if (ctl_default_dir(dir, sizeof(dir))) {
+		snprintf(err, errlen, "no directory for control sockets");
+		return -1;
+	}
+	if (create && mkdir(dir, 0700) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create control socket directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	int n = snprintf(buf, len, "%s/%s.qmp", dir, name);
+	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		snprintf(err, errlen, "control socket path for '%s' is too long", name);
+		return -1;
+	}
+	return 0;
+}
+
+int ctl_socket_live(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st))
+		return 0;
+	if (!S_ISSOCK(st.st_mode))
+		return -1;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return 0;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN;
+	close(fd);
+	return live;
+}

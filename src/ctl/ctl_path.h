@@ -1,0 +1,15 @@
+/* Where control sockets live: $XDG_RUNTIME_DIR/tern (or /run/tern for
+ * root), one NAME.qmp per VM; and whether a socket has a live server. */
+#ifndef TERN_CTL_PATH_H
+#define TERN_CTL_PATH_H
+#include <stddef.h>
+
+/* The default directory; 0, or -1 when no directory can be chosen. */
+int ctl_default_dir(char *buf, size_t len);
+/* DIR/NAME.qmp, creating DIR (mode 0700) when create is set. Returns 0 or
+ * -1 with a one-line reason in err. */
+int ctl_default_path(const char *name, int create, char *buf, size_t len, char *err, size_t errlen);
+/* 1: a server accepts connections on path; 0: no file or a stale socket;
+ * -1: path exists and is not a socket. */
+int ctl_socket_live(const char *path);
+#endif

@@ -1,0 +1,15 @@
+/* Command handlers shared between the QMP command table and the modules
+ * that implement them (state/snap_qmp.c for migration). */
+#ifndef TERN_QMP_CMDS_H
+#define TERN_QMP_CMDS_H
+#include "ctl/qmp_proto.h"
+
+/* "running", "paused", "postmigrate", "finish-migrate" or "shutdown". */
+const char *qmp_run_state(const struct qmp_ctx *ctx);
+/* `stop`: park the vCPU (idempotent) and send STOP. */
+void qmp_stop(struct qmp_ctx *ctx);
+
+int qmp_cmd_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err);
+int qmp_cmd_query_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err);
+bool qmp_migration_active(const struct qmp_ctx *ctx);
+#endif

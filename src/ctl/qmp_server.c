@@ -1,0 +1,319 @@
+/* QMP server: accepts clients on a Unix socket, splits their input into JSON
+ * values, answers through qmp_proto, and broadcasts events. Everything runs
+ * on the I/O thread; a client that floods, stalls or speaks garbage gets an
+ * error or is dropped, and never holds up the VM. */
+#define _GNU_SOURCE   /* accept4 */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include "core/evloop.h"
+#include "core/vm.h"
+#include "ctl/ctl_path.h"
+#include "ctl/json_stream.h"
+#include "ctl/qmp_proto.h"
+#include "ctl/qmp_server.h"
+
+#define QMP_MAX_CLIENTS 16
+#define QMP_MAX_MESSAGE (1u << 20)     /* longest request accepted */
+#define QMP_MAX_BACKLOG (4u << 20)     /* unsent output before a client is dropped */
+#define QMP_READ_CHUNK 65536
+
+struct qmp_client {
+	struct qmp_server *srv;
+	struct qmp_client *next;
+	int fd;
+	bool negotiated;
+	bool want_out;              /* EPOLLOUT registered */
+	struct json_stream in;
+	char *out;
+	size_t out_len, out_cap;
+};
+
+struct qmp_server {
+	struct vm *vm;
+	struct evloop *loop;
+	int listen_fd;
+	char *path;
+	struct qmp_client *clients;
+	int nclients;
+	struct qmp_ctx ctx;
+};
+
+struct qmp_event_call {
+	struct qmp_server *srv;
+	char *line;
+	size_t len;
+};
+
+static void client_drop(struct qmp_client *c)
+{
+	struct qmp_server *s = c->srv;
+	for (struct qmp_client **pp = &s->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	s->nclients--;
+	evloop_del_fd(s->loop, c->fd);
+	close(c->fd);
+	json_stream_free(&c->in);
+	free(c->out);
+	free(c);
+}
+
+/* Writes what the socket takes; returns -1 when the client must go. */
+static int client_flush(struct qmp_client *c)
+{
+	size_t done = 0;
+	while (done < c->out_len) {
+		ssize_t n = send(c->fd, c->out + done, c->out_len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		return -1;
+	}
+	memmove(c->out, c->out + done, c->out_len - done);
+	c->out_len -= done;
+	bool want = c->out_len > 0;
+	if (want != c->want_out) {
+		c->want_out = want;
+		evloop_mod_fd(c->srv->loop, c->fd, EPOLLIN | (want ? EPOLLOUT : 0));
+	}
+	return 0;
+}
+
+/* Queues a line; returns -1 when the client must go (it stopped reading). */
+static int client_send(struct qmp_client *c, const char *line, size_t len)
+{
+	if (c->out_len + len > QMP_MAX_BACKLOG)
+		return -1;
+	if (c->out_len + len > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		while (cap < c->out_len + len)
+			cap *= 2;
+		char *n = realloc(c->out, cap);
+		if (!n)
+			return -1;
+		c->out = n;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, line, len);
+	c->out_len += len;
+	return client_flush(c);
+}
+
+static int client_send_json(struct qmp_client *c, json_t *msg)
+{
+	size_t len;
+	char *line = msg ? qmp_dump(msg, &len) : NULL;
+	json_decref(msg);
+	if (!line)
+		return -1;
+	int r = client_send(c, line, len);
+	free(line);
+	return r;
+}
+
+/* Handles the input buffered so far; returns -1 when the client must go. */
+static int client_input(struct qmp_client *c, const char *data, size_t len)
+{
+	size_t off = 0;
+	while (off < len) {
+		switch (json_stream_feed(&c->in, data, len, &off)) {
+		case JSON_STREAM_MORE:
+			break;
+		case JSON_STREAM_VALUE: {
+			json_t *reply = qmp_handle_text(&c->srv->ctx, &c->negotiated, c->in.buf, c->in.len);
+			json_stream_reset(&c->in);
+			if (client_send_json(c, reply))
+				return -1;
+			break;
+		}
+		case JSON_STREAM_JUNK:
+			if (client_send_json(c, qmp_error_reply("GenericError",
+					"JSON parse error, invalid input outside a JSON object", NULL)))
+				return -1;
+			break;
+		case JSON_STREAM_TOO_BIG:
+		case JSON_STREAM_TOO_DEEP:
+			/* No way to resynchronise inside a value: say why, then hang up. */
+			client_send_json(c, qmp_error_reply("GenericError",
+					"JSON message too large or too deeply nested; closing", NULL));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void client_ready(void *opaque, uint32_t events)
+{
+	struct qmp_client *c = opaque;
+	if (events & EPOLLOUT) {
+		if (client_flush(c)) {
+			client_drop(c);
+			return;
+		}
+	}
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	char buf[QMP_READ_CHUNK];
+	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n <= 0 || client_input(c, buf, (size_t)n))
+		client_drop(c);
+}
+
+static void on_accept(void *opaque, uint32_t events)
+{
+	struct qmp_server *s = opaque;
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (s->nclients >= QMP_MAX_CLIENTS) {
+		close(fd);
+		return;
+	}
+	struct qmp_client *c = calloc(1, sizeof(*c));
+	if (!c || json_stream_init(&c->in, QMP_MAX_MESSAGE)) {
+		free(c);
+		close(fd);
+		return;
+	}
+	c->srv = s;
+	c->fd = fd;
+	if (evloop_add_fd(s->loop, fd, EPOLLIN, client_ready, c)) {
+		json_stream_free(&c->in);
+		free(c);
+		close(fd);
+		return;
+	}
+	c->next = s->clients;
+	s->clients = c;
+	s->nclients++;
+	if (client_send_json(c, qmp_greeting()))
+		client_drop(c);
+}
+
+static void broadcast(void *opaque)
+{
+	struct qmp_event_call *e = opaque;
+	struct qmp_client *c = e->srv->clients;
+	while (c) {
+		struct qmp_client *next = c->next;
+		if (c->negotiated && client_send(c, e->line, e->len))
+			client_drop(c);
+		c = next;
+	}
+	free(e->line);
+	free(e);
+}
+
+/* vm->event_fn: any thread; the send happens on the loop thread. */
+static void event_hook(void *opaque, const char *event, const char *data_json)
+{
+	struct qmp_server *s = opaque;
+	struct qmp_event_call *e = calloc(1, sizeof(*e));
+	json_t *msg = qmp_event_message(event, data_json);
+	if (e && msg)
+		e->line = qmp_dump(msg, &e->len);
+	json_decref(msg);
+	if (!e || !e->line) {
+		free(e);
+		return;
+	}
+	e->srv = s;
+	if (evloop_call(s->loop, broadcast, e)) {
+		free(e->line);
+		free(e);
+	}
+}
+
+static int64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+struct qmp_server *qmp_server_new(struct vm *vm, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "control socket path too long: %s", path);
+		return NULL;
+	}
+	strcpy(sa.sun_path, path);
+	int live = ctl_socket_live(path);
+	if (live > 0) {
+		snprintf(err, errlen, "control socket %s is in use by another running VM "
+			 "(choose another --name or --qmp)", path);
+		return NULL;
+	}
+	if (live < 0) {
+		snprintf(err, errlen, "cannot use %s as control socket: it exists and is not a socket", path);
+		return NULL;
+	}
+	unlink(path);   /* a stale socket from a VM that died */
+	struct qmp_server *s = calloc(1, sizeof(*s));
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->vm = vm;
+	s->loop = vm->loop;
+	s->ctx.vm = vm;
+	s->ctx.started_realtime_ns = realtime_ns();
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(s->listen_fd, 8) || evloop_add_fd(s->loop, s->listen_fd, EPOLLIN, on_accept, s)) {
+		snprintf(err, errlen, "cannot listen on control socket %s: %s", path, strerror(errno));
+		if (s->listen_fd >= 0) {
+			close(s->listen_fd);
+			unlink(path);
+		}
+		free(s->path);
+		free(s);
+		return NULL;
+	}
+	vm->event_opaque = s;
+	vm->event_fn = event_hook;
+	return s;
+}
+
+static void close_all(void *opaque)
+{
+	struct qmp_server *s = opaque;
+	while (s->clients) {
+		client_flush(s->clients);   /* last events, best effort */
+		client_drop(s->clients);
+	}
+	evloop_del_fd(s->loop, s->listen_fd);
+}
+
+void qmp_server_free(struct qmp_server *s)
+{
+	if (!s)
+		return;
+	s->vm->event_fn = NULL;
+	/* Queued after any pending broadcast, so the last events go out. */
+	evloop_call_sync(s->loop, close_all, s);
+	close(s->listen_fd);
+	unlink(s->path);
+	free(s->path);
+	free(s->ctx.mig);
+	free(s);
+}

@@ -1,0 +1,445 @@
+/* Snapshot save and restore on top of the section stream. The order of
+ * sections is fixed: config, machine, harts, devices, RAM, end. The loader
+ * insists on it and on every count, so a file from another board shape is
+ * refused before any guest code runs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "core/vm.h"
+#include "cpu/dcache.h"
+#include "dev/plic.h"
+#include "machine/virt.h"
+#include "state/hart_state.h"
+#include "state/snap_config.h"
+#include "state/snapshot.h"
+#include "state/vmbuf.h"
+
+#define PAGE 4096u
+#define MACHINE_VERSION 1
+#define RAM_VERSION 1
+#define RAM_HDR_LEN 40
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	for (unsigned i = 0; i < PAGE / 8; i += 8) {
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7])
+			return false;
+	}
+	return true;
+}
+
+static uint64_t bitmap_bytes(uint64_t npages)
+{
+	return (npages + 63) / 64 * 8;
+}
+
+/* RAM payload: header {base, size, page size, reserved, image offset},
+ * bitmap of stored pages, zero padding to a page boundary of the stream,
+ * then the RAM image with holes where the bitmap says zero. */
+static int save_ram(struct vm *vm, struct vms_writer *w, struct snap_stats *st)
+{
+	uint64_t npages = vm->ram_size / PAGE, bmlen = bitmap_bytes(npages);
+	uint64_t *bm = calloc(1, bmlen);
+	if (!bm) {
+		snprintf(w->err, sizeof(w->err), "out of memory");
+		return -1;
+	}
+	/* Anonymous RAM the guest never touched is not resident: zero without
+	 * looking (reading it would fault every page in). RAM mapped from a
+	 * snapshot file has no such shortcut. */
+	unsigned char *resident = vm->ram_file_backed ? NULL : malloc(npages);
+	if (resident && mincore(vm->ram, vm->ram_size, resident)) {
+		free(resident);
+		resident = NULL;
+	}
+	for (uint64_t i = 0; i < npages; i++) {
+		if ((!resident || (resident[i] & 1)) && !page_is_zero(vm->ram + i * PAGE)) {
+			bm[i / 64] |= 1ull << (i % 64);
+			st->pages_normal++;
+		} else {
+			st->pages_zero++;
+		}
+	}
+	free(resident);
+	uint64_t start = w->off + VMS_SECTION_HDR_LEN + RAM_HDR_LEN + bmlen;
+	uint64_t pad = (PAGE - start % PAGE) % PAGE;
+	uint64_t image_off = RAM_HDR_LEN + bmlen + pad;
+	struct vmbuf h = { 0 };
+	vmbuf_put_u64(&h, vm->ram_base);
+	vmbuf_put_u64(&h, vm->ram_size);
+	vmbuf_put_u32(&h, PAGE);
+	vmbuf_put_u32(&h, 0);
+	vmbuf_put_u64(&h, image_off);
+	vmbuf_put_u64(&h, st->pages_normal);
+	static const uint8_t zeros[PAGE];
+	int r = h.oom ||
+		vms_section_begin(w, VMS_ID_RAM, 0, RAM_VERSION, image_off + vm->ram_size) ||
+		vms_section_write(w, h.p, h.len) || vms_section_write(w, bm, bmlen) ||
+		vms_section_write(w, zeros, pad);
+	vmbuf_free(&h);
+	/* Runs of stored pages are written in one go; runs of zero pages
+	 * become holes. */
+	for (uint64_t i = 0; i < npages && !r;) {
+		bool present = (bm[i / 64] >> (i % 64)) & 1;
+		uint64_t j = i + 1;
+		while (j < npages && (((bm[j / 64] >> (j % 64)) & 1) == present) && j - i < 8192)
+			j++;
+		r = present ? vms_section_write(w, vm->ram + i * PAGE, (j - i) * PAGE)
+			    : vms_section_hole(w, (j - i) * PAGE);
+		i = j;
+	}
+	free(bm);
+	return r ? -1 : vms_section_end(w);
+}
+
+static int put_buf(struct vms_writer *w, uint32_t id, uint16_t inst, uint16_t ver, struct vmbuf *b)
+{
+	if (b->oom) {
+		snprintf(w->err, sizeof(w->err), "out of memory");
+		vmbuf_free(b);
+		return -1;
+	}
+	int r = vms_put_section(w, id, inst, ver, b->p, b->len);
+	vmbuf_free(b);
+	return r;
+}
+
+int snap_save_fd(struct vm *vm, int fd, struct snap_stats *st, char *err, size_t errlen)
+{
+	struct vms_writer w;
+	memset(st, 0, sizeof(*st));
+	st->ram_total = vm->ram_size;
+	char *cfg = snap_config_encode(vm->cfg, err, errlen);
+	if (!cfg)
+		return -1;
+	int r = vms_writer_init(&w, fd) ||
+		vms_put_section(&w, VMS_ID_CONFIG, 0, 1, cfg, strlen(cfg));
+	free(cfg);
+
+	struct vmbuf b = { 0 };
+	vmbuf_put_u64(&b, vm_guest_time(vm));
+	vmbuf_put_u32(&b, (uint32_t)vm->nharts);
+	vmbuf_put_u32(&b, (uint32_t)vm->nmmio);
+	vmbuf_put_u64(&b, vm->ram_size);
+	r = r || put_buf(&w, VMS_ID_MACHINE, 0, MACHINE_VERSION, &b);
+
+	/* Harts and devices under the VM lock: the I/O thread may deliver
+	 * input (and raise interrupts) meanwhile. */
+	pthread_mutex_lock(&vm->lock);
+	for (int i = 0; i < vm->nharts && !r; i++) {
+		hart_state_save(vm->harts[i], &b);
+		r = put_buf(&w, VMS_ID_HART, (uint16_t)i, HART_STATE_VERSION, &b);
+	}
+	for (int i = 0; i < vm->nmmio && !r; i++) {
+		const struct dev_ops *ops = vm->mmio[i].ops;
+		vmbuf_put_str(&b, ops->name);
+		if (!ops->save || ops->save(vm->mmio[i].dev, &b)) {
+			snprintf(w.err, sizeof(w.err), "device %s could not save its state", ops->name);
+			vmbuf_free(&b);
+			r = -1;
+			break;
+		}
+		r = put_buf(&w, VMS_ID_DEVICE, (uint16_t)i, ops->state_version, &b);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	r = r || save_ram(vm, &w, st) || vms_writer_finish(&w);
+	st->bytes_written = w.off;
+	if (r)
+		snprintf(err, errlen, "%s", w.err);
+	vms_writer_cleanup(&w);
+	return r ? -1 : 0;
+}
+
+int snap_save_file(struct vm *vm, const char *path, struct snap_stats *st, char *err, size_t errlen)
+{
+	char tmp[4200];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		snprintf(err, errlen, "snapshot path too long");
+		return -1;
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	char why[256] = "";
+	int r = snap_save_fd(vm, fd, st, why, sizeof(why));
+	if (!r && fdatasync(fd)) {
+		snprintf(why, sizeof(why), "cannot sync: %s", strerror(errno));
+		r = -1;
+	}
+	if (close(fd) && !r) {
+		snprintf(why, sizeof(why), "cannot close: %s", strerror(errno));
+		r = -1;
+	}
+	if (!r && rename(tmp, path)) {
+		snprintf(why, sizeof(why), "cannot rename to %s: %s", path, strerror(errno));
+		r = -1;
+	}
+	if (r) {
+		unlink(tmp);
+		snprintf(err, errlen, "snapshot to %s failed: %s", path, why);
+	}
+	return r;
+}
+
+/* ---- restore ---- */
+
+static int expect(struct snap_image *img, struct vms_section *s, uint32_t id, char *err, size_t errlen)
+{
+	for (;;) {
+		if (vms_next(&img->r, s)) {
+			snprintf(err, errlen, "%s", img->r.err);
+			return -1;
+		}
+		if (s->id == id)
+			return 0;
+		if (s->id & VMS_ID_OPTIONAL) {
+			if (vms_skip(&img->r, s)) {
+				snprintf(err, errlen, "%s", img->r.err);
+				return -1;
+			}
+			continue;
+		}
+		snprintf(err, errlen, "%s: found a %s section (id %u) where the %s section belongs",
+			 img->path, vms_section_name(s->id), s->id, vms_section_name(id));
+		return -1;
+	}
+}
+
+/* A small section's verified payload. */
+static int expect_payload(struct snap_image *img, uint32_t id, struct vms_section *s,
+			  uint8_t **buf, char *err, size_t errlen)
+{
+	if (expect(img, s, id, err, errlen))
+		return -1;
+	if (vms_read_payload(&img->r, s, buf)) {
+		snprintf(err, errlen, "%s", img->r.err);
+		return -1;
+	}
+	return 0;
+}
+
+int snap_open(struct snap_image *img, const char *path, struct virt_config *cfg,
+	      char *err, size_t errlen)
+{
+	memset(img, 0, sizeof(*img));
+	snprintf(img->path, sizeof(img->path), "%s", path);
+	img->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (img->fd < 0) {
+		snprintf(err, errlen, "cannot open snapshot %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (vms_reader_init(&img->r, img->fd, img->path)) {
+		snprintf(err, errlen, "%s", img->r.err);
+		return -1;
+	}
+	struct vms_section s;
+	uint8_t *p;
+	if (expect_payload(img, VMS_ID_CONFIG, &s, &p, err, errlen))
+		return -1;
+	char why[200];
+	int r = s.version != 1 ? -1 :
+		snap_config_decode((const char *)p, s.len, cfg, &img->config, why, sizeof(why));
+	free(p);
+	if (r) {
+		snprintf(err, errlen, "%s: %s", path, s.version != 1 ? "unknown configuration version" : why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Stored pages become copy-on-write views of the file, one mapping per run
+ * (zero pages stay anonymous, so bytes in the file's holes never reach the
+ * guest). A very fragmented bitmap would need too many mappings: then the
+ * runs are read instead. */
+#define MAX_RAM_MAPPINGS 16384
+static int map_ram_runs(struct snap_image *img, struct vm *vm, const uint64_t *bm,
+			uint64_t npages, uint64_t image_at)
+{
+	uint64_t runs = 0;
+	for (uint64_t i = 0; i < npages; i++) {
+		bool p = (bm[i / 64] >> (i % 64)) & 1;
+		bool prev = i && ((bm[(i - 1) / 64] >> ((i - 1) % 64)) & 1);
+		runs += p && !prev;
+	}
+	bool map = runs <= MAX_RAM_MAPPINGS;
+	for (uint64_t i = 0; i < npages;) {
+		if (!((bm[i / 64] >> (i % 64)) & 1)) {
+			i++;
+			continue;
+		}
+		uint64_t j = i + 1;
+		while (j < npages && ((bm[j / 64] >> (j % 64)) & 1))
+			j++;
+		uint8_t *at = vm->ram + i * PAGE;
+		size_t len = (j - i) * PAGE;
+		off_t off = (off_t)(image_at + i * PAGE);
+		if (map ? mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+			       img->fd, off) == MAP_FAILED
+			: pread(img->fd, at, len, off) != (ssize_t)len) {
+			snprintf(img->r.err, sizeof(img->r.err), "cannot load RAM from %.150s: %s",
+				 img->path, strerror(errno));
+			return -1;
+		}
+		i = j;
+	}
+	vm->ram_file_backed = map;
+	return 0;
+}
+
+static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
+{
+	struct vms_section s;
+	if (expect(img, &s, VMS_ID_RAM, err, errlen))
+		return -1;
+	if (s.version != RAM_VERSION) {
+		snprintf(err, errlen, "%s: RAM section version %u is not supported", img->path, s.version);
+		return -1;
+	}
+	uint8_t h[RAM_HDR_LEN];
+	if (s.len < RAM_HDR_LEN || vms_read(&img->r, h, sizeof(h))) {
+		snprintf(err, errlen, "%s", s.len < RAM_HDR_LEN ? "RAM section too short" : img->r.err);
+		return -1;
+	}
+	struct vmrd rd = vmrd_of(h, sizeof(h));
+	uint64_t base = vmrd_u64(&rd), size = vmrd_u64(&rd);
+	uint32_t page = vmrd_u32(&rd);
+	vmrd_u32(&rd);
+	uint64_t image_off = vmrd_u64(&rd), stored = vmrd_u64(&rd);
+	uint64_t npages = vm->ram_size / PAGE, bmlen = bitmap_bytes(npages);
+	uint64_t image_at = s.payload_off + image_off;
+	if (base != vm->ram_base || size != vm->ram_size || page != PAGE ||
+	    image_off < RAM_HDR_LEN + bmlen || image_off - RAM_HDR_LEN - bmlen >= PAGE ||
+	    s.len != image_off + size || image_at % PAGE || stored > npages) {
+		snprintf(err, errlen, "%s: RAM section does not match the machine", img->path);
+		return -1;
+	}
+	void *md = vms_digest_start(&s);
+	uint8_t *rest = malloc(image_off - RAM_HDR_LEN);
+	if (!md || !rest) {
+		free(rest);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	vms_digest_update(md, h, sizeof(h));
+	int r = vms_read(&img->r, rest, image_off - RAM_HDR_LEN);
+	const uint64_t *bm = (const uint64_t *)rest;
+	if (!r) {
+		vms_digest_update(md, rest, image_off - RAM_HDR_LEN);
+		if (img->r.seekable) {
+			r = map_ram_runs(img, vm, bm, npages, image_at);
+			if (!r && lseek(img->fd, (off_t)size, SEEK_CUR) < 0)
+				r = -1;
+			img->r.off += size;
+		} else {
+			r = vms_read(&img->r, vm->ram, size);
+		}
+	}
+	/* Checksum the stored pages run by run (one call per run is much
+	 * cheaper than one per page). */
+	uint64_t seen = 0;
+	for (uint64_t i = 0; i < npages && !r;) {
+		if (!((bm[i / 64] >> (i % 64)) & 1)) {
+			i++;
+			continue;
+		}
+		uint64_t j = i + 1;
+		while (j < npages && ((bm[j / 64] >> (j % 64)) & 1))
+			j++;
+		vms_digest_update(md, vm->ram + i * PAGE, (j - i) * PAGE);
+		seen += j - i;
+		i = j;
+	}
+	free(rest);
+	if (r) {
+		vms_digest_abort(md);
+		snprintf(err, errlen, "%s", img->r.err);
+		return -1;
+	}
+	if (vms_digest_check(&img->r, md, &s)) {
+		snprintf(err, errlen, "%s", img->r.err);
+		return -1;
+	}
+	if (seen != stored) {
+		snprintf(err, errlen, "%s: RAM bitmap does not match its page count", img->path);
+		return -1;
+	}
+	dcache_clear(vm->dcache);
+	return 0;
+}
+
+int snap_load(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
+{
+	struct vms_section s;
+	uint8_t *p;
+	if (expect_payload(img, VMS_ID_MACHINE, &s, &p, err, errlen))
+		return -1;
+	struct vmrd rd = vmrd_of(p, s.len);
+	uint64_t ticks = vmrd_u64(&rd);
+	uint32_t nharts = vmrd_u32(&rd), nmmio = vmrd_u32(&rd);
+	uint64_t ram = vmrd_u64(&rd);
+	bool ok = s.version == MACHINE_VERSION && vmrd_done(&rd) && nharts == (uint32_t)vm->nharts &&
+		  nmmio == (uint32_t)vm->nmmio && ram == vm->ram_size;
+	free(p);
+	if (!ok) {
+		snprintf(err, errlen, "%s: machine section does not match the configuration", img->path);
+		return -1;
+	}
+	for (int i = 0; i < vm->nharts; i++) {
+		if (expect_payload(img, VMS_ID_HART, &s, &p, err, errlen))
+			return -1;
+		rd = vmrd_of(p, s.len);
+		int r = s.instance != i ? -1 : hart_state_load(vm->harts[i], vm, i, &rd, s.version);
+		free(p);
+		if (r) {
+			snprintf(err, errlen, "%s: hart %d state is invalid (section version %u)",
+				 img->path, i, s.version);
+			return -1;
+		}
+	}
+	for (int i = 0; i < vm->nmmio; i++) {
+		if (expect_payload(img, VMS_ID_DEVICE, &s, &p, err, errlen))
+			return -1;
+		const struct dev_ops *ops = vm->mmio[i].ops;
+		char name[64];
+		rd = vmrd_of(p, s.len);
+		int r = -1;
+		if (s.instance == i && vmrd_str(&rd, name, sizeof(name)) && !strcmp(name, ops->name) &&
+		    ops->load) {
+			struct vmrd dev = vmrd_of(p + rd.off, s.len - rd.off);
+			r = s.version > ops->state_version ? -1 : ops->load(vm->mmio[i].dev, &dev, s.version);
+		}
+		free(p);
+		if (r) {
+			snprintf(err, errlen, "%s: state of device %d (%s, section version %u) is invalid "
+				 "or of an unknown version", img->path, i, ops->name, s.version);
+			return -1;
+		}
+	}
+	/* The external-interrupt line is the PLIC's to drive: make each hart's
+	 * SEIP agree with it. */
+	for (int i = 0; i < vm->nharts; i++)
+		hart_set_pending(vm->harts[i], MIP_SEIP, plic_output(vm->plic, (unsigned)i));
+	if (load_ram(img, vm, err, errlen))
+		return -1;
+	if (expect_payload(img, VMS_ID_END, &s, &p, err, errlen))
+		return -1;
+	free(p);
+	vm_set_guest_time(vm, ticks);
+	return 0;
+}
+
+void snap_close(struct snap_image *img)
+{
+	if (img->fd > 0)
+		close(img->fd);
+	img->fd = -1;
+	json_decref(img->config);
+	img->config = NULL;
+}
