@@ -49,8 +49,9 @@ static void run_usage(FILE *f)
 		"                       tap,ifname=NAME a host tap interface\n"
 		"  --reboot exit|restart  what a guest reboot does (default: exit 0)\n"
 		"  --incoming file:PATH restore a snapshot (tern snapshot, QMP migrate) and run\n"
-		"                       it; only --name, --console, --qmp and --disk (same\n"
-		"                       size) may be given with it\n"
+		"                       it; only --name, --console, --qmp, --disk (same\n"
+		"                       size) and --net (as many as recorded) may be given\n"
+		"                       with it\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"On the stdio console, Ctrl-A x quits and Ctrl-A h lists the keys.\n"
@@ -178,7 +179,8 @@ int cli_run(int argc, char **argv)
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c >= O_KERNEL && c != O_NAME && c != O_CONSOLE && c != O_QMP && c != O_DISK && c != O_INCOMING)
+		if (c >= O_KERNEL && c != O_NAME && c != O_CONSOLE && c != O_QMP && c != O_DISK && c != O_NET &&
+		    c != O_INCOMING)
 			machine_opt = argv[optind - 1];
 		switch (c) {
 		case O_KERNEL: cfg.kernel = optarg; break;
