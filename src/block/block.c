@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "block/block.h"
@@ -96,8 +97,23 @@ int blk_dev_init(struct blk_dev *d, const struct blk_ops *ops, const char *path,
 	d->readonly = readonly;
 	d->backing = NULL;
 	d->backing_name = NULL;
+	d->lock_fd = -1;
 	d->path = strdup(path);
 	return d->path ? 0 : -ENOMEM;
+}
+
+int blk_unlock(struct blk_dev *d)
+{
+	if (d->lock_fd < 0)
+		return 0;
+	return flock(d->lock_fd, LOCK_UN) ? -errno : 0;
+}
+
+int blk_relock(struct blk_dev *d)
+{
+	if (d->lock_fd < 0)
+		return 0;
+	return flock(d->lock_fd, (d->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) ? -errno : 0;
 }
 
 void blk_dev_fini(struct blk_dev *d)

@@ -33,6 +33,7 @@ struct blk_dev {
 	char *path;
 	struct blk_dev *backing;    /* next in the chain, or NULL */
 	char *backing_name;         /* as stored in the image, or NULL */
+	int lock_fd;                /* the image file holding its flock, or -1 */
 };
 
 struct blk_open_opts {
@@ -57,6 +58,12 @@ const char *blk_probe(const char *path, char *err, size_t errlen);
 /* Reads of [off, off+len) where the part past d->size reads as zeroes (for
  * backing files smaller than the overlay). */
 int blk_read_clipped(struct blk_dev *d, const struct iovec *iov, int cnt, uint64_t off, size_t len);
+
+/* Migration hands a disk over to another process on the same storage: the
+ * source drops its image lock at switch-over (the destination then opens
+ * the image) and takes it back if the migration fails. 0 or -errno. */
+int blk_unlock(struct blk_dev *d);
+int blk_relock(struct blk_dev *d);
 
 /* Shared by the drivers: fill in the common fields (path is copied). */
 int blk_dev_init(struct blk_dev *d, const struct blk_ops *ops, const char *path, uint64_t size,

@@ -446,6 +446,7 @@ struct blk_dev *blk_qcow2_open(const char *path, const struct blk_open_opts *o, 
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	s->dev.lock_fd = s->file.fd;
 	if (blk_file_size(&s->file, &c.file_size)) {
 		fail(&c, "cannot stat the file");
 		goto out;

@@ -70,6 +70,7 @@ static struct blk_dev *raw_new(struct blk_file *f, const char *path, uint64_t si
 		return NULL;
 	}
 	r->file = *f;
+	r->dev.lock_fd = f->fd;
 	return &r->dev;
 }
 

@@ -17,6 +17,8 @@ static void usage(FILE *f)
 		"  run        boot a virtual machine (see 'tern run --help')\n"
 		"  image      create, inspect and convert disk images (see 'tern image --help')\n"
 		"  list       list running VMs\n"
+		"  migrate NAME tcp:HOST:PORT [--downtime-ms N] [--bandwidth MB/s] [--stop-copy]\n"
+		"             move a running VM to 'tern run --incoming tcp:...' (live migration)\n"
 		"  snapshot NAME FILE [--leave-running]\n"
 		"             save a running VM to FILE; restore with 'tern run --incoming file:FILE'\n"
 		"  status NAME, pause NAME, resume NAME, stop NAME, kill NAME\n"
@@ -48,6 +50,8 @@ int main(int argc, char **argv)
 		return cli_run(argc - 1, argv + 1);
 	if (!strcmp(verb, "image"))
 		return cli_image(argc - 1, argv + 1);
+	if (!strcmp(verb, "migrate"))
+		return cli_migrate(argc - 1, argv + 1);
 	if (!strcmp(verb, "snapshot"))
 		return cli_snapshot(argc - 1, argv + 1);
 	if (!strcmp(verb, "list"))

@@ -12,6 +12,7 @@
 #include "net/spec.h"
 #include "cli/run_ctl.h"
 #include "cli/run_incoming.h"
+#include "migration/migration.h"
 
 #define MAX_MEMORY (64ull << 30)
 #define MIN_MEMORY (16ull << 20)
@@ -52,6 +53,10 @@ static void run_usage(FILE *f)
 		"                       it; only --name, --console, --qmp, --disk (same\n"
 		"                       size) and --net (as many as recorded) may be given\n"
 		"                       with it\n"
+		"  --incoming tcp:[HOST]:PORT\n"
+		"                       wait for a live migration (tern migrate) and run the\n"
+		"                       guest once it arrives; needs --migrate-key\n"
+		"  --migrate-key FILE   the shared key both ends of a migration prove they hold\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"On the stdio console, Ctrl-A x quits and Ctrl-A h lists the keys.\n"
@@ -148,7 +153,7 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 
 int cli_run(int argc, char **argv)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_NET, O_QMP, O_INCOMING };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_NET, O_QMP, O_INCOMING, O_MIGRATE_KEY };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -164,6 +169,7 @@ int cli_run(int argc, char **argv)
 		{ "net", required_argument, NULL, O_NET },
 		{ "qmp", required_argument, NULL, O_QMP },
 		{ "incoming", required_argument, NULL, O_INCOMING },
+		{ "migrate-key", required_argument, NULL, O_MIGRATE_KEY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -174,13 +180,13 @@ int cli_run(int argc, char **argv)
 		.rng = 1,
 	};
 	struct run_ctl ctl = { 0 };
-	const char *incoming = NULL, *machine_opt = NULL;
+	const char *incoming = NULL, *machine_opt = NULL, *migrate_key = NULL;
 	int c;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (c >= O_KERNEL && c != O_NAME && c != O_CONSOLE && c != O_QMP && c != O_DISK && c != O_NET &&
-		    c != O_INCOMING)
+		    c != O_INCOMING && c != O_MIGRATE_KEY)
 			machine_opt = argv[optind - 1];
 		switch (c) {
 		case O_KERNEL: cfg.kernel = optarg; break;
@@ -252,6 +258,7 @@ int cli_run(int argc, char **argv)
 		}
 		case O_QMP: ctl.qmp_path = optarg; break;
 		case O_INCOMING: incoming = optarg; break;
+		case O_MIGRATE_KEY: migrate_key = optarg; break;
 		case 'h':
 			run_usage(stdout);
 			return 0;
@@ -275,7 +282,20 @@ int cli_run(int argc, char **argv)
 		return 2;
 	}
 	int64_t restore_start = run_incoming_clock_ms();
-	if (incoming && run_incoming_config(&img, incoming, &cfg, err, sizeof(err))) {
+	struct mig_incoming *mig_in = NULL;
+	if (incoming && !strncmp(incoming, "tcp:", 4)) {
+		/* Live migration: the configuration arrives first, then RAM
+		 * until the source switches over. */
+		struct virt_config user = cfg;
+		mig_in = mig_incoming_open(incoming, migrate_key, &cfg, err, sizeof(err));
+		if (!mig_in || run_incoming_overrides(&user, &cfg, err, sizeof(err)) ||
+		    mig_incoming_receive_ram(mig_in, err, sizeof(err))) {
+			mig_incoming_close(mig_in);
+			fprintf(stderr, "tern: %s\n", err);
+			return 1;
+		}
+		restore_start = run_incoming_clock_ms();
+	} else if (incoming && run_incoming_config(&img, incoming, &cfg, err, sizeof(err))) {
 		snap_close(&img);
 		fprintf(stderr, "tern: %s\n", err);
 		return 1;
@@ -295,22 +315,31 @@ int cli_run(int argc, char **argv)
 		return 1;
 	}
 	if (virt_create(vm, &cfg, err, sizeof(err)) ||
-	    (incoming && (snap_load(&img, vm, err, sizeof(err)) ||
-			  virt_start_console(vm, err, sizeof(err)))) ||
+	    (mig_in && mig_incoming_finish(mig_in, vm, err, sizeof(err))) ||
+	    (incoming && !mig_in && snap_load(&img, vm, err, sizeof(err))) ||
+	    (incoming && virt_start_console(vm, err, sizeof(err))) ||
 	    run_ctl_start(&ctl, vm, err, sizeof(err))) {
 		virt_destroy(vm);
 		free(vm);
 		snap_close(&img);
+		mig_incoming_close(mig_in);
 		fprintf(stderr, "tern: %s\n", err);
 		return 1;
 	}
+	mig_incoming_close(mig_in);
+	vm->migrate_key = migrate_key;
 	if (incoming)
-		fprintf(stderr, "tern: restored %s in %lld ms\n", incoming + 5,
-			(long long)(run_incoming_clock_ms() - restore_start));
+		fprintf(stderr, "tern: %s %s in %lld ms\n", mig_in ? "switched over from" : "restored",
+			mig_in ? incoming : incoming + 5, (long long)(run_incoming_clock_ms() - restore_start));
 	int why = virt_run(vm, &cfg);
 	char msg[sizeof(vm->exit_msg)];
 	snprintf(msg, sizeof(msg), "%s", vm->exit_msg);
 	run_ctl_stop(&ctl, vm, why);
+	if (vm->migration) {
+		mig_cancel(vm->migration);
+		mig_free(vm->migration);
+		vm->migration = NULL;
+	}
 	virt_destroy(vm);
 	snap_close(&img);
 	free(vm);

@@ -36,6 +36,12 @@ struct vm {
 	struct hart *harts[VM_MAX_HARTS];
 	struct dcache *dcache;      /* decoded code pages, shared by the harts */
 	struct jit *jit;            /* compiled blocks; NULL: interpret only */
+	/* Auto-converge: the percentage of time the vCPU sleeps (migration). */
+	_Atomic int throttle_pct;
+	/* The live migration this VM is the source of (migration/), or NULL;
+	 * the key file for migrations (--migrate-key). */
+	struct migration *migration;
+	const char *migrate_key;
 	/* Dirty-page log while migrating (core/ramlog.c); NULL otherwise. */
 	_Atomic uint64_t *_Atomic dirty_log;
 	int nharts;

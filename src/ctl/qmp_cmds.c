@@ -13,6 +13,9 @@ const char *qmp_run_state(const struct qmp_ctx *ctx)
 		return "shutdown";
 	if (qmp_migration_active(ctx))
 		return "finish-migrate";
+	const char *live = qmp_live_migration_state(ctx);
+	if (live)
+		return live;
 	if (ctx->user_stopped)
 		return ctx->postmigrate ? "postmigrate" : "paused";
 	return "running";
@@ -127,6 +130,8 @@ static int cmd_x_query_tern(struct qmp_ctx *ctx, json_t *args, json_t **ret, str
 
 static const char *const migrate_required[] = { "uri", NULL };
 static const char *const migrate_optional[] = { "blk", "inc", "detach", "resume", NULL };
+static const char *const migrate_param_names[] = { "downtime-limit", "max-bandwidth", "mode",
+						   "compress", NULL };
 
 const struct qmp_command qmp_commands[] = {
 	{ .name = "query-status", .fn = cmd_query_status },
@@ -143,5 +148,10 @@ const struct qmp_command qmp_commands[] = {
 	{ .name = "migrate", .required = migrate_required, .optional = migrate_optional,
 	  .fn = qmp_cmd_migrate },
 	{ .name = "query-migrate", .fn = qmp_cmd_query_migrate },
+	{ .name = "migrate-set-parameters", .optional = migrate_param_names,
+	  .fn = qmp_cmd_migrate_set_parameters },
+	{ .name = "query-migrate-parameters", .fn = qmp_cmd_query_migrate_parameters },
+	{ .name = "migrate_cancel", .fn = qmp_cmd_migrate_cancel },
+	{ .name = "migrate-start-postcopy", .fn = qmp_cmd_migrate_start_postcopy },
 	{ .name = NULL },
 };

@@ -12,4 +12,12 @@ void qmp_stop(struct qmp_ctx *ctx);
 int qmp_cmd_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err);
 int qmp_cmd_query_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err);
 bool qmp_migration_active(const struct qmp_ctx *ctx);
+const char *qmp_live_migration_state(const struct qmp_ctx *ctx);
+int qmp_cmd_migrate_set_parameters(struct qmp_ctx *ctx, json_t *args, json_t **ret,
+				   struct qmp_error *err);
+int qmp_cmd_query_migrate_parameters(struct qmp_ctx *ctx, json_t *args, json_t **ret,
+				     struct qmp_error *err);
+int qmp_cmd_migrate_cancel(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err);
+int qmp_cmd_migrate_start_postcopy(struct qmp_ctx *ctx, json_t *args, json_t **ret,
+				   struct qmp_error *err);
 #endif

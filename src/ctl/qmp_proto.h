@@ -12,12 +12,16 @@ struct vm;
 struct snap_job;
 
 /* What commands act on; lives in the server, used on the I/O thread only. */
+struct mig_params;
+
 struct qmp_ctx {
 	struct vm *vm;
 	bool user_stopped;          /* `stop` was obeyed and not yet `cont` */
 	bool postmigrate;           /* stopped, and a migration completed since */
 	int64_t started_realtime_ns;
-	struct snap_job *mig;       /* the last or current migration (state/) */
+	struct snap_job *mig;       /* the last or current snapshot migration (state/) */
+	bool live_last;             /* the last migration was live (vm->migration) */
+	struct mig_params *live_params;   /* migrate-set-parameters (migration/) */
 };
 
 struct qmp_error {

@@ -376,9 +376,34 @@ int virt_run(struct vm *vm, const struct virt_config *cfg)
 	return why;
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Auto-converge (live migration): after running for t ns, sleep
+ * t * pct / (100 - pct), so the guest gets (100 - pct)% of the time. */
+static void throttle(struct vm *vm, int64_t *last)
+{
+	int pct = atomic_load(&vm->throttle_pct);
+	int64_t now = mono_ns();
+	if (*last && pct > 0 && pct < 100) {
+		int64_t ran = now - *last;
+		if (ran > 0 && ran < 100000000) {
+			int64_t ns = ran * pct / (100 - pct);
+			struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	*last = mono_ns();
+}
+
 static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
 {
 	unsigned rtc_tick = 0;
+	int64_t throttle_t = 0;         /* when the last throttled slice ended */
 	for (;;) {
 		int why = atomic_load(&vm->exit_req);
 		bool host_reset = atomic_exchange(&vm->reset_req, 0);
@@ -421,6 +446,8 @@ static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
 			goldfish_rtc_poll(vm->rtc);
 			pthread_mutex_unlock(&vm->lock);
 		}
+		if (runnable && atomic_load(&vm->throttle_pct))
+			throttle(vm, &throttle_t);
 		if (!runnable) {
 			int any = 0;
 			for (int i = 0; i < vm->nharts; i++)

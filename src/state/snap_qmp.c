@@ -10,6 +10,7 @@
 #include "core/vm.h"
 #include "ctl/qmp_cmds.h"
 #include "state/snapshot.h"
+#include "migration/migration.h"
 
 struct snap_job {
 	const char *status;         /* setup, active, completed, failed */
@@ -38,15 +39,103 @@ bool qmp_migration_active(const struct qmp_ctx *ctx)
 	return ctx->mig && (!strcmp(ctx->mig->status, "setup") || !strcmp(ctx->mig->status, "active"));
 }
 
+static bool live_active(const struct qmp_ctx *ctx)
+{
+	return ctx->vm->migration && mig_is_active(ctx->vm->migration);
+}
+
+/* The state a live migration puts the source in, or NULL: "finish-migrate"
+ * during the switch-over, "postmigrate" once the guest runs elsewhere. */
+const char *qmp_live_migration_state(const struct qmp_ctx *ctx)
+{
+	if (!ctx->vm->migration)
+		return NULL;
+	struct mig_info i;
+	mig_get_info(ctx->vm->migration, &i);
+	if (i.status == MIG_DEVICE)
+		return "finish-migrate";
+	if (i.status == MIG_COMPLETED)
+		return "postmigrate";
+	return NULL;
+}
+
+static struct mig_params *params_of(struct qmp_ctx *ctx)
+{
+	if (!ctx->live_params && (ctx->live_params = malloc(sizeof(*ctx->live_params))))
+		mig_params_default(ctx->live_params);
+	return ctx->live_params;
+}
+
+static int migrate_tcp(struct qmp_ctx *ctx, const char *uri, struct qmp_error *err)
+{
+	struct vm *vm = ctx->vm;
+	struct mig_params *p = params_of(ctx);
+	if (!p)
+		return qmp_fail(err, "GenericError", "out of memory");
+	if (vm->migration) {
+		struct mig_info i;
+		mig_get_info(vm->migration, &i);
+		if (i.status == MIG_COMPLETED)
+			return qmp_fail(err, "GenericError", "this VM has already been migrated away");
+		mig_free(vm->migration);
+		vm->migration = NULL;
+	}
+	char why[256];
+	vm->migration = mig_start(vm, uri, p, vm->migrate_key, why, sizeof(why));
+	if (!vm->migration)
+		return qmp_fail(err, "GenericError", "%s", why);
+	ctx->live_last = true;
+	return 0;
+}
+
+int qmp_cmd_migrate_set_parameters(struct qmp_ctx *ctx, json_t *args, json_t **ret,
+				   struct qmp_error *err)
+{
+	struct mig_params *p = params_of(ctx);
+	char why[256];
+	if (!p)
+		return qmp_fail(err, "GenericError", "out of memory");
+	if (mig_params_set(p, args, why, sizeof(why)))
+		return qmp_fail(err, "GenericError", "%s", why);
+	return 0;
+}
+
+int qmp_cmd_query_migrate_parameters(struct qmp_ctx *ctx, json_t *args, json_t **ret,
+				     struct qmp_error *err)
+{
+	struct mig_params *p = params_of(ctx);
+	if (!p)
+		return qmp_fail(err, "GenericError", "out of memory");
+	*ret = mig_params_json(p);
+	return 0;
+}
+
+int qmp_cmd_migrate_cancel(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
+{
+	if (ctx->vm->migration)
+		mig_cancel(ctx->vm->migration);
+	return 0;
+}
+
+int qmp_cmd_migrate_start_postcopy(struct qmp_ctx *ctx, json_t *args, json_t **ret,
+				   struct qmp_error *err)
+{
+	return qmp_fail(err, "GenericError", "post-copy migration is not implemented yet");
+}
+
 int qmp_cmd_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
 {
 	const char *uri = json_string_value(json_object_get(args, "uri"));
 	if (!uri)
 		return qmp_fail(err, "GenericError", "Invalid parameter type for 'uri', expected: string");
-	if (strncmp(uri, "file:", 5) || !uri[5])
-		return qmp_fail(err, "GenericError", "only 'file:PATH' migration URIs are supported so far");
-	if (qmp_migration_active(ctx))
+	if (qmp_migration_active(ctx) || live_active(ctx))
 		return qmp_fail(err, "GenericError", "a migration is already in progress");
+	if (!strncmp(uri, "tcp:", 4))
+		return migrate_tcp(ctx, uri, err);
+	if (strncmp(uri, "file:", 5) || !uri[5])
+		return qmp_fail(err, "GenericError", "migration URIs are file:PATH or tcp:HOST:PORT");
+	if (ctx->vm->migration && qmp_live_migration_state(ctx))
+		return qmp_fail(err, "GenericError", "this VM has already been migrated away");
 	if (atomic_load(&ctx->vm->exit_req) != VM_RUNNING)
 		return qmp_fail(err, "GenericError", "The VM is shutting down");
 	if (!ctx->mig && !(ctx->mig = calloc(1, sizeof(*ctx->mig))))
@@ -59,6 +148,7 @@ int qmp_cmd_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 	int64_t t1 = mono_ms();
 	j->setup_ms = t1 - t0;
 	set_status(ctx, "active");
+	ctx->live_last = false;
 	int r = snap_save_file(ctx->vm, uri + 5, &j->stats, j->error, sizeof(j->error));
 	vm_resume(ctx->vm);
 	int64_t t2 = mono_ms();
@@ -74,6 +164,12 @@ int qmp_cmd_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 
 int qmp_cmd_query_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
 {
+	if (ctx->live_last && ctx->vm->migration) {
+		struct mig_info i;
+		mig_get_info(ctx->vm->migration, &i);
+		*ret = mig_info_json(&i);
+		return 0;
+	}
 	struct snap_job *j = ctx->mig;
 	if (!j) {
 		*ret = json_object();

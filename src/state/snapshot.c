@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include "core/vm.h"
@@ -109,45 +110,80 @@ static int put_buf(struct vms_writer *w, uint32_t id, uint16_t inst, uint16_t ve
 	return r;
 }
 
-int snap_save_fd(struct vm *vm, int fd, struct snap_stats *st, char *err, size_t errlen)
+int snap_write_config(struct vm *vm, struct vms_writer *w, char *err, size_t errlen)
 {
-	struct vms_writer w;
-	memset(st, 0, sizeof(*st));
-	st->ram_total = vm->ram_size;
 	char *cfg = snap_config_encode(vm->cfg, err, errlen);
 	if (!cfg)
 		return -1;
-	int r = vms_writer_init(&w, fd) ||
-		vms_put_section(&w, VMS_ID_CONFIG, 0, 1, cfg, strlen(cfg));
+	int r = vms_put_section(w, VMS_ID_CONFIG, 0, 1, cfg, strlen(cfg));
 	free(cfg);
+	if (r)
+		snprintf(err, errlen, "%s", w->err);
+	return r;
+}
 
+static int64_t us_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int snap_write_state(struct vm *vm, struct vms_writer *w)
+{
+	int64_t cpu, dev;
+	return snap_write_state_timed(vm, w, &cpu, &dev);
+}
+
+int snap_write_state_timed(struct vm *vm, struct vms_writer *w, int64_t *cpu_us, int64_t *dev_us)
+{
+	int64_t t0 = us_now();
 	struct vmbuf b = { 0 };
 	vmbuf_put_u64(&b, vm_guest_time(vm));
 	vmbuf_put_u32(&b, (uint32_t)vm->nharts);
 	vmbuf_put_u32(&b, (uint32_t)vm->nmmio);
 	vmbuf_put_u64(&b, vm->ram_size);
-	r = r || put_buf(&w, VMS_ID_MACHINE, 0, MACHINE_VERSION, &b);
+	int r = put_buf(w, VMS_ID_MACHINE, 0, MACHINE_VERSION, &b);
 
 	/* Harts and devices under the VM lock: the I/O thread may deliver
 	 * input (and raise interrupts) meanwhile. */
 	pthread_mutex_lock(&vm->lock);
 	for (int i = 0; i < vm->nharts && !r; i++) {
 		hart_state_save(vm->harts[i], &b);
-		r = put_buf(&w, VMS_ID_HART, (uint16_t)i, HART_STATE_VERSION, &b);
+		r = put_buf(w, VMS_ID_HART, (uint16_t)i, HART_STATE_VERSION, &b);
 	}
+	int64_t t1 = us_now();
+	*cpu_us = t1 - t0;
 	for (int i = 0; i < vm->nmmio && !r; i++) {
 		const struct dev_ops *ops = vm->mmio[i].ops;
 		vmbuf_put_str(&b, ops->name);
 		if (!ops->save || ops->save(vm->mmio[i].dev, &b)) {
-			snprintf(w.err, sizeof(w.err), "device %s could not save its state", ops->name);
+			snprintf(w->err, sizeof(w->err), "device %s could not save its state", ops->name);
 			vmbuf_free(&b);
 			r = -1;
 			break;
 		}
-		r = put_buf(&w, VMS_ID_DEVICE, (uint16_t)i, ops->state_version, &b);
+		r = put_buf(w, VMS_ID_DEVICE, (uint16_t)i, ops->state_version, &b);
 	}
 	pthread_mutex_unlock(&vm->lock);
-	r = r || save_ram(vm, &w, st) || vms_writer_finish(&w);
+	*dev_us = us_now() - t1;
+	return r;
+}
+
+int snap_save_fd(struct vm *vm, int fd, struct snap_stats *st, char *err, size_t errlen)
+{
+	struct vms_writer w;
+	memset(st, 0, sizeof(*st));
+	st->ram_total = vm->ram_size;
+	if (vms_writer_init(&w, fd)) {
+		snprintf(err, errlen, "%s", w.err);
+		return -1;
+	}
+	if (snap_write_config(vm, &w, err, errlen)) {
+		vms_writer_cleanup(&w);
+		return -1;
+	}
+	int r = snap_write_state(vm, &w) || save_ram(vm, &w, st) || vms_writer_finish(&w);
 	st->bytes_written = w.off;
 	if (r)
 		snprintf(err, errlen, "%s", w.err);
@@ -229,12 +265,22 @@ int snap_open(struct snap_image *img, const char *path, struct virt_config *cfg,
 	      char *err, size_t errlen)
 {
 	memset(img, 0, sizeof(*img));
-	snprintf(img->path, sizeof(img->path), "%s", path);
-	img->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (img->fd < 0) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		snprintf(err, errlen, "cannot open snapshot %s: %s", path, strerror(errno));
+		img->fd = -1;
 		return -1;
 	}
+	return snap_open_fd(img, fd, path, cfg, err, errlen);
+}
+
+int snap_open_fd(struct snap_image *img, int fd, const char *name, struct virt_config *cfg,
+		 char *err, size_t errlen)
+{
+	memset(img, 0, sizeof(*img));
+	snprintf(img->path, sizeof(img->path), "%s", name);
+	img->fd = fd;
+	const char *path = img->path;
 	if (vms_reader_init(&img->r, img->fd, img->path)) {
 		snprintf(err, errlen, "%s", img->r.err);
 		return -1;
@@ -374,12 +420,20 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 	return 0;
 }
 
-int snap_load(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
+int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_section *machine,
+		    uint64_t *ticks_out, char *err, size_t errlen)
 {
 	struct vms_section s;
 	uint8_t *p;
-	if (expect_payload(img, VMS_ID_MACHINE, &s, &p, err, errlen))
+	if (machine) {
+		s = *machine;
+		if (vms_read_payload(&img->r, &s, &p)) {
+			snprintf(err, errlen, "%s", img->r.err);
+			return -1;
+		}
+	} else if (expect_payload(img, VMS_ID_MACHINE, &s, &p, err, errlen)) {
 		return -1;
+	}
 	struct vmrd rd = vmrd_of(p, s.len);
 	uint64_t ticks = vmrd_u64(&rd);
 	uint32_t nharts = vmrd_u32(&rd), nmmio = vmrd_u32(&rd);
@@ -426,6 +480,17 @@ int snap_load(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
 	 * SEIP agree with it. */
 	for (int i = 0; i < vm->nharts; i++)
 		hart_set_pending(vm->harts[i], MIP_SEIP, plic_output(vm->plic, (unsigned)i));
+	*ticks_out = ticks;
+	return 0;
+}
+
+int snap_load(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
+{
+	struct vms_section s;
+	uint8_t *p;
+	uint64_t ticks;
+	if (snap_load_state(img, vm, NULL, &ticks, err, errlen))
+		return -1;
 	if (load_ram(img, vm, err, errlen))
 		return -1;
 	if (expect_payload(img, VMS_ID_END, &s, &p, err, errlen))

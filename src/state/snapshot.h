@@ -26,6 +26,15 @@ int snap_save_fd(struct vm *vm, int fd, struct snap_stats *st, char *err, size_t
  * destroys an older snapshot. */
 int snap_save_file(struct vm *vm, const char *path, struct snap_stats *st, char *err, size_t errlen);
 
+/* The pieces, for live migration (migration/): the CONFIG section, and the
+ * machine, hart and device sections (vCPU parked). Return 0 or -1 (the
+ * writer's err says why). */
+int snap_write_config(struct vm *vm, struct vms_writer *w, char *err, size_t errlen);
+int snap_write_state(struct vm *vm, struct vms_writer *w);
+/* The same, reporting the time spent on harts and on devices (with the
+ * machine section). */
+int snap_write_state_timed(struct vm *vm, struct vms_writer *w, int64_t *cpu_us, int64_t *dev_us);
+
 /* Restore, in two steps around virt_create. */
 struct snap_image {
 	int fd;
@@ -36,6 +45,14 @@ struct snap_image {
 /* Opens the snapshot, checks its header and reads the configuration. */
 int snap_open(struct snap_image *img, const char *path, struct virt_config *cfg,
 	      char *err, size_t errlen);
+/* The same on an open stream (a migration socket); name is for messages. */
+int snap_open_fd(struct snap_image *img, int fd, const char *name, struct virt_config *cfg,
+		 char *err, size_t errlen);
+/* Machine, harts and devices, without RAM. machine is the already-read
+ * MACHINE section header, or NULL to read it next. *ticks gets the guest
+ * time to continue from (vm_set_guest_time, once RAM is in place). */
+int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_section *machine,
+		    uint64_t *ticks, char *err, size_t errlen);
 /* Loads machine, harts, devices and RAM into a VM built from that config. */
 int snap_load(struct snap_image *img, struct vm *vm, char *err, size_t errlen);
 void snap_close(struct snap_image *img);

@@ -31,6 +31,7 @@ const char *vms_section_name(uint32_t id)
 	case VMS_ID_HART: return "hart";
 	case VMS_ID_DEVICE: return "device";
 	case VMS_ID_RAM: return "ram";
+	case VMS_ID_RAM_BATCH: return "ram-batch";
 	default: return "unknown";
 	}
 }

@@ -248,6 +248,15 @@ static int blk_load(void *dev, struct vmrd *r)
 	return vmrd_u64(r) == bd->capacity ? 0 : -1;
 }
 
+static const struct virtio_dev_ops blk_ops;
+
+struct blk_dev *virtio_blk_disk(struct virtio_mmio *t)
+{
+	if (virtio_mmio_dev_ops(t) != &blk_ops)
+		return NULL;
+	return ((struct virtio_blk *)virtio_mmio_dev(t))->disk;
+}
+
 static const struct virtio_dev_ops blk_ops = {
 	.save = blk_save,
 	.load = blk_load,

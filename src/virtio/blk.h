@@ -55,6 +55,8 @@ struct blk_dev;
 /* A virtio-blk device for disk (from blk_open) behind a new virtio-mmio
  * transport; capacity disk->size / 512, read-only if the disk is. On success
  * the device owns disk; on failure NULL with a message in err, disk kept. */
+/* The image behind a virtio-blk transport, or NULL for another device. */
+struct blk_dev *virtio_blk_disk(struct virtio_mmio *t);
 struct virtio_mmio *virtio_blk_new_disk(struct vm *vm, struct irq_line irq, struct blk_dev *disk,
 					const char *serial, char *err, size_t errlen);
 /* The same over a raw image descriptor. The capacity is

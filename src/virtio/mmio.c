@@ -390,6 +390,11 @@ struct vm *virtio_mmio_vm(const struct virtio_mmio *t)
 	return t->vm;
 }
 
+const struct virtio_dev_ops *virtio_mmio_dev_ops(const struct virtio_mmio *t)
+{
+	return t->ops;
+}
+
 void *virtio_mmio_dev(const struct virtio_mmio *t)
 {
 	return t->dev;

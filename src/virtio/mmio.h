@@ -95,6 +95,7 @@ struct virtio_mmio *virtio_mmio_new(struct vm *vm, const struct virtio_dev_ops *
 /* For device models: */
 struct vm *virtio_mmio_vm(const struct virtio_mmio *t);
 void *virtio_mmio_dev(const struct virtio_mmio *t);
+const struct virtio_dev_ops *virtio_mmio_dev_ops(const struct virtio_mmio *t);
 /* The queue, or NULL when q is out of range or the queue is not live. */
 struct virtq *virtio_mmio_queue(struct virtio_mmio *t, unsigned q);
 /* Features the driver accepted (valid once FEATURES_OK). */

@@ -1,0 +1,181 @@
+/* `tern migrate NAME tcp:HOST:PORT [options]`: set the migration parameters,
+ * start the live migration over QMP, show its progress (a live line on a
+ * terminal, a line per second otherwise) and a final report, then quit the
+ * source, whose guest now runs at the destination. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "ctl/qmp_client.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tern migrate NAME tcp:HOST:PORT [options]\n\n"
+		"Move the running VM NAME to a tern started with\n"
+		"'tern run --incoming tcp:[HOST]:PORT --migrate-key FILE' (both ends need the\n"
+		"same --migrate-key; disks must be on storage both hosts see at the same path).\n\n"
+		"  --downtime-ms N     the longest pause allowed at switch-over (default 300)\n"
+		"  --bandwidth MB/s    cap the migration stream (default: unlimited)\n"
+		"  --stop-copy         pause the guest and copy everything at once\n"
+		"  --compress          zstd-compress the page stream\n"
+		"  --postcopy          (not implemented yet: refused)\n"
+		"  --keep-source       leave the source paused instead of quitting it\n"
+		"  -h, --help          this help\n");
+}
+
+static long long jint(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static void show(json_t *m, int tty, int final)
+{
+	json_t *ram = json_object_get(m, "ram");
+	long long total = jint(ram, "total"), rem = jint(ram, "remaining");
+	long long done_pages = jint(ram, "normal") + jint(ram, "duplicate");
+	double pct = total ? 100.0 * (double)done_pages * 4096 / (double)total : 0;
+	if (pct > 100)
+		pct = 100;
+	const char *st = json_string_value(json_object_get(m, "status"));
+	char line[256];
+	snprintf(line, sizeof(line), "%-9s %5.1f%%  %7.1f MB/s  remaining %6.1f MiB  round %lld  "
+		 "expected downtime %lld ms  throttle %lld%%",
+		 st ? st : "?", pct, json_real_value(json_object_get(ram, "mbps")) / 8,
+		 (double)rem / 1048576, jint(m, "x-rounds"), jint(m, "expected-downtime"),
+		 jint(m, "cpu-throttle-percentage"));
+	if (tty && !final)
+		fprintf(stderr, "\r%s\033[K", line);
+	else if (!final)
+		fprintf(stderr, "%s\n", line);
+}
+
+int cli_migrate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "downtime-ms", required_argument, NULL, 'd' },
+		{ "bandwidth", required_argument, NULL, 'b' },
+		{ "stop-copy", no_argument, NULL, 's' },
+		{ "compress", no_argument, NULL, 'z' },
+		{ "postcopy", no_argument, NULL, 'p' },
+		{ "keep-source", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long long downtime = -1, bandwidth = -1;
+	int stopcopy = 0, compress = 0, keep = 0, ch;
+	char *end;
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			downtime = strtoll(optarg, &end, 10);
+			if (*end || downtime < 1 || downtime > 2000000) {
+				fprintf(stderr, "tern: --downtime-ms takes 1..2000000, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'b':
+			bandwidth = strtoll(optarg, &end, 10);
+			if (*end || bandwidth < 1) {
+				fprintf(stderr, "tern: --bandwidth takes a positive number of MB/s, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 's': stopcopy = 1; break;
+		case 'z': compress = 1; break;
+		case 'k': keep = 1; break;
+		case 'p':
+			fprintf(stderr, "tern: post-copy migration is not implemented yet\n");
+			return 2;
+		case 'h': usage(stdout); return 0;
+		case ':':
+			fprintf(stderr, "tern: option '%s' needs a value (see 'tern migrate --help')\n", argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr, "tern: unknown option '%s' (see 'tern migrate --help')\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "tern: migrate needs NAME and tcp:HOST:PORT (see 'tern migrate --help')\n");
+		return 2;
+	}
+	const char *name = argv[optind], *uri = argv[optind + 1];
+	if (strncmp(uri, "tcp:", 4)) {
+		fprintf(stderr, "tern: '%s' is not tcp:HOST:PORT (for a file, use 'tern snapshot')\n", uri);
+		return 2;
+	}
+	char path[256], err[512];
+	if (qmp_client_resolve(name, path, sizeof(path), err, sizeof(err))) {
+		fprintf(stderr, "tern: %s\n", err);
+		return 1;
+	}
+	struct qmp_client_conn *c = qmp_client_open(path, 30000, err, sizeof(err));
+	if (!c) {
+		fprintf(stderr, "tern: %s\n", err);
+		return 1;
+	}
+	int rc = 1;
+	json_t *params = json_pack("{s:s,s:s}", "mode", stopcopy ? "stop-copy" : "precopy",
+				   "compress", compress ? "zstd" : "none");
+	if (downtime > 0)
+		json_object_set_new(params, "downtime-limit", json_integer(downtime));
+	json_object_set_new(params, "max-bandwidth", json_integer(bandwidth > 0 ? bandwidth * 1000000 : 0));
+	json_t *r = qmp_client_execute(c, "migrate-set-parameters", params, err, sizeof(err));
+	json_decref(params);
+	if (!r) {
+		fprintf(stderr, "tern: %s: %s\n", name, err);
+		goto out;
+	}
+	json_decref(r);
+	json_t *args = json_pack("{s:s}", "uri", uri);
+	r = qmp_client_execute(c, "migrate", args, err, sizeof(err));
+	json_decref(args);
+	if (!r) {
+		fprintf(stderr, "tern: %s: %s\n", name, err);
+		goto out;
+	}
+	json_decref(r);
+	int tty = isatty(2);
+	json_t *m = NULL;
+	for (;;) {
+		json_decref(m);
+		m = qmp_client_execute(c, "query-migrate", NULL, err, sizeof(err));
+		if (!m) {
+			fprintf(stderr, "\ntern: %s: %s\n", name, err);
+			goto out;
+		}
+		const char *st = json_string_value(json_object_get(m, "status"));
+		if (st && (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "cancelled")))
+			break;
+		show(m, tty, 0);
+		struct timespec ts = { 0, tty ? 200000000 : 999000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	const char *st = json_string_value(json_object_get(m, "status"));
+	json_t *ram = json_object_get(m, "ram"), *bd = json_object_get(m, "x-downtime-breakdown");
+	if (!strcmp(st, "completed")) {
+		printf("%s: migrated to %s in %lld ms; downtime %lld ms (memory %lld, cpu %lld, devices %lld, "
+		       "other %lld); %lld MiB sent, %lld pages, %lld zero, %lld rounds\n", name, uri + 4,
+		       jint(m, "total-time"), jint(m, "downtime"), jint(bd, "memory"), jint(bd, "cpu"),
+		       jint(bd, "devices"), jint(bd, "other"), jint(ram, "transferred") >> 20,
+		       jint(ram, "normal"), jint(ram, "duplicate"), jint(m, "x-rounds"));
+		rc = 0;
+		if (!keep)
+			json_decref(qmp_client_execute(c, "quit", NULL, err, sizeof(err)));
+	} else {
+		const char *why = json_string_value(json_object_get(m, "error-desc"));
+		fprintf(stderr, "tern: %s: migration %s%s%s; the VM keeps running here\n", name, st,
+			why ? ": " : "", why ? why : "");
+	}
+	json_decref(m);
+out:
+	qmp_client_close(c);
+	return rc;
+}

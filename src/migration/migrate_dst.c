@@ -1,0 +1,186 @@
+/* Live migration, destination side (`tern run --incoming tcp:...`): accept
+ * one source that proves the key, read the configuration, take RAM batches
+ * into a buffer while the source runs its rounds, and at switch-over load
+ * harts and devices into the VM built from that configuration. The stream
+ * is hostile until proven otherwise: every section is checked (lengths,
+ * checksums, page indices) and any error ends the process before the guest
+ * runs. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include "migration/migration.h"
+#include "migration/channel.h"
+#include "migration/rampages.h"
+#include "core/vm.h"
+#include "cpu/dcache.h"
+#include "machine/virt.h"
+#include "state/snapshot.h"
+#include "state/stream.h"
+
+struct mig_incoming {
+	int fd;
+	struct snap_image img;
+	uint8_t *ram;                   /* RAM received before the VM exists */
+	uint64_t ram_size;
+	struct vms_section machine;     /* the switch-over's first section */
+	uint8_t *scratch;
+};
+
+struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
+				       struct virt_config *cfg, char *err, size_t errlen)
+{
+	char host[256], port[16];
+	struct mig_key key;
+	if (mig_parse_tcp(uri, host, sizeof(host), port, sizeof(port), err, errlen))
+		return NULL;
+	if (!key_path) {
+		snprintf(err, errlen, "--incoming tcp: needs --migrate-key FILE (the key the source uses)");
+		return NULL;
+	}
+	if (mig_key_load(key_path, &key, err, errlen))
+		return NULL;
+	struct mig_incoming *in = calloc(1, sizeof(*in));
+	if (!in) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	in->fd = -1;
+	in->img.fd = -1;
+	int l = mig_listen(host, port, err, errlen);
+	if (l < 0)
+		goto fail;
+	fprintf(stderr, "tern: waiting for a migration on %s\n", uri);
+	in->fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	close(l);
+	if (in->fd < 0) {
+		snprintf(err, errlen, "accepting the migration failed: %s", strerror(errno));
+		goto fail;
+	}
+	if (mig_handshake_dest(in->fd, &key, err, errlen))
+		goto fail;
+	/* From here the stream is read by the snapshot reader. */
+	if (snap_open_fd(&in->img, in->fd, "migration stream", cfg, err, errlen))
+		goto fail;
+	in->fd = -1;                    /* owned by img now */
+	in->ram_size = cfg->mem_size;
+	in->ram = mmap(NULL, in->ram_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	in->scratch = malloc(RAM_BATCH_RAW_MAX);
+	if (in->ram == MAP_FAILED || !in->scratch) {
+		in->ram = NULL;
+		snprintf(err, errlen, "cannot allocate %llu MiB for the incoming RAM",
+			 (unsigned long long)(cfg->mem_size >> 20));
+		goto fail;
+	}
+	return in;
+fail:
+	mig_incoming_close(in);
+	return NULL;
+}
+
+/* Apply one RAM batch section to vm. */
+static int apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_section *s,
+		       char *err, size_t errlen)
+{
+	uint8_t *p;
+	if (s->version != 1) {
+		snprintf(err, errlen, "migration stream: RAM batch version %u is unknown", s->version);
+		return -1;
+	}
+	if (vms_read_payload(&in->img.r, s, &p)) {
+		snprintf(err, errlen, "%s", in->img.r.err);
+		return -1;
+	}
+	int r = ram_batch_apply(vm, p, s->len, in->scratch, err, errlen);
+	free(p);
+	return r < 0 ? -1 : 0;
+}
+
+int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)
+{
+	/* A stand-in VM that is only RAM: batches land in our buffer. */
+	struct vm shell;
+	memset(&shell, 0, sizeof(shell));
+	shell.ram = in->ram;
+	shell.ram_size = in->ram_size;
+	for (;;) {
+		struct vms_section s;
+		if (vms_next(&in->img.r, &s)) {
+			snprintf(err, errlen, "%s", in->img.r.err);
+			return -1;
+		}
+		if (s.id == VMS_ID_RAM_BATCH) {
+			if (apply_batch(in, &shell, &s, err, errlen))
+				return -1;
+			continue;
+		}
+		if (s.id == VMS_ID_MACHINE) {
+			in->machine = s;
+			return 0;
+		}
+		if ((s.id & VMS_ID_OPTIONAL) && !vms_skip(&in->img.r, &s))
+			continue;
+		snprintf(err, errlen, "migration stream: unexpected %s section (id %u) before the machine state",
+			 vms_section_name(s.id), s.id);
+		return -1;
+	}
+}
+
+int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_t errlen)
+{
+	if (vm->ram_size != in->ram_size) {
+		snprintf(err, errlen, "migration stream: RAM size changed");
+		return -1;
+	}
+	/* The received RAM becomes the guest's. */
+	munmap(vm->ram, vm->ram_size);
+	vm->ram = in->ram;
+	in->ram = NULL;
+	dcache_clear(vm->dcache);
+	uint64_t ticks;
+	if (snap_load_state(&in->img, vm, &in->machine, &ticks, err, errlen))
+		return -1;
+	for (;;) {
+		struct vms_section s;
+		if (vms_next(&in->img.r, &s)) {
+			snprintf(err, errlen, "%s", in->img.r.err);
+			return -1;
+		}
+		if (s.id == VMS_ID_END)
+			break;
+		if (s.id == VMS_ID_RAM_BATCH) {
+			if (apply_batch(in, vm, &s, err, errlen))
+				return -1;
+			continue;
+		}
+		snprintf(err, errlen, "migration stream: unexpected %s section (id %u) after the machine state",
+			 vms_section_name(s.id), s.id);
+		return -1;
+	}
+	dcache_clear(vm->dcache);
+	vm_set_guest_time(vm, ticks);
+	uint8_t ack = 0;
+	if (mig_write_all(in->img.fd, &ack, 1)) {
+		snprintf(err, errlen, "the source went away before the switch-over completed");
+		return -1;
+	}
+	return 0;
+}
+
+void mig_incoming_close(struct mig_incoming *in)
+{
+	if (!in)
+		return;
+	if (in->fd >= 0)
+		close(in->fd);
+	snap_close(&in->img);
+	if (in->ram)
+		munmap(in->ram, in->ram_size);
+	free(in->scratch);
+	free(in);
+}

@@ -1,0 +1,573 @@
+/* Live migration, source side: a thread that connects, authenticates,
+ * sends the configuration, copies RAM in pre-copy rounds while the guest
+ * runs (or everything at once for stop-and-copy), then stops the guest,
+ * sends what is still dirty, hands the disks over, sends harts and devices
+ * and waits for the destination to say it runs. Until that reply, any
+ * failure or a cancel leaves the source running as before. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include "migration/migration.h"
+#include "migration/channel.h"
+#include "migration/rampages.h"
+#include "core/ramlog.h"
+#include "core/vm.h"
+#include "state/snapshot.h"
+#include "state/stream.h"
+#include "virtio/mmio.h"
+#include "virtio/blk.h"
+#include "block/block.h"
+
+#define MAX_ROUNDS 30
+#define ACK_TIMEOUT_MS 60000
+
+struct migration {
+	struct vm *vm;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	struct mig_info info;           /* under lock */
+	struct mig_params p;
+	struct mig_key key;
+	char host[256], port[16];
+	int fd;
+	_Atomic int cancel;
+	struct vms_writer w;
+	uint64_t *bitmap;
+	uint64_t words;
+	uint8_t *enc, *scratch;
+	int64_t t0, bw_t0;
+	uint64_t bw_bytes;              /* bytes since bw_t0 (bandwidth cap) */
+	int paused;                     /* we hold a vm_pause */
+	int disks_released;
+	char err[256];
+};
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+const char *mig_status_name(enum mig_status s)
+{
+	static const char *const names[] = {
+		[MIG_NONE] = "none", [MIG_SETUP] = "setup", [MIG_ACTIVE] = "active",
+		[MIG_DEVICE] = "device", [MIG_COMPLETED] = "completed", [MIG_FAILED] = "failed",
+		[MIG_CANCELLING] = "cancelling", [MIG_CANCELLED] = "cancelled",
+	};
+	return names[s];
+}
+
+void mig_params_default(struct mig_params *p)
+{
+	*p = (struct mig_params){ .downtime_limit_ms = 300, .max_bandwidth = 0,
+				  .mode = MIG_PRECOPY, .compress = false };
+}
+
+int mig_params_set(struct mig_params *p, json_t *args, char *err, size_t errlen)
+{
+	struct mig_params n = *p;
+	const char *key;
+	json_t *v;
+	json_object_foreach(args, key, v) {
+		if (!strcmp(key, "downtime-limit")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 2000000) {
+				snprintf(err, errlen, "Parameter 'downtime-limit' expects an integer in the range of 1 to 2000000 milliseconds");
+				return -1;
+			}
+			n.downtime_limit_ms = json_integer_value(v);
+		} else if (!strcmp(key, "max-bandwidth")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0) {
+				snprintf(err, errlen, "Parameter 'max-bandwidth' expects a non-negative number of bytes per second");
+				return -1;
+			}
+			n.max_bandwidth = (uint64_t)json_integer_value(v);
+		} else if (!strcmp(key, "mode")) {
+			const char *m = json_string_value(v);
+			if (m && !strcmp(m, "precopy"))
+				n.mode = MIG_PRECOPY;
+			else if (m && !strcmp(m, "stop-copy"))
+				n.mode = MIG_STOPCOPY;
+			else if (m && !strcmp(m, "postcopy")) {
+				snprintf(err, errlen, "post-copy migration is not implemented yet");
+				return -1;
+			} else {
+				snprintf(err, errlen, "Parameter 'mode' expects precopy, stop-copy or postcopy");
+				return -1;
+			}
+		} else if (!strcmp(key, "compress")) {
+			const char *c = json_string_value(v);
+			if (c && !strcmp(c, "zstd"))
+				n.compress = true;
+			else if (c && !strcmp(c, "none"))
+				n.compress = false;
+			else {
+				snprintf(err, errlen, "Parameter 'compress' expects none or zstd");
+				return -1;
+			}
+		} else {
+			snprintf(err, errlen, "Parameter '%s' is unexpected", key);
+			return -1;
+		}
+	}
+	*p = n;
+	return 0;
+}
+
+json_t *mig_params_json(const struct mig_params *p)
+{
+	return json_pack("{s:I,s:I,s:s,s:s}", "downtime-limit", (json_int_t)p->downtime_limit_ms,
+			 "max-bandwidth", (json_int_t)p->max_bandwidth,
+			 "mode", p->mode == MIG_STOPCOPY ? "stop-copy" : "precopy",
+			 "compress", p->compress ? "zstd" : "none");
+}
+
+json_t *mig_info_json(const struct mig_info *i)
+{
+	json_t *j = json_pack("{s:s}", "status", mig_status_name(i->status));
+	if (i->status == MIG_NONE)
+		return j;
+	json_object_set_new(j, "total-time", json_integer(i->total_ms));
+	json_object_set_new(j, "setup-time", json_integer(i->setup_ms));
+	if (i->status == MIG_COMPLETED) {
+		json_object_set_new(j, "downtime", json_integer(i->downtime_ms));
+		json_object_set_new(j, "x-downtime-breakdown", json_pack("{s:I,s:I,s:I,s:I}",
+			"memory", (json_int_t)i->down_ram_ms, "cpu", (json_int_t)i->down_cpu_ms,
+			"devices", (json_int_t)i->down_dev_ms, "other", (json_int_t)i->down_other_ms));
+	} else {
+		json_object_set_new(j, "expected-downtime", json_integer(i->expected_downtime_ms));
+	}
+	json_object_set_new(j, "ram", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}",
+		"transferred", (json_int_t)i->transferred, "remaining", (json_int_t)i->remaining,
+		"total", (json_int_t)i->ram_total, "duplicate", (json_int_t)i->duplicate,
+		"normal", (json_int_t)i->normal, "normal-bytes", (json_int_t)(i->normal * 4096),
+		"dirty-sync-count", (json_int_t)i->dirty_sync_count, "mbps", i->mbps,
+		"dirty-pages-rate", i->dirty_pages_rate));
+	json_object_set_new(j, "x-rounds", json_integer(i->rounds));
+	json_object_set_new(j, "cpu-throttle-percentage", json_integer(i->throttle_pct));
+	if (i->status == MIG_FAILED)
+		json_object_set_new(j, "error-desc", json_string(i->error));
+	return j;
+}
+
+static void set_status(struct migration *m, enum mig_status s)
+{
+	pthread_mutex_lock(&m->lock);
+	m->info.status = s;
+	m->info.total_ms = (now_us() - m->t0) / 1000;
+	pthread_mutex_unlock(&m->lock);
+	char data[64];
+	snprintf(data, sizeof(data), "{\"status\": \"%s\"}", mig_status_name(s));
+	vm_event(m->vm, "MIGRATION", data);
+}
+
+void mig_get_info(struct migration *m, struct mig_info *out)
+{
+	pthread_mutex_lock(&m->lock);
+	*out = m->info;
+	if (out->status != MIG_COMPLETED && out->status != MIG_FAILED && out->status != MIG_CANCELLED)
+		out->total_ms = (now_us() - m->t0) / 1000;
+	pthread_mutex_unlock(&m->lock);
+}
+
+bool mig_is_active(struct migration *m)
+{
+	struct mig_info i;
+	mig_get_info(m, &i);
+	return i.status == MIG_SETUP || i.status == MIG_ACTIVE || i.status == MIG_DEVICE ||
+	       i.status == MIG_CANCELLING;
+}
+
+static void pause_vm(struct migration *m)
+{
+	if (!m->paused) {
+		vm_pause(m->vm);
+		m->paused = 1;
+	}
+}
+
+static void resume_vm(struct migration *m)
+{
+	if (m->paused) {
+		vm_resume(m->vm);
+		m->paused = 0;
+	}
+}
+
+/* Apply the bandwidth cap: sleep until the bytes sent so far fit it. */
+static void pace(struct migration *m, uint64_t bytes)
+{
+	m->bw_bytes += bytes;
+	if (!m->p.max_bandwidth)
+		return;
+	int64_t due = m->bw_t0 + (int64_t)(m->bw_bytes * 1000000 / m->p.max_bandwidth);
+	int64_t now = now_us();
+	if (due > now) {
+		struct timespec ts = { (due - now) / 1000000, ((due - now) % 1000000) * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int send_batch(struct migration *m, const uint64_t *pages, uint32_t n)
+{
+	struct ram_batch_stats st = { 0 };
+	size_t len = ram_batch_encode(m->vm, pages, n, m->p.compress ? RAM_CODEC_ZSTD : RAM_CODEC_NONE,
+				      m->enc, m->scratch, &st);
+	if (!len) {
+		snprintf(m->err, sizeof(m->err), "page compression failed");
+		return -1;
+	}
+	if (vms_put_section(&m->w, VMS_ID_RAM_BATCH, 0, 1, m->enc, len)) {
+		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
+		return -1;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->info.transferred += len;
+	m->info.normal += st.pages_normal;
+	m->info.duplicate += st.pages_zero;
+	if (m->info.remaining >= (uint64_t)n * 4096)
+		m->info.remaining -= (uint64_t)n * 4096;
+	pthread_mutex_unlock(&m->lock);
+	pace(m, len);
+	return 0;
+}
+
+/* Send every page whose bit is set (clearing the bits). Returns bytes put
+ * on the wire, or -1. */
+static int64_t send_pages(struct migration *m)
+{
+	uint64_t pages[RAM_BATCH_MAX_PAGES];
+	uint32_t n = 0;
+	uint64_t before = m->w.off;
+	for (uint64_t wi = 0; wi < m->words; wi++) {
+		uint64_t bits = m->bitmap[wi];
+		m->bitmap[wi] = 0;
+		while (bits) {
+			unsigned b = (unsigned)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			pages[n++] = wi * 64 + b;
+			if (n == RAM_BATCH_MAX_PAGES) {
+				if (atomic_load(&m->cancel) || send_batch(m, pages, n))
+					return -1;
+				n = 0;
+			}
+		}
+	}
+	if (n && send_batch(m, pages, n))
+		return -1;
+	return (int64_t)(m->w.off - before);
+}
+
+/* Round 1: every page the guest may have touched. Pages that were never
+ * touched (neither present nor swapped, by /proc/self/pagemap) are zero on
+ * the destination already and are only counted. */
+static void mark_all_pages(struct migration *m)
+{
+	uint64_t npages = ram_page_count(m->vm), skipped = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t buf[512];
+	for (uint64_t p = 0; p < npages; p += 512) {
+		uint64_t n = npages - p < 512 ? npages - p : 512;
+		off_t off = (off_t)(((uintptr_t)m->vm->ram >> 12) + p) * 8;
+		bool have = fd >= 0 && pread(fd, buf, n * 8, off) == (ssize_t)(n * 8);
+		for (uint64_t i = 0; i < n; i++) {
+			/* bit 63 present, bit 62 swapped */
+			if (have && !(buf[i] >> 62)) {
+				skipped++;
+				continue;
+			}
+			m->bitmap[(p + i) >> 6] |= 1ull << ((p + i) & 63);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_lock(&m->lock);
+	m->info.duplicate += skipped;
+	m->info.remaining = (npages - skipped) * 4096;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static uint64_t sync_dirty(struct migration *m)
+{
+	int was = m->paused;
+	pause_vm(m);
+	uint64_t n = ram_dirty_log_sync(m->vm, m->bitmap);
+	if (!was)
+		resume_vm(m);
+	pthread_mutex_lock(&m->lock);
+	m->info.dirty_sync_count++;
+	m->info.remaining = n * 4096;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+static int for_each_disk(struct vm *vm, int (*fn)(struct blk_dev *))
+{
+	int r = 0;
+	for (int i = 0; i < vm->nmmio; i++) {
+		if (vm->mmio[i].ops != &virtio_mmio_ops)
+			continue;
+		struct blk_dev *d = virtio_blk_disk(vm->mmio[i].dev);
+		if (d && fn(d))
+			r = -1;
+	}
+	return r;
+}
+
+static int flush_and_unlock(struct blk_dev *d)
+{
+	if (!d->readonly && d->ops->flush(d))
+		return -1;
+	return blk_unlock(d);
+}
+
+static int wait_ack(struct migration *m)
+{
+	struct timeval tv = { ACK_TIMEOUT_MS / 1000, 0 };
+	setsockopt(m->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	uint8_t ack;
+	if (mig_read_all(m->fd, &ack, 1)) {
+		snprintf(m->err, sizeof(m->err), "the destination did not confirm that it runs (%s)",
+			 errno == EAGAIN ? "timed out" : "connection closed");
+		return -1;
+	}
+	if (ack != 0) {
+		snprintf(m->err, sizeof(m->err), "the destination failed to load the state");
+		return -1;
+	}
+	return 0;
+}
+
+static int switch_over(struct migration *m)
+{
+	int64_t t_down = now_us();
+	set_status(m, MIG_DEVICE);
+	pause_vm(m);
+	if (m->p.mode != MIG_STOPCOPY)
+		sync_dirty(m);
+	int64_t t_ram0 = now_us();
+	if (send_pages(m) < 0)
+		return -1;
+	int64_t t_ram = now_us() - t_ram0;
+	int64_t t_other0 = now_us();
+	if (for_each_disk(m->vm, flush_and_unlock)) {
+		snprintf(m->err, sizeof(m->err), "cannot flush or release a disk for the destination");
+		return -1;
+	}
+	m->disks_released = 1;
+	int64_t t_other = now_us() - t_other0;
+	int64_t cpu_us = 0, dev_us = 0;
+	if (snap_write_state_timed(m->vm, &m->w, &cpu_us, &dev_us) || vms_writer_finish(&m->w)) {
+		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
+		return -1;
+	}
+	if (wait_ack(m))
+		return -1;
+	int64_t down = now_us() - t_down;
+	pthread_mutex_lock(&m->lock);
+	m->info.downtime_ms = down / 1000;
+	m->info.down_ram_ms = t_ram / 1000;
+	m->info.down_cpu_ms = cpu_us / 1000;
+	m->info.down_dev_ms = dev_us / 1000;
+	m->info.down_other_ms = (down - t_ram - cpu_us - dev_us) / 1000;
+	(void)t_other;
+	m->info.transferred = m->w.off;
+	m->info.remaining = 0;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+/* Pre-copy rounds until the expected downtime fits the limit. */
+static int precopy(struct migration *m)
+{
+	uint64_t prev_dirty = UINT64_MAX;
+	unsigned stalled = 0;
+	for (unsigned round = 1;; round++) {
+		int64_t t = now_us();
+		int64_t bytes = send_pages(m);
+		if (bytes < 0)
+			return -1;
+		int64_t dt = now_us() - t;
+		uint64_t dirty = sync_dirty(m);
+		double bw = dt > 0 ? (double)bytes / ((double)dt / 1e6) : 1e12;   /* bytes/s */
+		if (bw < 1e6)
+			bw = 1e6;
+		double expected_ms = (double)dirty * 4096 / bw * 1000;
+		pthread_mutex_lock(&m->lock);
+		m->info.rounds = round;
+		m->info.mbps = bw * 8 / 1e6;
+		m->info.dirty_pages_rate = dt > 0 ? (double)dirty / ((double)dt / 1e6) : 0;
+		m->info.expected_downtime_ms = (int64_t)expected_ms;
+		pthread_mutex_unlock(&m->lock);
+		if (atomic_load(&m->cancel))
+			return -1;
+		if (expected_ms <= (double)m->p.downtime_limit_ms || round >= MAX_ROUNDS)
+			return 0;
+		/* Auto-converge: rounds that do not shrink the dirty set slow
+		 * the guest down, 20 points at a time, up to 99%. */
+		if (dirty * 10 >= prev_dirty * 9 && ++stalled >= 2) {
+			int pct = atomic_load(&m->vm->throttle_pct);
+			pct = pct ? pct + 20 : 20;
+			if (pct > 99)
+				pct = 99;
+			atomic_store(&m->vm->throttle_pct, pct);
+			pthread_mutex_lock(&m->lock);
+			m->info.throttle_pct = (unsigned)pct;
+			pthread_mutex_unlock(&m->lock);
+			stalled = 0;
+		}
+		prev_dirty = dirty;
+	}
+}
+
+static void *mig_thread(void *arg)
+{
+	struct migration *m = arg;
+	char why[256];
+	int ok = -1, logging = 0;
+	m->fd = mig_connect(m->host, m->port, 10000, why, sizeof(why));
+	if (m->fd < 0 || mig_handshake_source(m->fd, &m->key, why, sizeof(why))) {
+		snprintf(m->err, sizeof(m->err), "%s", why);
+		goto out;
+	}
+	if (vms_writer_init(&m->w, m->fd) || snap_write_config(m->vm, &m->w, why, sizeof(why))) {
+		snprintf(m->err, sizeof(m->err), "%s", m->w.err[0] ? m->w.err : why);
+		goto out;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->info.setup_ms = (now_us() - m->t0) / 1000;
+	pthread_mutex_unlock(&m->lock);
+	set_status(m, MIG_ACTIVE);
+	m->bw_t0 = now_us();
+	if (m->p.mode == MIG_STOPCOPY) {
+		pause_vm(m);
+		mark_all_pages(m);
+	} else {
+		pause_vm(m);
+		logging = !ram_dirty_log_start(m->vm);
+		mark_all_pages(m);
+		resume_vm(m);
+		if (!logging) {
+			snprintf(m->err, sizeof(m->err), "out of memory for the dirty-page log");
+			goto out;
+		}
+		if (precopy(m))
+			goto out;
+	}
+	if (atomic_load(&m->cancel) || switch_over(m))
+		goto out;
+	ok = 0;
+out:
+	if (logging) {
+		pause_vm(m);
+		ram_dirty_log_stop(m->vm);
+	}
+	atomic_store(&m->vm->throttle_pct, 0);
+	if (ok) {
+		if (m->disks_released)
+			for_each_disk(m->vm, blk_relock);
+		if (m->fd >= 0)
+			shutdown(m->fd, SHUT_RDWR);
+		resume_vm(m);       /* the source goes on as if nothing happened */
+		pthread_mutex_lock(&m->lock);
+		if (atomic_load(&m->cancel))
+			snprintf(m->info.error, sizeof(m->info.error), "cancelled");
+		else
+			snprintf(m->info.error, sizeof(m->info.error), "%s", m->err);
+		pthread_mutex_unlock(&m->lock);
+		set_status(m, atomic_load(&m->cancel) ? MIG_CANCELLED : MIG_FAILED);
+	} else {
+		/* The guest runs on the destination now: this one stays paused
+		 * (postmigrate) until it is told to quit. */
+		set_status(m, MIG_COMPLETED);
+	}
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+	vms_writer_cleanup(&m->w);
+	return NULL;
+}
+
+struct migration *mig_start(struct vm *vm, const char *uri, const struct mig_params *p,
+			    const char *key_path, char *err, size_t errlen)
+{
+	struct migration *m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	m->vm = vm;
+	m->p = *p;
+	m->fd = -1;
+	pthread_mutex_init(&m->lock, NULL);
+	if (mig_parse_tcp(uri, m->host, sizeof(m->host), m->port, sizeof(m->port), err, errlen))
+		goto fail;
+	if (!key_path) {
+		snprintf(err, errlen, "no migration key: start tern run with --migrate-key FILE");
+		goto fail;
+	}
+	if (mig_key_load(key_path, &m->key, err, errlen))
+		goto fail;
+	m->words = (ram_page_count(vm) + 63) / 64;
+	m->bitmap = calloc(m->words, 8);
+	m->enc = malloc(RAM_BATCH_ENC_MAX);
+	m->scratch = malloc(RAM_BATCH_RAW_MAX);
+	if (!m->bitmap || !m->enc || !m->scratch) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	m->t0 = now_us();
+	m->info.status = MIG_SETUP;
+	m->info.ram_total = vm->ram_size;
+	vm_event(vm, "MIGRATION", "{\"status\": \"setup\"}");
+	if (pthread_create(&m->thread, NULL, mig_thread, m)) {
+		snprintf(err, errlen, "cannot start the migration thread");
+		goto fail;
+	}
+	return m;
+fail:
+	free(m->bitmap);
+	free(m->enc);
+	free(m->scratch);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+	return NULL;
+}
+
+void mig_cancel(struct migration *m)
+{
+	if (!mig_is_active(m))
+		return;
+	struct mig_info i;
+	mig_get_info(m, &i);
+	if (i.status == MIG_DEVICE)
+		return;             /* too late: the switch-over is under way */
+	atomic_store(&m->cancel, 1);
+	pthread_mutex_lock(&m->lock);
+	m->info.status = MIG_CANCELLING;
+	pthread_mutex_unlock(&m->lock);
+	if (m->fd >= 0)
+		shutdown(m->fd, SHUT_RDWR);
+}
+
+void mig_free(struct migration *m)
+{
+	if (!m)
+		return;
+	pthread_join(m->thread, NULL);
+	/* A completed migration keeps its pause: the guest must not run here
+	 * again (its disks belong to the destination now). */
+	free(m->bitmap);
+	free(m->enc);
+	free(m->scratch);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}

@@ -1,0 +1,79 @@
+/* Live migration of a running VM over TCP: the source side (a thread that
+ * runs pre-copy rounds, or stop-and-copy, and the switch-over) and the
+ * destination side (`tern run --incoming tcp:...`). The stream is the
+ * snapshot stream (state/stream.h) after an authenticating handshake
+ * (migration/channel.h); RAM moves in batches (migration/rampages.h).
+ * Protocol and design: docs/MIGRATION.md. */
+#ifndef TERN_MIGRATION_H
+#define TERN_MIGRATION_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <jansson.h>
+
+struct vm;
+struct virt_config;
+
+enum mig_mode { MIG_PRECOPY, MIG_STOPCOPY, MIG_POSTCOPY };
+
+/* migrate-set-parameters */
+struct mig_params {
+	int64_t downtime_limit_ms;      /* default 300 */
+	uint64_t max_bandwidth;         /* bytes/s; 0 = unlimited */
+	enum mig_mode mode;             /* default pre-copy */
+	bool compress;                  /* zstd on the page stream */
+};
+
+enum mig_status { MIG_NONE, MIG_SETUP, MIG_ACTIVE, MIG_DEVICE, MIG_COMPLETED, MIG_FAILED,
+		  MIG_CANCELLING, MIG_CANCELLED };
+
+/* What query-migrate reports (a consistent copy, taken under the lock). */
+struct mig_info {
+	enum mig_status status;
+	int64_t total_ms, setup_ms, downtime_ms, expected_downtime_ms;
+	/* The downtime, split: final RAM, harts, devices, and the rest
+	 * (pausing, disk hand-over, the destination's load and reply). */
+	int64_t down_ram_ms, down_cpu_ms, down_dev_ms, down_other_ms;
+	uint64_t ram_total, transferred, remaining, duplicate, normal, dirty_sync_count;
+	double mbps, dirty_pages_rate;
+	unsigned rounds, throttle_pct;
+	char error[256];
+};
+
+struct migration;
+
+void mig_params_default(struct mig_params *p);
+/* Apply a migrate-set-parameters argument object; -1 with err on a bad
+ * name or value (nothing changed then). */
+int mig_params_set(struct mig_params *p, json_t *args, char *err, size_t errlen);
+json_t *mig_params_json(const struct mig_params *p);
+
+/* Start migrating vm to uri ("tcp:HOST:PORT") with the key in key_path.
+ * Returns a handle (the migration runs in its own thread), or NULL with
+ * err when it cannot even start. The VM must not be migrating already. */
+struct migration *mig_start(struct vm *vm, const char *uri, const struct mig_params *p,
+			    const char *key_path, char *err, size_t errlen);
+void mig_cancel(struct migration *m);
+void mig_get_info(struct migration *m, struct mig_info *out);
+bool mig_is_active(struct migration *m);
+/* Waits for the thread (after completion, failure or cancel) and frees. */
+void mig_free(struct migration *m);
+const char *mig_status_name(enum mig_status s);
+json_t *mig_info_json(const struct mig_info *i);
+
+/* Destination, in three steps around building the VM:
+ * mig_incoming_open listens on uri, authenticates one source and reads the
+ * machine's configuration into cfg; mig_incoming_receive_ram takes pre-copy
+ * RAM into a buffer of its own until the source switches over (the source
+ * has then released its disks, so the VM may be built and open them);
+ * mig_incoming_finish moves that RAM into the built VM, loads harts and
+ * devices, reads to the END and tells the source that the destination
+ * runs. Any -1 (with err) means the VM must not run. */
+struct mig_incoming;
+struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
+				       struct virt_config *cfg, char *err, size_t errlen);
+int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen);
+int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_t errlen);
+void mig_incoming_close(struct mig_incoming *in);
+#endif
