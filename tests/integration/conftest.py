@@ -74,7 +74,8 @@ class Guest:
 
     _ids = itertools.count(1)
 
-    def __init__(self, cpus=None, memory=None, append="", extra_args=(), name=None, argv=None):
+    def __init__(self, cpus=None, memory=None, append="", extra_args=(), name=None, argv=None,
+                 prefix=()):
         self.name = name or f"guest{next(self._ids)}"
         self.argv = [str(TERN), "run", "--kernel", str(IMAGE), "--initrd", str(INITRD)]
         if cpus is not None:
@@ -85,6 +86,8 @@ class Guest:
         self.argv += list(extra_args)
         if argv is not None:    # a complete command line (e.g. a restore)
             self.argv = [str(TERN), *map(str, argv)]
+        # A wrapper such as `ip netns exec NS` (two hosts on one machine).
+        self.argv = [*map(str, prefix), *self.argv]
         self._raw = bytearray()
         self._err = bytearray()
         self._cond = threading.Condition()

@@ -1,0 +1,299 @@
+# test_migration.py: live migration over TCP, as the guest sees it. A guest
+# program (/bench/dirty) fills memory with per-page patterns, keeps
+# rewriting a hot set, verifies every page each second and prints a tick
+# counter. After a migration the destination's guest must go on verifying
+# (verify=ok) with the counter only moving forward, in every mode; failures
+# (a wrong key, a destination that dies, a cancel, a hostile stream) must
+# leave the source running and keep the destination from running anything.
+import hashlib
+import hmac
+import itertools
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+from conftest import Guest, run_tern, TERN
+from qmp_client import QMP, wait_socket
+
+_n = itertools.count(1)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def vm_name(tag):
+    return f"mig{tag}-{os.getpid()}-{next(_n)}"
+
+
+def sock_of(name):
+    return f"/run/tern/{name}.qmp"
+
+
+@pytest.fixture
+def key(tmp_path):
+    k = tmp_path / "key"
+    k.write_bytes(os.urandom(32))
+    return k
+
+
+def ticks(text):
+    return [int(x) for x in re.findall(r"^DIRTY tick=(\d+) ", text, re.M)]
+
+
+def start_source(guest_factory, key, name, total=32, hot=8, prefix=()):
+    g = guest_factory(extra_args=("--name", name, "--migrate-key", key), prefix=prefix)
+    g.boot()
+    g.run("dmesg -n 1")
+    g.send(f"/bench/dirty {total} {hot} &\n")
+    g.wait_for(r"^DIRTY tick=2 ", timeout=60)
+    wait_socket(sock_of(name), g.proc)
+    return g
+
+
+def start_dest(guest_factory, key, name, port, host="127.0.0.1", prefix=()):
+    return guest_factory(argv=("run", "--incoming", f"tcp:{host}:{port}", "--migrate-key", key,
+                               "--name", name), prefix=prefix)
+
+
+def check_continues(src, dst, min_new=3):
+    """The destination's guest goes on where the source's stopped."""
+    before = ticks(src.output)
+    last = max(before)
+    dst.wait_for(rf"^DIRTY tick={last + min_new} ", timeout=60)
+    after = ticks(dst.output)
+    assert after == sorted(after) and len(set(after)) == len(after), after
+    assert after[0] >= last and after[0] <= last + 2, (last, after[:3])
+    assert "verify=FAIL" not in src.output + dst.output
+    assert "verify=ok" in dst.output
+
+
+@pytest.mark.parametrize("mode", ["precopy", "stop-copy", "zstd"])
+def test_live_migration(guest_factory, key, mode):
+    src_name, dst_name = vm_name("s"), vm_name("d")
+    src = start_source(guest_factory, key, src_name)
+    date_before = int(src.run("date +%s"))
+    port = free_port()
+    dst = start_dest(guest_factory, key, dst_name, port)
+    time.sleep(0.3)
+    extra = {"precopy": [], "stop-copy": ["--stop-copy"], "zstd": ["--compress"]}[mode]
+    p = run_tern("migrate", src_name, f"tcp:127.0.0.1:{port}", *extra, timeout=180)
+    assert p.returncode == 0, p.stderr
+    m = re.search(r"downtime (\d+) ms \(memory (\d+), cpu (\d+), devices (\d+), other (\d+)\)", p.stdout)
+    assert m, p.stdout
+    # The source quits once the guest runs at the destination.
+    assert src.wait_exit(30) == 0
+    check_continues(src, dst)
+    assert "switched over" in dst.stderr
+    assert int(dst.run("date +%s")) >= date_before
+    q = QMP(sock_of(dst_name))
+    assert q.cmd("query-status")["status"] == "running"
+    assert dst.poweroff() == 0
+
+
+def test_query_migrate_and_parameters(guest_factory, key):
+    src_name, dst_name = vm_name("s"), vm_name("d")
+    src = start_source(guest_factory, key, src_name)
+    q = QMP(sock_of(src_name))
+    assert q.cmd("query-migrate-parameters")["downtime-limit"] == 300
+    q.cmd("migrate-set-parameters", **{"downtime-limit": 200, "compress": "zstd"})
+    p = q.cmd("query-migrate-parameters")
+    assert p["downtime-limit"] == 200 and p["compress"] == "zstd"
+    for bad in ({"downtime-limit": 0}, {"mode": "warp"}, {"compress": "gzip"}, {"nope": 1}):
+        with pytest.raises(Exception):
+            q.cmd("migrate-set-parameters", **bad)
+    with pytest.raises(Exception, match="post-copy"):
+        q.cmd("migrate-start-postcopy")
+    port = free_port()
+    dst = start_dest(guest_factory, key, dst_name, port)
+    time.sleep(0.3)
+    q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+    deadline = time.monotonic() + 120
+    while True:
+        info = q.cmd("query-migrate")
+        if info["status"] in ("completed", "failed", "cancelled"):
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert info["status"] == "completed", info
+    ram = info["ram"]
+    assert ram["total"] == 256 << 20
+    assert ram["transferred"] > 0 and ram["normal"] > 0 and ram["dirty-sync-count"] >= 1
+    assert info["downtime"] <= info["total-time"]
+    bd = info["x-downtime-breakdown"]
+    assert set(bd) == {"memory", "cpu", "devices", "other"}
+    # The source is paused for good; a second migration is refused.
+    assert q.cmd("query-status")["status"] == "postmigrate"
+    with pytest.raises(Exception, match="already been migrated"):
+        q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+    check_continues(src, dst)
+    q.cmd("quit")
+    assert dst.poweroff() == 0
+
+
+def source_alive(src):
+    n = max(ticks(src.output))
+    src.wait_for(rf"^DIRTY tick={n + 2} ", timeout=30)
+    assert src.run("echo alive") == "alive\n"
+
+
+def test_wrong_key_refused(guest_factory, key, tmp_path):
+    src_name = vm_name("s")
+    src = start_source(guest_factory, key, src_name)
+    other = tmp_path / "other"
+    other.write_bytes(os.urandom(32))
+    port = free_port()
+    dst = start_dest(guest_factory, other, vm_name("d"), port)
+    time.sleep(0.3)
+    p = run_tern("migrate", src_name, f"tcp:127.0.0.1:{port}", timeout=60)
+    assert p.returncode == 1
+    assert "wrong migration key" in p.stderr, p.stderr
+    assert dst.wait_exit(30) == 1
+    assert "does not hold the migration key" in dst.stderr
+    assert "TERN-GUEST-READY" not in dst.output and "DIRTY" not in dst.output
+    source_alive(src)
+
+
+def test_missing_key_and_bad_uris(guest_factory, key, tmp_path):
+    p = run_tern("run", "--incoming", "tcp:127.0.0.1:1", timeout=30)
+    assert p.returncode == 1 and "--migrate-key" in p.stderr
+    p = run_tern("run", "--incoming", "tcp:127.0.0.1:1", "--migrate-key", tmp_path / "nokey", timeout=30)
+    assert p.returncode == 1 and "cannot open migration key" in p.stderr
+    p = run_tern("run", "--incoming", "tcp:127.0.0.1", "--migrate-key", key, timeout=30)
+    assert p.returncode == 1 and "no port" in p.stderr
+    p = run_tern("migrate", "x", "udp:1.2.3.4:5", timeout=30)
+    assert p.returncode == 2
+
+
+def test_destination_dies_source_survives(guest_factory, key):
+    src_name = vm_name("s")
+    src = start_source(guest_factory, key, src_name, total=96, hot=8)
+    port = free_port()
+    dst = start_dest(guest_factory, key, vm_name("d"), port)
+    time.sleep(0.3)
+    mig = subprocess.Popen([str(TERN), "migrate", src_name, f"tcp:127.0.0.1:{port}",
+                            "--bandwidth", "10"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    time.sleep(2)
+    dst.proc.kill()
+    out, err = mig.communicate(timeout=60)
+    assert mig.returncode == 1, out + err
+    assert "keeps running here" in err
+    source_alive(src)
+    q = QMP(sock_of(src_name))
+    assert q.cmd("query-migrate")["status"] == "failed"
+    assert q.cmd("query-status")["status"] == "running"
+
+
+def test_cancel_leaves_source_running(guest_factory, key):
+    src_name = vm_name("s")
+    src = start_source(guest_factory, key, src_name, total=96, hot=8)
+    port = free_port()
+    dst = start_dest(guest_factory, key, vm_name("d"), port)
+    time.sleep(0.3)
+    q = QMP(sock_of(src_name))
+    q.cmd("migrate-set-parameters", **{"max-bandwidth": 5_000_000})
+    q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+    time.sleep(1.5)
+    assert q.cmd("query-migrate")["status"] == "active"
+    q.cmd("migrate_cancel")
+    deadline = time.monotonic() + 30
+    while q.cmd("query-migrate")["status"] not in ("cancelled", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert q.cmd("query-migrate")["status"] == "cancelled"
+    assert dst.wait_exit(30) == 1          # its stream ended before the switch-over
+    assert "DIRTY" not in dst.output
+    source_alive(src)
+
+
+def fake_source(port, key, payload):
+    """Connects to a destination, passes the handshake with the right key,
+    then sends `payload` as the migration stream."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    hello = s.recv(44, socket.MSG_WAITALL)
+    assert hello[:8] == b"TERNMIG1"
+    nonce_d = hello[12:44]
+    nonce_s = os.urandom(32)
+    mac = hmac.new(key, b"src:" + nonce_d + nonce_s, hashlib.sha256).digest()
+    s.sendall(b"TERNMIG1" + struct.pack("<I", 1) + nonce_s + mac)
+    verdict = s.recv(33, socket.MSG_WAITALL)
+    assert verdict[0] == 0
+    s.sendall(payload)
+    return s
+
+
+@pytest.mark.parametrize("how,needle", [
+    ("garbage", "migration stream"),
+    ("truncated", "migration stream"),
+])
+def test_hostile_stream_refused(guest_factory, key, tmp_path, how, needle):
+    port = free_port()
+    dst = start_dest(guest_factory, key, vm_name("d"), port)
+    time.sleep(0.3)
+    k = key.read_bytes()
+    if how == "garbage":
+        payload = os.urandom(4096)
+    else:
+        # A valid stream header, then the connection drops mid-section.
+        payload = b"TERNSNAP" + struct.pack("<II", 1, 0) + struct.pack("<IHHQ", 1, 0, 1, 500) + b"{"
+    s = fake_source(port, k, payload)
+    s.shutdown(socket.SHUT_WR)
+    assert dst.wait_exit(30) == 1
+    assert dst.stderr.strip(), "no error message"
+    assert "TERN-GUEST-READY" not in dst.output and dst.output.strip() == ""
+    s.close()
+
+
+NS = [f"ternmig{os.getpid()}a", f"ternmig{os.getpid()}b"]
+
+
+@pytest.fixture
+def two_hosts():
+    """Two network namespaces joined by a veth pair: 10.77.0.1 and .2."""
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        pytest.skip("network namespaces need root and iproute2")
+    a, b = NS
+    cmds = [
+        ["ip", "netns", "add", a], ["ip", "netns", "add", b],
+        ["ip", "link", "add", "vm" + a[-6:], "netns", a, "type", "veth", "peer", "name",
+         "vm" + b[-6:], "netns", b],
+        ["ip", "-n", a, "addr", "add", "10.77.0.1/24", "dev", "vm" + a[-6:]],
+        ["ip", "-n", b, "addr", "add", "10.77.0.2/24", "dev", "vm" + b[-6:]],
+        ["ip", "-n", a, "link", "set", "vm" + a[-6:], "up"],
+        ["ip", "-n", b, "link", "set", "vm" + b[-6:], "up"],
+        ["ip", "-n", a, "link", "set", "lo", "up"], ["ip", "-n", b, "link", "set", "lo", "up"],
+    ]
+    try:
+        for c in cmds:
+            subprocess.run(c, check=True, capture_output=True)
+        yield a, b
+    finally:
+        for n in NS:
+            subprocess.run(["ip", "netns", "del", n], capture_output=True)
+
+
+def test_migration_between_two_hosts(guest_factory, key, two_hosts):
+    a, b = two_hosts
+    src_name, dst_name = vm_name("s"), vm_name("d")
+    src = start_source(guest_factory, key, src_name, prefix=("ip", "netns", "exec", a))
+    dst = start_dest(guest_factory, key, dst_name, 4444, host="10.77.0.2",
+                     prefix=("ip", "netns", "exec", b))
+    time.sleep(0.5)
+    # The control socket is a file: tern migrate runs anywhere; the
+    # connection to 10.77.0.2 is made by the source, inside host a.
+    p = run_tern("migrate", src_name, "tcp:10.77.0.2:4444", timeout=180)
+    assert p.returncode == 0, p.stderr
+    assert src.wait_exit(30) == 0
+    check_continues(src, dst)
+    assert dst.poweroff() == 0
