@@ -1,0 +1,237 @@
+#!/usr/bin/python3
+"""bench/migrate.py: live migration, tern against QEMU, in one run.
+
+For each case a guest runs /bench/dirty (it rewrites a hot set of pages as
+fast as it can), then migrates over loopback TCP to a second VMM of the same
+kind started with an incoming address. Both sides are driven over QMP;
+total time and downtime are the VMMs' own query-migrate figures. QEMU gets
+max-bandwidth set high so neither side is throttled; both use a 300 ms
+downtime limit. Cases alternate tern/QEMU; medians and ratios are printed
+and, unless --no-docs, written to docs/BENCHMARKS.md between the
+bench-migrate markers.
+
+usage: bench/migrate.py [--runs N] [--only small|large] [--no-docs]
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import select
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TERN = os.path.join(REPO, "build", "tern")
+KIT = os.path.join(REPO, "build", "guest")
+QEMU = "qemu-system-riscv64"
+CASES = {
+    "small": {"mem": "256M", "total": 64, "hot": 32, "what": "256 MiB guest, 32 MiB hot set"},
+    "large": {"mem": "1G", "total": 320, "hot": 256, "what": "1 GiB guest, 256 MiB hot set"},
+}
+
+
+class Qmp:
+    def __init__(self, path, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.s = socket.socket(socket.AF_UNIX)
+                self.s.connect(path)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.f = self.s.makefile("rwb")
+        self.read()
+        self.cmd("qmp_capabilities")
+
+    def read(self):
+        while True:
+            m = json.loads(self.f.readline())
+            if "event" not in m:
+                return m
+
+    def cmd(self, name, **args):
+        self.f.write(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
+        self.f.flush()
+        r = self.read()
+        if "error" in r:
+            raise RuntimeError(f"{name}: {r['error']['desc']}")
+        return r["return"]
+
+
+class Console:
+    def __init__(self, argv):
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT)
+        self.buf = b""
+
+    def wait(self, pat, timeout=120):
+        rx = re.compile(pat.encode())
+        deadline = time.monotonic() + timeout
+        while not rx.search(self.buf):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"timed out waiting for {pat}: {self.buf[-400:]!r}")
+            r, _, _ = select.select([self.p.stdout], [], [], 0.5)
+            if r:
+                d = os.read(self.p.stdout.fileno(), 65536)
+                if not d:
+                    raise RuntimeError(f"VMM exited waiting for {pat}: {self.buf[-400:]!r}")
+                self.buf += d
+
+    def send(self, s):
+        self.p.stdin.write(s.encode())
+        self.p.stdin.flush()
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def argv_for(vmm, case, tmp, tag, incoming=None):
+    base = ["--kernel", f"{KIT}/Image", "--initrd", f"{KIT}/initramfs.cpio.gz"]
+    append = "console=ttyS0 quiet"
+    sock = os.path.join(tmp, f"{vmm}-{tag}.qmp")
+    if vmm == "tern":
+        a = [TERN, "run", *base, "--memory", case["mem"], "--append", append,
+             "--name", f"bmig-{os.getpid()}-{tag}", "--qmp", sock,
+             "--migrate-key", os.path.join(tmp, "key")]
+        if incoming:
+            a = [TERN, "run", "--incoming", incoming, "--name", f"bmig-{os.getpid()}-{tag}",
+                 "--qmp", sock, "--migrate-key", os.path.join(tmp, "key")]
+    else:
+        a = [QEMU, "-M", "virt", "-smp", "1", "-m", case["mem"], "-nographic",
+             "-kernel", f"{KIT}/Image", "-initrd", f"{KIT}/initramfs.cpio.gz", "-append", append,
+             "-qmp", f"unix:{sock},server=on,wait=off"]
+        if incoming:
+            a += ["-incoming", incoming]
+    return a, sock
+
+
+def one_run(vmm, case, tmp, n):
+    port = free_port()
+    src_argv, src_sock = argv_for(vmm, case, tmp, f"s{n}")
+    dst_argv, dst_sock = argv_for(vmm, case, tmp, f"d{n}", incoming=f"tcp:127.0.0.1:{port}")
+    src = Console(src_argv)
+    dst = None
+    try:
+        src.wait(r"TERN-GUEST-READY", 240)
+        src.send(f"/bench/dirty {case['total']} {case['hot']} &\n")
+        src.wait(r"DIRTY tick=2 ", 240)
+        dst = Console(dst_argv)
+        if vmm == "qemu":
+            qd = Qmp(dst_sock)
+        else:
+            time.sleep(0.3)
+        q = Qmp(src_sock)
+        if vmm == "qemu":
+            q.cmd("migrate-set-parameters", **{"max-bandwidth": 10 * 1024 ** 3, "downtime-limit": 300})
+        else:
+            q.cmd("migrate-set-parameters", **{"downtime-limit": 300})
+        q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+        deadline = time.monotonic() + 300
+        while True:
+            info = q.cmd("query-migrate")
+            if info.get("status") in ("completed", "failed", "cancelled"):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("migration did not finish in 300 s")
+            time.sleep(0.05)
+        if info["status"] != "completed":
+            raise RuntimeError(f"{vmm}: migration {info['status']}: {info.get('error-desc')}")
+        last = max(int(x) for x in re.findall(rb"DIRTY tick=(\d+) ", src.buf))
+        dst.wait(rf"DIRTY tick={last + 2} ", 120)
+        if b"verify=FAIL" in dst.buf:
+            raise RuntimeError(f"{vmm}: the guest found a corrupt page after migration")
+        return {"total": info["total-time"], "downtime": info["downtime"],
+                "rounds": info.get("x-rounds"), "mb": info["ram"]["transferred"] / 1e6}
+    finally:
+        src.kill()
+        if dst:
+            dst.kill()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_MIG_RUNS", "3")))
+    ap.add_argument("--only", choices=list(CASES))
+    ap.add_argument("--no-docs", action="store_true")
+    a = ap.parse_args()
+    cases = [a.only] if a.only else list(CASES)
+    started = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
+    load0 = os.getloadavg()[0]
+    t0 = time.monotonic()
+    res = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "key"), "wb") as f:
+            f.write(os.urandom(32))
+        for c in cases:
+            for n in range(a.runs):
+                for vmm in ("tern", "qemu"):
+                    r = one_run(vmm, CASES[c], tmp, f"{c}{n}")
+                    res.setdefault((c, vmm), []).append(r)
+                    print(f"  {c} {n + 1}/{a.runs} {vmm:5} total {r['total']} ms, downtime "
+                          f"{r['downtime']} ms, {r['mb']:.0f} MB sent", flush=True)
+    rows = ["| case | tern total (ms) | QEMU total (ms) | total tern/QEMU | tern downtime (ms) "
+            "| QEMU downtime (ms) | downtime tern/QEMU | runs |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    samples = []
+    for c in cases:
+        t, q = res[(c, "tern")], res[(c, "qemu")]
+        mt, mq = statistics.median(x["total"] for x in t), statistics.median(x["total"] for x in q)
+        dt, dq = statistics.median(x["downtime"] for x in t), statistics.median(x["downtime"] for x in q)
+        rows.append(f"| {CASES[c]['what']} | {mt:.0f} | {mq:.0f} | {mt / mq:.2f} | {dt:.0f} | {dq:.0f} "
+                    f"| {dt / dq if dq else float('nan'):.2f} | {len(t)}/{len(q)} |")
+        for vmm, lst in (("tern", t), ("QEMU", q)):
+            samples.append(f"- {c} {vmm}: total " + ", ".join(str(x["total"]) for x in lst) +
+                           " ms; downtime " + ", ".join(str(x["downtime"]) for x in lst) + " ms")
+    table = "\n".join(rows)
+    print(table)
+    if a.no_docs:
+        return
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    qv = subprocess.run([QEMU, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    section = f"""<!-- bench-migrate:begin -->
+## Live migration (latest run)
+
+Generated by `bench/migrate.py`, started {started}; {a.runs} run(s) per VMM and case, {time.monotonic() - t0:.0f} s in all.
+The guest runs `/bench/dirty TOTAL HOT` (fills TOTAL MiB, rewrites the HOT MiB as fast as it can) and
+migrates over loopback TCP; total time and downtime are each VMM's own `query-migrate` figures. QEMU
+gets `max-bandwidth` 10 GiB/s; both use a 300 ms downtime limit. After each migration the guest must
+go on verifying every page on the destination, or the run fails.
+
+- Machine: {platform.platform()}; {os.cpu_count()} CPUs; 1-min load average {load0:.2f} before, {os.getloadavg()[0]:.2f} after
+- tern: commit {commit}; QEMU: {qv}
+
+{table}
+
+Samples, in run order:
+
+""" + "\n".join(samples) + "\n<!-- bench-migrate:end -->\n"
+    path = os.path.join(REPO, "docs", "BENCHMARKS.md")
+    doc = open(path).read()
+    if "<!-- bench-migrate:begin -->" in doc:
+        doc = re.sub(r"<!-- bench-migrate:begin -->.*<!-- bench-migrate:end -->\n", section, doc, flags=re.S)
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + section
+    open(path, "w").write(doc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
