@@ -19,6 +19,7 @@ import os
 import platform
 import re
 import select
+import shutil
 import socket
 import statistics
 import subprocess
@@ -155,8 +156,9 @@ def one_run(vmm, case, tmp, n):
             time.sleep(0.05)
         if info["status"] != "completed":
             raise RuntimeError(f"{vmm}: migration {info['status']}: {info.get('error-desc')}")
-        last = max(int(x) for x in re.findall(rb"DIRTY tick=(\d+) ", src.buf))
-        dst.wait(rf"DIRTY tick={last + 2} ", 120)
+        dst.wait(r"DIRTY tick=\d+ ", 120)
+        first = int(re.search(rb"DIRTY tick=(\d+) ", dst.buf).group(1))
+        dst.wait(rf"DIRTY tick={first + 2} ", 120)
         if b"verify=FAIL" in dst.buf:
             raise RuntimeError(f"{vmm}: the guest found a corrupt page after migration")
         return {"total": info["total-time"], "downtime": info["downtime"],
@@ -178,9 +180,13 @@ def main():
     load0 = os.getloadavg()[0]
     t0 = time.monotonic()
     res = {}
+    global TERN
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "key"), "wb") as f:
             f.write(os.urandom(32))
+        # Run a copy, so a rebuild during the run cannot mix two binaries.
+        shutil.copy2(TERN, os.path.join(tmp, "tern"))
+        TERN = os.path.join(tmp, "tern")
         for c in cases:
             for n in range(a.runs):
                 for vmm in ("tern", "qemu"):

@@ -94,6 +94,14 @@ int mig_parse_tcp(const char *uri, char *host, size_t hostlen, char *port, size_
 	return 0;
 }
 
+/* Room for several RAM batches in flight in each direction. */
+static void big_buffers(int fd)
+{
+	int sz = 8 << 20;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
 static struct addrinfo *resolve(const char *host, const char *port, int passive, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -120,6 +128,7 @@ int mig_listen(const char *host, const char *port, char *err, size_t errlen)
 		}
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		big_buffers(fd);     /* inherited by the accepted socket */
 		if (!bind(fd, a->ai_addr, a->ai_addrlen) && !listen(fd, 1))
 			break;
 		e = errno;
@@ -167,6 +176,7 @@ int mig_connect(const char *host, const char *port, int timeout_ms, char *err, s
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	big_buffers(fd);
 	return fd;
 }
 

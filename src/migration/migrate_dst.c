@@ -28,7 +28,8 @@ struct mig_incoming {
 	uint8_t *ram;                   /* RAM received before the VM exists */
 	uint64_t ram_size;
 	struct vms_section machine;     /* the switch-over's first section */
-	uint8_t *scratch;
+	uint8_t *scratch;               /* decompression */
+	uint8_t *batch;                 /* one batch as read, reused */
 };
 
 struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
@@ -70,8 +71,13 @@ struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 	in->ram_size = cfg->mem_size;
 	in->ram = mmap(NULL, in->ram_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* Huge pages: a page fault per 2 MiB instead of per 4 KiB while the
+	 * batches land (faults dominated the receive path). */
+	if (in->ram != MAP_FAILED)
+		madvise(in->ram, in->ram_size, MADV_HUGEPAGE);
 	in->scratch = malloc(RAM_BATCH_RAW_MAX);
-	if (in->ram == MAP_FAILED || !in->scratch) {
+	in->batch = malloc(RAM_BATCH_ENC_MAX);
+	if (in->ram == MAP_FAILED || !in->scratch || !in->batch) {
 		in->ram = NULL;
 		snprintf(err, errlen, "cannot allocate %llu MiB for the incoming RAM",
 			 (unsigned long long)(cfg->mem_size >> 20));
@@ -87,18 +93,32 @@ fail:
 static int apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_section *s,
 		       char *err, size_t errlen)
 {
-	uint8_t *p;
 	if (s->version != 1) {
 		snprintf(err, errlen, "migration stream: RAM batch version %u is unknown", s->version);
 		return -1;
 	}
-	if (vms_read_payload(&in->img.r, s, &p)) {
+	if (s->len > RAM_BATCH_ENC_MAX) {
+		snprintf(err, errlen, "migration stream: RAM batch of %llu bytes is too large",
+			 (unsigned long long)s->len);
+		return -1;
+	}
+	/* Read into the reused buffer, checking the section's digest. */
+	void *md = vms_digest_start(s);
+	if (!md) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (vms_read(&in->img.r, in->batch, s->len)) {
+		vms_digest_abort(md);
 		snprintf(err, errlen, "%s", in->img.r.err);
 		return -1;
 	}
-	int r = ram_batch_apply(vm, p, s->len, in->scratch, err, errlen);
-	free(p);
-	return r < 0 ? -1 : 0;
+	vms_digest_update(md, in->batch, s->len);
+	if (vms_digest_check(&in->img.r, md, s)) {
+		snprintf(err, errlen, "%s", in->img.r.err);
+		return -1;
+	}
+	return ram_batch_apply(vm, in->batch, s->len, in->scratch, err, errlen) < 0 ? -1 : 0;
 }
 
 int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)
@@ -182,5 +202,6 @@ void mig_incoming_close(struct mig_incoming *in)
 	if (in->ram)
 		munmap(in->ram, in->ram_size);
 	free(in->scratch);
+	free(in->batch);
 	free(in);
 }
