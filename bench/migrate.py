@@ -14,7 +14,6 @@ usage: bench/migrate.py [--runs N] [--only small|large] [--no-docs]
 """
 import argparse
 import datetime
-import json
 import os
 import platform
 import re
@@ -27,6 +26,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qmp import Qmp  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TERN = os.path.join(REPO, "build", "tern")
 KIT = os.path.join(REPO, "build", "guest")
@@ -35,37 +37,6 @@ CASES = {
     "small": {"mem": "256M", "total": 64, "hot": 32, "what": "256 MiB guest, 32 MiB hot set"},
     "large": {"mem": "1G", "total": 320, "hot": 256, "what": "1 GiB guest, 256 MiB hot set"},
 }
-
-
-class Qmp:
-    def __init__(self, path, timeout=60):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.s = socket.socket(socket.AF_UNIX)
-                self.s.connect(path)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        self.f = self.s.makefile("rwb")
-        self.read()
-        self.cmd("qmp_capabilities")
-
-    def read(self):
-        while True:
-            m = json.loads(self.f.readline())
-            if "event" not in m:
-                return m
-
-    def cmd(self, name, **args):
-        self.f.write(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
-        self.f.flush()
-        r = self.read()
-        if "error" in r:
-            raise RuntimeError(f"{name}: {r['error']['desc']}")
-        return r["return"]
 
 
 class Console:
@@ -137,7 +108,7 @@ def one_run(vmm, case, tmp, n):
         src.wait(r"DIRTY tick=2 ", 240)
         dst = Console(dst_argv)
         if vmm == "qemu":
-            qd = Qmp(dst_sock)
+            Qmp(dst_sock)          # wait until the destination listens
         else:
             time.sleep(0.3)
         q = Qmp(src_sock)

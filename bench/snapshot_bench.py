@@ -3,15 +3,16 @@
 # 256M; RUNS, default 3), on tern
 # (tern snapshot / tern run --incoming) and on QEMU (migrate "exec:cat > F" /
 # -incoming "exec:cat F"), each measured from the outside, medians of N runs.
-import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qmp import Qmp  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TERN = os.path.join(REPO, "build", "tern")
@@ -21,35 +22,7 @@ RUNS = int(os.environ.get("RUNS", "3"))
 MEM = os.environ.get("MEM", "256M")
 
 
-class Q:
-    def __init__(self, path, timeout=60):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.s = socket.socket(socket.AF_UNIX)
-                self.s.connect(path)
-                break
-            except OSError:
-                self.s.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.002)
-        self.f = self.s.makefile("rwb")
-        self.f.readline()
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, **args):
-        msg = {"execute": name}
-        if args:
-            msg["arguments"] = args
-        self.f.write(json.dumps(msg).encode() + b"\n")
-        self.f.flush()
-        while True:
-            m = json.loads(self.f.readline())
-            if "event" not in m:
-                if "error" in m:
-                    raise RuntimeError(m["error"])
-                return m["return"]
+Q = Qmp
 
 
 def wait_line(proc, pattern, timeout=300):
