@@ -13,7 +13,7 @@ OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(LIBSRCS))
 TESTSRC := $(wildcard tests/unit/test_*.c)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TESTSRC))
 
-.PHONY: all deps guest demo check unit isa integration bench fuzz fuzz-smoke clean
+.PHONY: all deps guest demo check unit isa integration bench bench-migrate fuzz fuzz-smoke clean
 all: $(BUILD)/tern
 
 $(BUILD)/%.o: %.c
@@ -100,6 +100,12 @@ bench: deps all
 	@bench/run.sh
 	@bench/disk.sh
 	@bench/net.sh
+
+# Live migration against QEMU (about 5 minutes; kept out of `make bench`,
+# which must stay under 10 minutes).
+bench-migrate: deps all
+	@guest/build-kit.sh
+	@bench/migrate.py
 
 clean:
 	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/libtern.a $(BUILD)/fuzz/src $(BUILD)/fuzz/libtern.a $(FUZZERS)
