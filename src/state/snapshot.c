@@ -305,24 +305,34 @@ int snap_open_fd(struct snap_image *img, int fd, const char *name, struct virt_c
  * guest). A very fragmented bitmap would need too many mappings: then the
  * runs are read instead. */
 #define MAX_RAM_MAPPINGS 16384
+
+static bool bit(const uint64_t *bm, uint64_t i)
+{
+	return (bm[i / 64] >> (i % 64)) & 1;
+}
+
+/* The next run of set bits at or after *i: [*i, *end). False at the end. */
+static bool next_run(const uint64_t *bm, uint64_t npages, uint64_t *i, uint64_t *end)
+{
+	while (*i < npages && !bit(bm, *i))
+		(*i)++;
+	if (*i >= npages)
+		return false;
+	uint64_t j = *i + 1;
+	while (j < npages && bit(bm, j))
+		j++;
+	*end = j;
+	return true;
+}
+
 static int map_ram_runs(struct snap_image *img, struct vm *vm, const uint64_t *bm,
 			uint64_t npages, uint64_t image_at)
 {
-	uint64_t runs = 0;
-	for (uint64_t i = 0; i < npages; i++) {
-		bool p = (bm[i / 64] >> (i % 64)) & 1;
-		bool prev = i && ((bm[(i - 1) / 64] >> ((i - 1) % 64)) & 1);
-		runs += p && !prev;
-	}
+	uint64_t runs = 0, i, j;
+	for (i = 0; next_run(bm, npages, &i, &j); i = j)
+		runs++;
 	bool map = runs <= MAX_RAM_MAPPINGS;
-	for (uint64_t i = 0; i < npages;) {
-		if (!((bm[i / 64] >> (i % 64)) & 1)) {
-			i++;
-			continue;
-		}
-		uint64_t j = i + 1;
-		while (j < npages && ((bm[j / 64] >> (j % 64)) & 1))
-			j++;
+	for (i = 0; next_run(bm, npages, &i, &j); i = j) {
 		uint8_t *at = vm->ram + i * PAGE;
 		size_t len = (j - i) * PAGE;
 		off_t off = (off_t)(image_at + i * PAGE);
@@ -333,7 +343,6 @@ static int map_ram_runs(struct snap_image *img, struct vm *vm, const uint64_t *b
 				 img->path, strerror(errno));
 			return -1;
 		}
-		i = j;
 	}
 	vm->ram_file_backed = map;
 	return 0;
@@ -389,18 +398,10 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 	}
 	/* Checksum the stored pages run by run (one call per run is much
 	 * cheaper than one per page). */
-	uint64_t seen = 0;
-	for (uint64_t i = 0; i < npages && !r;) {
-		if (!((bm[i / 64] >> (i % 64)) & 1)) {
-			i++;
-			continue;
-		}
-		uint64_t j = i + 1;
-		while (j < npages && ((bm[j / 64] >> (j % 64)) & 1))
-			j++;
+	uint64_t seen = 0, i, j;
+	for (i = 0; !r && next_run(bm, npages, &i, &j); i = j) {
 		vms_digest_update(md, vm->ram + i * PAGE, (j - i) * PAGE);
 		seen += j - i;
-		i = j;
 	}
 	free(rest);
 	if (r) {
