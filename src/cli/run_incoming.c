@@ -5,13 +5,12 @@
 #include <string.h>
 #include <time.h>
 #include "cli/run_incoming.h"
+#include "core/vm.h"
 #include "machine/virt.h"
 
 int64_t run_incoming_clock_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return host_mono_ns() / 1000000;
 }
 
 /* Lay the user's overrides (user) over the recorded configuration (cfg). */

@@ -5,13 +5,6 @@
 #include <time.h>
 #include "core/vm.h"
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void vm_pause(struct vm *vm)
 {
 	atomic_fetch_add(&vm->pause_count, 1);
@@ -40,7 +33,7 @@ uint64_t vm_guest_time(const struct vm *vm)
 
 void vm_set_guest_time(struct vm *vm, uint64_t ticks)
 {
-	vm->time_base_ns = mono_ns();
+	vm->time_base_ns = host_mono_ns();
 	vm->time_offset = ticks;
 	vm->frozen_ticks = ticks;
 }

@@ -5,7 +5,7 @@
 #include <time.h>
 #include "core/vm.h"
 
-static int64_t host_ns(void)
+int64_t host_mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -14,7 +14,7 @@ static int64_t host_ns(void)
 
 uint64_t vm_time(const struct vm *vm)
 {
-	return (uint64_t)(host_ns() - vm->time_base_ns) / 100 + vm->time_offset;
+	return (uint64_t)(host_mono_ns() - vm->time_base_ns) / 100 + vm->time_offset;
 }
 
 int64_t vm_time_to_host_ns(const struct vm *vm, uint64_t ticks)

@@ -92,6 +92,8 @@ struct vm {
 uint64_t vm_time(const struct vm *vm);          /* guest time in ticks */
 /* Host-monotonic ns at which guest time reaches ticks. */
 int64_t vm_time_to_host_ns(const struct vm *vm, uint64_t ticks);
+/* The host's CLOCK_MONOTONIC in ns: the one clock for timing in tern. */
+int64_t host_mono_ns(void);
 int vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size,
 		const struct dev_ops *ops, void *dev);
 /* MMIO dispatch; returns 0 or -EFAULT (unmapped or refused). */

@@ -231,9 +231,7 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	vm->vcpu_running = 1;
 	vm->name = cfg->name;
 	vm->cfg = cfg;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	vm->time_base_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	vm->time_base_ns = host_mono_ns();
 
 	vm->ram_base = VIRT_RAM_BASE;
 	vm->ram_size = cfg->mem_size;
@@ -348,9 +346,7 @@ static int virt_run_loop(struct vm *vm, const struct virt_config *cfg);
 /* Sleep until the earliest timer deadline among idle harts, or a kick. */
 static void idle_wait(struct vm *vm, int64_t deadline_ns)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	int64_t now_ns = host_mono_ns();
 	/* Wake at least once a second for the RTC alarm. */
 	if (deadline_ns > now_ns + 1000000000)
 		deadline_ns = now_ns + 1000000000;
@@ -376,19 +372,12 @@ int virt_run(struct vm *vm, const struct virt_config *cfg)
 	return why;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Auto-converge (live migration): after running for t ns, sleep
  * t * pct / (100 - pct), so the guest gets (100 - pct)% of the time. */
 static void throttle(struct vm *vm, int64_t *last)
 {
 	int pct = atomic_load(&vm->throttle_pct);
-	int64_t now = mono_ns();
+	int64_t now = host_mono_ns();
 	if (*last && pct > 0 && pct < 100) {
 		int64_t ran = now - *last;
 		if (ran > 0 && ran < 100000000) {
@@ -397,7 +386,7 @@ static void throttle(struct vm *vm, int64_t *last)
 			nanosleep(&ts, NULL);
 		}
 	}
-	*last = mono_ns();
+	*last = host_mono_ns();
 }
 
 static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)

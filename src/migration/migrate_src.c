@@ -50,9 +50,7 @@ struct migration {
 
 static int64_t now_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return host_mono_ns() / 1000;
 }
 
 const char *mig_status_name(enum mig_status s)

@@ -124,9 +124,7 @@ int snap_write_config(struct vm *vm, struct vms_writer *w, char *err, size_t err
 
 static int64_t us_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return host_mono_ns() / 1000;
 }
 
 int snap_write_state(struct vm *vm, struct vms_writer *w)
