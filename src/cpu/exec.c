@@ -10,6 +10,7 @@
 #include "cpu/csr.h"
 #include "cpu/dcache.h"
 #include "cpu/ops.h"
+#include "cpu/alu.h"
 #include "cpu/jit.h"
 #include "machine/sbi.h"
 #include "core/vm.h"
@@ -406,10 +407,6 @@ static int exec_generic(struct hart *h, uint32_t insn, uint32_t bits, uint64_t *
 
 /* ---- the threaded interpreter ----------------------------------------- */
 
-static uint64_t mulh(int64_t a, int64_t b) { return (uint64_t)(((__int128)a * b) >> 64); }
-static uint64_t mulhu(uint64_t a, uint64_t b) { return (uint64_t)(((unsigned __int128)a * b) >> 64); }
-static uint64_t mulhsu(int64_t a, uint64_t b) { return (uint64_t)(((__int128)a * (unsigned __int128)b) >> 64); }
-static uint64_t sx32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
 
 /* Keep one dispatch jump per handler: GCC would otherwise merge them into a
  * single shared indirect jump, which the branch predictor cannot learn. */
@@ -588,29 +585,23 @@ ALU_OP(SRA, (uint64_t)((int64_t)XR1 >> (XR2 & 63)))
 ALU_OP(OR, XR1 | XR2)
 ALU_OP(AND, XR1 & XR2)
 ALU_OP(MUL, XR1 * XR2)
-ALU_OP(MULH, mulh(XR1, XR2))
-ALU_OP(MULHSU, mulhsu(XR1, XR2))
-ALU_OP(MULHU, mulhu(XR1, XR2))
-ALU_OP(DIV, XR2 == 0 ? ~0ull : ((int64_t)XR1 == INT64_MIN && (int64_t)XR2 == -1) ? XR1
-	    : (uint64_t)((int64_t)XR1 / (int64_t)XR2))
-ALU_OP(DIVU, XR2 ? XR1 / XR2 : ~0ull)
-ALU_OP(REM, XR2 == 0 ? XR1 : ((int64_t)XR1 == INT64_MIN && (int64_t)XR2 == -1) ? 0
-	    : (uint64_t)((int64_t)XR1 % (int64_t)XR2))
-ALU_OP(REMU, XR2 ? XR1 % XR2 : XR1)
+ALU_OP(MULH, rv_mulh(XR1, XR2))
+ALU_OP(MULHSU, rv_mulhsu(XR1, XR2))
+ALU_OP(MULHU, rv_mulhu(XR1, XR2))
+ALU_OP(DIV, rv_div(XR1, XR2))
+ALU_OP(DIVU, rv_divu(XR1, XR2))
+ALU_OP(REM, rv_rem(XR1, XR2))
+ALU_OP(REMU, rv_remu(XR1, XR2))
 ALU_OP(ADDW, sx32(XR1 + XR2))
 ALU_OP(SUBW, sx32(XR1 - XR2))
 ALU_OP(SLLW, sx32((uint32_t)XR1 << (XR2 & 31)))
 ALU_OP(SRLW, sx32((uint32_t)XR1 >> (XR2 & 31)))
 ALU_OP(SRAW, (uint64_t)(int64_t)((int32_t)XR1 >> (XR2 & 31)))
 ALU_OP(MULW, sx32(XR1 * XR2))
-ALU_OP(DIVW, (uint32_t)XR2 == 0 ? ~0ull
-	     : ((int32_t)XR1 == INT32_MIN && (int32_t)XR2 == -1) ? sx32(XR1)
-	     : (uint64_t)(int64_t)((int32_t)XR1 / (int32_t)XR2))
-ALU_OP(DIVUW, (uint32_t)XR2 ? sx32((uint32_t)XR1 / (uint32_t)XR2) : ~0ull)
-ALU_OP(REMW, (uint32_t)XR2 == 0 ? sx32(XR1)
-	     : ((int32_t)XR1 == INT32_MIN && (int32_t)XR2 == -1) ? 0
-	     : (uint64_t)(int64_t)((int32_t)XR1 % (int32_t)XR2))
-ALU_OP(REMUW, (uint32_t)XR2 ? sx32((uint32_t)XR1 % (uint32_t)XR2) : sx32(XR1))
+ALU_OP(DIVW, rv_divw(XR1, XR2))
+ALU_OP(DIVUW, rv_divuw(XR1, XR2))
+ALU_OP(REMW, rv_remw(XR1, XR2))
+ALU_OP(REMUW, rv_remuw(XR1, XR2))
 
 trapped:
 	/* The trap changed pc and maybe privilege: fetch afresh. A trapping

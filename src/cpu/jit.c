@@ -16,6 +16,7 @@
 #include "cpu/mmu.h"
 #include "cpu/dcache.h"
 #include "cpu/ops.h"
+#include "cpu/alu.h"
 
 struct jit {
 	uint8_t *base;
@@ -98,48 +99,6 @@ static int slow_store(struct hart *h, uint64_t va, uint32_t size, uint64_t v)
 static void raise_illegal(struct hart *h, uint64_t bits)
 {
 	hart_trap(h, EXC_ILLEGAL, bits);
-}
-
-static uint64_t sx32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
-static uint64_t h_mulhsu(uint64_t a, uint64_t b)
-{
-	return (uint64_t)(((__int128)(int64_t)a * (unsigned __int128)b) >> 64);
-}
-static uint64_t h_div(uint64_t a, uint64_t b)
-{
-	if (!b) return ~0ull;
-	if ((int64_t)a == INT64_MIN && (int64_t)b == -1) return a;
-	return (uint64_t)((int64_t)a / (int64_t)b);
-}
-static uint64_t h_divu(uint64_t a, uint64_t b) { return b ? a / b : ~0ull; }
-static uint64_t h_rem(uint64_t a, uint64_t b)
-{
-	if (!b) return a;
-	if ((int64_t)a == INT64_MIN && (int64_t)b == -1) return 0;
-	return (uint64_t)((int64_t)a % (int64_t)b);
-}
-static uint64_t h_remu(uint64_t a, uint64_t b) { return b ? a % b : a; }
-static uint64_t h_divw(uint64_t a, uint64_t b)
-{
-	int32_t x = (int32_t)a, y = (int32_t)b;
-	if (!y) return ~0ull;
-	if (x == INT32_MIN && y == -1) return sx32(a);
-	return (uint64_t)(int64_t)(x / y);
-}
-static uint64_t h_divuw(uint64_t a, uint64_t b)
-{
-	return (uint32_t)b ? sx32((uint32_t)a / (uint32_t)b) : ~0ull;
-}
-static uint64_t h_remw(uint64_t a, uint64_t b)
-{
-	int32_t x = (int32_t)a, y = (int32_t)b;
-	if (!y) return sx32(a);
-	if (x == INT32_MIN && y == -1) return 0;
-	return (uint64_t)(int64_t)(x % y);
-}
-static uint64_t h_remuw(uint64_t a, uint64_t b)
-{
-	return (uint32_t)b ? sx32((uint32_t)a % (uint32_t)b) : sx32(a);
 }
 
 /* ---- emission helpers -------------------------------------------------- */
@@ -399,15 +358,15 @@ static void emit_alu(struct x86buf *b, const struct dinsn *d, int32_t delta)
 		x86_op_mem(b, 1, 0xf7, d->op == OP_MULH ? 5 : 4, RBX, -1, XREG(d->rs2));
 		st64(b, RDX, d->rd);
 		break;
-	case OP_MULHSU: emit_helper2(b, d, h_mulhsu); break;
-	case OP_DIV:    emit_helper2(b, d, h_div); break;
-	case OP_DIVU:   emit_helper2(b, d, h_divu); break;
-	case OP_REM:    emit_helper2(b, d, h_rem); break;
-	case OP_REMU:   emit_helper2(b, d, h_remu); break;
-	case OP_DIVW:   emit_helper2(b, d, h_divw); break;
-	case OP_DIVUW:  emit_helper2(b, d, h_divuw); break;
-	case OP_REMW:   emit_helper2(b, d, h_remw); break;
-	case OP_REMUW:  emit_helper2(b, d, h_remuw); break;
+	case OP_MULHSU: emit_helper2(b, d, rv_mulhsu); break;
+	case OP_DIV:    emit_helper2(b, d, rv_div); break;
+	case OP_DIVU:   emit_helper2(b, d, rv_divu); break;
+	case OP_REM:    emit_helper2(b, d, rv_rem); break;
+	case OP_REMU:   emit_helper2(b, d, rv_remu); break;
+	case OP_DIVW:   emit_helper2(b, d, rv_divw); break;
+	case OP_DIVUW:  emit_helper2(b, d, rv_divuw); break;
+	case OP_REMW:   emit_helper2(b, d, rv_remw); break;
+	case OP_REMUW:  emit_helper2(b, d, rv_remuw); break;
 	}
 }
 
