@@ -355,13 +355,11 @@ static int switch_over(struct migration *m)
 	if (send_pages(m) < 0)
 		return -1;
 	int64_t t_ram = now_us() - t_ram0;
-	int64_t t_other0 = now_us();
 	if (for_each_disk(m->vm, flush_and_unlock)) {
 		snprintf(m->err, sizeof(m->err), "cannot flush or release a disk for the destination");
 		return -1;
 	}
 	m->disks_released = 1;
-	int64_t t_other = now_us() - t_other0;
 	int64_t cpu_us = 0, dev_us = 0;
 	if (snap_write_state_timed(m->vm, &m->w, &cpu_us, &dev_us) || vms_writer_finish(&m->w)) {
 		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
@@ -376,7 +374,6 @@ static int switch_over(struct migration *m)
 	m->info.down_cpu_ms = cpu_us / 1000;
 	m->info.down_dev_ms = dev_us / 1000;
 	m->info.down_other_ms = (down - t_ram - cpu_us - dev_us) / 1000;
-	(void)t_other;
 	m->info.transferred = m->w.off;
 	m->info.remaining = 0;
 	pthread_mutex_unlock(&m->lock);
