@@ -4,9 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <unistd.h>
-#include <sys/stat.h>
 #include "core/vm.h"
 #include "machine/virt.h"
 #include "net/spec.h"
@@ -21,37 +18,13 @@ static json_t *abs_path(const char *p)
 	return json_string(realpath(p, buf) ? buf : p);
 }
 
-/* The size the guest sees: a qcow2 header's size field, else the file's. */
-static int disk_virtual_size(const struct virt_disk *d, uint64_t *size)
-{
-	struct stat st;
-	if (stat(d->path, &st))
-		return -1;
-	*size = (uint64_t)st.st_size;
-	int fd = open(d->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	uint8_t h[32];
-	if (pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) && !memcmp(h, "QFI\xfb", 4)) {
-		*size = 0;
-		for (int i = 24; i < 32; i++)
-			*size = *size << 8 | h[i];
-	}
-	close(fd);
-	return 0;
-}
-
-char *snap_config_encode(const struct virt_config *cfg, char *err, size_t errlen)
+char *snap_config_encode(const struct virt_config *cfg, const uint64_t *disk_sizes,
+			 char *err, size_t errlen)
 {
 	json_t *disks = json_array();
 	for (int i = 0; i < cfg->ndisks; i++) {
 		const struct virt_disk *d = &cfg->disks[i];
-		uint64_t size;
-		if (disk_virtual_size(d, &size)) {
-			snprintf(err, errlen, "cannot read the size of disk '%s'", d->path);
-			json_decref(disks);
-			return NULL;
-		}
+		uint64_t size = disk_sizes[i];
 		json_array_append_new(disks, json_pack("{s:o,s:I,s:b,s:s?,s:s?,s:b}", "path", abs_path(d->path),
 			"size", (json_int_t)size, "readonly", d->readonly, "serial", d->serial,
 			"format", d->format, "direct", d->direct));

@@ -18,6 +18,9 @@
 #include "state/snap_config.h"
 #include "state/snapshot.h"
 #include "state/vmbuf.h"
+#include "virtio/mmio.h"
+#include "virtio/blk.h"
+#include "block/block.h"
 
 #define PAGE 4096u
 #define MACHINE_VERSION 1
@@ -112,7 +115,17 @@ static int put_buf(struct vms_writer *w, uint32_t id, uint16_t inst, uint16_t ve
 
 int snap_write_config(struct vm *vm, struct vms_writer *w, char *err, size_t errlen)
 {
-	char *cfg = snap_config_encode(vm->cfg, err, errlen);
+	/* The disks' sizes as the guest sees them, from the open images (the
+	 * board attaches them in --disk order). */
+	uint64_t sizes[VIRT_MAX_DISKS] = { 0 };
+	int n = 0;
+	for (int i = 0; i < vm->nmmio && n < VIRT_MAX_DISKS; i++) {
+		struct blk_dev *d = vm->mmio[i].ops == &virtio_mmio_ops ?
+				    virtio_blk_disk(vm->mmio[i].dev) : NULL;
+		if (d)
+			sizes[n++] = d->size;
+	}
+	char *cfg = snap_config_encode(vm->cfg, sizes, err, errlen);
 	if (!cfg)
 		return -1;
 	int r = vms_put_section(w, VMS_ID_CONFIG, 0, 1, cfg, strlen(cfg));
