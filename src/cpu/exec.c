@@ -424,6 +424,7 @@ uint64_t hart_run(struct hart *h, uint64_t n)
 	struct dinsn *slots = NULL, *d = NULL;
 	uint8_t *page_host = NULL;
 	struct dinsn cross_slot;         /* a page-straddling instruction */
+	const uint8_t *jit_code = vm->jit ? jit_code_base(vm->jit) : NULL;
 
 #define DISPATCH() do {                                                        \
 	if (unlikely(done >= n)) goto out;                                     \
@@ -485,7 +486,7 @@ op_DECODE: {
 
 op_JIT: {
 	/* A compiled block starts here (d->raw is its offset). */
-	uint32_t r = jit_entry(vm->jit, d->raw)(h, pc);
+	uint32_t r = ((jit_block_fn)(void *)(jit_code + d->raw))(h, pc);
 	done += (r & ~JIT_TRAPPED) - 1;
 	if (unlikely(r & JIT_TRAPPED))
 		goto trapped;

@@ -68,9 +68,9 @@ void jit_reset(struct jit *j)
 	j->flushes++;
 }
 
-jit_block_fn jit_entry(const struct jit *j, uint32_t offset)
+const uint8_t *jit_code_base(const struct jit *j)
 {
-	return (jit_block_fn)(void *)(j->base + offset);
+	return j->base;
 }
 
 /* ---- C helpers called from blocks ------------------------------------ */

@@ -39,5 +39,7 @@ void jit_free(struct jit *j);
 int jit_compile(struct jit *j, const struct dinsn *insns, int n, const struct dinsn *page_slots,
 		unsigned page_off, int chain_on, uint32_t *offset);
 void jit_reset(struct jit *j);
-jit_block_fn jit_entry(const struct jit *j, uint32_t offset);
+/* The start of the code buffer: a block at offset o is entered at
+ * (jit_block_fn)(base + o). The buffer never moves, so callers may keep it. */
+const uint8_t *jit_code_base(const struct jit *j);
 #endif
