@@ -71,7 +71,11 @@ def test_user_dhcp_configures_the_guest(user_guest):
     g = user_guest
     assert "TERN-NET-UP eth0 10.0.2.15/24" in g.output
     assert g.run("cat /sys/class/net/eth0/address").strip() == "52:54:00:ab:cd:ef"
-    assert g.run("cat /sys/class/net/eth0/operstate").strip() == "up"
+    # The kernel's link watch publishes carrier changes up to a second late
+    # (seen as "down" right after udhcpc on a fast boot): wait up to 5 s.
+    state = g.run("for i in $(seq 50); do [ \"$(cat /sys/class/net/eth0/operstate)\" = up ] && break; "
+                  "sleep 0.1; done; cat /sys/class/net/eth0/operstate")
+    assert state.strip() == "up"
     assert "default via 10.0.2.2 dev eth0" in g.run("ip route")
     assert "nameserver 10.0.2.3" in g.run("cat /etc/resolv.conf")
     # The gateway answers ICMP (slirp's own stack).
