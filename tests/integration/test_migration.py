@@ -248,7 +248,10 @@ def test_hostile_stream_refused(guest_factory, key, tmp_path, how, needle):
         # A valid stream header, then the connection drops mid-section.
         payload = b"TERNSNAP" + struct.pack("<II", 1, 0) + struct.pack("<IHHQ", 1, 0, 1, 500) + b"{"
     s = fake_source(port, k, payload)
-    s.shutdown(socket.SHUT_WR)
+    try:
+        s.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass        # the destination may have refused and closed already
     assert dst.wait_exit(30) == 1
     assert dst.stderr.strip(), "no error message"
     assert "TERN-GUEST-READY" not in dst.output and dst.output.strip() == ""
