@@ -66,3 +66,18 @@ uint64_t ram_dirty_log_sync(struct vm *vm, uint64_t *out)
 	}
 	return n;
 }
+
+int vm_ram_demand(const struct vm *vm, uint64_t off, uint64_t len)
+{
+	_Atomic uint64_t *absent = atomic_load_explicit(&vm->ram_absent, memory_order_acquire);
+	if (!absent)
+		return 0;
+	for (uint64_t p = off >> 12; p <= (off + len - 1) >> 12; p++) {
+		/* acquire: the page's contents were written before its bit cleared */
+		if (!(atomic_load_explicit(&absent[p >> 6], memory_order_acquire) & (1ull << (p & 63))))
+			continue;
+		if (vm->ram_fetch(vm->ram_fetch_ctx, p))
+			return -1;
+	}
+	return 0;
+}

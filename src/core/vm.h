@@ -11,6 +11,7 @@
 #include "cpu/hart.h"
 
 struct virt_config;
+struct mig_incoming;
 
 #define VM_MAX_HARTS 8
 #define VM_MAX_MMIO 32
@@ -44,6 +45,15 @@ struct vm {
 	const char *migrate_key;
 	/* Dirty-page log while migrating (core/ramlog.c); NULL otherwise. */
 	_Atomic uint64_t *_Atomic dirty_log;
+	/* Post-copy destination (core/ramlog.c, migration/postcopy_dst.c): one
+	 * bit per page that has not arrived yet, or NULL once all have (or
+	 * when not migrating). ram_fetch blocks until the page is in place;
+	 * it returns -1 when it never will (post-copy failed). */
+	_Atomic uint64_t *_Atomic ram_absent;
+	int (*ram_fetch)(void *ctx, uint64_t page);
+	void *ram_fetch_ctx;
+	/* The incoming post-copy, for query-migrate on this side. */
+	struct mig_incoming *incoming;
 	int nharts;
 
 	/* Guards device state; the vCPU takes it around MMIO, the I/O thread
@@ -99,11 +109,20 @@ int vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size,
 /* MMIO dispatch; returns 0 or -EFAULT (unmapped or refused). */
 int vm_mmio_read(struct vm *vm, uint64_t pa, unsigned size, uint64_t *val);
 int vm_mmio_write(struct vm *vm, uint64_t pa, unsigned size, uint64_t val);
-/* Host pointer for [pa, pa+len) when it lies inside RAM, else NULL. */
+/* Post-copy: fetch the pages of [off, off+len) that have not arrived;
+ * 0 once all are in place, -1 if they never will (core/ramlog.c). */
+int vm_ram_demand(const struct vm *vm, uint64_t off, uint64_t len);
+/* Host pointer for [pa, pa+len) when it lies inside RAM, else NULL. Every
+ * access to guest RAM other than a TLB hit comes through here (TLB fills,
+ * the page-table walker, device DMA), so this is where a post-copy
+ * destination waits for a page that has not arrived yet. */
 static inline uint8_t *vm_ram_ptr(const struct vm *vm, uint64_t pa, uint64_t len)
 {
 	uint64_t off = pa - vm->ram_base;
 	if (pa < vm->ram_base || off >= vm->ram_size || len > vm->ram_size - off)
+		return NULL;
+	if (__builtin_expect(atomic_load_explicit(&vm->ram_absent, memory_order_relaxed) != NULL, 0) &&
+	    len && vm_ram_demand(vm, off, len))
 		return NULL;
 	return vm->ram + off;
 }

@@ -118,7 +118,7 @@ static int apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_
 		snprintf(err, errlen, "%s", in->img.r.err);
 		return -1;
 	}
-	return ram_batch_apply(vm, in->batch, s->len, in->scratch, err, errlen) < 0 ? -1 : 0;
+	return ram_batch_apply(vm, in->batch, s->len, NULL, in->scratch, err, errlen) < 0 ? -1 : 0;
 }
 
 int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)

@@ -65,8 +65,8 @@ size_t ram_batch_encode(const struct vm *vm, const uint64_t *pages, uint32_t n, 
 	return RAM_BATCH_HDR + body;
 }
 
-int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, uint8_t *scratch,
-		    char *err, size_t errlen)
+int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, _Atomic uint64_t *absent,
+		    uint8_t *scratch, char *err, size_t errlen)
 {
 	if (len < RAM_BATCH_HDR) {
 		snprintf(err, errlen, "RAM batch: %zu bytes is shorter than its header", len);
@@ -113,18 +113,30 @@ int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, uint8_t *scratc
 		return -1;
 	}
 	const uint8_t *data = raw + 8ull * n;
+	int written = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t e;
 		memcpy(&e, raw + 8ull * i, 8);
-		uint8_t *dst = vm->ram + ((e >> 1) << 12);
-		if (e & 1) {
+		uint64_t page = e >> 1;
+		const uint8_t *src = (e & 1) ? NULL : data;
+		if (src)
+			data += 4096;
+		/* Post-copy: a page already here is the guest's own by now. */
+		if (absent && !(atomic_load_explicit(&absent[page >> 6], memory_order_relaxed) &
+				(1ull << (page & 63))))
+			continue;
+		uint8_t *dst = vm->ram + (page << 12);
+		if (!src) {
 			if (!ram_page_is_zero(dst))
 				memset(dst, 0, 4096);
 		} else {
-			memcpy(dst, data, 4096);
-			data += 4096;
+			memcpy(dst, src, 4096);
 		}
-		ram_written(vm, (e >> 1) << 12, 4096);
+		ram_written(vm, page << 12, 4096);
+		if (absent)     /* release: the contents before the bit */
+			atomic_fetch_and_explicit(&absent[page >> 6], ~(1ull << (page & 63)),
+						  memory_order_release);
+		written++;
 	}
-	return (int)n;
+	return written;
 }

@@ -7,6 +7,7 @@
 #define TERN_MIG_RAMPAGES_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdatomic.h>
 
 struct vm;
 
@@ -30,9 +31,11 @@ size_t ram_batch_encode(const struct vm *vm, const uint64_t *pages, uint32_t n, 
 			uint8_t *out, uint8_t *scratch, struct ram_batch_stats *st);
 
 /* Decodes a batch and writes its pages into vm's RAM. scratch is
- * RAM_BATCH_RAW_MAX bytes. Returns the number of pages, or -1 with err. */
-int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, uint8_t *scratch,
-		    char *err, size_t errlen);
+ * RAM_BATCH_RAW_MAX bytes. With absent (post-copy), only pages whose bit
+ * is set are written, and their bits are cleared once they are in place.
+ * Returns the number of pages written, or -1 with err (nothing written). */
+int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, _Atomic uint64_t *absent,
+		    uint8_t *scratch, char *err, size_t errlen);
 
 /* True when the 4 KiB page at p is all zero. */
 int ram_page_is_zero(const uint8_t *p);

@@ -1,7 +1,8 @@
 /* RAM batch tests: pages round-trip between two VMs with and without zstd,
  * zero pages travel as markers and clear stale data, and hostile batches
  * (bad sizes, indices beyond RAM, corrupt zstd, unknown codec) are refused
- * before any guest page is touched. */
+ * before any guest page is touched. Post-copy: a batch fills only pages
+ * still absent, and vm_ram_ptr fetches absent pages on demand. */
 #include "cpu_fixture.h"
 #include "migration/rampages.h"
 
@@ -33,7 +34,7 @@ static void roundtrip(int codec)
 	if (codec == RAM_CODEC_ZSTD)
 		assert_true(st.wire_bytes < st.raw_bytes / 2);    /* the fill pattern compresses */
 	char err[256];
-	assert_int_equal(ram_batch_apply(b->vm, enc, n, scratch, err, sizeof(err)), RAM_BATCH_MAX_PAGES);
+	assert_int_equal(ram_batch_apply(b->vm, enc, n, NULL, scratch, err, sizeof(err)), RAM_BATCH_MAX_PAGES);
 	assert_memory_equal(a->vm->ram, b->vm->ram, RAM_SIZE);
 	fx_free(a);
 	fx_free(b);
@@ -47,7 +48,7 @@ static void expect_refused(struct fx *f, const uint8_t *p, size_t n, const char 
 	char err[256] = "";
 	uint8_t *before = malloc(RAM_SIZE);
 	memcpy(before, f->vm->ram, RAM_SIZE);
-	assert_int_equal(ram_batch_apply(f->vm, p, n, scratch, err, sizeof(err)), -1);
+	assert_int_equal(ram_batch_apply(f->vm, p, n, NULL, scratch, err, sizeof(err)), -1);
 	if (!strstr(err, why))
 		fail_msg("error '%s' does not mention '%s'", err, why);
 	assert_memory_equal(before, f->vm->ram, RAM_SIZE);
@@ -93,12 +94,86 @@ static void test_hostile_batches(void **state)
 	fx_free(b);
 }
 
+/* Post-copy: a batch must not overwrite a page the guest already has (it
+ * arrived earlier, on demand, and may have been written since). */
+static void test_postcopy_batch_fills_only_absent(void **state)
+{
+	(void)state;
+	struct fx *a = fx_new(), *b = fx_new();
+	uint64_t pages[4] = { 10, 11, 12, 13 };
+	for (int i = 0; i < 4; i++) {
+		fill(a, pages[i], (uint8_t)(i + 1));
+		fill(b, pages[i], 0x77);
+	}
+	_Atomic uint64_t absent[RAM_SIZE / 4096 / 64] = { 0 };
+	absent[0] = (1ull << 10) | (1ull << 12);
+	struct ram_batch_stats st = { 0 };
+	size_t n = ram_batch_encode(a->vm, pages, 4, RAM_CODEC_NONE, enc, scratch, &st);
+	char err[256];
+	assert_int_equal(ram_batch_apply(b->vm, enc, n, absent, scratch, err, sizeof(err)), 2);
+	assert_int_equal(absent[0], 0);
+	assert_memory_equal(a->vm->ram + 10 * 4096, b->vm->ram + 10 * 4096, 4096);
+	assert_memory_equal(a->vm->ram + 12 * 4096, b->vm->ram + 12 * 4096, 4096);
+	for (int pg = 11; pg <= 13; pg += 2)
+		for (int i = 0; i < 4096; i++)
+			assert_int_equal(b->vm->ram[pg * 4096 + i], (uint8_t)(0x77 + i * 7));
+	fx_free(a);
+	fx_free(b);
+}
+
+struct fake_source {
+	struct vm *vm;
+	uint64_t asked[8];
+	int nasked;
+	int fail;
+};
+
+static int fake_fetch(void *ctx, uint64_t page)
+{
+	struct fake_source *s = ctx;
+	s->asked[s->nasked++ & 7] = page;
+	if (s->fail)
+		return -1;
+	memset(s->vm->ram + page * 4096, 0x5a, 4096);
+	atomic_fetch_and(&s->vm->ram_absent[page >> 6], ~(1ull << (page & 63)));
+	return 0;
+}
+
+static void test_postcopy_demand_fetch(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new();
+	_Atomic uint64_t absent[RAM_SIZE / 4096 / 64] = { 0 };
+	struct fake_source src = { .vm = f->vm };
+	absent[0] = 1ull << 5;
+	f->vm->ram_fetch = fake_fetch;
+	f->vm->ram_fetch_ctx = &src;
+	atomic_store(&f->vm->ram_absent, absent);
+	/* a range over pages 4..6 fetches page 5, once */
+	uint8_t *p = vm_ram_ptr(f->vm, RAM_BASE + 4 * 4096 + 100, 2 * 4096);
+	assert_ptr_equal(p, f->vm->ram + 4 * 4096 + 100);
+	assert_int_equal(src.nasked, 1);
+	assert_int_equal(src.asked[0], 5);
+	assert_int_equal(f->vm->ram[5 * 4096], 0x5a);
+	assert_non_null(vm_ram_ptr(f->vm, RAM_BASE + 5 * 4096, 8));
+	assert_int_equal(src.nasked, 1);                  /* present now: no second fetch */
+	/* a page that never comes: the access fails instead of reading zeros */
+	absent[1] = 1ull << 3;
+	src.fail = 1;
+	assert_null(vm_ram_ptr(f->vm, RAM_BASE + 67 * 4096, 4));
+	assert_int_equal(src.asked[1], 67);
+	atomic_store(&f->vm->ram_absent, NULL);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_plain),
 		cmocka_unit_test(test_roundtrip_zstd),
 		cmocka_unit_test(test_hostile_batches),
+		cmocka_unit_test(test_postcopy_batch_fills_only_absent),
+		cmocka_unit_test(test_postcopy_demand_fetch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
