@@ -21,7 +21,9 @@ static void usage(FILE *f)
 		"  --bandwidth MB/s    cap the migration stream (default: unlimited)\n"
 		"  --stop-copy         pause the guest and copy everything at once\n"
 		"  --compress          zstd-compress the page stream\n"
-		"  --postcopy          (not implemented yet: refused)\n"
+		"  --postcopy          switch over at once and send memory afterwards: the\n"
+		"                      guest runs at the destination within milliseconds,\n"
+		"                      fetching pages it touches first\n"
 		"  --keep-source       leave the source paused instead of quitting it\n"
 		"  -h, --help          this help\n");
 }
@@ -65,7 +67,7 @@ int cli_migrate(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	long long downtime = -1, bandwidth = -1;
-	int stopcopy = 0, compress = 0, keep = 0, ch;
+	int stopcopy = 0, postcopy = 0, compress = 0, keep = 0, ch;
 	char *end;
 	opterr = 0;
 	optind = 1;
@@ -88,9 +90,7 @@ int cli_migrate(int argc, char **argv)
 		case 's': stopcopy = 1; break;
 		case 'z': compress = 1; break;
 		case 'k': keep = 1; break;
-		case 'p':
-			fprintf(stderr, "tern: post-copy migration is not implemented yet\n");
-			return 2;
+		case 'p': postcopy = 1; break;
 		case 'h': usage(stdout); return 0;
 		case ':':
 			fprintf(stderr, "tern: option '%s' needs a value (see 'tern migrate --help')\n", argv[optind - 1]);
@@ -99,6 +99,10 @@ int cli_migrate(int argc, char **argv)
 			fprintf(stderr, "tern: unknown option '%s' (see 'tern migrate --help')\n", argv[optind - 1]);
 			return 2;
 		}
+	}
+	if (stopcopy && postcopy) {
+		fprintf(stderr, "tern: --stop-copy and --postcopy exclude each other\n");
+		return 2;
 	}
 	if (argc - optind != 2) {
 		fprintf(stderr, "tern: migrate needs NAME and tcp:HOST:PORT (see 'tern migrate --help')\n");
@@ -120,7 +124,8 @@ int cli_migrate(int argc, char **argv)
 		return 1;
 	}
 	int rc = 1;
-	json_t *params = json_pack("{s:s,s:s}", "mode", stopcopy ? "stop-copy" : "precopy",
+	json_t *params = json_pack("{s:s,s:s}", "mode",
+				   stopcopy ? "stop-copy" : postcopy ? "postcopy" : "precopy",
 				   "compress", compress ? "zstd" : "none");
 	if (downtime > 0)
 		json_object_set_new(params, "downtime-limit", json_integer(downtime));
@@ -150,7 +155,8 @@ int cli_migrate(int argc, char **argv)
 			goto out;
 		}
 		const char *st = json_string_value(json_object_get(m, "status"));
-		if (st && (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "cancelled")))
+		if (st && (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "cancelled") ||
+			   !strcmp(st, "postcopy-paused")))
 			break;
 		show(m, tty, 0);
 		struct timespec ts = { 0, tty ? 200000000 : 999000000 };
@@ -171,8 +177,11 @@ int cli_migrate(int argc, char **argv)
 			json_decref(qmp_client_execute(c, "quit", NULL, err, sizeof(err)));
 	} else {
 		const char *why = json_string_value(json_object_get(m, "error-desc"));
-		fprintf(stderr, "tern: %s: migration %s%s%s; the VM keeps running here\n", name, st,
-			why ? ": " : "", why ? why : "");
+		if (!strcmp(st, "postcopy-paused"))
+			fprintf(stderr, "tern: %s: %s\n", name, why ? why : "post-copy failed");
+		else
+			fprintf(stderr, "tern: %s: migration %s%s%s; the VM keeps running here\n", name, st,
+				why ? ": " : "", why ? why : "");
 	}
 	json_decref(m);
 out:

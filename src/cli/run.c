@@ -326,15 +326,20 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "tern: %s\n", err);
 		return 1;
 	}
-	mig_incoming_close(mig_in);
 	vm->migrate_key = migrate_key;
 	if (incoming)
-		fprintf(stderr, "tern: %s %s in %lld ms\n", mig_in ? "switched over from" : "restored",
-			mig_in ? incoming : incoming + 5, (long long)(run_incoming_clock_ms() - restore_start));
+		fprintf(stderr, "tern: %s %s in %lld ms%s\n", mig_in ? "switched over from" : "restored",
+			mig_in ? incoming : incoming + 5, (long long)(run_incoming_clock_ms() - restore_start),
+			vm->incoming ? " (post-copy: the rest of RAM follows)" : "");
+	if (!vm->incoming) {            /* post-copy still needs it while the guest runs */
+		mig_incoming_close(mig_in);
+		mig_in = NULL;
+	}
 	int why = virt_run(vm, &cfg);
 	char msg[sizeof(vm->exit_msg)];
 	snprintf(msg, sizeof(msg), "%s", vm->exit_msg);
 	run_ctl_stop(&ctl, vm, why);
+	mig_incoming_close(mig_in);
 	if (vm->migration) {
 		mig_cancel(vm->migration);
 		mig_free(vm->migration);

@@ -49,6 +49,9 @@ static int cmd_cont(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 {
 	if (atomic_load(&ctx->vm->exit_req) != VM_RUNNING)
 		return qmp_fail(err, "GenericError", "The VM is shutting down");
+	int reclaimed = qmp_reclaim_postcopy(ctx, err);
+	if (reclaimed)
+		return reclaimed < 0 ? -1 : 0;
 	if (!ctx->user_stopped)
 		return 0;
 	ctx->user_stopped = false;

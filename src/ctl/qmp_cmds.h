@@ -18,6 +18,9 @@ int qmp_cmd_migrate_set_parameters(struct qmp_ctx *ctx, json_t *args, json_t **r
 int qmp_cmd_query_migrate_parameters(struct qmp_ctx *ctx, json_t *args, json_t **ret,
 				     struct qmp_error *err);
 int qmp_cmd_migrate_cancel(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err);
+/* cont after a failed post-copy: the source takes the guest back. 1 when
+ * done, 0 when there is no such guest, -1 with err. */
+int qmp_reclaim_postcopy(struct qmp_ctx *ctx, struct qmp_error *err);
 int qmp_cmd_migrate_start_postcopy(struct qmp_ctx *ctx, json_t *args, json_t **ret,
 				   struct qmp_error *err);
 #endif

@@ -23,6 +23,11 @@ struct dev_ops {
 	uint16_t state_version;
 	int (*save)(void *dev, struct vmbuf *b);
 	int (*load)(void *dev, struct vmrd *r, unsigned version);
+	/* Guest RAM the device holds host pointers into (virtqueue rings), one
+	 * fn call per range. A post-copy migration sends these pages before
+	 * the device runs on the destination, since reads through such a
+	 * pointer cannot wait for a page. May be NULL. */
+	void (*ram_pinned)(void *dev, void (*fn)(void *ctx, uint64_t pa, uint64_t len), void *ctx);
 };
 
 /* A wire from a device to an interrupt controller input. */

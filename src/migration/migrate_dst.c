@@ -13,8 +13,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include "migration/migration.h"
-#include "migration/channel.h"
+#include "migration/migrate_priv.h"
 #include "migration/rampages.h"
 #include "core/vm.h"
 #include "cpu/dcache.h"
@@ -22,15 +21,6 @@
 #include "state/snapshot.h"
 #include "state/stream.h"
 
-struct mig_incoming {
-	int fd;
-	struct snap_image img;
-	uint8_t *ram;                   /* RAM received before the VM exists */
-	uint64_t ram_size;
-	struct vms_section machine;     /* the switch-over's first section */
-	uint8_t *scratch;               /* decompression */
-	uint8_t *batch;                 /* one batch as read, reused */
-};
 
 struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 				       struct virt_config *cfg, char *err, size_t errlen)
@@ -89,9 +79,8 @@ fail:
 	return NULL;
 }
 
-/* Apply one RAM batch section to vm. */
-static int apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_section *s,
-		       char *err, size_t errlen)
+int mig_apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_section *s,
+		    _Atomic uint64_t *absent, char *err, size_t errlen)
 {
 	if (s->version != 1) {
 		snprintf(err, errlen, "migration stream: RAM batch version %u is unknown", s->version);
@@ -118,7 +107,7 @@ static int apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_
 		snprintf(err, errlen, "%s", in->img.r.err);
 		return -1;
 	}
-	return ram_batch_apply(vm, in->batch, s->len, NULL, in->scratch, err, errlen) < 0 ? -1 : 0;
+	return ram_batch_apply(vm, in->batch, s->len, absent, in->scratch, err, errlen);
 }
 
 int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)
@@ -135,7 +124,7 @@ int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)
 			return -1;
 		}
 		if (s.id == VMS_ID_RAM_BATCH) {
-			if (apply_batch(in, &shell, &s, err, errlen))
+			if (mig_apply_batch(in, &shell, &s, NULL, err, errlen) < 0)
 				return -1;
 			continue;
 		}
@@ -174,9 +163,15 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 		if (s.id == VMS_ID_END)
 			break;
 		if (s.id == VMS_ID_RAM_BATCH) {
-			if (apply_batch(in, vm, &s, err, errlen))
+			if (mig_apply_batch(in, vm, &s, NULL, err, errlen) < 0)
 				return -1;
 			continue;
+		}
+		if (s.id == VMS_ID_POSTCOPY) {
+			/* The guest starts now; the rest of RAM follows. */
+			dcache_clear(vm->dcache);
+			vm_set_guest_time(vm, ticks);
+			return postcopy_dst_start(in, vm, &s, err, errlen);
 		}
 		snprintf(err, errlen, "migration stream: unexpected %s section (id %u) after the machine state",
 			 vms_section_name(s.id), s.id);
@@ -196,6 +191,7 @@ void mig_incoming_close(struct mig_incoming *in)
 {
 	if (!in)
 		return;
+	postcopy_dst_stop(in);
 	if (in->fd >= 0)
 		close(in->fd);
 	snap_close(&in->img);
@@ -204,4 +200,9 @@ void mig_incoming_close(struct mig_incoming *in)
 	free(in->scratch);
 	free(in->batch);
 	free(in);
+}
+
+json_t *mig_incoming_info_json(struct mig_incoming *in)
+{
+	return in && in->postcopy ? postcopy_dst_info(in) : json_pack("{s:s}", "status", "none");
 }

@@ -13,8 +13,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include "migration/migration.h"
-#include "migration/channel.h"
+#include "migration/migrate_priv.h"
 #include "migration/rampages.h"
 #include "core/ramlog.h"
 #include "core/vm.h"
@@ -27,28 +26,8 @@
 #define MAX_ROUNDS 30
 #define ACK_TIMEOUT_MS 60000
 
-struct migration {
-	struct vm *vm;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	struct mig_info info;           /* under lock */
-	struct mig_params p;
-	struct mig_key key;
-	char host[256], port[16];
-	int fd;
-	_Atomic int cancel;
-	struct vms_writer w;
-	uint64_t *bitmap;
-	uint64_t words;
-	uint8_t *enc, *scratch;
-	int64_t t0, bw_t0;
-	uint64_t bw_bytes;              /* bytes since bw_t0 (bandwidth cap) */
-	int paused;                     /* we hold a vm_pause */
-	int disks_released;
-	char err[256];
-};
 
-static int64_t now_us(void)
+int64_t mig_now_us(void)
 {
 	return host_mono_ns() / 1000;
 }
@@ -57,7 +36,9 @@ const char *mig_status_name(enum mig_status s)
 {
 	static const char *const names[] = {
 		[MIG_NONE] = "none", [MIG_SETUP] = "setup", [MIG_ACTIVE] = "active",
-		[MIG_DEVICE] = "device", [MIG_COMPLETED] = "completed", [MIG_FAILED] = "failed",
+		[MIG_DEVICE] = "device", [MIG_POSTCOPY_ACTIVE] = "postcopy-active",
+		[MIG_POSTCOPY_PAUSED] = "postcopy-paused",
+		[MIG_COMPLETED] = "completed", [MIG_FAILED] = "failed",
 		[MIG_CANCELLING] = "cancelling", [MIG_CANCELLED] = "cancelled",
 	};
 	return names[s];
@@ -94,10 +75,9 @@ int mig_params_set(struct mig_params *p, json_t *args, char *err, size_t errlen)
 				n.mode = MIG_PRECOPY;
 			else if (m && !strcmp(m, "stop-copy"))
 				n.mode = MIG_STOPCOPY;
-			else if (m && !strcmp(m, "postcopy")) {
-				snprintf(err, errlen, "post-copy migration is not implemented yet");
-				return -1;
-			} else {
+			else if (m && !strcmp(m, "postcopy"))
+				n.mode = MIG_POSTCOPY;
+			else {
 				snprintf(err, errlen, "Parameter 'mode' expects precopy, stop-copy or postcopy");
 				return -1;
 			}
@@ -124,7 +104,8 @@ json_t *mig_params_json(const struct mig_params *p)
 {
 	return json_pack("{s:I,s:I,s:s,s:s}", "downtime-limit", (json_int_t)p->downtime_limit_ms,
 			 "max-bandwidth", (json_int_t)p->max_bandwidth,
-			 "mode", p->mode == MIG_STOPCOPY ? "stop-copy" : "precopy",
+			 "mode", p->mode == MIG_STOPCOPY ? "stop-copy" :
+				 p->mode == MIG_POSTCOPY ? "postcopy" : "precopy",
 			 "compress", p->compress ? "zstd" : "none");
 }
 
@@ -135,8 +116,9 @@ json_t *mig_info_json(const struct mig_info *i)
 		return j;
 	json_object_set_new(j, "total-time", json_integer(i->total_ms));
 	json_object_set_new(j, "setup-time", json_integer(i->setup_ms));
-	if (i->status == MIG_COMPLETED) {
+	if (i->downtime_known) {
 		json_object_set_new(j, "downtime", json_integer(i->downtime_ms));
+		json_object_set_new(j, "x-downtime-us", json_integer(i->downtime_us));
 		json_object_set_new(j, "x-downtime-breakdown", json_pack("{s:I,s:I,s:I,s:I}",
 			"memory", (json_int_t)i->down_ram_ms, "cpu", (json_int_t)i->down_cpu_ms,
 			"devices", (json_int_t)i->down_dev_ms, "other", (json_int_t)i->down_other_ms));
@@ -150,17 +132,21 @@ json_t *mig_info_json(const struct mig_info *i)
 		"dirty-sync-count", (json_int_t)i->dirty_sync_count, "mbps", i->mbps,
 		"dirty-pages-rate", i->dirty_pages_rate));
 	json_object_set_new(j, "x-rounds", json_integer(i->rounds));
+	if (i->status == MIG_POSTCOPY_ACTIVE || i->postcopy_requests || i->postcopy_urgent_pages)
+		json_object_set_new(j, "x-postcopy", json_pack("{s:I,s:I}",
+			"requests", (json_int_t)i->postcopy_requests,
+			"urgent-pages", (json_int_t)i->postcopy_urgent_pages));
 	json_object_set_new(j, "cpu-throttle-percentage", json_integer(i->throttle_pct));
-	if (i->status == MIG_FAILED)
+	if (i->status == MIG_FAILED || i->status == MIG_POSTCOPY_PAUSED)
 		json_object_set_new(j, "error-desc", json_string(i->error));
 	return j;
 }
 
-static void set_status(struct migration *m, enum mig_status s)
+void mig_set_status(struct migration *m, enum mig_status s)
 {
 	pthread_mutex_lock(&m->lock);
 	m->info.status = s;
-	m->info.total_ms = (now_us() - m->t0) / 1000;
+	m->info.total_ms = (mig_now_us() - m->t0) / 1000;
 	pthread_mutex_unlock(&m->lock);
 	char data[64];
 	snprintf(data, sizeof(data), "{\"status\": \"%s\"}", mig_status_name(s));
@@ -172,7 +158,7 @@ void mig_get_info(struct migration *m, struct mig_info *out)
 	pthread_mutex_lock(&m->lock);
 	*out = m->info;
 	if (out->status != MIG_COMPLETED && out->status != MIG_FAILED && out->status != MIG_CANCELLED)
-		out->total_ms = (now_us() - m->t0) / 1000;
+		out->total_ms = (mig_now_us() - m->t0) / 1000;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -181,10 +167,10 @@ bool mig_is_active(struct migration *m)
 	struct mig_info i;
 	mig_get_info(m, &i);
 	return i.status == MIG_SETUP || i.status == MIG_ACTIVE || i.status == MIG_DEVICE ||
-	       i.status == MIG_CANCELLING;
+	       i.status == MIG_POSTCOPY_ACTIVE || i.status == MIG_CANCELLING;
 }
 
-static void pause_vm(struct migration *m)
+void mig_pause_vm(struct migration *m)
 {
 	if (!m->paused) {
 		vm_pause(m->vm);
@@ -192,7 +178,7 @@ static void pause_vm(struct migration *m)
 	}
 }
 
-static void resume_vm(struct migration *m)
+void mig_resume_vm(struct migration *m)
 {
 	if (m->paused) {
 		vm_resume(m->vm);
@@ -207,14 +193,14 @@ static void pace(struct migration *m, uint64_t bytes)
 	if (!m->p.max_bandwidth)
 		return;
 	int64_t due = m->bw_t0 + (int64_t)(m->bw_bytes * 1000000 / m->p.max_bandwidth);
-	int64_t now = now_us();
+	int64_t now = mig_now_us();
 	if (due > now) {
 		struct timespec ts = { (due - now) / 1000000, ((due - now) % 1000000) * 1000 };
 		nanosleep(&ts, NULL);
 	}
 }
 
-static int send_batch(struct migration *m, const uint64_t *pages, uint32_t n)
+int mig_send_batch(struct migration *m, const uint64_t *pages, uint32_t n, int urgent)
 {
 	struct ram_batch_stats st = { 0 };
 	size_t len = ram_batch_encode(m->vm, pages, n, m->p.compress ? RAM_CODEC_ZSTD : RAM_CODEC_NONE,
@@ -234,7 +220,8 @@ static int send_batch(struct migration *m, const uint64_t *pages, uint32_t n)
 	if (m->info.remaining >= (uint64_t)n * 4096)
 		m->info.remaining -= (uint64_t)n * 4096;
 	pthread_mutex_unlock(&m->lock);
-	pace(m, len);
+	if (!urgent)
+		pace(m, len);
 	return 0;
 }
 
@@ -253,13 +240,13 @@ static int64_t send_pages(struct migration *m)
 			bits &= bits - 1;
 			pages[n++] = wi * 64 + b;
 			if (n == RAM_BATCH_MAX_PAGES) {
-				if (atomic_load(&m->cancel) || send_batch(m, pages, n))
+				if (atomic_load(&m->cancel) || mig_send_batch(m, pages, n, 0))
 					return -1;
 				n = 0;
 			}
 		}
 	}
-	if (n && send_batch(m, pages, n))
+	if (n && mig_send_batch(m, pages, n, 0))
 		return -1;
 	return (int64_t)(m->w.off - before);
 }
@@ -293,13 +280,13 @@ static void mark_all_pages(struct migration *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
-static uint64_t sync_dirty(struct migration *m)
+uint64_t mig_sync_dirty(struct migration *m)
 {
 	int was = m->paused;
-	pause_vm(m);
+	mig_pause_vm(m);
 	uint64_t n = ram_dirty_log_sync(m->vm, m->bitmap);
 	if (!was)
-		resume_vm(m);
+		mig_resume_vm(m);
 	pthread_mutex_lock(&m->lock);
 	m->info.dirty_sync_count++;
 	m->info.remaining = n * 4096;
@@ -327,7 +314,17 @@ static int flush_and_unlock(struct blk_dev *d)
 	return blk_unlock(d);
 }
 
-static int wait_ack(struct migration *m)
+int mig_release_disks(struct migration *m)
+{
+	m->disks_released = 1;
+	if (for_each_disk(m->vm, flush_and_unlock)) {
+		snprintf(m->err, sizeof(m->err), "cannot flush or release a disk for the destination");
+		return -1;
+	}
+	return 0;
+}
+
+int mig_wait_ack(struct migration *m)
 {
 	struct timeval tv = { ACK_TIMEOUT_MS / 1000, 0 };
 	setsockopt(m->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -344,37 +341,44 @@ static int wait_ack(struct migration *m)
 	return 0;
 }
 
+void mig_record_downtime(struct migration *m, int64_t t_down, int64_t ram_us, int64_t cpu_us,
+			 int64_t dev_us)
+{
+	int64_t down = mig_now_us() - t_down;
+	pthread_mutex_lock(&m->lock);
+	m->info.downtime_ms = down / 1000;
+	m->info.downtime_us = down;
+	m->info.downtime_known = true;
+	m->info.down_ram_ms = ram_us / 1000;
+	m->info.down_cpu_ms = cpu_us / 1000;
+	m->info.down_dev_ms = dev_us / 1000;
+	m->info.down_other_ms = (down - ram_us - cpu_us - dev_us) / 1000;
+	m->info.transferred = m->w.off;
+	pthread_mutex_unlock(&m->lock);
+}
+
 static int switch_over(struct migration *m)
 {
-	int64_t t_down = now_us();
-	set_status(m, MIG_DEVICE);
-	pause_vm(m);
-	if (m->p.mode != MIG_STOPCOPY)
-		sync_dirty(m);
-	int64_t t_ram0 = now_us();
+	int64_t t_down = mig_now_us();
+	mig_set_status(m, MIG_DEVICE);
+	mig_pause_vm(m);
+	if (m->logging)
+		mig_sync_dirty(m);
+	int64_t t_ram0 = mig_now_us();
 	if (send_pages(m) < 0)
 		return -1;
-	int64_t t_ram = now_us() - t_ram0;
-	if (for_each_disk(m->vm, flush_and_unlock)) {
-		snprintf(m->err, sizeof(m->err), "cannot flush or release a disk for the destination");
+	int64_t t_ram = mig_now_us() - t_ram0;
+	if (mig_release_disks(m))
 		return -1;
-	}
-	m->disks_released = 1;
 	int64_t cpu_us = 0, dev_us = 0;
 	if (snap_write_state_timed(m->vm, &m->w, &cpu_us, &dev_us) || vms_writer_finish(&m->w)) {
 		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
 		return -1;
 	}
-	if (wait_ack(m))
+	if (mig_wait_ack(m))
 		return -1;
-	int64_t down = now_us() - t_down;
+	mig_record_downtime(m, t_down, t_ram, cpu_us, dev_us);
 	pthread_mutex_lock(&m->lock);
-	m->info.downtime_ms = down / 1000;
-	m->info.down_ram_ms = t_ram / 1000;
-	m->info.down_cpu_ms = cpu_us / 1000;
-	m->info.down_dev_ms = dev_us / 1000;
-	m->info.down_other_ms = (down - t_ram - cpu_us - dev_us) / 1000;
-	m->info.transferred = m->w.off;
 	m->info.remaining = 0;
 	pthread_mutex_unlock(&m->lock);
 	return 0;
@@ -386,12 +390,12 @@ static int precopy(struct migration *m)
 	uint64_t prev_dirty = UINT64_MAX;
 	unsigned stalled = 0;
 	for (unsigned round = 1;; round++) {
-		int64_t t = now_us();
+		int64_t t = mig_now_us();
 		int64_t bytes = send_pages(m);
 		if (bytes < 0)
 			return -1;
-		int64_t dt = now_us() - t;
-		uint64_t dirty = sync_dirty(m);
+		int64_t dt = mig_now_us() - t;
+		uint64_t dirty = mig_sync_dirty(m);
 		double bw = dt > 0 ? (double)bytes / ((double)dt / 1e6) : 1e12;   /* bytes/s */
 		if (bw < 1e6)
 			bw = 1e6;
@@ -404,7 +408,8 @@ static int precopy(struct migration *m)
 		pthread_mutex_unlock(&m->lock);
 		if (atomic_load(&m->cancel))
 			return -1;
-		if (expected_ms <= (double)m->p.downtime_limit_ms || round >= MAX_ROUNDS)
+		if (expected_ms <= (double)m->p.downtime_limit_ms || round >= MAX_ROUNDS ||
+		    atomic_load(&m->start_postcopy))
 			return 0;
 		/* Auto-converge: rounds that do not shrink the dirty set slow
 		 * the guest down, 20 points at a time, up to 99%. */
@@ -423,11 +428,25 @@ static int precopy(struct migration *m)
 	}
 }
 
+/* Post-copy broke after the switch-over: the guest may have run on the
+ * destination, so it must not silently run here again. It stays paused,
+ * with every page, until the user takes it back (mig_postcopy_reclaim). */
+static void postcopy_broke(struct migration *m)
+{
+	pthread_mutex_lock(&m->lock);
+	snprintf(m->info.error, sizeof(m->info.error),
+		 "post-copy failed after the switch-over: %s; the guest is paused here with all of its "
+		 "memory as of the switch-over ('cont' runs it here again once the destination is gone)",
+		 m->err);
+	pthread_mutex_unlock(&m->lock);
+	mig_set_status(m, MIG_POSTCOPY_PAUSED);
+}
+
 static void *mig_thread(void *arg)
 {
 	struct migration *m = arg;
 	char why[256];
-	int ok = -1, logging = 0;
+	int ok = -1, switched = 0;
 	m->fd = mig_connect(m->host, m->port, 10000, why, sizeof(why));
 	if (m->fd < 0 || mig_handshake_source(m->fd, &m->key, why, sizeof(why))) {
 		snprintf(m->err, sizeof(m->err), "%s", why);
@@ -438,51 +457,65 @@ static void *mig_thread(void *arg)
 		goto out;
 	}
 	pthread_mutex_lock(&m->lock);
-	m->info.setup_ms = (now_us() - m->t0) / 1000;
+	m->info.setup_ms = (mig_now_us() - m->t0) / 1000;
 	pthread_mutex_unlock(&m->lock);
-	set_status(m, MIG_ACTIVE);
-	m->bw_t0 = now_us();
-	if (m->p.mode == MIG_STOPCOPY) {
-		pause_vm(m);
+	mig_set_status(m, MIG_ACTIVE);
+	m->bw_t0 = mig_now_us();
+	if (m->p.mode == MIG_STOPCOPY || m->p.mode == MIG_POSTCOPY) {
+		/* Stop-and-copy sends everything now; post-copy switches over at
+		 * once and sends everything afterwards. */
+		mig_pause_vm(m);
 		mark_all_pages(m);
 	} else {
-		pause_vm(m);
-		logging = !ram_dirty_log_start(m->vm);
+		mig_pause_vm(m);
+		m->logging = !ram_dirty_log_start(m->vm);
 		mark_all_pages(m);
-		resume_vm(m);
-		if (!logging) {
+		mig_resume_vm(m);
+		if (!m->logging) {
 			snprintf(m->err, sizeof(m->err), "out of memory for the dirty-page log");
 			goto out;
 		}
 		if (precopy(m))
 			goto out;
 	}
-	if (atomic_load(&m->cancel) || switch_over(m))
+	if (atomic_load(&m->cancel))
 		goto out;
+	if (m->p.mode == MIG_POSTCOPY || atomic_load(&m->start_postcopy)) {
+		if (postcopy_switch_over(m))
+			goto out;
+		switched = 1;
+		if (postcopy_push(m))
+			goto out;
+	} else if (switch_over(m)) {
+		goto out;
+	}
 	ok = 0;
 out:
-	if (logging) {
-		pause_vm(m);
+	if (m->logging) {
+		mig_pause_vm(m);
 		ram_dirty_log_stop(m->vm);
+		m->logging = 0;
 	}
 	atomic_store(&m->vm->throttle_pct, 0);
-	if (ok) {
+	if (ok && switched) {
+		postcopy_broke(m);
+	} else if (ok) {
 		if (m->disks_released)
 			for_each_disk(m->vm, blk_relock);
 		if (m->fd >= 0)
 			shutdown(m->fd, SHUT_RDWR);
-		resume_vm(m);       /* the source goes on as if nothing happened */
+		mig_resume_vm(m);       /* the source goes on as if nothing happened */
 		pthread_mutex_lock(&m->lock);
 		if (atomic_load(&m->cancel))
 			snprintf(m->info.error, sizeof(m->info.error), "cancelled");
 		else
 			snprintf(m->info.error, sizeof(m->info.error), "%s", m->err);
 		pthread_mutex_unlock(&m->lock);
-		set_status(m, atomic_load(&m->cancel) ? MIG_CANCELLED : MIG_FAILED);
+		mig_set_status(m, atomic_load(&m->cancel) ? MIG_CANCELLED : MIG_FAILED);
 	} else {
 		/* The guest runs on the destination now: this one stays paused
 		 * (postmigrate) until it is told to quit. */
-		set_status(m, MIG_COMPLETED);
+		mig_set_status(m, MIG_COMPLETED);
 	}
 	if (m->fd >= 0)
 		close(m->fd);
@@ -519,7 +552,7 @@ struct migration *mig_start(struct vm *vm, const char *uri, const struct mig_par
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	m->t0 = now_us();
+	m->t0 = mig_now_us();
 	m->info.status = MIG_SETUP;
 	m->info.ram_total = vm->ram_size;
 	vm_event(vm, "MIGRATION", "{\"status\": \"setup\"}");
@@ -543,8 +576,8 @@ void mig_cancel(struct migration *m)
 		return;
 	struct mig_info i;
 	mig_get_info(m, &i);
-	if (i.status == MIG_DEVICE)
-		return;             /* too late: the switch-over is under way */
+	if (i.status == MIG_DEVICE || i.status == MIG_POSTCOPY_ACTIVE)
+		return;             /* too late: the switch-over is under way or done */
 	atomic_store(&m->cancel, 1);
 	pthread_mutex_lock(&m->lock);
 	m->info.status = MIG_CANCELLING;
@@ -553,11 +586,63 @@ void mig_cancel(struct migration *m)
 		shutdown(m->fd, SHUT_RDWR);
 }
 
+int mig_start_postcopy(struct migration *m, char *err, size_t errlen)
+{
+	struct mig_info i;
+	mig_get_info(m, &i);
+	if (i.status != MIG_SETUP && i.status != MIG_ACTIVE) {
+		snprintf(err, errlen, "no pre-copy migration is running (status: %s)",
+			 mig_status_name(i.status));
+		return -1;
+	}
+	if (m->p.mode == MIG_STOPCOPY) {
+		snprintf(err, errlen, "a stop-and-copy migration cannot switch to post-copy");
+		return -1;
+	}
+	atomic_store(&m->start_postcopy, 1);
+	return 0;
+}
+
+bool mig_holds_guest(struct migration *m)
+{
+	struct mig_info i;
+	mig_get_info(m, &i);
+	return i.status == MIG_COMPLETED || i.status == MIG_POSTCOPY_ACTIVE ||
+	       i.status == MIG_POSTCOPY_PAUSED;
+}
+
+int mig_postcopy_reclaim(struct migration *m, char *err, size_t errlen)
+{
+	struct mig_info i;
+	mig_get_info(m, &i);
+	if (i.status != MIG_POSTCOPY_PAUSED) {
+		snprintf(err, errlen, "the guest is not held by a failed post-copy (status: %s)",
+			 mig_status_name(i.status));
+		return -1;
+	}
+	pthread_join(m->thread, NULL);      /* it has finished: this only reaps it */
+	m->thread_joined = 1;
+	if (for_each_disk(m->vm, blk_relock)) {
+		snprintf(err, errlen, "a disk is still locked by another process (is the destination "
+			 "still running? stop it first)");
+		return -1;
+	}
+	m->disks_released = 0;
+	pthread_mutex_lock(&m->lock);
+	snprintf(m->info.error, sizeof(m->info.error),
+		 "post-copy failed after the switch-over; the guest was taken back by the source");
+	pthread_mutex_unlock(&m->lock);
+	mig_set_status(m, MIG_FAILED);
+	mig_resume_vm(m);
+	return 0;
+}
+
 void mig_free(struct migration *m)
 {
 	if (!m)
 		return;
-	pthread_join(m->thread, NULL);
+	if (!m->thread_joined)
+		pthread_join(m->thread, NULL);
 	/* A completed migration keeps its pause: the guest must not run here
 	 * again (its disks belong to the destination now). */
 	free(m->bitmap);

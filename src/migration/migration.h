@@ -25,8 +25,11 @@ struct mig_params {
 	bool compress;                  /* zstd on the page stream */
 };
 
-enum mig_status { MIG_NONE, MIG_SETUP, MIG_ACTIVE, MIG_DEVICE, MIG_COMPLETED, MIG_FAILED,
-		  MIG_CANCELLING, MIG_CANCELLED };
+/* QEMU's names. postcopy-paused: post-copy broke after the switch-over;
+ * the source holds the guest, paused, with every page (see
+ * mig_postcopy_reclaim). */
+enum mig_status { MIG_NONE, MIG_SETUP, MIG_ACTIVE, MIG_DEVICE, MIG_POSTCOPY_ACTIVE,
+		  MIG_POSTCOPY_PAUSED, MIG_COMPLETED, MIG_FAILED, MIG_CANCELLING, MIG_CANCELLED };
 
 /* What query-migrate reports (a consistent copy, taken under the lock). */
 struct mig_info {
@@ -35,10 +38,15 @@ struct mig_info {
 	/* The downtime, split: final RAM, harts, devices, and the rest
 	 * (pausing, disk hand-over, the destination's load and reply). */
 	int64_t down_ram_ms, down_cpu_ms, down_dev_ms, down_other_ms;
+	int64_t downtime_us;            /* the same downtime, finer */
+	bool downtime_known;            /* set at the switch-over */
+	/* Post-copy: pages the destination asked for, and pages sent at
+	 * its request (the asked-for ones and their neighbours). */
+	uint64_t postcopy_requests, postcopy_urgent_pages;
 	uint64_t ram_total, transferred, remaining, duplicate, normal, dirty_sync_count;
 	double mbps, dirty_pages_rate;
 	unsigned rounds, throttle_pct;
-	char error[256];
+	char error[512];
 };
 
 struct migration;
@@ -55,6 +63,15 @@ json_t *mig_params_json(const struct mig_params *p);
 struct migration *mig_start(struct vm *vm, const char *uri, const struct mig_params *p,
 			    const char *key_path, char *err, size_t errlen);
 void mig_cancel(struct migration *m);
+/* migrate-start-postcopy: switch a pre-copy migration to post-copy at the
+ * end of its current round. -1 with err when no pre-copy is running. */
+int mig_start_postcopy(struct migration *m, char *err, size_t errlen);
+/* After post-copy broke (postcopy-paused): take the disks back and let the
+ * guest run here again, from the switch-over. -1 with err when it cannot
+ * (a disk is still held: the destination may still run). */
+int mig_postcopy_reclaim(struct migration *m, char *err, size_t errlen);
+/* The migration holds the guest paused (it runs elsewhere, or is moving). */
+bool mig_holds_guest(struct migration *m);
 void mig_get_info(struct migration *m, struct mig_info *out);
 bool mig_is_active(struct migration *m);
 /* Waits for the thread (after completion, failure or cancel) and frees. */
@@ -75,5 +92,9 @@ struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 				       struct virt_config *cfg, char *err, size_t errlen);
 int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen);
 int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_t errlen);
+/* Ends the incoming side; after a post-copy switch-over this stops the
+ * page receiver, so call it only once the VM no longer runs. */
 void mig_incoming_close(struct mig_incoming *in);
+/* query-migrate on the destination: post-copy's progress and faults. */
+json_t *mig_incoming_info_json(struct mig_incoming *in);
 #endif

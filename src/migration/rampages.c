@@ -132,10 +132,14 @@ int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, _Atomic uint64_
 		} else {
 			memcpy(dst, src, 4096);
 		}
-		ram_written(vm, page << 12, 4096);
-		if (absent)     /* release: the contents before the bit */
+		/* An absent page was never fetched, so no decoded code of it
+		 * exists to drop (and this runs beside the vCPU, which owns
+		 * the decoded-code cache). Release: contents before the bit. */
+		if (absent)
 			atomic_fetch_and_explicit(&absent[page >> 6], ~(1ull << (page & 63)),
 						  memory_order_release);
+		else
+			ram_written(vm, page << 12, 4096);
 		written++;
 	}
 	return written;

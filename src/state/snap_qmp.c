@@ -52,8 +52,10 @@ const char *qmp_live_migration_state(const struct qmp_ctx *ctx)
 	mig_get_info(ctx->vm->migration, &i);
 	if (i.status == MIG_DEVICE)
 		return "finish-migrate";
-	if (i.status == MIG_COMPLETED)
+	if (i.status == MIG_COMPLETED || i.status == MIG_POSTCOPY_ACTIVE)
 		return "postmigrate";
+	if (i.status == MIG_POSTCOPY_PAUSED)
+		return "paused";
 	return NULL;
 }
 
@@ -118,7 +120,27 @@ int qmp_cmd_migrate_cancel(struct qmp_ctx *ctx, json_t *args, json_t **ret, stru
 int qmp_cmd_migrate_start_postcopy(struct qmp_ctx *ctx, json_t *args, json_t **ret,
 				   struct qmp_error *err)
 {
-	return qmp_fail(err, "GenericError", "post-copy migration is not implemented yet");
+	char why[256];
+	if (!ctx->vm->migration || !live_active(ctx))
+		return qmp_fail(err, "GenericError", "no migration is running (start one with migrate)");
+	if (mig_start_postcopy(ctx->vm->migration, why, sizeof(why)))
+		return qmp_fail(err, "GenericError", "%s", why);
+	return 0;
+}
+
+int qmp_reclaim_postcopy(struct qmp_ctx *ctx, struct qmp_error *err)
+{
+	if (!ctx->vm->migration)
+		return 0;
+	struct mig_info i;
+	mig_get_info(ctx->vm->migration, &i);
+	if (i.status != MIG_POSTCOPY_PAUSED)
+		return 0;
+	char why[256];
+	if (mig_postcopy_reclaim(ctx->vm->migration, why, sizeof(why)))
+		return qmp_fail(err, "GenericError", "%s", why);
+	vm_event(ctx->vm, "RESUME", NULL);
+	return 1;
 }
 
 int qmp_cmd_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
@@ -128,6 +150,9 @@ int qmp_cmd_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 		return qmp_fail(err, "GenericError", "Invalid parameter type for 'uri', expected: string");
 	if (qmp_migration_active(ctx) || live_active(ctx))
 		return qmp_fail(err, "GenericError", "a migration is already in progress");
+	if (atomic_load(&ctx->vm->ram_absent))
+		return qmp_fail(err, "GenericError", "this VM is still receiving its memory by post-copy; "
+				"migrate or snapshot it once that completes");
 	if (!strncmp(uri, "tcp:", 4))
 		return migrate_tcp(ctx, uri, err);
 	if (strncmp(uri, "file:", 5) || !uri[5])
@@ -169,6 +194,10 @@ int qmp_cmd_query_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struc
 		return 0;
 	}
 	struct snap_job *j = ctx->mig;
+	if (!j && ctx->vm->incoming) {
+		*ret = mig_incoming_info_json(ctx->vm->incoming);
+		return 0;
+	}
 	if (!j) {
 		*ret = json_object();
 		return 0;

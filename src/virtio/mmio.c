@@ -355,6 +355,19 @@ static int mmio_load(void *dev, struct vmrd *r, unsigned version)
 	return vmrd_done(r) ? 0 : -1;
 }
 
+static void mmio_ram_pinned(void *dev, void (*fn)(void *ctx, uint64_t pa, uint64_t len), void *ctx)
+{
+	struct virtio_mmio *t = dev;
+	for (unsigned i = 0; i < t->ops->nqueues; i++) {
+		const struct virtq *vq = &t->q[i].vq;
+		if (!virtq_ready(vq))
+			continue;
+		fn(ctx, vq->desc_pa, 16ull * vq->num);
+		fn(ctx, vq->avail_pa, 6ull + 2ull * vq->num);
+		fn(ctx, vq->used_pa, 6ull + 8ull * vq->num);
+	}
+}
+
 const struct dev_ops virtio_mmio_ops = {
 	.name = "virtio-mmio",
 	.state_version = 1,
@@ -364,6 +377,7 @@ const struct dev_ops virtio_mmio_ops = {
 	.read = mmio_read,
 	.write = mmio_write,
 	.destroy = mmio_destroy,
+	.ram_pinned = mmio_ram_pinned,
 };
 
 struct virtio_mmio *virtio_mmio_new(struct vm *vm, const struct virtio_dev_ops *ops,
