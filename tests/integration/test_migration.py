@@ -301,3 +301,118 @@ def test_migration_between_two_hosts(guest_factory, key, two_hosts):
     assert src.wait_exit(30) == 0
     check_continues(src, dst)
     assert dst.poweroff() == 0
+
+
+def wait_status(q, wanted, timeout=120):
+    deadline = time.monotonic() + timeout
+    while True:
+        info = q.cmd("query-migrate")
+        if info.get("status") in wanted:
+            return info
+        assert time.monotonic() < deadline, info
+        time.sleep(0.05)
+
+
+def test_postcopy_faults_and_progress(guest_factory, key):
+    """Post-copy with the push slowed down: the destination runs before its
+    RAM is there, fetches what it touches, and reports it."""
+    src_name, dst_name = vm_name("s"), vm_name("d")
+    src = start_source(guest_factory, key, src_name, total=64, hot=16)
+    port = free_port()
+    dst = start_dest(guest_factory, key, dst_name, port)
+    time.sleep(0.3)
+    q = QMP(sock_of(src_name))
+    q.cmd("migrate-set-parameters", mode="postcopy", **{"max-bandwidth": 20_000_000})
+    assert q.cmd("query-migrate-parameters")["mode"] == "postcopy"
+    q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+    info = wait_status(q, ("postcopy-active", "completed", "failed"))
+    assert info["status"] == "postcopy-active", info
+    assert info["downtime"] <= info["total-time"]
+    assert q.cmd("query-status")["status"] == "postmigrate"
+    with pytest.raises(Exception, match="too late|in progress"):
+        q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+    wait_socket(sock_of(dst_name), dst.proc)
+    qd = QMP(sock_of(dst_name))
+    d = qd.cmd("query-migrate")
+    assert d["status"] == "postcopy-active", d
+    assert 0 < d["x-postcopy"]["received"] < d["x-postcopy"]["pages"]
+    # Not before all of its memory is here.
+    with pytest.raises(Exception, match="post-copy"):
+        qd.cmd("migrate", uri="file:/tmp/never-written")
+    info = wait_status(q, ("completed", "failed", "postcopy-paused"))
+    assert info["status"] == "completed", info
+    assert info["x-postcopy"]["requests"] > 0
+    d = wait_status(qd, ("completed", "failed"), timeout=30)
+    assert d["status"] == "completed", d
+    pc = d["x-postcopy"]
+    assert pc["received"] == pc["pages"] > 8192        # at least the 32 MiB the guest filled
+    assert pc["faults"] > 0 and pc["requests"] > 0
+    assert pc["fault-wait-median-us"] <= pc["fault-wait-max-us"]
+    check_continues(src, dst)
+    q.cmd("quit")
+    assert dst.poweroff() == 0
+
+
+def test_precopy_switches_to_postcopy(guest_factory, key):
+    src_name, dst_name = vm_name("s"), vm_name("d")
+    src = start_source(guest_factory, key, src_name, total=96, hot=8)
+    port = free_port()
+    dst = start_dest(guest_factory, key, dst_name, port)
+    time.sleep(0.3)
+    q = QMP(sock_of(src_name))
+    q.cmd("migrate-set-parameters", **{"max-bandwidth": 20_000_000})
+    q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+    wait_status(q, ("active",))
+    time.sleep(1)
+    assert q.cmd("query-migrate")["status"] == "active"      # pre-copy still going
+    q.cmd("migrate-start-postcopy")
+    info = wait_status(q, ("completed", "failed", "postcopy-paused"), timeout=180)
+    assert info["status"] == "completed", info
+    assert info["x-rounds"] >= 1
+    assert "post-copy complete" in dst.stderr
+    check_continues(src, dst)
+    q.cmd("quit")
+    assert dst.poweroff() == 0
+
+
+def start_slow_postcopy(guest_factory, key):
+    src_name, dst_name = vm_name("s"), vm_name("d")
+    src = start_source(guest_factory, key, src_name, total=96, hot=8)
+    port = free_port()
+    dst = start_dest(guest_factory, key, dst_name, port)
+    time.sleep(0.3)
+    q = QMP(sock_of(src_name))
+    q.cmd("migrate-set-parameters", mode="postcopy", **{"max-bandwidth": 5_000_000})
+    q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+    assert wait_status(q, ("postcopy-active", "failed"))["status"] == "postcopy-active"
+    dst.wait_for(r"^DIRTY tick=\d+ ", timeout=30)           # it runs there
+    return src, dst, q
+
+
+def test_postcopy_source_dies(guest_factory, key):
+    """Pages still on a dead source never come: the destination stops with
+    an error instead of running on holes."""
+    src, dst, q = start_slow_postcopy(guest_factory, key)
+    src.proc.kill()
+    assert dst.wait_exit(30) == 1
+    assert "post-copy failed" in dst.stderr, dst.stderr
+    assert "verify=FAIL" not in dst.output
+
+
+def test_postcopy_destination_dies_source_takes_back(guest_factory, key):
+    """The source holds every page: after the destination dies it keeps
+    the guest paused, and 'cont' runs it here again."""
+    src, dst, q = start_slow_postcopy(guest_factory, key)
+    dst.proc.kill()
+    info = wait_status(q, ("postcopy-paused", "completed", "failed"), timeout=60)
+    assert info["status"] == "postcopy-paused", info
+    assert "cont" in info["error-desc"]
+    assert q.cmd("query-status")["status"] == "paused"
+    n = max(ticks(src.output))
+    time.sleep(1.5)
+    assert max(ticks(src.output)) == n                      # it does not run by itself
+    q.cmd("cont")
+    assert q.cmd("query-status")["status"] == "running"
+    assert q.cmd("query-migrate")["status"] == "failed"
+    source_alive(src)
+    assert "verify=FAIL" not in src.output
