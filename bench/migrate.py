@@ -10,7 +10,12 @@ downtime limit. Cases alternate tern/QEMU; medians and ratios are printed
 and, unless --no-docs, written to docs/BENCHMARKS.md between the
 bench-migrate markers.
 
-usage: bench/migrate.py [--runs N] [--only small|large] [--no-docs]
+Post-copy (the "postcopy" case) switches over at once: tern with mode
+postcopy, QEMU with the postcopy-ram capability on both sides and
+migrate-start-postcopy right after migrate. tern's destination also reports
+how many page faults waited on the network and for how long.
+
+usage: bench/migrate.py [--runs N] [--only small|large|postcopy] [--no-docs]
 """
 import argparse
 import datetime
@@ -36,6 +41,8 @@ QEMU = "qemu-system-riscv64"
 CASES = {
     "small": {"mem": "256M", "total": 64, "hot": 32, "what": "256 MiB guest, 32 MiB hot set"},
     "large": {"mem": "1G", "total": 320, "hot": 256, "what": "1 GiB guest, 256 MiB hot set"},
+    "postcopy": {"mem": "256M", "total": 64, "hot": 32, "postcopy": True,
+                 "what": "post-copy: 256 MiB guest, 32 MiB hot set"},
 }
 
 
@@ -107,16 +114,26 @@ def one_run(vmm, case, tmp, n):
         src.send(f"/bench/dirty {case['total']} {case['hot']} &\n")
         src.wait(r"DIRTY tick=2 ", 240)
         dst = Console(dst_argv)
+        post = case.get("postcopy", False)
         if vmm == "qemu":
-            Qmp(dst_sock)          # wait until the destination listens
+            qd = Qmp(dst_sock)          # wait until the destination listens
+            if post:
+                qd.cmd("migrate-set-capabilities",
+                       capabilities=[{"capability": "postcopy-ram", "state": True}])
         else:
             time.sleep(0.3)
         q = Qmp(src_sock)
         if vmm == "qemu":
             q.cmd("migrate-set-parameters", **{"max-bandwidth": 10 * 1024 ** 3, "downtime-limit": 300})
+            if post:
+                q.cmd("migrate-set-capabilities",
+                      capabilities=[{"capability": "postcopy-ram", "state": True}])
         else:
-            q.cmd("migrate-set-parameters", **{"downtime-limit": 300})
+            q.cmd("migrate-set-parameters", **{"downtime-limit": 300,
+                                               "mode": "postcopy" if post else "precopy"})
         q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+        if post and vmm == "qemu":
+            q.cmd("migrate-start-postcopy")
         deadline = time.monotonic() + 300
         while True:
             info = q.cmd("query-migrate")
@@ -132,8 +149,13 @@ def one_run(vmm, case, tmp, n):
         dst.wait(rf"DIRTY tick={first + 2} ", 120)
         if b"verify=FAIL" in dst.buf:
             raise RuntimeError(f"{vmm}: the guest found a corrupt page after migration")
-        return {"total": info["total-time"], "downtime": info["downtime"],
-                "rounds": info.get("x-rounds"), "mb": info["ram"]["transferred"] / 1e6}
+        r = {"total": info["total-time"], "downtime": info["downtime"],
+             "rounds": info.get("x-rounds"), "mb": info["ram"]["transferred"] / 1e6}
+        if post and vmm == "tern":
+            pc = Qmp(dst_sock).cmd("query-migrate").get("x-postcopy", {})
+            r["faults"] = pc.get("faults")
+            r["wait_median_us"] = pc.get("fault-wait-median-us")
+        return r
     finally:
         src.kill()
         if dst:
@@ -163,8 +185,10 @@ def main():
                 for vmm in ("tern", "qemu"):
                     r = one_run(vmm, CASES[c], tmp, f"{c}{n}")
                     res.setdefault((c, vmm), []).append(r)
+                    extra = (f", {r['faults']} faults waited {r['wait_median_us']} us (median)"
+                             if r.get("faults") is not None else "")
                     print(f"  {c} {n + 1}/{a.runs} {vmm:5} total {r['total']} ms, downtime "
-                          f"{r['downtime']} ms, {r['mb']:.0f} MB sent", flush=True)
+                          f"{r['downtime']} ms, {r['mb']:.0f} MB sent{extra}", flush=True)
     rows = ["| case | tern total (ms) | QEMU total (ms) | total tern/QEMU | tern downtime (ms) "
             "| QEMU downtime (ms) | downtime tern/QEMU | runs |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     samples = []
@@ -176,7 +200,10 @@ def main():
                     f"| {dt / dq if dq else float('nan'):.2f} | {len(t)}/{len(q)} |")
         for vmm, lst in (("tern", t), ("QEMU", q)):
             samples.append(f"- {c} {vmm}: total " + ", ".join(str(x["total"]) for x in lst) +
-                           " ms; downtime " + ", ".join(str(x["downtime"]) for x in lst) + " ms")
+                           " ms; downtime " + ", ".join(str(x["downtime"]) for x in lst) + " ms" +
+                           ("; faults that waited " + ", ".join(str(x["faults"]) for x in lst) +
+                            "; median wait " + ", ".join(str(x["wait_median_us"]) for x in lst) + " us"
+                            if lst[0].get("faults") is not None else ""))
     table = "\n".join(rows)
     print(table)
     if a.no_docs:
