@@ -173,6 +173,7 @@ def main():
     load0 = os.getloadavg()[0]
     t0 = time.monotonic()
     res = {}
+    failures = []
     global TERN
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "key"), "wb") as f:
@@ -183,7 +184,13 @@ def main():
         for c in cases:
             for n in range(a.runs):
                 for vmm in ("tern", "qemu"):
-                    r = one_run(vmm, CASES[c], tmp, f"{c}{n}")
+                    try:
+                        r = one_run(vmm, CASES[c], tmp, f"{c}{n}")
+                    except RuntimeError as e:
+                        # A VMM that fails a run is reported, not hidden.
+                        failures.append(f"{c} {vmm} run {n + 1}: {str(e)[:200]}")
+                        print(f"  {c} {n + 1}/{a.runs} {vmm:5} FAILED: {str(e)[:200]}", flush=True)
+                        continue
                     res.setdefault((c, vmm), []).append(r)
                     extra = (f", {r['faults']} faults waited {r['wait_median_us']} us (median)"
                              if r.get("faults") is not None else "")
@@ -193,7 +200,11 @@ def main():
             "| QEMU downtime (ms) | downtime tern/QEMU | runs |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     samples = []
     for c in cases:
-        t, q = res[(c, "tern")], res[(c, "qemu")]
+        t, q = res.get((c, "tern"), []), res.get((c, "qemu"), [])
+        if not t or not q:
+            rows.append(f"| {CASES[c]['what']} | no successful run on " +
+                        ("tern" if not t else "QEMU") + " | | | | | | |")
+            continue
         mt, mq = statistics.median(x["total"] for x in t), statistics.median(x["total"] for x in q)
         dt, dq = statistics.median(x["downtime"] for x in t), statistics.median(x["downtime"] for x in q)
         rows.append(f"| {CASES[c]['what']} | {mt:.0f} | {mq:.0f} | {mt / mq:.2f} | {dt:.0f} | {dq:.0f} "
@@ -206,6 +217,8 @@ def main():
                             if lst[0].get("faults") is not None else ""))
     table = "\n".join(rows)
     print(table)
+    for f in failures:
+        print("failed:", f)
     if a.no_docs:
         return
     commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -227,7 +240,9 @@ go on verifying every page on the destination, or the run fails.
 
 Samples, in run order:
 
-""" + "\n".join(samples) + "\n<!-- bench-migrate:end -->\n"
+""" + "\n".join(samples) + ("\n\nFailed runs (left out of the medians):\n\n" +
+                            "\n".join("- " + f for f in failures) if failures else "") + \
+        "\n<!-- bench-migrate:end -->\n"
     path = os.path.join(REPO, "docs", "BENCHMARKS.md")
     doc = open(path).read()
     if "<!-- bench-migrate:begin -->" in doc:

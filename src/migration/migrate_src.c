@@ -24,6 +24,8 @@
 #include "block/block.h"
 
 #define MAX_ROUNDS 30
+/* Below this expected downtime, further rounds are not worth their time. */
+#define DOWNTIME_FLOOR_MS 5.0
 #define ACK_TIMEOUT_MS 60000
 
 
@@ -408,8 +410,17 @@ static int precopy(struct migration *m)
 		pthread_mutex_unlock(&m->lock);
 		if (atomic_load(&m->cancel))
 			return -1;
-		if (expected_ms <= (double)m->p.downtime_limit_ms || round >= MAX_ROUNDS ||
-		    atomic_load(&m->start_postcopy))
+		if (round >= MAX_ROUNDS || atomic_load(&m->start_postcopy))
+			return 0;
+		/* The limit is the most the user accepts, not a target: while
+		 * each round still shrinks the dirty set by a third, another
+		 * round costs little (the next one is shorter) and cuts the
+		 * downtime (Xen's rule: iterate until the dirty set stops
+		 * shrinking or is tiny). A weaker rule (a tenth) cut the 1 GiB
+		 * bench case's downtime to ~5 ms but doubled its total time. */
+		bool shrinking = dirty * 3 < prev_dirty * 2;
+		if (expected_ms <= (double)m->p.downtime_limit_ms &&
+		    (!shrinking || expected_ms <= DOWNTIME_FLOOR_MS))
 			return 0;
 		/* Auto-converge: rounds that do not shrink the dirty set slow
 		 * the guest down, 20 points at a time, up to 99%. */
