@@ -246,7 +246,8 @@ Samples, in run order:
     path = os.path.join(REPO, "docs", "BENCHMARKS.md")
     doc = open(path).read()
     if "<!-- bench-migrate:begin -->" in doc:
-        doc = re.sub(r"<!-- bench-migrate:begin -->.*<!-- bench-migrate:end -->\n", section, doc, flags=re.S)
+        doc = re.sub(r"<!-- bench-migrate:begin -->.*<!-- bench-migrate:end -->\n", lambda _: section, doc,
+                     flags=re.S)
     else:
         doc = doc.rstrip("\n") + "\n\n" + section
     open(path, "w").write(doc)
