@@ -12,6 +12,7 @@
 #include "cpu/ops.h"
 #include "cpu/alu.h"
 #include "cpu/jit.h"
+#include "cpu/rvc.h"
 #include "machine/sbi.h"
 #include "core/vm.h"
 
@@ -116,7 +117,7 @@ static void decode_slot(struct hart *h, struct dinsn *d, const uint8_t *host, un
 	memcpy(&lo, host + off, 2);
 	memset(d, 0, sizeof(*d));
 	if ((lo & 3) != 3) {
-		uint32_t insn = h->rvc[lo];
+		uint32_t insn = rvc_expand(lo);   /* once per slot: the result is cached */
 		d->len = 2;
 		d->raw = insn;
 		d->imm = lo;

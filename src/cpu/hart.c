@@ -7,9 +7,7 @@
 
 void hart_reset(struct hart *h, struct vm *vm, int id)
 {
-	const uint32_t *rvc = h->rvc;
 	memset(h, 0, sizeof(*h));
-	h->rvc = rvc;
 	h->vm = vm;
 	h->id = id;
 	h->priv = PRV_S;

@@ -91,8 +91,6 @@ struct hart {
 	/* The TLB may hold 4 KiB pieces of a superpage: an address-specific
 	 * sfence.vma must then flush everything (mmu_flush_va). */
 	bool tlb_super;
-	/* C-extension expansion table (65536 entries; 0 = illegal), shared */
-	const uint32_t *rvc;
 
 	/* Scheduling */
 	int id;

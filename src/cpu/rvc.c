@@ -1,7 +1,6 @@
 /* RVC (C extension, RV64) expansion: every 16-bit parcel maps to its 32-bit
  * equivalent once, in a table, so the interpreter decodes only one format. */
 #include <stdint.h>
-#include <stdlib.h>
 #include "cpu/rvc.h"
 
 static uint32_t enc_r(unsigned f7, unsigned rs2, unsigned rs1, unsigned f3, unsigned rd, unsigned op)
@@ -128,14 +127,4 @@ uint32_t rvc_expand(uint16_t c)
 		}
 	}
 	return 0;
-}
-
-uint32_t *rvc_table_new(void)
-{
-	uint32_t *t = malloc(65536 * sizeof(*t));
-	if (!t)
-		return NULL;
-	for (unsigned i = 0; i < 65536; i++)
-		t[i] = (i & 3) == 3 ? 0 : rvc_expand((uint16_t)i);
-	return t;
 }

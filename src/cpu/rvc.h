@@ -4,6 +4,4 @@
 #include <stdint.h>
 /* Returns the 32-bit equivalent, or 0 for a reserved/illegal encoding. */
 uint32_t rvc_expand(uint16_t c);
-/* A 65536-entry table of rvc_expand results (free with free()). */
-uint32_t *rvc_table_new(void);
 #endif

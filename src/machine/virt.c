@@ -19,7 +19,6 @@
 #include "core/evloop.h"
 #include "backend/chr.h"
 #include "cpu/csr.h"
-#include "cpu/rvc.h"
 #include "cpu/dcache.h"
 #include "cpu/jit.h"
 #include "dev/plic.h"
@@ -243,14 +242,13 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 			 (unsigned long long)(cfg->mem_size >> 20), strerror(errno));
 		return -1;
 	}
-	uint32_t *rvc = rvc_table_new();
 	vm->dcache = dcache_new(vm->ram_size);
 	/* The block compiler is on unless TERN_JIT=off (the interpreter alone
 	 * is kept as a reference for differential tests). */
 	const char *jit_env = getenv("TERN_JIT");
 	if (!jit_env || strcmp(jit_env, "off"))
 		vm->jit = jit_new(JIT_CODE_BYTES);
-	if (!rvc || !vm->dcache) {
+	if (!vm->dcache) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -261,7 +259,6 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
-		vm->harts[i]->rvc = rvc;
 	}
 
 	vm->signal_fd = -1;
@@ -464,8 +461,6 @@ void virt_destroy(struct vm *vm)
 		evloop_free(vm->loop);
 	if (vm->signal_fd >= 0)
 		close(vm->signal_fd);
-	if (vm->nharts && vm->harts[0])
-		free((void *)vm->harts[0]->rvc);
 	for (int i = 0; i < vm->nharts; i++)
 		free(vm->harts[i]);
 	dcache_free(vm->dcache);

@@ -105,8 +105,6 @@ static inline struct fx *fx_new(void)
 
 	struct hart *h = calloc(1, sizeof(*h));
 	assert_non_null(h);
-	h->rvc = rvc_table_new();
-	assert_non_null(h->rvc);
 	hart_reset(h, vm, 0);
 	vm->harts[0] = h;
 	vm->nharts = 1;
@@ -122,7 +120,6 @@ static inline struct fx *fx_new(void)
 
 static inline void fx_free(struct fx *f)
 {
-	free((void *)f->h->rvc);
 	free(f->h);
 #ifdef FX_HAVE_DCACHE
 	dcache_free(f->vm->dcache);
