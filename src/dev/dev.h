@@ -6,6 +6,7 @@
 
 struct vmbuf;
 struct vmrd;
+struct devlog_ops;
 
 struct dev_ops {
 	const char *name;
@@ -23,6 +24,9 @@ struct dev_ops {
 	uint16_t state_version;
 	int (*save)(void *dev, struct vmbuf *b);
 	int (*load)(void *dev, struct vmrd *r, unsigned version);
+	/* Write-log replay (state/devlog.h): the device's register table,
+	 * residue and hooks. */
+	const struct devlog_ops *devlog;
 };
 
 /* A wire from a device to an interrupt controller input. */

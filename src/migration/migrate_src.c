@@ -111,6 +111,9 @@ int mig_params_set(struct mig_params *p, json_t *args, char *err, size_t errlen)
 				snprintf(err, errlen, "Parameter 'compress' expects none or zstd");
 				return -1;
 			}
+		} else if (!strcmp(key, "x-device-state")) {
+			if (mig_devstate_param(v, &n.device_state, err, errlen))
+				return -1;
 		} else {
 			snprintf(err, errlen, "Parameter '%s' is unexpected", key);
 			return -1;
@@ -122,10 +125,11 @@ int mig_params_set(struct mig_params *p, json_t *args, char *err, size_t errlen)
 
 json_t *mig_params_json(const struct mig_params *p)
 {
-	return json_pack("{s:I,s:I,s:s,s:s}", "downtime-limit", (json_int_t)p->downtime_limit_ms,
+	return json_pack("{s:I,s:I,s:s,s:s,s:s}", "downtime-limit", (json_int_t)p->downtime_limit_ms,
 			 "max-bandwidth", (json_int_t)p->max_bandwidth,
 			 "mode", p->mode == MIG_STOPCOPY ? "stop-copy" : "precopy",
-			 "compress", p->compress ? "zstd" : "none");
+			 "compress", p->compress ? "zstd" : "none",
+			 "x-device-state", mig_devstate_name(p->device_state));
 }
 
 json_t *mig_info_json(const struct mig_info *i)
@@ -140,6 +144,7 @@ json_t *mig_info_json(const struct mig_info *i)
 		json_object_set_new(j, "x-downtime-breakdown", json_pack("{s:I,s:I,s:I,s:I}",
 			"memory", (json_int_t)i->down_ram_ms, "cpu", (json_int_t)i->down_cpu_ms,
 			"devices", (json_int_t)i->down_dev_ms, "other", (json_int_t)i->down_other_ms));
+		json_object_set_new(j, "x-device-state", mig_devstate_json(&i->devstate));
 	} else {
 		json_object_set_new(j, "expected-downtime", json_integer(i->expected_downtime_ms));
 	}
@@ -361,7 +366,9 @@ static int switch_over(struct migration *m)
 	}
 	m->disks_released = 1;
 	int64_t cpu_us = 0, dev_us = 0;
-	if (snap_write_state_timed(m->vm, &m->w, &cpu_us, &dev_us) || vms_writer_finish(&m->w)) {
+	struct snap_dev_report devstate = { 0 };
+	if (snap_write_state_timed(m->vm, &m->w, m->p.device_state, &cpu_us, &dev_us, &devstate) ||
+	    vms_writer_finish(&m->w)) {
 		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
 		return -1;
 	}
@@ -373,6 +380,7 @@ static int switch_over(struct migration *m)
 	m->info.down_ram_ms = t_ram / 1000;
 	m->info.down_cpu_ms = cpu_us / 1000;
 	m->info.down_dev_ms = dev_us / 1000;
+	m->info.devstate = devstate;
 	m->info.down_other_ms = (down - t_ram - cpu_us - dev_us) / 1000;
 	m->info.transferred = m->w.off;
 	m->info.remaining = 0;

@@ -26,6 +26,7 @@ enum {
 	VMS_ID_DEVICE = 4,      /* one per MMIO device; instance = board table index */
 	VMS_ID_RAM = 5,         /* bitmap of stored pages, page-aligned RAM image */
 	VMS_ID_RAM_BATCH = 6,   /* live migration: a batch of pages (migration/rampages.h) */
+	VMS_ID_DEVLOG = 7,      /* all devices as write logs + residues (state/devlog.h) */
 	VMS_ID_OPTIONAL = 0x8000,
 };
 
