@@ -433,11 +433,14 @@ static enum devlog_class mmio_log_refine(void *dev, uint32_t off, uint32_t ctx, 
 	return class;
 }
 
-/* Status first (FEATURES_OK must precede QueueReady), then each queue. */
+/* Status first (FEATURES_OK must precede QueueReady), then each queue.
+ * A Status of 0 is left out: written, it would reset the device and undo
+ * the selectors and queue sizes the log has just set. */
 static void mmio_read_back(void *dev, struct devlog_sink *s)
 {
 	struct virtio_mmio *t = dev;
-	devlog_read_back(s, VIRTIO_MMIO_STATUS, 0);
+	if (t->status & 0xff)
+		devlog_read_back(s, VIRTIO_MMIO_STATUS, 0);
 	for (unsigned q = 0; q < t->ops->nqueues; q++)
 		devlog_read_back(s, VIRTIO_MMIO_QUEUE_READY, q);
 }
