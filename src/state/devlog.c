@@ -288,8 +288,8 @@ static int parse_dev(struct vm *vm, int i, struct vmrd *rd, struct parsed_dev *d
 	if (rd->bad || d->residue_len > DEVLOG_MAX_RESIDUE || rd->len - rd->off < d->residue_len ||
 	    d->residue_version > dl->residue_version) {
 		snprintf(err, errlen, "device write log of %s: residue %s", ops->name,
-			 rd->bad || rd->len - rd->off < d->residue_len ? "truncated" :
-			 d->residue_len > DEVLOG_MAX_RESIDUE ? "too long" : "of an unknown version");
+			 rd->bad ? "truncated" : d->residue_len > DEVLOG_MAX_RESIDUE ? "too long" :
+			 rd->len - rd->off < d->residue_len ? "truncated" : "of an unknown version");
 		return -1;
 	}
 	d->residue = rd->p + rd->off;
