@@ -368,8 +368,9 @@ static const uint32_t virtio_regs[] = {
 static void virtio_step(struct rig *g, uint64_t *s)
 {
 	unsigned q = below(s, nqueues(g));
-	switch (below(s, 10)) {
+	switch (below(s, 11)) {
 	case 0: virtio_init(g, s); break;
+	case 9: wr32(g, VIRTIO_MMIO_STATUS, rnd(s) & 0xff); break;     /* any Status, in any order */
 	case 1: wr32(g, VIRTIO_MMIO_STATUS, 0); break;              /* reset in the middle */
 	case 2: offer_request(g); /* fall through */
 	case 3: wr32(g, VIRTIO_MMIO_QUEUE_NOTIFY, q); break;
@@ -516,6 +517,20 @@ static void test_virtio_reset_drops_log(void **state)
 	assert_true(devlog_count(a->vm.devlog, 0) > 0);
 	wr32(a, VIRTIO_MMIO_STATUS, 0);
 	assert_int_equal(devlog_count(a->vm.devlog, 0), 0);
+	check_both_ways(a, 0);
+	rig_free(a);
+}
+
+/* A driver that clears FEATURES_OK after enabling its queues keeps them
+ * live; the replay (which writes Status before QueueReady) must too. */
+static void test_virtio_features_ok_cleared(void **state)
+{
+	uint64_t s = 3;
+	struct rig *a = rig_new(K_RNG);
+	virtio_init(a, &s);
+	wr32(a, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	wr32(a, VIRTIO_MMIO_QUEUE_SEL, 0);
+	assert_int_equal(rd(a, VIRTIO_MMIO_QUEUE_READY, 4), 1);
 	check_both_ways(a, 0);
 	rig_free(a);
 }
@@ -719,6 +734,7 @@ int main(void)
 		cmocka_unit_test(test_virtio_net),
 		cmocka_unit_test(test_uart_dlab),
 		cmocka_unit_test(test_virtio_reset_drops_log),
+		cmocka_unit_test(test_virtio_features_ok_cleared),
 		cmocka_unit_test(test_bounded_uart),
 		cmocka_unit_test(test_bounded_virtio),
 		cmocka_unit_test(test_hostile),
