@@ -201,14 +201,14 @@ static const struct devlog_reg rtc_regs[] = {
 	/* Setting the clock stores an offset to the host clock at that
 	 * moment: a later replay would set another one, so the offset is
 	 * residue, not a replayed write. */
-	{ "TIME_LOW", RTC_TIME_LOW, 1, 4, 0, 0, DEVLOG_ACTION },
-	{ "TIME_HIGH", RTC_TIME_HIGH, 1, 4, 0, 0, DEVLOG_ACTION },
-	{ "ALARM_LOW", RTC_ALARM_LOW, 1, 4, 0, 0, DEVLOG_READ_WRITE },
-	{ "ALARM_HIGH", RTC_ALARM_HIGH, 1, 4, 0, 0, DEVLOG_READ_WRITE },
-	{ "IRQ_ENABLED", RTC_IRQ_ENABLED, 1, 4, 0, 0, DEVLOG_READ_WRITE },
-	{ "CLEAR_ALARM", RTC_CLEAR_ALARM, 1, 4, 0, 0, DEVLOG_ACTION },
-	{ "ALARM_STATUS", RTC_ALARM_STATUS, 1, 4, 0, 0, DEVLOG_IGNORED },
-	{ "CLEAR_INTERRUPT", RTC_CLEAR_INTERRUPT, 1, 4, 0, 0, DEVLOG_ACTION },
+	{ "TIME_LOW", RTC_TIME_LOW, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
+	{ "TIME_HIGH", RTC_TIME_HIGH, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
+	{ "ALARM_LOW", RTC_ALARM_LOW, 1, 4, 0, 0, DEVLOG_READ_WRITE, 0 },
+	{ "ALARM_HIGH", RTC_ALARM_HIGH, 1, 4, 0, 0, DEVLOG_READ_WRITE, 0 },
+	{ "IRQ_ENABLED", RTC_IRQ_ENABLED, 1, 4, 0, 0, DEVLOG_READ_WRITE, 0 },
+	{ "CLEAR_ALARM", RTC_CLEAR_ALARM, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
+	{ "ALARM_STATUS", RTC_ALARM_STATUS, 1, 4, 0, 0, DEVLOG_IGNORED, 0 },
+	{ "CLEAR_INTERRUPT", RTC_CLEAR_INTERRUPT, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
 };
 
 /* HIGH first: writing ALARM_LOW arms the alarm (running/pending are

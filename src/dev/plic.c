@@ -289,16 +289,16 @@ static int plic_load(void *dev, struct vmrd *r, unsigned version)
 /* Every guest-set register reads back, so nothing is logged: priorities,
  * enables and thresholds are read back, and the rest is residue. */
 static const struct devlog_reg plic_regs[] = {
-	{ "priority", PLIC_PRIORITY_BASE, PLIC_MAX_SOURCES + 1, 4, 0, 0, DEVLOG_READ_WRITE },
+	{ "priority", PLIC_PRIORITY_BASE, PLIC_MAX_SOURCES + 1, 4, 0, 0, DEVLOG_READ_WRITE, 0 },
 	{ "pending", PLIC_PENDING_BASE, (PLIC_ENABLE_BASE - PLIC_PENDING_BASE) / 4, 4, 0, 0,
-	  DEVLOG_IGNORED },
+	  DEVLOG_IGNORED, 0 },
 	{ "enable", PLIC_ENABLE_BASE, (PLIC_CONTEXT_BASE - PLIC_ENABLE_BASE) / 4, 4, 0, 0,
-	  DEVLOG_READ_WRITE },
+	  DEVLOG_READ_WRITE, 0 },
 	{ "threshold", PLIC_CONTEXT_BASE, PLIC_MAX_CONTEXTS, PLIC_CONTEXT_STRIDE, 0, 0,
-	  DEVLOG_READ_WRITE },
+	  DEVLOG_READ_WRITE, 0 },
 	/* A complete ends a claim (a read): the claimed bits are residue. */
 	{ "claim/complete", PLIC_CONTEXT_BASE + 4, PLIC_MAX_CONTEXTS, PLIC_CONTEXT_STRIDE, 0, 0,
-	  DEVLOG_ACTION },
+	  DEVLOG_ACTION, 0 },
 };
 
 static void plic_read_back(void *dev, struct devlog_sink *s)

@@ -74,7 +74,7 @@ static int syscon_load(void *dev, struct vmrd *r, unsigned version)
 
 /* Its one register is an action (power off, reset): no log, no residue. */
 static const struct devlog_reg syscon_regs[] = {
-	{ "FINISHER", 0, 1, 4, 0, 0, DEVLOG_ACTION },
+	{ "FINISHER", 0, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
 };
 
 static const struct devlog_ops syscon_devlog = {

@@ -370,17 +370,17 @@ enum { CTX_NORMAL = 0, CTX_DLAB = 1 };
 static const struct devlog_reg uart_regs[] = {
 	/* Transmits (or loops back into the RX FIFO): the FIFO, LSR and the
 	 * THRE interrupt it leaves are residue. */
-	{ "THR", REG_RBR_THR, 1, 1, CTX_NORMAL, CTX_NORMAL, DEVLOG_ACTION },
-	{ "DLL", REG_RBR_THR, 1, 1, CTX_DLAB, CTX_DLAB, DEVLOG_WRITE_ONLY },
-	{ "IER", REG_IER, 1, 1, CTX_NORMAL, CTX_NORMAL, DEVLOG_READ_WRITE },
-	{ "DLM", REG_IER, 1, 1, CTX_DLAB, CTX_DLAB, DEVLOG_WRITE_ONLY },
+	{ "THR", REG_RBR_THR, 1, 1, CTX_NORMAL, CTX_NORMAL, DEVLOG_ACTION, 0 },
+	{ "DLL", REG_RBR_THR, 1, 1, CTX_DLAB, CTX_DLAB, DEVLOG_WRITE_ONLY, 0 },
+	{ "IER", REG_IER, 1, 1, CTX_NORMAL, CTX_NORMAL, DEVLOG_READ_WRITE, 0 },
+	{ "DLM", REG_IER, 1, 1, CTX_DLAB, CTX_DLAB, DEVLOG_WRITE_ONLY, 0 },
 	/* Reads as IIR: the FIFO mode and trigger level can only be logged. */
-	{ "FCR", REG_IIR_FCR, 1, 1, 0, 0, DEVLOG_WRITE_ONLY },
-	{ "LCR", REG_LCR, 1, 1, 0, 0, DEVLOG_READ_WRITE },
-	{ "MCR", REG_MCR, 1, 1, 0, 0, DEVLOG_READ_WRITE },
-	{ "LSR", REG_LSR, 1, 1, 0, 0, DEVLOG_IGNORED },
-	{ "MSR", REG_MSR, 1, 1, 0, 0, DEVLOG_IGNORED },
-	{ "SCR", REG_SCR, 1, 1, 0, 0, DEVLOG_READ_WRITE },
+	{ "FCR", REG_IIR_FCR, 1, 1, 0, 0, DEVLOG_WRITE_ONLY, 0 },
+	{ "LCR", REG_LCR, 1, 1, 0, 0, DEVLOG_READ_WRITE, 0 },
+	{ "MCR", REG_MCR, 1, 1, 0, 0, DEVLOG_READ_WRITE, 0 },
+	{ "LSR", REG_LSR, 1, 1, 0, 0, DEVLOG_IGNORED, 0 },
+	{ "MSR", REG_MSR, 1, 1, 0, 0, DEVLOG_IGNORED, 0 },
+	{ "SCR", REG_SCR, 1, 1, 0, 0, DEVLOG_READ_WRITE, 0 },
 };
 
 static uint32_t uart_log_context(void *dev, uint32_t off)

@@ -159,11 +159,16 @@ static uint32_t swap_ctx(const struct devlog_ops *dl, void *dev, uint32_t off, u
 void devlog_read_back(struct devlog_sink *s, uint32_t off, uint32_t ctx)
 {
 	const struct devlog_ops *dl = s->ops->devlog;
+	const struct devlog_reg *g = find_reg(dl, off, ctx);
 	uint64_t v = 0;
 	uint32_t old = swap_ctx(dl, s->dev, off, ctx);
 	s->ops->read(s->dev, off, dl->width, &v);
 	swap_ctx(dl, s->dev, off, old);
-	put_entry(s->b, off, ctx, (uint32_t)v & width_mask(dl));
+	uint32_t val = (uint32_t)v & width_mask(dl);
+	/* A fresh device already holds it. */
+	if (g && g->class == DEVLOG_READ_WRITE && val == g->reset_value)
+		return;
+	put_entry(s->b, off, ctx, val);
 	s->n++;
 }
 

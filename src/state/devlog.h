@@ -38,12 +38,15 @@ enum devlog_class {
 };
 
 /* A run of `count` registers at off, off+stride, ... that exist in the
- * selector contexts ctx_min..ctx_max (0..0 for registers without one). */
+ * selector contexts ctx_min..ctx_max (0..0 for registers without one).
+ * A READ_WRITE register still at reset_value (what a fresh device holds)
+ * is not sent. */
 struct devlog_reg {
 	const char *name;
 	uint32_t off, count, stride;
 	uint32_t ctx_min, ctx_max;
 	enum devlog_class class;
+	uint32_t reset_value;
 };
 
 /* What a device declares (hung off its dev_ops). */

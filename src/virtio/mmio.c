@@ -372,21 +372,21 @@ static int mmio_load(void *dev, struct vmrd *r, unsigned version)
  * the queue registers in QueueSel's (0..7). */
 #define QUEUE_CTX 0, VIRTIO_MMIO_MAX_QUEUES - 1
 static const struct devlog_reg mmio_regs[] = {
-	{ "DeviceFeaturesSel", VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1, 4, 0, 0, DEVLOG_WRITE_ONLY },
-	{ "DriverFeatures", VIRTIO_MMIO_DRIVER_FEATURES, 1, 4, 0, 1, DEVLOG_WRITE_ONLY },
-	{ "DriverFeaturesSel", VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1, 4, 0, 0, DEVLOG_WRITE_ONLY },
-	{ "QueueSel", VIRTIO_MMIO_QUEUE_SEL, 1, 4, 0, 0, DEVLOG_WRITE_ONLY },
-	{ "QueueNum", VIRTIO_MMIO_QUEUE_NUM, 1, 4, QUEUE_CTX, DEVLOG_WRITE_ONLY },
-	{ "QueueReady", VIRTIO_MMIO_QUEUE_READY, 1, 4, QUEUE_CTX, DEVLOG_READ_WRITE },
+	{ "DeviceFeaturesSel", VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1, 4, 0, 0, DEVLOG_WRITE_ONLY, 0 },
+	{ "DriverFeatures", VIRTIO_MMIO_DRIVER_FEATURES, 1, 4, 0, 1, DEVLOG_WRITE_ONLY, 0 },
+	{ "DriverFeaturesSel", VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1, 4, 0, 0, DEVLOG_WRITE_ONLY, 0 },
+	{ "QueueSel", VIRTIO_MMIO_QUEUE_SEL, 1, 4, 0, 0, DEVLOG_WRITE_ONLY, 0 },
+	{ "QueueNum", VIRTIO_MMIO_QUEUE_NUM, 1, 4, QUEUE_CTX, DEVLOG_WRITE_ONLY, 0 },
+	{ "QueueReady", VIRTIO_MMIO_QUEUE_READY, 1, 4, QUEUE_CTX, DEVLOG_READ_WRITE, 0 },
 	/* A kick runs the queue: its progress indexes are residue. */
-	{ "QueueNotify", VIRTIO_MMIO_QUEUE_NOTIFY, 1, 4, 0, 0, DEVLOG_ACTION },
+	{ "QueueNotify", VIRTIO_MMIO_QUEUE_NOTIFY, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
 	/* Clears InterruptStatus bits, which are residue. */
-	{ "InterruptACK", VIRTIO_MMIO_INTERRUPT_ACK, 1, 4, 0, 0, DEVLOG_ACTION },
-	{ "Status", VIRTIO_MMIO_STATUS, 1, 4, 0, 0, DEVLOG_READ_WRITE },
+	{ "InterruptACK", VIRTIO_MMIO_INTERRUPT_ACK, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
+	{ "Status", VIRTIO_MMIO_STATUS, 1, 4, 0, 0, DEVLOG_READ_WRITE, 0 },
 	/* DescLow..DeviceHigh: 0x80, 0x84, 0x90, 0x94, 0xa0, 0xa4. */
-	{ "QueueDesc", VIRTIO_MMIO_QUEUE_DESC_LOW, 2, 4, QUEUE_CTX, DEVLOG_WRITE_ONLY },
-	{ "QueueDriver", VIRTIO_MMIO_QUEUE_DRIVER_LOW, 2, 4, QUEUE_CTX, DEVLOG_WRITE_ONLY },
-	{ "QueueDevice", VIRTIO_MMIO_QUEUE_DEVICE_LOW, 2, 4, QUEUE_CTX, DEVLOG_WRITE_ONLY },
+	{ "QueueDesc", VIRTIO_MMIO_QUEUE_DESC_LOW, 2, 4, QUEUE_CTX, DEVLOG_WRITE_ONLY, 0 },
+	{ "QueueDriver", VIRTIO_MMIO_QUEUE_DRIVER_LOW, 2, 4, QUEUE_CTX, DEVLOG_WRITE_ONLY, 0 },
+	{ "QueueDevice", VIRTIO_MMIO_QUEUE_DEVICE_LOW, 2, 4, QUEUE_CTX, DEVLOG_WRITE_ONLY, 0 },
 	/* Everything else reads only; none of the models (blk, net, rng) has
 	 * a writable config space. */
 };
@@ -434,13 +434,13 @@ static enum devlog_class mmio_log_refine(void *dev, uint32_t off, uint32_t ctx, 
 }
 
 /* Status first (FEATURES_OK must precede QueueReady), then each queue.
- * A Status of 0 is left out: written, it would reset the device and undo
- * the selectors and queue sizes the log has just set. */
+ * A Status of 0 is never sent (it is the reset value): written, it would
+ * reset the device and undo the selectors and queue sizes the log has
+ * just set. */
 static void mmio_read_back(void *dev, struct devlog_sink *s)
 {
 	struct virtio_mmio *t = dev;
-	if (t->status & 0xff)
-		devlog_read_back(s, VIRTIO_MMIO_STATUS, 0);
+	devlog_read_back(s, VIRTIO_MMIO_STATUS, 0);
 	for (unsigned q = 0; q < t->ops->nqueues; q++)
 		devlog_read_back(s, VIRTIO_MMIO_QUEUE_READY, q);
 }
