@@ -367,7 +367,7 @@ static int switch_over(struct migration *m)
 	m->disks_released = 1;
 	int64_t cpu_us = 0, dev_us = 0;
 	struct snap_dev_report devstate = { 0 };
-	if (snap_write_state_timed(m->vm, &m->w, m->p.device_state, &cpu_us, &dev_us, &devstate) ||
+	if (snap_write_state_as(m->vm, &m->w, m->p.device_state, &cpu_us, &dev_us, &devstate) ||
 	    vms_writer_finish(&m->w)) {
 		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
 		return -1;

@@ -144,7 +144,12 @@ static int64_t us_now(void)
 int snap_write_state(struct vm *vm, struct vms_writer *w)
 {
 	int64_t cpu, dev;
-	return snap_write_state_timed(vm, w, SNAP_DEV_SAVE, &cpu, &dev, NULL);
+	return snap_write_state_timed(vm, w, &cpu, &dev);
+}
+
+int snap_write_state_timed(struct vm *vm, struct vms_writer *w, int64_t *cpu_us, int64_t *dev_us)
+{
+	return snap_write_state_as(vm, w, SNAP_DEV_SAVE, cpu_us, dev_us, NULL);
 }
 
 /* Each device's own save, one buffer per device (name first). */
@@ -206,8 +211,8 @@ static int write_devices(struct vm *vm, struct vms_writer *w, enum snap_dev_meth
 	return r;
 }
 
-int snap_write_state_timed(struct vm *vm, struct vms_writer *w, enum snap_dev_method method,
-			   int64_t *cpu_us, int64_t *dev_us, struct snap_dev_report *rep)
+int snap_write_state_as(struct vm *vm, struct vms_writer *w, enum snap_dev_method method,
+			int64_t *cpu_us, int64_t *dev_us, struct snap_dev_report *rep)
 {
 	int64_t t0 = us_now();
 	struct vmbuf b = { 0 };

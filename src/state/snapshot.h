@@ -45,11 +45,13 @@ struct snap_dev_report {
 	bool log_ok;                        /* false: log_err says why */
 	char log_err[200];
 };
-/* The same with the device method, reporting the time spent on harts and
- * on devices (with the machine section). With rep, the devices are
+/* The same, reporting the time spent on harts and on devices (with the
+ * machine section). */
+int snap_write_state_timed(struct vm *vm, struct vms_writer *w, int64_t *cpu_us, int64_t *dev_us);
+/* The same with the devices in the given form. With rep, the devices are
  * encoded both ways (timed) and the chosen form is written. */
-int snap_write_state_timed(struct vm *vm, struct vms_writer *w, enum snap_dev_method method,
-			   int64_t *cpu_us, int64_t *dev_us, struct snap_dev_report *rep);
+int snap_write_state_as(struct vm *vm, struct vms_writer *w, enum snap_dev_method method,
+			int64_t *cpu_us, int64_t *dev_us, struct snap_dev_report *rep);
 
 /* Restore, in two steps around virt_create. */
 struct snap_image {
