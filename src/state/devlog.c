@@ -21,7 +21,8 @@ struct region_log {
 
 struct devlog {
 	struct vm *vm;
-	bool valid;                 /* false after a load by save/load */
+	/* Why the logs no longer describe the devices, or NULL. */
+	const char *invalid;
 	struct region_log r[VM_MAX_MMIO];
 };
 
@@ -56,7 +57,6 @@ struct devlog *devlog_new(struct vm *vm)
 	if (!log)
 		return NULL;
 	log->vm = vm;
-	log->valid = true;
 	for (int i = 0; i < vm->nmmio; i++) {
 		struct region_log *r = &log->r[i];
 		r->dl = vm->mmio[i].ops->devlog;
@@ -85,7 +85,8 @@ static uint32_t width_mask(const struct devlog_ops *dl)
 
 /* Keep the last write per key, moved to the end: replaying in this order
  * gives each register its last value. */
-static void log_put(struct region_log *r, uint32_t off, uint32_t ctx, uint32_t val)
+static void log_put(struct devlog *log, struct region_log *r, uint32_t off, uint32_t ctx,
+		    uint32_t val)
 {
 	unsigned i;
 	for (i = 0; i < r->n; i++)
@@ -95,9 +96,12 @@ static void log_put(struct region_log *r, uint32_t off, uint32_t ctx, uint32_t v
 		memmove(&r->e[i], &r->e[i + 1], (r->n - i - 1) * sizeof(*r->e));
 		r->n--;
 	}
-	/* Keys come from the table, so this cannot overflow; guard anyway. */
+	/* Keys come from the table, so the log cannot overflow; if it ever
+	 * did, a write would be lost, so the logs stop describing the devices. */
 	if (r->n < r->cap)
 		r->e[r->n++] = (struct devlog_entry){ off, ctx, val };
+	else
+		log->invalid = "a device write log overflowed its key space (a bug); use x-device-state=save";
 }
 
 void devlog_note(struct devlog *log, int region, uint64_t off, unsigned size, uint64_t val)
@@ -114,7 +118,7 @@ void devlog_note(struct devlog *log, int region, uint64_t off, unsigned size, ui
 	if (dl->refine)
 		c = dl->refine(dev, o, ctx, v, c);
 	if (c == DEVLOG_WRITE_ONLY)
-		log_put(r, o, ctx, v);
+		log_put(log, r, o, ctx, v);
 	else if (c == DEVLOG_RESET)
 		r->n = 0;
 }
@@ -125,13 +129,14 @@ void devlog_reset(struct devlog *log)
 		return;
 	for (int i = 0; i < VM_MAX_MMIO; i++)
 		log->r[i].n = 0;
-	log->valid = true;
+	log->invalid = NULL;
 }
 
 void devlog_invalidate(struct devlog *log)
 {
 	if (log)
-		log->valid = false;
+		log->invalid = "the device write logs do not describe the devices (their state was "
+			       "restored by save/load); use x-device-state=save";
 }
 
 unsigned devlog_count(const struct devlog *log, int region)
@@ -187,10 +192,8 @@ int devlog_encode(struct vm *vm, struct vmbuf *b, struct devlog_stats *st,
 		  char *err, size_t errlen)
 {
 	struct devlog *log = vm->devlog;
-	if (!log || !log->valid) {
-		snprintf(err, errlen, "%s", !log ? "this VM keeps no device write log" :
-			 "the device write logs do not describe the devices (their state was restored "
-			 "by save/load); use x-device-state=save");
+	if (!log || log->invalid) {
+		snprintf(err, errlen, "%s", !log ? "this VM keeps no device write log" : log->invalid);
 		return -1;
 	}
 	st->entries = 0;
@@ -361,10 +364,10 @@ int devlog_apply(struct vm *vm, const uint8_t *p, size_t len, unsigned version,
 			r->n = 0;
 			for (uint32_t k = 0; k < d[i].nlog; k++) {
 				struct devlog_entry e = entry_at(d[i].entries, k);
-				log_put(r, e.off, e.ctx, e.val);
+				log_put(log, r, e.off, e.ctx, e.val);
 			}
 		}
-		log->valid = true;
+		log->invalid = NULL;
 	}
 	return 0;
 }
