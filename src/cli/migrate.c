@@ -21,6 +21,8 @@ static void usage(FILE *f)
 		"  --bandwidth MB/s    cap the migration stream (default: unlimited)\n"
 		"  --stop-copy         pause the guest and copy everything at once\n"
 		"  --compress          zstd-compress the page stream\n"
+		"  --device-state M    how device state travels: save (each device's own\n"
+		"                      save/load, the default) or log (write-log replay)\n"
 		"  --postcopy          switch over at once and send memory afterwards: the\n"
 		"                      guest runs at the destination within milliseconds,\n"
 		"                      fetching pages it touches first\n"
@@ -61,6 +63,7 @@ int cli_migrate(int argc, char **argv)
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "stop-copy", no_argument, NULL, 's' },
 		{ "compress", no_argument, NULL, 'z' },
+		{ "device-state", required_argument, NULL, 'D' },
 		{ "postcopy", no_argument, NULL, 'p' },
 		{ "keep-source", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
@@ -68,6 +71,7 @@ int cli_migrate(int argc, char **argv)
 	};
 	long long downtime = -1, bandwidth = -1;
 	int stopcopy = 0, postcopy = 0, compress = 0, keep = 0, ch;
+	const char *devstate = "save";
 	char *end;
 	opterr = 0;
 	optind = 1;
@@ -89,6 +93,13 @@ int cli_migrate(int argc, char **argv)
 			break;
 		case 's': stopcopy = 1; break;
 		case 'z': compress = 1; break;
+		case 'D':
+			if (strcmp(optarg, "save") && strcmp(optarg, "log")) {
+				fprintf(stderr, "tern: --device-state takes save or log, not '%s'\n", optarg);
+				return 2;
+			}
+			devstate = optarg;
+			break;
 		case 'k': keep = 1; break;
 		case 'p': postcopy = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -124,9 +135,9 @@ int cli_migrate(int argc, char **argv)
 		return 1;
 	}
 	int rc = 1;
-	json_t *params = json_pack("{s:s,s:s}", "mode",
+	json_t *params = json_pack("{s:s,s:s,s:s}", "mode",
 				   stopcopy ? "stop-copy" : postcopy ? "postcopy" : "precopy",
-				   "compress", compress ? "zstd" : "none");
+				   "compress", compress ? "zstd" : "none", "x-device-state", devstate);
 	if (downtime > 0)
 		json_object_set_new(params, "downtime-limit", json_integer(downtime));
 	json_object_set_new(params, "max-bandwidth", json_integer(bandwidth > 0 ? bandwidth * 1000000 : 0));
@@ -172,6 +183,12 @@ int cli_migrate(int argc, char **argv)
 		       jint(m, "total-time"), jint(m, "downtime"), jint(bd, "memory"), jint(bd, "cpu"),
 		       jint(bd, "devices"), jint(bd, "other"), jint(ram, "transferred") >> 20,
 		       jint(ram, "normal"), jint(ram, "duplicate"), jint(m, "x-rounds"));
+		json_t *ds = json_object_get(m, "x-device-state");
+		json_t *dsave = json_object_get(ds, "save"), *dlog = json_object_get(ds, "log");
+		printf("%s: device state sent by %s; save %lld bytes in %lld us, log %lld bytes "
+		       "(%lld entries) in %lld us\n", name, json_string_value(json_object_get(ds, "method")),
+		       jint(dsave, "bytes"), jint(dsave, "encode-us"), jint(dlog, "bytes"),
+		       jint(dlog, "entries"), jint(dlog, "encode-us"));
 		rc = 0;
 		if (!keep)
 			json_decref(qmp_client_execute(c, "quit", NULL, err, sizeof(err)));

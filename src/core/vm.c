@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <time.h>
 #include "core/vm.h"
+#include "state/devlog.h"
 
 int64_t host_mono_ns(void)
 {
@@ -62,6 +63,8 @@ int vm_mmio_write(struct vm *vm, uint64_t pa, unsigned size, uint64_t val)
 	if (!r || !r->ops->write)
 		return -EFAULT;
 	pthread_mutex_lock(&vm->lock);
+	if (vm->devlog)
+		devlog_note(vm->devlog, (int)(r - vm->mmio), pa - r->base, size, val);
 	int ret = r->ops->write(r->dev, pa - r->base, size, val);
 	pthread_mutex_unlock(&vm->lock);
 	return ret;

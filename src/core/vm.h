@@ -12,6 +12,7 @@
 
 struct virt_config;
 struct mig_incoming;
+struct devlog;
 
 #define VM_MAX_HARTS 8
 #define VM_MAX_MMIO 32
@@ -43,6 +44,9 @@ struct vm {
 	 * the key file for migrations (--migrate-key). */
 	struct migration *migration;
 	const char *migrate_key;
+	/* The guest's writes to device registers, compacted (state/devlog.h);
+	 * NULL when not kept. */
+	struct devlog *devlog;
 	/* Dirty-page log while migrating (core/ramlog.c); NULL otherwise. */
 	_Atomic uint64_t *_Atomic dirty_log;
 	/* Post-copy destination (core/ramlog.c, migration/postcopy_dst.c): one

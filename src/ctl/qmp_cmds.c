@@ -134,7 +134,7 @@ static int cmd_x_query_tern(struct qmp_ctx *ctx, json_t *args, json_t **ret, str
 static const char *const migrate_required[] = { "uri", NULL };
 static const char *const migrate_optional[] = { "blk", "inc", "detach", "resume", NULL };
 static const char *const migrate_param_names[] = { "downtime-limit", "max-bandwidth", "mode",
-						   "compress", NULL };
+						   "compress", "x-device-state", NULL };
 
 const struct qmp_command qmp_commands[] = {
 	{ .name = "query-status", .fn = cmd_query_status },

@@ -6,6 +6,7 @@
 
 struct vmbuf;
 struct vmrd;
+struct devlog_ops;
 
 struct dev_ops {
 	const char *name;
@@ -28,6 +29,9 @@ struct dev_ops {
 	 * the device runs on the destination, since reads through such a
 	 * pointer cannot wait for a page. May be NULL. */
 	void (*ram_pinned)(void *dev, void (*fn)(void *ctx, uint64_t pa, uint64_t len), void *ctx);
+	/* Write-log replay (state/devlog.h): the device's register table,
+	 * residue and hooks. */
+	const struct devlog_ops *devlog;
 };
 
 /* A wire from a device to an interrupt controller input. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "dev/goldfish_rtc.h"
+#include "state/devlog.h"
 #include "state/vmbuf.h"
 
 #define RTC_TIME_LOW 0x00        /* read latches TIME_HIGH */
@@ -194,8 +195,71 @@ static int rtc_load(void *dev, struct vmrd *rd, unsigned version)
 	return vmrd_done(rd) ? 0 : -1;
 }
 
+/* ---- write-log replay ---- */
+
+static const struct devlog_reg rtc_regs[] = {
+	/* Setting the clock stores an offset to the host clock at that
+	 * moment: a later replay would set another one, so the offset is
+	 * residue, not a replayed write. */
+	{ "TIME_LOW", RTC_TIME_LOW, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
+	{ "TIME_HIGH", RTC_TIME_HIGH, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
+	{ "ALARM_LOW", RTC_ALARM_LOW, 1, 4, 0, 0, DEVLOG_READ_WRITE, 0 },
+	{ "ALARM_HIGH", RTC_ALARM_HIGH, 1, 4, 0, 0, DEVLOG_READ_WRITE, 0 },
+	{ "IRQ_ENABLED", RTC_IRQ_ENABLED, 1, 4, 0, 0, DEVLOG_READ_WRITE, 0 },
+	{ "CLEAR_ALARM", RTC_CLEAR_ALARM, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
+	{ "ALARM_STATUS", RTC_ALARM_STATUS, 1, 4, 0, 0, DEVLOG_IGNORED, 0 },
+	{ "CLEAR_INTERRUPT", RTC_CLEAR_INTERRUPT, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
+};
+
+/* HIGH first: writing ALARM_LOW arms the alarm (running/pending are
+ * residue, set afterwards). */
+static void rtc_read_back(void *dev, struct devlog_sink *s)
+{
+	devlog_read_back(s, RTC_ALARM_HIGH, 0);
+	devlog_read_back(s, RTC_ALARM_LOW, 0);
+	devlog_read_back(s, RTC_IRQ_ENABLED, 0);
+}
+
+/* The clock offset, the latched TIME_HIGH, the alarm's running and
+ * pending flags, and the line. */
+static int rtc_residue_save(void *dev, struct vmbuf *b)
+{
+	struct goldfish_rtc *r = dev;
+	vmbuf_put_u64(b, r->offset);
+	vmbuf_put_u32(b, r->time_high);
+	vmbuf_put_u8(b, r->alarm_running);
+	vmbuf_put_u8(b, r->irq_pending);
+	vmbuf_put_u8(b, (uint8_t)(r->irq_level + 1));
+	return 0;
+}
+
+static int rtc_residue_load(void *dev, struct vmrd *rd, unsigned version)
+{
+	struct goldfish_rtc *r = dev;
+	if (version != 1)
+		return -1;
+	r->offset = vmrd_u64(rd);
+	r->time_high = vmrd_u32(rd);
+	r->alarm_running = vmrd_u8(rd) != 0;
+	r->irq_pending = vmrd_u8(rd) != 0;
+	r->irq_level = (int)vmrd_u8(rd) - 1;
+	return vmrd_done(rd) ? 0 : -1;
+}
+
+static const struct devlog_ops rtc_devlog = {
+	.regs = rtc_regs,
+	.nregs = sizeof(rtc_regs) / sizeof(rtc_regs[0]),
+	.width = 4,
+	.sizes = 1u << 4,
+	.read_back = rtc_read_back,
+	.residue_version = 1,
+	.residue_save = rtc_residue_save,
+	.residue_load = rtc_residue_load,
+};
+
 const struct dev_ops goldfish_rtc_ops = {
 	.name = "goldfish_rtc",
+	.devlog = &rtc_devlog,
 	.state_version = 1,
 	.save = rtc_save,
 	.load = rtc_load,

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "dev/plic.h"
+#include "state/devlog.h"
 #include "state/vmbuf.h"
 
 #define PLIC_MAX_SOURCES 1023
@@ -283,8 +284,81 @@ static int plic_load(void *dev, struct vmrd *r, unsigned version)
 	return vmrd_done(r) ? 0 : -1;
 }
 
+/* ---- write-log replay ---- */
+
+/* Every guest-set register reads back, so nothing is logged: priorities,
+ * enables and thresholds are read back, and the rest is residue. */
+static const struct devlog_reg plic_regs[] = {
+	{ "priority", PLIC_PRIORITY_BASE, PLIC_MAX_SOURCES + 1, 4, 0, 0, DEVLOG_READ_WRITE, 0 },
+	{ "pending", PLIC_PENDING_BASE, (PLIC_ENABLE_BASE - PLIC_PENDING_BASE) / 4, 4, 0, 0,
+	  DEVLOG_IGNORED, 0 },
+	{ "enable", PLIC_ENABLE_BASE, (PLIC_CONTEXT_BASE - PLIC_ENABLE_BASE) / 4, 4, 0, 0,
+	  DEVLOG_READ_WRITE, 0 },
+	{ "threshold", PLIC_CONTEXT_BASE, PLIC_MAX_CONTEXTS, PLIC_CONTEXT_STRIDE, 0, 0,
+	  DEVLOG_READ_WRITE, 0 },
+	/* A complete ends a claim (a read): the claimed bits are residue. */
+	{ "claim/complete", PLIC_CONTEXT_BASE + 4, PLIC_MAX_CONTEXTS, PLIC_CONTEXT_STRIDE, 0, 0,
+	  DEVLOG_ACTION, 0 },
+};
+
+static void plic_read_back(void *dev, struct devlog_sink *s)
+{
+	struct plic *p = dev;
+	for (unsigned src = 1; src <= p->nsources; src++)
+		devlog_read_back(s, PLIC_PRIORITY_BASE + 4 * src, 0);
+	for (unsigned c = 0; c < p->ncontexts; c++) {
+		for (unsigned w = 0; w < p->nwords; w++)
+			devlog_read_back(s, PLIC_ENABLE_BASE + c * PLIC_ENABLE_STRIDE + 4 * w, 0);
+		devlog_read_back(s, PLIC_CONTEXT_BASE + c * PLIC_CONTEXT_STRIDE, 0);
+	}
+}
+
+/* Gateways and claims (pending, claimed, input levels) and the output
+ * lines: state the devices and the guest's claims produce, not writes. */
+static int plic_residue_save(void *dev, struct vmbuf *b)
+{
+	struct plic *p = dev;
+	vmbuf_put_u32(b, p->nsources);
+	vmbuf_put_u32(b, p->ncontexts);
+	for (unsigned w = 0; w < p->nwords; w++) {
+		vmbuf_put_u32(b, p->pending[w]);
+		vmbuf_put_u32(b, p->claimed[w]);
+		vmbuf_put_u32(b, p->level[w]);
+	}
+	vmbuf_put_bytes(b, p->out, p->ncontexts);
+	return 0;
+}
+
+static int plic_residue_load(void *dev, struct vmrd *r, unsigned version)
+{
+	struct plic *p = dev;
+	if (version != 1 || vmrd_u32(r) != p->nsources || vmrd_u32(r) != p->ncontexts)
+		return -1;
+	for (unsigned w = 0; w < p->nwords; w++) {
+		p->pending[w] = vmrd_u32(r) & word_mask(p, w);
+		p->claimed[w] = vmrd_u32(r) & word_mask(p, w);
+		p->level[w] = vmrd_u32(r) & word_mask(p, w);
+	}
+	vmrd_bytes(r, p->out, p->ncontexts);
+	for (unsigned c = 0; c < p->ncontexts; c++)
+		p->out[c] = p->out[c] != 0;
+	return vmrd_done(r) ? 0 : -1;
+}
+
+static const struct devlog_ops plic_devlog = {
+	.regs = plic_regs,
+	.nregs = sizeof(plic_regs) / sizeof(plic_regs[0]),
+	.width = 4,
+	.sizes = 1u << 4,
+	.read_back = plic_read_back,
+	.residue_version = 1,
+	.residue_save = plic_residue_save,
+	.residue_load = plic_residue_load,
+};
+
 const struct dev_ops plic_ops = {
 	.name = "plic",
+	.devlog = &plic_devlog,
 	.state_version = 1,
 	.save = plic_save,
 	.load = plic_load,

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "dev/syscon.h"
+#include "state/devlog.h"
 #include "state/vmbuf.h"
 
 #define SYSCON_FINISHER_FAIL 0x3333
@@ -71,8 +72,21 @@ static int syscon_load(void *dev, struct vmrd *r, unsigned version)
 	return version == 1 && vmrd_done(r) ? 0 : -1;
 }
 
+/* Its one register is an action (power off, reset): no log, no residue. */
+static const struct devlog_reg syscon_regs[] = {
+	{ "FINISHER", 0, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
+};
+
+static const struct devlog_ops syscon_devlog = {
+	.regs = syscon_regs,
+	.nregs = 1,
+	.width = 4,
+	.sizes = (1u << 2) | (1u << 4),
+};
+
 const struct dev_ops syscon_ops = {
 	.name = "syscon",
+	.devlog = &syscon_devlog,
 	.state_version = 1,
 	.save = syscon_save,
 	.load = syscon_load,

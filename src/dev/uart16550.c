@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "dev/uart16550.h"
+#include "state/devlog.h"
 #include "state/vmbuf.h"
 
 #define UART_FIFO_SIZE 16
@@ -361,8 +362,99 @@ static int uart_load(void *dev, struct vmrd *r, unsigned version)
 	return 0;
 }
 
+/* ---- write-log replay ---- */
+
+/* Offsets 0 and 1 are the divisor latch while LCR.DLAB is set (context 1). */
+enum { CTX_NORMAL = 0, CTX_DLAB = 1 };
+
+static const struct devlog_reg uart_regs[] = {
+	/* Transmits (or loops back into the RX FIFO): the FIFO, LSR and the
+	 * THRE interrupt it leaves are residue. */
+	{ "THR", REG_RBR_THR, 1, 1, CTX_NORMAL, CTX_NORMAL, DEVLOG_ACTION, 0 },
+	{ "DLL", REG_RBR_THR, 1, 1, CTX_DLAB, CTX_DLAB, DEVLOG_WRITE_ONLY, 0 },
+	{ "IER", REG_IER, 1, 1, CTX_NORMAL, CTX_NORMAL, DEVLOG_READ_WRITE, 0 },
+	{ "DLM", REG_IER, 1, 1, CTX_DLAB, CTX_DLAB, DEVLOG_WRITE_ONLY, 0 },
+	/* Reads as IIR: the FIFO mode and trigger level can only be logged. */
+	{ "FCR", REG_IIR_FCR, 1, 1, 0, 0, DEVLOG_WRITE_ONLY, 0 },
+	{ "LCR", REG_LCR, 1, 1, 0, 0, DEVLOG_READ_WRITE, 0 },
+	{ "MCR", REG_MCR, 1, 1, 0, 0, DEVLOG_READ_WRITE, 0 },
+	{ "LSR", REG_LSR, 1, 1, 0, 0, DEVLOG_IGNORED, 0 },
+	{ "MSR", REG_MSR, 1, 1, 0, 0, DEVLOG_IGNORED, 0 },
+	{ "SCR", REG_SCR, 1, 1, 0, 0, DEVLOG_READ_WRITE, 0 },
+};
+
+static uint32_t uart_log_context(void *dev, uint32_t off)
+{
+	const struct uart16550 *u = dev;
+	return off <= REG_IER && (u->lcr & LCR_DLAB) ? CTX_DLAB : CTX_NORMAL;
+}
+
+static uint32_t uart_swap_context(void *dev, uint32_t off, uint32_t ctx)
+{
+	struct uart16550 *u = dev;
+	uint32_t old = uart_log_context(dev, off);
+	if (off <= REG_IER)
+		u->lcr = ctx == CTX_DLAB ? u->lcr | LCR_DLAB : u->lcr & ~LCR_DLAB;
+	return old;
+}
+
+static void uart_read_back(void *dev, struct devlog_sink *s)
+{
+	devlog_read_back(s, REG_IER, CTX_NORMAL);
+	devlog_read_back(s, REG_LCR, 0);
+	devlog_read_back(s, REG_MCR, 0);
+	devlog_read_back(s, REG_SCR, 0);
+}
+
+/* What no register write reproduces: the RX FIFO, the status registers
+ * (their bits come from traffic), the pending THRE interrupt, the line. */
+static int uart_residue_save(void *dev, struct vmbuf *b)
+{
+	struct uart16550 *u = dev;
+	vmbuf_put_bytes(b, u->rx_fifo, UART_FIFO_SIZE);
+	vmbuf_put_u8(b, (uint8_t)u->rx_head);
+	vmbuf_put_u8(b, (uint8_t)u->rx_count);
+	vmbuf_put_u8(b, u->lsr);
+	vmbuf_put_u8(b, u->msr);
+	vmbuf_put_u8(b, u->thr_ipending);
+	vmbuf_put_u8(b, (uint8_t)(u->irq_level + 1));
+	return 0;
+}
+
+static int uart_residue_load(void *dev, struct vmrd *r, unsigned version)
+{
+	struct uart16550 *u = dev;
+	if (version != 1)
+		return -1;
+	vmrd_bytes(r, u->rx_fifo, UART_FIFO_SIZE);
+	unsigned head = vmrd_u8(r), count = vmrd_u8(r);
+	u->lsr = vmrd_u8(r);
+	u->msr = vmrd_u8(r);
+	u->thr_ipending = vmrd_u8(r) != 0;
+	u->irq_level = (int)vmrd_u8(r) - 1;
+	if (!vmrd_done(r) || head >= UART_FIFO_SIZE || count > UART_FIFO_SIZE)
+		return -1;
+	u->rx_head = head;
+	u->rx_count = count;
+	return 0;
+}
+
+static const struct devlog_ops uart_devlog = {
+	.regs = uart_regs,
+	.nregs = sizeof(uart_regs) / sizeof(uart_regs[0]),
+	.width = 1,
+	.sizes = (1u << 1) | (1u << 4),
+	.context = uart_log_context,
+	.swap_context = uart_swap_context,
+	.read_back = uart_read_back,
+	.residue_version = 1,
+	.residue_save = uart_residue_save,
+	.residue_load = uart_residue_load,
+};
+
 const struct dev_ops uart16550_ops = {
 	.name = "uart16550",
+	.devlog = &uart_devlog,
 	.state_version = 1,
 	.save = uart_save,
 	.load = uart_load,

@@ -30,6 +30,7 @@
 #include "block/block.h"
 #include "virtio/rng.h"
 #include "virtio/net.h"
+#include "state/devlog.h"
 #include "net/net.h"
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -286,6 +287,12 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	vm_add_mmio(vm, VIRT_UART0_BASE, VIRT_UART0_SIZE, &uart16550_ops, vm->uart);
 	if (attach_virtio(vm, cfg, err, errlen))
 		return -1;
+	/* Always on: logging a device register write costs a table lookup. */
+	vm->devlog = devlog_new(vm);
+	if (!vm->devlog) {
+		snprintf(err, errlen, "out of memory creating the device write log");
+		return -1;
+	}
 
 	if (!cfg->incoming && load_guest(vm, cfg, err, errlen))
 		return -1;
@@ -319,6 +326,7 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 	for (int i = 0; i < vm->nmmio; i++)
 		if (vm->mmio[i].ops->reset)
 			vm->mmio[i].ops->reset(vm->mmio[i].dev);
+	devlog_reset(vm->devlog);
 	pthread_mutex_unlock(&vm->lock);
 	/* Fresh RAM: drop the old pages rather than writing zeroes. A new
 	 * anonymous mapping also detaches RAM restored from a snapshot file. */
@@ -463,6 +471,7 @@ void virt_destroy(struct vm *vm)
 		close(vm->signal_fd);
 	for (int i = 0; i < vm->nharts; i++)
 		free(vm->harts[i]);
+	devlog_free(vm->devlog);
 	dcache_free(vm->dcache);
 	jit_free(vm->jit);
 	if (vm->ram)

@@ -154,6 +154,8 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 	uint64_t ticks;
 	if (snap_load_state(&in->img, vm, &in->machine, &ticks, err, errlen))
 		return -1;
+	fprintf(stderr, "tern: device state loaded by %s in %lld us\n",
+		mig_devstate_name(in->img.dev_method), (long long)in->img.dev_load_us);
 	for (;;) {
 		struct vms_section s;
 		if (vms_next(&in->img.r, &s)) {

@@ -93,6 +93,9 @@ int mig_params_set(struct mig_params *p, json_t *args, char *err, size_t errlen)
 				snprintf(err, errlen, "Parameter 'compress' expects none or zstd");
 				return -1;
 			}
+		} else if (!strcmp(key, "x-device-state")) {
+			if (mig_devstate_param(v, &n.device_state, err, errlen))
+				return -1;
 		} else {
 			snprintf(err, errlen, "Parameter '%s' is unexpected", key);
 			return -1;
@@ -104,11 +107,12 @@ int mig_params_set(struct mig_params *p, json_t *args, char *err, size_t errlen)
 
 json_t *mig_params_json(const struct mig_params *p)
 {
-	return json_pack("{s:I,s:I,s:s,s:s}", "downtime-limit", (json_int_t)p->downtime_limit_ms,
+	return json_pack("{s:I,s:I,s:s,s:s,s:s}", "downtime-limit", (json_int_t)p->downtime_limit_ms,
 			 "max-bandwidth", (json_int_t)p->max_bandwidth,
 			 "mode", p->mode == MIG_STOPCOPY ? "stop-copy" :
 				 p->mode == MIG_POSTCOPY ? "postcopy" : "precopy",
-			 "compress", p->compress ? "zstd" : "none");
+			 "compress", p->compress ? "zstd" : "none",
+			 "x-device-state", mig_devstate_name(p->device_state));
 }
 
 json_t *mig_info_json(const struct mig_info *i)
@@ -124,6 +128,7 @@ json_t *mig_info_json(const struct mig_info *i)
 		json_object_set_new(j, "x-downtime-breakdown", json_pack("{s:I,s:I,s:I,s:I}",
 			"memory", (json_int_t)i->down_ram_ms, "cpu", (json_int_t)i->down_cpu_ms,
 			"devices", (json_int_t)i->down_dev_ms, "other", (json_int_t)i->down_other_ms));
+		json_object_set_new(j, "x-device-state", mig_devstate_json(&i->devstate));
 	} else {
 		json_object_set_new(j, "expected-downtime", json_integer(i->expected_downtime_ms));
 	}
@@ -373,7 +378,9 @@ static int switch_over(struct migration *m)
 	if (mig_release_disks(m))
 		return -1;
 	int64_t cpu_us = 0, dev_us = 0;
-	if (snap_write_state_timed(m->vm, &m->w, &cpu_us, &dev_us) || vms_writer_finish(&m->w)) {
+	struct snap_dev_report devstate = { 0 };
+	if (snap_write_state_as(m->vm, &m->w, m->p.device_state, &cpu_us, &dev_us, &devstate) ||
+	    vms_writer_finish(&m->w)) {
 		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
 		return -1;
 	}
@@ -381,6 +388,7 @@ static int switch_over(struct migration *m)
 		return -1;
 	mig_record_downtime(m, t_down, t_ram, cpu_us, dev_us);
 	pthread_mutex_lock(&m->lock);
+	m->info.devstate = devstate;
 	m->info.remaining = 0;
 	pthread_mutex_unlock(&m->lock);
 	return 0;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <jansson.h>
+#include "state/snapshot.h"
 
 struct vm;
 struct virt_config;
@@ -23,6 +24,7 @@ struct mig_params {
 	uint64_t max_bandwidth;         /* bytes/s; 0 = unlimited */
 	enum mig_mode mode;             /* default pre-copy */
 	bool compress;                  /* zstd on the page stream */
+	enum snap_dev_method device_state;  /* x-device-state, default save */
 };
 
 /* QEMU's names. postcopy-paused: post-copy broke after the switch-over;
@@ -46,6 +48,8 @@ struct mig_info {
 	uint64_t ram_total, transferred, remaining, duplicate, normal, dirty_sync_count;
 	double mbps, dirty_pages_rate;
 	unsigned rounds, throttle_pct;
+	/* Device state at switch-over, both forms measured (once completed). */
+	struct snap_dev_report devstate;
 	char error[512];
 };
 
@@ -78,6 +82,11 @@ bool mig_is_active(struct migration *m);
 void mig_free(struct migration *m);
 const char *mig_status_name(enum mig_status s);
 json_t *mig_info_json(const struct mig_info *i);
+/* x-device-state (migration/mig_devstate.c): parse the parameter, name a
+ * method, and report both encodings. */
+int mig_devstate_param(json_t *v, enum snap_dev_method *method, char *err, size_t errlen);
+const char *mig_devstate_name(enum snap_dev_method method);
+json_t *mig_devstate_json(const struct snap_dev_report *r);
 
 /* Destination, in three steps around building the VM:
  * mig_incoming_open listens on uri, authenticates one source and reads the

@@ -86,7 +86,8 @@ int postcopy_switch_over(struct migration *m)
 	if (mig_release_disks(m))
 		return -1;
 	int64_t cpu_us = 0, dev_us = 0;
-	if (snap_write_state_timed(m->vm, &m->w, &cpu_us, &dev_us)) {
+	struct snap_dev_report devstate = { 0 };
+	if (snap_write_state_as(m->vm, &m->w, m->p.device_state, &cpu_us, &dev_us, &devstate)) {
 		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
 		return -1;
 	}
@@ -101,6 +102,7 @@ int postcopy_switch_over(struct migration *m)
 		return -1;
 	mig_record_downtime(m, t_down, t_ram, cpu_us, dev_us);
 	pthread_mutex_lock(&m->lock);
+	m->info.devstate = devstate;
 	m->info.remaining = count_unsent(m) * 4096;
 	pthread_mutex_unlock(&m->lock);
 	return 0;

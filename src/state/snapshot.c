@@ -14,6 +14,7 @@
 #include "cpu/dcache.h"
 #include "dev/plic.h"
 #include "machine/virt.h"
+#include "state/devlog.h"
 #include "state/hart_state.h"
 #include "state/snap_config.h"
 #include "state/snapshot.h"
@@ -143,10 +144,70 @@ static int64_t us_now(void)
 int snap_write_state(struct vm *vm, struct vms_writer *w)
 {
 	int64_t cpu, dev;
-	return snap_write_state_timed(vm, w, &cpu, &dev);
+	return snap_write_state_as(vm, w, SNAP_DEV_SAVE, &cpu, &dev, NULL);
 }
 
-int snap_write_state_timed(struct vm *vm, struct vms_writer *w, int64_t *cpu_us, int64_t *dev_us)
+/* Each device's own save, one buffer per device (name first). */
+static int encode_saved(struct vm *vm, struct vmbuf *bufs, char *err, size_t errlen)
+{
+	for (int i = 0; i < vm->nmmio; i++) {
+		const struct dev_ops *ops = vm->mmio[i].ops;
+		vmbuf_put_str(&bufs[i], ops->name);
+		if (!ops->save || ops->save(vm->mmio[i].dev, &bufs[i])) {
+			snprintf(err, errlen, "device %s could not save its state", ops->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The device sections in the chosen form; with rep, both forms are
+ * encoded and measured. VM lock held. */
+static int write_devices(struct vm *vm, struct vms_writer *w, enum snap_dev_method method,
+			 struct snap_dev_report *rep)
+{
+	struct vmbuf saved[VM_MAX_MMIO], logged = { 0 };
+	struct devlog_stats ls = { 0 };
+	memset(saved, 0, sizeof(saved));
+	int r = 0, log_r = 0;
+	if (rep || method == SNAP_DEV_SAVE) {
+		int64_t t0 = us_now();
+		r = encode_saved(vm, saved, w->err, sizeof(w->err));
+		if (rep) {
+			rep->save_us = us_now() - t0;
+			for (int i = 0; i < vm->nmmio; i++)
+				rep->save_bytes += VMS_SECTION_HDR_LEN + saved[i].len + VMS_DIGEST_LEN;
+		}
+	}
+	if (!r && (rep || method == SNAP_DEV_LOG)) {
+		char why[200];
+		int64_t t0 = us_now();
+		log_r = devlog_encode(vm, &logged, &ls, why, sizeof(why));
+		if (rep) {
+			rep->log_us = us_now() - t0;
+			rep->log_ok = !log_r;
+			rep->log_bytes = log_r ? 0 : VMS_SECTION_HDR_LEN + logged.len + VMS_DIGEST_LEN;
+			rep->log_entries = ls.entries;
+			snprintf(rep->log_err, sizeof(rep->log_err), "%s", log_r ? why : "");
+			rep->method = method;
+		}
+		if (log_r && method == SNAP_DEV_LOG) {
+			snprintf(w->err, sizeof(w->err), "device write log: %s", why);
+			r = -1;
+		}
+	}
+	for (int i = 0; i < vm->nmmio && !r && method == SNAP_DEV_SAVE; i++)
+		r = put_buf(w, VMS_ID_DEVICE, (uint16_t)i, vm->mmio[i].ops->state_version, &saved[i]);
+	if (!r && method == SNAP_DEV_LOG)
+		r = put_buf(w, VMS_ID_DEVLOG, 0, DEVLOG_VERSION, &logged);
+	for (int i = 0; i < vm->nmmio; i++)
+		vmbuf_free(&saved[i]);
+	vmbuf_free(&logged);
+	return r;
+}
+
+int snap_write_state_as(struct vm *vm, struct vms_writer *w, enum snap_dev_method method,
+			int64_t *cpu_us, int64_t *dev_us, struct snap_dev_report *rep)
 {
 	int64_t t0 = us_now();
 	struct vmbuf b = { 0 };
@@ -165,17 +226,8 @@ int snap_write_state_timed(struct vm *vm, struct vms_writer *w, int64_t *cpu_us,
 	}
 	int64_t t1 = us_now();
 	*cpu_us = t1 - t0;
-	for (int i = 0; i < vm->nmmio && !r; i++) {
-		const struct dev_ops *ops = vm->mmio[i].ops;
-		vmbuf_put_str(&b, ops->name);
-		if (!ops->save || ops->save(vm->mmio[i].dev, &b)) {
-			snprintf(w->err, sizeof(w->err), "device %s could not save its state", ops->name);
-			vmbuf_free(&b);
-			r = -1;
-			break;
-		}
-		r = put_buf(w, VMS_ID_DEVICE, (uint16_t)i, ops->state_version, &b);
-	}
+	if (!r)
+		r = write_devices(vm, w, method, rep);
 	pthread_mutex_unlock(&vm->lock);
 	*dev_us = us_now() - t1;
 	return r;
@@ -237,26 +289,32 @@ int snap_save_file(struct vm *vm, const char *path, struct snap_stats *st, char 
 
 /* ---- restore ---- */
 
-static int expect(struct snap_image *img, struct vms_section *s, uint32_t id, char *err, size_t errlen)
+/* The next section that is not an unknown optional one. */
+static int next_known(struct snap_image *img, struct vms_section *s, char *err, size_t errlen)
 {
 	for (;;) {
 		if (vms_next(&img->r, s)) {
 			snprintf(err, errlen, "%s", img->r.err);
 			return -1;
 		}
-		if (s->id == id)
+		if (!(s->id & VMS_ID_OPTIONAL))
 			return 0;
-		if (s->id & VMS_ID_OPTIONAL) {
-			if (vms_skip(&img->r, s)) {
-				snprintf(err, errlen, "%s", img->r.err);
-				return -1;
-			}
-			continue;
+		if (vms_skip(&img->r, s)) {
+			snprintf(err, errlen, "%s", img->r.err);
+			return -1;
 		}
-		snprintf(err, errlen, "%s: found a %s section (id %u) where the %s section belongs",
-			 img->path, vms_section_name(s->id), s->id, vms_section_name(id));
-		return -1;
 	}
+}
+
+static int expect(struct snap_image *img, struct vms_section *s, uint32_t id, char *err, size_t errlen)
+{
+	if (next_known(img, s, err, errlen))
+		return -1;
+	if (s->id == id)
+		return 0;
+	snprintf(err, errlen, "%s: found a %s section (id %u) where the %s section belongs",
+		 img->path, vms_section_name(s->id), s->id, vms_section_name(id));
+	return -1;
 }
 
 /* A small section's verified payload. */
@@ -432,6 +490,8 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 	return 0;
 }
 
+static int load_devices(struct snap_image *img, struct vm *vm, char *err, size_t errlen);
+
 int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_section *machine,
 		    uint64_t *ticks_out, char *err, size_t errlen)
 {
@@ -469,9 +529,59 @@ int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_sect
 			return -1;
 		}
 	}
+	int64_t t0 = us_now();
+	if (load_devices(img, vm, err, errlen))
+		return -1;
+	img->dev_load_us = us_now() - t0;
+	/* The external-interrupt line is the PLIC's to drive: make each hart's
+	 * SEIP agree with it. */
+	for (int i = 0; i < vm->nharts; i++)
+		hart_set_pending(vm->harts[i], MIP_SEIP, plic_output(vm->plic, (unsigned)i));
+	*ticks_out = ticks;
+	return 0;
+}
+
+static int load_devlog(struct snap_image *img, struct vm *vm, const struct vms_section *s,
+		       char *err, size_t errlen)
+{
+	uint8_t *p;
+	char why[300];
+	if (vms_read_payload(&img->r, s, &p)) {
+		snprintf(err, errlen, "%s", img->r.err);
+		return -1;
+	}
+	int r = devlog_apply(vm, p, s->len, s->version, why, sizeof(why));
+	free(p);
+	if (r)
+		snprintf(err, errlen, "%s: %s", img->path, why);
+	img->dev_method = SNAP_DEV_LOG;
+	return r;
+}
+
+/* Devices in either form: one DEVLOG section, or a DEVICE section per
+ * device in board order. */
+static int load_devices(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
+{
+	struct vms_section s;
+	uint8_t *p;
+	struct vmrd rd;
+	if (next_known(img, &s, err, errlen))
+		return -1;
+	if (s.id == VMS_ID_DEVLOG)
+		return load_devlog(img, vm, &s, err, errlen);
+	img->dev_method = SNAP_DEV_SAVE;
 	for (int i = 0; i < vm->nmmio; i++) {
-		if (expect_payload(img, VMS_ID_DEVICE, &s, &p, err, errlen))
+		if (i > 0 ? expect(img, &s, VMS_ID_DEVICE, err, errlen) :
+			    s.id != VMS_ID_DEVICE) {
+			if (!i)
+				snprintf(err, errlen, "%s: found a %s section (id %u) where the device "
+					 "sections belong", img->path, vms_section_name(s.id), s.id);
 			return -1;
+		}
+		if (vms_read_payload(&img->r, &s, &p)) {
+			snprintf(err, errlen, "%s", img->r.err);
+			return -1;
+		}
 		const struct dev_ops *ops = vm->mmio[i].ops;
 		char name[64];
 		rd = vmrd_of(p, s.len);
@@ -488,11 +598,8 @@ int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_sect
 			return -1;
 		}
 	}
-	/* The external-interrupt line is the PLIC's to drive: make each hart's
-	 * SEIP agree with it. */
-	for (int i = 0; i < vm->nharts; i++)
-		hart_set_pending(vm->harts[i], MIP_SEIP, plic_output(vm->plic, (unsigned)i));
-	*ticks_out = ticks;
+	/* The write logs no longer describe the devices. */
+	devlog_invalidate(vm->devlog);
 	return 0;
 }
 

@@ -31,9 +31,25 @@ int snap_save_file(struct vm *vm, const char *path, struct snap_stats *st, char 
  * writer's err says why). */
 int snap_write_config(struct vm *vm, struct vms_writer *w, char *err, size_t errlen);
 int snap_write_state(struct vm *vm, struct vms_writer *w);
-/* The same, reporting the time spent on harts and on devices (with the
- * machine section). */
-int snap_write_state_timed(struct vm *vm, struct vms_writer *w, int64_t *cpu_us, int64_t *dev_us);
+
+/* How device state travels: each device's own save/load (DEVICE
+ * sections), or the write logs replayed into fresh devices (one DEVLOG
+ * section, state/devlog.h). */
+enum snap_dev_method { SNAP_DEV_SAVE, SNAP_DEV_LOG };
+/* Both encodings of the same device state, measured (sizes include the
+ * section framing). */
+struct snap_dev_report {
+	enum snap_dev_method method;        /* the one written */
+	uint64_t save_bytes, log_bytes, log_entries;
+	int64_t save_us, log_us;            /* encoding time */
+	bool log_ok;                        /* false: log_err says why */
+	char log_err[200];
+};
+/* The same with the devices in the given form, reporting the time spent
+ * on harts and on devices (with the machine section). With rep, the
+ * devices are encoded both ways (timed) and the chosen form is written. */
+int snap_write_state_as(struct vm *vm, struct vms_writer *w, enum snap_dev_method method,
+			int64_t *cpu_us, int64_t *dev_us, struct snap_dev_report *rep);
 
 /* Restore, in two steps around virt_create. */
 struct snap_image {
@@ -41,6 +57,9 @@ struct snap_image {
 	struct vms_reader r;
 	json_t *config;             /* owns the strings cfg points to */
 	char path[4096];
+	/* Set by snap_load_state: the device form found and its load time. */
+	enum snap_dev_method dev_method;
+	int64_t dev_load_us;
 };
 /* Opens the snapshot, checks its header and reads the configuration. */
 int snap_open(struct snap_image *img, const char *path, struct virt_config *cfg,

@@ -33,6 +33,7 @@ const char *vms_section_name(uint32_t id)
 	case VMS_ID_RAM: return "ram";
 	case VMS_ID_RAM_BATCH: return "ram-batch";
 	case VMS_ID_POSTCOPY: return "postcopy";
+	case VMS_ID_DEVLOG: return "device-log";
 	default: return "unknown";
 	}
 }

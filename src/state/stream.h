@@ -27,6 +27,7 @@ enum {
 	VMS_ID_RAM = 5,         /* bitmap of stored pages, page-aligned RAM image */
 	VMS_ID_RAM_BATCH = 6,   /* live migration: a batch of pages (migration/rampages.h) */
 	VMS_ID_POSTCOPY = 8,    /* post-copy switch-over: bitmap of pages still on the source */
+	VMS_ID_DEVLOG = 7,      /* all devices as write logs + residues (state/devlog.h) */
 	VMS_ID_OPTIONAL = 0x8000,
 };
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "core/vm.h"
 #include "virtio/mmio.h"
+#include "state/devlog.h"
 #include "state/vmbuf.h"
 
 #define TRANSPORT_FEATURES ((1ull << VIRTIO_F_VERSION_1) | \
@@ -32,6 +33,7 @@ struct virtio_mmio {
 	uint32_t config_generation;
 	int irq_level;             /* last level driven, -1 = unknown */
 	const char *broken_why;    /* why NEEDS_RESET was set */
+	bool replaying;            /* a write-log replay is writing registers */
 	struct mmio_queue q[VIRTIO_MMIO_MAX_QUEUES];
 };
 
@@ -102,7 +104,9 @@ static void write_queue_ready(struct virtio_mmio *t, struct mmio_queue *q, uint3
 	}
 	if (virtq_ready(&q->vq))
 		return;
-	if (!(t->status & VIRTIO_STATUS_FEATURES_OK)) {
+	/* A replay writes Status before the queues; a driver that cleared
+	 * FEATURES_OK after enabling a queue still had it then. */
+	if (!(t->status & VIRTIO_STATUS_FEATURES_OK) && !t->replaying) {
 		virtio_mmio_needs_reset(t, "queue enabled before FEATURES_OK");
 		return;
 	}
@@ -112,16 +116,23 @@ static void write_queue_ready(struct virtio_mmio *t, struct mmio_queue *q, uint3
 		virtio_mmio_needs_reset(t, "queue size or ring address invalid");
 }
 
+/* Queue setup registers take writes only while the queue is not live. */
+static bool queue_writable(struct virtio_mmio *t)
+{
+	struct mmio_queue *q = sel_queue(t);
+	return q && !virtq_ready(&q->vq);
+}
+
 static void set_lo(uint64_t *x, uint32_t v) { *x = (*x & ~0xffffffffull) | v; }
 static void set_hi(uint64_t *x, uint32_t v) { *x = (*x & 0xffffffffull) | ((uint64_t)v << 32); }
 
 /* The single entry point for guest register writes (below the config
- * window). Write-only registers (QueueSel, *FeaturesSel, QueueNotify) will be
- * logged here for live-migration replay. */
+ * window). The write log (state/devlog.h) classifies them at the MMIO
+ * dispatch, with the predicates below. */
 static void mmio_reg_write(struct virtio_mmio *t, unsigned reg, uint32_t v)
 {
 	struct mmio_queue *q = sel_queue(t);
-	bool q_writable = q && !virtq_ready(&q->vq);
+	bool q_writable = queue_writable(t);
 
 	switch (reg) {
 	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
@@ -368,8 +379,166 @@ static void mmio_ram_pinned(void *dev, void (*fn)(void *ctx, uint64_t pa, uint64
 	}
 }
 
+/* ---- write-log replay ---- */
+
+/* Selector contexts: DriverFeatures lives in DriverFeaturesSel's (0..1),
+ * the queue registers in QueueSel's (0..7). */
+#define QUEUE_CTX 0, VIRTIO_MMIO_MAX_QUEUES - 1
+static const struct devlog_reg mmio_regs[] = {
+	{ "DeviceFeaturesSel", VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1, 4, 0, 0, DEVLOG_WRITE_ONLY, 0 },
+	{ "DriverFeatures", VIRTIO_MMIO_DRIVER_FEATURES, 1, 4, 0, 1, DEVLOG_WRITE_ONLY, 0 },
+	{ "DriverFeaturesSel", VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1, 4, 0, 0, DEVLOG_WRITE_ONLY, 0 },
+	{ "QueueSel", VIRTIO_MMIO_QUEUE_SEL, 1, 4, 0, 0, DEVLOG_WRITE_ONLY, 0 },
+	{ "QueueNum", VIRTIO_MMIO_QUEUE_NUM, 1, 4, QUEUE_CTX, DEVLOG_WRITE_ONLY, 0 },
+	{ "QueueReady", VIRTIO_MMIO_QUEUE_READY, 1, 4, QUEUE_CTX, DEVLOG_READ_WRITE, 0 },
+	/* A kick runs the queue: its progress indexes are residue. */
+	{ "QueueNotify", VIRTIO_MMIO_QUEUE_NOTIFY, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
+	/* Clears InterruptStatus bits, which are residue. */
+	{ "InterruptACK", VIRTIO_MMIO_INTERRUPT_ACK, 1, 4, 0, 0, DEVLOG_ACTION, 0 },
+	{ "Status", VIRTIO_MMIO_STATUS, 1, 4, 0, 0, DEVLOG_READ_WRITE, 0 },
+	/* DescLow..DeviceHigh: 0x80, 0x84, 0x90, 0x94, 0xa0, 0xa4. */
+	{ "QueueDesc", VIRTIO_MMIO_QUEUE_DESC_LOW, 2, 4, QUEUE_CTX, DEVLOG_WRITE_ONLY, 0 },
+	{ "QueueDriver", VIRTIO_MMIO_QUEUE_DRIVER_LOW, 2, 4, QUEUE_CTX, DEVLOG_WRITE_ONLY, 0 },
+	{ "QueueDevice", VIRTIO_MMIO_QUEUE_DEVICE_LOW, 2, 4, QUEUE_CTX, DEVLOG_WRITE_ONLY, 0 },
+	/* Everything else reads only; none of the models (blk, net, rng) has
+	 * a writable config space. */
+};
+
+static bool is_queue_reg(uint32_t off)
+{
+	return off == VIRTIO_MMIO_QUEUE_NUM || off == VIRTIO_MMIO_QUEUE_READY ||
+	       (off >= VIRTIO_MMIO_QUEUE_DESC_LOW && off <= VIRTIO_MMIO_QUEUE_DEVICE_HIGH);
+}
+
+static uint32_t mmio_log_context(void *dev, uint32_t off)
+{
+	const struct virtio_mmio *t = dev;
+	if (off == VIRTIO_MMIO_DRIVER_FEATURES)
+		return t->driver_features_sel;
+	return is_queue_reg(off) ? t->queue_sel : 0;
+}
+
+static uint32_t mmio_swap_context(void *dev, uint32_t off, uint32_t ctx)
+{
+	struct virtio_mmio *t = dev;
+	uint32_t old = mmio_log_context(dev, off);
+	if (off == VIRTIO_MMIO_DRIVER_FEATURES)
+		t->driver_features_sel = ctx;
+	else if (is_queue_reg(off))
+		t->queue_sel = ctx;
+	return old;
+}
+
+/* Writes the transport ignores in its state are not logged; Status 0
+ * resets the device and with it the log. */
+static enum devlog_class mmio_log_refine(void *dev, uint32_t off, uint32_t ctx, uint32_t val,
+					 enum devlog_class class)
+{
+	struct virtio_mmio *t = dev;
+	if (off == VIRTIO_MMIO_STATUS && (val & 0xff) == 0)
+		return DEVLOG_RESET;
+	if (class != DEVLOG_WRITE_ONLY)
+		return class;
+	if (off == VIRTIO_MMIO_DRIVER_FEATURES && (t->status & VIRTIO_STATUS_FEATURES_OK))
+		return DEVLOG_IGNORED;
+	if (is_queue_reg(off) && !queue_writable(t))
+		return DEVLOG_IGNORED;
+	return class;
+}
+
+/* Status first (FEATURES_OK must precede QueueReady), then each queue.
+ * A Status of 0 is never sent (it is the reset value): written, it would
+ * reset the device and undo the selectors and queue sizes the log has
+ * just set. */
+static void mmio_read_back(void *dev, struct devlog_sink *s)
+{
+	struct virtio_mmio *t = dev;
+	devlog_read_back(s, VIRTIO_MMIO_STATUS, 0);
+	for (unsigned q = 0; q < t->ops->nqueues; q++)
+		devlog_read_back(s, VIRTIO_MMIO_QUEUE_READY, q);
+}
+
+static void mmio_replaying(void *dev, bool on)
+{
+	((struct virtio_mmio *)dev)->replaying = on;
+}
+
+/* The device's identity (checked), what the device sets on its own
+ * (InterruptStatus, ConfigGeneration, NEEDS_RESET, the line), each live
+ * queue's progress through its rings, and the model's own state. */
+static int mmio_residue_save(void *dev, struct vmbuf *b)
+{
+	struct virtio_mmio *t = dev;
+	vmbuf_put_u32(b, t->ops->device_id);
+	vmbuf_put_u64(b, t->device_features);
+	vmbuf_put_u32(b, t->isr);
+	vmbuf_put_u32(b, t->config_generation);
+	vmbuf_put_u8(b, (t->status & VIRTIO_STATUS_NEEDS_RESET) != 0);
+	vmbuf_put_u8(b, (uint8_t)(t->irq_level + 1));
+	vmbuf_put_u32(b, t->ops->nqueues);
+	for (unsigned i = 0; i < t->ops->nqueues; i++) {
+		const struct virtq *vq = &t->q[i].vq;
+		vmbuf_put_u16(b, vq->last_avail);
+		vmbuf_put_u16(b, vq->used_idx);
+		vmbuf_put_u16(b, vq->signalled_used);
+		vmbuf_put_u8(b, vq->signalled_valid);
+		vmbuf_put_u8(b, vq->pushed);
+	}
+	return t->ops->save ? t->ops->save(t->dev, b) : 0;
+}
+
+static int mmio_residue_load(void *dev, struct vmrd *r, unsigned version)
+{
+	struct virtio_mmio *t = dev;
+	if (version != 1 || vmrd_u32(r) != t->ops->device_id || vmrd_u64(r) != t->device_features)
+		return -1;
+	t->isr = vmrd_u32(r) & (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
+	t->config_generation = vmrd_u32(r);
+	if (vmrd_u8(r)) {
+		t->status |= VIRTIO_STATUS_NEEDS_RESET;
+		t->broken_why = "needs reset (restored)";
+	} else {
+		t->status &= ~VIRTIO_STATUS_NEEDS_RESET;
+		t->broken_why = NULL;
+	}
+	t->irq_level = (int)vmrd_u8(r) - 1;
+	if (vmrd_u32(r) != t->ops->nqueues)
+		return -1;
+	for (unsigned i = 0; i < t->ops->nqueues; i++) {
+		struct virtq *vq = &t->q[i].vq;
+		uint16_t last_avail = vmrd_u16(r), used_idx = vmrd_u16(r), sig = vmrd_u16(r);
+		bool sig_valid = vmrd_u8(r), pushed = vmrd_u8(r);
+		if (!virtq_ready(vq))
+			continue;   /* a queue that is not live has no progress */
+		vq->last_avail = last_avail;
+		vq->used_idx = used_idx;
+		vq->signalled_used = sig;
+		vq->signalled_valid = sig_valid;
+		vq->pushed = pushed;
+	}
+	if (r->bad || (t->ops->load ? t->ops->load(t->dev, r) : 0))
+		return -1;
+	return vmrd_done(r) ? 0 : -1;
+}
+
+static const struct devlog_ops mmio_devlog = {
+	.regs = mmio_regs,
+	.nregs = sizeof(mmio_regs) / sizeof(mmio_regs[0]),
+	.width = 4,
+	.sizes = 1u << 4,
+	.context = mmio_log_context,
+	.swap_context = mmio_swap_context,
+	.refine = mmio_log_refine,
+	.read_back = mmio_read_back,
+	.replaying = mmio_replaying,
+	.residue_version = 1,
+	.residue_save = mmio_residue_save,
+	.residue_load = mmio_residue_load,
+};
+
 const struct dev_ops virtio_mmio_ops = {
 	.name = "virtio-mmio",
+	.devlog = &mmio_devlog,
 	.state_version = 1,
 	.save = mmio_save,
 	.load = mmio_load,

@@ -290,3 +290,11 @@ def run_tern(*args, timeout=30):
             return (b or "")[-1500:]
         pytest.fail(f"tern {' '.join(map(str, args))} still running after {timeout}s\n"
                     f"--- stdout tail ---\n{tail(e.stdout)}\n--- stderr tail ---\n{tail(e.stderr)}")
+
+
+def make_disk(tmp_path, name="disk.img", size="32M"):
+    """A raw image with an empty ext4 file system."""
+    img = tmp_path / name
+    subprocess.run(["truncate", "-s", size, str(img)], check=True)
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", str(img)], check=True)
+    return img

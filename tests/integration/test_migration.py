@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import Guest, run_tern, TERN
+from conftest import Guest, make_disk, run_tern, TERN
 from qmp_client import QMP, wait_socket
 
 _n = itertools.count(1)
@@ -51,8 +51,8 @@ def ticks(text):
     return [int(x) for x in re.findall(r"^DIRTY tick=(\d+) ", text, re.M)]
 
 
-def start_source(guest_factory, key, name, total=32, hot=8, prefix=()):
-    g = guest_factory(extra_args=("--name", name, "--migrate-key", key), prefix=prefix)
+def start_source(guest_factory, key, name, total=32, hot=8, prefix=(), extra=()):
+    g = guest_factory(extra_args=("--name", name, "--migrate-key", key, *extra), prefix=prefix)
     g.boot()
     g.run("dmesg -n 1")
     g.send(f"/bench/dirty {total} {hot} &\n")
@@ -102,6 +102,17 @@ def test_live_migration(guest_factory, key, mode):
     assert dst.poweroff() == 0
 
 
+def wait_migration(q, timeout=120):
+    """query-migrate until the migration has ended; returns the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = q.cmd("query-migrate")
+        if info["status"] in ("completed", "failed", "cancelled"):
+            return info
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
 def test_query_migrate_and_parameters(guest_factory, key):
     src_name, dst_name = vm_name("s"), vm_name("d")
     src = start_source(guest_factory, key, src_name)
@@ -110,7 +121,9 @@ def test_query_migrate_and_parameters(guest_factory, key):
     q.cmd("migrate-set-parameters", **{"downtime-limit": 200, "compress": "zstd"})
     p = q.cmd("query-migrate-parameters")
     assert p["downtime-limit"] == 200 and p["compress"] == "zstd"
-    for bad in ({"downtime-limit": 0}, {"mode": "warp"}, {"compress": "gzip"}, {"nope": 1}):
+    assert p["x-device-state"] == "save"
+    for bad in ({"downtime-limit": 0}, {"mode": "warp"}, {"compress": "gzip"}, {"nope": 1},
+                {"x-device-state": "replay"}):
         with pytest.raises(Exception):
             q.cmd("migrate-set-parameters", **bad)
     with pytest.raises(Exception, match="no migration is running"):
@@ -119,13 +132,7 @@ def test_query_migrate_and_parameters(guest_factory, key):
     dst = start_dest(guest_factory, key, dst_name, port)
     time.sleep(0.3)
     q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
-    deadline = time.monotonic() + 120
-    while True:
-        info = q.cmd("query-migrate")
-        if info["status"] in ("completed", "failed", "cancelled"):
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    info = wait_migration(q)
     assert info["status"] == "completed", info
     ram = info["ram"]
     assert ram["total"] == 256 << 20
@@ -133,12 +140,47 @@ def test_query_migrate_and_parameters(guest_factory, key):
     assert info["downtime"] <= info["total-time"]
     bd = info["x-downtime-breakdown"]
     assert set(bd) == {"memory", "cpu", "devices", "other"}
+    assert info["x-device-state"]["method"] == "save"
     # The source is paused for good; a second migration is refused.
     assert q.cmd("query-status")["status"] == "postmigrate"
     with pytest.raises(Exception, match="already been migrated"):
         q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
     check_continues(src, dst)
     q.cmd("quit")
+    assert dst.poweroff() == 0
+
+
+def test_device_state_by_write_log(guest_factory, key, tmp_path):
+    """x-device-state=log: the destination rebuilds every device by replaying
+    the guest's logged register writes; the guest then keeps using its disk
+    (remounted, so the virtio-blk queue really runs) and its console."""
+    img = make_disk(tmp_path)
+    src_name, dst_name = vm_name("s"), vm_name("d")
+    src = start_source(guest_factory, key, src_name, extra=("--disk", f"file={img}"))
+    src.run("mkdir -p /mnt && mount /dev/vda /mnt && echo before > /mnt/f && sync")
+    port = free_port()
+    dst = start_dest(guest_factory, key, dst_name, port)
+    time.sleep(0.3)
+    p = run_tern("migrate", src_name, f"tcp:127.0.0.1:{port}", "--device-state", "log",
+                 "--keep-source", timeout=180)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"device state sent by log; save \d+ bytes", p.stdout), p.stdout
+    q = QMP(sock_of(src_name))
+    assert q.cmd("query-migrate-parameters")["x-device-state"] == "log"
+    ds = q.cmd("query-migrate")["x-device-state"]
+    assert ds["method"] == "log", ds
+    for form in ("save", "log"):
+        assert ds[form]["bytes"] > 0 and ds[form]["encode-us"] > 0, ds
+    assert ds["log"]["entries"] > 0, ds
+    q.cmd("quit")
+    assert src.wait_exit(30) == 0
+    assert re.search(r"device state loaded by log in \d+ us", dst.stderr), dst.stderr
+    check_continues(src, dst)
+    assert dst.run("cat /mnt/f") == "before\n"
+    assert dst.run("echo after > /mnt/g && umount /mnt && mount /dev/vda /mnt && cat /mnt/f /mnt/g") \
+        == "before\nafter\n"
+    assert dst.run("echo console ok") == "console ok\n"
+    dst.run("umount /mnt")
     assert dst.poweroff() == 0
 
 

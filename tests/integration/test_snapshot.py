@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import Guest, run_tern
+from conftest import Guest, make_disk, run_tern
 from qmp_client import QMP, wait_socket
 
 _n = itertools.count(1)
@@ -140,13 +140,6 @@ def test_migrate_errors_keep_vm_and_old_file(guest_factory, tmp_path):
     assert q.wait_event("MIGRATION")["data"]["status"] in ("setup", "active", "completed")
     assert q.cmd("query-migrate")["status"] == "completed"
     assert g.run("echo ok") == "ok\n"
-
-
-def make_disk(tmp_path, name="disk.img", size="32M"):
-    img = tmp_path / name
-    subprocess.run(["truncate", "-s", size, str(img)], check=True)
-    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", str(img)], check=True)
-    return img
 
 
 def test_disks_flushed_checked_and_overridden(guest_factory, tmp_path):
