@@ -78,7 +78,7 @@ def check_continues(src, dst, min_new=3):
     assert "verify=ok" in dst.output
 
 
-@pytest.mark.parametrize("mode", ["precopy", "stop-copy", "zstd", "postcopy"])
+@pytest.mark.parametrize("mode", ["precopy", "stop-copy", "zstd", "postcopy", "postcopy-log"])
 def test_live_migration(guest_factory, key, mode):
     src_name, dst_name = vm_name("s"), vm_name("d")
     src = start_source(guest_factory, key, src_name)
@@ -87,7 +87,8 @@ def test_live_migration(guest_factory, key, mode):
     dst = start_dest(guest_factory, key, dst_name, port)
     time.sleep(0.3)
     extra = {"precopy": [], "stop-copy": ["--stop-copy"], "zstd": ["--compress"],
-             "postcopy": ["--postcopy"]}[mode]
+             "postcopy": ["--postcopy"],
+             "postcopy-log": ["--postcopy", "--device-state", "log"]}[mode]
     p = run_tern("migrate", src_name, f"tcp:127.0.0.1:{port}", *extra, timeout=180)
     assert p.returncode == 0, p.stderr
     m = re.search(r"downtime (\d+) ms \(memory (\d+), cpu (\d+), devices (\d+), other (\d+)\)", p.stdout)
