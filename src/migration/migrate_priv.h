@@ -52,9 +52,18 @@ uint64_t mig_sync_dirty(struct migration *m);
 int mig_release_disks(struct migration *m);
 /* The destination's one-byte verdict after loading the state. */
 int mig_wait_ack(struct migration *m);
-/* Record the downtime (from t_down, now) and its parts. */
-void mig_record_downtime(struct migration *m, int64_t t_down, int64_t ram_us, int64_t cpu_us,
-			 int64_t dev_us);
+/* Every switch-over begins alike: park the guest, harvest the dirty log,
+ * send RAM with send_ram (-1 with m->err), hand the disks over, send harts
+ * and devices. sw records when and how long each part took. Once the
+ * destination has confirmed, mig_switch_done records the downtime (until
+ * now) and its parts. */
+struct mig_switch {
+	int64_t t_down, ram_us, cpu_us, dev_us;
+	struct snap_dev_report devstate;
+};
+int mig_switch_begin(struct migration *m, int (*send_ram)(struct migration *),
+		     struct mig_switch *sw);
+void mig_switch_done(struct migration *m, const struct mig_switch *sw, uint64_t remaining);
 
 /* Post-copy, source side (postcopy_src.c): the switch-over (pinned pages,
  * devices, the bitmap of pages still to come, the destination's ACK), and

@@ -348,49 +348,63 @@ int mig_wait_ack(struct migration *m)
 	return 0;
 }
 
-void mig_record_downtime(struct migration *m, int64_t t_down, int64_t ram_us, int64_t cpu_us,
-			 int64_t dev_us)
+int mig_switch_begin(struct migration *m, int (*send_ram)(struct migration *),
+		     struct mig_switch *sw)
 {
-	int64_t down = mig_now_us() - t_down;
-	pthread_mutex_lock(&m->lock);
-	m->info.downtime_ms = down / 1000;
-	m->info.downtime_us = down;
-	m->info.downtime_known = true;
-	m->info.down_ram_ms = ram_us / 1000;
-	m->info.down_cpu_ms = cpu_us / 1000;
-	m->info.down_dev_ms = dev_us / 1000;
-	m->info.down_other_ms = (down - ram_us - cpu_us - dev_us) / 1000;
-	m->info.transferred = m->w.off;
-	pthread_mutex_unlock(&m->lock);
-}
-
-static int switch_over(struct migration *m)
-{
-	int64_t t_down = mig_now_us();
+	memset(sw, 0, sizeof(*sw));
+	sw->t_down = mig_now_us();
 	mig_set_status(m, MIG_DEVICE);
 	mig_pause_vm(m);
 	if (m->logging)
 		mig_sync_dirty(m);
 	int64_t t_ram0 = mig_now_us();
-	if (send_pages(m) < 0)
+	if (send_ram(m))
 		return -1;
-	int64_t t_ram = mig_now_us() - t_ram0;
+	sw->ram_us = mig_now_us() - t_ram0;
 	if (mig_release_disks(m))
 		return -1;
-	int64_t cpu_us = 0, dev_us = 0;
-	struct snap_dev_report devstate = { 0 };
-	if (snap_write_state_as(m->vm, &m->w, m->p.device_state, &cpu_us, &dev_us, &devstate) ||
-	    vms_writer_finish(&m->w)) {
+	if (snap_write_state_as(m->vm, &m->w, m->p.device_state, &sw->cpu_us, &sw->dev_us,
+				&sw->devstate)) {
+		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
+		return -1;
+	}
+	return 0;
+}
+
+void mig_switch_done(struct migration *m, const struct mig_switch *sw, uint64_t remaining)
+{
+	int64_t down = mig_now_us() - sw->t_down;
+	pthread_mutex_lock(&m->lock);
+	m->info.downtime_ms = down / 1000;
+	m->info.downtime_us = down;
+	m->info.downtime_known = true;
+	m->info.down_ram_ms = sw->ram_us / 1000;
+	m->info.down_cpu_ms = sw->cpu_us / 1000;
+	m->info.down_dev_ms = sw->dev_us / 1000;
+	m->info.down_other_ms = (down - sw->ram_us - sw->cpu_us - sw->dev_us) / 1000;
+	m->info.devstate = sw->devstate;
+	m->info.transferred = m->w.off;
+	m->info.remaining = remaining;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static int send_dirty(struct migration *m)
+{
+	return send_pages(m) < 0 ? -1 : 0;
+}
+
+static int switch_over(struct migration *m)
+{
+	struct mig_switch sw;
+	if (mig_switch_begin(m, send_dirty, &sw))
+		return -1;
+	if (vms_writer_finish(&m->w)) {
 		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
 		return -1;
 	}
 	if (mig_wait_ack(m))
 		return -1;
-	mig_record_downtime(m, t_down, t_ram, cpu_us, dev_us);
-	pthread_mutex_lock(&m->lock);
-	m->info.devstate = devstate;
-	m->info.remaining = 0;
-	pthread_mutex_unlock(&m->lock);
+	mig_switch_done(m, &sw, 0);
 	return 0;
 }
 

@@ -74,37 +74,19 @@ static uint64_t count_unsent(const struct migration *m)
 
 int postcopy_switch_over(struct migration *m)
 {
-	int64_t t_down = mig_now_us();
-	mig_set_status(m, MIG_DEVICE);
-	mig_pause_vm(m);
-	if (m->logging)
-		mig_sync_dirty(m);
-	int64_t t_ram0 = mig_now_us();
-	if (send_pinned(m))
+	struct mig_switch sw;
+	if (mig_switch_begin(m, send_pinned, &sw))
 		return -1;
-	int64_t t_ram = mig_now_us() - t_ram0;
-	if (mig_release_disks(m))
-		return -1;
-	int64_t cpu_us = 0, dev_us = 0;
-	struct snap_dev_report devstate = { 0 };
-	if (snap_write_state_as(m->vm, &m->w, m->p.device_state, &cpu_us, &dev_us, &devstate)) {
-		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
-		return -1;
-	}
 	/* The pages the destination must fetch or wait for. */
 	int64_t t_map = mig_now_us();
 	if (vms_put_section(&m->w, VMS_ID_POSTCOPY, 0, 1, m->bitmap, m->words * 8)) {
 		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
 		return -1;
 	}
-	t_ram += mig_now_us() - t_map;
+	sw.ram_us += mig_now_us() - t_map;
 	if (mig_wait_ack(m))
 		return -1;
-	mig_record_downtime(m, t_down, t_ram, cpu_us, dev_us);
-	pthread_mutex_lock(&m->lock);
-	m->info.devstate = devstate;
-	m->info.remaining = count_unsent(m) * 4096;
-	pthread_mutex_unlock(&m->lock);
+	mig_switch_done(m, &sw, count_unsent(m) * 4096);
 	return 0;
 }
 

@@ -356,15 +356,21 @@ def wait_status(q, wanted, timeout=120):
         time.sleep(0.05)
 
 
-def test_postcopy_faults_and_progress(guest_factory, key):
-    """Post-copy with the push slowed down: the destination runs before its
-    RAM is there, fetches what it touches, and reports it."""
+def start_pair(guest_factory, key, total, hot):
+    """A source running /bench/dirty, a destination waiting for it, and a
+    QMP connection to the source."""
     src_name, dst_name = vm_name("s"), vm_name("d")
-    src = start_source(guest_factory, key, src_name, total=64, hot=16)
+    src = start_source(guest_factory, key, src_name, total=total, hot=hot)
     port = free_port()
     dst = start_dest(guest_factory, key, dst_name, port)
     time.sleep(0.3)
-    q = QMP(sock_of(src_name))
+    return src, dst, QMP(sock_of(src_name)), port, dst_name
+
+
+def test_postcopy_faults_and_progress(guest_factory, key):
+    """Post-copy with the push slowed down: the destination runs before its
+    RAM is there, fetches what it touches, and reports it."""
+    src, dst, q, port, dst_name = start_pair(guest_factory, key, total=64, hot=16)
     q.cmd("migrate-set-parameters", mode="postcopy", **{"max-bandwidth": 20_000_000})
     assert q.cmd("query-migrate-parameters")["mode"] == "postcopy"
     q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
@@ -397,12 +403,7 @@ def test_postcopy_faults_and_progress(guest_factory, key):
 
 
 def test_precopy_switches_to_postcopy(guest_factory, key):
-    src_name, dst_name = vm_name("s"), vm_name("d")
-    src = start_source(guest_factory, key, src_name, total=96, hot=8)
-    port = free_port()
-    dst = start_dest(guest_factory, key, dst_name, port)
-    time.sleep(0.3)
-    q = QMP(sock_of(src_name))
+    src, dst, q, port, _ = start_pair(guest_factory, key, total=96, hot=8)
     q.cmd("migrate-set-parameters", **{"max-bandwidth": 20_000_000})
     q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
     wait_status(q, ("active",))
@@ -419,12 +420,7 @@ def test_precopy_switches_to_postcopy(guest_factory, key):
 
 
 def start_slow_postcopy(guest_factory, key):
-    src_name, dst_name = vm_name("s"), vm_name("d")
-    src = start_source(guest_factory, key, src_name, total=96, hot=8)
-    port = free_port()
-    dst = start_dest(guest_factory, key, dst_name, port)
-    time.sleep(0.3)
-    q = QMP(sock_of(src_name))
+    src, dst, q, port, _ = start_pair(guest_factory, key, total=96, hot=8)
     q.cmd("migrate-set-parameters", mode="postcopy", **{"max-bandwidth": 5_000_000})
     q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
     assert wait_status(q, ("postcopy-active", "failed"))["status"] == "postcopy-active"
