@@ -17,8 +17,11 @@ void vm_pause(struct vm *vm)
 
 void vm_resume(struct vm *vm)
 {
-	if (atomic_fetch_sub(&vm->pause_count, 1) == 1)
+	if (atomic_fetch_sub(&vm->pause_count, 1) == 1) {
+		if (vm->on_resume)
+			vm->on_resume(vm);
 		vm_kick(vm);
+	}
 }
 
 bool vm_is_parked(const struct vm *vm)

@@ -87,6 +87,9 @@ struct vm {
 	/* Pausing (core/pause.c): the vCPU parks at a slice boundary while
 	 * pause_count > 0; guest time stands still while it is parked. */
 	_Atomic int pause_count;
+	/* Called (from the thread that resumes) when the last pause ends:
+	 * devices that held their input while paused take it again. */
+	void (*on_resume)(struct vm *vm);
 	_Atomic int parked;         /* the vCPU thread is parked */
 	_Atomic int vcpu_running;   /* virt_run has not returned yet */
 	_Atomic int reset_req;      /* the host asked for a reset (runs even when paused) */

@@ -140,6 +140,14 @@ static int attach_nic(struct vm *vm, const struct net_spec *spec, unsigned i, un
 	return 0;
 }
 
+/* vm->on_resume: NICs held their input while the VM was paused. */
+static void resume_nics(struct vm *vm)
+{
+	for (int i = 0; i < vm->nmmio; i++)
+		if (vm->mmio[i].ops == &virtio_mmio_ops)
+			virtio_net_resume_rx(vm->mmio[i].dev);
+}
+
 /* Virtio devices fill the virt slots in order: disks, NICs, then the rng. */
 static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err, size_t errlen)
 {
@@ -287,6 +295,7 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	vm_add_mmio(vm, VIRT_UART0_BASE, VIRT_UART0_SIZE, &uart16550_ops, vm->uart);
 	if (attach_virtio(vm, cfg, err, errlen))
 		return -1;
+	vm->on_resume = resume_nics;
 	/* Always on: logging a device register write costs a table lookup. */
 	vm->devlog = devlog_new(vm);
 	if (!vm->devlog) {

@@ -209,6 +209,15 @@ static int net_receive(void *opaque, const uint8_t *frame, size_t len)
 	int r = -1;
 
 	pthread_mutex_lock(&n->vm->lock);
+	/* A paused guest receives nothing (as in QEMU, where a stopped VM
+	 * takes no packets): a snapshot or a migration's last copy of RAM
+	 * and device state must not change under it. The frame waits; the
+	 * resume hook calls for it again. */
+	if (atomic_load(&n->vm->pause_count)) {
+		n->rx_waiting = true;
+		pthread_mutex_unlock(&n->vm->lock);
+		return 0;
+	}
 	struct virtq *vq = virtio_mmio_live(n->t) ? virtio_mmio_queue(n->t, VIRTIO_NET_RXQ) : NULL;
 	if (vq && len <= NET_MAX_FRAME) {
 		bool mrg = virtio_mmio_features(n->t) & (1ull << VIRTIO_NET_F_MRG_RXBUF);
@@ -254,6 +263,21 @@ static void net_destroy(void *dev)
 	evloop_cancel(n->be->loop, n);
 	net_backend_close(n->be);
 	free(n);
+}
+
+static const struct virtio_dev_ops net_ops;
+
+void virtio_net_resume_rx(struct virtio_mmio *t)
+{
+	if (virtio_mmio_dev_ops(t) != &net_ops)
+		return;
+	struct virtio_net *n = virtio_mmio_dev(t);
+	pthread_mutex_lock(&n->vm->lock);
+	bool waiting = n->rx_waiting;
+	n->rx_waiting = false;
+	pthread_mutex_unlock(&n->vm->lock);
+	if (waiting)
+		net_backend_rx_ready(n->be);
 }
 
 static const struct virtio_dev_ops net_ops = {

@@ -40,4 +40,7 @@ struct net_backend;
  * Transmit runs on be's I/O loop; receive is whatever be delivers. */
 struct virtio_mmio *virtio_net_new(struct vm *vm, struct irq_line irq,
 				   struct net_backend *be, const uint8_t mac[6]);
+/* The VM runs again: deliver what arrived while it was paused. Does
+ * nothing for a transport that is not a virtio-net. */
+void virtio_net_resume_rx(struct virtio_mmio *t);
 #endif
