@@ -12,9 +12,6 @@
 #include <xxhash.h>
 #include "state/stream.h"
 
-/* Linux's limit on one readv/writev (UIO_MAXIOV). */
-#define VMS_IOV_MAX 1024
-
 static int fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(char *err, const char *fmt, ...)
 {
@@ -105,42 +102,6 @@ int vms_section_write(struct vms_writer *w, const void *p, size_t n)
 	return write_all(w, p, n);
 }
 
-/* Writes every byte of iov[0..n), however the kernel splits it. */
-static int writev_all(struct vms_writer *w, struct iovec *iov, int n)
-{
-	while (n > 0) {
-		ssize_t k = writev(w->fd, iov, n > VMS_IOV_MAX ? VMS_IOV_MAX : n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return fail(w->err, "write failed: %s", k < 0 ? strerror(errno) : "no progress");
-		w->off += (uint64_t)k;
-		while (n > 0 && (size_t)k >= iov->iov_len) {
-			k -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + k;
-			iov->iov_len -= (size_t)k;
-		}
-	}
-	return 0;
-}
-
-int vms_section_writev(struct vms_writer *w, struct iovec *iov, int n)
-{
-	size_t total = 0;
-	for (int i = 0; i < n; i++)
-		total += iov[i].iov_len;
-	if (total > w->left)
-		return fail(w->err, "section overflows its declared length");
-	for (int i = 0; i < n; i++)
-		XXH3_128bits_update(w->md, iov[i].iov_base, iov[i].iov_len);
-	w->left -= total;
-	return writev_all(w, iov, n);
-}
-
 int vms_section_hole(struct vms_writer *w, uint64_t n)
 {
 	if (n > w->left)
@@ -211,31 +172,6 @@ int vms_read(struct vms_reader *r, void *buf, size_t n)
 		b += k;
 		n -= (size_t)k;
 		r->off += (uint64_t)k;
-	}
-	return 0;
-}
-
-int vms_readv(struct vms_reader *r, struct iovec *iov, int n)
-{
-	while (n > 0) {
-		ssize_t k = readv(r->fd, iov, n > VMS_IOV_MAX ? VMS_IOV_MAX : n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return fail(r->err, "%s: read error: %s", r->name, strerror(errno));
-		if (k == 0)
-			return fail(r->err, "%s is truncated (ends at byte %llu)", r->name,
-				    (unsigned long long)r->off);
-		r->off += (uint64_t)k;
-		while (n > 0 && (size_t)k >= iov->iov_len) {
-			k -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + k;
-			iov->iov_len -= (size_t)k;
-		}
 	}
 	return 0;
 }

@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/uio.h>
 
 #define VMS_MAGIC "TERNSNAP"
 #define VMS_FORMAT_VERSION 1
@@ -52,9 +51,6 @@ int vms_writer_init(struct vms_writer *w, int fd);
 int vms_section_begin(struct vms_writer *w, uint32_t id, uint16_t instance, uint16_t version,
 		      uint64_t len);
 int vms_section_write(struct vms_writer *w, const void *p, size_t n);
-/* The same from scattered buffers in one system call (the iov array is
- * used up: it is advanced past what was written). */
-int vms_section_writev(struct vms_writer *w, struct iovec *iov, int n);
 /* n payload bytes of zeros that the digest does not cover (RAM holes). */
 int vms_section_hole(struct vms_writer *w, uint64_t n);
 int vms_section_end(struct vms_writer *w);
@@ -88,7 +84,5 @@ int vms_digest_check(struct vms_reader *r, void *md, const struct vms_section *s
 void vms_digest_abort(void *md);
 /* Reads n bytes of stream exactly; -1 with r->err set on EOF/error. */
 int vms_read(struct vms_reader *r, void *buf, size_t n);
-/* Reads exactly the bytes iov[0..n) describe (the array is used up). */
-int vms_readv(struct vms_reader *r, struct iovec *iov, int n);
 const char *vms_section_name(uint32_t id);
 #endif
