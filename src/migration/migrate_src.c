@@ -26,6 +26,9 @@
 #define MAX_ROUNDS 30
 /* Below this expected downtime, further rounds are not worth their time. */
 #define DOWNTIME_FLOOR_MS 5.0
+/* Above this expected downtime (and within the limit), a guest whose dirty
+ * set stopped shrinking is slowed briefly before the switch-over. */
+#define SETTLE_MS 50.0
 #define ACK_TIMEOUT_MS 60000
 
 
@@ -408,11 +411,21 @@ static int switch_over(struct migration *m)
 	return 0;
 }
 
+static void set_throttle(struct migration *m, int pct)
+{
+	if (pct > 99)
+		pct = 99;
+	atomic_store(&m->vm->throttle_pct, pct);
+	pthread_mutex_lock(&m->lock);
+	m->info.throttle_pct = (unsigned)pct;
+	pthread_mutex_unlock(&m->lock);
+}
+
 /* Pre-copy rounds until the expected downtime fits the limit. */
 static int precopy(struct migration *m)
 {
 	uint64_t prev_dirty = UINT64_MAX;
-	unsigned stalled = 0;
+	unsigned stalled = 0, settling = 0;
 	for (unsigned round = 1;; round++) {
 		int64_t t = mig_now_us();
 		int64_t bytes = send_pages(m);
@@ -442,19 +455,24 @@ static int precopy(struct migration *m)
 		 * bench case's downtime to ~5 ms but doubled its total time. */
 		bool shrinking = dirty * 3 < prev_dirty * 2;
 		if (expected_ms <= (double)m->p.downtime_limit_ms &&
-		    (!shrinking || expected_ms <= DOWNTIME_FLOOR_MS))
-			return 0;
+		    (!shrinking || expected_ms <= DOWNTIME_FLOOR_MS)) {
+			/* Within the limit but no longer shrinking: when the
+			 * pause would still be long, slow the guest for at most
+			 * two short rounds (40 points each) so that it dirties
+			 * less before the last copy. In bench/migrate.py's 1 GiB
+			 * case this took the downtime from ~113 to ~76 ms for
+			 * ~0.4 s more in total; the 256 MiB case never gets here. */
+			if (expected_ms <= SETTLE_MS || settling >= 2)
+				return 0;
+			settling++;
+			set_throttle(m, atomic_load(&m->vm->throttle_pct) + 40);
+			prev_dirty = dirty;
+			continue;
+		}
 		/* Auto-converge: rounds that do not shrink the dirty set slow
 		 * the guest down, 20 points at a time, up to 99%. */
 		if (dirty * 10 >= prev_dirty * 9 && ++stalled >= 2) {
-			int pct = atomic_load(&m->vm->throttle_pct);
-			pct = pct ? pct + 20 : 20;
-			if (pct > 99)
-				pct = 99;
-			atomic_store(&m->vm->throttle_pct, pct);
-			pthread_mutex_lock(&m->lock);
-			m->info.throttle_pct = (unsigned)pct;
-			pthread_mutex_unlock(&m->lock);
+			set_throttle(m, atomic_load(&m->vm->throttle_pct) + 20);
 			stalled = 0;
 		}
 		prev_dirty = dirty;
