@@ -41,15 +41,9 @@ struct migration {
 
 int64_t mig_now_us(void);
 void mig_set_status(struct migration *m, enum mig_status s);
-void mig_pause_vm(struct migration *m);
-void mig_resume_vm(struct migration *m);
 /* Encode and send pages[0..n) as one batch, counting it; paced (the
  * bandwidth cap) unless urgent. -1 with m->err. */
 int mig_send_batch(struct migration *m, const uint64_t *pages, uint32_t n, int urgent);
-/* Harvest the dirty log into m->bitmap (pausing briefly). Pages. */
-uint64_t mig_sync_dirty(struct migration *m);
-/* Flush every disk and drop its lock for the destination. -1 with m->err. */
-int mig_release_disks(struct migration *m);
 /* The destination's one-byte verdict after loading the state. */
 int mig_wait_ack(struct migration *m);
 /* Every switch-over begins alike: park the guest, harvest the dirty log,

@@ -180,7 +180,7 @@ bool mig_is_active(struct migration *m)
 	       i.status == MIG_POSTCOPY_ACTIVE || i.status == MIG_CANCELLING;
 }
 
-void mig_pause_vm(struct migration *m)
+static void pause_vm(struct migration *m)
 {
 	if (!m->paused) {
 		vm_pause(m->vm);
@@ -188,7 +188,7 @@ void mig_pause_vm(struct migration *m)
 	}
 }
 
-void mig_resume_vm(struct migration *m)
+static void resume_vm(struct migration *m)
 {
 	if (m->paused) {
 		vm_resume(m->vm);
@@ -290,13 +290,14 @@ static void mark_all_pages(struct migration *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
-uint64_t mig_sync_dirty(struct migration *m)
+/* Harvest the dirty log into m->bitmap (parking the vCPU for it). Pages. */
+static uint64_t sync_dirty(struct migration *m)
 {
 	int was = m->paused;
-	mig_pause_vm(m);
+	pause_vm(m);
 	uint64_t n = ram_dirty_log_sync(m->vm, m->bitmap);
 	if (!was)
-		mig_resume_vm(m);
+		resume_vm(m);
 	pthread_mutex_lock(&m->lock);
 	m->info.dirty_sync_count++;
 	m->info.remaining = n * 4096;
@@ -324,7 +325,9 @@ static int flush_and_unlock(struct blk_dev *d)
 	return blk_unlock(d);
 }
 
-int mig_release_disks(struct migration *m)
+/* Flush every disk and drop its lock for the destination (all of them are
+ * locked again if the migration fails). -1 with m->err. */
+static int release_disks(struct migration *m)
 {
 	m->disks_released = 1;
 	if (for_each_disk(m->vm, flush_and_unlock)) {
@@ -357,14 +360,14 @@ int mig_switch_begin(struct migration *m, int (*send_ram)(struct migration *),
 	memset(sw, 0, sizeof(*sw));
 	sw->t_down = mig_now_us();
 	mig_set_status(m, MIG_DEVICE);
-	mig_pause_vm(m);
+	pause_vm(m);
 	if (m->logging)
-		mig_sync_dirty(m);
+		sync_dirty(m);
 	int64_t t_ram0 = mig_now_us();
 	if (send_ram(m))
 		return -1;
 	sw->ram_us = mig_now_us() - t_ram0;
-	if (mig_release_disks(m))
+	if (release_disks(m))
 		return -1;
 	if (snap_write_state_as(m->vm, &m->w, m->p.device_state, &sw->cpu_us, &sw->dev_us,
 				&sw->devstate)) {
@@ -432,7 +435,7 @@ static int precopy(struct migration *m)
 		if (bytes < 0)
 			return -1;
 		int64_t dt = mig_now_us() - t;
-		uint64_t dirty = mig_sync_dirty(m);
+		uint64_t dirty = sync_dirty(m);
 		double bw = dt > 0 ? (double)bytes / ((double)dt / 1e6) : 1e12;   /* bytes/s */
 		if (bw < 1e6)
 			bw = 1e6;
@@ -515,13 +518,13 @@ static void *mig_thread(void *arg)
 	if (m->p.mode == MIG_STOPCOPY || m->p.mode == MIG_POSTCOPY) {
 		/* Stop-and-copy sends everything now; post-copy switches over at
 		 * once and sends everything afterwards. */
-		mig_pause_vm(m);
+		pause_vm(m);
 		mark_all_pages(m);
 	} else {
-		mig_pause_vm(m);
+		pause_vm(m);
 		m->logging = !ram_dirty_log_start(m->vm);
 		mark_all_pages(m);
-		mig_resume_vm(m);
+		resume_vm(m);
 		if (!m->logging) {
 			snprintf(m->err, sizeof(m->err), "out of memory for the dirty-page log");
 			goto out;
@@ -543,7 +546,7 @@ static void *mig_thread(void *arg)
 	ok = 0;
 out:
 	if (m->logging) {
-		mig_pause_vm(m);
+		pause_vm(m);
 		ram_dirty_log_stop(m->vm);
 		m->logging = 0;
 	}
@@ -555,7 +558,7 @@ out:
 			for_each_disk(m->vm, blk_relock);
 		if (m->fd >= 0)
 			shutdown(m->fd, SHUT_RDWR);
-		mig_resume_vm(m);       /* the source goes on as if nothing happened */
+		resume_vm(m);       /* the source goes on as if nothing happened */
 		pthread_mutex_lock(&m->lock);
 		if (atomic_load(&m->cancel))
 			snprintf(m->info.error, sizeof(m->info.error), "cancelled");
@@ -654,14 +657,6 @@ int mig_start_postcopy(struct migration *m, char *err, size_t errlen)
 	return 0;
 }
 
-bool mig_holds_guest(struct migration *m)
-{
-	struct mig_info i;
-	mig_get_info(m, &i);
-	return i.status == MIG_COMPLETED || i.status == MIG_POSTCOPY_ACTIVE ||
-	       i.status == MIG_POSTCOPY_PAUSED;
-}
-
 int mig_postcopy_reclaim(struct migration *m, char *err, size_t errlen)
 {
 	struct mig_info i;
@@ -684,7 +679,7 @@ int mig_postcopy_reclaim(struct migration *m, char *err, size_t errlen)
 		 "post-copy failed after the switch-over; the guest was taken back by the source");
 	pthread_mutex_unlock(&m->lock);
 	mig_set_status(m, MIG_FAILED);
-	mig_resume_vm(m);
+	resume_vm(m);
 	return 0;
 }
 

@@ -74,8 +74,6 @@ int mig_start_postcopy(struct migration *m, char *err, size_t errlen);
  * guest run here again, from the switch-over. -1 with err when it cannot
  * (a disk is still held: the destination may still run). */
 int mig_postcopy_reclaim(struct migration *m, char *err, size_t errlen);
-/* The migration holds the guest paused (it runs elsewhere, or is moving). */
-bool mig_holds_guest(struct migration *m);
 void mig_get_info(struct migration *m, struct mig_info *out);
 bool mig_is_active(struct migration *m);
 /* Waits for the thread (after completion, failure or cancel) and frees. */
