@@ -150,6 +150,8 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 	munmap(vm->ram, vm->ram_size);
 	vm->ram = in->ram;
 	in->ram = NULL;
+	/* Nothing decoded can outlive that (batches after this point drop
+	 * what they overwrite through ram_written). */
 	dcache_clear(vm->dcache);
 	uint64_t ticks;
 	if (snap_load_state(&in->img, vm, &in->machine, &ticks, err, errlen))
@@ -171,7 +173,6 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 		}
 		if (s.id == VMS_ID_POSTCOPY) {
 			/* The guest starts now; the rest of RAM follows. */
-			dcache_clear(vm->dcache);
 			vm_set_guest_time(vm, ticks);
 			return postcopy_dst_start(in, vm, &s, err, errlen);
 		}
@@ -179,7 +180,6 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 			 vms_section_name(s.id), s.id);
 		return -1;
 	}
-	dcache_clear(vm->dcache);
 	vm_set_guest_time(vm, ticks);
 	uint8_t ack = 0;
 	if (mig_write_all(in->img.fd, &ack, 1)) {

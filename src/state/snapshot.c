@@ -490,7 +490,67 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 	return 0;
 }
 
-static int load_devices(struct snap_image *img, struct vm *vm, char *err, size_t errlen);
+static int load_devlog(struct snap_image *img, struct vm *vm, const struct vms_section *s,
+		       char *err, size_t errlen)
+{
+	uint8_t *p;
+	char why[300];
+	if (vms_read_payload(&img->r, s, &p)) {
+		snprintf(err, errlen, "%s", img->r.err);
+		return -1;
+	}
+	int r = devlog_apply(vm, p, s->len, s->version, why, sizeof(why));
+	free(p);
+	if (r)
+		snprintf(err, errlen, "%s: %s", img->path, why);
+	img->dev_method = SNAP_DEV_LOG;
+	return r;
+}
+
+/* Devices in either form: one DEVLOG section, or a DEVICE section per
+ * device in board order. */
+static int load_devices(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
+{
+	struct vms_section s;
+	uint8_t *p;
+	struct vmrd rd;
+	if (next_known(img, &s, err, errlen))
+		return -1;
+	if (s.id == VMS_ID_DEVLOG)
+		return load_devlog(img, vm, &s, err, errlen);
+	img->dev_method = SNAP_DEV_SAVE;
+	if (s.id != VMS_ID_DEVICE) {
+		snprintf(err, errlen, "%s: found a %s section (id %u) where the device sections belong",
+			 img->path, vms_section_name(s.id), s.id);
+		return -1;
+	}
+	for (int i = 0; i < vm->nmmio; i++) {
+		if (i && expect(img, &s, VMS_ID_DEVICE, err, errlen))
+			return -1;
+		if (vms_read_payload(&img->r, &s, &p)) {
+			snprintf(err, errlen, "%s", img->r.err);
+			return -1;
+		}
+		const struct dev_ops *ops = vm->mmio[i].ops;
+		char name[64];
+		rd = vmrd_of(p, s.len);
+		int r = -1;
+		if (s.instance == i && vmrd_str(&rd, name, sizeof(name)) && !strcmp(name, ops->name) &&
+		    ops->load) {
+			struct vmrd dev = vmrd_of(p + rd.off, s.len - rd.off);
+			r = s.version > ops->state_version ? -1 : ops->load(vm->mmio[i].dev, &dev, s.version);
+		}
+		free(p);
+		if (r) {
+			snprintf(err, errlen, "%s: state of device %d (%s, section version %u) is invalid "
+				 "or of an unknown version", img->path, i, ops->name, s.version);
+			return -1;
+		}
+	}
+	/* The write logs no longer describe the devices. */
+	devlog_invalidate(vm->devlog);
+	return 0;
+}
 
 int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_section *machine,
 		    uint64_t *ticks_out, char *err, size_t errlen)
@@ -538,68 +598,6 @@ int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_sect
 	for (int i = 0; i < vm->nharts; i++)
 		hart_set_pending(vm->harts[i], MIP_SEIP, plic_output(vm->plic, (unsigned)i));
 	*ticks_out = ticks;
-	return 0;
-}
-
-static int load_devlog(struct snap_image *img, struct vm *vm, const struct vms_section *s,
-		       char *err, size_t errlen)
-{
-	uint8_t *p;
-	char why[300];
-	if (vms_read_payload(&img->r, s, &p)) {
-		snprintf(err, errlen, "%s", img->r.err);
-		return -1;
-	}
-	int r = devlog_apply(vm, p, s->len, s->version, why, sizeof(why));
-	free(p);
-	if (r)
-		snprintf(err, errlen, "%s: %s", img->path, why);
-	img->dev_method = SNAP_DEV_LOG;
-	return r;
-}
-
-/* Devices in either form: one DEVLOG section, or a DEVICE section per
- * device in board order. */
-static int load_devices(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
-{
-	struct vms_section s;
-	uint8_t *p;
-	struct vmrd rd;
-	if (next_known(img, &s, err, errlen))
-		return -1;
-	if (s.id == VMS_ID_DEVLOG)
-		return load_devlog(img, vm, &s, err, errlen);
-	img->dev_method = SNAP_DEV_SAVE;
-	for (int i = 0; i < vm->nmmio; i++) {
-		if (i > 0 ? expect(img, &s, VMS_ID_DEVICE, err, errlen) :
-			    s.id != VMS_ID_DEVICE) {
-			if (!i)
-				snprintf(err, errlen, "%s: found a %s section (id %u) where the device "
-					 "sections belong", img->path, vms_section_name(s.id), s.id);
-			return -1;
-		}
-		if (vms_read_payload(&img->r, &s, &p)) {
-			snprintf(err, errlen, "%s", img->r.err);
-			return -1;
-		}
-		const struct dev_ops *ops = vm->mmio[i].ops;
-		char name[64];
-		rd = vmrd_of(p, s.len);
-		int r = -1;
-		if (s.instance == i && vmrd_str(&rd, name, sizeof(name)) && !strcmp(name, ops->name) &&
-		    ops->load) {
-			struct vmrd dev = vmrd_of(p + rd.off, s.len - rd.off);
-			r = s.version > ops->state_version ? -1 : ops->load(vm->mmio[i].dev, &dev, s.version);
-		}
-		free(p);
-		if (r) {
-			snprintf(err, errlen, "%s: state of device %d (%s, section version %u) is invalid "
-				 "or of an unknown version", img->path, i, ops->name, s.version);
-			return -1;
-		}
-	}
-	/* The write logs no longer describe the devices. */
-	devlog_invalidate(vm->devlog);
 	return 0;
 }
 
