@@ -1,20 +1,27 @@
-# tern build. Every .c under src/ is built; src/cli/main.c holds main(), the
-# rest go into build/libtern.a, which the unit tests link against too.
+# tern build. Every .c under src/ is built; each program's main() sits in its
+# own file (MAINS), the rest go into build/libtern.a, which the unit tests
+# link against too. `make CFLAGS=...` replaces only the optimisation flags.
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Isrc -MMD -MP -pthread
-LDLIBS  += -lfdt -lslirp -lvdeplug -ljansson -lxxhash -lm -pthread -lcrypto -lzstd
+PKGS    := libxml-2.0 libcurl libarchive ext2fs
+override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Isrc -MMD -MP -pthread \
+                   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDFLAGS += -Wl,--as-needed
+LDLIBS  += -lfdt -lslirp -lvdeplug -ljansson -lxxhash -lm -pthread -lcrypto -lssl -lzstd \
+           $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lcom_err
 
 BUILD   := build
 SRCS    := $(shell find src -name '*.c' | sort)
-MAIN    := src/cli/main.c
-LIBSRCS := $(filter-out $(MAIN),$(SRCS))
+# The programs: build/tern, and build/ternd (the host agent) once it exists.
+MAINS   := src/cli/main.c $(wildcard src/agent/ternd.c)
+PROGS   := $(BUILD)/tern $(if $(wildcard src/agent/ternd.c),$(BUILD)/ternd)
+LIBSRCS := $(filter-out $(MAINS),$(SRCS))
 OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(LIBSRCS))
 TESTSRC := $(wildcard tests/unit/test_*.c)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TESTSRC))
 
 .PHONY: all deps guest demo check unit isa integration bench bench-migrate fuzz fuzz-smoke clean
-all: $(BUILD)/tern
+all: $(PROGS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -27,6 +34,9 @@ $(BUILD)/libtern.a: $(OBJS)
 $(BUILD)/tern: $(BUILD)/src/cli/main.o $(BUILD)/libtern.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/ternd: $(BUILD)/src/agent/ternd.o $(BUILD)/libtern.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtern.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtern.a $(LDLIBS) -lcmocka
@@ -35,7 +45,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtern.a
 # against an instrumented copy of the library in build/fuzz/.
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -Isrc -pthread -fsanitize=address,undefined \
-                -fno-sanitize-recover=undefined -Wno-unknown-attributes
+                -fno-sanitize-recover=undefined -Wno-unknown-attributes \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_OBJS    := $(patsubst %.c,$(BUILD)/fuzz/%.o,$(LIBSRCS))
@@ -108,6 +119,6 @@ bench-migrate: deps all
 	@bench/migrate.py
 
 clean:
-	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/libtern.a $(BUILD)/fuzz/src $(BUILD)/fuzz/libtern.a $(FUZZERS)
+	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/ternd $(BUILD)/libtern.a $(BUILD)/fuzz/src $(BUILD)/fuzz/libtern.a $(FUZZERS)
 
--include $(OBJS:.o=.d) $(BUILD)/src/cli/main.d $(FUZZ_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(patsubst %.c,$(BUILD)/%.d,$(MAINS)) $(FUZZ_OBJS:.o=.d)

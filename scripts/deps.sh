@@ -12,7 +12,14 @@ clang libclang-rt-14-dev
 cpio gzip xz-utils zstd kmod e2fsprogs
 libzstd-dev libslirp-dev libvdeplug-dev vde2 libssl-dev libjansson-dev libxxhash-dev
 debian-archive-keyring ca-certificates apt
+libxml2-dev libxml2-utils libcurl4-openssl-dev libcivetweb-dev libarchive-dev libext2fs-dev comerr-dev
+etcd-server etcd-client mmdebstrap qemu-user-static binfmt-support mtools dosfstools xorriso
+iproute2 iputils-ping bridge-utils chromium
 "
+
+# npm: the machine image may carry its own Node.js (with npm); Debian's npm
+# conflicts with such a nodejs, so it is asked for only when npm is missing.
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 
 # One dpkg-query call; a package counts as present only when fully installed.
 # shellcheck disable=SC2086
