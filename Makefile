@@ -20,8 +20,15 @@ OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(LIBSRCS))
 TESTSRC := $(wildcard tests/unit/test_*.c)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TESTSRC))
 
-.PHONY: all deps guest demo check unit isa integration bench bench-migrate fuzz fuzz-smoke clean
-all: $(PROGS)
+.PHONY: all web deps guest demo check unit isa integration bench bench-migrate fuzz fuzz-smoke clean
+all: $(PROGS) web
+
+# The dashboard: web/src/ plus npm vendor files (web/package-lock.json) in
+# build/web/, which ternd serves.
+WEB_SRCS := $(shell find web/src -type f 2>/dev/null)
+web: $(BUILD)/web/.built
+$(BUILD)/web/.built: web/package-lock.json $(WEB_SRCS) scripts/build-web.sh
+	@scripts/build-web.sh $(BUILD)/web
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
