@@ -1,0 +1,24 @@
+/* tls: mutually authenticated TLS contexts from a host folder made by
+ * `tern pki host` (ca.crt, host.crt, host.key). Both ends present their host
+ * certificate and verify the peer's against the cluster CA, so a peer with a
+ * certificate from another CA is refused in the handshake, before any
+ * state moves. */
+#ifndef TERN_TLS_H
+#define TERN_TLS_H
+#include <stddef.h>
+#include <openssl/ssl.h>
+
+/* A context for a server (server != 0) or a client end, TLS 1.3 only,
+ * loading dir/host.crt, dir/host.key and trusting only dir/ca.crt.
+ * Returns NULL with a message in err. */
+SSL_CTX *tls_ctx_load(const char *dir, int server, char *err, size_t errlen);
+
+/* Run the handshake on a connected blocking socket. Returns the SSL or NULL
+ * with the reason (certificate errors spelled out) in err. */
+SSL *tls_handshake(SSL_CTX *ctx, int fd, int server, char *err, size_t errlen);
+
+/* The OpenSSL error queue (and verify result, when ssl is given) as one
+ * line appended to what; the queue is cleared. */
+void tls_error(SSL *ssl, const char *what, char *err, size_t errlen);
+
+#endif
