@@ -13,7 +13,8 @@
  * Returns NULL with a message in err. */
 SSL_CTX *tls_ctx_load(const char *dir, int server, char *err, size_t errlen);
 
-/* Run the handshake on a connected blocking socket. Returns the SSL or NULL
+/* Run the handshake on a connected blocking socket (the process must
+ * ignore SIGPIPE, as tern and ternd do). Returns the SSL or NULL
  * with the reason (certificate errors spelled out) in err. */
 SSL *tls_handshake(SSL_CTX *ctx, int fd, int server, char *err, size_t errlen);
 

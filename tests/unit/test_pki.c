@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,8 @@ static void test_missing_files(void **state)
 
 int main(void)
 {
+	/* As in tern and ternd: a peer that hung up is an error, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_files_and_modes),
 		cmocka_unit_test(test_refusals),
