@@ -18,8 +18,12 @@ fi
 
 rm -rf "$OUT.tmp" && mkdir -p "$OUT.tmp/vendor"
 [ -d "$WEB/src" ] && cp -R "$WEB/src/." "$OUT.tmp/"
-cp "$NM/@xterm/xterm/lib/xterm.mjs" "$NM/@xterm/xterm/css/xterm.css" \
-   "$NM/@xterm/addon-fit/lib/addon-fit.mjs" \
-   "$NM/uplot/dist/uPlot.esm.js" "$NM/uplot/dist/uPlot.min.css" "$OUT.tmp/vendor/"
+# ES modules are copied under .js names: every server maps .js to
+# text/javascript, which browsers demand of module scripts; .mjs is not
+# known to all of them.
+cp "$NM/@xterm/xterm/lib/xterm.mjs" "$OUT.tmp/vendor/xterm.js"
+cp "$NM/@xterm/addon-fit/lib/addon-fit.mjs" "$OUT.tmp/vendor/addon-fit.js"
+cp "$NM/@xterm/xterm/css/xterm.css" "$NM/uplot/dist/uPlot.esm.js" "$NM/uplot/dist/uPlot.min.css" \
+   "$OUT.tmp/vendor/"
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
 touch "$OUT/.built"
