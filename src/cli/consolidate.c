@@ -30,7 +30,8 @@ static void consolidate_usage(FILE *f)
 		"  --memory              VMs reserve their memory (and 100 Mbit/s) on their\n"
 		"                        host; by default only CPU limits placement, as in\n"
 		"                        the paper's runs (docs/CONSOLIDATION.md)\n"
-		"  --set KEY=VALUE       a tern parameter: z, low, after, cap, coeff\n"
+		"  --set KEY=VALUE       a tern parameter: z, low, after, cap, coeff,\n"
+		"                        wake (docs/CONSOLIDATION.md)\n"
 		"  --json                print {\"policies\":[...]} instead of a table\n"
 		"  -h, --help            show this help\n"
 		"\n"
@@ -74,6 +75,8 @@ static int apply_set(struct cons_params *p, const char *kv)
 		p->max_mig_per_host = (unsigned)v;
 	else if (n == 5 && !strncmp(kv, "coeff", n) && v > 0 && v <= 1)
 		p->capacity_coeff = v;
+	else if (n == 4 && !strncmp(kv, "wake", n) && (v == 0 || v == 1))
+		p->wake_cost = v == 1;
 	else
 		return -1;
 	return 0;
@@ -162,7 +165,7 @@ static int simulate(int argc, char **argv)
 			break;
 		case 'S':
 			if (apply_set(&tern, optarg))
-				return usage_error("--set wants z=, low=, after=, cap= or coeff= with a valid value", optarg);
+				return usage_error("--set wants z=, low=, after=, cap=, coeff= or wake= with a valid value", optarg);
 			break;
 		case 'h': consolidate_usage(stdout); return 0;
 		default: return usage_error("bad option", NULL);

@@ -61,7 +61,7 @@ void cons_params_default(struct cons_params *p, enum cons_policy policy)
 	};
 	if (policy == CONS_POLICY_TERN) {
 		p->capacity_coeff = 0.8;
-		p->z = 1.0;
+		p->z = 0;
 		p->low_wm = 0.5;
 		p->standby_after = 3;
 		p->max_mig_per_host = 12;

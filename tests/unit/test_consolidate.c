@@ -122,7 +122,7 @@ static void every_host_overloaded(void **state)
 {
 	struct cons_host h[2];
 	hosts_init(h, 2);
-	static const double u[] = { 0.95 };
+	static const double u[] = { 1.0 };
 	struct cons_vm v[4] = { vm_at(0, 1000, 100, u, 1), vm_at(0, 1000, 200, u, 1),
 				vm_at(1, 1000, 100, u, 1), vm_at(1, 1000, 200, u, 1) };
 	for (enum cons_policy pol = CONS_POLICY_TERN; pol <= CONS_POLICY_LR_MMT; pol++) {
