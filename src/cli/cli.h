@@ -10,6 +10,8 @@ int cli_migrate(int argc, char **argv);
 int cli_pki(int argc, char **argv);
 /* status, pause, resume, stop, kill: argv[0] is the verb. */
 int cli_vmctl(int argc, char **argv);
+/* consolidate simulate: src/cli/consolidate.c */
+int cli_consolidate(int argc, char **argv);
 /* Parse a size like 256M, 1G, 4096K, 1048576B; a bare number means MiB
  * (as in QEMU). Returns 0 or -1. */
 int cli_parse_size(const char *s, uint64_t *out);

@@ -24,6 +24,8 @@ static void usage(FILE *f)
 		"  pki        the cluster CA and host certificates (see 'tern pki --help')\n"
 		"  status NAME, pause NAME, resume NAME, stop NAME, kill NAME\n"
 		"             control a running VM through its control socket (QMP)\n"
+		"  consolidate simulate --trace DIR [--policy P] [--json]\n"
+		"             replay a utilization trace through the energy-saving planner\n"
 		"\n"
 		"options:\n"
 		"  -h, --help     show this help\n"
@@ -62,6 +64,8 @@ int main(int argc, char **argv)
 	if (!strcmp(verb, "status") || !strcmp(verb, "pause") || !strcmp(verb, "resume") ||
 	    !strcmp(verb, "stop") || !strcmp(verb, "kill"))
 		return cli_vmctl(argc - 1, argv + 1);
+	if (!strcmp(verb, "consolidate"))
+		return cli_consolidate(argc - 1, argv + 1);
 	fprintf(stderr, "tern: unknown command '%s' (try 'tern --help')\n", verb);
 	return 2;
 }
