@@ -20,7 +20,7 @@ OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(LIBSRCS))
 TESTSRC := $(wildcard tests/unit/test_*.c)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TESTSRC))
 
-.PHONY: all web deps guest demo check unit isa integration bench bench-migrate fuzz fuzz-smoke clean
+.PHONY: all web install deps guest demo check unit isa integration bench bench-migrate fuzz fuzz-smoke clean
 all: $(PROGS) web
 
 # The dashboard: web/src/ plus npm vendor files (web/package-lock.json) in
@@ -124,6 +124,27 @@ bench: deps all
 bench-migrate: deps all
 	@guest/build-kit.sh
 	@bench/migrate.py
+
+# Installs as a Debian user expects: PREFIX (default /usr/local) and DESTDIR
+# for packaging. The DTD and the dashboard go to PREFIX/share/tern, where
+# tern and ternd look beside their binary (../share/tern).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(PREFIX)/bin
+DATADIR := $(PREFIX)/share/tern
+DOCDIR  := $(PREFIX)/share/doc/tern
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	$(if $(wildcard share/*),install -m 0644 $(wildcard share/*) $(DESTDIR)$(DATADIR)/)
+	rm -rf $(DESTDIR)$(DATADIR)/web && cp -R $(BUILD)/web $(DESTDIR)$(DATADIR)/web && \
+		rm -f $(DESTDIR)$(DATADIR)/web/.built
+	install -m 0644 docs/*.md README.md $(DESTDIR)$(DOCDIR)/
+	sed -e 's|@BINDIR@|$(BINDIR)|g; s|@DATADIR@|$(DATADIR)|g; s|@DOCDIR@|$(DOCDIR)|g' \
+		contrib/ternd.service > $(DESTDIR)$(UNITDIR)/ternd.service
+	install -m 0644 contrib/tern.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tern
 
 clean:
 	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/ternd $(BUILD)/libtern.a $(BUILD)/fuzz/src $(BUILD)/fuzz/libtern.a $(FUZZERS)
