@@ -12,6 +12,8 @@ void hart_reset(struct hart *h, struct vm *vm, int id)
 	h->id = id;
 	h->priv = PRV_S;
 	h->stimecmp = ~0ull;
+	/* As OpenSBI does for a hart with Sstc, Zicbom and Zicboz. */
+	h->menvcfg = MENVCFG_STCE | ENVCFG_CBZE | ENVCFG_CBCFE | ENVCFG_CBIE_INVAL;
 	/* As firmware (OpenSBI) does: let U-mode read cycle, time, instret
 	 * until the kernel decides otherwise. */
 	h->scounteren = 7;
