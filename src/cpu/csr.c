@@ -132,7 +132,11 @@ static int csr_write(struct hart *h, unsigned csr, uint64_t v, int *flags)
 		hart_set_pending(h, MIP_SSIP, !!(v & MIP_SSIP));
 		*flags |= CSR_EFFECT_END_BLOCK;
 		return 0;
-	case CSR_STIMECMP: h->stimecmp = v; *flags |= CSR_EFFECT_END_BLOCK; return 0;
+	case CSR_STIMECMP:
+		h->stimecmp = v;
+		h->n_stimecmp_writes++;
+		*flags |= CSR_EFFECT_END_BLOCK;
+		return 0;
 	case CSR_SATP: write_satp(h, v); *flags |= CSR_EFFECT_END_BLOCK; return 0;
 	}
 	return -1;

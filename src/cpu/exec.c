@@ -21,8 +21,8 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 
-
-
+/* The SBI TIME extension ("TIME"), counted for TERN_CPU_STATS. */
+#define SBI_EXT_TIME 0x54494d45ull
 
 /* Outcome of the generic executor. */
 enum { EX_NEXT, EX_TRAP, EX_END };
@@ -376,6 +376,9 @@ static int exec_system(struct hart *h, uint32_t insn, uint32_t bits, uint64_t *n
 				hart_trap(h, EXC_ECALL_U, 0);
 				return EX_TRAP;
 			}
+			h->n_sbi_calls++;
+			if (x[17] == 0 || (x[17] == SBI_EXT_TIME && x[16] == 0))
+				h->n_sbi_set_timer++;       /* legacy or TIME set_timer */
 			sbi_ecall(h);
 			return EX_END;
 		}

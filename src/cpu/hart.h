@@ -92,6 +92,9 @@ struct hart {
 	bool resv_valid;
 
 	uint64_t instret;       /* retired instructions */
+	/* Counters printed at exit with TERN_CPU_STATS=1 (hart_destroy): an
+	 * Sstc kernel programs its timer by stimecmp, not SBI set_timer. */
+	uint64_t n_sbi_calls, n_sbi_set_timer, n_stimecmp_writes;
 
 	/* Translation: mode and root page table cached from satp */
 	int vm_levels;          /* 0 = bare, 3 = Sv39, 4 = Sv48 */
@@ -115,6 +118,9 @@ struct hart {
 /* Raise (level=1) or clear an interrupt-pending bit from any thread. */
 void hart_set_pending(struct hart *h, uint64_t mask, int level);
 void hart_reset(struct hart *h, struct vm *vm, int id);
+/* Free a hart (from malloc), printing its counters first when the
+ * environment has TERN_CPU_STATS set. */
+void hart_destroy(struct hart *h);
 void hart_tlb_flush(struct hart *h);
 /* Execute up to n instructions (or until wfi/trap-to-VMM). Returns count. */
 uint64_t hart_run(struct hart *h, uint64_t n);
