@@ -94,6 +94,8 @@ isa: all
 	@tests/isa/run.sh
 	@echo "== ISA tests again, interpreter only (TERN_JIT=off)"
 	@TERN_JIT=off tests/isa/run.sh
+	@echo "== bit-manipulation tests, JIT without BMI1/LZCNT/POPCNT/PCLMULQDQ (TERN_JIT_BASELINE=1)"
+	@TERN_JIT_BASELINE=1 tests/isa/run.sh zba zbb zbc zbs
 
 integration: all
 	@guest/build-kit.sh
