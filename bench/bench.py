@@ -92,7 +92,7 @@ WORKLOADS = collections.OrderedDict([
                  ("loops_mix", "loops: xorshift/modulo mix, time per iteration (ns)", same,
                   "%.2f"),
                  ("loops_copy", "loops: word copy 8 MiB, time per MB (µs)", same, "%.0f")],
-        "guess": {"tern": 4.0, "QEMU": 3.0}}),
+        "guess": {"tern": 6.0, "QEMU": 5.0}}),
 ])
 HOST_WORKLOADS = ("boot", "idle")
 

@@ -249,6 +249,7 @@ static struct dinsn *compile_block(struct hart *h, struct dinsn *slots, const ui
 		if (jit_compile(vm->jit, blk, n, slots, off, chain_on, &code))
 			return slots;      /* cannot happen with an empty buffer */
 	}
+	jit_note_block(vm->jit, code, vm->ram_base + (uint64_t)(host - vm->ram) + off);
 	struct dinsn *d = &slots[off >> 1];
 	d->op = OP_JIT;
 	d->raw = code;

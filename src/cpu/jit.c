@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <cpuid.h>
+#include <unistd.h>
 #include "cpu/jit.h"
 #include "cpu/x86emit.h"
 #include "cpu/hart.h"
@@ -24,6 +25,8 @@ struct jit {
 	uint8_t *base;
 	size_t size, used;
 	unsigned host;          /* JIT_HOST_* instructions the host has */
+	FILE *perf_map;         /* /tmp/perf-PID.map with TERN_JIT_PERFMAP set */
+	size_t last_len;        /* bytes of the last block compiled */
 	/* statistics, printed at exit when TERN_JIT_STATS is set */
 	uint64_t blocks, insns, bytes, flushes;
 };
@@ -72,7 +75,20 @@ struct jit *jit_new(size_t bytes)
 	const char *base = getenv("TERN_JIT_BASELINE");
 	if (base && *base && *base != '0')
 		j->host = 0;
+	if (getenv("TERN_JIT_PERFMAP")) {
+		char path[64];
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+		j->perf_map = fopen(path, "a");
+	}
 	return j;
+}
+
+void jit_note_block(struct jit *j, uint32_t offset, uint64_t guest_pa)
+{
+	if (j->perf_map)
+		fprintf(j->perf_map, "%llx %zx jit:%llx\n",
+			(unsigned long long)(uintptr_t)(j->base + offset), j->last_len,
+			(unsigned long long)guest_pa);
 }
 
 void jit_limit_host(struct jit *j, unsigned mask)
@@ -88,6 +104,8 @@ void jit_free(struct jit *j)
 		fprintf(stderr, "jit: %llu blocks, %llu instructions, %llu bytes of code, %llu flushes\n",
 			(unsigned long long)j->blocks, (unsigned long long)j->insns,
 			(unsigned long long)j->bytes, (unsigned long long)j->flushes);
+	if (j->perf_map)
+		fclose(j->perf_map);
 	munmap(j->base, j->size);
 	free(j);
 }
@@ -133,9 +151,31 @@ static void raise_illegal(struct hart *h, uint64_t bits)
 
 /* ---- emission helpers -------------------------------------------------- */
 
-static void ld64(struct x86buf *b, int reg, int xr) { x86_op_mem(b, 1, X86_MOV_LOAD, reg, RBX, -1, XREG(xr)); }
-static void ld32(struct x86buf *b, int reg, int xr) { x86_op_mem(b, 0, X86_MOV_LOAD, reg, RBX, -1, XREG(xr)); }
-static void st64(struct x86buf *b, int reg, int xr) { x86_op_mem(b, 1, X86_MOV_STORE, reg, RBX, -1, XREG(xr)); }
+/* Guest register loads and stores. rax remembers the register it last
+ * loaded or stored, so an instruction reading the register the one before
+ * it wrote takes it from rax instead of reloading it through memory (a
+ * store-forwarding stall on the critical path of most loops). */
+static void ld64(struct x86buf *b, int reg, int xr)
+{
+	if (reg == RAX && b->rax_holds == xr)
+		return;
+	x86_op_mem(b, 1, X86_MOV_LOAD, reg, RBX, -1, XREG(xr));
+	if (reg == RAX)
+		b->rax_holds = xr;
+}
+static void ld32(struct x86buf *b, int reg, int xr)
+{
+	if (reg == RAX && b->rax_holds == xr)
+		x86_op_reg(b, 0, X86_MOV_LOAD, RAX, RAX);      /* mov eax, eax */
+	else
+		x86_op_mem(b, 0, X86_MOV_LOAD, reg, RBX, -1, XREG(xr));
+}
+static void st64(struct x86buf *b, int reg, int xr)
+{
+	x86_op_mem(b, 1, X86_MOV_STORE, reg, RBX, -1, XREG(xr));
+	if (reg == RAX)
+		b->rax_holds = xr;
+}
 static void sext32(struct x86buf *b, int reg) { x86_op_reg(b, 1, X86_MOVSXD, reg, reg); }
 
 static void epilogue(struct x86buf *b)
@@ -686,6 +726,8 @@ static void emit_stub(struct x86buf *b, const struct stub *s)
 			x86_alu_imm(b, 0, GRP_ADD, RBP, (int32_t)s->index + 1);
 			plain_exit(b, s->delta + d->len);
 		} else {
+			if (s->kind == STUB_LOAD)     /* resume expects rax = x[rd] */
+				x86_op_mem(b, 1, X86_MOV_LOAD, RAX, RBX, -1, XREG(d->rd));
 			x86_patch(b, x86_jmp32(b), s->resume);
 		}
 	}
@@ -740,6 +782,7 @@ static void emit_fp(struct x86buf *b, const struct dinsn *d, int32_t delta, uint
 		}
 		x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, FREG(RD(raw)));
 		s->resume = b->p;
+		x86_label(b);
 		emit_fs_dirty(b);
 	} else {
 		x86_op_mem(b, 1, X86_MOV_LOAD, RDX, RBX, -1, FREG(RS2(raw)));
@@ -750,7 +793,7 @@ static void emit_fp(struct x86buf *b, const struct dinsn *d, int32_t delta, uint
 int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn *page_slots,
 		unsigned page_off, int chain_on, uint32_t *offset)
 {
-	struct gen g = { .b = { j->base + j->used, j->base + j->size, 0 }, .j = j,
+	struct gen g = { .b = { j->base + j->used, j->base + j->size, 0, -1 }, .j = j,
 			 .page_slots = page_slots, .page_off = page_off };
 	struct x86buf *b = &g.b;
 	uint8_t *start = b->p;
@@ -779,6 +822,8 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 			s->miss = emit_tlb_probe(b, d, size[i], OFF_TLB_R);
 			emit_load(b, d, size[i], sext[i]);
 			s->resume = b->p;
+			x86_label(b);
+			b->rax_holds = d->rd;    /* the stub reloads it too */
 		} else if (d->op >= OP_SB && d->op <= OP_SD) {
 			static const unsigned size[] = { 1, 2, 4, 8 };
 			struct stub *s = &stubs[nstubs++];
@@ -828,6 +873,7 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 	j->blocks++;
 	j->insns += (uint64_t)n;
 	j->bytes += len;
+	j->last_len = len;
 	*offset = (uint32_t)(start - j->base);
 	return 0;
 }

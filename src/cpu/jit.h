@@ -46,6 +46,10 @@ void jit_reset(struct jit *j);
 #define JIT_HOST_POPCNT 4u
 #define JIT_HOST_CLMUL  8u      /* pclmulqdq */
 void jit_limit_host(struct jit *j, unsigned mask);
+/* With TERN_JIT_PERFMAP set, name the block just compiled at `offset`
+ * after the guest physical address of its first instruction in
+ * /tmp/perf-PID.map, so that `perf report` attributes JIT time. */
+void jit_note_block(struct jit *j, uint32_t offset, uint64_t guest_pa);
 /* The start of the code buffer: a block at offset o is entered at
  * (jit_block_fn)(base + o). The buffer never moves, so callers may keep it. */
 const uint8_t *jit_code_base(const struct jit *j);

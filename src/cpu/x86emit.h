@@ -22,10 +22,15 @@ struct x86buf {
 	uint8_t *p;        /* next byte */
 	uint8_t *end;      /* one past the last usable byte */
 	int overflow;      /* set when an emit did not fit */
+	/* What rax is known to hold here: a tag set by the JIT (the guest
+	 * register it last loaded or stored), or -1. Any emitted byte forgets
+	 * it; so does a jump target (x86_label). */
+	int rax_holds;
 };
 
 static inline void x86_byte(struct x86buf *b, uint8_t v)
 {
+	b->rax_holds = -1;
 	if (b->p < b->end)
 		*b->p++ = v;
 	else
@@ -185,9 +190,14 @@ static inline uint8_t *x86_jmp32(struct x86buf *b)
 	return at;
 }
 
+/* The current position becomes a jump target: nothing is known of rax. */
+static inline void x86_label(struct x86buf *b) { b->rax_holds = -1; }
+
 /* Point a rel32 displacement at `target`. */
 static inline void x86_patch(struct x86buf *b, uint8_t *at, const uint8_t *target)
 {
+	if (target == b->p)
+		x86_label(b);
 	if (b->overflow || !at)
 		return;
 	int32_t rel = (int32_t)(target - (at + 4));

@@ -9,10 +9,10 @@
 #include "bench.h"
 
 #define CRC_BUF   (64 * 1024)
-#define CRC_PASSES 160
+#define CRC_PASSES 600
 #define MIX_ITERS 20000000
 #define COPY_BYTES (8u << 20)
-#define COPY_PASSES 12
+#define COPY_PASSES 48
 
 static uint32_t crc_tab[256];
 
@@ -47,8 +47,12 @@ static void copy_words(uint64_t *restrict d, const uint64_t *restrict s, size_t 
     keep(d);
 }
 
+/* All three kernels, or one (for profiling): /bench/loops_crc, loops_mix
+ * and loops_copy run only theirs. */
 int bench_loops(int argc, char **argv)
 {
+    const char *only = strchr(argv[0], '_');
+    only = only ? only + 1 : "";
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++)
@@ -68,19 +72,19 @@ int bench_loops(int argc, char **argv)
         src[i] = i * 0x9e3779b97f4a7c15ull;
     memset(dst, 0, COPY_BYTES);            /* first touch outside the timing */
 
-    long passes = scaled(CRC_PASSES, argc, argv);
+    long passes = *only && strcmp(only, "crc") ? 1 : scaled(CRC_PASSES, argc, argv);
     uint32_t crc = 0;
     uint64_t t0 = now_ns();
     for (long k = 0; k < passes; k++)
         crc = crc32(crc, buf, CRC_BUF);
     double crc_s = secs_since(t0);
 
-    long iters = scaled(MIX_ITERS, argc, argv);
+    long iters = *only && strcmp(only, "mix") ? 1 : scaled(MIX_ITERS, argc, argv);
     t0 = now_ns();
     uint64_t m = mix(iters);
     double mix_s = secs_since(t0);
 
-    long copies = scaled(COPY_PASSES, argc, argv);
+    long copies = *only && strcmp(only, "copy") ? 1 : scaled(COPY_PASSES, argc, argv);
     t0 = now_ns();
     for (long k = 0; k < copies; k++)
         copy_words(k & 1 ? src : dst, k & 1 ? dst : src, COPY_BYTES / 8);

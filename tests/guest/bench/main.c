@@ -17,6 +17,9 @@ static const struct {
     { "syscall", bench_syscall },
     { "dirty", bench_dirty },
     { "loops", bench_loops },
+    { "loops_crc", bench_loops },
+    { "loops_mix", bench_loops },
+    { "loops_copy", bench_loops },
 };
 
 int main(int argc, char **argv)
