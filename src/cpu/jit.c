@@ -318,6 +318,35 @@ static void emit_helper2(struct x86buf *b, const struct dinsn *d, uint64_t (*fn)
 	st64(b, RAX, d->rd);
 }
 
+/* divu/remu (and the w forms) inline with x86 div; a zero divisor gives
+ * all ones (div) or the dividend (rem), as the ISA says. */
+static void emit_divu(struct x86buf *b, const struct dinsn *d, int rem, int w32)
+{
+	if (w32) {
+		ld32(b, RAX, d->rs1);
+		ld32(b, RCX, d->rs2);
+	} else {
+		ld64(b, RAX, d->rs1);
+		ld64(b, RCX, d->rs2);
+	}
+	x86_op_reg(b, !w32, 0x85, RCX, RCX);                  /* test rcx, rcx */
+	uint8_t *zero = x86_jcc32(b, CC_E);
+	x86_op_reg(b, 0, X86_XOR, RDX, RDX);
+	x86_op_reg(b, !w32, 0xf7, 6, RCX);                     /* div rcx */
+	if (rem) {
+		x86_op_reg(b, 1, X86_MOV_LOAD, RAX, RDX);
+		x86_patch(b, zero, b->p);                      /* rax = dividend */
+	} else {
+		uint8_t *done = x86_jmp32(b);
+		x86_patch(b, zero, b->p);
+		x86_alu_imm(b, 1, GRP_OR, RAX, -1);
+		x86_patch(b, done, b->p);
+	}
+	if (w32)
+		sext32(b, RAX);
+	st64(b, RAX, d->rd);
+}
+
 /* rax = x[rs1] op x[rs2] (64-bit, or 32-bit sign-extended when w32). */
 static void emit_rr(struct x86buf *b, const struct dinsn *d, uint32_t xop, int w32)
 {
@@ -621,13 +650,13 @@ static void emit_alu(struct x86buf *b, const struct dinsn *d, int32_t delta, uns
 		break;
 	case OP_MULHSU: emit_helper2(b, d, rv_mulhsu); break;
 	case OP_DIV:    emit_helper2(b, d, rv_div); break;
-	case OP_DIVU:   emit_helper2(b, d, rv_divu); break;
+	case OP_DIVU:   emit_divu(b, d, 0, 0); break;
 	case OP_REM:    emit_helper2(b, d, rv_rem); break;
-	case OP_REMU:   emit_helper2(b, d, rv_remu); break;
+	case OP_REMU:   emit_divu(b, d, 1, 0); break;
 	case OP_DIVW:   emit_helper2(b, d, rv_divw); break;
-	case OP_DIVUW:  emit_helper2(b, d, rv_divuw); break;
+	case OP_DIVUW:  emit_divu(b, d, 0, 1); break;
 	case OP_REMW:   emit_helper2(b, d, rv_remw); break;
-	case OP_REMUW:  emit_helper2(b, d, rv_remuw); break;
+	case OP_REMUW:  emit_divu(b, d, 1, 1); break;
 	default:        emit_bitmanip(b, d, host); break;
 	}
 }
