@@ -721,6 +721,31 @@ static void test_bitmanip(void **state)
 	}
 }
 
+/* senvcfg keeps FIOM, CBIE, CBCFE and CBZE (CBIE's reserved 10 keeps the
+ * old field); stimecmp is illegal when M-mode (menvcfg.STCE) withholds it. */
+static void test_envcfg_csrs(void **state)
+{
+	struct fx *f = *state;
+	struct hart *h = f->h;
+	h->x[6] = ~0ull;
+	fx_exec1(f, CSRRW(0, 0x10a, 6));
+	fx_exec1(f, CSRRS(5, 0x10a, 0));
+	assert_int_equal(h->x[5], 0xf1);
+	h->x[6] = 0x20;                    /* CBIE = 10: reserved */
+	fx_exec1(f, CSRRW(0, 0x10a, 6));
+	fx_exec1(f, CSRRS(5, 0x10a, 0));
+	assert_int_equal(h->x[5], 0x30);
+	h->x[6] = 0x10;
+	fx_exec1(f, CSRRW(0, 0x10a, 6));
+	fx_exec1(f, CSRRS(5, 0x10a, 0));
+	assert_int_equal(h->x[5], 0x10);
+	fx_exec1(f, CSRRS(5, 0x14d, 0));   /* stimecmp readable with STCE */
+	h->menvcfg &= ~MENVCFG_STCE;
+	assert_int_equal(fx_trap1(f, CSRRS(5, 0x14d, 0)), EXC_ILLEGAL);
+	h->x[6] = 5;
+	assert_int_equal(fx_trap1(f, CSRRW(0, 0x14d, 6)), EXC_ILLEGAL);
+}
+
 /* U-mode: ecall goes to S, privileged instructions are illegal. */
 static void test_user_mode(void **state)
 {
@@ -1133,6 +1158,7 @@ int main(void)
 		FX_TEST(test_illegal),
 		FX_TEST(test_user_mode),
 		FX_TEST(test_bitmanip),
+		FX_TEST(test_envcfg_csrs),
 		FX_TEST(test_fetch_page_cross),
 		FX_TEST(test_self_modifying),
 		cmocka_unit_test(test_rvc_expand),
