@@ -40,6 +40,7 @@ struct jit {
 #define XREG(r)   ((int32_t)(8 * (r)))
 #define FREG(r)   ((int32_t)(offsetof(struct hart, f) + 8 * (r)))
 #define NAN_BOX   0xffffffff00000000ull
+#define BLOCK_ALIGN 64            /* block bodies start on cache-line boundaries */
 
 /* The optional x86 instructions the bit-manipulation translations use,
  * from CPUID, checked once per code buffer. */
@@ -69,6 +70,7 @@ struct jit *jit_new(size_t bytes)
 		return NULL;
 	}
 	j->size = bytes;
+	j->used = BLOCK_ALIGN - JIT_BODY_OFFSET;
 	j->host = host_features();
 	/* TERN_JIT_BASELINE=1 translates as for a host without BMI1, LZCNT,
 	 * POPCNT and PCLMULQDQ (to test the fallbacks). */
@@ -112,7 +114,7 @@ void jit_free(struct jit *j)
 
 void jit_reset(struct jit *j)
 {
-	j->used = 0;
+	j->used = BLOCK_ALIGN - JIT_BODY_OFFSET;
 	j->flushes++;
 }
 
@@ -898,7 +900,10 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 	if (b->overflow)
 		return -1;
 	size_t len = (size_t)(b->p - start);
-	j->used += (len + 15) & ~(size_t)15;
+	/* the next block's body (where chained jumps and loops enter) starts
+	 * on a 64-byte boundary: a loop straddling one ran 40% slower */
+	j->used = ((j->used + len + JIT_BODY_OFFSET + BLOCK_ALIGN - 1) & ~(size_t)(BLOCK_ALIGN - 1)) -
+		  JIT_BODY_OFFSET;
 	j->blocks++;
 	j->insns += (uint64_t)n;
 	j->bytes += len;
