@@ -20,7 +20,7 @@ OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(LIBSRCS))
 TESTSRC := $(wildcard tests/unit/test_*.c)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TESTSRC))
 
-.PHONY: all web install deps guest demo check unit isa integration bench bench-migrate fuzz fuzz-smoke clean
+.PHONY: all web install deps guest demo check unit isa integration bench bench-migrate bench-jit fuzz fuzz-smoke clean
 all: $(PROGS) web
 
 # The dashboard: web/src/ plus npm vendor files (web/package-lock.json) in
@@ -101,6 +101,8 @@ isa: all
 	@tests/isa/run.sh
 	@echo "== ISA tests again, interpreter only (TERN_JIT=off)"
 	@TERN_JIT=off tests/isa/run.sh
+	@echo "== bit-manipulation tests, JIT without BMI1/LZCNT/POPCNT/PCLMULQDQ (TERN_JIT_BASELINE=1)"
+	@TERN_JIT_BASELINE=1 tests/isa/run.sh zba zbb zbc zbs
 
 integration: all
 	@guest/build-kit.sh
@@ -118,6 +120,20 @@ bench: deps all
 	@bench/run.sh
 	@bench/disk.sh
 	@bench/net.sh
+
+# The block compiler alone: host CPU time per iteration of three guest loops
+# (bench/jit/), steady even on a loaded machine.
+bench-jit: $(BUILD)/bench/jit_loops $(BUILD)/bench/jit_loops.bin
+	@$(BUILD)/bench/jit_loops $(BUILD)/bench/jit_loops.bin
+
+$(BUILD)/bench/jit_loops: bench/jit/jit_loops.c $(BUILD)/libtern.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libtern.a $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/jit_loops.bin: bench/jit/loops.S
+	@mkdir -p $(dir $@)
+	riscv64-linux-gnu-as -march=rv64gc -mno-relax -o $(BUILD)/bench/jit_loops.o $<
+	riscv64-linux-gnu-objcopy -O binary $(BUILD)/bench/jit_loops.o $@
 
 # Live migration against QEMU (about 5 minutes; kept out of `make bench`,
 # which must stay under 10 minutes).

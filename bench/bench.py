@@ -85,6 +85,14 @@ WORKLOADS = collections.OrderedDict([
         "rows": [("syscall_null", "syscall: null syscall (ns)", same, "%.0f"),
                  ("syscall_pipe_rtt", "syscall: pipe round trip (µs)", same, "%.1f")],
         "guess": {"tern": 2.0, "QEMU": 2.0}}),
+    ("loops", {
+        "what": "CPU-bound loops for the JIT: table-driven CRC-32 over 64 KiB, "
+                "an xorshift/modulo integer mix, a word-by-word copy over 8 MiB",
+        "rows": [("loops_crc32", "loops: CRC-32, time per byte (ns)", same, "%.2f"),
+                 ("loops_mix", "loops: xorshift/modulo mix, time per iteration (ns)", same,
+                  "%.2f"),
+                 ("loops_copy", "loops: word copy 8 MiB, time per MB (µs)", same, "%.0f")],
+        "guess": {"tern": 6.0, "QEMU": 5.0}}),
 ])
 HOST_WORKLOADS = ("boot", "idle")
 

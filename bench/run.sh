@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh: boot, idle and guest workloads (cpu fp proc mem syscall) of tern against
+# run.sh: boot, idle and guest workloads (cpu fp proc mem syscall loops) of tern against
 # QEMU, as medians and ratios; refreshes docs/BENCHMARKS.md. Usage: bench/run.sh [--quick]
 # [--no-docs] [--only W,...]. Env: BENCH_RUNS=5 BENCH_IDLE_RUNS=3 BENCH_WL_RUNS=3 TERN_BIN QEMU_BIN
 set -euo pipefail
@@ -14,7 +14,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --quick|--no-docs) quick+=("$1"); invocation+=" $1" ;;
         --only)
-            [ $# -ge 2 ] || die "--only needs a workload (boot idle cpu fp proc mem syscall)"
+            [ $# -ge 2 ] || die "--only needs a workload (boot idle cpu fp proc mem syscall loops)"
             quick+=("--only" "$2"); invocation+=" --only $2"; shift ;;
         --only=*) quick+=("--only" "${1#--only=}"); invocation+=" $1" ;;
         -h|--help) sed -n '2,4s/^# \{0,1\}//p' "$0"; exit 0 ;;

@@ -58,7 +58,11 @@ static int csr_read(struct hart *h, unsigned csr, uint64_t *v)
 	case CSR_SCAUSE: *v = h->scause; return 0;
 	case CSR_STVAL: *v = h->stval; return 0;
 	case CSR_SIP: *v = csr_read_sip(h); return 0;
-	case CSR_STIMECMP: *v = h->stimecmp; return 0;
+	case CSR_STIMECMP:
+		if (!(h->menvcfg & MENVCFG_STCE))
+			return -1;   /* Sstc withheld by M-mode */
+		*v = h->stimecmp;
+		return 0;
 	case CSR_SATP: *v = h->satp; return 0;
 	}
 	return -1;
@@ -113,7 +117,13 @@ static int csr_write(struct hart *h, unsigned csr, uint64_t v, int *flags)
 	case CSR_SIE: h->sie = v & SIE_MASK; *flags |= CSR_EFFECT_END_BLOCK; return 0;
 	case CSR_STVEC: h->stvec = v & ~2ull; return 0;
 	case CSR_SCOUNTEREN: h->scounteren = v & 0xffffffffull; return 0;
-	case CSR_SENVCFG: h->senvcfg = v & 1; return 0;   /* FIOM only */
+	case CSR_SENVCFG: {
+		/* CBIE is WARL: the reserved value 10 keeps the old field. */
+		if ((v & ENVCFG_CBIE) == (2ull << 4))
+			v = (v & ~ENVCFG_CBIE) | (h->senvcfg & ENVCFG_CBIE);
+		h->senvcfg = v & SENVCFG_WMASK;
+		return 0;
+	}
 	case CSR_SSCRATCH: h->sscratch = v; return 0;
 	case CSR_SEPC: h->sepc = v & ~1ull; return 0;
 	case CSR_SCAUSE: h->scause = v; return 0;
@@ -122,7 +132,11 @@ static int csr_write(struct hart *h, unsigned csr, uint64_t v, int *flags)
 		hart_set_pending(h, MIP_SSIP, !!(v & MIP_SSIP));
 		*flags |= CSR_EFFECT_END_BLOCK;
 		return 0;
-	case CSR_STIMECMP: h->stimecmp = v; *flags |= CSR_EFFECT_END_BLOCK; return 0;
+	case CSR_STIMECMP:
+		h->stimecmp = v;
+		h->n_stimecmp_writes++;
+		*flags |= CSR_EFFECT_END_BLOCK;
+		return 0;
 	case CSR_SATP: write_satp(h, v); *flags |= CSR_EFFECT_END_BLOCK; return 0;
 	}
 	return -1;

@@ -17,6 +17,8 @@ enum {
 /* Bits of sstatus that software can write. */
 #define SSTATUS_WMASK (SSTATUS_SIE | SSTATUS_SPIE | SSTATUS_SPP | SSTATUS_FS | SSTATUS_SUM | SSTATUS_MXR)
 #define SIE_MASK (MIP_SSIP | MIP_STIP | MIP_SEIP)
+/* Bits of senvcfg that software can write. */
+#define SENVCFG_WMASK (ENVCFG_FIOM | ENVCFG_CBIE | ENVCFG_CBCFE | ENVCFG_CBZE)
 
 /* Read-modify-write of a CSR as csrrw/csrrs/csrrc do. write says whether
  * the instruction writes (rs1 != x0 for set/clear). Returns 0, or -1 when

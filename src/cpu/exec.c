@@ -13,6 +13,7 @@
 #include "cpu/alu.h"
 #include "cpu/jit.h"
 #include "cpu/rvc.h"
+#include "cpu/cmo.h"
 #include "machine/sbi.h"
 #include "core/vm.h"
 
@@ -20,8 +21,8 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 
-
-
+/* The SBI TIME extension ("TIME"), counted for TERN_CPU_STATS. */
+#define SBI_EXT_TIME 0x54494d45ull
 
 /* Outcome of the generic executor. */
 enum { EX_NEXT, EX_TRAP, EX_END };
@@ -64,17 +65,53 @@ static int decode_int(struct dinsn *d, uint32_t i)
 		case 4: return OP_XORI;
 		case 6: return OP_ORI;
 		case 7: return OP_ANDI;
-		case 1: d->imm &= 63; return (i >> 26) ? OP_ILLEGAL : OP_SLLI;
-		default:
+		case 1:
+			switch (i >> 20) {        /* Zbb unary ops: the whole imm12 */
+			case 0x600: return OP_CLZ;
+			case 0x601: return OP_CTZ;
+			case 0x602: return OP_CPOP;
+			case 0x604: return OP_SEXTB;
+			case 0x605: return OP_SEXTH;
+			}
 			d->imm &= 63;
-			return (i >> 26) == 0 ? OP_SRLI : (i >> 26) == 0x10 ? OP_SRAI : OP_ILLEGAL;
+			switch (i >> 26) {
+			case 0x00: return OP_SLLI;
+			case 0x0a: return OP_BSETI;
+			case 0x12: return OP_BCLRI;
+			case 0x1a: return OP_BINVI;
+			}
+			return OP_ILLEGAL;
+		default:
+			if ((i >> 20) == 0x287) return OP_ORCB;
+			if ((i >> 20) == 0x6b8) return OP_REV8;
+			d->imm &= 63;
+			switch (i >> 26) {
+			case 0x00: return OP_SRLI;
+			case 0x10: return OP_SRAI;
+			case 0x12: return OP_BEXTI;
+			case 0x18: return OP_RORI;
+			}
+			return OP_ILLEGAL;
 		}
 	case 0x1b:
 		d->imm = IMM_I(i);
 		switch (f3) {
 		case 0: return OP_ADDIW;
-		case 1: d->imm &= 31; return f7 ? OP_ILLEGAL : OP_SLLIW;
-		case 5: d->imm &= 31; return f7 == 0 ? OP_SRLIW : f7 == 0x20 ? OP_SRAIW : OP_ILLEGAL;
+		case 1:
+			switch (i >> 20) {
+			case 0x600: return OP_CLZW;
+			case 0x601: return OP_CTZW;
+			case 0x602: return OP_CPOPW;
+			}
+			if ((i >> 26) == 0x02) {          /* slli.uw: 6-bit shamt */
+				d->imm &= 63;
+				return OP_SLLIUW;
+			}
+			d->imm &= 31;
+			return f7 ? OP_ILLEGAL : OP_SLLIW;
+		case 5:
+			d->imm &= 31;
+			return f7 == 0 ? OP_SRLIW : f7 == 0x20 ? OP_SRAIW : f7 == 0x30 ? OP_RORIW : OP_ILLEGAL;
 		default: return OP_ILLEGAL;
 		}
 	case 0x33:
@@ -88,6 +125,23 @@ static int decode_int(struct dinsn *d, uint32_t i)
 		case 0x00a: return OP_MULHSU; case 0x00b: return OP_MULHU;
 		case 0x00c: return OP_DIV;   case 0x00d: return OP_DIVU;
 		case 0x00e: return OP_REM;   case 0x00f: return OP_REMU;
+		/* Zba */
+		case 0x082: return OP_SH1ADD; case 0x084: return OP_SH2ADD;
+		case 0x086: return OP_SH3ADD;
+		/* Zbb */
+		case 0x107: return OP_ANDN;  case 0x106: return OP_ORN;
+		case 0x104: return OP_XNOR;
+		case 0x02c: return OP_MIN;   case 0x02d: return OP_MINU;
+		case 0x02e: return OP_MAX;   case 0x02f: return OP_MAXU;
+		case 0x181: return OP_ROL;   case 0x185: return OP_ROR;
+		/* Zbc */
+		case 0x029: return OP_CLMUL; case 0x02a: return OP_CLMULR;
+		case 0x02b: return OP_CLMULH;
+		/* Zbs */
+		case 0x121: return OP_BCLR;  case 0x125: return OP_BEXT;
+		case 0x1a1: return OP_BINV;  case 0x0a1: return OP_BSET;
+		/* Zicond */
+		case 0x03d: return OP_CZEROEQZ; case 0x03f: return OP_CZERONEZ;
 		}
 		return OP_ILLEGAL;
 	case 0x3b:
@@ -97,9 +151,19 @@ static int decode_int(struct dinsn *d, uint32_t i)
 		case 0x105: return OP_SRAW;  case 0x008: return OP_MULW;
 		case 0x00c: return OP_DIVW;  case 0x00d: return OP_DIVUW;
 		case 0x00e: return OP_REMW;  case 0x00f: return OP_REMUW;
+		case 0x020: return OP_ADDUW;
+		case 0x082: return OP_SH1ADDUW; case 0x084: return OP_SH2ADDUW;
+		case 0x086: return OP_SH3ADDUW;
+		case 0x181: return OP_ROLW;  case 0x185: return OP_RORW;
+		case 0x024: return RS2(i) ? OP_ILLEGAL : OP_ZEXTH;   /* zext.h = packw rd, rs1, x0 */
 		}
 		return OP_ILLEGAL;
-	case 0x0f: return f3 <= 1 ? OP_FENCE : OP_ILLEGAL;   /* fence, fence.i */
+	case 0x0f:
+		if (f3 <= 1)
+			return OP_FENCE;      /* fence, fence.i, pause (a fence hint) */
+		if (f3 == 2 && !RD(i) && (i >> 20) <= 4 && (i >> 20) != 3)
+			return OP_CBO;        /* cbo.inval/clean/flush/zero */
+		return OP_ILLEGAL;
 	case 0x07: return (f3 == 2 || f3 == 3) ? OP_FLOAD : OP_ILLEGAL;
 	case 0x27: return (f3 == 2 || f3 == 3) ? OP_FSTORE : OP_ILLEGAL;
 	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
@@ -161,7 +225,8 @@ static struct dinsn *compile_block(struct hart *h, struct dinsn *slots, const ui
 	unsigned o = off;
 	blk[n++] = slots[off >> 1];
 	int chain_on = 0;      /* the fall-through may chain: next op compiles */
-	while (!op_ends_block(blk[n - 1].op)) {
+	/* cbo.* ends a block too: cbo.zero may zero code that follows it */
+	while (!op_ends_block(blk[n - 1].op) && blk[n - 1].op != OP_CBO) {
 		o += blk[n - 1].len;
 		if (o >= PAGE_SIZE)
 			break;
@@ -184,6 +249,7 @@ static struct dinsn *compile_block(struct hart *h, struct dinsn *slots, const ui
 		if (jit_compile(vm->jit, blk, n, slots, off, chain_on, &code))
 			return slots;      /* cannot happen with an empty buffer */
 	}
+	jit_note_block(vm->jit, code, vm->ram_base + (uint64_t)(host - vm->ram) + off);
 	struct dinsn *d = &slots[off >> 1];
 	d->op = OP_JIT;
 	d->raw = code;
@@ -311,6 +377,9 @@ static int exec_system(struct hart *h, uint32_t insn, uint32_t bits, uint64_t *n
 				hart_trap(h, EXC_ECALL_U, 0);
 				return EX_TRAP;
 			}
+			h->n_sbi_calls++;
+			if (x[17] == 0 || (x[17] == SBI_EXT_TIME && x[16] == 0))
+				h->n_sbi_set_timer++;       /* legacy or TIME set_timer */
 			sbi_ecall(h);
 			return EX_END;
 		}
@@ -604,6 +673,60 @@ ALU_OP(DIVW, rv_divw(XR1, XR2))
 ALU_OP(DIVUW, rv_divuw(XR1, XR2))
 ALU_OP(REMW, rv_remw(XR1, XR2))
 ALU_OP(REMUW, rv_remuw(XR1, XR2))
+ALU_OP(SH1ADD, XR2 + (XR1 << 1))
+ALU_OP(SH2ADD, XR2 + (XR1 << 2))
+ALU_OP(SH3ADD, XR2 + (XR1 << 3))
+ALU_OP(ADDUW, XR2 + (uint32_t)XR1)
+ALU_OP(SH1ADDUW, XR2 + ((uint64_t)(uint32_t)XR1 << 1))
+ALU_OP(SH2ADDUW, XR2 + ((uint64_t)(uint32_t)XR1 << 2))
+ALU_OP(SH3ADDUW, XR2 + ((uint64_t)(uint32_t)XR1 << 3))
+ALU_OP(SLLIUW, (uint64_t)(uint32_t)XR1 << d->imm)
+ALU_OP(ANDN, XR1 & ~XR2)
+ALU_OP(ORN, XR1 | ~XR2)
+ALU_OP(XNOR, ~(XR1 ^ XR2))
+ALU_OP(CLZ, rv_clz(XR1))
+ALU_OP(CTZ, rv_ctz(XR1))
+ALU_OP(CPOP, rv_cpop(XR1))
+ALU_OP(CLZW, rv_clzw(XR1))
+ALU_OP(CTZW, rv_ctzw(XR1))
+ALU_OP(CPOPW, rv_cpopw(XR1))
+ALU_OP(MAX, (int64_t)XR1 > (int64_t)XR2 ? XR1 : XR2)
+ALU_OP(MAXU, XR1 > XR2 ? XR1 : XR2)
+ALU_OP(MIN, (int64_t)XR1 < (int64_t)XR2 ? XR1 : XR2)
+ALU_OP(MINU, XR1 < XR2 ? XR1 : XR2)
+ALU_OP(SEXTB, (uint64_t)(int64_t)(int8_t)XR1)
+ALU_OP(SEXTH, (uint64_t)(int64_t)(int16_t)XR1)
+ALU_OP(ZEXTH, (uint16_t)XR1)
+ALU_OP(ROL, rv_rol(XR1, XR2))
+ALU_OP(ROR, rv_ror(XR1, XR2))
+ALU_OP(RORI, rv_ror(XR1, (uint64_t)d->imm))
+ALU_OP(ROLW, rv_rolw(XR1, XR2))
+ALU_OP(RORW, rv_rorw(XR1, XR2))
+ALU_OP(RORIW, rv_rorw(XR1, (uint64_t)d->imm))
+ALU_OP(ORCB, rv_orc_b(XR1))
+ALU_OP(REV8, rv_rev8(XR1))
+ALU_OP(CLMUL, rv_clmul(XR1, XR2))
+ALU_OP(CLMULH, rv_clmulh(XR1, XR2))
+ALU_OP(CLMULR, rv_clmulr(XR1, XR2))
+ALU_OP(BCLR, XR1 & ~(1ull << (XR2 & 63)))
+ALU_OP(BCLRI, XR1 & ~(1ull << d->imm))
+ALU_OP(BEXT, (XR1 >> (XR2 & 63)) & 1)
+ALU_OP(BEXTI, (XR1 >> d->imm) & 1)
+ALU_OP(BINV, XR1 ^ (1ull << (XR2 & 63)))
+ALU_OP(BINVI, XR1 ^ (1ull << d->imm))
+ALU_OP(BSET, XR1 | (1ull << (XR2 & 63)))
+ALU_OP(BSETI, XR1 | (1ull << d->imm))
+ALU_OP(CZEROEQZ, XR2 ? XR1 : 0)
+ALU_OP(CZERONEZ, XR2 ? 0 : XR1)
+op_CBO: {
+	/* cbo.zero may hit this very code page and drop its decoded copy. */
+	unsigned len_ = d->len;
+	h->pc = pc;
+	if (cmo_exec(h, d->raw))
+		goto trapped;
+	pc += len_;
+	DISPATCH();
+}
 
 trapped:
 	/* The trap changed pc and maybe privilege: fetch afresh. A trapping

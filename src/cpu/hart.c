@@ -1,4 +1,6 @@
 /* Hart lifecycle: reset, trap entry into S-mode, interrupt delivery. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
@@ -12,12 +14,26 @@ void hart_reset(struct hart *h, struct vm *vm, int id)
 	h->id = id;
 	h->priv = PRV_S;
 	h->stimecmp = ~0ull;
+	/* As OpenSBI does for a hart with Sstc, Zicbom and Zicboz. */
+	h->menvcfg = MENVCFG_STCE | ENVCFG_CBZE | ENVCFG_CBCFE | ENVCFG_CBIE_INVAL;
 	/* As firmware (OpenSBI) does: let U-mode read cycle, time, instret
 	 * until the kernel decides otherwise. */
 	h->scounteren = 7;
 	h->hsm_state = HSM_STOPPED;
 	mmu_update_mode(h);
 	hart_tlb_flush(h);
+}
+
+void hart_destroy(struct hart *h)
+{
+	if (!h)
+		return;
+	if (getenv("TERN_CPU_STATS"))
+		fprintf(stderr, "cpu: hart %d: %llu instructions, %llu SBI calls (%llu set_timer), "
+			"%llu stimecmp writes\n", h->id, (unsigned long long)h->instret,
+			(unsigned long long)h->n_sbi_calls, (unsigned long long)h->n_sbi_set_timer,
+			(unsigned long long)h->n_stimecmp_writes);
+	free(h);
 }
 
 void hart_trap(struct hart *h, uint64_t cause, uint64_t tval)

@@ -39,6 +39,17 @@ enum { IRQ_SSI = 1, IRQ_STI = 5, IRQ_SEI = 9 };
 #define FS_OFF   0ull
 #define FS_DIRTY (3ull << 13)
 
+/* menvcfg/senvcfg bits. M-mode is the VMM: menvcfg is fixed at reset and
+ * says what S-mode may use (Sstc, the cache-block operations). */
+#define ENVCFG_FIOM        (1ull << 0)
+#define ENVCFG_CBIE        (3ull << 4)     /* 00 illegal, 01 flush, 11 inval */
+#define ENVCFG_CBIE_INVAL  (3ull << 4)
+#define ENVCFG_CBCFE       (1ull << 6)
+#define ENVCFG_CBZE        (1ull << 7)
+#define MENVCFG_STCE       (1ull << 63)
+/* Zicbom/Zicboz cache-block size (advertised in the device tree). */
+#define CBO_BLOCK_SIZE 64
+
 /* fflags */
 #define FFLAG_NX 0x01
 #define FFLAG_UF 0x02
@@ -72,6 +83,7 @@ struct hart {
 	_Atomic uint64_t mip;   /* pending: set by devices/other harts too */
 	uint64_t stvec, sscratch, sepc, scause, stval, satp;
 	uint64_t scounteren, senvcfg;
+	uint64_t menvcfg;       /* fixed by the VMM (M-mode); see ENVCFG_* */
 	uint64_t stimecmp;
 
 	/* LR/SC reservation (physical address; valid flag) */
@@ -80,6 +92,9 @@ struct hart {
 	bool resv_valid;
 
 	uint64_t instret;       /* retired instructions */
+	/* Counters printed at exit with TERN_CPU_STATS=1 (hart_destroy): an
+	 * Sstc kernel programs its timer by stimecmp, not SBI set_timer. */
+	uint64_t n_sbi_calls, n_sbi_set_timer, n_stimecmp_writes;
 
 	/* Translation: mode and root page table cached from satp */
 	int vm_levels;          /* 0 = bare, 3 = Sv39, 4 = Sv48 */
@@ -103,6 +118,9 @@ struct hart {
 /* Raise (level=1) or clear an interrupt-pending bit from any thread. */
 void hart_set_pending(struct hart *h, uint64_t mask, int level);
 void hart_reset(struct hart *h, struct vm *vm, int id);
+/* Free a hart (from malloc), printing its counters first when the
+ * environment has TERN_CPU_STATS set. */
+void hart_destroy(struct hart *h);
 void hart_tlb_flush(struct hart *h);
 /* Execute up to n instructions (or until wfi/trap-to-VMM). Returns count. */
 uint64_t hart_run(struct hart *h, uint64_t n);

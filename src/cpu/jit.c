@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <cpuid.h>
+#include <unistd.h>
 #include "cpu/jit.h"
 #include "cpu/x86emit.h"
 #include "cpu/hart.h"
@@ -17,10 +19,14 @@
 #include "cpu/dcache.h"
 #include "cpu/ops.h"
 #include "cpu/alu.h"
+#include "cpu/cmo.h"
 
 struct jit {
 	uint8_t *base;
 	size_t size, used;
+	unsigned host;          /* JIT_HOST_* instructions the host has */
+	FILE *perf_map;         /* /tmp/perf-PID.map with TERN_JIT_PERFMAP set */
+	size_t last_len;        /* bytes of the last block compiled */
 	/* statistics, printed at exit when TERN_JIT_STATS is set */
 	uint64_t blocks, insns, bytes, flushes;
 };
@@ -34,6 +40,23 @@ struct jit {
 #define XREG(r)   ((int32_t)(8 * (r)))
 #define FREG(r)   ((int32_t)(offsetof(struct hart, f) + 8 * (r)))
 #define NAN_BOX   0xffffffff00000000ull
+#define BLOCK_ALIGN 64            /* block bodies start on cache-line boundaries */
+
+/* The optional x86 instructions the bit-manipulation translations use,
+ * from CPUID, checked once per code buffer. */
+static unsigned host_features(void)
+{
+	unsigned a, b, c, d, f = 0;
+	if (__get_cpuid(1, &a, &b, &c, &d)) {
+		if (c & (1u << 23)) f |= JIT_HOST_POPCNT;
+		if (c & (1u << 1)) f |= JIT_HOST_CLMUL;
+	}
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 3)))
+		f |= JIT_HOST_BMI1;
+	if (__get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 5)))
+		f |= JIT_HOST_LZCNT;
+	return f;
+}
 
 struct jit *jit_new(size_t bytes)
 {
@@ -47,7 +70,32 @@ struct jit *jit_new(size_t bytes)
 		return NULL;
 	}
 	j->size = bytes;
+	j->used = BLOCK_ALIGN - JIT_BODY_OFFSET;
+	j->host = host_features();
+	/* TERN_JIT_BASELINE=1 translates as for a host without BMI1, LZCNT,
+	 * POPCNT and PCLMULQDQ (to test the fallbacks). */
+	const char *base = getenv("TERN_JIT_BASELINE");
+	if (base && *base && *base != '0')
+		j->host = 0;
+	if (getenv("TERN_JIT_PERFMAP")) {
+		char path[64];
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+		j->perf_map = fopen(path, "a");
+	}
 	return j;
+}
+
+void jit_note_block(struct jit *j, uint32_t offset, uint64_t guest_pa)
+{
+	if (j->perf_map)
+		fprintf(j->perf_map, "%llx %zx jit:%llx\n",
+			(unsigned long long)(uintptr_t)(j->base + offset), j->last_len,
+			(unsigned long long)guest_pa);
+}
+
+void jit_limit_host(struct jit *j, unsigned mask)
+{
+	j->host &= mask;
 }
 
 void jit_free(struct jit *j)
@@ -58,13 +106,15 @@ void jit_free(struct jit *j)
 		fprintf(stderr, "jit: %llu blocks, %llu instructions, %llu bytes of code, %llu flushes\n",
 			(unsigned long long)j->blocks, (unsigned long long)j->insns,
 			(unsigned long long)j->bytes, (unsigned long long)j->flushes);
+	if (j->perf_map)
+		fclose(j->perf_map);
 	munmap(j->base, j->size);
 	free(j);
 }
 
 void jit_reset(struct jit *j)
 {
-	j->used = 0;
+	j->used = BLOCK_ALIGN - JIT_BODY_OFFSET;
 	j->flushes++;
 }
 
@@ -103,9 +153,31 @@ static void raise_illegal(struct hart *h, uint64_t bits)
 
 /* ---- emission helpers -------------------------------------------------- */
 
-static void ld64(struct x86buf *b, int reg, int xr) { x86_op_mem(b, 1, X86_MOV_LOAD, reg, RBX, -1, XREG(xr)); }
-static void ld32(struct x86buf *b, int reg, int xr) { x86_op_mem(b, 0, X86_MOV_LOAD, reg, RBX, -1, XREG(xr)); }
-static void st64(struct x86buf *b, int reg, int xr) { x86_op_mem(b, 1, X86_MOV_STORE, reg, RBX, -1, XREG(xr)); }
+/* Guest register loads and stores. rax remembers the register it last
+ * loaded or stored, so an instruction reading the register the one before
+ * it wrote takes it from rax instead of reloading it through memory (a
+ * store-forwarding stall on the critical path of most loops). */
+static void ld64(struct x86buf *b, int reg, int xr)
+{
+	if (reg == RAX && b->rax_holds == xr)
+		return;
+	x86_op_mem(b, 1, X86_MOV_LOAD, reg, RBX, -1, XREG(xr));
+	if (reg == RAX)
+		b->rax_holds = xr;
+}
+static void ld32(struct x86buf *b, int reg, int xr)
+{
+	if (reg == RAX && b->rax_holds == xr)
+		x86_op_reg(b, 0, X86_MOV_LOAD, RAX, RAX);      /* mov eax, eax */
+	else
+		x86_op_mem(b, 0, X86_MOV_LOAD, reg, RBX, -1, XREG(xr));
+}
+static void st64(struct x86buf *b, int reg, int xr)
+{
+	x86_op_mem(b, 1, X86_MOV_STORE, reg, RBX, -1, XREG(xr));
+	if (reg == RAX)
+		b->rax_holds = xr;
+}
 static void sext32(struct x86buf *b, int reg) { x86_op_reg(b, 1, X86_MOVSXD, reg, reg); }
 
 static void epilogue(struct x86buf *b)
@@ -203,7 +275,7 @@ struct stub {
 	uint8_t *resume;       /* where a load continues */
 	int kind;
 };
-enum { STUB_LOAD, STUB_STORE, STUB_FLOAD, STUB_FSTORE, STUB_ILLEGAL };
+enum { STUB_LOAD, STUB_STORE, STUB_FLOAD, STUB_FSTORE, STUB_ILLEGAL, STUB_TRAPPED };
 
 /* rax = x[rs1] + imm; rcx = TLB index * 16; jne to a stub (returned) when
  * the TLB of `tlb_off` does not map [va, va+size) within one page. */
@@ -245,6 +317,35 @@ static void emit_helper2(struct x86buf *b, const struct dinsn *d, uint64_t (*fn)
 	ld64(b, RDI, d->rs1);
 	ld64(b, RSI, d->rs2);
 	x86_call(b, (const void *)fn);
+	st64(b, RAX, d->rd);
+}
+
+/* divu/remu (and the w forms) inline with x86 div; a zero divisor gives
+ * all ones (div) or the dividend (rem), as the ISA says. */
+static void emit_divu(struct x86buf *b, const struct dinsn *d, int rem, int w32)
+{
+	if (w32) {
+		ld32(b, RAX, d->rs1);
+		ld32(b, RCX, d->rs2);
+	} else {
+		ld64(b, RAX, d->rs1);
+		ld64(b, RCX, d->rs2);
+	}
+	x86_op_reg(b, !w32, 0x85, RCX, RCX);                  /* test rcx, rcx */
+	uint8_t *zero = x86_jcc32(b, CC_E);
+	x86_op_reg(b, 0, X86_XOR, RDX, RDX);
+	x86_op_reg(b, !w32, 0xf7, 6, RCX);                     /* div rcx */
+	if (rem) {
+		x86_op_reg(b, 1, X86_MOV_LOAD, RAX, RDX);
+		x86_patch(b, zero, b->p);                      /* rax = dividend */
+	} else {
+		uint8_t *done = x86_jmp32(b);
+		x86_patch(b, zero, b->p);
+		x86_alu_imm(b, 1, GRP_OR, RAX, -1);
+		x86_patch(b, done, b->p);
+	}
+	if (w32)
+		sext32(b, RAX);
 	st64(b, RAX, d->rd);
 }
 
@@ -303,8 +404,199 @@ static void emit_set(struct x86buf *b, const struct dinsn *d, int cc, int imm)
 	st64(b, RAX, d->rd);
 }
 
+static void emit_helper1(struct x86buf *b, const struct dinsn *d, uint64_t (*fn)(uint64_t))
+{
+	ld64(b, RDI, d->rs1);
+	x86_call(b, (const void *)fn);
+	st64(b, RAX, d->rd);
+}
+
+/* Zba, Zbb, Zbc, Zbs and Zicond, using BMI1/LZCNT/POPCNT/PCLMULQDQ when
+ * the host has them (`host`, JIT_HOST_*). */
+static void emit_bitmanip(struct x86buf *b, const struct dinsn *d, unsigned host)
+{
+	int w = 1;                 /* 64-bit form (clz/ctz/cpop vs the *w ones) */
+	switch (d->op) {
+	case OP_SH1ADD: case OP_SH2ADD: case OP_SH3ADD:
+		ld64(b, RAX, d->rs2);
+		ld64(b, RCX, d->rs1);
+		x86_lea_sib(b, RAX, RAX, RCX, d->op - OP_SH1ADD + 1);
+		break;
+	case OP_ADDUW: case OP_SH1ADDUW: case OP_SH2ADDUW: case OP_SH3ADDUW:
+		ld64(b, RAX, d->rs2);
+		ld32(b, RCX, d->rs1);                          /* zero-extends */
+		x86_lea_sib(b, RAX, RAX, RCX, d->op - OP_ADDUW);
+		break;
+	case OP_SLLIUW:
+		ld32(b, RAX, d->rs1);
+		if (d->imm)
+			x86_shift_imm(b, 1, SH_SHL, RAX, d->imm);
+		break;
+	case OP_ANDN:
+	case OP_ORN:
+		ld64(b, RCX, d->rs2);
+		ld64(b, RAX, d->rs1);
+		if (d->op == OP_ANDN && (host & JIT_HOST_BMI1)) {
+			x86_andn(b, RAX, RCX, RAX);
+		} else {
+			x86_op_reg(b, 1, 0xf7, 2, RCX);            /* not rcx */
+			x86_op_reg(b, 1, d->op == OP_ANDN ? X86_AND : X86_OR, RAX, RCX);
+		}
+		break;
+	case OP_XNOR:
+		ld64(b, RAX, d->rs1);
+		x86_op_mem(b, 1, X86_XOR, RAX, RBX, -1, XREG(d->rs2));
+		x86_op_reg(b, 1, 0xf7, 2, RAX);                /* not rax */
+		break;
+	case OP_CLZW: w = 0; /* fall through */
+	case OP_CLZ:
+		if (w) ld64(b, RAX, d->rs1); else ld32(b, RAX, d->rs1);
+		if (host & JIT_HOST_LZCNT) {
+			x86_f3_op_reg(b, w, 0x0fbd, RAX, RAX);     /* lzcnt */
+		} else {
+			/* bsr gives the top bit's index i: clz = (width-1) ^ i;
+			 * for 0 (ZF set) take 2*width-1, which xors to width */
+			x86_op_reg(b, w, 0x0fbd, RAX, RAX);
+			x86_mov_imm32(b, RCX, w ? 127 : 63);
+			x86_cmov(b, CC_E, RAX, RCX);
+			x86_alu_imm(b, 0, GRP_XOR, RAX, w ? 63 : 31);
+		}
+		break;
+	case OP_CTZW: w = 0; /* fall through */
+	case OP_CTZ:
+		if (w) ld64(b, RAX, d->rs1); else ld32(b, RAX, d->rs1);
+		if (host & JIT_HOST_BMI1) {
+			x86_f3_op_reg(b, w, 0x0fbc, RAX, RAX);     /* tzcnt */
+		} else {
+			x86_op_reg(b, w, 0x0fbc, RAX, RAX);        /* bsf; ZF when 0 */
+			x86_mov_imm32(b, RCX, w ? 64 : 32);
+			x86_cmov(b, CC_E, RAX, RCX);
+		}
+		break;
+	case OP_CPOPW: w = 0; /* fall through */
+	case OP_CPOP:
+		if (!(host & JIT_HOST_POPCNT)) {
+			emit_helper1(b, d, w ? rv_cpop : rv_cpopw);
+			return;
+		}
+		if (w) ld64(b, RAX, d->rs1); else ld32(b, RAX, d->rs1);
+		x86_f3_op_reg(b, w, 0x0fb8, RAX, RAX);         /* popcnt */
+		break;
+	case OP_MIN: case OP_MAX: case OP_MINU: case OP_MAXU: {
+		/* rax = rs1; take rs2 instead when rs1 is on the wrong side */
+		static const int cc[] = { [OP_MAX - OP_MAX] = CC_L, [OP_MAXU - OP_MAX] = CC_B,
+					  [OP_MIN - OP_MAX] = CC_G, [OP_MINU - OP_MAX] = CC_A };
+		ld64(b, RAX, d->rs1);
+		ld64(b, RCX, d->rs2);
+		x86_op_reg(b, 1, X86_CMP, RAX, RCX);
+		x86_cmov(b, cc[d->op - OP_MAX], RAX, RCX);
+		break;
+	}
+	case OP_SEXTB: x86_op_mem(b, 1, X86_MOVSX8, RAX, RBX, -1, XREG(d->rs1)); break;
+	case OP_SEXTH: x86_op_mem(b, 1, X86_MOVSX16, RAX, RBX, -1, XREG(d->rs1)); break;
+	case OP_ZEXTH: x86_op_mem(b, 0, X86_MOVZX16, RAX, RBX, -1, XREG(d->rs1)); break;
+	case OP_ROL: case OP_ROR:
+		ld64(b, RAX, d->rs1);
+		ld32(b, RCX, d->rs2);
+		x86_shift_cl(b, 1, d->op == OP_ROL ? SH_ROL : SH_ROR, RAX);   /* count & 63 */
+		break;
+	case OP_RORI:
+		ld64(b, RAX, d->rs1);
+		if (d->imm)
+			x86_shift_imm(b, 1, SH_ROR, RAX, d->imm);
+		break;
+	case OP_ROLW: case OP_RORW:
+		ld32(b, RAX, d->rs1);
+		ld32(b, RCX, d->rs2);
+		x86_shift_cl(b, 0, d->op == OP_ROLW ? SH_ROL : SH_ROR, RAX);  /* count & 31 */
+		sext32(b, RAX);
+		break;
+	case OP_RORIW:
+		ld32(b, RAX, d->rs1);
+		if (d->imm)
+			x86_shift_imm(b, 0, SH_ROR, RAX, d->imm);
+		sext32(b, RAX);
+		break;
+	case OP_ORCB:
+		/* as rv_orc_b: m = 0x80 in each nonzero byte, then (m - m>>7) | m */
+		ld64(b, RAX, d->rs1);
+		x86_mov_imm64(b, RDX, 0x7f7f7f7f7f7f7f7full);
+		x86_op_reg(b, 1, X86_MOV_LOAD, RCX, RAX);
+		x86_op_reg(b, 1, X86_AND, RCX, RDX);
+		x86_op_reg(b, 1, X86_ADD, RCX, RDX);
+		x86_op_reg(b, 1, X86_OR, RCX, RAX);
+		x86_op_reg(b, 1, 0xf7, 2, RDX);                /* not rdx: 0x80.. */
+		x86_op_reg(b, 1, X86_AND, RCX, RDX);
+		x86_op_reg(b, 1, X86_MOV_LOAD, RAX, RCX);
+		x86_shift_imm(b, 1, SH_SHR, RAX, 7);
+		x86_op_reg(b, 1, X86_MOV_LOAD, RDX, RCX);
+		x86_op_reg(b, 1, X86_SUB, RDX, RAX);
+		x86_op_reg(b, 1, X86_OR, RDX, RCX);
+		st64(b, RDX, d->rd);
+		return;
+	case OP_REV8:
+		ld64(b, RAX, d->rs1);
+		x86_bswap(b, RAX);
+		break;
+	case OP_CLMUL: case OP_CLMULH: case OP_CLMULR:
+		if (!(host & JIT_HOST_CLMUL)) {
+			emit_helper2(b, d, d->op == OP_CLMUL ? rv_clmul : d->op == OP_CLMULH ? rv_clmulh : rv_clmulr);
+			return;
+		}
+		ld64(b, RAX, d->rs1);
+		ld64(b, RCX, d->rs2);
+		x86_clmul_rax_rcx(b);                          /* rax = high, rcx = low */
+		if (d->op == OP_CLMUL) {
+			x86_op_reg(b, 1, X86_MOV_LOAD, RAX, RCX);
+		} else if (d->op == OP_CLMULR) {
+			x86_op_reg(b, 1, 0x0fa4, RCX, RAX);        /* shld rax, rcx, 1 */
+			x86_byte(b, 1);
+		}
+		break;
+	case OP_BCLR: case OP_BINV: case OP_BSET: {
+		/* btr/btc/bts rax, rcx (the bit index is taken mod 64) */
+		static const uint32_t op[] = { [OP_BCLR - OP_BCLR] = 0x0fb3,
+					       [OP_BINV - OP_BCLR] = 0x0fbb, [OP_BSET - OP_BCLR] = 0x0fab };
+		ld64(b, RAX, d->rs1);
+		ld64(b, RCX, d->rs2);
+		x86_op_reg(b, 1, op[d->op - OP_BCLR], RCX, RAX);
+		break;
+	}
+	case OP_BCLRI: case OP_BINVI: case OP_BSETI: {
+		static const int grp[] = { [OP_BCLRI - OP_BCLRI] = 6,
+					   [OP_BINVI - OP_BCLRI] = 7, [OP_BSETI - OP_BCLRI] = 5 };
+		ld64(b, RAX, d->rs1);
+		x86_op_reg(b, 1, 0x0fba, grp[d->op - OP_BCLRI], RAX);   /* btr/btc/bts rax, imm8 */
+		x86_byte(b, (uint8_t)d->imm);
+		break;
+	}
+	case OP_BEXT:
+		ld64(b, RAX, d->rs1);
+		ld32(b, RCX, d->rs2);
+		x86_shift_cl(b, 1, SH_SHR, RAX);
+		x86_alu_imm(b, 0, GRP_AND, RAX, 1);
+		break;
+	case OP_BEXTI:
+		ld64(b, RAX, d->rs1);
+		if (d->imm)
+			x86_shift_imm(b, 1, SH_SHR, RAX, d->imm);
+		x86_alu_imm(b, 0, GRP_AND, RAX, 1);
+		break;
+	case OP_CZEROEQZ: case OP_CZERONEZ:
+		ld64(b, RAX, d->rs1);
+		x86_op_reg(b, 0, X86_XOR, RCX, RCX);
+		x86_op_mem(b, 1, 0x83, GRP_CMP, RBX, -1, XREG(d->rs2));   /* cmp qword, 0 */
+		x86_byte(b, 0);
+		x86_cmov(b, d->op == OP_CZEROEQZ ? CC_E : CC_NE, RAX, RCX);
+		break;
+	default:
+		return;
+	}
+	st64(b, RAX, d->rd);
+}
+
 /* Straight-line instructions with no memory access and no exit. */
-static void emit_alu(struct x86buf *b, const struct dinsn *d, int32_t delta)
+static void emit_alu(struct x86buf *b, const struct dinsn *d, int32_t delta, unsigned host)
 {
 	if (d->rd == 32)           /* writes x0: no effect at all */
 		return;
@@ -360,13 +652,14 @@ static void emit_alu(struct x86buf *b, const struct dinsn *d, int32_t delta)
 		break;
 	case OP_MULHSU: emit_helper2(b, d, rv_mulhsu); break;
 	case OP_DIV:    emit_helper2(b, d, rv_div); break;
-	case OP_DIVU:   emit_helper2(b, d, rv_divu); break;
+	case OP_DIVU:   emit_divu(b, d, 0, 0); break;
 	case OP_REM:    emit_helper2(b, d, rv_rem); break;
-	case OP_REMU:   emit_helper2(b, d, rv_remu); break;
+	case OP_REMU:   emit_divu(b, d, 1, 0); break;
 	case OP_DIVW:   emit_helper2(b, d, rv_divw); break;
-	case OP_DIVUW:  emit_helper2(b, d, rv_divuw); break;
+	case OP_DIVUW:  emit_divu(b, d, 0, 1); break;
 	case OP_REMW:   emit_helper2(b, d, rv_remw); break;
-	case OP_REMUW:  emit_helper2(b, d, rv_remuw); break;
+	case OP_REMUW:  emit_divu(b, d, 1, 1); break;
+	default:        emit_bitmanip(b, d, host); break;
 	}
 }
 
@@ -409,10 +702,23 @@ static void emit_transfer(struct gen *g, const struct dinsn *d, int32_t delta, u
 	exit_to(g, delta + d->imm, count, 1);
 }
 
+/* Leave with JIT_TRAPPED after instruction `index` raised a trap. */
+static void trap_exit(struct x86buf *b, uint32_t index)
+{
+	x86_op_mem(b, 0, X86_LEA, RAX, RBP, -1, (int32_t)index + 1);
+	x86_alu_imm(b, 0, GRP_OR, RAX, (int32_t)JIT_TRAPPED);
+	epilogue(b);
+}
+
 static void emit_stub(struct x86buf *b, const struct stub *s)
 {
 	const struct dinsn *d = s->d;
 	uint32_t raw = d->raw;
+	if (s->kind == STUB_TRAPPED) {        /* a C helper raised the trap */
+		x86_patch(b, s->miss, b->p);
+		trap_exit(b, s->index);
+		return;
+	}
 	x86_patch(b, s->miss, b->p);
 	x86_patch(b, s->miss2, b->p);
 	/* h->pc = this instruction, for the fault the slow path may raise */
@@ -451,13 +757,13 @@ static void emit_stub(struct x86buf *b, const struct stub *s)
 			x86_alu_imm(b, 0, GRP_ADD, RBP, (int32_t)s->index + 1);
 			plain_exit(b, s->delta + d->len);
 		} else {
+			if (s->kind == STUB_LOAD)     /* resume expects rax = x[rd] */
+				x86_op_mem(b, 1, X86_MOV_LOAD, RAX, RBX, -1, XREG(d->rd));
 			x86_patch(b, x86_jmp32(b), s->resume);
 		}
 	}
 	x86_patch(b, trap, b->p);
-	x86_op_mem(b, 0, X86_LEA, RAX, RBP, -1, (int32_t)s->index + 1);
-	x86_alu_imm(b, 0, GRP_OR, RAX, (int32_t)JIT_TRAPPED);
-	epilogue(b);
+	trap_exit(b, s->index);
 }
 
 /* jz to an illegal-instruction stub when sstatus.FS is Off. */
@@ -507,6 +813,7 @@ static void emit_fp(struct x86buf *b, const struct dinsn *d, int32_t delta, uint
 		}
 		x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, FREG(RD(raw)));
 		s->resume = b->p;
+		x86_label(b);
 		emit_fs_dirty(b);
 	} else {
 		x86_op_mem(b, 1, X86_MOV_LOAD, RDX, RBX, -1, FREG(RS2(raw)));
@@ -517,7 +824,7 @@ static void emit_fp(struct x86buf *b, const struct dinsn *d, int32_t delta, uint
 int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn *page_slots,
 		unsigned page_off, int chain_on, uint32_t *offset)
 {
-	struct gen g = { .b = { j->base + j->used, j->base + j->size, 0 }, .j = j,
+	struct gen g = { .b = { j->base + j->used, j->base + j->size, 0, -1 }, .j = j,
 			 .page_slots = page_slots, .page_off = page_off };
 	struct x86buf *b = &g.b;
 	uint8_t *start = b->p;
@@ -546,6 +853,8 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 			s->miss = emit_tlb_probe(b, d, size[i], OFF_TLB_R);
 			emit_load(b, d, size[i], sext[i]);
 			s->resume = b->p;
+			x86_label(b);
+			b->rax_holds = d->rd;    /* the stub reloads it too */
 		} else if (d->op >= OP_SB && d->op <= OP_SD) {
 			static const unsigned size[] = { 1, 2, 4, 8 };
 			struct stub *s = &stubs[nstubs++];
@@ -558,12 +867,27 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 		} else if (d->op == OP_FENCE) {
 			/* nothing: one host thread runs the harts, and stores to
 			 * decoded code drop it (so fence.i has nothing to do) */
+		} else if (d->op == OP_CBO) {
+			/* h->pc for a fault, then the C helper. Leave afterwards:
+			 * cbo.zero may have zeroed code of this very block. */
+			x86_op_mem(b, 1, X86_LEA, RCX, R12, -1, delta);
+			x86_op_mem(b, 1, X86_MOV_STORE, RCX, RBX, -1, OFF_PC);
+			x86_op_reg(b, 1, X86_MOV_LOAD, RDI, RBX);
+			x86_mov_imm32(b, RSI, d->raw);
+			x86_call(b, (const void *)cmo_exec);
+			x86_op_reg(b, 0, 0x85, RAX, RAX);          /* test eax, eax */
+			struct stub *s = &stubs[nstubs++];
+			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, NULL, STUB_TRAPPED };
+			s->miss = x86_jcc32(b, CC_NE);
+			exit_to(&g, delta + d->len, (uint32_t)k + 1, 0);
+			ended = 1;
+			break;
 		} else if (op_ends_block(d->op)) {
 			emit_transfer(&g, d, delta, (uint32_t)k + 1);
 			ended = 1;
 			break;
 		} else {
-			emit_alu(b, d, delta);
+			emit_alu(b, d, delta, j->host);
 		}
 		delta += d->len;
 	}
@@ -576,10 +900,14 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 	if (b->overflow)
 		return -1;
 	size_t len = (size_t)(b->p - start);
-	j->used += (len + 15) & ~(size_t)15;
+	/* the next block's body (where chained jumps and loops enter) starts
+	 * on a 64-byte boundary: a loop straddling one ran 40% slower */
+	j->used = ((j->used + len + JIT_BODY_OFFSET + BLOCK_ALIGN - 1) & ~(size_t)(BLOCK_ALIGN - 1)) -
+		  JIT_BODY_OFFSET;
 	j->blocks++;
 	j->insns += (uint64_t)n;
 	j->bytes += len;
+	j->last_len = len;
 	*offset = (uint32_t)(start - j->base);
 	return 0;
 }

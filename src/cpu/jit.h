@@ -39,6 +39,17 @@ void jit_free(struct jit *j);
 int jit_compile(struct jit *j, const struct dinsn *insns, int n, const struct dinsn *page_slots,
 		unsigned page_off, int chain_on, uint32_t *offset);
 void jit_reset(struct jit *j);
+/* Optional host instructions used for Zbb/Zbc when present; tests clear
+ * bits with jit_limit_host to exercise the fallbacks. */
+#define JIT_HOST_BMI1   1u      /* andn, tzcnt */
+#define JIT_HOST_LZCNT  2u
+#define JIT_HOST_POPCNT 4u
+#define JIT_HOST_CLMUL  8u      /* pclmulqdq */
+void jit_limit_host(struct jit *j, unsigned mask);
+/* With TERN_JIT_PERFMAP set, name the block just compiled at `offset`
+ * after the guest physical address of its first instruction in
+ * /tmp/perf-PID.map, so that `perf report` attributes JIT time. */
+void jit_note_block(struct jit *j, uint32_t offset, uint64_t guest_pa);
 /* The start of the code buffer: a block at offset o is entered at
  * (jit_block_fn)(base + o). The buffer never moves, so callers may keep it. */
 const uint8_t *jit_code_base(const struct jit *j);

@@ -4,6 +4,7 @@
 #ifndef TERN_X86EMIT_H
 #define TERN_X86EMIT_H
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
 
 enum x86_reg {
@@ -13,18 +14,23 @@ enum x86_reg {
 
 /* Condition codes (the low nibble of Jcc/SETcc). */
 enum x86_cc {
-	CC_B = 0x2, CC_AE = 0x3, CC_E = 0x4, CC_NE = 0x5,
-	CC_L = 0xc, CC_GE = 0xd,
+	CC_B = 0x2, CC_AE = 0x3, CC_E = 0x4, CC_NE = 0x5, CC_BE = 0x6, CC_A = 0x7,
+	CC_L = 0xc, CC_GE = 0xd, CC_LE = 0xe, CC_G = 0xf,
 };
 
 struct x86buf {
 	uint8_t *p;        /* next byte */
 	uint8_t *end;      /* one past the last usable byte */
 	int overflow;      /* set when an emit did not fit */
+	/* What rax is known to hold here: a tag set by the JIT (the guest
+	 * register it last loaded or stored), or -1. Any emitted byte forgets
+	 * it; so does a jump target (x86_label). */
+	int rax_holds;
 };
 
 static inline void x86_byte(struct x86buf *b, uint8_t v)
 {
+	b->rax_holds = -1;
 	if (b->p < b->end)
 		*b->p++ = v;
 	else
@@ -98,7 +104,7 @@ enum {
 };
 /* The /digit of the 0x81 (imm32) group and of the shift groups. */
 enum { GRP_ADD = 0, GRP_OR = 1, GRP_AND = 4, GRP_SUB = 5, GRP_XOR = 6, GRP_CMP = 7 };
-enum { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
+enum { SH_ROL = 0, SH_ROR = 1, SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
 
 /* op r64, imm32 (sign-extended). */
 static inline void x86_alu_imm(struct x86buf *b, int w, int grp, int reg, int32_t imm)
@@ -184,9 +190,14 @@ static inline uint8_t *x86_jmp32(struct x86buf *b)
 	return at;
 }
 
+/* The current position becomes a jump target: nothing is known of rax. */
+static inline void x86_label(struct x86buf *b) { b->rax_holds = -1; }
+
 /* Point a rel32 displacement at `target`. */
 static inline void x86_patch(struct x86buf *b, uint8_t *at, const uint8_t *target)
 {
+	if (target == b->p)
+		x86_label(b);
 	if (b->overflow || !at)
 		return;
 	int32_t rel = (int32_t)(target - (at + 4));
@@ -214,4 +225,61 @@ static inline void x86_pop(struct x86buf *b, int reg)
 }
 
 static inline void x86_ret(struct x86buf *b) { x86_byte(b, 0xc3); }
+
+/* cmovcc r64, r64 */
+static inline void x86_cmov(struct x86buf *b, int cc, int reg, int rm)
+{
+	x86_op_reg(b, 1, 0x0f40u | (unsigned)cc, reg, rm);
+}
+
+/* An F3-prefixed op reg, rm (lzcnt 0f bd, tzcnt 0f bc, popcnt 0f b8):
+ * the prefix goes before REX. */
+static inline void x86_f3_op_reg(struct x86buf *b, int w, uint32_t opcode, int reg, int rm)
+{
+	x86_byte(b, 0xf3);
+	x86_op_reg(b, w, opcode, reg, rm);
+}
+
+/* lea r64, [base + index << scale] (base not rbp/r13) */
+static inline void x86_lea_sib(struct x86buf *b, int reg, int base, int index, int scale)
+{
+	x86_rex(b, 1, reg, index, base);
+	x86_byte(b, 0x8d);
+	x86_byte(b, (uint8_t)((reg & 7) << 3 | 4));
+	x86_byte(b, (uint8_t)(scale << 6 | (index & 7) << 3 | (base & 7)));
+}
+
+/* bswap r64 */
+static inline void x86_bswap(struct x86buf *b, int reg)
+{
+	x86_rex(b, 1, 0, -1, reg);
+	x86_byte(b, 0x0f);
+	x86_byte(b, (uint8_t)(0xc8 | (reg & 7)));
+}
+
+/* BMI1 andn r64, r64, r64: reg = ~inv & rm (registers below r8 only). */
+static inline void x86_andn(struct x86buf *b, int reg, int inv, int rm)
+{
+	x86_byte(b, 0xc4);                                  /* 3-byte VEX */
+	x86_byte(b, 0xe2);                                  /* R X B set (none), map 0f38 */
+	x86_byte(b, (uint8_t)(0x80 | ((~inv & 15) << 3))); /* W1, vvvv = ~inv, L0, pp 00 */
+	x86_byte(b, 0xf2);
+	x86_byte(b, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7)));
+}
+
+/* Carry-less multiply of rax by rcx with pclmulqdq (through xmm0/xmm1):
+ * afterwards rax = the high half and rcx the low half of the product. */
+static inline void x86_clmul_rax_rcx(struct x86buf *b)
+{
+	static const uint8_t code[] = {
+		0x66, 0x48, 0x0f, 0x6e, 0xc0,           /* movq xmm0, rax */
+		0x66, 0x48, 0x0f, 0x6e, 0xc9,           /* movq xmm1, rcx */
+		0x66, 0x0f, 0x3a, 0x44, 0xc1, 0x00,     /* pclmulqdq xmm0, xmm1, 0 */
+		0x66, 0x48, 0x0f, 0x7e, 0xc1,           /* movq rcx, xmm0 */
+		0x66, 0x0f, 0x73, 0xd8, 0x08,           /* psrldq xmm0, 8 */
+		0x66, 0x48, 0x0f, 0x7e, 0xc0,           /* movq rax, xmm0 */
+	};
+	for (size_t i = 0; i < sizeof(code); i++)
+		x86_byte(b, code[i]);
+}
 #endif

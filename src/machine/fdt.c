@@ -11,7 +11,8 @@
 enum { PH_PLIC = 1, PH_SYSCON = 2, PH_CPU_INTC = 16 };
 
 static const char *const isa_extensions[] = {
-	"i", "m", "a", "f", "d", "c", "zicntr", "zicsr", "zifencei", "sstc",
+	"i", "m", "a", "f", "d", "c", "zicbom", "zicboz", "zicntr", "zicond", "zicsr",
+	"zifencei", "zihintpause", "zba", "zbb", "zbc", "zbs", "sstc",
 };
 
 /* "a\0b\0c\0" string lists */
@@ -82,6 +83,8 @@ static int build(const struct vm *vm, const struct boot_info *bi, const char *bo
 		T(fdt_property_string(fdt, "riscv,isa-base", "rv64i"));
 		T(prop_strings(fdt, "riscv,isa-extensions", isa_extensions,
 			       (int)(sizeof(isa_extensions) / sizeof(isa_extensions[0]))));
+		T(fdt_property_u32(fdt, "riscv,cbom-block-size", CBO_BLOCK_SIZE));
+		T(fdt_property_u32(fdt, "riscv,cboz-block-size", CBO_BLOCK_SIZE));
 		T(fdt_property_string(fdt, "mmu-type", "riscv,sv48"));
 		T(fdt_begin_node(fdt, "interrupt-controller"));
 		T(fdt_property_u32(fdt, "#interrupt-cells", 1));

@@ -479,7 +479,7 @@ void virt_destroy(struct vm *vm)
 	if (vm->signal_fd >= 0)
 		close(vm->signal_fd);
 	for (int i = 0; i < vm->nharts; i++)
-		free(vm->harts[i]);
+		hart_destroy(vm->harts[i]);
 	devlog_free(vm->devlog);
 	dcache_free(vm->dcache);
 	jit_free(vm->jit);

@@ -56,7 +56,7 @@ int hart_state_load(struct hart *h, struct vm *vm, int id, struct vmrd *r, unsig
 	h->stval = vmrd_u64(r);
 	uint64_t satp = vmrd_u64(r);
 	h->scounteren = vmrd_u64(r) & 0xffffffffull;
-	h->senvcfg = vmrd_u64(r) & 1;
+	h->senvcfg = vmrd_u64(r) & SENVCFG_WMASK;
 	h->stimecmp = vmrd_u64(r);
 	h->resv_addr = vmrd_u64(r);
 	h->resv_value = vmrd_u64(r);

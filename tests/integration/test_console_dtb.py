@@ -102,10 +102,13 @@ def test_dtb_out_describes_the_machine(tmp_path):
     assert p.returncode == 0, p.stderr
     dts = subprocess.run(["dtc", "-I", "dtb", "-O", "dts", str(dtb)], capture_output=True,
                          text=True, check=True).stdout
-    assert 'riscv,isa = "rv64imafdc_zicntr_zicsr_zifencei_sstc"' in dts
-    exts = ["i", "m", "a", "f", "d", "c", "zicntr", "zicsr", "zifencei", "sstc"]
+    assert ('riscv,isa = "rv64imafdc_zicbom_zicboz_zicntr_zicond_zicsr_zifencei_zihintpause'
+            '_zba_zbb_zbc_zbs_sstc"') in dts
+    exts = ["i", "m", "a", "f", "d", "c", "zicbom", "zicboz", "zicntr", "zicond", "zicsr",
+            "zifencei", "zihintpause", "zba", "zbb", "zbc", "zbs", "sstc"]
     # dtc renders a string list either as "a", "b" or as "a\0b".
     assert ('"' + '", "'.join(exts) + '"' in dts) or ('"' + "\\0".join(exts) + '"' in dts)
+    assert "riscv,cbom-block-size = <0x40>" in dts and "riscv,cboz-block-size = <0x40>" in dts
     assert "timebase-frequency = <0x989680>" in dts          # 10 MHz
     assert dts.count('device_type = "cpu"') == 2
     assert "reg = <0x00 0x80000000 0x00 0x20000000>" in dts   # 512 MiB at 0x80000000

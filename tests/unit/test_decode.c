@@ -635,6 +635,117 @@ static void test_illegal(void **state)
 	assert_int_equal(h->f[1], 0x4000000000000000ull);
 }
 
+/* Zba, Zbb, Zbc, Zbs and Zicond: known answers at the edges (zero inputs,
+ * bit 63, shift amounts past the width, 32-bit forms sign-extending). */
+static void test_bitmanip(void **state)
+{
+	struct fx *f = *state;
+	/* Zba */
+	assert_int_equal(rr(f, OP(0x10, 2), 3, 10), 16);                       /* sh1add */
+	assert_int_equal(rr(f, OP(0x10, 4), 3, 10), 22);                       /* sh2add */
+	assert_int_equal(rr(f, OP(0x10, 6), 0x8000000000000001ull, 1), 9);     /* sh3add */
+	assert_int_equal(rr(f, OP32(0x04, 0), 0xffffffff80000000ull, 5), 0x80000005ull); /* add.uw */
+	assert_int_equal(rr(f, OP32(0x10, 2), 0xffffffff80000000ull, 1), 0x100000001ull);
+	assert_int_equal(rr(f, OP32(0x10, 4), 0xffffffff00000003ull, 0), 12);  /* sh2add.uw */
+	assert_int_equal(rr(f, OP32(0x10, 6), 0xffffffffffffffffull, 0), 0x7fffffff8ull);
+	assert_int_equal(ri(f, 0x080 | 4, 1, 0x1b, 0xffffffff80000001ull), 0x800000010ull); /* slli.uw */
+	assert_int_equal(ri(f, 0x080 | 63, 1, 0x1b, 3), INT64_MIN_U);
+	/* Zbb logic, counts, extension */
+	assert_int_equal(rr(f, OP(0x20, 7), 0xff00, 0x0ff0), 0xf000);          /* andn */
+	assert_int_equal(rr(f, OP(0x20, 6), 0, 0xffffffffffffff00ull), 0xff);  /* orn */
+	assert_int_equal(rr(f, OP(0x20, 4), 5, 3), 0xfffffffffffffff9ull);     /* xnor */
+	assert_int_equal(ri(f, 0x600, 1, 0x13, 0), 64);                        /* clz */
+	assert_int_equal(ri(f, 0x600, 1, 0x13, 1), 63);
+	assert_int_equal(ri(f, 0x600, 1, 0x13, INT64_MIN_U), 0);
+	assert_int_equal(ri(f, 0x601, 1, 0x13, 0), 64);                        /* ctz */
+	assert_int_equal(ri(f, 0x601, 1, 0x13, 0x100), 8);
+	assert_int_equal(ri(f, 0x602, 1, 0x13, ONES), 64);                     /* cpop */
+	assert_int_equal(ri(f, 0x602, 1, 0x13, 0xf0f0), 8);
+	assert_int_equal(ri(f, 0x600, 1, 0x1b, 0xffffffff00000000ull), 32);    /* clzw */
+	assert_int_equal(ri(f, 0x600, 1, 0x1b, 0x8000), 16);
+	assert_int_equal(ri(f, 0x601, 1, 0x1b, 0x100000000ull), 32);           /* ctzw */
+	assert_int_equal(ri(f, 0x601, 1, 0x1b, INT64_MIN_U), 32);   /* QEMU 7.2 says 63 */
+	assert_int_equal(ri(f, 0x602, 1, 0x1b, ONES), 32);                     /* cpopw */
+	assert_int_equal(ri(f, 0x604, 1, 0x13, 0x80), 0xffffffffffffff80ull);  /* sext.b */
+	assert_int_equal(ri(f, 0x605, 1, 0x13, 0x17fff), 0x7fff);              /* sext.h */
+	assert_int_equal(rr(f, enc_r(0x04, 0, 6, 4, 5, 0x3b), ONES, 0), 0xffff); /* zext.h */
+	assert_int_equal(rr(f, OP(0x05, 6), ONES, 1), 1);                      /* max */
+	assert_int_equal(rr(f, OP(0x05, 7), ONES, 1), ONES);                   /* maxu */
+	assert_int_equal(rr(f, OP(0x05, 4), ONES, 1), ONES);                   /* min */
+	assert_int_equal(rr(f, OP(0x05, 5), ONES, 1), 1);                      /* minu */
+	/* Zbb rotates and byte ops */
+	assert_int_equal(rr(f, OP(0x30, 1), 0x8000000000000001ull, 1), 3);     /* rol */
+	assert_int_equal(rr(f, OP(0x30, 1), 0x8000000000000001ull, 65), 3);    /* amount mod 64 */
+	assert_int_equal(rr(f, OP(0x30, 5), 1, 1), INT64_MIN_U);               /* ror */
+	assert_int_equal(ri(f, 0x600 | 63, 5, 0x13, 1), 2);                    /* rori */
+	assert_int_equal(ri(f, 0x600, 5, 0x13, 0x1234), 0x1234);
+	assert_int_equal(rr(f, OP32(0x30, 1), 0x80000001, 1), 3);              /* rolw */
+	assert_int_equal(rr(f, OP32(0x30, 5), 1, 33), 0xffffffff80000000ull);  /* rorw, mod 32 */
+	assert_int_equal(ri(f, 0x600 | 31, 5, 0x1b, 1), 2);                    /* roriw */
+	assert_int_equal(ri(f, 0x287, 5, 0x13, 0x0001000000ff0010ull), 0x00ff000000ff00ffull); /* orc.b */
+	assert_int_equal(ri(f, 0x6b8, 5, 0x13, 0x0102030405060708ull), 0x0807060504030201ull); /* rev8 */
+	/* Zbc */
+	assert_int_equal(rr(f, OP(0x05, 1), 3, 3), 5);                         /* clmul */
+	assert_int_equal(rr(f, OP(0x05, 3), INT64_MIN_U, 2), 1);               /* clmulh */
+	assert_int_equal(rr(f, OP(0x05, 2), INT64_MIN_U, 2), 2);               /* clmulr */
+	assert_int_equal(rr(f, OP(0x05, 2), 1, 1), 0);
+	assert_int_equal(rr(f, OP(0x05, 3), ONES, ONES), 0x5555555555555555ull);
+	/* Zbs */
+	assert_int_equal(rr(f, OP(0x24, 1), ONES, 65), ~2ull);                 /* bclr */
+	assert_int_equal(rr(f, OP(0x24, 5), 0x10, 4), 1);                      /* bext */
+	assert_int_equal(rr(f, OP(0x34, 1), 0, 63), INT64_MIN_U);              /* binv */
+	assert_int_equal(rr(f, OP(0x14, 1), 0, 0), 1);                         /* bset */
+	assert_int_equal(ri(f, 0x480 | 63, 1, 0x13, ONES), 0x7fffffffffffffffull); /* bclri */
+	assert_int_equal(ri(f, 0x480 | 63, 5, 0x13, INT64_MIN_U), 1);          /* bexti */
+	assert_int_equal(ri(f, 0x680 | 32, 1, 0x13, 0), 0x100000000ull);       /* binvi */
+	assert_int_equal(ri(f, 0x280 | 1, 1, 0x13, 0), 2);                     /* bseti */
+	/* Zicond */
+	assert_int_equal(rr(f, OP(0x07, 5), 7, 0), 0);                         /* czero.eqz */
+	assert_int_equal(rr(f, OP(0x07, 5), 7, INT64_MIN_U), 7);
+	assert_int_equal(rr(f, OP(0x07, 7), 7, 0), 7);                         /* czero.nez */
+	assert_int_equal(rr(f, OP(0x07, 7), 7, 5), 0);
+	/* Zihintpause: pause is a fence hint, a no-op */
+	fx_exec1(f, 0x0100000f);
+	/* Reserved neighbours stay illegal: packw (Zbkb), zext.h with rs2 != 0,
+	 * rori's 32-bit sibling with imm[5] set, a cbo with rd != 0 or fn 3. */
+	uint32_t bad[] = {
+		enc_r(0x04, 7, 6, 4, 5, 0x3b),
+		enc_i(0x600 | 32, 6, 5, 5, 0x1b),
+		enc_i(0x603, 6, 1, 5, 0x13),
+		enc_i(4, 6, 2, 5, 0x0f),
+		enc_i(3, 6, 2, 0, 0x0f),
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(fx_trap1(f, bad[i]), EXC_ILLEGAL);
+		assert_int_equal(f->h->stval, bad[i]);
+	}
+}
+
+/* senvcfg keeps FIOM, CBIE, CBCFE and CBZE (CBIE's reserved 10 keeps the
+ * old field); stimecmp is illegal when M-mode (menvcfg.STCE) withholds it. */
+static void test_envcfg_csrs(void **state)
+{
+	struct fx *f = *state;
+	struct hart *h = f->h;
+	h->x[6] = ~0ull;
+	fx_exec1(f, CSRRW(0, 0x10a, 6));
+	fx_exec1(f, CSRRS(5, 0x10a, 0));
+	assert_int_equal(h->x[5], 0xf1);
+	h->x[6] = 0x20;                    /* CBIE = 10: reserved */
+	fx_exec1(f, CSRRW(0, 0x10a, 6));
+	fx_exec1(f, CSRRS(5, 0x10a, 0));
+	assert_int_equal(h->x[5], 0x30);
+	h->x[6] = 0x10;
+	fx_exec1(f, CSRRW(0, 0x10a, 6));
+	fx_exec1(f, CSRRS(5, 0x10a, 0));
+	assert_int_equal(h->x[5], 0x10);
+	fx_exec1(f, CSRRS(5, 0x14d, 0));   /* stimecmp readable with STCE */
+	h->menvcfg &= ~MENVCFG_STCE;
+	assert_int_equal(fx_trap1(f, CSRRS(5, 0x14d, 0)), EXC_ILLEGAL);
+	h->x[6] = 5;
+	assert_int_equal(fx_trap1(f, CSRRW(0, 0x14d, 6)), EXC_ILLEGAL);
+}
+
 /* U-mode: ecall goes to S, privileged instructions are illegal. */
 static void test_user_mode(void **state)
 {
@@ -1046,6 +1157,8 @@ int main(void)
 		FX_TEST(test_lrsc),
 		FX_TEST(test_illegal),
 		FX_TEST(test_user_mode),
+		FX_TEST(test_bitmanip),
+		FX_TEST(test_envcfg_csrs),
 		FX_TEST(test_fetch_page_cross),
 		FX_TEST(test_self_modifying),
 		cmocka_unit_test(test_rvc_expand),

@@ -25,6 +25,7 @@ static void fx_free_jit(struct fx *f)
 
 static uint64_t rng_state;
 static int fp_enabled;      /* generate F/D instructions too */
+static int bm_enabled;      /* and Zba/Zbb/Zbc/Zbs/Zicond */
 static uint32_t rnd(void)
 {
 	rng_state ^= rng_state << 13;
@@ -41,6 +42,54 @@ static unsigned rand_rd(void)
 }
 static unsigned rand_rs(void) { return rnd() % 16; }
 
+/* One random Zba/Zbb/Zbc/Zbs/Zicond instruction. */
+static uint32_t rand_bitmanip(void)
+{
+	static const unsigned r_ops[][2] = {      /* f7, f3 for OP (0x33) */
+		{0x10, 2}, {0x10, 4}, {0x10, 6},                          /* sh1add.. */
+		{0x20, 7}, {0x20, 6}, {0x20, 4},                          /* andn orn xnor */
+		{0x05, 4}, {0x05, 5}, {0x05, 6}, {0x05, 7},               /* min minu max maxu */
+		{0x30, 1}, {0x30, 5},                                     /* rol ror */
+		{0x05, 1}, {0x05, 2}, {0x05, 3},                          /* clmul clmulr clmulh */
+		{0x24, 1}, {0x24, 5}, {0x34, 1}, {0x14, 1},               /* bclr bext binv bset */
+		{0x07, 5}, {0x07, 7},                                     /* czero.eqz czero.nez */
+	};
+	static const unsigned w_ops[][2] = {      /* f7, f3 for OP-32 (0x3b) */
+		{0x04, 0}, {0x10, 2}, {0x10, 4}, {0x10, 6}, {0x30, 1}, {0x30, 5},
+	};
+	static const int unary[] = { 0x600, 0x601, 0x602, 0x604, 0x605 };
+	static const int imm_ops[][3] = {         /* opcode, f3, imm12 base */
+		{0x1b, 1, 0x080}, {0x13, 5, 0x600}, {0x13, 1, 0x480}, {0x13, 1, 0x280},
+		{0x13, 1, 0x680}, {0x13, 5, 0x480},   /* slli.uw rori bclri bseti binvi bexti */
+	};
+	switch (rnd() % 7) {
+	case 0: case 1: case 2: {
+		const unsigned *o = r_ops[rnd() % (sizeof(r_ops) / sizeof(r_ops[0]))];
+		return enc_r(o[0], rand_rs(), rand_rs(), o[1], rand_rd(), 0x33);
+	}
+	case 3: {
+		const unsigned *o = w_ops[rnd() % (sizeof(w_ops) / sizeof(w_ops[0]))];
+		if (rnd() % 7 == 0)
+			return enc_r(0x04, 0, rand_rs(), 4, rand_rd(), 0x3b);   /* zext.h */
+		return enc_r(o[0], rand_rs(), rand_rs(), o[1], rand_rd(), 0x3b);
+	}
+	case 4:                                   /* clz ctz cpop sext.b sext.h, *w */
+		if (rnd() & 1)
+			return enc_i(unary[rnd() % 5], rand_rs(), 1, rand_rd(), 0x13);
+		return enc_i(0x600 + (int)(rnd() % 3), rand_rs(), 1, rand_rd(), 0x1b);
+	case 5:
+		switch (rnd() % 3) {
+		case 0: return enc_i(0x287, rand_rs(), 5, rand_rd(), 0x13);        /* orc.b */
+		case 1: return enc_i(0x6b8, rand_rs(), 5, rand_rd(), 0x13);        /* rev8 */
+		default: return enc_i(0x600 | (int)(rnd() % 32), rand_rs(), 5, rand_rd(), 0x1b); /* roriw */
+		}
+	default: {
+		const int *o = imm_ops[rnd() % (sizeof(imm_ops) / sizeof(imm_ops[0]))];
+		return enc_i(o[2] | (int)(rnd() % 64), rand_rs(), (unsigned)o[1], rand_rd(), (unsigned)o[0]);
+	}
+	}
+}
+
 /* One random instruction at index i of n (branches jump forward only). */
 static uint32_t rand_insn(unsigned i, unsigned n)
 {
@@ -53,6 +102,8 @@ static uint32_t rand_insn(unsigned i, unsigned n)
 	};
 	unsigned left = n - 1 - i;                /* instructions after this one */
 	int32_t imm = (int32_t)(rnd() % 4096) - 2048;
+	if (bm_enabled && rnd() % 2)
+		return rand_bitmanip();
 	switch (rnd() % (fp_enabled ? 15 : 12)) {
 	case 12: {                                /* fld/flw/fsd/fsw */
 		unsigned f3 = 2 + rnd() % 2;
@@ -134,11 +185,14 @@ static void seed_state(struct fx *f, uint64_t seed)
 		d[i] = (uint8_t)rnd();
 }
 
-static void random_programs(int with_fp)
+/* host: the JIT_HOST_* instructions the JIT may use. */
+static void random_programs(int with_fp, int with_bm, unsigned host)
 {
 	fp_enabled = with_fp;
+	bm_enabled = with_bm;
 	for (uint64_t seed = 1; seed <= 400; seed++) {
 		struct fx *fi = fx_new(), *fj = fx_new_jit();
+		jit_limit_host(fj->vm->jit, host);
 		uint32_t prog[48];
 		unsigned n = 8 + (unsigned)(seed % 40);
 		rng_state = seed * 0x9e3779b97f4a7c15ull;
@@ -177,13 +231,22 @@ static void random_programs(int with_fp)
 static void test_random_programs_match_interpreter(void **state)
 {
 	(void)state;
-	random_programs(0);
+	random_programs(0, 0, ~0u);
 }
 
 static void test_random_fp_programs_match_interpreter(void **state)
 {
 	(void)state;
-	random_programs(1);
+	random_programs(1, 0, ~0u);
+}
+
+/* Zba/Zbb/Zbc/Zbs/Zicond with the host's BMI1/LZCNT/POPCNT/PCLMULQDQ, and
+ * again with the fallbacks for a host without them. */
+static void test_random_bitmanip_programs_match_interpreter(void **state)
+{
+	(void)state;
+	random_programs(0, 1, ~0u);
+	random_programs(0, 1, 0);
 }
 
 /* With sstatus.FS Off, an FP instruction in mid-block raises an illegal-
@@ -313,6 +376,79 @@ static void test_x0_and_jalr(void **state)
 	fx_free_jit(f);
 }
 
+#define CBO(fn, rs1) enc_i((fn), (rs1), 2, 0, 0x0f)
+
+/* cbo.zero zeroes the aligned 64-byte block holding x[rs1] and nothing
+ * else; it faults as a store on the block's address; menvcfg (the VMM)
+ * and, in U-mode, senvcfg gate it; clean/flush/inval only check access.
+ * The same program runs interpreted and compiled. */
+static void test_cbo(void **state)
+{
+	(void)state;
+	for (int jit = 0; jit < 2; jit++) {
+		struct fx *f = jit ? fx_new_jit() : fx_new();
+		struct hart *h = f->h;
+		memset(fx_ram(f, DATA, 256), 0xa5, 256);
+		uint32_t prog[] = {
+			CBO(4, 10), CBO(1, 10), CBO(2, 10), CBO(0, 10),
+			ADDI(5, 0, 7), INSN_J_SELF,
+		};
+		uint64_t pc = fx_code(f, prog, 6);
+		h->x[10] = DATA + 0x47;
+		h->x[5] = 0;
+		fx_run(f, pc, 5);
+		assert_int_equal(h->scause, SENTINEL);
+		assert_int_equal(h->x[5], 7);
+		uint8_t *m = fx_ram(f, DATA, 256);
+		assert_int_equal(m[0x3f], 0xa5);
+		for (int i = 0x40; i < 0x80; i++)
+			assert_int_equal(m[i], 0);
+		assert_int_equal(m[0x80], 0xa5);
+
+		/* outside RAM: a store access fault at the block address, after
+		 * the instruction before it retired */
+		uint32_t fault[] = { ADDI(5, 0, 9), CBO(4, 10), ADDI(5, 0, 1), INSN_J_SELF };
+		pc = fx_code(f, fault, 4);
+		h->x[10] = 0x4010;
+		assert_int_equal(fx_run(f, pc, 2), 2);
+		assert_int_equal(h->scause, EXC_STORE_ACCESS);
+		assert_int_equal(h->stval, 0x4000);
+		assert_int_equal(h->sepc, pc + 4);
+		assert_int_equal(h->x[5], 9);
+		h->x[10] = 0x4010;              /* clean on it faults as a store too */
+		pc = fx_code(f, (uint32_t[]){ CBO(1, 10), INSN_J_SELF }, 2);
+		fx_run(f, pc, 1);
+		assert_int_equal(h->scause, EXC_STORE_ACCESS);
+
+		/* disabled by M-mode: illegal in S-mode */
+		h->x[10] = DATA;
+		h->menvcfg &= ~ENVCFG_CBZE;
+		pc = fx_code(f, (uint32_t[]){ CBO(4, 10), INSN_J_SELF }, 2);
+		fx_run(f, pc, 1);
+		assert_int_equal(h->scause, EXC_ILLEGAL);
+		assert_int_equal(h->stval, CBO(4, 10));
+		h->menvcfg |= ENVCFG_CBZE;
+
+		/* U-mode needs senvcfg.CBZE as well */
+		pc = fx_code(f, (uint32_t[]){ CBO(4, 10), INSN_J_SELF }, 2);
+		h->senvcfg = 0;
+		h->priv = PRV_U;
+		mmu_update_mode(h);
+		fx_run(f, pc, 1);
+		assert_int_equal(h->scause, EXC_ILLEGAL);
+		h->senvcfg = ENVCFG_CBZE;
+		h->priv = PRV_U;
+		mmu_update_mode(h);
+		wr64(f, DATA, 1);
+		fx_run(f, pc, 1);
+		assert_int_equal(h->scause, SENTINEL);
+		assert_int_equal(rd64(f, DATA), 0);
+		h->priv = PRV_S;
+		mmu_update_mode(h);
+		if (jit) fx_free_jit(f); else fx_free(f);
+	}
+}
+
 /* A full code buffer is flushed and compilation goes on. */
 static void test_buffer_full_flushes(void **state)
 {
@@ -340,12 +476,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_programs_match_interpreter),
 		cmocka_unit_test(test_random_fp_programs_match_interpreter),
+		cmocka_unit_test(test_random_bitmanip_programs_match_interpreter),
 		cmocka_unit_test(test_fp_off_traps),
 		cmocka_unit_test(test_slow_paths),
 		cmocka_unit_test(test_trap_mid_block),
 		cmocka_unit_test(test_self_modifying_code),
 		cmocka_unit_test(test_x0_and_jalr),
 		cmocka_unit_test(test_buffer_full_flushes),
+		cmocka_unit_test(test_cbo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,10 @@ static const struct {
     { "mem", bench_mem },
     { "syscall", bench_syscall },
     { "dirty", bench_dirty },
+    { "loops", bench_loops },
+    { "loops_crc", bench_loops },
+    { "loops_mix", bench_loops },
+    { "loops_copy", bench_loops },
 };
 
 int main(int argc, char **argv)
@@ -24,7 +28,7 @@ int main(int argc, char **argv)
     name = name ? name + 1 : (argc > 0 ? argv[0] : "");
     if (strcmp(name, "tbench") == 0) {
         if (argc < 2) {
-            fprintf(stderr, "usage: tbench cpu|fp|proc|mem|syscall|dirty\n");
+            fprintf(stderr, "usage: tbench cpu|fp|proc|mem|syscall|dirty|loops\n");
             return 2;
         }
         argv++, argc--;
