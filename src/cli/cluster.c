@@ -93,6 +93,14 @@ int cli_cluster(int argc, char **argv)
 		int (*fn)(int argc, char **argv);
 	} verbs[] = {
 		{ "validate", cmd_validate },
+		{ "up", cli_cluster_up },
+		{ "down", cli_cluster_down },
+		{ "status", cli_cluster_status },
+		{ "list", cli_cluster_list },
+		{ "log", cli_cluster_log },
+		{ "console", cli_cluster_console },
+		{ "snapshot", cli_cluster_snapshot },
+		{ "restore", cli_cluster_restore },
 	};
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (!strcmp(verb, verbs[i].name))

@@ -862,6 +862,11 @@ static void load_doc(struct loader *L, xmlDocPtr doc, const char *dtd_path)
 
 struct project *project_load(const char *path, const char *dtd, FILE *diag)
 {
+	return project_load_at(path, NULL, dtd, diag);
+}
+
+struct project *project_load_at(const char *path, const char *base_dir, const char *dtd, FILE *diag)
+{
 	char dtd_buf[PATH_MAX];
 	struct project_arena *a = calloc(1, sizeof(*a));
 	struct project *p = calloc(1, sizeof(*p));
@@ -889,12 +894,13 @@ struct project *project_load(const char *path, const char *dtd, FILE *diag)
 		return NULL;
 	}
 	p->path = arena_keep(a, abs);
-	char *dir = arena_strdup(a, abs);
+	char *dir = arena_strdup(a, base_dir ? base_dir : abs);
 	if (!dir) {
 		project_free(p);
 		return NULL;
 	}
-	*strrchr(dir, '/') = 0;
+	if (!base_dir)
+		*strrchr(dir, '/') = 0;
 	p->dir = *dir ? dir : "/";
 
 	xmlSetStructuredErrorFunc(&L, on_xml_error);

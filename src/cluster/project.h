@@ -101,6 +101,9 @@ int project_dtd_path(char *buf, size_t len);
  * writing every problem as "FILE:LINE: message\n" to diag. dtd may be NULL
  * for project_dtd_path(). */
 struct project *project_load(const char *path, const char *dtd, FILE *diag);
+/* The same, with relative paths resolved against base_dir instead of the
+ * file's folder (a copy kept elsewhere, e.g. in the project folder). */
+struct project *project_load_at(const char *path, const char *base_dir, const char *dtd, FILE *diag);
 void project_free(struct project *p);
 
 /* Index of the machine or switch named, or -1. */
