@@ -17,8 +17,11 @@
 int state_registry(char *buf, size_t len)
 {
 	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	const char *env = getenv("TERN_CLUSTERS_DIR");
 	int n;
-	if (geteuid() == 0)
+	if (env && *env)
+		n = snprintf(buf, len, "%s", env);
+	else if (geteuid() == 0)
 		n = snprintf(buf, len, "/var/lib/tern/clusters");
 	else if (xdg && *xdg)
 		n = snprintf(buf, len, "%s/tern/clusters", xdg);

@@ -40,7 +40,8 @@ struct state {
 };
 
 /* The folder of project NAME: under $XDG_DATA_HOME/tern/clusters (or
- * ~/.local/share/...), /var/lib/tern/clusters for root. The registry is
+ * ~/.local/share/...), /var/lib/tern/clusters for root, or
+ * $TERN_CLUSTERS_DIR when set. The registry is
  * that parent folder; a project kept elsewhere (--dir) is a symlink there. */
 int state_registry(char *buf, size_t len);
 int state_default_dir(const char *name, char *buf, size_t len);
