@@ -127,8 +127,10 @@ static void show_status(struct up_run *r)
 static void show_tail(FILE *out, const char *path, int lines)
 {
 	FILE *f = fopen(path, "r");
-	if (!f)
+	if (!f) {
+		fprintf(out, "--- no %s ---\n", path);
 		return;
+	}
 	char buf[8192];
 	fseek(f, 0, SEEK_END);
 	long size = ftell(f);
@@ -145,8 +147,10 @@ static void show_tail(FILE *out, const char *path, int lines)
 	}
 	if (*start == '\n')
 		start++;
-	if (!*start)
+	if (!*start) {
+		fprintf(out, "--- %s is empty ---\n", path);
 		return;
+	}
 	fprintf(out, "--- last lines of %s ---\n", path);
 	for (char *c = start; *c; c++)
 		if (*c != '\r')
@@ -238,8 +242,10 @@ static void report_failure(struct up_run *r, size_t mi, const char *why)
 	const struct project_machine *m = &r->p->machines[mi];
 	char path[PATH_MAX];
 	say(r, "%s: FAILED: %s", m->name, why);
+	struct stat sb;
 	state_path(r->dir, m->name, "tern.log", path, sizeof(path));
-	show_tail(r->o->out, path, 10);
+	if (stat(path, &sb) == 0 && sb.st_size > 0)
+		show_tail(r->o->out, path, 10);
 	state_path(r->dir, m->name, "console.log", path, sizeof(path));
 	show_tail(r->o->out, path, 20);
 	fflush(r->o->out);
