@@ -111,6 +111,7 @@ bench: deps all
 	@bench/run.sh
 	@bench/disk.sh
 	@bench/net.sh
+	@bench/cluster.py
 
 # Live migration against QEMU (about 5 minutes; kept out of `make bench`,
 # which must stay under 10 minutes).
