@@ -12,9 +12,8 @@
 #include "cluster/cidata.h"
 #include "cluster/project.h"
 
-static char tmpdir[64];
-
-static struct project *load_lab(void)
+/* Loads the test project from a new folder, whose name goes into tmpdir. */
+static struct project *load_lab(char tmpdir[64])
 {
 	char path[128], cwd[2048], dtd[4096];
 	strcpy(tmpdir, "/tmp/tern-cidata-test-XXXXXX");
@@ -59,7 +58,8 @@ static char *render(int (*fn)(const struct project *, size_t, FILE *), const str
 
 static void test_yaml(void **state)
 {
-	struct project *p = load_lab();
+	char tmpdir[64];
+	struct project *p = load_lab(tmpdir);
 	assert_true(project_machine_has_guest_config(&p->machines[0]));
 	assert_true(project_machine_has_guest_config(&p->machines[1]));
 	assert_false(project_machine_has_guest_config(&p->machines[2]));
@@ -114,7 +114,8 @@ static void test_image_reads_back(void **state)
 	if (system("command -v mtype >/dev/null 2>&1")) {
 		skip();
 	}
-	struct project *p = load_lab();
+	char tmpdir[64];
+	struct project *p = load_lab(tmpdir);
 	char img[128], err[256], cmd[512], *out;
 	snprintf(img, sizeof(img), "%s/seed.img", tmpdir);
 	if (cidata_build(p, 0, img, err, sizeof(err)))

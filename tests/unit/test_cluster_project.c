@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "cluster/launch.h"
 #include "cluster/plan.h"
 #include "cluster/project.h"
 
@@ -169,6 +170,48 @@ static void test_macs_are_stable(void **state)
 	assert_string_equal(a, b);
 }
 
+/* The one function that turns a machine into a tern run command line. */
+static void test_machine_argv(void **state)
+{
+	struct fixture *f = *state;
+	char *diag = NULL;
+	struct project *p = load(f, BASE
+		"<switch name=\"lan0\"/>\n"
+		"<machine name=\"web\" template=\"base\" cpus=\"2\"><append>console=ttyS0 x=1</append>\n"
+		"  <disk base=\"root.img\"/><disk file=\"data.img\" format=\"raw\"/>\n"
+		"  <nic switch=\"lan0\" mac=\"52:54:00:00:00:07\" address=\"10.0.0.7/24\"/>\n"
+		"  <nic user=\"on\" hostfwd=\"tcp::8080-:80 tcp:127.0.0.1:2222-:22\" mac=\"52:54:00:00:00:08\"/>\n"
+		"  <nic tap=\"tap7\" mac=\"52:54:00:00:00:09\"/></machine>\n", &diag);
+	if (!p)
+		fail_msg("%s", diag);
+	free(diag);
+	struct launch_argv a;
+	char err[256], want[512], got[4096] = "";
+	assert_int_equal(launch_machine_argv(p, 0, "/d", "/bin/tern", &a, err, sizeof(err)), 0);
+	for (size_t i = 0; i < a.n; i++) {
+		strcat(got, a.v[i]);
+		strcat(got, "|");
+	}
+	snprintf(want, sizeof(want), "/bin/tern|run|--kernel|%s/Image|--initrd|%s/initrd.gz|--append|console=ttyS0 x=1|"
+		 "--memory|131072K|--cpus|2|--name|t.web|--console|unix:/d/web/console.sock,log=/d/web/console.log|"
+		 "--disk|file=/d/web/disk0.qcow2,format=qcow2|--disk|file=%s/data.img,format=raw|"
+		 "--disk|file=/d/web/seed.img,format=raw,readonly=on|", f->dir, f->dir, f->dir);
+	assert_memory_equal(got, want, strlen(want));
+	assert_string_equal(got + strlen(want),
+		"--net|vde,sock=/d/sw/lan0,mac=52:54:00:00:00:07|"
+		"--net|user,hostfwd=tcp::8080-:80,hostfwd=tcp:127.0.0.1:2222-:22,mac=52:54:00:00:00:08|"
+		"--net|tap,ifname=tap7,mac=52:54:00:00:00:09|");
+	launch_argv_free(&a);
+	/* A folder too long for a unix socket is refused, not truncated. */
+	char longdir[200];
+	memset(longdir, 'x', sizeof(longdir) - 1);
+	longdir[0] = '/';
+	longdir[sizeof(longdir) - 1] = 0;
+	assert_int_equal(launch_machine_argv(p, 0, longdir, "/bin/tern", &a, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too long"));
+	project_free(p);
+}
+
 struct bad {
 	const char *what, *body, *want;     /* want: "LINE: text" after "p.xml:" */
 };
@@ -264,6 +307,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_file_resolves),
 		cmocka_unit_test(test_macs_are_stable),
+		cmocka_unit_test(test_machine_argv),
 		cmocka_unit_test(test_bad_files),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
