@@ -69,7 +69,7 @@ int state_find_dir(const char *what, char *buf, size_t len, char *err, size_t er
 		}
 		const char *p = strstr(text, "<project");
 		p = p ? strstr(p, "name=") : NULL;
-		if (!p || sscanf(p + 6, "%63[A-Za-z0-9_-]", name) != 1) {
+		if (!p || (p[5] != '"' && p[5] != '\'') || sscanf(p + 6, "%63[A-Za-z0-9_-]", name) != 1) {
 			snprintf(err, errlen, "%s: no <project name=...> found", what);
 			return -EINVAL;
 		}

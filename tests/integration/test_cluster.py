@@ -222,6 +222,14 @@ def test_log_and_list(lab):
     assert re.search(rf"^{lab.name}\s+running\s+3/3\s+{re.escape(str(lab.folder))}", r.stdout, re.M), r.stdout
     r = tern(lab.registry, "log", lab.name, "nosuch")
     assert r.returncode == 1 and "has no machine 'nosuch'" in r.stderr
+    # Cluster machines are ordinary tern VMs named PROJECT.MACHINE.
+    vm = f"{lab.name}.web2"
+    assert subprocess.run([str(TERN), "pause", vm], capture_output=True, timeout=30).returncode == 0
+    _, ms = status(lab.registry, lab.name)
+    assert ms["web2"]["state"] == "paused"
+    assert subprocess.run([str(TERN), "resume", vm], capture_output=True, timeout=30).returncode == 0
+    _, ms = status(lab.registry, lab.name)
+    assert ms["web2"]["state"] == "running"
 
 
 def test_kill_9_shows_crashed_and_up_restarts_it(lab):
