@@ -574,11 +574,13 @@ int supervise_up(const struct project *p, const char *file, const struct supervi
 	/* What still runs from an earlier up counts as ready. */
 	for (size_t mi = 0; mi < p->nmachines; mi++) {
 		struct state_machine *s = r.sm[mi];
-		if (s->pid > 0 && !s->stopped && state_pid_alive(s->pid, s->pid_start) && ctl_socket_live(s->qmp) == 1) {
+		if (s->pid > 0 && !s->stopped && state_pid_alive(s->pid, s->pid_start) && s->ready_at > 0) {
 			r.ms[mi] = M_READY;
-			if (!s->ready_at)
-				s->ready_at = state_now();
 			say(&r, "%s: already running (pid %d)", p->machines[mi].name, (int)s->pid);
+		} else if (s->pid > 0 && !s->stopped && state_pid_alive(s->pid, s->pid_start)) {
+			/* An interrupted up left it before its gate: watch it again. */
+			r.ms[mi] = M_STARTING;
+			say(&r, "%s: running (pid %d), not ready yet", p->machines[mi].name, (int)s->pid);
 		} else if (s->pid > 0 && !s->stopped) {
 			say(&r, "%s: crashed earlier (pid %d is gone): starting it again", p->machines[mi].name,
 			    (int)s->pid);
