@@ -84,6 +84,9 @@ int cidata_write_user(const struct project *p, size_t mi, FILE *f)
 	fprintf(f, "#cloud-config\n");
 	fprintf(f, "hostname: %s\n", host_of(m));
 	fprintf(f, "preserve_hostname: false\n");
+	/* An overlay has its base's size: nothing to grow (and images without
+	 * resize2fs would report an error). */
+	fprintf(f, "resize_rootfs: false\ngrowpart:\n  mode: \"off\"\n");
 	/* /etc/hosts lists every machine of the project that has an address. */
 	fprintf(f, "manage_etc_hosts: false\n");
 	fprintf(f, "write_files:\n  - path: /etc/hosts\n    permissions: \"0644\"\n    content: |\n");

@@ -70,6 +70,7 @@ static void test_yaml(void **state)
 	char *user = render(cidata_write_user, p, 0);
 	assert_memory_equal(user, "#cloud-config\n", 14);
 	assert_non_null(strstr(user, "hostname: db1\n"));
+	assert_non_null(strstr(user, "resize_rootfs: false\n"));
 	/* Every machine with an address is in /etc/hosts, by host and machine name. */
 	assert_non_null(strstr(user, "      10.0.0.2 db1 db\n"));
 	assert_non_null(strstr(user, "      10.0.0.3 web\n"));
