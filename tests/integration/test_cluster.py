@@ -72,8 +72,13 @@ class Console:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(str(path))
         self.sock.settimeout(0.5)
-        self.buf = ""
+        self.raw = b""
         self.n = 0
+
+    @property
+    def buf(self):
+        # Cleaned as a whole: an escape sequence may span two reads.
+        return clean(self.raw.decode("utf-8", "replace"))
 
     def _read(self):
         try:
@@ -82,7 +87,7 @@ class Console:
             return
         if not data:
             raise AssertionError("console closed")
-        self.buf += clean(data.decode("utf-8", "replace"))
+        self.raw += data
 
     def wait_for(self, regex, timeout=60):
         pat = re.compile(regex, re.M)

@@ -57,10 +57,10 @@ class Shell(Console):
             self._read()
             tail = self.buf[-300:]
             if re.search(r"login: *$", tail):
-                self.buf = ""
+                self.raw = b""
                 self.sock.sendall(b"root\n")
             elif re.search(r"Password: *$", tail):
-                self.buf = ""
+                self.raw = b""
                 self.sock.sendall(ROOT_PASSWORD.encode() + b"\n")
             elif re.search(r"[#$] *$", tail):
                 # Plain output for the markers: no colours, no bracketed paste.
@@ -117,7 +117,7 @@ def test_cloud_init_configures_hostname_address_user_and_hosts(tmp_path):
             print(f"--- {m}: cloud-init ---\n{ci}")
             out, _ = sh.run("hostname")
             assert out.strip() == m, ci
-            out, _ = sh.run("ip -4 -o addr show")
+            out, _ = sh.run("ip -color=never -4 -o addr show")
             assert f"{addr}/24" in out, out + ci
             out, rc = sh.run("getent passwd tester; getent shadow tester | cut -d: -f2")
             assert rc == 0 and "tester:" in out and password_hash("tern-test") in out, out + ci
