@@ -3,8 +3,8 @@
  * files, sizes, gates, guest configuration, MACs and dependency cycles. */
 #define _GNU_SOURCE
 #include "cluster/project.h"
+#include "cluster/value.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -104,150 +104,6 @@ static void on_xml_error(void *opaque, xmlErrorPtr e)
 		msg[--l] = 0;
 	fail(L, e->line > 0 ? e->line : 1, "%s%s", e->domain == XML_FROM_VALID ? "does not match "
 	     "tern-cluster.dtd: " : "", msg);
-}
-
-/* ---- small parsers ---- */
-
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (!n || n > PROJECT_NAME_MAX || !isalnum((unsigned char)s[0]))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
-			return false;
-	return true;
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	if (!s || !isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	uint64_t mul = 1ull << 20;
-	if (errno)
-		return -1;
-	switch (toupper((unsigned char)*end)) {
-	case 0: break;
-	case 'K': mul = 1ull << 10; end++; break;
-	case 'M': mul = 1ull << 20; end++; break;
-	case 'G': mul = 1ull << 30; end++; break;
-	default: return -1;
-	}
-	if (*end == 'i')
-		end++;
-	if (*end == 'B')
-		end++;
-	if (*end || v > UINT64_MAX / mul)
-		return -1;
-	*out = v * mul;
-	return 0;
-}
-
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || errno || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int parse_seconds(const char *s, double lo, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (!*s || *end || errno || !(v >= lo) || v > 86400 * 7)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	char tail;
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6 ||
-	    strlen(s) != 17)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
-	return (mac[0] & 1) ? -1 : 0;      /* multicast is no NIC's address */
-}
-
-static bool valid_ip(const char *s)
-{
-	unsigned char buf[16];
-	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
-static bool valid_cidr(const char *s)
-{
-	const char *slash = strchr(s, '/');
-	char ip[64];
-	if (!slash || (size_t)(slash - s) >= sizeof(ip))
-		return false;
-	memcpy(ip, s, (size_t)(slash - s));
-	ip[slash - s] = 0;
-	unsigned char buf[16];
-	long bits, max;
-	if (inet_pton(AF_INET, ip, buf) == 1)
-		max = 32;
-	else if (inet_pton(AF_INET6, ip, buf) == 1)
-		max = 128;
-	else
-		return false;
-	return parse_int(slash + 1, 0, max, &bits) == 0;
-}
-
-static bool valid_hostname(const char *s)
-{
-	size_t n = strlen(s), label = 0;
-	if (!n || n > 253)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c == '.') {
-			if (!label || s[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)c) && !(c == '-' && label))
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return label && s[n - 1] != '-';
-}
-
-static bool valid_user_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (!n || n > 32 || !(islower((unsigned char)s[0]) || s[0] == '_'))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
-			return false;
-	return true;
-}
-
-static bool valid_ssh_key(const char *s)
-{
-	if (strncmp(s, "ssh-", 4) && strncmp(s, "ecdsa-", 6) && strncmp(s, "sk-", 3))
-		return false;
-	const char *sp = strchr(s, ' ');
-	if (!sp || !sp[1])
-		return false;
-	for (const char *c = sp + 1; *c && *c != ' '; c++)
-		if (!isalnum((unsigned char)*c) && *c != '+' && *c != '/' && *c != '=')
-			return false;
-	return !strchr(s, '\n');
 }
 
 /* ---- the raw records: a template or a machine as written ---- */
@@ -373,12 +229,12 @@ static void parse_nic(struct loader *L, struct proto *r, xmlNodePtr n)
 	const char *mac = attr(L, n, "mac");
 	if (mac) {
 		nic->mac_given = true;
-		if (parse_mac(mac, nic->mac))
+		if (value_mac(mac, nic->mac))
 			fail(L, line, "mac '%s' is not a unicast MAC address like 52:54:00:12:34:56", mac);
 	}
-	if (nic->address && !valid_cidr(nic->address))
+	if (nic->address && !value_cidr(nic->address))
 		fail(L, line, "address '%s' is not ADDRESS/PREFIX (e.g. 10.0.0.2/24)", nic->address);
-	if (nic->gateway && !valid_ip(nic->gateway))
+	if (nic->gateway && !value_ip(nic->gateway))
 		fail(L, line, "gateway '%s' is not an IP address", nic->gateway);
 	if (nic->gateway && !nic->address)
 		fail(L, line, "gateway= needs address=");
@@ -396,7 +252,7 @@ static void parse_ready(struct loader *L, struct proto *r, xmlNodePtr n)
 		return;
 	}
 	g->timeout_s = PROJECT_DEFAULT_TIMEOUT;
-	if (timeout && (parse_seconds(timeout, 0, &g->timeout_s) || g->timeout_s <= 0))
+	if (timeout && (value_seconds(timeout, 0, &g->timeout_s) || g->timeout_s <= 0))
 		fail(L, line, "timeout '%s' is not a number of seconds above 0", timeout);
 	if (console) {
 		g->kind = PROJECT_READY_CONSOLE;
@@ -408,7 +264,7 @@ static void parse_ready(struct loader *L, struct proto *r, xmlNodePtr n)
 		const char *colon = strrchr(tcp, ':');
 		long port;
 		size_t hl = colon ? (size_t)(colon - tcp) : 0;
-		if (!colon || !hl || hl >= sizeof(g->tcp_host) || parse_int(colon + 1, 1, 65535, &port)) {
+		if (!colon || !hl || hl >= sizeof(g->tcp_host) || value_int(colon + 1, 1, 65535, &port)) {
 			fail(L, line, "tcp '%s' is not HOST:PORT", tcp);
 			return;
 		}
@@ -417,7 +273,7 @@ static void parse_ready(struct loader *L, struct proto *r, xmlNodePtr n)
 		g->tcp_port = (int)port;
 	} else {
 		g->kind = PROJECT_READY_DELAY;
-		if (parse_seconds(delay, 0, &g->delay_s))
+		if (value_seconds(delay, 0, &g->delay_s))
 			fail(L, line, "delay '%s' is not a number of seconds (0 or more)", delay);
 	}
 }
@@ -467,7 +323,7 @@ static void parse_child(struct loader *L, struct proto *r, xmlNodePtr n)
 	} else if (!strcmp(el, "hostname")) {
 		once(L, r, F_HOSTNAME, n);
 		r->m.hostname = text(L, n);
-		if (r->m.hostname && !valid_hostname(r->m.hostname))
+		if (r->m.hostname && !value_hostname(r->m.hostname))
 			fail(L, line, "hostname '%s' is not a host name (letters, digits, '-', dots)",
 			     r->m.hostname);
 	} else if (!strcmp(el, "user")) {
@@ -479,11 +335,11 @@ static void parse_child(struct loader *L, struct proto *r, xmlNodePtr n)
 		u->name = attr(L, n, "name");
 		u->password_hash = attr(L, n, "password-hash");
 		u->ssh_key = attr(L, n, "ssh-key");
-		if (u->name && !valid_user_name(u->name))
+		if (u->name && !value_user_name(u->name))
 			fail(L, line, "user name '%s' is not a login name (a-z, 0-9, '_', '-')", u->name);
 		if (u->password_hash && (u->password_hash[0] != '$' || strpbrk(u->password_hash, " :\n")))
 			fail(L, line, "password-hash must be a crypt(3) hash such as $6$salt$..., not a password");
-		if (u->ssh_key && !valid_ssh_key(u->ssh_key))
+		if (u->ssh_key && !value_ssh_key(u->ssh_key))
 			fail(L, line, "ssh-key is not a public key line (ssh-ed25519 AAAA... [comment])");
 	} else if (!strcmp(el, "run")) {
 		const char **c = arena_push(L->a, &r->m.runs, &r->m.nruns, sizeof(*c));
@@ -506,27 +362,27 @@ static void parse_proto(struct loader *L, struct proto *r, xmlNodePtr n)
 	if (!r->is_template)
 		r->m.host = attr(L, n, "host");
 	const char *what = r->is_template ? "template" : "machine";
-	if (r->name && !valid_name(r->name))
+	if (r->name && !value_name(r->name))
 		fail(L, r->line, "%s name '%s': use 1 to %d letters, digits, '-' or '_'", what, r->name,
 		     PROJECT_NAME_MAX);
 	const char *v;
 	if ((v = attr(L, n, "memory"))) {
 		r->set |= 1u << F_MEMORY;
-		if (parse_size(v, &r->m.memory) || r->m.memory < MIN_MEMORY || r->m.memory > MAX_MEMORY ||
+		if (value_size(v, &r->m.memory) || r->m.memory < MIN_MEMORY || r->m.memory > MAX_MEMORY ||
 		    (r->m.memory & 0xfff))
 			fail(L, r->line, "memory '%s': give 16M to 64G, e.g. 256M or 1G", v);
 	}
 	if ((v = attr(L, n, "cpus"))) {
 		long c;
 		r->set |= 1u << F_CPUS;
-		if (parse_int(v, 1, MAX_CPUS, &c))
+		if (value_int(v, 1, MAX_CPUS, &c))
 			fail(L, r->line, "cpus '%s': give 1 to %d", v, MAX_CPUS);
 		r->m.cpus = (int)c;
 	}
 	if ((v = attr(L, n, "priority"))) {
 		long pr;
 		r->set |= 1u << F_PRIORITY;
-		if (parse_int(v, LONG_MIN, LONG_MAX, &pr) || pr < 0 || pr > 1000000)
+		if (value_int(v, LONG_MIN, LONG_MAX, &pr) || pr < 0 || pr > 1000000)
 			fail(L, r->line, "priority '%s': give a whole number from 0 (first) up", v);
 		r->m.priority = (int)pr;
 	}
@@ -792,7 +648,7 @@ static void load_doc(struct loader *L, xmlDocPtr doc, const char *dtd_path)
 		return;
 	}
 	p->name = attr(L, root, "name");
-	if (p->name && !valid_name(p->name))
+	if (p->name && !value_name(p->name))
 		fail(L, line_of(root), "project name '%s': use 1 to %d letters, digits, '-' or '_'", p->name,
 		     PROJECT_NAME_MAX);
 	/* Switches first: a NIC may name a switch declared below it. */
@@ -800,7 +656,7 @@ static void load_doc(struct loader *L, xmlDocPtr doc, const char *dtd_path)
 		if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "switch"))
 			continue;
 		const char *name = attr(L, n, "name");
-		if (name && !valid_name(name))
+		if (name && !value_name(name))
 			fail(L, line_of(n), "switch name '%s': use 1 to %d letters, digits, '-' or '_'", name,
 			     PROJECT_NAME_MAX);
 		int prev = name ? project_switch_index(p, name) : -1;

@@ -7,8 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "cluster/value.h"
 
-#define PROJECT_NAME_MAX 32
+#define PROJECT_NAME_MAX VALUE_NAME_MAX
 #define PROJECT_DEFAULT_PRIORITY 99
 #define PROJECT_DEFAULT_TIMEOUT 300.0   /* seconds, for a <ready> gate */
 
