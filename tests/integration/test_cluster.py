@@ -272,7 +272,9 @@ def counters(folder):
 def test_snapshot_and_restore_keep_counters_and_pings(lab, tmp_path):
     for m in NAMES:
         c = console(lab.folder, m)
-        c.run("(i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.2; done) >/dev/null 2>&1 & :")
+        # Renamed into place, so that a reader never sees a half-written file.
+        c.run("(i=0; while :; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/counter; sleep 0.2; done)"
+              " >/dev/null 2>&1 & :")
         c.close()
     time.sleep(1)
     before = counters(lab.folder)
