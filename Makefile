@@ -120,6 +120,7 @@ bench: deps all
 	@bench/run.sh
 	@bench/disk.sh
 	@bench/net.sh
+	@bench/cluster.py
 
 # The block compiler alone: host CPU time per iteration of three guest loops
 # (bench/jit/), steady even on a loaded machine.

@@ -3,6 +3,7 @@
 #include "backend/chr_priv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,16 +260,8 @@ static const struct {
 	{ "file:", chr_file_open },
 };
 
-struct chr *chr_open(const char *spec, struct evloop *loop, char *err, size_t errlen)
+static struct chr *chr_open_backend(const char *spec, struct evloop *loop, char *err, size_t errlen)
 {
-	char dummy[1];
-	if (!err || !errlen) {
-		err = dummy;
-		errlen = sizeof(dummy);
-	}
-	err[0] = 0;
-	if (!spec)
-		spec = "";
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
 		const char *p = backends[i].prefix;
 		size_t n = strlen(p);
@@ -286,7 +279,7 @@ struct chr *chr_open(const char *spec, struct evloop *loop, char *err, size_t er
 			return NULL;
 		}
 		c->loop = loop;
-		c->in_fd = c->out_fd = c->listen_fd = c->pty_slave = -1;
+		c->in_fd = c->out_fd = c->listen_fd = c->pty_slave = c->log_fd = -1;
 		pthread_mutex_init(&c->lock, NULL);
 		if (backends[i].open(c, arg, err, errlen) < 0) {
 			if (c->ops && c->ops->destroy)
@@ -302,6 +295,44 @@ struct chr *chr_open(const char *spec, struct evloop *loop, char *err, size_t er
 	         spec);
 	return NULL;
 }
+
+struct chr *chr_open(const char *spec, struct evloop *loop, char *err, size_t errlen)
+{
+	char dummy[1];
+	if (!err || !errlen) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = 0;
+	if (!spec)
+		spec = "";
+	/* ",log=FILE" splits off first: the backend sees the rest. */
+	const char *log = strstr(spec, ",log=");
+	char *base = NULL;
+	if (log) {
+		base = strndup(spec, (size_t)(log - spec));
+		if (!base) {
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		log += 5;
+		spec = base;
+	}
+	int log_fd = -1;
+	if (log && (log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+		snprintf(err, errlen, "cannot open console log %s: %s", log, strerror(errno));
+		free(base);
+		return NULL;
+	}
+	struct chr *c = chr_open_backend(spec, loop, err, errlen);
+	free(base);
+	if (c)
+		c->log_fd = log_fd;
+	else if (log_fd >= 0)
+		close(log_fd);
+	return c;
+}
+
 
 void chr_set_handlers(struct chr *c, chr_recv_fn recv, chr_quit_fn quit, void *opaque)
 {
@@ -333,8 +364,11 @@ int chr_start(struct chr *c)
 
 void chr_write(struct chr *c, const unsigned char *buf, size_t len)
 {
-	if (c && len)
-		c->ops->write(c, buf, len);
+	if (!c || !len)
+		return;
+	if (c->log_fd >= 0)
+		chr_write_fd(c->log_fd, buf, len, -1, false);   /* O_APPEND: whole writes */
+	c->ops->write(c, buf, len);
 }
 
 void chr_accept_input(struct chr *c)
@@ -370,6 +404,8 @@ void chr_close(struct chr *c)
 		close_on_loop(c);   /* out of memory: better racy than leaking */
 	if (c->ops->destroy)
 		c->ops->destroy(c);
+	if (c->log_fd >= 0)
+		close(c->log_fd);
 	pthread_mutex_destroy(&c->lock);
 	free(c->path);
 	free(c);

@@ -15,7 +15,9 @@ typedef size_t (*chr_recv_fn)(void *opaque, const unsigned char *buf, size_t len
 /* Ctrl-A x on stdio: the user asked to quit. */
 typedef void (*chr_quit_fn)(void *opaque);
 
-/* spec: "stdio" | "pty" | "unix:PATH" | "file:PATH". On error returns NULL
+/* spec: "stdio" | "pty" | "unix:PATH" | "file:PATH", optionally followed by
+ * ",log=FILE": every output byte is also appended to FILE (truncated on
+ * open), so a unix: console can be both logged and attached. On error returns NULL
  * and writes a one-line reason into err. */
 struct chr *chr_open(const char *spec, struct evloop *loop, char *err, size_t errlen);
 void chr_set_handlers(struct chr *c, chr_recv_fn recv, chr_quit_fn quit, void *opaque);

@@ -55,6 +55,9 @@ struct chr {
 	pthread_mutex_t lock;
 	int out_fd;
 
+	/* ",log=FILE" on any backend: a copy of all output (cluster consoles). */
+	int log_fd;
+
 	/* Backend specifics. */
 	int listen_fd;          /* unix */
 	bool congested;         /* unix: last write timed out; drop until it drains */

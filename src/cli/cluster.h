@@ -1,0 +1,19 @@
+/* Shared by the `tern cluster` verb files. */
+#ifndef TERN_CLI_CLUSTER_H
+#define TERN_CLI_CLUSTER_H
+
+struct project;
+
+/* project_load with the problems printed to stderr; NULL on any. */
+struct project *cli_cluster_load(const char *file);
+
+/* The verbs; argv[0] is the verb. */
+int cli_cluster_up(int argc, char **argv);
+int cli_cluster_down(int argc, char **argv);
+int cli_cluster_status(int argc, char **argv);
+int cli_cluster_list(int argc, char **argv);
+int cli_cluster_log(int argc, char **argv);
+int cli_cluster_console(int argc, char **argv);
+int cli_cluster_snapshot(int argc, char **argv);
+int cli_cluster_restore(int argc, char **argv);
+#endif
