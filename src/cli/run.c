@@ -1,6 +1,7 @@
 /* `tern run`: parse options, build the 'virt' machine, run it, and map the
  * way it ended to an exit status. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #define MAX_MEMORY (64ull << 30)
 #define MIN_MEMORY (16ull << 20)
+#define RUN_EXIT_KILLED 3       /* quit by QMP, the console or a signal */
 
 static void run_usage(FILE *f)
 {
@@ -63,8 +65,11 @@ static void run_usage(FILE *f)
 		"  -h, --help           show this help\n"
 		"\n"
 		"On the stdio console, Ctrl-A x quits and Ctrl-A h lists the keys.\n"
-		"Exit status: 0 when the guest powers off or reboots, 1 on a VMM error\n"
-		"or a guest-reported failure, 2 on a usage error.\n");
+		"Exit status: 0 when the guest powered off (or rebooted, with --reboot\n"
+		"exit) by itself, or was migrated away; 1 on a VMM error or a\n"
+		"guest-reported failure; 2 on a usage error; 3 when the VM was killed\n"
+		"before the guest powered off: QMP quit (tern kill, tern stop after its\n"
+		"timeout), Ctrl-A x on the console, or SIGINT/SIGTERM/SIGHUP.\n");
 }
 
 int cli_parse_size(const char *s, uint64_t *out)
@@ -341,6 +346,12 @@ int cli_run(int argc, char **argv)
 	int why = virt_run(vm, &cfg);
 	char msg[sizeof(vm->exit_msg)];
 	snprintf(msg, sizeof(msg), "%s", vm->exit_msg);
+	bool migrated = false;          /* the guest runs at a destination now */
+	if (vm->migration) {
+		struct mig_info mi;
+		mig_get_info(vm->migration, &mi);
+		migrated = mi.status == MIG_COMPLETED;
+	}
 	run_ctl_stop(&ctl, vm, why);
 	mig_incoming_close(mig_in);
 	if (vm->migration) {
@@ -359,9 +370,15 @@ int cli_run(int argc, char **argv)
 		}
 		return 0;
 	case VM_EXIT_QUIT:
-		if (msg[0])
-			fprintf(stderr, "tern: %s\n", msg);
-		return 0;
+		/* Ended from outside: a script must tell this from a guest
+		 * that powered off (unless the guest lives on elsewhere). */
+		if (migrated) {
+			fprintf(stderr, "tern: the guest was migrated away; this source VM ends\n");
+			return 0;
+		}
+		fprintf(stderr, "tern: the VM was killed (%s), the guest did not power off\n",
+			msg[0] ? msg : "quit");
+		return RUN_EXIT_KILLED;
 	case VM_EXIT_RESET:
 		return 0;
 	default:

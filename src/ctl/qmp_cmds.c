@@ -6,6 +6,7 @@
 #include "core/vm.h"
 #include "ctl/qmp_proto.h"
 #include "ctl/qmp_cmds.h"
+#include "virtio/input.h"
 
 const char *qmp_run_state(const struct qmp_ctx *ctx)
 {
@@ -70,16 +71,23 @@ static int cmd_system_reset(struct qmp_ctx *ctx, json_t *args, json_t **ret, str
 
 static int cmd_system_powerdown(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
 {
-	/* QEMU's riscv 'virt' has no power button either: the stock kernel
-	 * listens to no device the host could press. Say so, never fake it. */
-	return qmp_fail(err, "GenericError",
-			"system_powerdown is not supported: the 'virt' board has no power button "
-			"the guest listens to; power off inside the guest, or use 'quit'");
+	/* As QEMU's ACPI button: the press always succeeds; whether the guest
+	 * acts on it is the guest's business (tern stop waits and sees). */
+	struct vm *vm = ctx->vm;
+	if (!vm->power_button)
+		return qmp_fail(err, "GenericError", "this machine has no power button");
+	if (atomic_load(&vm->exit_req) != VM_RUNNING)
+		return qmp_fail(err, "GenericError", "The VM is shutting down");
+	vm_event(vm, "POWERDOWN", NULL);
+	pthread_mutex_lock(&vm->lock);
+	virtio_input_press_power(vm->power_button);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
 }
 
 static int cmd_quit(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
 {
-	vm_request_exit(ctx->vm, VM_EXIT_QUIT, NULL);
+	vm_request_exit(ctx->vm, VM_EXIT_QUIT, "QMP quit");
 	return 0;
 }
 
