@@ -14,6 +14,7 @@
 #include "cli/run_ctl.h"
 #include "cli/run_incoming.h"
 #include "migration/migration.h"
+#include "migration/mig_uri.h"
 
 #define MAX_MEMORY (64ull << 30)
 #define MIN_MEMORY (16ull << 20)
@@ -58,9 +59,11 @@ static void run_usage(FILE *f)
 		"                       it; only --name, --console, --qmp, --disk (same\n"
 		"                       size) and --net (as many as recorded) may be given\n"
 		"                       with it\n"
-		"  --incoming tcp:[HOST]:PORT\n"
-		"                       wait for a live migration (tern migrate) and run the\n"
-		"                       guest once it arrives; needs --migrate-key\n"
+		"  --incoming tcp:[HOST]:PORT | unix:PATH | exec:CMD | fd:N\n"
+		"                       wait for a live migration (tern migrate, QMP migrate)\n"
+		"                       and run the guest once it arrives; needs --migrate-key.\n"
+		"                       exec: runs CMD with its stdin/stdout on the stream;\n"
+		"                       fd:N is an inherited stream socket (or one listening)\n"
 		"  --migrate-key FILE   the shared key both ends of a migration prove they hold\n"
 		"  -h, --help           show this help\n"
 		"\n"
@@ -291,7 +294,7 @@ int cli_run(int argc, char **argv)
 	}
 	int64_t restore_start = run_incoming_clock_ms();
 	struct mig_incoming *mig_in = NULL;
-	if (incoming && !strncmp(incoming, "tcp:", 4)) {
+	if (incoming && mig_uri_is_stream(incoming)) {
 		/* Live migration: the configuration arrives first, then RAM
 		 * until the source switches over. */
 		struct virt_config user = cfg;
@@ -339,6 +342,9 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "tern: %s %s in %lld ms%s\n", mig_in ? "switched over from" : "restored",
 			mig_in ? incoming : incoming + 5, (long long)(run_incoming_clock_ms() - restore_start),
 			vm->incoming ? " (post-copy: the rest of RAM follows)" : "");
+	/* cfg's strings point into the incoming configuration: keep it (a
+	 * migrated-in VM may be migrated or snapshotted again). */
+	json_t *in_cfg = mig_in ? mig_incoming_take_config(mig_in) : NULL;
 	if (!vm->incoming) {            /* post-copy still needs it while the guest runs */
 		mig_incoming_close(mig_in);
 		mig_in = NULL;
@@ -361,6 +367,7 @@ int cli_run(int argc, char **argv)
 	}
 	virt_destroy(vm);
 	snap_close(&img);
+	json_decref(in_cfg);
 	free(vm);
 	switch (why) {
 	case VM_EXIT_POWEROFF:
