@@ -118,9 +118,13 @@ static void syscon_action(void *ctx, enum syscon_action a, unsigned code)
 }
 
 /* NIC i on its backend, in virtio slot `slot`. */
-static int attach_nic(struct vm *vm, const struct net_spec *spec, unsigned i, unsigned slot,
+static int attach_nic(struct vm *vm, const struct net_spec *given, unsigned i, unsigned slot,
 		      char *err, size_t errlen)
 {
+	/* DHCP hands out the VM's name as the host name unless hostname= says. */
+	struct net_spec sp = *given, *spec = &sp;
+	if (!sp.hostname[0])
+		net_hostname_from(vm->name, sp.hostname);
 	uint8_t mac[6];
 	if (spec->mac_set)
 		memcpy(mac, spec->mac, 6);
