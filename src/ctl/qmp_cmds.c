@@ -200,6 +200,7 @@ static int cmd_x_query_tern(struct qmp_ctx *ctx, json_t *args, json_t **ret, str
 static const char *const migrate_required[] = { "uri", NULL };
 static const char *const migrate_optional[] = { "blk", "inc", "detach", "resume", NULL };
 static const char *const caps_required[] = { "capabilities", NULL };
+static const char *const state_required[] = { "state", NULL };
 static const char *const fdname_required[] = { "fdname", NULL };
 static const char *const hmp_required[] = { "command-line", NULL };
 static const char *const hmp_optional[] = { "cpu-index", NULL };
@@ -231,5 +232,6 @@ const struct qmp_command qmp_commands[] = {
 	{ .name = "query-migrate-parameters", .fn = qmp_cmd_query_migrate_parameters },
 	{ .name = "migrate_cancel", .fn = qmp_cmd_migrate_cancel },
 	{ .name = "migrate-start-postcopy", .fn = qmp_cmd_migrate_start_postcopy },
+	{ .name = "migrate-continue", .required = state_required, .fn = qmp_cmd_migrate_continue },
 	{ .name = NULL },
 };

@@ -29,6 +29,7 @@ int qmp_cmd_migrate_set_capabilities(struct qmp_ctx *ctx, json_t *args, json_t *
 				     struct qmp_error *err);
 int qmp_cmd_query_migrate_capabilities(struct qmp_ctx *ctx, json_t *args, json_t **ret,
 				       struct qmp_error *err);
+int qmp_cmd_migrate_continue(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err);
 int qmp_cmd_migrate_cancel(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err);
 /* cont after a failed post-copy: the source takes the guest back. 1 when
  * done, 0 when there is no such guest, -1 with err. */

@@ -27,6 +27,7 @@ struct migration {
 	int fd;
 	_Atomic int cancel;
 	_Atomic int start_postcopy;     /* migrate-start-postcopy during pre-copy */
+	_Atomic int go_on;              /* migrate-continue in pre-switchover */
 	struct vms_writer w;
 	uint64_t *bitmap;               /* pages still to send */
 	uint64_t words;

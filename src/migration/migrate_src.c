@@ -42,7 +42,7 @@ const char *mig_status_name(enum mig_status s)
 {
 	static const char *const names[] = {
 		[MIG_NONE] = "none", [MIG_SETUP] = "setup", [MIG_ACTIVE] = "active",
-		[MIG_DEVICE] = "device", [MIG_POSTCOPY_ACTIVE] = "postcopy-active",
+		[MIG_PRE_SWITCHOVER] = "pre-switchover", [MIG_DEVICE] = "device", [MIG_POSTCOPY_ACTIVE] = "postcopy-active",
 		[MIG_POSTCOPY_PAUSED] = "postcopy-paused",
 		[MIG_COMPLETED] = "completed", [MIG_FAILED] = "failed",
 		[MIG_CANCELLING] = "cancelling", [MIG_CANCELLED] = "cancelled",
@@ -109,7 +109,8 @@ bool mig_is_active(struct migration *m)
 {
 	struct mig_info i;
 	mig_get_info(m, &i);
-	return i.status == MIG_SETUP || i.status == MIG_ACTIVE || i.status == MIG_DEVICE ||
+	return i.status == MIG_SETUP || i.status == MIG_ACTIVE || i.status == MIG_PRE_SWITCHOVER ||
+	       i.status == MIG_DEVICE ||
 	       i.status == MIG_POSTCOPY_ACTIVE || i.status == MIG_CANCELLING;
 }
 
@@ -297,6 +298,20 @@ int mig_switch_begin(struct migration *m, int (*send_ram)(struct migration *),
 {
 	memset(sw, 0, sizeof(*sw));
 	sw->t_down = mig_now_us();
+	if (m->p.pause_before_switchover) {
+		/* The guest is stopped; wait for migrate-continue (or a cancel),
+		 * as QEMU does, e.g. for a management layer to move disks. */
+		pause_vm(m);
+		mig_set_status(m, MIG_PRE_SWITCHOVER);
+		while (!atomic_load(&m->go_on)) {
+			if (atomic_load(&m->cancel)) {
+				snprintf(m->err, sizeof(m->err), "cancelled in pre-switchover");
+				return -1;
+			}
+			struct timespec ts = { 0, 5000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
 	mig_set_status(m, MIG_DEVICE);
 	pause_vm(m);
 	if (m->logging)
@@ -608,6 +623,18 @@ int mig_start_postcopy(struct migration *m, char *err, size_t errlen)
 		return -1;
 	}
 	atomic_store(&m->start_postcopy, 1);
+	return 0;
+}
+
+int mig_continue(struct migration *m, char *err, size_t errlen)
+{
+	struct mig_info i;
+	mig_get_info(m, &i);
+	if (i.status != MIG_PRE_SWITCHOVER) {
+		snprintf(err, errlen, "Migration not in expected state: %s", mig_status_name(i.status));
+		return -1;
+	}
+	atomic_store(&m->go_on, 1);
 	return 0;
 }
 

@@ -37,7 +37,7 @@ struct mig_params {
 /* QEMU's names. postcopy-paused: post-copy broke after the switch-over;
  * the source holds the guest, paused, with every page (see
  * mig_postcopy_reclaim). */
-enum mig_status { MIG_NONE, MIG_SETUP, MIG_ACTIVE, MIG_DEVICE, MIG_POSTCOPY_ACTIVE,
+enum mig_status { MIG_NONE, MIG_SETUP, MIG_ACTIVE, MIG_PRE_SWITCHOVER, MIG_DEVICE, MIG_POSTCOPY_ACTIVE,
 		  MIG_POSTCOPY_PAUSED, MIG_COMPLETED, MIG_FAILED, MIG_CANCELLING, MIG_CANCELLED };
 
 /* What query-migrate reports (a consistent copy, taken under the lock). */
@@ -82,6 +82,9 @@ void mig_cancel(struct migration *m);
 /* migrate-start-postcopy: switch a pre-copy migration to post-copy at the
  * end of its current round. -1 with err when no pre-copy is running. */
 int mig_start_postcopy(struct migration *m, char *err, size_t errlen);
+/* migrate-continue: go on from pre-switchover (pause-before-switchover).
+ * -1 with err when the migration is not waiting there. */
+int mig_continue(struct migration *m, char *err, size_t errlen);
 /* After post-copy broke (postcopy-paused): take the disks back and let the
  * guest run here again, from the switch-over. -1 with err when it cannot
  * (a disk is still held: the destination may still run). */

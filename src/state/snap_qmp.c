@@ -53,7 +53,7 @@ const char *qmp_live_migration_state(const struct qmp_ctx *ctx)
 		return NULL;
 	struct mig_info i;
 	mig_get_info(ctx->vm->migration, &i);
-	if (i.status == MIG_DEVICE)
+	if (i.status == MIG_DEVICE || i.status == MIG_PRE_SWITCHOVER)
 		return "finish-migrate";
 	if (i.status == MIG_COMPLETED || i.status == MIG_POSTCOPY_ACTIVE)
 		return "postmigrate";
@@ -171,6 +171,19 @@ int qmp_cmd_migrate_start_postcopy(struct qmp_ctx *ctx, json_t *args, json_t **r
 	if (!ctx->vm->migration || !live_active(ctx))
 		return qmp_fail(err, "GenericError", "no migration is running (start one with migrate)");
 	if (mig_start_postcopy(ctx->vm->migration, why, sizeof(why)))
+		return qmp_fail(err, "GenericError", "%s", why);
+	return 0;
+}
+
+int qmp_cmd_migrate_continue(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
+{
+	const char *state = json_string_value(json_object_get(args, "state"));
+	char why[256];
+	if (!state || strcmp(state, "pre-switchover"))
+		return qmp_fail(err, "GenericError", "Parameter 'state' expects pre-switchover");
+	if (!ctx->vm->migration)
+		return qmp_fail(err, "GenericError", "Migration not in expected state: none");
+	if (mig_continue(ctx->vm->migration, why, sizeof(why)))
 		return qmp_fail(err, "GenericError", "%s", why);
 	return 0;
 }

@@ -272,13 +272,28 @@ def migrated(c, timeout=120):
     raise AssertionError("migration did not end")
 
 
-def hop(src, c, dst, uri, fds=()):
+def hop(src, c, dst, uri, pause_before_switchover=False):
     """Migrate src (client c) to dst over uri; check both ends."""
-    mark = len(dst.output)
+    if pause_before_switchover:
+        c.ok("migrate-set-capabilities", {"capabilities": [
+            {"capability": "pause-before-switchover", "state": True}]})
+    assert "not in expected state" in c.err("migrate-continue", {"state": "pre-switchover"})
     c.ok("migrate", {"uri": uri})
+    if pause_before_switchover:
+        deadline = time.monotonic() + 60
+        while c.ok("query-migrate")["status"] != "pre-switchover":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert c.ok("query-status")["status"] == "finish-migrate"
+        time.sleep(0.3)
+        assert c.ok("query-migrate")["status"] == "pre-switchover"   # it waits
+        c.ok("migrate-continue", {"state": "pre-switchover"})
     assert migrated(c) == "completed", c.ok("query-migrate")
     assert c.ok("query-status")["status"] == "postmigrate"
     assert "paused (postmigrate)" in c.ok("human-monitor-command", {"command-line": "info status"})
+    if pause_before_switchover:
+        seen = [m["data"]["status"] for m in c.wire if m.get("event") == "MIGRATION"]
+        assert seen.index("pre-switchover") < seen.index("device") < seen.index("completed"), seen
     passes = [m for m in c.wire if m.get("event") == "MIGRATION_PASS"]
     assert passes and passes[0]["data"]["pass"] >= 1
     assert any(m.get("event") == "MIGRATION" and m["data"]["status"] == "completed" for m in c.wire)
@@ -305,7 +320,7 @@ def test_migration_over_unix_exec_and_fd(guest_factory, tmp_path):
     assert oct(os.stat(p1).st_mode & 0o777) == "0o600"
     c = SpecClient(sock_of(names[0]))
     c.ok("qmp_capabilities")
-    hop(a, c, b, f"unix:{p1}")
+    hop(a, c, b, f"unix:{p1}", pause_before_switchover=True)
     assert not p1.exists()
 
     # b -> c over exec:CMD at both ends (the relay joins two commands).
