@@ -51,6 +51,10 @@ static int cmd_cont(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 {
 	if (atomic_load(&ctx->vm->exit_req) != VM_RUNNING)
 		return qmp_fail(err, "GenericError", "The VM is shutting down");
+	const char *live = qmp_live_migration_state(ctx);
+	if (live && !strcmp(live, "postmigrate"))
+		return qmp_fail(err, "GenericError", "the guest has been migrated away and runs at the "
+				"destination (its disks belong there now)");
 	int reclaimed = qmp_reclaim_postcopy(ctx, err);
 	if (reclaimed)
 		return reclaimed < 0 ? -1 : 0;

@@ -208,6 +208,12 @@ int qmp_cmd_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 	const char *uri = json_string_value(json_object_get(args, "uri"));
 	if (!uri)
 		return qmp_fail(err, "GenericError", "Invalid parameter type for 'uri', expected: string");
+	if (json_is_true(json_object_get(args, "blk")) || json_is_true(json_object_get(args, "inc")))
+		return qmp_fail(err, "GenericError", "block migration (blk, inc) is not implemented: "
+				"disks must be on storage both hosts share");
+	if (json_is_true(json_object_get(args, "resume")))
+		return qmp_fail(err, "GenericError", "resuming a paused post-copy (resume) is not "
+				"implemented; 'cont' takes the guest back on the source");
 	if (qmp_migration_active(ctx) || live_active(ctx))
 		return qmp_fail(err, "GenericError", "a migration is already in progress");
 	if (atomic_load(&ctx->vm->ram_absent))

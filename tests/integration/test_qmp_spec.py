@@ -245,6 +245,7 @@ def test_spec_client_session(guest_factory):
     r.close(), w.close()
     assert "has not been found" in c.err("migrate", {"uri": "fd:nosuch"})
     assert "migration URIs" in c.err("migrate", {"uri": "rdma:1.2.3.4:5"})
+    assert "block migration" in c.err("migrate", {"uri": "unix:/nonexistent", "blk": True})
 
     # The power button: POWERDOWN before the reply, then the guest's own
     # power-off (SHUTDOWN guest-shutdown).
@@ -290,6 +291,7 @@ def hop(src, c, dst, uri, pause_before_switchover=False):
         c.ok("migrate-continue", {"state": "pre-switchover"})
     assert migrated(c) == "completed", c.ok("query-migrate")
     assert c.ok("query-status")["status"] == "postmigrate"
+    assert "migrated away" in c.err("cont")
     assert "paused (postmigrate)" in c.ok("human-monitor-command", {"command-line": "info status"})
     if pause_before_switchover:
         seen = [m["data"]["status"] for m in c.wire if m.get("event") == "MIGRATION"]
