@@ -1,7 +1,6 @@
-/* query-qmp-schema: the commands and events tern serves, in QEMU's
- * SchemaInfo form (commands and events refer to object types by name; every
- * member's type is the builtin "any", since tern's table records names, not
- * types). Built from the command table, so it cannot drift from it. */
+/* query-qmp-schema: tern's commands and events as QEMU's SchemaInfo, built
+ * from the command table so it cannot drift; members have the builtin type
+ * "any" (the table records names, not types). */
 #include <stdio.h>
 #include <string.h>
 #include "ctl/qmp_cmds.h"

@@ -1,8 +1,6 @@
-/* Migration settings as QEMU names them: migrate-set-parameters and
- * migrate-set-capabilities with their queries. tern's own parameter names
- * stay as aliases. What tern does not implement is listed with the value
- * that describes what tern does, and any other value is refused with the
- * reason, so that no client believes a setting took effect when it did not. */
+/* Migration parameters and capabilities under QEMU's names (tern's own as
+ * aliases). What tern lacks is listed with the value that describes what it
+ * does; any other value is refused with the reason, never silently taken. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,8 +1,6 @@
-/* Migration endpoints, QEMU's URI forms: tcp:HOST:PORT, unix:PATH,
- * exec:CMD (CMD runs under /bin/sh with its stdin and stdout on the
- * stream) and fd:N (a stream socket the process already holds; QMP turns
- * fd:NAME from getfd into it). tern's migration talks both ways, so every
- * endpoint is a stream socket. */
+/* Migration endpoints in QEMU's URI forms: tcp:, unix:, exec:CMD (stdin and
+ * stdout on the stream) and fd:N (QMP turns getfd's fd:NAME into it). The
+ * migration talks both ways, so every endpoint is a stream socket. */
 #ifndef TERN_MIG_URI_H
 #define TERN_MIG_URI_H
 #include <stdbool.h>

@@ -1,8 +1,6 @@
-/* virtio-input power button: config space answers the driver's selector
- * queries (name, ids, EV_KEY bits with only KEY_POWER), eventq carries the
- * press and release, statusq (LEDs) is drained and ignored. Events wait in
- * a small queue while the guest has no buffer or the VM is paused, since a
- * paused VM's RAM must not change (snapshots, migration). */
+/* virtio-input power button: config space answers the driver's queries,
+ * eventq carries press and release (held while the guest has no buffer or
+ * the VM is paused: a paused VM's RAM must not change), statusq is drained. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
