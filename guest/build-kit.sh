@@ -23,6 +23,7 @@ virtio virtio_ring virtio_mmio virtio_blk virtio_net net_failover failover
 virtio_rng rng_core virtio_balloon virtio_console
 ext4 jbd2 mbcache crc16 crc32c_generic
 rtc_goldfish
+virtio_input evdev
 "
 
 log() { echo "build-kit: $*" >&2; }

@@ -4,7 +4,7 @@
 #include <string.h>
 #include "cli/cli.h"
 
-#define TERN_VERSION "0.1.0"
+#include "core/version.h"
 
 static void usage(FILE *f)
 {

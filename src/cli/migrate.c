@@ -10,13 +10,15 @@
 #include <unistd.h>
 #include "cli/cli.h"
 #include "ctl/qmp_client.h"
+#include "migration/mig_uri.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: tern migrate NAME tcp:HOST:PORT [options]\n\n"
+	fprintf(f, "usage: tern migrate NAME tcp:HOST:PORT|unix:PATH|exec:CMD [options]\n\n"
 		"Move the running VM NAME to a tern started with\n"
-		"'tern run --incoming tcp:[HOST]:PORT --migrate-key FILE' (both ends need the\n"
-		"same --migrate-key; disks must be on storage both hosts see at the same path).\n\n"
+		"'tern run --incoming tcp:[HOST]:PORT --migrate-key FILE' (or unix:PATH, or\n"
+		"exec:CMD, whose stdin and stdout carry the stream both ways; both ends need\n"
+		"the same --migrate-key; disks must be on storage both hosts see at the same path).\n\n"
 		"  --downtime-ms N     the longest pause allowed at switch-over (default 300)\n"
 		"  --bandwidth MB/s    cap the migration stream (default: unlimited)\n"
 		"  --stop-copy         pause the guest and copy everything at once\n"
@@ -120,8 +122,9 @@ int cli_migrate(int argc, char **argv)
 		return 2;
 	}
 	const char *name = argv[optind], *uri = argv[optind + 1];
-	if (strncmp(uri, "tcp:", 4)) {
-		fprintf(stderr, "tern: '%s' is not tcp:HOST:PORT (for a file, use 'tern snapshot')\n", uri);
+	if (!mig_uri_is_stream(uri) || !strncmp(uri, "fd:", 3)) {
+		fprintf(stderr, "tern: '%s' is not tcp:HOST:PORT, unix:PATH or exec:CMD (for a file, "
+			"use 'tern snapshot')\n", uri);
 		return 2;
 	}
 	char path[256], err[512];
@@ -179,7 +182,7 @@ int cli_migrate(int argc, char **argv)
 	json_t *ram = json_object_get(m, "ram"), *bd = json_object_get(m, "x-downtime-breakdown");
 	if (!strcmp(st, "completed")) {
 		printf("%s: migrated to %s in %lld ms; downtime %lld ms (memory %lld, cpu %lld, devices %lld, "
-		       "other %lld); %lld MiB sent, %lld pages, %lld zero, %lld rounds\n", name, uri + 4,
+		       "other %lld); %lld MiB sent, %lld pages, %lld zero, %lld rounds\n", name, !strncmp(uri, "tcp:", 4) ? uri + 4 : uri,
 		       jint(m, "total-time"), jint(m, "downtime"), jint(bd, "memory"), jint(bd, "cpu"),
 		       jint(bd, "devices"), jint(bd, "other"), jint(ram, "transferred") >> 20,
 		       jint(ram, "normal"), jint(ram, "duplicate"), jint(m, "x-rounds"));

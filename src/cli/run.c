@@ -1,6 +1,7 @@
 /* `tern run`: parse options, build the 'virt' machine, run it, and map the
  * way it ended to an exit status. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,9 +14,11 @@
 #include "cli/run_ctl.h"
 #include "cli/run_incoming.h"
 #include "migration/migration.h"
+#include "migration/mig_uri.h"
 
 #define MAX_MEMORY (64ull << 30)
 #define MIN_MEMORY (16ull << 20)
+#define RUN_EXIT_KILLED 3       /* quit by QMP, the console or a signal */
 
 static void run_usage(FILE *f)
 {
@@ -57,15 +60,20 @@ static void run_usage(FILE *f)
 		"                       it; only --name, --console, --qmp, --disk (same\n"
 		"                       size) and --net (as many as recorded) may be given\n"
 		"                       with it\n"
-		"  --incoming tcp:[HOST]:PORT\n"
-		"                       wait for a live migration (tern migrate) and run the\n"
-		"                       guest once it arrives; needs --migrate-key\n"
+		"  --incoming tcp:[HOST]:PORT | unix:PATH | exec:CMD | fd:N\n"
+		"                       wait for a live migration (tern migrate, QMP migrate)\n"
+		"                       and run the guest once it arrives; needs --migrate-key.\n"
+		"                       exec: runs CMD with its stdin/stdout on the stream;\n"
+		"                       fd:N is an inherited stream socket (or one listening)\n"
 		"  --migrate-key FILE   the shared key both ends of a migration prove they hold\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"On the stdio console, Ctrl-A x quits and Ctrl-A h lists the keys.\n"
-		"Exit status: 0 when the guest powers off or reboots, 1 on a VMM error\n"
-		"or a guest-reported failure, 2 on a usage error.\n");
+		"Exit status: 0 when the guest powered off (or rebooted, with --reboot\n"
+		"exit) by itself, or was migrated away; 1 on a VMM error or a\n"
+		"guest-reported failure; 2 on a usage error; 3 when the VM was killed\n"
+		"before the guest powered off: QMP quit (tern kill, tern stop after its\n"
+		"timeout), Ctrl-A x on the console, or SIGINT/SIGTERM/SIGHUP.\n");
 }
 
 int cli_parse_size(const char *s, uint64_t *out)
@@ -287,7 +295,7 @@ int cli_run(int argc, char **argv)
 	}
 	int64_t restore_start = run_incoming_clock_ms();
 	struct mig_incoming *mig_in = NULL;
-	if (incoming && !strncmp(incoming, "tcp:", 4)) {
+	if (incoming && mig_uri_is_stream(incoming)) {
 		/* Live migration: the configuration arrives first, then RAM
 		 * until the source switches over. */
 		struct virt_config user = cfg;
@@ -335,6 +343,9 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "tern: %s %s in %lld ms%s\n", mig_in ? "switched over from" : "restored",
 			mig_in ? incoming : incoming + 5, (long long)(run_incoming_clock_ms() - restore_start),
 			vm->incoming ? " (post-copy: the rest of RAM follows)" : "");
+	/* cfg's strings point into the incoming configuration: keep it (a
+	 * migrated-in VM may be migrated or snapshotted again). */
+	json_t *in_cfg = mig_in ? mig_incoming_take_config(mig_in) : NULL;
 	if (!vm->incoming) {            /* post-copy still needs it while the guest runs */
 		mig_incoming_close(mig_in);
 		mig_in = NULL;
@@ -342,6 +353,12 @@ int cli_run(int argc, char **argv)
 	int why = virt_run(vm, &cfg);
 	char msg[sizeof(vm->exit_msg)];
 	snprintf(msg, sizeof(msg), "%s", vm->exit_msg);
+	bool migrated = false;          /* the guest runs at a destination now */
+	if (vm->migration) {
+		struct mig_info mi;
+		mig_get_info(vm->migration, &mi);
+		migrated = mi.status == MIG_COMPLETED;
+	}
 	run_ctl_stop(&ctl, vm, why);
 	mig_incoming_close(mig_in);
 	if (vm->migration) {
@@ -351,6 +368,7 @@ int cli_run(int argc, char **argv)
 	}
 	virt_destroy(vm);
 	snap_close(&img);
+	json_decref(in_cfg);
 	free(vm);
 	switch (why) {
 	case VM_EXIT_POWEROFF:
@@ -360,9 +378,15 @@ int cli_run(int argc, char **argv)
 		}
 		return 0;
 	case VM_EXIT_QUIT:
-		if (msg[0])
-			fprintf(stderr, "tern: %s\n", msg);
-		return 0;
+		/* Ended from outside: a script must tell this from a guest
+		 * that powered off (unless the guest lives on elsewhere). */
+		if (migrated) {
+			fprintf(stderr, "tern: the guest was migrated away; this source VM ends\n");
+			return 0;
+		}
+		fprintf(stderr, "tern: the VM was killed (%s), the guest did not power off\n",
+			msg[0] ? msg : "quit");
+		return RUN_EXIT_KILLED;
 	case VM_EXIT_RESET:
 		return 0;
 	default:

@@ -51,6 +51,7 @@ void run_ctl_stop(struct run_ctl *ctl, struct vm *vm, int why)
 	case VM_EXIT_RESET: data = "{\"guest\": true, \"reason\": \"guest-reset\"}"; break;
 	case VM_EXIT_QUIT:
 		data = strstr(vm->exit_msg, "signal") ? "{\"guest\": false, \"reason\": \"host-signal\"}"
+		     : strstr(vm->exit_msg, "console") ? "{\"guest\": false, \"reason\": \"host-ui\"}"
 						      : "{\"guest\": false, \"reason\": \"host-qmp-quit\"}";
 		break;
 	default: data = "{\"guest\": false, \"reason\": \"host-error\"}"; break;

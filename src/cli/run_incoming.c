@@ -51,7 +51,7 @@ int run_incoming_config(struct snap_image *img, const char *uri, struct virt_con
 			char *err, size_t errlen)
 {
 	if (strncmp(uri, "file:", 5) || !uri[5]) {
-		snprintf(err, errlen, "--incoming takes file:PATH or tcp:HOST:PORT");
+		snprintf(err, errlen, "--incoming takes file:PATH, tcp:HOST:PORT, unix:PATH, exec:CMD or fd:N");
 		return -1;
 	}
 	struct virt_config user = *cfg;

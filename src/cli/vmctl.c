@@ -1,6 +1,6 @@
 /* `tern status|pause|resume|stop|kill NAME`: one QMP exchange each with the
- * VM's control socket. stop asks the guest to power off, then quits the VM
- * when the guest cannot be asked or has not gone after --timeout seconds. */
+ * VM's control socket. stop presses the power button, then kills the VM
+ * when the guest has not powered off after --timeout seconds. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "ctl/qmp_client.h"
 
 #define CTL_TIMEOUT_MS 10000
+#define STOP_EXIT_KILLED 3      /* as tern run's status for a killed VM */
 
 static const struct {
 	const char *verb, *usage;
@@ -17,9 +18,12 @@ static const struct {
 	{ "status", "Show one VM's state, pid, uptime, CPU and memory." },
 	{ "pause", "Stop the VM's harts (QMP stop); guest time stands still." },
 	{ "resume", "Let a paused VM run again (QMP cont)." },
-	{ "stop", "Ask the guest to power off (QMP system_powerdown); quit the VM when the\n"
-		  "guest cannot be asked (the 'virt' board has no power button the stock kernel\n"
-		  "listens to) or has not gone after --timeout seconds (default 30)." },
+	{ "stop", "Press the VM's power button (QMP system_powerdown) and wait for the guest\n"
+		  "to power off; kill the VM (QMP quit) when it has not after --timeout seconds\n"
+		  "(default 30).\n\n"
+		  "Exit status: 0 when the guest powered off by itself; 3 when the VM had to\n"
+		  "be killed; 1 on an error (no such VM, or it ended some other way, e.g. a\n"
+		  "reboot with --reboot exit); 2 on a usage error." },
 	{ "kill", "Quit the VM now (QMP quit), as pulling the plug; waits until it is gone." },
 };
 
@@ -40,6 +44,35 @@ static int quit_vm(struct qmp_client_conn *c, const char *name)
 	json_decref(r);
 	vm_gone(c);
 	return 0;
+}
+
+/* system_powerdown, then wait for the guest's own power-off. 0: it powered
+ * off; STOP_EXIT_KILLED: it had not after timeout_s (or could not be
+ * asked), so the VM was quit; 1: an error. */
+static int stop_vm(struct qmp_client_conn *c, const char *name, int timeout_s)
+{
+	char err[256];
+	json_t *r = qmp_client_execute(c, "system_powerdown", NULL, err, sizeof(err));
+	if (!r) {
+		fprintf(stderr, "tern: %s: %s; killing the VM\n", name, err);
+		return quit_vm(c, name) ? 1 : STOP_EXIT_KILLED;
+	}
+	json_decref(r);
+	json_t *data = NULL;
+	if (qmp_client_wait_event_data(c, "SHUTDOWN", timeout_s * 1000, &data)) {
+		fprintf(stderr, "tern: %s: the guest did not power off within %d s; killing the VM\n",
+			name, timeout_s);
+		return quit_vm(c, name) ? 1 : STOP_EXIT_KILLED;
+	}
+	const char *reason = json_string_value(json_object_get(data, "reason"));
+	char why[64];
+	snprintf(why, sizeof(why), "%s", reason ? reason : "unknown");
+	json_decref(data);
+	vm_gone(c);
+	if (!strcmp(why, "guest-shutdown"))
+		return 0;
+	fprintf(stderr, "tern: %s: the VM ended without the guest powering off (%s)\n", name, why);
+	return 1;
 }
 
 int cli_vmctl(int argc, char **argv)
@@ -112,17 +145,7 @@ int cli_vmctl(int argc, char **argv)
 	} else if (!strcmp(verb, "kill")) {
 		rc = quit_vm(c, name);
 	} else {    /* stop */
-		json_t *r = qmp_client_execute(c, "system_powerdown", NULL, err, sizeof(err));
-		if (!r) {
-			fprintf(stderr, "tern: %s: %s; quitting the VM\n", name, err);
-			rc = quit_vm(c, name);
-		} else {
-			json_decref(r);
-			if (qmp_client_wait_event(c, "SHUTDOWN", timeout_s * 1000)) {
-				fprintf(stderr, "tern: %s: still running after %d s; quitting it\n", name, timeout_s);
-				rc = quit_vm(c, name);
-			}
-		}
+		rc = stop_vm(c, name, timeout_s);
 	}
 	qmp_client_close(c);
 	return rc;

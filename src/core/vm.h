@@ -13,6 +13,7 @@
 struct virt_config;
 struct mig_incoming;
 struct devlog;
+struct virtio_mmio;
 
 #define VM_MAX_HARTS 8
 #define VM_MAX_MMIO 32
@@ -80,6 +81,7 @@ struct vm {
 	struct uart16550 *uart;
 	struct goldfish_rtc *rtc;
 	struct syscon *syscon;
+	struct virtio_mmio *power_button;   /* virtio-input, KEY_POWER (system_powerdown) */
 	struct evloop *loop;
 	struct chr *console;
 	int signal_fd;              /* SIGINT/SIGTERM/SIGHUP, read by the I/O loop */

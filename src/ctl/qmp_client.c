@@ -135,6 +135,12 @@ json_t *qmp_client_execute(struct qmp_client_conn *c, const char *cmd, json_t *a
 
 int qmp_client_wait_event(struct qmp_client_conn *c, const char *event, int timeout_ms)
 {
+	return qmp_client_wait_event_data(c, event, timeout_ms, NULL);
+}
+
+int qmp_client_wait_event_data(struct qmp_client_conn *c, const char *event, int timeout_ms,
+			       json_t **data)
+{
 	int64_t deadline = now_ms() + timeout_ms;
 	for (;;) {
 		int left = (int)(deadline - now_ms());
@@ -145,6 +151,10 @@ int qmp_client_wait_event(struct qmp_client_conn *c, const char *event, int time
 			return -1;
 		const char *ev = json_string_value(json_object_get(m, "event"));
 		int hit = ev && !strcmp(ev, event);
+		if (hit && data) {
+			*data = json_object_get(m, "data");
+			json_incref(*data);
+		}
 		json_decref(m);
 		if (hit)
 			return 0;

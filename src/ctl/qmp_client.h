@@ -21,6 +21,10 @@ json_t *qmp_client_execute(struct qmp_client_conn *c, const char *cmd, json_t *a
 /* Waits up to timeout_ms for the event named; 0 when it came, -1 otherwise
  * (the connection closing counts as -1). */
 int qmp_client_wait_event(struct qmp_client_conn *c, const char *event, int timeout_ms);
+/* The same, handing over the event's "data" (NULL when it has none;
+ * caller decrefs). */
+int qmp_client_wait_event_data(struct qmp_client_conn *c, const char *event, int timeout_ms,
+			       json_t **data);
 /* Resolves a VM name to its socket path (a name containing '/' is a path). */
 int qmp_client_resolve(const char *name, char *path, size_t len, char *err, size_t errlen);
 #endif

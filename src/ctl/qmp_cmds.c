@@ -3,9 +3,11 @@
  * pause and request calls of struct vm. migrate lives in state/snap_qmp.c. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "core/vm.h"
 #include "ctl/qmp_proto.h"
 #include "ctl/qmp_cmds.h"
+#include "virtio/input.h"
 
 const char *qmp_run_state(const struct qmp_ctx *ctx)
 {
@@ -49,6 +51,10 @@ static int cmd_cont(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 {
 	if (atomic_load(&ctx->vm->exit_req) != VM_RUNNING)
 		return qmp_fail(err, "GenericError", "The VM is shutting down");
+	const char *live = qmp_live_migration_state(ctx);
+	if (live && !strcmp(live, "postmigrate"))
+		return qmp_fail(err, "GenericError", "the guest has been migrated away and runs at the "
+				"destination (its disks belong there now)");
 	int reclaimed = qmp_reclaim_postcopy(ctx, err);
 	if (reclaimed)
 		return reclaimed < 0 ? -1 : 0;
@@ -70,16 +76,23 @@ static int cmd_system_reset(struct qmp_ctx *ctx, json_t *args, json_t **ret, str
 
 static int cmd_system_powerdown(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
 {
-	/* QEMU's riscv 'virt' has no power button either: the stock kernel
-	 * listens to no device the host could press. Say so, never fake it. */
-	return qmp_fail(err, "GenericError",
-			"system_powerdown is not supported: the 'virt' board has no power button "
-			"the guest listens to; power off inside the guest, or use 'quit'");
+	/* As QEMU's ACPI button: the press always succeeds; whether the guest
+	 * acts on it is the guest's business (tern stop waits and sees). */
+	struct vm *vm = ctx->vm;
+	if (!vm->power_button)
+		return qmp_fail(err, "GenericError", "this machine has no power button");
+	if (atomic_load(&vm->exit_req) != VM_RUNNING)
+		return qmp_fail(err, "GenericError", "The VM is shutting down");
+	vm_event(vm, "POWERDOWN", NULL);
+	pthread_mutex_lock(&vm->lock);
+	virtio_input_press_power(vm->power_button);
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
 }
 
 static int cmd_quit(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
 {
-	vm_request_exit(ctx->vm, VM_EXIT_QUIT, NULL);
+	vm_request_exit(ctx->vm, VM_EXIT_QUIT, "QMP quit");
 	return 0;
 }
 
@@ -94,7 +107,7 @@ static int cmd_query_name(struct qmp_ctx *ctx, json_t *args, json_t **ret, struc
 static int cmd_query_version(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
 {
 	*ret = json_pack("{s:{s:i,s:i,s:i},s:s}", "qemu", "major", QMP_VERSION_MAJOR,
-			 "minor", QMP_VERSION_MINOR, "micro", QMP_VERSION_MICRO, "package", "tern");
+			 "minor", QMP_VERSION_MINOR, "micro", QMP_VERSION_MICRO, "package", QMP_VERSION_PACKAGE);
 	return 0;
 }
 
@@ -122,6 +135,63 @@ static int cmd_query_cpus_fast(struct qmp_ctx *ctx, json_t *args, json_t **ret, 
 	return 0;
 }
 
+/* getfd: name the descriptor the client passed with SCM_RIGHTS. */
+static int cmd_getfd(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
+{
+	const char *name = json_string_value(json_object_get(args, "fdname"));
+	if (!name || !*name || strlen(name) >= sizeof(ctx->fds[0].name) ||
+	    (name[0] >= '0' && name[0] <= '9'))
+		return qmp_fail(err, "GenericError", "Parameter 'fdname' expects a name of 1 to %zu "
+				"characters that does not start with a digit", sizeof(ctx->fds[0].name) - 1);
+	if (!ctx->passed_fd || *ctx->passed_fd < 0)
+		return qmp_fail(err, "GenericError", "No file descriptor supplied via SCM_RIGHTS");
+	int i = 0;
+	while (i < ctx->nfds && strcmp(ctx->fds[i].name, name))
+		i++;
+	if (i == ctx->nfds) {
+		if (ctx->nfds == QMP_MAX_FDS)
+			return qmp_fail(err, "GenericError", "too many named descriptors (%d); closefd some",
+					QMP_MAX_FDS);
+		ctx->nfds++;
+		snprintf(ctx->fds[i].name, sizeof(ctx->fds[i].name), "%s", name);
+	} else {
+		close(ctx->fds[i].fd);      /* QEMU replaces a descriptor of the same name */
+	}
+	ctx->fds[i].fd = *ctx->passed_fd;
+	*ctx->passed_fd = -1;
+	return 0;
+}
+
+int qmp_take_fd(struct qmp_ctx *ctx, const char *name)
+{
+	for (int i = 0; i < ctx->nfds; i++) {
+		if (strcmp(ctx->fds[i].name, name))
+			continue;
+		int fd = ctx->fds[i].fd;
+		ctx->fds[i] = ctx->fds[--ctx->nfds];
+		return fd;
+	}
+	return -1;
+}
+
+static int cmd_closefd(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
+{
+	const char *name = json_string_value(json_object_get(args, "fdname"));
+	int fd = name ? qmp_take_fd(ctx, name) : -1;
+	if (fd < 0)
+		return qmp_fail(err, "GenericError", "File descriptor named '%s' not found",
+				name ? name : "");
+	close(fd);
+	return 0;
+}
+
+void qmp_ctx_release(struct qmp_ctx *ctx)
+{
+	for (int i = 0; i < ctx->nfds; i++)
+		close(ctx->fds[i].fd);
+	ctx->nfds = 0;
+}
+
 /* tern's own: what `tern list` shows besides /proc. */
 static int cmd_x_query_tern(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
 {
@@ -133,8 +203,11 @@ static int cmd_x_query_tern(struct qmp_ctx *ctx, json_t *args, json_t **ret, str
 
 static const char *const migrate_required[] = { "uri", NULL };
 static const char *const migrate_optional[] = { "blk", "inc", "detach", "resume", NULL };
-static const char *const migrate_param_names[] = { "downtime-limit", "max-bandwidth", "mode",
-						   "compress", "x-device-state", NULL };
+static const char *const caps_required[] = { "capabilities", NULL };
+static const char *const state_required[] = { "state", NULL };
+static const char *const fdname_required[] = { "fdname", NULL };
+static const char *const hmp_required[] = { "command-line", NULL };
+static const char *const hmp_optional[] = { "cpu-index", NULL };
 
 const struct qmp_command qmp_commands[] = {
 	{ .name = "query-status", .fn = cmd_query_status },
@@ -151,10 +224,18 @@ const struct qmp_command qmp_commands[] = {
 	{ .name = "migrate", .required = migrate_required, .optional = migrate_optional,
 	  .fn = qmp_cmd_migrate },
 	{ .name = "query-migrate", .fn = qmp_cmd_query_migrate },
-	{ .name = "migrate-set-parameters", .optional = migrate_param_names,
-	  .fn = qmp_cmd_migrate_set_parameters },
+	{ .name = "migrate-set-parameters", .open_args = true, .fn = qmp_cmd_migrate_set_parameters },
+	{ .name = "migrate-set-capabilities", .required = caps_required,
+	  .fn = qmp_cmd_migrate_set_capabilities },
+	{ .name = "query-migrate-capabilities", .fn = qmp_cmd_query_migrate_capabilities },
+	{ .name = "getfd", .required = fdname_required, .fn = cmd_getfd },
+	{ .name = "closefd", .required = fdname_required, .fn = cmd_closefd },
+	{ .name = "human-monitor-command", .required = hmp_required, .optional = hmp_optional,
+	  .fn = qmp_cmd_human_monitor_command },
+	{ .name = "query-qmp-schema", .fn = qmp_cmd_query_qmp_schema },
 	{ .name = "query-migrate-parameters", .fn = qmp_cmd_query_migrate_parameters },
 	{ .name = "migrate_cancel", .fn = qmp_cmd_migrate_cancel },
 	{ .name = "migrate-start-postcopy", .fn = qmp_cmd_migrate_start_postcopy },
+	{ .name = "migrate-continue", .required = state_required, .fn = qmp_cmd_migrate_continue },
 	{ .name = NULL },
 };

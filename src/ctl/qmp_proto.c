@@ -22,7 +22,7 @@ json_t *qmp_greeting(void)
 {
 	return json_pack("{s:{s:{s:{s:i,s:i,s:i},s:s},s:[]}}", "QMP", "version", "qemu",
 			 "major", QMP_VERSION_MAJOR, "minor", QMP_VERSION_MINOR,
-			 "micro", QMP_VERSION_MICRO, "package", "tern", "capabilities");
+			 "micro", QMP_VERSION_MICRO, "package", QMP_VERSION_PACKAGE, "capabilities");
 }
 
 json_t *qmp_error_reply(const char *cls, const char *desc, json_t *id)
@@ -55,7 +55,7 @@ static int check_args(const struct qmp_command *cmd, json_t *args, struct qmp_er
 	const char *key;
 	json_t *v;
 	json_object_foreach(args, key, v) {
-		if (!listed(cmd->required, key) && !listed(cmd->optional, key))
+		if (!cmd->open_args && !listed(cmd->required, key) && !listed(cmd->optional, key))
 			return qmp_fail(err, "GenericError", "Parameter '%s' is unexpected", key);
 	}
 	for (const char *const *r = cmd->required; r && *r; r++)

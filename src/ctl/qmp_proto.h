@@ -7,12 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "core/version.h"
 
 struct vm;
 struct snap_job;
 
 /* What commands act on; lives in the server, used on the I/O thread only. */
 struct mig_params;
+
+#define QMP_MAX_FDS 16
 
 struct qmp_ctx {
 	struct vm *vm;
@@ -22,6 +25,15 @@ struct qmp_ctx {
 	struct snap_job *mig;       /* the last or current snapshot migration (state/) */
 	bool live_last;             /* the last migration was live (vm->migration) */
 	struct mig_params *live_params;   /* migrate-set-parameters (migration/) */
+	/* getfd: descriptors a client passed (SCM_RIGHTS), by name. */
+	struct qmp_named_fd {
+		char name[64];
+		int fd;
+	} fds[QMP_MAX_FDS];
+	int nfds;
+	/* The serving client's last passed descriptor (-1: none), while one of
+	 * its commands runs; NULL otherwise. */
+	int *passed_fd;
 };
 
 struct qmp_error {
@@ -33,15 +45,18 @@ struct qmp_command {
 	const char *name;
 	const char *const *required;    /* argument names, NULL-terminated, or NULL */
 	const char *const *optional;
+	bool open_args;                 /* the handler checks its arguments itself */
 	/* Returns 0 with *ret set (NULL means {}), or -1 with err filled. */
 	int (*fn)(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err);
 };
 
 extern const struct qmp_command qmp_commands[];   /* ends with { NULL } */
 
-#define QMP_VERSION_MAJOR 0
-#define QMP_VERSION_MINOR 1
-#define QMP_VERSION_MICRO 0
+/* query-version and the greeting give tern's own version. */
+#define QMP_VERSION_MAJOR TERN_VERSION_MAJOR
+#define QMP_VERSION_MINOR TERN_VERSION_MINOR
+#define QMP_VERSION_MICRO TERN_VERSION_MICRO
+#define QMP_VERSION_PACKAGE "tern " TERN_VERSION
 
 int qmp_fail(struct qmp_error *err, const char *cls, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

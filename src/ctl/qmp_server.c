@@ -17,6 +17,7 @@
 #include "ctl/ctl_path.h"
 #include "ctl/json_stream.h"
 #include "ctl/qmp_proto.h"
+#include "ctl/qmp_cmds.h"
 #include "ctl/qmp_server.h"
 
 #define QMP_MAX_CLIENTS 16
@@ -30,6 +31,8 @@ struct qmp_client {
 	int fd;
 	bool negotiated;
 	bool want_out;              /* EPOLLOUT registered */
+	bool dead;                  /* an event could not be queued while serving it */
+	int passed_fd;              /* the last descriptor sent with SCM_RIGHTS, for getfd */
 	struct json_stream in;
 	char *out;
 	size_t out_len, out_cap;
@@ -42,6 +45,7 @@ struct qmp_server {
 	char *path;
 	struct qmp_client *clients;
 	int nclients;
+	struct qmp_client *serving;     /* whose command runs now (not dropped under it) */
 	struct qmp_ctx ctx;
 };
 
@@ -63,6 +67,8 @@ static void client_drop(struct qmp_client *c)
 	s->nclients--;
 	evloop_del_fd(s->loop, c->fd);
 	close(c->fd);
+	if (c->passed_fd >= 0)
+		close(c->passed_fd);
 	json_stream_free(&c->in);
 	free(c->out);
 	free(c);
@@ -135,9 +141,15 @@ static int client_input(struct qmp_client *c, const char *data, size_t len)
 		case JSON_STREAM_MORE:
 			break;
 		case JSON_STREAM_VALUE: {
+			/* Events the command causes go out before its reply, as
+			 * in QEMU (STOP before the return of stop). */
+			c->srv->serving = c;
+			c->srv->ctx.passed_fd = &c->passed_fd;
 			json_t *reply = qmp_handle_text(&c->srv->ctx, &c->negotiated, c->in.buf, c->in.len);
+			c->srv->serving = NULL;
+			c->srv->ctx.passed_fd = NULL;
 			json_stream_reset(&c->in);
-			if (client_send_json(c, reply))
+			if (c->dead || client_send_json(c, reply))
 				return -1;
 			break;
 		}
@@ -157,6 +169,35 @@ static int client_input(struct qmp_client *c, const char *data, size_t len)
 	return 0;
 }
 
+/* recv that also takes descriptors passed with SCM_RIGHTS (QEMU's getfd):
+ * the last one is kept for the next getfd, any others are closed. */
+static ssize_t client_recv(struct qmp_client *c, char *buf, size_t len)
+{
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(4 * sizeof(int))];
+	} ctl;
+	struct iovec iov = { buf, len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = &ctl, .msg_controllen = sizeof(ctl) };
+	ssize_t n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfd; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (c->passed_fd >= 0)
+				close(c->passed_fd);
+			c->passed_fd = fd;
+		}
+	}
+	return n;
+}
+
 static void client_ready(void *opaque, uint32_t events)
 {
 	struct qmp_client *c = opaque;
@@ -169,7 +210,7 @@ static void client_ready(void *opaque, uint32_t events)
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	char buf[QMP_READ_CHUNK];
-	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	ssize_t n = client_recv(c, buf, sizeof(buf));
 	if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
 	if (n <= 0 || client_input(c, buf, (size_t)n))
@@ -194,6 +235,7 @@ static void on_accept(void *opaque, uint32_t events)
 	}
 	c->srv = s;
 	c->fd = fd;
+	c->passed_fd = -1;
 	if (evloop_add_fd(s->loop, fd, EPOLLIN, client_ready, c)) {
 		json_stream_free(&c->in);
 		free(c);
@@ -213,8 +255,12 @@ static void broadcast(void *opaque)
 	struct qmp_client *c = e->srv->clients;
 	while (c) {
 		struct qmp_client *next = c->next;
-		if (c->negotiated && client_send(c, e->line, e->len))
-			client_drop(c);
+		if (c->negotiated && client_send(c, e->line, e->len)) {
+			if (c == e->srv->serving)
+				c->dead = true;     /* client_input drops it */
+			else
+				client_drop(c);
+		}
 		c = next;
 	}
 	free(e->line);
@@ -235,6 +281,11 @@ static void event_hook(void *opaque, const char *event, const char *data_json)
 		return;
 	}
 	e->srv = s;
+	/* From a command handler (the loop thread): at once, before its reply. */
+	if (evloop_in_loop_thread(s->loop)) {
+		broadcast(e);
+		return;
+	}
 	if (evloop_call(s->loop, broadcast, e)) {
 		free(e->line);
 		free(e);
@@ -314,6 +365,7 @@ void qmp_server_free(struct qmp_server *s)
 	close(s->listen_fd);
 	unlink(s->path);
 	free(s->path);
+	qmp_ctx_release(&s->ctx);
 	free(s->ctx.mig);
 	free(s);
 }

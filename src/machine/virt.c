@@ -29,6 +29,7 @@
 #include "virtio/blk.h"
 #include "block/block.h"
 #include "virtio/rng.h"
+#include "virtio/input.h"
 #include "virtio/net.h"
 #include "state/devlog.h"
 #include "net/net.h"
@@ -70,7 +71,7 @@ static size_t console_input(void *opaque, const unsigned char *buf, size_t len)
 
 static void console_quit(void *opaque)
 {
-	vm_request_exit(opaque, VM_EXIT_QUIT, NULL);
+	vm_request_exit(opaque, VM_EXIT_QUIT, "Ctrl-A x on the console");
 }
 
 /* SIGINT/SIGTERM/SIGHUP arrive on a signalfd in the I/O loop, so shutdown
@@ -117,9 +118,13 @@ static void syscon_action(void *ctx, enum syscon_action a, unsigned code)
 }
 
 /* NIC i on its backend, in virtio slot `slot`. */
-static int attach_nic(struct vm *vm, const struct net_spec *spec, unsigned i, unsigned slot,
+static int attach_nic(struct vm *vm, const struct net_spec *given, unsigned i, unsigned slot,
 		      char *err, size_t errlen)
 {
+	/* DHCP hands out the VM's name as the host name unless hostname= says. */
+	struct net_spec sp = *given, *spec = &sp;
+	if (!sp.hostname[0])
+		net_hostname_from(vm->name, sp.hostname);
 	uint8_t mac[6];
 	if (spec->mac_set)
 		memcpy(mac, spec->mac, 6);
@@ -140,12 +145,37 @@ static int attach_nic(struct vm *vm, const struct net_spec *spec, unsigned i, un
 	return 0;
 }
 
-/* vm->on_resume: NICs held their input while the VM was paused. */
+/* vm->on_resume: NICs and the power button held their input while the VM
+ * was paused. */
 static void resume_nics(struct vm *vm)
 {
 	for (int i = 0; i < vm->nmmio; i++)
-		if (vm->mmio[i].ops == &virtio_mmio_ops)
+		if (vm->mmio[i].ops == &virtio_mmio_ops) {
 			virtio_net_resume_rx(vm->mmio[i].dev);
+			virtio_input_resume(vm->mmio[i].dev);
+		}
+}
+
+/* The power button: virtio-input with KEY_POWER. The virt board has no
+ * ACPI, and the stock Debian kernel builds gpio-keys out, but has
+ * virtio_input (a module), which evdev and systemd-logind listen to. */
+static int attach_power_button(struct vm *vm, char *err, size_t errlen)
+{
+	unsigned slot = VIRT_POWER_BUTTON_SLOT;
+	struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
+	vm->power_button = virtio_input_power_button_new(vm, irq);
+	if (!vm->power_button) {
+		snprintf(err, errlen, "cannot create the power button");
+		return -1;
+	}
+	if (vm_add_mmio(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
+			&virtio_mmio_ops, vm->power_button)) {
+		virtio_mmio_ops.destroy(vm->power_button);
+		vm->power_button = NULL;
+		snprintf(err, errlen, "no room on the MMIO bus for the power button");
+		return -1;
+	}
+	return 0;
 }
 
 /* Virtio devices fill the virt slots in order: disks, NICs, then the rng. */
@@ -293,7 +323,7 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	vm_add_mmio(vm, VIRT_RTC_BASE, VIRT_RTC_SIZE, &goldfish_rtc_ops, vm->rtc);
 	vm_add_mmio(vm, VIRT_PLIC_BASE, VIRT_PLIC_SIZE, &plic_ops, vm->plic);
 	vm_add_mmio(vm, VIRT_UART0_BASE, VIRT_UART0_SIZE, &uart16550_ops, vm->uart);
-	if (attach_virtio(vm, cfg, err, errlen))
+	if (attach_virtio(vm, cfg, err, errlen) || attach_power_button(vm, err, errlen))
 		return -1;
 	vm->on_resume = resume_nics;
 	/* Always on: logging a device register write costs a table lookup. */

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include "migration/migrate_priv.h"
 #include "migration/rampages.h"
+#include "migration/mig_uri.h"
 #include "core/vm.h"
 #include "cpu/dcache.h"
 #include "machine/virt.h"
@@ -25,12 +26,12 @@
 struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 				       struct virt_config *cfg, char *err, size_t errlen)
 {
-	char host[256], port[16];
 	struct mig_key key;
-	if (mig_parse_tcp(uri, host, sizeof(host), port, sizeof(port), err, errlen))
+	if (mig_uri_check(uri, err, errlen))
 		return NULL;
 	if (!key_path) {
-		snprintf(err, errlen, "--incoming tcp: needs --migrate-key FILE (the key the source uses)");
+		snprintf(err, errlen, "--incoming %.*s needs --migrate-key FILE (the key the source uses)",
+			 (int)(strchr(uri, ':') - uri + 1), uri);
 		return NULL;
 	}
 	if (mig_key_load(key_path, &key, err, errlen))
@@ -42,15 +43,18 @@ struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 	}
 	in->fd = -1;
 	in->img.fd = -1;
-	int l = mig_listen(host, port, err, errlen);
-	if (l < 0)
+	int l = mig_uri_listen(uri, &in->fd, &in->child, err, errlen);
+	if (l < 0 && in->fd < 0)
 		goto fail;
 	fprintf(stderr, "tern: waiting for a migration on %s\n", uri);
-	in->fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	close(l);
-	if (in->fd < 0) {
-		snprintf(err, errlen, "accepting the migration failed: %s", strerror(errno));
-		goto fail;
+	if (l >= 0) {
+		in->fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		close(l);
+		mig_uri_done_listening(uri);
+		if (in->fd < 0) {
+			snprintf(err, errlen, "accepting the migration failed: %s", strerror(errno));
+			goto fail;
+		}
 	}
 	if (mig_handshake_dest(in->fd, &key, err, errlen))
 		goto fail;
@@ -189,6 +193,13 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 	return 0;
 }
 
+json_t *mig_incoming_take_config(struct mig_incoming *in)
+{
+	json_t *j = in->img.config;
+	in->img.config = NULL;
+	return j;
+}
+
 void mig_incoming_close(struct mig_incoming *in)
 {
 	if (!in)
@@ -197,6 +208,7 @@ void mig_incoming_close(struct mig_incoming *in)
 	if (in->fd >= 0)
 		close(in->fd);
 	snap_close(&in->img);
+	mig_uri_reap(in->child);
 	if (in->ram)
 		munmap(in->ram, in->ram_size);
 	free(in->scratch);

@@ -22,10 +22,12 @@ struct migration {
 	struct mig_info info;           /* under lock */
 	struct mig_params p;
 	struct mig_key key;
-	char host[256], port[16];
+	char uri[1024];                 /* tcp:, unix:, exec: or fd:N (mig_uri.h) */
+	pid_t child;                    /* exec: the command */
 	int fd;
 	_Atomic int cancel;
 	_Atomic int start_postcopy;     /* migrate-start-postcopy during pre-copy */
+	_Atomic int go_on;              /* migrate-continue in pre-switchover */
 	struct vms_writer w;
 	uint64_t *bitmap;               /* pages still to send */
 	uint64_t words;
@@ -68,6 +70,7 @@ int postcopy_push(struct migration *m);
 /* The destination's side of one migration. */
 struct mig_incoming {
 	int fd;
+	pid_t child;                    /* exec: the command */
 	struct snap_image img;
 	uint8_t *ram;                   /* RAM received before the VM exists */
 	uint64_t ram_size;

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include "migration/migrate_priv.h"
 #include "migration/rampages.h"
+#include "migration/mig_uri.h"
 #include "core/ramlog.h"
 #include "core/vm.h"
 #include "state/snapshot.h"
@@ -41,81 +42,12 @@ const char *mig_status_name(enum mig_status s)
 {
 	static const char *const names[] = {
 		[MIG_NONE] = "none", [MIG_SETUP] = "setup", [MIG_ACTIVE] = "active",
-		[MIG_DEVICE] = "device", [MIG_POSTCOPY_ACTIVE] = "postcopy-active",
+		[MIG_PRE_SWITCHOVER] = "pre-switchover", [MIG_DEVICE] = "device", [MIG_POSTCOPY_ACTIVE] = "postcopy-active",
 		[MIG_POSTCOPY_PAUSED] = "postcopy-paused",
 		[MIG_COMPLETED] = "completed", [MIG_FAILED] = "failed",
 		[MIG_CANCELLING] = "cancelling", [MIG_CANCELLED] = "cancelled",
 	};
 	return names[s];
-}
-
-void mig_params_default(struct mig_params *p)
-{
-	*p = (struct mig_params){ .downtime_limit_ms = 300, .max_bandwidth = 0,
-				  .mode = MIG_PRECOPY, .compress = false };
-}
-
-int mig_params_set(struct mig_params *p, json_t *args, char *err, size_t errlen)
-{
-	struct mig_params n = *p;
-	const char *key;
-	json_t *v;
-	json_object_foreach(args, key, v) {
-		if (!strcmp(key, "downtime-limit")) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-			    json_integer_value(v) > 2000000) {
-				snprintf(err, errlen, "Parameter 'downtime-limit' expects an integer in the range of 1 to 2000000 milliseconds");
-				return -1;
-			}
-			n.downtime_limit_ms = json_integer_value(v);
-		} else if (!strcmp(key, "max-bandwidth")) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0) {
-				snprintf(err, errlen, "Parameter 'max-bandwidth' expects a non-negative number of bytes per second");
-				return -1;
-			}
-			n.max_bandwidth = (uint64_t)json_integer_value(v);
-		} else if (!strcmp(key, "mode")) {
-			const char *m = json_string_value(v);
-			if (m && !strcmp(m, "precopy"))
-				n.mode = MIG_PRECOPY;
-			else if (m && !strcmp(m, "stop-copy"))
-				n.mode = MIG_STOPCOPY;
-			else if (m && !strcmp(m, "postcopy"))
-				n.mode = MIG_POSTCOPY;
-			else {
-				snprintf(err, errlen, "Parameter 'mode' expects precopy, stop-copy or postcopy");
-				return -1;
-			}
-		} else if (!strcmp(key, "compress")) {
-			const char *c = json_string_value(v);
-			if (c && !strcmp(c, "zstd"))
-				n.compress = true;
-			else if (c && !strcmp(c, "none"))
-				n.compress = false;
-			else {
-				snprintf(err, errlen, "Parameter 'compress' expects none or zstd");
-				return -1;
-			}
-		} else if (!strcmp(key, "x-device-state")) {
-			if (mig_devstate_param(v, &n.device_state, err, errlen))
-				return -1;
-		} else {
-			snprintf(err, errlen, "Parameter '%s' is unexpected", key);
-			return -1;
-		}
-	}
-	*p = n;
-	return 0;
-}
-
-json_t *mig_params_json(const struct mig_params *p)
-{
-	return json_pack("{s:I,s:I,s:s,s:s,s:s}", "downtime-limit", (json_int_t)p->downtime_limit_ms,
-			 "max-bandwidth", (json_int_t)p->max_bandwidth,
-			 "mode", p->mode == MIG_STOPCOPY ? "stop-copy" :
-				 p->mode == MIG_POSTCOPY ? "postcopy" : "precopy",
-			 "compress", p->compress ? "zstd" : "none",
-			 "x-device-state", mig_devstate_name(p->device_state));
 }
 
 json_t *mig_info_json(const struct mig_info *i)
@@ -160,7 +92,8 @@ void mig_set_status(struct migration *m, enum mig_status s)
 	pthread_mutex_unlock(&m->lock);
 	char data[64];
 	snprintf(data, sizeof(data), "{\"status\": \"%s\"}", mig_status_name(s));
-	vm_event(m->vm, "MIGRATION", data);
+	if (m->p.events)
+		vm_event(m->vm, "MIGRATION", data);
 }
 
 void mig_get_info(struct migration *m, struct mig_info *out)
@@ -176,7 +109,8 @@ bool mig_is_active(struct migration *m)
 {
 	struct mig_info i;
 	mig_get_info(m, &i);
-	return i.status == MIG_SETUP || i.status == MIG_ACTIVE || i.status == MIG_DEVICE ||
+	return i.status == MIG_SETUP || i.status == MIG_ACTIVE || i.status == MIG_PRE_SWITCHOVER ||
+	       i.status == MIG_DEVICE ||
 	       i.status == MIG_POSTCOPY_ACTIVE || i.status == MIG_CANCELLING;
 }
 
@@ -299,9 +233,14 @@ static uint64_t sync_dirty(struct migration *m)
 	if (!was)
 		resume_vm(m);
 	pthread_mutex_lock(&m->lock);
-	m->info.dirty_sync_count++;
+	uint64_t pass = ++m->info.dirty_sync_count;
 	m->info.remaining = n * 4096;
 	pthread_mutex_unlock(&m->lock);
+	if (m->p.events) {          /* as QEMU: one per dirty-bitmap sync */
+		char data[64];
+		snprintf(data, sizeof(data), "{\"pass\": %llu}", (unsigned long long)pass);
+		vm_event(m->vm, "MIGRATION_PASS", data);
+	}
 	return n;
 }
 
@@ -359,6 +298,20 @@ int mig_switch_begin(struct migration *m, int (*send_ram)(struct migration *),
 {
 	memset(sw, 0, sizeof(*sw));
 	sw->t_down = mig_now_us();
+	if (m->p.pause_before_switchover) {
+		/* The guest is stopped; wait for migrate-continue (or a cancel),
+		 * as QEMU does, e.g. for a management layer to move disks. */
+		pause_vm(m);
+		mig_set_status(m, MIG_PRE_SWITCHOVER);
+		while (!atomic_load(&m->go_on)) {
+			if (atomic_load(&m->cancel)) {
+				snprintf(m->err, sizeof(m->err), "cancelled in pre-switchover");
+				return -1;
+			}
+			struct timespec ts = { 0, 5000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
 	mig_set_status(m, MIG_DEVICE);
 	pause_vm(m);
 	if (m->logging)
@@ -414,10 +367,14 @@ static int switch_over(struct migration *m)
 	return 0;
 }
 
+/* Auto-converge (when on): the first step is cpu-throttle-initial; pct is
+ * capped at max-cpu-throttle. */
 static void set_throttle(struct migration *m, int pct)
 {
-	if (pct > 99)
-		pct = 99;
+	if (!m->p.auto_converge)
+		return;
+	if (pct > m->p.throttle_max)
+		pct = m->p.throttle_max;
 	atomic_store(&m->vm->throttle_pct, pct);
 	pthread_mutex_lock(&m->lock);
 	m->info.throttle_pct = (unsigned)pct;
@@ -475,7 +432,8 @@ static int precopy(struct migration *m)
 		/* Auto-converge: rounds that do not shrink the dirty set slow
 		 * the guest down, 20 points at a time, up to 99%. */
 		if (dirty * 10 >= prev_dirty * 9 && ++stalled >= 2) {
-			set_throttle(m, atomic_load(&m->vm->throttle_pct) + 20);
+			int now = atomic_load(&m->vm->throttle_pct);
+			set_throttle(m, now ? now + m->p.throttle_increment : m->p.throttle_initial);
 			stalled = 0;
 		}
 		prev_dirty = dirty;
@@ -501,7 +459,7 @@ static void *mig_thread(void *arg)
 	struct migration *m = arg;
 	char why[256];
 	int ok = -1, switched = 0;
-	m->fd = mig_connect(m->host, m->port, 10000, why, sizeof(why));
+	m->fd = mig_uri_connect(m->uri, 10000, &m->child, why, sizeof(why));
 	if (m->fd < 0 || mig_handshake_source(m->fd, &m->key, why, sizeof(why))) {
 		snprintf(m->err, sizeof(m->err), "%s", why);
 		goto out;
@@ -590,8 +548,13 @@ struct migration *mig_start(struct vm *vm, const char *uri, const struct mig_par
 	m->p = *p;
 	m->fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
-	if (mig_parse_tcp(uri, m->host, sizeof(m->host), m->port, sizeof(m->port), err, errlen))
+	if (mig_uri_check(uri, err, errlen))
 		goto fail;
+	if (strlen(uri) >= sizeof(m->uri)) {
+		snprintf(err, errlen, "migration URI longer than %zu bytes", sizeof(m->uri) - 1);
+		goto fail;
+	}
+	snprintf(m->uri, sizeof(m->uri), "%s", uri);
 	if (!key_path) {
 		snprintf(err, errlen, "no migration key: start tern run with --migrate-key FILE");
 		goto fail;
@@ -609,7 +572,8 @@ struct migration *mig_start(struct vm *vm, const char *uri, const struct mig_par
 	m->t0 = mig_now_us();
 	m->info.status = MIG_SETUP;
 	m->info.ram_total = vm->ram_size;
-	vm_event(vm, "MIGRATION", "{\"status\": \"setup\"}");
+	if (m->p.events)
+		vm_event(vm, "MIGRATION", "{\"status\": \"setup\"}");
 	if (pthread_create(&m->thread, NULL, mig_thread, m)) {
 		snprintf(err, errlen, "cannot start the migration thread");
 		goto fail;
@@ -653,7 +617,24 @@ int mig_start_postcopy(struct migration *m, char *err, size_t errlen)
 		snprintf(err, errlen, "a stop-and-copy migration cannot switch to post-copy");
 		return -1;
 	}
+	if (!m->p.postcopy_ram) {
+		snprintf(err, errlen, "Enable postcopy with migrate-set-capabilities (postcopy-ram) "
+			 "before the start of migration");
+		return -1;
+	}
 	atomic_store(&m->start_postcopy, 1);
+	return 0;
+}
+
+int mig_continue(struct migration *m, char *err, size_t errlen)
+{
+	struct mig_info i;
+	mig_get_info(m, &i);
+	if (i.status != MIG_PRE_SWITCHOVER) {
+		snprintf(err, errlen, "Migration not in expected state: %s", mig_status_name(i.status));
+		return -1;
+	}
+	atomic_store(&m->go_on, 1);
 	return 0;
 }
 
@@ -689,6 +670,7 @@ void mig_free(struct migration *m)
 		return;
 	if (!m->thread_joined)
 		pthread_join(m->thread, NULL);
+	mig_uri_reap(m->child);
 	/* A completed migration keeps its pause: the guest must not run here
 	 * again (its disks belong to the destination now). */
 	free(m->bitmap);

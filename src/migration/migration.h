@@ -18,19 +18,26 @@ struct virt_config;
 
 enum mig_mode { MIG_PRECOPY, MIG_STOPCOPY, MIG_POSTCOPY };
 
-/* migrate-set-parameters */
+/* migrate-set-parameters and migrate-set-capabilities (mig_params.c) */
 struct mig_params {
 	int64_t downtime_limit_ms;      /* default 300 */
 	uint64_t max_bandwidth;         /* bytes/s; 0 = unlimited */
 	enum mig_mode mode;             /* default pre-copy */
 	bool compress;                  /* zstd on the page stream */
 	enum snap_dev_method device_state;  /* x-device-state, default save */
+	/* Auto-converge: the first throttle step, later steps, the most. */
+	int throttle_initial, throttle_increment, throttle_max;
+	/* Capabilities tern implements (the others are refused). */
+	bool auto_converge;             /* default on (QEMU: off) */
+	bool events;                    /* MIGRATION, MIGRATION_PASS; default on */
+	bool postcopy_ram;              /* migrate-start-postcopy allowed; default on */
+	bool pause_before_switchover;   /* wait in pre-switchover for migrate-continue */
 };
 
 /* QEMU's names. postcopy-paused: post-copy broke after the switch-over;
  * the source holds the guest, paused, with every page (see
  * mig_postcopy_reclaim). */
-enum mig_status { MIG_NONE, MIG_SETUP, MIG_ACTIVE, MIG_DEVICE, MIG_POSTCOPY_ACTIVE,
+enum mig_status { MIG_NONE, MIG_SETUP, MIG_ACTIVE, MIG_PRE_SWITCHOVER, MIG_DEVICE, MIG_POSTCOPY_ACTIVE,
 		  MIG_POSTCOPY_PAUSED, MIG_COMPLETED, MIG_FAILED, MIG_CANCELLING, MIG_CANCELLED };
 
 /* What query-migrate reports (a consistent copy, taken under the lock). */
@@ -56,10 +63,15 @@ struct mig_info {
 struct migration;
 
 void mig_params_default(struct mig_params *p);
-/* Apply a migrate-set-parameters argument object; -1 with err on a bad
- * name or value (nothing changed then). */
+/* Apply a migrate-set-parameters argument object (QEMU's names, tern's own
+ * as aliases); -1 with err on a bad name or value, or a setting tern does
+ * not implement (nothing changed then). */
 int mig_params_set(struct mig_params *p, json_t *args, char *err, size_t errlen);
 json_t *mig_params_json(const struct mig_params *p);
+/* migrate-set-capabilities {"capabilities": [{"capability", "state"}]}:
+ * QEMU's names; one tern does not implement may only be set false. */
+int mig_caps_set(struct mig_params *p, json_t *list, char *err, size_t errlen);
+json_t *mig_caps_json(const struct mig_params *p);
 
 /* Start migrating vm to uri ("tcp:HOST:PORT") with the key in key_path.
  * Returns a handle (the migration runs in its own thread), or NULL with
@@ -70,6 +82,9 @@ void mig_cancel(struct migration *m);
 /* migrate-start-postcopy: switch a pre-copy migration to post-copy at the
  * end of its current round. -1 with err when no pre-copy is running. */
 int mig_start_postcopy(struct migration *m, char *err, size_t errlen);
+/* migrate-continue: go on from pre-switchover (pause-before-switchover).
+ * -1 with err when the migration is not waiting there. */
+int mig_continue(struct migration *m, char *err, size_t errlen);
 /* After post-copy broke (postcopy-paused): take the disks back and let the
  * guest run here again, from the switch-over. -1 with err when it cannot
  * (a disk is still held: the destination may still run). */
@@ -99,6 +114,9 @@ struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 				       struct virt_config *cfg, char *err, size_t errlen);
 int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen);
 int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_t errlen);
+/* The configuration's JSON, which the strings in cfg point into: the caller
+ * keeps it (json_decref) while the VM runs, past mig_incoming_close. */
+json_t *mig_incoming_take_config(struct mig_incoming *in);
 /* Ends the incoming side; after a post-copy switch-over this stops the
  * page receiver, so call it only once the VM no longer runs. */
 void mig_incoming_close(struct mig_incoming *in);

@@ -324,13 +324,20 @@ struct net_backend *net_slirp_open(const struct net_spec *spec, struct evloop *l
 		snprintf(err, errlen, "--net user: cannot create a timer: %s", strerror(errno));
 		goto fail;
 	}
+	/* As QEMU's -netdev user: 10.0.2.0/24, and IPv6 on fec0::/64 (router
+	 * advertisements; the host is fec0::2, DNS fec0::3). */
 	SlirpConfig cfg = {
 		.version = 4,
 		.in_enabled = true,
-		.vhostname = "tern",
+		.in6_enabled = true,
+		.vprefix_len = 64,
+		.vhostname = spec->hostname[0] ? spec->hostname : "tern",
 		.if_mtu = 1500,
 		.if_mru = 1500,
 	};
+	inet_pton(AF_INET6, "fec0::", &cfg.vprefix_addr6);
+	inet_pton(AF_INET6, "fec0::2", &cfg.vhost6);
+	inet_pton(AF_INET6, "fec0::3", &cfg.vnameserver6);
 	inet_pton(AF_INET, "10.0.2.0", &cfg.vnetwork);
 	inet_pton(AF_INET, "255.255.255.0", &cfg.vnetmask);
 	inet_pton(AF_INET, "10.0.2.2", &cfg.vhost);

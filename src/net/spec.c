@@ -73,6 +73,36 @@ static int parse_addr_port(const char *s, size_t n, struct in_addr *addr, uint16
 	return parse_port(colon + 1, n - alen - 1, port);
 }
 
+/* RFC 1123 labels, dot-separated: 0 when v is one. */
+static int valid_hostname(const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > NET_HOSTNAME_MAX || v[0] == '-' || v[0] == '.' || v[n - 1] == '-' ||
+	    v[n - 1] == '.' || strstr(v, ".."))
+		return -1;
+	for (const char *p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+			return -1;
+	return 0;
+}
+
+void net_hostname_from(const char *name, char out[NET_HOSTNAME_MAX + 1])
+{
+	size_t n = 0;
+	for (const char *p = name ? name : ""; *p && n < NET_HOSTNAME_MAX; p++)
+		out[n++] = isalnum((unsigned char)*p) ? *p : '-';
+	while (n && out[n - 1] == '-')
+		n--;
+	size_t start = 0;
+	while (start < n && out[start] == '-')
+		start++;
+	memmove(out, out + start, n - start);
+	n -= start;
+	if (!n)
+		memcpy(out, "tern", (n = 4));
+	out[n] = 0;
+}
+
 static int parse_hostfwd(const char *v, struct net_hostfwd *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -149,6 +179,13 @@ int net_spec_parse(const char *arg, struct net_spec *spec, char *err, size_t err
 				goto out;
 			}
 			spec->nfwd++;
+		} else if (spec->kind == NET_USER && !strcmp(kv, "hostname")) {
+			if (valid_hostname(v)) {
+				fail(err, errlen, "--net: hostname '%s' must be 1 to %d letters, digits, "
+				     "'-' and '.', not starting or ending with '-' or '.'", v, NET_HOSTNAME_MAX);
+				goto out;
+			}
+			strcpy(spec->hostname, v);
 		} else if (spec->kind == NET_VDE && !strcmp(kv, "sock")) {
 			if (!*v || strlen(v) >= NET_SOCK_MAX) {
 				fail(err, errlen, "--net: vde sock '%s' is empty or too long", v);
@@ -164,7 +201,7 @@ int net_spec_parse(const char *arg, struct net_spec *spec, char *err, size_t err
 			strcpy(spec->ifname, v);
 		} else {
 			static const char *const keys[] = {
-				[NET_USER] = "mac, hostfwd", [NET_VDE] = "mac, sock", [NET_TAP] = "mac, ifname",
+				[NET_USER] = "mac, hostfwd, hostname", [NET_VDE] = "mac, sock", [NET_TAP] = "mac, ifname",
 			};
 			fail(err, errlen, "--net: unknown key '%s' for this backend (%s)", kv, keys[spec->kind]);
 			goto out;

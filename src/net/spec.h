@@ -10,6 +10,7 @@
 #define NET_MAX_HOSTFWD 16
 #define NET_SOCK_MAX 108        /* sun_path */
 #define NET_IFNAME_MAX 16       /* IFNAMSIZ */
+#define NET_HOSTNAME_MAX 32     /* libslirp keeps at most 32 characters */
 
 enum net_kind { NET_USER, NET_VDE, NET_TAP };
 
@@ -28,6 +29,7 @@ struct net_spec {
 	int nfwd;
 	char sock[NET_SOCK_MAX];                   /* vde */
 	char ifname[NET_IFNAME_MAX];               /* tap */
+	char hostname[NET_HOSTNAME_MAX + 1];       /* user: DHCP host name; "" = the VM's name */
 };
 
 /* Parse one --net value. Returns 0, or -1 with a one-line reason in err. */
@@ -37,4 +39,7 @@ int net_spec_parse(const char *arg, struct net_spec *spec, char *err, size_t err
 void net_spec_default_mac(unsigned index, uint8_t mac[6]);
 /* Parse aa:bb:cc:dd:ee:ff (unicast, not all zero). Returns 0 or -1. */
 int net_parse_mac(const char *s, uint8_t mac[6]);
+/* A DHCP host name from any text (a VM's name): letters, digits and '-'
+ * kept, other characters turned into '-', at most NET_HOSTNAME_MAX. */
+void net_hostname_from(const char *name, char out[NET_HOSTNAME_MAX + 1]);
 #endif

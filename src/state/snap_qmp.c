@@ -11,6 +11,8 @@
 #include "ctl/qmp_cmds.h"
 #include "state/snapshot.h"
 #include "migration/migration.h"
+#include "migration/mig_uri.h"
+#include <unistd.h>
 
 struct snap_job {
 	const char *status;         /* setup, active, completed, failed */
@@ -29,7 +31,8 @@ static void set_status(struct qmp_ctx *ctx, const char *status)
 	char data[64];
 	ctx->mig->status = status;
 	snprintf(data, sizeof(data), "{\"status\": \"%s\"}", status);
-	vm_event(ctx->vm, "MIGRATION", data);
+	if (!ctx->live_params || ctx->live_params->events)
+		vm_event(ctx->vm, "MIGRATION", data);
 }
 
 bool qmp_migration_active(const struct qmp_ctx *ctx)
@@ -50,7 +53,7 @@ const char *qmp_live_migration_state(const struct qmp_ctx *ctx)
 		return NULL;
 	struct mig_info i;
 	mig_get_info(ctx->vm->migration, &i);
-	if (i.status == MIG_DEVICE)
+	if (i.status == MIG_DEVICE || i.status == MIG_PRE_SWITCHOVER)
 		return "finish-migrate";
 	if (i.status == MIG_COMPLETED || i.status == MIG_POSTCOPY_ACTIVE)
 		return "postmigrate";
@@ -66,24 +69,41 @@ static struct mig_params *params_of(struct qmp_ctx *ctx)
 	return ctx->live_params;
 }
 
-static int migrate_tcp(struct qmp_ctx *ctx, const char *uri, struct qmp_error *err)
+/* A live migration over tcp:, unix:, exec: or fd:NAME (a getfd name; the
+ * migration owns the descriptor from here). */
+static int migrate_live(struct qmp_ctx *ctx, const char *uri, struct qmp_error *err)
 {
 	struct vm *vm = ctx->vm;
 	struct mig_params *p = params_of(ctx);
+	char fd_uri[32];
+	int fd = -1;
 	if (!p)
 		return qmp_fail(err, "GenericError", "out of memory");
+	if (!strncmp(uri, "fd:", 3) && !(uri[3] >= '0' && uri[3] <= '9')) {
+		if ((fd = qmp_take_fd(ctx, uri + 3)) < 0)
+			return qmp_fail(err, "GenericError", "File descriptor named '%s' has not been found "
+					"(pass one with getfd)", uri + 3);
+		snprintf(fd_uri, sizeof(fd_uri), "fd:%d", fd);
+		uri = fd_uri;
+	}
 	if (vm->migration) {
 		struct mig_info i;
 		mig_get_info(vm->migration, &i);
-		if (i.status == MIG_COMPLETED)
+		if (i.status == MIG_COMPLETED) {
+			if (fd >= 0)
+				close(fd);
 			return qmp_fail(err, "GenericError", "this VM has already been migrated away");
+		}
 		mig_free(vm->migration);
 		vm->migration = NULL;
 	}
 	char why[256];
 	vm->migration = mig_start(vm, uri, p, vm->migrate_key, why, sizeof(why));
-	if (!vm->migration)
+	if (!vm->migration) {
+		if (fd >= 0)
+			close(fd);
 		return qmp_fail(err, "GenericError", "%s", why);
+	}
 	ctx->live_last = true;
 	return 0;
 }
@@ -95,8 +115,35 @@ int qmp_cmd_migrate_set_parameters(struct qmp_ctx *ctx, json_t *args, json_t **r
 	char why[256];
 	if (!p)
 		return qmp_fail(err, "GenericError", "out of memory");
+	if (qmp_migration_active(ctx) || live_active(ctx))
+		return qmp_fail(err, "GenericError", "a migration is in progress: tern takes the "
+				"parameters when one starts; set them before 'migrate'");
 	if (mig_params_set(p, args, why, sizeof(why)))
 		return qmp_fail(err, "GenericError", "%s", why);
+	return 0;
+}
+
+int qmp_cmd_migrate_set_capabilities(struct qmp_ctx *ctx, json_t *args, json_t **ret,
+				     struct qmp_error *err)
+{
+	struct mig_params *p = params_of(ctx);
+	char why[256];
+	if (!p)
+		return qmp_fail(err, "GenericError", "out of memory");
+	if (qmp_migration_active(ctx) || live_active(ctx))
+		return qmp_fail(err, "GenericError", "There's a migration process in progress");
+	if (mig_caps_set(p, json_object_get(args, "capabilities"), why, sizeof(why)))
+		return qmp_fail(err, "GenericError", "%s", why);
+	return 0;
+}
+
+int qmp_cmd_query_migrate_capabilities(struct qmp_ctx *ctx, json_t *args, json_t **ret,
+				       struct qmp_error *err)
+{
+	struct mig_params *p = params_of(ctx);
+	if (!p)
+		return qmp_fail(err, "GenericError", "out of memory");
+	*ret = mig_caps_json(p);
 	return 0;
 }
 
@@ -128,6 +175,19 @@ int qmp_cmd_migrate_start_postcopy(struct qmp_ctx *ctx, json_t *args, json_t **r
 	return 0;
 }
 
+int qmp_cmd_migrate_continue(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
+{
+	const char *state = json_string_value(json_object_get(args, "state"));
+	char why[256];
+	if (!state || strcmp(state, "pre-switchover"))
+		return qmp_fail(err, "GenericError", "Parameter 'state' expects pre-switchover");
+	if (!ctx->vm->migration)
+		return qmp_fail(err, "GenericError", "Migration not in expected state: none");
+	if (mig_continue(ctx->vm->migration, why, sizeof(why)))
+		return qmp_fail(err, "GenericError", "%s", why);
+	return 0;
+}
+
 int qmp_reclaim_postcopy(struct qmp_ctx *ctx, struct qmp_error *err)
 {
 	if (!ctx->vm->migration)
@@ -148,15 +208,22 @@ int qmp_cmd_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 	const char *uri = json_string_value(json_object_get(args, "uri"));
 	if (!uri)
 		return qmp_fail(err, "GenericError", "Invalid parameter type for 'uri', expected: string");
+	if (json_is_true(json_object_get(args, "blk")) || json_is_true(json_object_get(args, "inc")))
+		return qmp_fail(err, "GenericError", "block migration (blk, inc) is not implemented: "
+				"disks must be on storage both hosts share");
+	if (json_is_true(json_object_get(args, "resume")))
+		return qmp_fail(err, "GenericError", "resuming a paused post-copy (resume) is not "
+				"implemented; 'cont' takes the guest back on the source");
 	if (qmp_migration_active(ctx) || live_active(ctx))
 		return qmp_fail(err, "GenericError", "a migration is already in progress");
 	if (atomic_load(&ctx->vm->ram_absent))
 		return qmp_fail(err, "GenericError", "this VM is still receiving its memory by post-copy; "
 				"migrate or snapshot it once that completes");
-	if (!strncmp(uri, "tcp:", 4))
-		return migrate_tcp(ctx, uri, err);
+	if (mig_uri_is_stream(uri))
+		return migrate_live(ctx, uri, err);
 	if (strncmp(uri, "file:", 5) || !uri[5])
-		return qmp_fail(err, "GenericError", "migration URIs are file:PATH or tcp:HOST:PORT");
+		return qmp_fail(err, "GenericError", "migration URIs are file:PATH, tcp:HOST:PORT, "
+				"unix:PATH, exec:CMD or fd:NAME");
 	if (ctx->vm->migration && qmp_live_migration_state(ctx))
 		return qmp_fail(err, "GenericError", "this VM has already been migrated away");
 	if (atomic_load(&ctx->vm->exit_req) != VM_RUNNING)

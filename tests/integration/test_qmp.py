@@ -58,8 +58,6 @@ def test_protocol_queries_and_errors(guest_factory):
     assert all(c["target"] == "riscv64" for c in cpus)
     assert os.path.isdir(f"/proc/{g.proc.pid}/task/{cpus[0]['thread-id']}")
 
-    r = q.request("system_powerdown")
-    assert r["error"]["class"] == "GenericError" and "not supported" in r["error"]["desc"]
     r = q.request("no-such-command")
     assert r["error"]["class"] == "CommandNotFound"
     r = q.request("migrate")
@@ -159,7 +157,8 @@ def test_system_reset_reboots_and_quit_exits_0(guest_factory):
     q.cmd("quit")
     ev = q.wait_event("SHUTDOWN")
     assert ev["data"] == {"guest": False, "reason": "host-qmp-quit"}
-    assert g.wait_exit(30) == 0
+    assert g.wait_exit(30) == 3
+    assert "the VM was killed (QMP quit)" in g.stderr
     assert not os.path.exists(sock_of(name)), "socket left behind"
 
 
@@ -211,18 +210,53 @@ def test_cli_list_status_pause_resume_kill(guest_factory):
     assert g.run("echo back") == "back\n"
     p = run_tern("kill", name)
     assert p.returncode == 0, p.stderr
-    assert g.wait_exit(30) == 0
+    assert g.wait_exit(30) == 3
     assert name not in run_tern("list").stdout
     p = run_tern("status", name)
     assert p.returncode == 1 and "no running VM" in p.stderr
 
 
-def test_cli_stop_quits_when_guest_cannot_be_asked(guest_factory):
+def test_cli_stop_powers_off_by_the_button(guest_factory):
+    # The kit's init watches the power button (virtio-input, KEY_POWER).
     name = vm_name()
     g = boot(guest_factory, name)
-    p = run_tern("stop", name, "--timeout", "5")
-    assert p.returncode == 0
-    assert "quitting" in p.stderr
+    assert "tern power button" in g.run("cat /sys/class/input/*/name")
+    q = QMP(sock_of(name))
+    t = time.monotonic()
+    p = run_tern("stop", name, "--timeout", "30")
+    assert p.returncode == 0, p.stderr
+    assert time.monotonic() - t < 20
+    assert p.stderr == ""
+    assert q.wait_event("POWERDOWN")
+    assert q.wait_event("SHUTDOWN")["data"] == {"guest": True, "reason": "guest-shutdown"}
+    g.wait_for("TERN-POWER-BUTTON")
+    assert g.wait_exit(30) == 0
+
+
+def test_cli_stop_kills_a_guest_that_ignores_the_button(guest_factory):
+    name = vm_name()
+    g = boot(guest_factory, name, "--append", "console=ttyS0 tern.powerbutton=off")
+    t = time.monotonic()
+    p = run_tern("stop", name, "--timeout", "3")
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    assert "did not power off within 3 s; killing the VM" in p.stderr
+    assert time.monotonic() - t >= 3
+    assert g.wait_exit(30) == 3
+    assert "the VM was killed (QMP quit)" in g.stderr
+
+
+def test_system_powerdown_waits_while_paused(guest_factory):
+    # A press on a paused VM changes no guest RAM (snapshots, migration): it
+    # is held, and the guest sees it once the VM runs again.
+    name = vm_name()
+    g = boot(guest_factory, name)
+    q = QMP(sock_of(name))
+    q.cmd("stop")
+    assert q.cmd("system_powerdown") == {}
+    time.sleep(1)
+    assert g.proc.poll() is None and "TERN-POWER-BUTTON" not in g.output
+    q.cmd("cont")
+    assert q.wait_event("SHUTDOWN", timeout=30)["data"]["reason"] == "guest-shutdown"
     assert g.wait_exit(30) == 0
 
 

@@ -27,6 +27,7 @@
 #include "virtio/mmio.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
+#include "virtio/input.h"
 
 #define BASE 0x10000000ull
 #define RAM_BASE 0x80000000ull
@@ -36,10 +37,11 @@
 #define PLIC_NSRC 95
 #define PLIC_NCTX 2
 
-/* K_BOARD: a PLIC with a UART and a virtio-rng wired to it. */
-enum kind { K_UART, K_PLIC, K_RTC, K_SYSCON, K_RNG, K_BLK, K_NET, K_BOARD, K_COUNT };
+/* K_BOARD: a PLIC with a UART, a virtio-rng and the power button wired to it. */
+enum kind { K_UART, K_PLIC, K_RTC, K_SYSCON, K_RNG, K_BLK, K_NET, K_INPUT, K_BOARD, K_COUNT };
 static const char *const kind_name[K_COUNT] = { "uart16550", "plic", "goldfish_rtc", "syscon",
-						 "virtio-rng", "virtio-blk", "virtio-net", "board" };
+						 "virtio-rng", "virtio-blk", "virtio-net",
+						 "virtio-input", "board" };
 
 /* ---- a VM with one device, built the way virt_create builds it ---- */
 
@@ -98,6 +100,9 @@ static void add_device(struct rig *g, enum kind k, uint64_t base, struct irq_lin
 	case K_RNG:
 		dev = virtio_rng_new(vm, irq);
 		break;
+	case K_INPUT:
+		dev = virtio_input_power_button_new(vm, irq);
+		break;
 	case K_BLK: {
 		int fd = memfd_create("devlog-disk", MFD_CLOEXEC);
 		assert_true(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
@@ -138,6 +143,7 @@ static struct rig *rig_new(enum kind k)
 		void *plic = vm->mmio[0].dev;
 		add_device(g, K_UART, BASE, (struct irq_line){ plic_set_irq, plic, 10 });
 		add_device(g, K_RNG, BASE + 0x1000, (struct irq_line){ plic_set_irq, plic, 1 });
+		add_device(g, K_INPUT, BASE + 0x2000, (struct irq_line){ plic_set_irq, plic, 9 });
 	} else {
 		add_device(g, k, BASE, (struct irq_line){ irq_sink, NULL, 1 });
 	}
@@ -310,7 +316,7 @@ static void configure_queue(struct rig *g, unsigned q, bool ready)
 
 static unsigned nqueues(struct rig *g)
 {
-	return g->cur_kind == K_NET ? 2 : 1;
+	return g->cur_kind == K_NET || g->cur_kind == K_INPUT ? 2 : 1;
 }
 
 /* A driver's bring-up, with selector games: DeviceFeaturesSel and
@@ -357,7 +363,7 @@ static void virtio_init(struct rig *g, uint64_t *s)
 static void offer_request(struct rig *g)
 {
 	uint8_t *avail = g->vm.ram + ring_off(0) + 0x1000;
-	if (g->cur_kind == K_RNG) {
+	if (g->cur_kind == K_RNG || g->cur_kind == K_INPUT) {
 		set_desc(g, 0, 0, BUF, 64, 2 /* WRITE */, 0);
 	} else if (g->cur_kind == K_BLK) {
 		uint32_t hdr[4] = { VIRTIO_BLK_T_GET_ID, 0, 0, 0 };
@@ -404,6 +410,12 @@ static void virtio_step(struct rig *g, uint64_t *s)
 		break;
 	}
 	case 8: wr(g, below(s, 0x200), 1u << below(s, 4), rnd(s)); break;   /* anything */
+	case 10:
+		if (g->cur_kind == K_INPUT) {   /* the host presses: events held or delivered */
+			virtio_input_press_power(dev_of(g));
+			break;
+		}
+		/* fall through */
 	default: rd(g, 4 * below(s, 0x40), 4); break;
 	}
 }
@@ -411,8 +423,8 @@ static void virtio_step(struct rig *g, uint64_t *s)
 static void step(struct rig *g, uint64_t *s)
 {
 	if (g->kind == K_BOARD) {
-		static const enum kind board[] = { K_PLIC, K_UART, K_RNG };
-		g->cur = (int)below(s, 3);
+		static const enum kind board[] = { K_PLIC, K_UART, K_RNG, K_INPUT };
+		g->cur = (int)below(s, 4);
 		g->cur_kind = board[g->cur];
 	}
 	switch (g->cur_kind) {
@@ -518,6 +530,7 @@ static void test_syscon(void **state) { equivalence(K_SYSCON, 20, 50); }
 static void test_virtio_rng(void **state) { equivalence(K_RNG, 300, 200); }
 static void test_virtio_blk(void **state) { equivalence(K_BLK, 200, 200); }
 static void test_virtio_net(void **state) { equivalence(K_NET, 300, 200); }
+static void test_virtio_input(void **state) { equivalence(K_INPUT, 300, 200); }
 /* Devices whose lines go into a PLIC: replays drive those lines, and the
  * PLIC's residue, loaded after every replay, must still win. */
 static void test_board(void **state) { equivalence(K_BOARD, 200, 400); }
@@ -763,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_virtio_rng),
 		cmocka_unit_test(test_virtio_blk),
 		cmocka_unit_test(test_virtio_net),
+		cmocka_unit_test(test_virtio_input),
 		cmocka_unit_test(test_board),
 		cmocka_unit_test(test_uart_dlab),
 		cmocka_unit_test(test_virtio_reset_drops_log),

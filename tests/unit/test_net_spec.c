@@ -65,6 +65,10 @@ static void test_bad_values(void **state)
 		{ "user,hostfwd=tcp::8a-:80", "bad hostfwd" }, { "user,ifname=x", "unknown key" },
 		{ "vde", "needs sock" }, { "vde,sock=", "empty or too long" }, { "tap", "needs ifname" },
 		{ "tap,ifname=a/b", "no '/'" }, { "user,x", "not key=value" },
+		{ "user,hostname=-a", "hostname" }, { "user,hostname=a_b", "hostname" },
+		{ "user,hostname=", "hostname" }, { "user,hostname=a..b", "hostname" },
+		{ "user,hostname=123456789012345678901234567890123", "hostname" },
+		{ "tap,ifname=t0,hostname=x", "unknown key" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct net_spec s;
@@ -76,6 +80,25 @@ static void test_bad_values(void **state)
 	}
 }
 
+/* hostname= for DHCP, and the one made from a VM's name. */
+static void test_hostname(void **state)
+{
+	struct net_spec s;
+	char err[256] = "", h[NET_HOSTNAME_MAX + 1];
+	assert_int_equal(net_spec_parse("user,hostname=web-1.example", &s, err, sizeof(err)), 0);
+	assert_string_equal(s.hostname, "web-1.example");
+	assert_int_equal(net_spec_parse("user", &s, err, sizeof(err)), 0);
+	assert_string_equal(s.hostname, "");
+	net_hostname_from("my_vm.1", h);
+	assert_string_equal(h, "my-vm-1");
+	net_hostname_from("__", h);
+	assert_string_equal(h, "tern");
+	net_hostname_from("a-very-long-virtual-machine-name-indeed", h);
+	assert_int_equal(strlen(h), NET_HOSTNAME_MAX);
+	net_hostname_from("\xc3\xa9t\xc3\xa9", h);
+	assert_string_equal(h, "t");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -83,6 +106,7 @@ int main(void)
 		cmocka_unit_test(test_vde_and_tap),
 		cmocka_unit_test(test_default_macs_differ),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_hostname),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
