@@ -328,7 +328,7 @@ int launch_machine_stop(pid_t pid, unsigned long long start, const char *qmp, co
 		struct qmp_client_conn *c = qmp && *qmp ? qmp_client_open(qmp, 2000, err, sizeof(err)) : NULL;
 		if (c) {
 			json_t *res = qmp_client_execute(c, "system_powerdown", NULL, err, sizeof(err));
-			if (!res)   /* no power button on 'virt': quit, as `tern stop` does */
+			if (!res)   /* a VMM without a power button: quit it */
 				res = qmp_client_execute(c, "quit", NULL, err, sizeof(err));
 			json_decref(res);
 			qmp_client_close(c);
