@@ -47,12 +47,11 @@ static int forward(struct agent *a, const char *host, const char *method, const 
 		json_decref(h);
 		return r;
 	}
-	char url[256], full[600], err[512], ca[1100];
+	char url[256], full[600], err[512];
 	snprintf(url, sizeof(url), "%s", jstr(h, "api"));
 	json_decref(h);
 	snprintf(full, sizeof(full), "/api/v1%s", path);
-	snprintf(ca, sizeof(ca), "%s/ca.crt", a->tls_dir);
-	struct api_auth auth = { .token = a->token, .ca_file = a->tls_dir[0] ? ca : NULL };
+	struct api_auth auth = { .token = a->token };
 	int st = api_call(url, &auth, method, full, body, out, 600000, err, sizeof(err));
 	if (st < 0) {
 		json_decref(*out);

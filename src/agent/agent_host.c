@@ -70,12 +70,11 @@ int agent_host_publish(struct agent *a)
 	json_t *evac = json_incref(a->evacuation);
 	pthread_mutex_unlock(&a->lock);
 	json_t *cfg = agent_host_cfg(a, NULL);
-	json_t *rec = json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:f,s:s,s:o,s:b}", "name", a->host,
+	json_t *rec = json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:f,s:s,s:o}", "name", a->host,
 				"address", a->address, "api", a->api_url,
 				"cpus", (int)sysconf(_SC_NPROCESSORS_ONLN), "mem_total", (json_int_t)total,
 				"mem_free", (json_int_t)avail, "mem_used", (json_int_t)(total - avail),
-				"cpu_percent", a->host_cpu_pct, "power", jstr(cfg, "power", "on"), "vms", vms,
-				"tls", a->tls_dir[0] != 0);
+				"cpu_percent", a->host_cpu_pct, "power", jstr(cfg, "power", "on"), "vms", vms);
 	if (evac)
 		json_object_set_new(rec, "evacuation", evac);
 	json_decref(cfg);

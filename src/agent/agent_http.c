@@ -241,10 +241,8 @@ int agent_http_start(struct agent *a, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&a->web->lock, NULL);
-	char ports[200], cert[1100], ca[1100];
-	snprintf(ports, sizeof(ports), "%s%s", a->listen, a->tls_dir[0] ? "s" : "");
-	snprintf(cert, sizeof(cert), "%s/host.pem", a->state_dir);
-	snprintf(ca, sizeof(ca), "%s/ca.crt", a->tls_dir);
+	char ports[200];
+	snprintf(ports, sizeof(ports), "%s", a->listen);
 	const char *opts[32];
 	int n = 0;
 	opts[n++] = "listening_ports";
@@ -259,23 +257,12 @@ int agent_http_start(struct agent *a, char *err, size_t errlen)
 		opts[n++] = "document_root";
 		opts[n++] = a->web_root;
 	}
-	if (a->tls_dir[0]) {
-		opts[n++] = "ssl_certificate";
-		opts[n++] = cert;
-		opts[n++] = "ssl_ca_file";
-		opts[n++] = ca;
-		opts[n++] = "ssl_verify_peer";
-		opts[n++] = "optional";
-		opts[n++] = "ssl_protocol_version";
-		opts[n++] = "4";   /* TLS 1.2 and newer */
-	}
 	opts[n] = NULL;
 	struct mg_callbacks cb = { .log_message = log_message };
-	mg_init_library(a->tls_dir[0] ? MG_FEATURES_TLS : 0);
+	mg_init_library(0);
 	a->http = mg_start(&cb, a, opts);
 	if (!a->http) {
-		snprintf(err, errlen, "cannot serve on %s (address in use, or a bad TLS certificate in %s)",
-			 a->listen, a->tls_dir[0] ? a->tls_dir : "-");
+		snprintf(err, errlen, "cannot serve on %s: address in use or not on this host", a->listen);
 		return -EADDRINUSE;
 	}
 	mg_set_request_handler(a->http, "/api/", api_handler, a);

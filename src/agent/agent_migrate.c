@@ -41,12 +41,6 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static void api_auth_of(struct agent *a, struct api_auth *auth, char *ca, size_t len)
-{
-	snprintf(ca, len, "%s/ca.crt", a->tls_dir);
-	*auth = (struct api_auth){ .token = a->token, .ca_file = a->tls_dir[0] ? ca : NULL };
-}
-
 static void mig_set(struct agent *a, const char *name, const char *status, const char *error, json_t *progress)
 {
 	pthread_mutex_lock(&a->lock);
@@ -118,9 +112,8 @@ static void *mig_thread(void *p)
 {
 	struct mig_job *j = p;
 	struct agent *a = j->a;
-	char err[512] = "", ca[1100], path[200];
-	struct api_auth auth;
-	api_auth_of(a, &auth, ca, sizeof(ca));
+	char err[512] = "", path[200];
+	struct api_auth auth = { .token = a->token };
 	unsigned char key[32];
 	char hex[65];
 	json_t *reply = NULL, *m = NULL;

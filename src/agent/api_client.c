@@ -57,12 +57,6 @@ int api_call(const char *base_url, const struct api_auth *auth, const char *meth
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	if (auth && auth->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, auth->ca_file);
-	if (auth && auth->cert_file) {
-		curl_easy_setopt(c, CURLOPT_SSLCERT, auth->cert_file);
-		curl_easy_setopt(c, CURLOPT_SSLKEY, auth->key_file);
-	}
 	CURLcode cr = curl_easy_perform(c);
 	long status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -7,8 +7,6 @@
 
 struct api_auth {
 	const char *token;          /* sent as Authorization: Bearer */
-	const char *ca_file;        /* https: the CA to verify the agent with */
-	const char *cert_file, *key_file;   /* https: our own certificate, if any */
 };
 
 /* method (GET, POST, DELETE) on base_url + path with body (borrowed, may be

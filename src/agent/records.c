@@ -143,7 +143,8 @@ int rec_hosts(struct store *s, json_t **out)
 			for (size_t j = 0; j < nvms; j++) {
 				json_t *v = json_loads(vms[j].value, 0, NULL);
 				const char *vh = json_string_value(json_object_get(v, "host"));
-				if (vh && !strcmp(vh, name))
+				const char *want = json_string_value(json_object_get(v, "state"));
+				if (vh && !strcmp(vh, name) && want && !strcmp(want, "running"))
 					json_array_append_new(json_object_get(h, "vms"),
 						json_pack("{s:s,s:s,s:f,s:I}", "name",
 							  vms[j].key + strlen(REC_VMS), "state", "unknown",

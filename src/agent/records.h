@@ -16,9 +16,8 @@ struct store;
 #define REC_VMS "/tern/vms/"
 /* Exclusive actions on a VM (migration), under the acting agent's lease. */
 #define REC_LOCKS "/tern/locks/vm/"
-/* The cluster's shared API token and the CA certificate agents trust. */
+/* The cluster's shared API token. */
 #define REC_TOKEN "/tern/cluster/token"
-#define REC_CA "/tern/cluster/ca"
 
 #define REC_NAME_MAX 63
 

@@ -28,12 +28,16 @@ static void usage(FILE *f)
 		"  --host NAME            this host's name in the cluster (required)\n"
 		"  --listen HOST:PORT     where the API listens (default 127.0.0.1:8006); HOST is\n"
 		"                         also the address other hosts use. A non-loopback\n"
-		"                         address needs --tls-dir\n"
+		"                         address needs --tls-dir (TLS: not implemented yet)\n"
+		"                         or --allow-plain-http\n"
 		"  --etcd URL[,URL...]    the cluster's etcd (default: $TERN_ETCD; without\n"
 		"                         either, a local store in STATE_DIR/store: one host)\n"
 		"  --state-dir DIR        VMs, logs, the API token (default /var/lib/ternd as\n"
 		"                         root, else ~/.local/state/ternd; or $TERN_STATE_DIR)\n"
-		"  --tls-dir DIR          serve HTTPS with DIR/ca.crt, DIR/host.crt, DIR/host.key\n"
+		"  --tls-dir DIR          HTTPS with DIR/ca.crt, host.crt, host.key: not\n"
+		"                         implemented yet (refused)\n"
+		"  --allow-plain-http     serve a non-loopback address over plain HTTP: only on\n"
+		"                         an isolated network (the token crosses it in clear)\n"
 		"  --web-root DIR         serve the dashboard's files from DIR\n"
 		"  --tern PATH            the tern binary for VMs (default: next to ternd)\n"
 		"  --power-cmd-standby CMD  what 'tern host standby' runs here (e.g.\n"
@@ -65,43 +69,6 @@ static int mkdir_p(const char *path)
 	return mkdir(tmp, 0700) && errno != EEXIST ? -1 : 0;
 }
 
-/* civetweb wants the key and the certificate in one file. */
-static int tls_setup(struct agent *a, char *err, size_t errlen)
-{
-	const char *parts[] = { "host.key", "host.crt" };
-	char out[1200];
-	snprintf(out, sizeof(out), "%s/host.pem", a->state_dir);
-	FILE *o = fopen(out, "w");
-	if (!o || fchmod(fileno(o), 0600)) {
-		snprintf(err, errlen, "cannot write %.400s", out);
-		if (o)
-			fclose(o);
-		return -1;
-	}
-	for (int i = 0; i < 2; i++) {
-		char in[1200], buf[4096];
-		snprintf(in, sizeof(in), "%s/%s", a->tls_dir, parts[i]);
-		FILE *f = fopen(in, "r");
-		if (!f) {
-			snprintf(err, errlen, "--tls-dir: cannot read %.400s: %s", in, strerror(errno));
-			fclose(o);
-			return -1;
-		}
-		size_t n;
-		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-			fwrite(buf, 1, n, o);
-		fclose(f);
-	}
-	char ca[1200];
-	snprintf(ca, sizeof(ca), "%s/ca.crt", a->tls_dir);
-	if (access(ca, R_OK)) {
-		snprintf(err, errlen, "--tls-dir: cannot read %.400s", ca);
-		fclose(o);
-		return -1;
-	}
-	return fclose(o) ? -1 : 0;
-}
-
 static int pending_stop(const sigset_t *set)
 {
 	struct timespec zero = { 0, 0 };
@@ -121,6 +88,7 @@ int main(int argc, char **argv)
 		{ "tern", required_argument, NULL, 'T' },
 		{ "power-cmd-standby", required_argument, NULL, 'S' },
 		{ "power-cmd-wake", required_argument, NULL, 'W' },
+		{ "allow-plain-http", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -130,7 +98,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&a->lock, NULL);
 	snprintf(a->listen, sizeof(a->listen), "127.0.0.1:8006");
 	const char *etcd = getenv("TERN_ETCD");
-	int ch;
+	int ch, plain_ok = 0;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -143,6 +111,7 @@ int main(int argc, char **argv)
 		case 'T': snprintf(a->tern_bin, sizeof(a->tern_bin), "%s", optarg); break;
 		case 'S': snprintf(a->power_cmd_standby, sizeof(a->power_cmd_standby), "%s", optarg); break;
 		case 'W': snprintf(a->power_cmd_wake, sizeof(a->power_cmd_wake), "%s", optarg); break;
+		case 'P': plain_ok = 1; break;
 		case 'h': usage(stdout); return 0;
 		case ':':
 			fprintf(stderr, "ternd: option '%s' needs a value (see 'ternd --help')\n", argv[optind - 1]);
@@ -172,9 +141,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ternd: --listen needs the address other hosts reach, not %s\n", a->address);
 		return 2;
 	}
-	if (!is_loopback(a->address) && !a->tls_dir[0]) {
-		fprintf(stderr, "ternd: --listen %s is not a loopback address: give --tls-dir DIR "
-			"(a CA and host certificate) to serve it\n", a->listen);
+	if (a->tls_dir[0]) {
+		/* Debian's civetweb 1.15 loads libssl by name at run time and
+		 * crashes on the first TLS connection with OpenSSL 3. */
+		fprintf(stderr, "ternd: --tls-dir: TLS is not implemented yet; use a loopback --listen, or "
+			"--allow-plain-http on an isolated network\n");
+		return 2;
+	}
+	if (!is_loopback(a->address) && !plain_ok) {
+		fprintf(stderr, "ternd: --listen %s is not a loopback address: that needs --tls-dir DIR "
+			"(TLS: not implemented yet), or --allow-plain-http on an isolated test network\n", a->listen);
 		return 2;
 	}
 	snprintf(a->api_url, sizeof(a->api_url), "%s://%s", a->tls_dir[0] ? "https" : "http", a->listen);
@@ -197,10 +173,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char err[512];
-	if (a->tls_dir[0] && tls_setup(a, err, sizeof(err))) {
-		fprintf(stderr, "ternd: %s\n", err);
-		return 2;
-	}
 	/* Signals are taken synchronously by the main loop: no handler state. */
 	sigset_t set;
 	sigemptyset(&set);

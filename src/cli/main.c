@@ -23,6 +23,8 @@ static void usage(FILE *f)
 		"             save a running VM to FILE; restore with 'tern run --incoming file:FILE'\n"
 		"  status NAME, pause NAME, resume NAME, stop NAME, kill NAME\n"
 		"             control a running VM through its control socket (QMP)\n"
+		"  host list|evacuate|standby|wake\n"
+		"             the cluster's hosts and their agents (see 'tern host --help')\n"
 		"\n"
 		"options:\n"
 		"  -h, --help     show this help\n"
@@ -59,6 +61,8 @@ int main(int argc, char **argv)
 	if (!strcmp(verb, "status") || !strcmp(verb, "pause") || !strcmp(verb, "resume") ||
 	    !strcmp(verb, "stop") || !strcmp(verb, "kill"))
 		return cli_vmctl(argc - 1, argv + 1);
+	if (!strcmp(verb, "host"))
+		return cli_host(argc - 1, argv + 1);
 	fprintf(stderr, "tern: unknown command '%s' (try 'tern --help')\n", verb);
 	return 2;
 }
