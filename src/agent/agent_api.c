@@ -301,6 +301,19 @@ static int vm_action(struct agent *a, const char *method, const char *name, cons
 		*out = json_pack("{s:s,s:b}", "name", name, "deleted", 1);
 		return 200;
 	}
+	if (!strcmp(action, "migration")) {
+		pthread_mutex_lock(&a->lock);
+		struct agent_vm *v = a->vms;
+		while (v && (strcmp(v->name, name) || !v->mig.status[0]))
+			v = v->next;    /* the newest, also of a VM that left */
+		if (v)
+			*out = json_pack("{s:s,s:s,s:s,s:s,s:O?,s:I,s:I}", "name", name, "to", v->mig.to,
+					 "status", v->mig.status, "error", v->mig.error, "progress",
+					 v->mig.progress, "started_ms", (json_int_t)v->mig.started_ms,
+					 "finished_ms", (json_int_t)v->mig.finished_ms);
+		pthread_mutex_unlock(&a->lock);
+		return *out ? 200 : fail(out, 404, "no migration of %s started here", name);
+	}
 	if (strcmp(method, "POST"))
 		return fail(out, 405, "%s: use POST", action);
 	if (!strcmp(action, "stop") || !strcmp(action, "kill")) {
@@ -343,19 +356,6 @@ static int vm_action(struct agent *a, const char *method, const char *name, cons
 		*out = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "from", a->host, "to", to, "status", "setup");
 		pthread_mutex_unlock(&a->lock);
 		return 202;
-	}
-	if (!strcmp(action, "migration")) {
-		pthread_mutex_lock(&a->lock);
-		struct agent_vm *v = a->vms;
-		while (v && (strcmp(v->name, name) || !v->mig.status[0]))
-			v = v->next;    /* the newest, also of a VM that left */
-		if (v)
-			*out = json_pack("{s:s,s:s,s:s,s:s,s:O?,s:I,s:I}", "name", name, "to", v->mig.to,
-					 "status", v->mig.status, "error", v->mig.error, "progress",
-					 v->mig.progress, "started_ms", (json_int_t)v->mig.started_ms,
-					 "finished_ms", (json_int_t)v->mig.finished_ms);
-		pthread_mutex_unlock(&a->lock);
-		return *out ? 200 : fail(out, 404, "no migration of %s started here", name);
 	}
 	return fail(out, 404, "no action '%s'", action);
 }

@@ -286,6 +286,11 @@ struct agent_vm *agent_vm_spawn(struct agent *a, const char *name, json_t *spec,
 		for (int fd = 3; fd < 1024; fd++)
 			if (fd != p[1])
 				close(fd);
+		/* The agent blocks SIGTERM and SIGINT in every thread (its main
+		 * loop takes them synchronously): a VM gets a clean mask. */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		pid_t me = getpid();
 		if (write(p[1], &me, sizeof(me)) != sizeof(me))

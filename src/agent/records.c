@@ -270,6 +270,9 @@ int rec_run_cmd(const char *cmd, int timeout_s, char *err, size_t errlen)
 		return -1;
 	}
 	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		int null = open("/dev/null", O_RDONLY);

@@ -1,0 +1,256 @@
+# netns.py: the harness for tests of several hosts on one machine. `Agent`
+# runs one ternd (optionally inside a network namespace) and talks to its API
+# with curl; `Cluster` builds N hosts as network namespaces joined by a
+# bridge in a namespace of its own, which also runs one etcd. Addresses come
+# from a private /24 used only inside these namespaces. Everything started is
+# stopped by pid, and the namespaces are deleted, in close().
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import IMAGE, INITRD, REPO, TERN
+
+TERND = REPO / "build" / "ternd"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def dirty_spec(memory="256M"):
+    """A guest that counts: /bench/dirty prints DIRTY tick=N every second."""
+    return {"kernel": str(IMAGE), "initrd": str(INITRD), "memory": memory,
+            "append": "console=ttyS0 tern.bench=dirty"}
+
+
+def wait_until(pred, timeout, what, step=0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+
+
+class Agent:
+    def __init__(self, name, address, port, state_dir, etcd=None, ns=None, extra=()):
+        self.name, self.address, self.port = name, address, port
+        self.state_dir = Path(state_dir)
+        self.etcd, self.ns, self.extra = etcd, ns, list(extra)
+        self.prefix = ["ip", "netns", "exec", ns] if ns else []
+        self.url = f"http://{address}:{port}"
+        self.proc = None
+        self.log = None
+
+    def argv(self):
+        a = [str(TERND), "--host", self.name, "--listen", f"{self.address}:{self.port}",
+             "--state-dir", str(self.state_dir), *self.extra]
+        if self.etcd:
+            a += ["--etcd", self.etcd]
+        if not self.address.startswith("127."):
+            a += ["--allow-plain-http"]
+        return [*self.prefix, *a]
+
+    def start(self, timeout=30):
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.state_dir.parent / f"ternd-{self.name}.log", "ab")
+        self.proc = subprocess.Popen(self.argv(), stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self.proc.poll() is not None or self.api("GET", "/api/v1/hosts", token=False)[0] == 401,
+                   timeout, f"ternd {self.name} to serve")
+        assert self.proc.poll() is None, self.log_text()
+        return self
+
+    def log_text(self):
+        try:
+            return (self.state_dir.parent / f"ternd-{self.name}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.log:
+            self.log.close()
+            self.log = None
+
+    @property
+    def token(self):
+        return (self.state_dir / "token").read_text().strip()
+
+    def curl(self, *args, timeout=60):
+        r = subprocess.run([*self.prefix, "curl", "-s", "-m", str(timeout), *args],
+                           capture_output=True, text=True, timeout=timeout + 10)
+        return r.stdout
+
+    def api(self, method, path, body=None, token=True, headers=(), timeout=60):
+        """(status, parsed JSON or None)."""
+        args = ["-X", method, "-w", "\n%{http_code}", "-H", "Content-Type: application/json"]
+        if token:
+            args += ["-H", f"Authorization: Bearer {token if isinstance(token, str) else self.token}"]
+        for h in headers:
+            args += ["-H", h]
+        if body is not None:
+            args += ["--data-binary", json.dumps(body)]
+        out = self.curl(*args, self.url + path, timeout=timeout)
+        text, _, code = out.rpartition("\n")
+        try:
+            data = json.loads(text) if text.strip() else None
+        except ValueError:
+            data = text
+        return int(code or 0), data
+
+    # -- VMs on this host ---------------------------------------------------
+    def vm_pid(self, vm):
+        try:
+            return int((self.state_dir / "vms" / vm / "pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def console(self, vm):
+        try:
+            return (self.state_dir / "vms" / vm / "console.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def ticks(self, vm):
+        import re
+        return [int(x) for x in re.findall(r"^DIRTY tick=(\d+) ", self.console(vm), re.M)]
+
+    def kill_vms(self):
+        """Ends every VM this agent's state dir knows of (by pid)."""
+        for p in (self.state_dir / "vms").glob("*/pid"):
+            try:
+                pid = int(p.read_text())
+                if f"{self.state_dir}/vms/".encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+class Cluster:
+    """N hosts h1..hN as network namespaces on one bridge, one etcd."""
+
+    def __init__(self, tmp_path, n=3):
+        tag = f"{os.getpid() % 100000}"
+        self.tmp = Path(tmp_path)
+        self.brns = f"tb{tag}"
+        self.nss = [f"th{tag}x{i}" for i in range(1, n + 1)]
+        net = 100 + os.getpid() % 150
+        self.prefix = f"10.231.{net}"
+        self.etcd_url = f"http://{self.prefix}.254:2379"
+        self.etcd = None
+        self.agents = []
+        self._made = []
+        try:
+            self._net(n)
+            self._etcd()
+            for i in range(1, n + 1):
+                sd = Path(f"/tmp/tn{tag}h{i}")   # short: control socket paths
+                subprocess.run(["rm", "-rf", str(sd)])
+                a = Agent(f"h{i}", f"{self.prefix}.{i}", 8006, sd, etcd=self.etcd_url, ns=self.nss[i - 1])
+                self.agents.append(a)
+                a.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _ip(self, *args):
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    def _net(self, n):
+        self._ip("netns", "add", self.brns)
+        self._made.append(self.brns)
+        self._ip("-n", self.brns, "link", "set", "lo", "up")
+        self._ip("-n", self.brns, "link", "add", "br0", "type", "bridge")
+        self._ip("-n", self.brns, "addr", "add", f"{self.prefix}.254/24", "dev", "br0")
+        self._ip("-n", self.brns, "link", "set", "br0", "up")
+        for i, ns in enumerate(self.nss, 1):
+            self._ip("netns", "add", ns)
+            self._made.append(ns)
+            self._ip("-n", ns, "link", "set", "lo", "up")
+            self._ip("link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", f"p{i}",
+                     "netns", self.brns)
+            self._ip("-n", ns, "addr", "add", f"{self.prefix}.{i}/24", "dev", "eth0")
+            self._ip("-n", ns, "link", "set", "eth0", "up")
+            self._ip("-n", self.brns, "link", "set", f"p{i}", "master", "br0")
+            self._ip("-n", self.brns, "link", "set", f"p{i}", "up")
+
+    def _etcd(self):
+        d = self.tmp / "etcd"
+        d.mkdir(exist_ok=True)
+        c, p = f"http://{self.prefix}.254:2379", f"http://{self.prefix}.254:2380"
+        self.etcd_log = open(self.tmp / "etcd.log", "ab")
+        self.etcd = subprocess.Popen(
+            ["ip", "netns", "exec", self.brns, "etcd", "--name", "t", "--data-dir", str(d / "data"),
+             "--listen-client-urls", c, "--advertise-client-urls", c, "--listen-peer-urls", p,
+             "--initial-advertise-peer-urls", p, "--initial-cluster", f"t={p}"],
+            stdout=self.etcd_log, stderr=subprocess.STDOUT)
+        wait_until(lambda: subprocess.run(
+            ["ip", "netns", "exec", self.brns, "curl", "-s", "-m", "1", "-X", "POST", c + "/v3/kv/range",
+             "-d", '{"key":"AA=="}'], capture_output=True, text=True).stdout.startswith("{"),
+            30, "etcd to answer")
+
+    def etcd_stop(self):
+        self.etcd.terminate()
+        self.etcd.wait(timeout=20)
+
+    def etcd_start(self):
+        self._etcd()
+
+    def agent(self, name):
+        return next(a for a in self.agents if a.name == name)
+
+    def tern(self, *args, ns=0, timeout=600):
+        """`tern ARGS` run on host ns+1 with the cluster's etcd."""
+        env = dict(os.environ, TERN_ETCD=self.etcd_url)
+        return subprocess.run(["ip", "netns", "exec", self.nss[ns], str(TERN), *map(str, args)],
+                              capture_output=True, text=True, env=env, timeout=timeout)
+
+    def hosts(self):
+        r = self.tern("host", "list", "--json")
+        assert r.returncode == 0, r.stderr
+        return {h["name"]: h for h in json.loads(r.stdout)["hosts"]}
+
+    def close(self):
+        for a in self.agents:
+            a.stop()
+        for a in self.agents:
+            a.kill_vms()
+        if self.etcd and self.etcd.poll() is None:
+            self.etcd.terminate()
+            try:
+                self.etcd.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.etcd.kill()
+        for ns in reversed(self._made):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        for a in self.agents:
+            subprocess.run(["rm", "-rf", str(a.state_dir)])
