@@ -127,8 +127,13 @@ int agent_api_handle(struct agent *a, const char *method, const char *path, json
 /* agent_migrate.c: live migration between agents. */
 /* Takes the VM's lock in the store, then migrates in a thread; -EBUSY when
  * another migration holds the lock, -ENOENT, -EINVAL with err. */
-int agent_migrate_start(struct agent *a, const char *name, const char *to, int postcopy,
-			char *err, size_t errlen);
+struct agent_mig_opts {
+	int postcopy;
+	long long downtime_ms;      /* 0: the VM's default */
+	long long bandwidth_mbs;    /* MB/s, 0: unlimited */
+};
+int agent_migrate_start(struct agent *a, const char *name, const char *to,
+			const struct agent_mig_opts *o, char *err, size_t errlen);
 /* The destination side: starts `tern run --incoming` for name with key
  * (hex); the tcp: URI to migrate to in uri. */
 int agent_incoming_start(struct agent *a, const char *name, json_t *spec, const char *key_hex,

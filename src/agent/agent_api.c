@@ -347,7 +347,13 @@ static int vm_action(struct agent *a, const char *method, const char *name, cons
 			return fail(out, 400, "to: '%s' is not a host name", to);
 		if (pc && !json_is_boolean(pc))
 			return fail(out, 400, "%s", "postcopy: true or false");
-		rc = agent_migrate_start(a, name, to, json_is_true(pc), err, sizeof(err));
+		json_t *dt = json_object_get(body, "downtime_ms"), *bw = json_object_get(body, "bandwidth");
+		if ((dt && (!json_is_integer(dt) || json_integer_value(dt) < 1)) ||
+		    (bw && (!json_is_integer(bw) || json_integer_value(bw) < 0)))
+			return fail(out, 400, "%s", "downtime_ms: a positive integer; bandwidth: MB/s, 0 or more");
+		struct agent_mig_opts o = { .postcopy = json_is_true(pc), .downtime_ms = json_integer_value(dt),
+					    .bandwidth_mbs = json_integer_value(bw) };
+		rc = agent_migrate_start(a, name, to, &o, err, sizeof(err));
 		if (rc == -EBUSY)
 			return fail(out, 409, "%s", err);
 		if (rc)

@@ -25,7 +25,7 @@
 struct mig_job {
 	struct agent *a;
 	char name[64], to[64], to_api[256];
-	int postcopy;
+	struct agent_mig_opts o;
 	long long lock_rev;
 };
 
@@ -143,8 +143,11 @@ static void *mig_thread(void *p)
 	snprintf(uri, sizeof(uri), "%s", jstr(reply, "uri"));
 	json_decref(reply);
 	reply = NULL;
-	fprintf(stderr, "ternd: migrating %s to %s at %s%s\n", j->name, j->to, uri, j->postcopy ? " (post-copy)" : "");
-	json_t *params = json_pack("{s:s}", "mode", j->postcopy ? "postcopy" : "precopy");
+	fprintf(stderr, "ternd: migrating %s to %s at %s%s\n", j->name, j->to, uri, j->o.postcopy ? " (post-copy)" : "");
+	json_t *params = json_pack("{s:s,s:I}", "mode", j->o.postcopy ? "postcopy" : "precopy", "max-bandwidth",
+				   (json_int_t)(j->o.bandwidth_mbs * 1000000));
+	if (j->o.downtime_ms > 0)
+		json_object_set_new(params, "downtime-limit", json_integer(j->o.downtime_ms));
 	json_t *r = agent_vm_qmp(a, j->name, "migrate-set-parameters", params, err, sizeof(err));
 	json_decref(params);
 	if (!r)
@@ -157,7 +160,7 @@ static void *mig_thread(void *p)
 		goto failed;
 	json_decref(r);
 	mig_set(a, j->name, "active", NULL, NULL);
-	int64_t t0 = agent_now_ms();
+	int64_t t0 = agent_now_ms(), last_check = t0;
 	for (;;) {
 		json_decref(m);
 		m = agent_vm_qmp(a, j->name, "query-migrate", NULL, err, sizeof(err));
@@ -170,6 +173,20 @@ static void *mig_thread(void *p)
 		if (!strcmp(s, "failed") || !strcmp(s, "cancelled") || !strcmp(s, "postcopy-paused")) {
 			snprintf(err, sizeof(err), "migration %s: %s", s, jstr(m, "error-desc"));
 			goto failed;
+		}
+		/* A destination agent that went away cannot take the VM over:
+		 * give up while the source still has it. */
+		if (agent_now_ms() - last_check >= 1000 && strcmp(s, "postcopy-active")) {
+			json_t *hr = NULL;
+			char e2[256];
+			int hs = api_call(j->to_api, &auth, "GET", "/api/v1/host", NULL, &hr, 3000, e2, sizeof(e2));
+			json_decref(hr);
+			last_check = agent_now_ms();
+			if (hs != 200) {
+				json_decref(agent_vm_qmp(a, j->name, "migrate_cancel", NULL, e2, sizeof(e2)));
+				snprintf(err, sizeof(err), "the agent of %s stopped answering: cancelled", j->to);
+				goto failed;
+			}
 		}
 		if (agent_now_ms() - t0 > MIG_MAX_MS) {
 			json_decref(agent_vm_qmp(a, j->name, "migrate_cancel", NULL, err, sizeof(err)));
@@ -216,8 +233,8 @@ failed:
 	return NULL;
 }
 
-int agent_migrate_start(struct agent *a, const char *name, const char *to, int postcopy,
-			char *err, size_t errlen)
+int agent_migrate_start(struct agent *a, const char *name, const char *to,
+			const struct agent_mig_opts *o, char *err, size_t errlen)
 {
 	if (!strcmp(to, a->host)) {
 		snprintf(err, errlen, "%s already runs on %s", name, to);
@@ -263,7 +280,7 @@ int agent_migrate_start(struct agent *a, const char *name, const char *to, int p
 		return -ENOMEM;
 	}
 	j->a = a;
-	j->postcopy = postcopy;
+	j->o = *o;
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	snprintf(j->to, sizeof(j->to), "%s", to);
 	snprintf(j->to_api, sizeof(j->to_api), "%s", jstr(h, "api"));
@@ -518,7 +535,7 @@ static void *evac_thread(void *p)
 		int64_t since = agent_now_ms();
 		if (!to[0])
 			snprintf(err, sizeof(err), "no host has room for %.63s", names[i]);
-		else if (agent_migrate_start(a, names[i], to, 0, err, sizeof(err)) == 0) {
+		else if (agent_migrate_start(a, names[i], to, &(struct agent_mig_opts){ 0 }, err, sizeof(err)) == 0) {
 			for (;;) {
 				sleep_ms(300);
 				pthread_mutex_lock(&a->lock);

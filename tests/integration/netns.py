@@ -175,7 +175,9 @@ class Cluster:
             for i in range(1, n + 1):
                 sd = Path(f"/tmp/tn{tag}h{i}")   # short: control socket paths
                 subprocess.run(["rm", "-rf", str(sd)])
-                a = Agent(f"h{i}", f"{self.prefix}.{i}", 8006, sd, etcd=self.etcd_url, ns=self.nss[i - 1])
+                power = ["--power-cmd-standby", f"touch {sd}.standby", "--power-cmd-wake", f"touch {sd}.wake"]
+                a = Agent(f"h{i}", f"{self.prefix}.{i}", 8006, sd, etcd=self.etcd_url, ns=self.nss[i - 1],
+                          extra=power)
                 self.agents.append(a)
                 a.start()
         except BaseException:
@@ -253,4 +255,4 @@ class Cluster:
         for ns in reversed(self._made):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         for a in self.agents:
-            subprocess.run(["rm", "-rf", str(a.state_dir)])
+            subprocess.run(["rm", "-rf", str(a.state_dir), f"{a.state_dir}.standby", f"{a.state_dir}.wake"])
