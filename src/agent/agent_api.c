@@ -280,6 +280,20 @@ static int vm_action(struct agent *a, const char *method, const char *name, cons
 			agent_reconcile(a);
 		return list_vms(a, out, name);
 	}
+	/* A migration from here: its report stays here after the VM left. */
+	if (!strcmp(action, "migration") && !strcmp(method, "GET")) {
+		pthread_mutex_lock(&a->lock);
+		struct agent_vm *v = a->vms;
+		while (v && (strcmp(v->name, name) || !v->mig.status[0]))
+			v = v->next;    /* the newest, also of a VM that left */
+		if (v)
+			*out = json_pack("{s:s,s:s,s:s,s:s,s:O?,s:I,s:I}", "name", name, "to", v->mig.to,
+					 "status", v->mig.status, "error", v->mig.error, "progress",
+					 v->mig.progress, "started_ms", (json_int_t)v->mig.started_ms,
+					 "finished_ms", (json_int_t)v->mig.finished_ms);
+		pthread_mutex_unlock(&a->lock);
+		return *out ? 200 : fail(out, 404, "no migration of %s started here", name);
+	}
 	/* Everything else acts on the process: its host's agent does it. */
 	if (strcmp(host, a->host)) {
 		snprintf(path, sizeof(path), "/vms/%s%s%s", name, action[0] ? "/" : "", action);
@@ -300,19 +314,6 @@ static int vm_action(struct agent *a, const char *method, const char *name, cons
 						: store_fail(a, out, rc);
 		*out = json_pack("{s:s,s:b}", "name", name, "deleted", 1);
 		return 200;
-	}
-	if (!strcmp(action, "migration")) {
-		pthread_mutex_lock(&a->lock);
-		struct agent_vm *v = a->vms;
-		while (v && (strcmp(v->name, name) || !v->mig.status[0]))
-			v = v->next;    /* the newest, also of a VM that left */
-		if (v)
-			*out = json_pack("{s:s,s:s,s:s,s:s,s:O?,s:I,s:I}", "name", name, "to", v->mig.to,
-					 "status", v->mig.status, "error", v->mig.error, "progress",
-					 v->mig.progress, "started_ms", (json_int_t)v->mig.started_ms,
-					 "finished_ms", (json_int_t)v->mig.finished_ms);
-		pthread_mutex_unlock(&a->lock);
-		return *out ? 200 : fail(out, 404, "no migration of %s started here", name);
 	}
 	if (strcmp(method, "POST"))
 		return fail(out, 405, "%s: use POST", action);

@@ -334,6 +334,9 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "tern: %s %s in %lld ms%s\n", mig_in ? "switched over from" : "restored",
 			mig_in ? incoming : incoming + 5, (long long)(run_incoming_clock_ms() - restore_start),
 			vm->incoming ? " (post-copy: the rest of RAM follows)" : "");
+	/* The configuration's strings must outlive the stream: this VM may be
+	 * migrated on (a second hop) and encode them again. */
+	json_t *cfg_owner = mig_in ? mig_incoming_take_config(mig_in) : NULL;
 	if (!vm->incoming) {            /* post-copy still needs it while the guest runs */
 		mig_incoming_close(mig_in);
 		mig_in = NULL;
@@ -350,6 +353,7 @@ int cli_run(int argc, char **argv)
 	}
 	virt_destroy(vm);
 	snap_close(&img);
+	json_decref(cfg_owner);
 	free(vm);
 	switch (why) {
 	case VM_EXIT_POWEROFF:

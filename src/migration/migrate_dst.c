@@ -189,6 +189,13 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 	return 0;
 }
 
+json_t *mig_incoming_take_config(struct mig_incoming *in)
+{
+	json_t *c = in->img.config;
+	in->img.config = NULL;
+	return c;
+}
+
 void mig_incoming_close(struct mig_incoming *in)
 {
 	if (!in)

@@ -102,6 +102,10 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 /* Ends the incoming side; after a post-copy switch-over this stops the
  * page receiver, so call it only once the VM no longer runs. */
 void mig_incoming_close(struct mig_incoming *in);
+/* The decoded configuration that cfg's strings (kernel, name, ...) point
+ * into: the caller owns it from now on and must keep it while the VM may
+ * be saved or migrated again (mig_incoming_close no longer frees it). */
+json_t *mig_incoming_take_config(struct mig_incoming *in);
 /* query-migrate on the destination: post-copy's progress and faults. */
 json_t *mig_incoming_info_json(struct mig_incoming *in);
 #endif

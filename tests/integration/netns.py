@@ -43,9 +43,10 @@ def wait_until(pred, timeout, what, step=0.2):
 
 
 class Agent:
-    def __init__(self, name, address, port, state_dir, etcd=None, ns=None, extra=()):
+    def __init__(self, name, address, port, state_dir, etcd=None, ns=None, extra=(), log_dir=None):
         self.name, self.address, self.port = name, address, port
         self.state_dir = Path(state_dir)
+        self.log_path = Path(log_dir or self.state_dir.parent) / f"ternd-{name}.log"
         self.etcd, self.ns, self.extra = etcd, ns, list(extra)
         self.prefix = ["ip", "netns", "exec", ns] if ns else []
         self.url = f"http://{address}:{port}"
@@ -63,7 +64,7 @@ class Agent:
 
     def start(self, timeout=30):
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.log = open(self.state_dir.parent / f"ternd-{self.name}.log", "ab")
+        self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv(), stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(lambda: self.proc.poll() is not None or self.api("GET", "/api/v1/hosts", token=False)[0] == 401,
                    timeout, f"ternd {self.name} to serve")
@@ -72,7 +73,7 @@ class Agent:
 
     def log_text(self):
         try:
-            return (self.state_dir.parent / f"ternd-{self.name}.log").read_text(errors="replace")
+            return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
 
@@ -177,7 +178,7 @@ class Cluster:
                 subprocess.run(["rm", "-rf", str(sd)])
                 power = ["--power-cmd-standby", f"touch {sd}.standby", "--power-cmd-wake", f"touch {sd}.wake"]
                 a = Agent(f"h{i}", f"{self.prefix}.{i}", 8006, sd, etcd=self.etcd_url, ns=self.nss[i - 1],
-                          extra=power)
+                          extra=power, log_dir=self.tmp)
                 self.agents.append(a)
                 a.start()
         except BaseException:
