@@ -77,12 +77,21 @@ int64_t agent_reconcile(struct agent *a)
 	char stale[16][64];
 	int nstale = 0;
 	for (struct agent_vm *v = a->vms; v && nstale < 16; v = v->next) {
-		if (v->gone || !v->incoming || agent_now_ms() - v->started_ms < 120000)
+		if (v->gone || !v->incoming || agent_now_ms() - v->started_ms < 30000)
 			continue;
 		snprintf(stale[nstale++], 64, "%s", v->name);
 	}
 	pthread_mutex_unlock(&a->lock);
 	for (int i = 0; i < nstale; i++) {
+		/* While the source holds the VM's lock, the migration goes on. */
+		char key[128];
+		struct store_kv kv;
+		rec_key(key, sizeof(key), REC_LOCKS, stale[i]);
+		int rc = store_get(a->store, key, &kv);
+		if (rc == 0)
+			store_kv_clear(&kv);
+		if (rc != -ENOENT)
+			continue;
 		fprintf(stderr, "ternd: dropping %s: an incoming migration that never completed\n", stale[i]);
 		agent_vm_kill(a, stale[i]);
 	}
