@@ -148,6 +148,13 @@ static void resume_nics(struct vm *vm)
 			virtio_net_resume_rx(vm->mmio[i].dev);
 }
 
+void virt_announce(struct vm *vm)
+{
+	for (int i = 0; i < vm->nmmio; i++)
+		if (vm->mmio[i].ops == &virtio_mmio_ops)
+			virtio_net_announce(vm->mmio[i].dev);
+}
+
 /* Virtio devices fill the virt slots in order: disks, NICs, then the rng. */
 static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err, size_t errlen)
 {

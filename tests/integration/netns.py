@@ -201,8 +201,13 @@ class Cluster:
             self._ip("-n", ns, "link", "set", "lo", "up")
             self._ip("link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", f"p{i}",
                      "netns", self.brns)
-            self._ip("-n", ns, "addr", "add", f"{self.prefix}.{i}/24", "dev", "eth0")
+            # Each host bridges its uplink with its VMs' taps (vmbr), so
+            # guests on different hosts share one segment.
+            self._ip("-n", ns, "link", "add", "vmbr", "type", "bridge")
+            self._ip("-n", ns, "link", "set", "eth0", "master", "vmbr")
+            self._ip("-n", ns, "addr", "add", f"{self.prefix}.{i}/24", "dev", "vmbr")
             self._ip("-n", ns, "link", "set", "eth0", "up")
+            self._ip("-n", ns, "link", "set", "vmbr", "up")
             self._ip("-n", self.brns, "link", "set", f"p{i}", "master", "br0")
             self._ip("-n", self.brns, "link", "set", f"p{i}", "up")
 
@@ -220,6 +225,13 @@ class Cluster:
             ["ip", "netns", "exec", self.brns, "curl", "-s", "-m", "1", "-X", "POST", c + "/v3/kv/range",
              "-d", '{"key":"AA=="}'], capture_output=True, text=True).stdout.startswith("{"),
             30, "etcd to answer")
+
+    def add_tap(self, host, name):
+        """A persistent tap on host's bridge, for `--net tap,ifname=NAME`."""
+        ns = self.nss[int(host[1:]) - 1]
+        self._ip("-n", ns, "tuntap", "add", "dev", name, "mode", "tap")
+        self._ip("-n", ns, "link", "set", name, "master", "vmbr")
+        self._ip("-n", ns, "link", "set", name, "up")
 
     def etcd_stop(self):
         self.etcd.terminate()
