@@ -47,6 +47,7 @@ struct agent {
 	char address[128];          /* the address other hosts reach (HOST part of listen) */
 	char api_url[200];          /* http(s)://HOST:PORT */
 	char state_dir[1024];
+	char qmp_dir[200];          /* VMs' control sockets (NAME.qmp) */
 	char tern_bin[1024];
 	char tls_dir[1024];         /* empty: plain HTTP (loopback only) */
 	char web_root[1024];

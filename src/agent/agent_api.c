@@ -61,7 +61,18 @@ static int forward(struct agent *a, const char *host, const char *method, const 
 }
 
 /* A VM record merged with what its host reports (this host: live). */
+static json_t *vm_view_of(struct agent *a, json_t *rec, json_t *hosts);
+
 static json_t *vm_view(struct agent *a, json_t *rec, json_t *hosts)
+{
+	json_t *v = vm_view_of(a, rec, hosts);
+	json_t *proj = json_object_get(rec, "project");
+	if (proj)
+		json_object_set(v, "project", proj);
+	return v;
+}
+
+static json_t *vm_view_of(struct agent *a, json_t *rec, json_t *hosts)
 {
 	if (!strcmp(jstr(rec, "host"), a->host)) {
 		json_t *v = json_pack("{s:s,s:s,s:s,s:O}", "name", jstr(rec, "name"), "host", a->host,
@@ -144,8 +155,13 @@ static int create_vm(struct agent *a, json_t *body, json_t **out)
 		return fail(out, 400, "%s", err);
 	if (!strcmp(host, a->host) && !agent_host_accepts(a, why, sizeof(why)))
 		return fail(out, 409, "%s", why);
+	json_t *proj = json_object_get(body, "project");
+	if (proj && (!json_is_string(proj) || !rec_name_ok(json_string_value(proj))))
+		return fail(out, 400, "%s", "project: a name of 1-63 of A-Z a-z 0-9 _ . -");
 	json_t *rec = json_pack("{s:s,s:s,s:s,s:O}", "name", name, "host", host, "state", "running",
 				"spec", spec);
+	if (proj)
+		json_object_set(rec, "project", proj);
 	char key[128];
 	rec_key(key, sizeof(key), REC_VMS, name);
 	int rc = rec_cas(a->store, key, 0, rec, 0);

@@ -33,9 +33,14 @@ void agent_vm_dir(const struct agent *a, const char *name, char *buf, size_t len
 	snprintf(buf, len, "%s/vms/%s", a->state_dir, name);
 }
 
+/* A VM's files; its control socket goes to --qmp-dir (by default tern's
+ * own directory, so that `tern list`, `tern pause` ... see agent VMs). */
 static void vm_file(const struct agent *a, const char *name, const char *file, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/vms/%.63s/%s", a->state_dir, name, file);
+	if (!strcmp(file, "qmp"))
+		snprintf(buf, len, "%s/%.63s.qmp", a->qmp_dir, name);
+	else
+		snprintf(buf, len, "%s/vms/%.63s/%s", a->state_dir, name, file);
 }
 
 struct agent_vm *agent_vm_find(struct agent *a, const char *name)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "agent/agent.h"
 #include "agent/records.h"
+#include "ctl/ctl_path.h"
 #include "store/store.h"
 
 static void usage(FILE *f)
@@ -39,6 +40,10 @@ static void usage(FILE *f)
 		"  --allow-plain-http     serve a non-loopback address over plain HTTP: only on\n"
 		"                         an isolated network (the token crosses it in clear)\n"
 		"  --web-root DIR         serve the dashboard's files from DIR\n"
+		"  --qmp-dir DIR          the VMs' control sockets, DIR/NAME.qmp (default: tern's\n"
+		"                         own, $XDG_RUNTIME_DIR/tern or /run/tern, so that 'tern\n"
+		"                         list' and 'tern pause NAME' see them); keep it the same\n"
+		"                         across restarts: adoption looks there\n"
 		"  --tern PATH            the tern binary for VMs (default: next to ternd)\n"
 		"  --power-cmd-standby CMD  what 'tern host standby' runs here (e.g.\n"
 		"                         'systemctl suspend')\n"
@@ -89,6 +94,7 @@ int main(int argc, char **argv)
 		{ "power-cmd-standby", required_argument, NULL, 'S' },
 		{ "power-cmd-wake", required_argument, NULL, 'W' },
 		{ "allow-plain-http", no_argument, NULL, 'P' },
+		{ "qmp-dir", required_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -112,6 +118,7 @@ int main(int argc, char **argv)
 		case 'S': snprintf(a->power_cmd_standby, sizeof(a->power_cmd_standby), "%s", optarg); break;
 		case 'W': snprintf(a->power_cmd_wake, sizeof(a->power_cmd_wake), "%s", optarg); break;
 		case 'P': plain_ok = 1; break;
+		case 'Q': snprintf(a->qmp_dir, sizeof(a->qmp_dir), "%s", optarg); break;
 		case 'h': usage(stdout); return 0;
 		case ':':
 			fprintf(stderr, "ternd: option '%s' needs a value (see 'ternd --help')\n", argv[optind - 1]);
@@ -157,6 +164,14 @@ int main(int argc, char **argv)
 	if (!a->state_dir[0] && rec_default_state_dir(a->state_dir, sizeof(a->state_dir))) {
 		fprintf(stderr, "ternd: no state directory: give --state-dir DIR\n");
 		return 2;
+	}
+	if (!a->qmp_dir[0] && ctl_default_dir(a->qmp_dir, sizeof(a->qmp_dir))) {
+		fprintf(stderr, "ternd: no control socket directory: give --qmp-dir DIR\n");
+		return 2;
+	}
+	if (mkdir_p(a->qmp_dir)) {
+		fprintf(stderr, "ternd: cannot create --qmp-dir %s: %s\n", a->qmp_dir, strerror(errno));
+		return 1;
 	}
 	if (mkdir_p(a->state_dir)) {
 		fprintf(stderr, "ternd: cannot create --state-dir %s: %s\n", a->state_dir, strerror(errno));

@@ -176,7 +176,9 @@ class Cluster:
             for i in range(1, n + 1):
                 sd = Path(f"/tmp/tn{tag}h{i}")   # short: control socket paths
                 subprocess.run(["rm", "-rf", str(sd)])
-                power = ["--power-cmd-standby", f"touch {sd}.standby", "--power-cmd-wake", f"touch {sd}.wake"]
+                # Sockets per host: three hosts share this machine's /run/tern.
+                power = ["--power-cmd-standby", f"touch {sd}.standby", "--power-cmd-wake", f"touch {sd}.wake",
+                         "--qmp-dir", f"{sd}/qmp"]
                 a = Agent(f"h{i}", f"{self.prefix}.{i}", 8006, sd, etcd=self.etcd_url, ns=self.nss[i - 1],
                           extra=power, log_dir=self.tmp)
                 self.agents.append(a)

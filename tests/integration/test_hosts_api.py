@@ -95,6 +95,7 @@ def test_refusals(tmp_path):
 
 def test_vm_lifecycle_and_adoption(agent):
     require_kit()
+    VM = f"agentvm{os.getpid()}"
     # Bad input is named.
     st, body = agent.api("POST", "/api/v1/vms", {"name": "bad/name", "spec": dirty_spec()})
     assert st == 400 and "name" in body["error"]
@@ -102,46 +103,51 @@ def test_vm_lifecycle_and_adoption(agent):
     assert st == 400 and "cpus" in body["error"]
     st, body = agent.api("POST", "/api/v1/vms", {"name": "v", "spec": {**dirty_spec(), "colour": 1}})
     assert st == 400 and "colour" in body["error"]
-    st, body = agent.api("POST", "/api/v1/vms", {"name": "v1", "spec": dirty_spec()})
+    st, body = agent.api("POST", "/api/v1/vms", {"name": VM, "spec": dirty_spec()})
     assert st == 201, body
     assert body["host"] == "solo" and body["state"] in ("starting", "running")
-    assert agent.api("POST", "/api/v1/vms", {"name": "v1", "spec": dirty_spec()})[0] == 409
-    wait_until(lambda: len(agent.ticks("v1")) >= 2, 240, "the guest to count")
-    pid = agent.vm_pid("v1")
+    assert agent.api("POST", "/api/v1/vms", {"name": VM, "spec": dirty_spec()})[0] == 409
+    wait_until(lambda: len(agent.ticks(VM)) >= 2, 240, "the guest to count")
+    pid = agent.vm_pid(VM)
+    # Its control socket is tern's own: `tern list` shows it.
+    r = subprocess.run([str(TERN), "list"], capture_output=True, text=True, timeout=30)
+    assert VM in r.stdout, r.stdout + r.stderr
     # Pause: the guest stops counting; resume: it goes on.
-    st, body = agent.api("POST", "/api/v1/vms/v1/pause")
+    st, body = agent.api("POST", f"/api/v1/vms/{VM}/pause")
     assert st == 200 and body["state"] == "paused", body
-    n = max(agent.ticks("v1"))
+    r = subprocess.run([str(TERN), "list"], capture_output=True, text=True, timeout=30)
+    assert any(VM in line and "paused" in line for line in r.stdout.splitlines()), r.stdout
+    n = max(agent.ticks(VM))
     time.sleep(2.5)
-    assert max(agent.ticks("v1")) <= n + 1
-    st, body = agent.api("POST", "/api/v1/vms/v1/resume")
+    assert max(agent.ticks(VM)) <= n + 1
+    st, body = agent.api("POST", f"/api/v1/vms/{VM}/resume")
     assert st == 200 and body["state"] == "running"
-    wait_until(lambda: max(agent.ticks("v1")) >= n + 2, 30, "the guest to count again")
+    wait_until(lambda: max(agent.ticks(VM)) >= n + 2, 30, "the guest to count again")
     # kill -9 of the agent: the VM runs on; a new agent adopts it.
     agent.kill9()
-    n = max(agent.ticks("v1"))
-    wait_until(lambda: max(agent.ticks("v1")) >= n + 2, 30, "the guest to count without its agent")
+    n = max(agent.ticks(VM))
+    wait_until(lambda: max(agent.ticks(VM)) >= n + 2, 30, "the guest to count without its agent")
     assert pid_alive(pid)
     agent.stop()
     agent.start()
-    assert "adopted VM v1" in agent.log_text()
-    st, body = agent.api("GET", "/api/v1/vms/v1")
+    assert f"adopted VM {VM}" in agent.log_text()
+    st, body = agent.api("GET", f"/api/v1/vms/{VM}")
     assert st == 200 and body["pid"] == pid and body["state"] == "running", body
     wait_until(lambda: agent.api("GET", "/api/v1/host")[1]["vms"], 10, "the host record to list v1")
     r = subprocess.run([str(TERN), "host", "list", "--state-dir", str(agent.state_dir)],
                        capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0 and "solo" in r.stdout and "v1" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "solo" in r.stdout and VM in r.stdout, r.stdout + r.stderr
     # Stop (the busybox guest ignores the ACPI-less powerdown: then killed).
-    st, body = agent.api("POST", "/api/v1/vms/v1/stop", {"timeout": 2})
+    st, body = agent.api("POST", f"/api/v1/vms/{VM}/stop", {"timeout": 2})
     assert st == 200 and body["desired"] == "stopped"
     wait_until(lambda: not pid_alive(pid), 10, "the VM process to end")
     # The record says stopped: a restarted agent does not start it again.
     agent.stop()
     agent.start()
     time.sleep(2)
-    assert agent.api("GET", "/api/v1/vms/v1")[1]["state"] == "stopped"
-    st, body = agent.api("POST", "/api/v1/vms/v1/start")
+    assert agent.api("GET", f"/api/v1/vms/{VM}")[1]["state"] == "stopped"
+    st, body = agent.api("POST", f"/api/v1/vms/{VM}/start")
     assert st == 200
-    wait_until(lambda: agent.vm_pid("v1") and agent.vm_pid("v1") != pid, 10, "a new VM process")
-    assert agent.api("DELETE", "/api/v1/vms/v1")[0] == 200
-    assert agent.api("GET", "/api/v1/vms/v1")[0] == 404
+    wait_until(lambda: agent.vm_pid(VM) and agent.vm_pid(VM) != pid, 10, "a new VM process")
+    assert agent.api("DELETE", f"/api/v1/vms/{VM}")[0] == 200
+    assert agent.api("GET", f"/api/v1/vms/{VM}")[0] == 404
