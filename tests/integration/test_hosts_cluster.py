@@ -161,7 +161,8 @@ def test_etcd_stops_and_returns(cluster):
     cluster.etcd_start()
     wait_until(lambda: all(h["state"] == "up" for h in cluster.hosts().values()), 30, "all hosts up again")
     wait_until(lambda: [v["name"] for v in cluster.hosts()["h2"]["vms"]] == ["mig1"], 10, "h2 to list mig1")
-    assert "the store is back" in h2.log_text()
+    wait_until(lambda: "the store is back" in h2.log_text(), 10, "h2 to notice the store is back")
+    assert "the store is unreachable" in h2.log_text()
     assert h2.vm_pid("mig1") == pid
 
 
