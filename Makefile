@@ -111,6 +111,7 @@ bench: deps all
 	@bench/run.sh
 	@bench/disk.sh
 	@bench/net.sh
+	@/usr/bin/python3 bench/hosts.py
 
 # Live migration against QEMU (about 5 minutes; kept out of `make bench`,
 # which must stay under 10 minutes).

@@ -6,6 +6,7 @@
 # stopped by pid, and the namespaces are deleted, in close().
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -156,6 +157,28 @@ def pid_alive(pid):
         return False
 
 
+RARP_COUNTER = r"""
+import signal, socket, sys
+mac = bytes.fromhex(sys.argv[1].replace(":", ""))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x8035))
+s.bind(("br0", 0))
+s.settimeout(float(sys.argv[2]))
+n = 0
+def done(*_):
+    print(n, flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, done)
+try:
+    while True:
+        f = s.recv(2048)
+        if f[6:12] == mac and f[12:14] == b"\x80\x35":
+            n += 1
+except socket.timeout:
+    pass
+done()
+"""
+
+
 class Cluster:
     """N hosts h1..hN as network namespaces on one bridge, one etcd."""
 
@@ -234,6 +257,62 @@ class Cluster:
         self._ip("-n", ns, "tuntap", "add", "dev", name, "mode", "tap")
         self._ip("-n", ns, "link", "set", name, "master", "vmbr")
         self._ip("-n", ns, "link", "set", name, "up")
+
+    def pingable_vm(self, name, host, taps_on, mac):
+        """A counting guest on host with a NIC on a tap (made on every host
+        in taps_on) on the hosts' shared segment; returns the IPv6
+        link-local address that answers pings (tern.net=dhcp brings eth0 up;
+        there is no DHCP server here, link-local is enough)."""
+        for h in taps_on:
+            self.add_tap(h, f"tp{name}"[:15])
+        spec = dirty_spec()
+        spec["nets"] = [f"tap,ifname={f'tp{name}'[:15]},mac={mac}"]
+        spec["append"] = "console=ttyS0 tern.net=dhcp tern.bench=dirty"
+        a = self.agent(host)
+        st, body = a.api("POST", "/api/v1/vms", {"name": name, "spec": spec})
+        assert st == 201, body
+        wait_until(lambda: len(a.ticks(name)) >= 2, 300, f"{name} to count")
+        b = bytes.fromhex(mac.replace(":", ""))
+        ll = "fe80::%x:%x:%x:%x%%vmbr" % ((b[0] ^ 2) << 8 | b[1], b[2] << 8 | 0xff, 0xfe00 | b[3],
+                                          b[4] << 8 | b[5])
+        wait_until(lambda: subprocess.run(["ip", "netns", "exec", self.nss[-1], "ping", "-6", "-c", "1", "-W", "1",
+                                           ll], capture_output=True).returncode == 0, 60, f"{name} to answer pings")
+        return {"ll": ll, "mac": mac}
+
+    def migrate_with_ping(self, name, src, to, target):
+        """Migrates name from src to `to` while the last host pings it every
+        10 ms; counts the RARP announces on the central bridge. Returns the
+        longest gap between replies around the migration, the VM's downtime
+        and total time, and the client's view of the total."""
+        ping = subprocess.Popen(["ip", "netns", "exec", self.nss[-1], "ping", "-6", "-D", "-i", "0.01", "-W", "1",
+                                 target["ll"]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        capture = subprocess.Popen(["ip", "netns", "exec", self.brns, "/usr/bin/python3", "-c", RARP_COUNTER,
+                                    target["mac"], "60"], stdout=subprocess.PIPE, text=True)
+        a = self.agent(src)
+        try:
+            time.sleep(1)
+            t0 = time.time()
+            st, body = a.api("POST", f"/api/v1/vms/{name}/migrate", {"to": to})
+            assert st == 202, body
+            rep = wait_until(lambda: (lambda r: r[1] if r[0] == 200 and r[1]["status"] in ("completed", "failed")
+                                      else None)(a.api("GET", f"/api/v1/vms/{name}/migration")),
+                             300, f"the migration of {name}")
+            t1 = time.time()
+            time.sleep(2)
+        finally:
+            ping.terminate()
+            out = ping.communicate(timeout=10)[0]
+            capture.terminate()
+            rarps = int(capture.communicate(timeout=10)[0].strip() or 0)
+        assert rep["status"] == "completed", rep
+        replies = [float(m.group(1)) for m in
+                   re.finditer(r"^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=", out, re.M)]
+        assert replies and replies[-1] > t1, out[-500:]
+        during = [t for t in replies if t0 - 0.5 <= t <= t1 + 2]
+        gap = max(b - a for a, b in zip(during, during[1:]))
+        return {"gap_ms": gap * 1000, "downtime_ms": rep["progress"]["downtime"],
+                "total_ms": rep["progress"]["total-time"], "client_s": t1 - t0, "replies": len(replies),
+                "rarps": rarps}
 
     def etcd_stop(self):
         self.etcd.terminate()
