@@ -151,3 +151,34 @@ def test_vm_lifecycle_and_adoption(agent):
     wait_until(lambda: agent.vm_pid(VM) and agent.vm_pid(VM) != pid, 10, "a new VM process")
     assert agent.api("DELETE", f"/api/v1/vms/{VM}")[0] == 200
     assert agent.api("GET", f"/api/v1/vms/{VM}")[0] == 404
+
+
+def test_host_cli_input(agent, tmp_path):
+    def tern(*args, env=None):
+        return subprocess.run([str(TERN), "host", *args], capture_output=True, text=True, timeout=30,
+                              env={**os.environ, **(env or {})})
+    r = tern("--help")
+    assert r.returncode == 0 and "evacuate" in r.stdout
+    r = tern()
+    assert r.returncode == 2 and "list, evacuate" in r.stderr
+    r = tern("list", "extra", "--state-dir", str(agent.state_dir))
+    assert r.returncode == 2 and "extra" in r.stderr
+    r = tern("evacuate", "--state-dir", str(agent.state_dir))
+    assert r.returncode == 2 and "HOST" in r.stderr
+    r = tern("frobnicate", "h1", "--state-dir", str(agent.state_dir))
+    assert r.returncode == 2 and "frobnicate" in r.stderr
+    r = tern("list", "--state-dir", str(tmp_path / "none"))
+    assert r.returncode == 1 and "--etcd" in r.stderr
+    r = tern("list", "--etcd", "127.0.0.1:2379")
+    assert r.returncode == 2 and "http://" in r.stderr
+    r = tern("list", env={"TERN_ETCD": "http://127.0.0.1:1"})
+    assert r.returncode == 1 and "127.0.0.1:1" in r.stderr
+    # The local store: the one host, up; standby without a command says so.
+    r = tern("list", "--json", "--state-dir", str(agent.state_dir))
+    assert r.returncode == 0, r.stderr
+    hosts = __import__("json").loads(r.stdout)["hosts"]
+    assert [(h["name"], h["state"]) for h in hosts] == [("solo", "up")]
+    r = tern("standby", "solo", "--state-dir", str(agent.state_dir))
+    assert r.returncode == 1 and "--power-cmd-standby" in r.stderr
+    r = tern("evacuate", "nosuch", "--state-dir", str(agent.state_dir))
+    assert r.returncode == 1 and "no host nosuch" in r.stderr
