@@ -121,6 +121,7 @@ bench: deps all
 	@bench/disk.sh
 	@bench/net.sh
 	@bench/cluster.py
+	@/usr/bin/python3 bench/hosts.py
 
 # The block compiler alone: host CPU time per iteration of three guest loops
 # (bench/jit/), steady even on a loaded machine.

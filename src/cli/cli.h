@@ -13,6 +13,8 @@ int cli_cluster(int argc, char **argv);
 int cli_vmctl(int argc, char **argv);
 /* consolidate simulate: src/cli/consolidate.c */
 int cli_consolidate(int argc, char **argv);
+/* host list|evacuate|standby|wake: the cluster's hosts (src/cli/host.c). */
+int cli_host(int argc, char **argv);
 /* Parse a size like 256M, 1G, 4096K, 1048576B; a bare number means MiB
  * (as in QEMU). Returns 0 or -1. */
 int cli_parse_size(const char *s, uint64_t *out);

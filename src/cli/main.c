@@ -27,6 +27,8 @@ static void usage(FILE *f)
 		"             control a running VM through its control socket (QMP)\n"
 		"  consolidate simulate --trace DIR [--policy P] [--json]\n"
 		"             replay a utilization trace through the energy-saving planner\n"
+		"  host list|evacuate|standby|wake\n"
+		"             the cluster's hosts and their agents (see 'tern host --help')\n"
 		"\n"
 		"options:\n"
 		"  -h, --help     show this help\n"
@@ -69,6 +71,8 @@ int main(int argc, char **argv)
 		return cli_vmctl(argc - 1, argv + 1);
 	if (!strcmp(verb, "consolidate"))
 		return cli_consolidate(argc - 1, argv + 1);
+	if (!strcmp(verb, "host"))
+		return cli_host(argc - 1, argv + 1);
 	fprintf(stderr, "tern: unknown command '%s' (try 'tern --help')\n", verb);
 	return 2;
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <time.h>
 #include "cli/cli.h"
 #include "core/vm.h"
 #include "machine/virt.h"
@@ -74,6 +76,16 @@ static void run_usage(FILE *f)
 		"guest-reported failure; 2 on a usage error; 3 when the VM was killed\n"
 		"before the guest powered off: QMP quit (tern kill, tern stop after its\n"
 		"timeout), Ctrl-A x on the console, or SIGINT/SIGTERM/SIGHUP.\n");
+}
+
+static void *announce_thread(void *p)
+{
+	for (int i = 0; i < 5; i++) {
+		struct timespec ts = { 0, i ? 100000000 : 50000000 };
+		nanosleep(&ts, NULL);
+		virt_announce(p);
+	}
+	return NULL;
 }
 
 int cli_parse_size(const char *s, uint64_t *out)
@@ -339,6 +351,7 @@ int cli_run(int argc, char **argv)
 		return 1;
 	}
 	vm->migrate_key = migrate_key;
+	int mig_in_used = mig_in != NULL;
 	if (incoming)
 		fprintf(stderr, "tern: %s %s in %lld ms%s\n", mig_in ? "switched over from" : "restored",
 			mig_in ? incoming : incoming + 5, (long long)(run_incoming_clock_ms() - restore_start),
@@ -350,7 +363,14 @@ int cli_run(int argc, char **argv)
 		mig_incoming_close(mig_in);
 		mig_in = NULL;
 	}
+	/* After a live migration the NICs announce the guest at its new place,
+	 * five times, 50 ms to 450 ms after the switch-over (as QEMU does). */
+	pthread_t announcer;
+	int announcing = mig_in_used && cfg.nnets > 0 &&
+			 pthread_create(&announcer, NULL, announce_thread, vm) == 0;
 	int why = virt_run(vm, &cfg);
+	if (announcing)
+		pthread_join(announcer, NULL);
 	char msg[sizeof(vm->exit_msg)];
 	snprintf(msg, sizeof(msg), "%s", vm->exit_msg);
 	bool migrated = false;          /* the guest runs at a destination now */

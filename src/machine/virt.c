@@ -178,6 +178,13 @@ static int attach_power_button(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+void virt_announce(struct vm *vm)
+{
+	for (int i = 0; i < vm->nmmio; i++)
+		if (vm->mmio[i].ops == &virtio_mmio_ops)
+			virtio_net_announce(vm->mmio[i].dev);
+}
+
 /* Virtio devices fill the virt slots in order: disks, NICs, then the rng. */
 static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err, size_t errlen)
 {

@@ -76,6 +76,8 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
  * quits, or a fatal error. Returns the enum vm_exit reason. */
 int virt_run(struct vm *vm, const struct virt_config *cfg);
 void virt_destroy(struct vm *vm);
+/* Every NIC announces the guest's MAC once (after a migration). */
+void virt_announce(struct vm *vm);
 /* Start console input (virt_create does it, except for an incoming VM,
  * whose state must be loaded first). */
 int virt_start_console(struct vm *vm, char *err, size_t errlen);

@@ -280,6 +280,30 @@ void virtio_net_resume_rx(struct virtio_mmio *t)
 		net_backend_rx_ready(n->be);
 }
 
+/* A RARP broadcast from the guest's MAC, as QEMU's announce sends after a
+ * migration: switches and bridges learn the guest's new port at once. */
+static void announce_pass(void *opaque)
+{
+	struct virtio_net *n = opaque;
+	static const uint8_t rarp[10] = { 0x80, 0x35, 0, 1, 0x08, 0x00, 6, 4, 0, 3 };
+	uint8_t f[60] = { 0 };
+	memset(f, 0xff, 6);
+	memcpy(f + 6, n->mac, 6);
+	memcpy(f + 12, rarp, sizeof(rarp));     /* ethertype, htype, ptype, hlen, plen, op */
+	memcpy(f + 22, n->mac, 6);              /* sender MAC; sender IP 0 */
+	memcpy(f + 32, n->mac, 6);              /* target MAC; target IP 0 */
+	net_backend_send(n->be, f, sizeof(f));
+	net_backend_flush(n->be);
+}
+
+void virtio_net_announce(struct virtio_mmio *t)
+{
+	if (virtio_mmio_dev_ops(t) != &net_ops)
+		return;
+	struct virtio_net *n = virtio_mmio_dev(t);
+	evloop_call(n->be->loop, announce_pass, n);
+}
+
 static const struct virtio_dev_ops net_ops = {
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET,

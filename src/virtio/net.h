@@ -43,4 +43,7 @@ struct virtio_mmio *virtio_net_new(struct vm *vm, struct irq_line irq,
 /* The VM runs again: deliver what arrived while it was paused. Does
  * nothing for a transport that is not a virtio-net. */
 void virtio_net_resume_rx(struct virtio_mmio *t);
+/* Announce the guest's MAC (a RARP broadcast, on the I/O loop), after a
+ * migration. Does nothing for a transport that is not a virtio-net. */
+void virtio_net_announce(struct virtio_mmio *t);
 #endif

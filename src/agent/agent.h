@@ -1,0 +1,145 @@
+/* ternd's shared state: the host it stands for, the store, the VMs it
+ * supervises (each its own detached `tern run`), and the pieces that use
+ * them: supervision (agent_vm), the host record (agent_host), the
+ * reconciler, the HTTP API (agent_http, agent_api) and migration. */
+#ifndef TERN_AGENT_H
+#define TERN_AGENT_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+struct store;
+struct mg_context;
+struct agent_web;
+
+#define AGENT_LEASE_TTL 10
+
+/* An outgoing migration's progress, as GET /api/v1/vms/NAME/migration shows. */
+struct agent_mig {
+	char to[64];
+	char status[32];            /* setup, active, completed, failed */
+	char error[256];
+	json_t *progress;           /* the VM's last query-migrate reply */
+	int64_t started_ms, finished_ms;
+};
+
+struct agent_vm {
+	char name[64];
+	pid_t pid;
+	int incoming;               /* a `tern run --incoming` waiting for a migration */
+	int migrating;              /* an outgoing migration runs */
+	int gone;                   /* the process ended; dropped at the next sweep */
+	char status[32];            /* last QMP status: running, paused, inmigrate, ... */
+	json_t *spec;               /* as created: memory, cpus, kernel, ... */
+	double cpu_pct;
+	uint64_t rss, mem;
+	double last_cpu_s;
+	int64_t last_sample_ms, started_ms;
+	struct agent_mig mig;
+	struct agent_vm *next;
+};
+
+struct agent {
+	char host[64];
+	char listen[128];           /* HOST:PORT the API is served on */
+	char address[128];          /* the address other hosts reach (HOST part of listen) */
+	char api_url[200];          /* http(s)://HOST:PORT */
+	char state_dir[1024];
+	char qmp_dir[200];          /* VMs' control sockets (NAME.qmp) */
+	char tern_bin[1024];
+	char tls_dir[1024];         /* empty: plain HTTP (loopback only) */
+	char web_root[1024];
+	const char *etcd;           /* NULL: local store */
+	char power_cmd_standby[512], power_cmd_wake[512];
+	char token[128];
+	struct store *store;
+	int64_t lease;
+	atomic_int stop;
+	atomic_int store_ok;        /* the store answered last time */
+	pthread_mutex_t lock;       /* guards vms and everything in them */
+	struct agent_vm *vms;
+	json_t *evacuation;         /* this host's evacuation progress, or NULL */
+	struct mg_context *http;
+	struct agent_web *web;       /* browser sessions (agent_http.c) */
+	/* host CPU % between samples */
+	uint64_t cpu_busy, cpu_total;
+	double host_cpu_pct;
+};
+
+/* agent_vm.c: supervision. The lock is held by the caller where noted. */
+int64_t agent_now_ms(void);
+void agent_vm_dir(const struct agent *a, const char *name, char *buf, size_t len);
+struct agent_vm *agent_vm_find(struct agent *a, const char *name);        /* lock held */
+/* Starts `tern run` for spec, detached; incoming_uri non-NULL makes it wait
+ * for a migration there, proving key (raw bytes; NULL: a random one).
+ * Returns the new entry (lock held) or NULL. */
+struct agent_vm *agent_vm_spawn(struct agent *a, const char *name, json_t *spec,
+				const char *incoming_uri, const unsigned char *key, size_t keylen,
+				char *err, size_t errlen);
+/* Writes key as the VM's migration key file (0600). */
+int agent_vm_write_key(struct agent *a, const char *name, const unsigned char *key, size_t keylen);
+/* Finds VMs left running by an earlier agent (pid files, live sockets). */
+void agent_vm_adopt_all(struct agent *a);
+/* Refreshes each VM's status, CPU % and memory; marks ended ones gone.
+ * Takes the lock itself, but never while talking to a VM. */
+void agent_vm_sample(struct agent *a);
+/* One QMP command to the named VM (no lock held). Returns the reply or NULL
+ * with err. */
+json_t *agent_vm_qmp(struct agent *a, const char *name, const char *cmd, json_t *args,
+		     char *err, size_t errlen);
+/* Ends the VM process: quit over QMP, then SIGKILL. */
+int agent_vm_kill(struct agent *a, const char *name);
+/* The VMs as a JSON array for the host record and the API (lock held). */
+json_t *agent_vm_list_json(struct agent *a);
+json_t *agent_vm_json(const struct agent_vm *v);
+/* Drops entries whose process is gone (lock held). */
+void agent_vm_sweep(struct agent *a);
+/* A spec's `tern run` arguments are checked here, before any record is
+ * written: 0, or -1 with the offending field in err. */
+int agent_spec_check(json_t *spec, char *err, size_t errlen);
+
+/* agent_host.c: the leased host record, host config and power. */
+int agent_host_register(struct agent *a, char *err, size_t errlen);
+int agent_host_publish(struct agent *a);
+json_t *agent_host_cfg(struct agent *a, long long *rev);
+/* Sets the host's power state to standby (no VMs allowed) and runs its
+ * power command; -EBUSY while VMs remain. */
+int agent_host_standby(struct agent *a, char *err, size_t errlen);
+/* 1 when this host accepts new VMs (not standby, not draining). */
+int agent_host_accepts(struct agent *a, char *why, size_t len);
+
+/* agent_reconcile.c: the desired state. Returns the store revision it
+ * acted on (to watch from), or -1 when the store did not answer. */
+int64_t agent_reconcile(struct agent *a);
+/* The VM record, with its revision; -ENOENT, ... */
+int agent_vm_record(struct agent *a, const char *name, json_t **rec, long long *rev);
+
+/* agent_http.c: the server, authentication, sessions and CSRF checks. */
+int agent_http_start(struct agent *a, char *err, size_t errlen);
+void agent_http_stop(struct agent *a);
+/* agent_api.c: one API request, already authenticated. path is what
+ * follows /api/v1; body the parsed JSON body or NULL. Returns the HTTP
+ * status with the reply in *out. */
+int agent_api_handle(struct agent *a, const char *method, const char *path, json_t *body,
+		     json_t **out);
+
+/* agent_migrate.c: live migration between agents. */
+/* Takes the VM's lock in the store, then migrates in a thread; -EBUSY when
+ * another migration holds the lock, -ENOENT, -EINVAL with err. */
+struct agent_mig_opts {
+	int postcopy;
+	long long downtime_ms;      /* 0: the VM's default */
+	long long bandwidth_mbs;    /* MB/s, 0: unlimited */
+};
+int agent_migrate_start(struct agent *a, const char *name, const char *to,
+			const struct agent_mig_opts *o, char *err, size_t errlen);
+/* The destination side: starts `tern run --incoming` for name with key
+ * (hex); the tcp: URI to migrate to in uri. */
+int agent_incoming_start(struct agent *a, const char *name, json_t *spec, const char *key_hex,
+			 char *uri, size_t urilen, char *err, size_t errlen);
+int agent_incoming_abort(struct agent *a, const char *name);
+/* Evacuation: migrate every VM away, one at a time, in a thread. */
+int agent_evacuate_start(struct agent *a, char *err, size_t errlen);
+#endif

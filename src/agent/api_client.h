@@ -1,0 +1,17 @@
+/* A client for ternd's HTTP API (libcurl): used by agents to reach each
+ * other and by the `tern host` verbs. */
+#ifndef TERN_API_CLIENT_H
+#define TERN_API_CLIENT_H
+#include <stddef.h>
+#include <jansson.h>
+
+struct api_auth {
+	const char *token;          /* sent as Authorization: Bearer */
+};
+
+/* method (GET, POST, DELETE) on base_url + path with body (borrowed, may be
+ * NULL). Returns the HTTP status with the reply's JSON in *out (NULL when
+ * none), or -errno with a one-line reason in err. */
+int api_call(const char *base_url, const struct api_auth *auth, const char *method, const char *path,
+	     json_t *body, json_t **out, int timeout_ms, char *err, size_t errlen);
+#endif
