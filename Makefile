@@ -97,6 +97,7 @@ isa: all
 
 integration: all
 	@guest/build-kit.sh
+	@guest/build-rootfs.sh
 	TERN_REQUIRE_ALL=1 /usr/bin/python3 -m pytest -v tests/integration
 
 # Second README command: every test.
@@ -117,6 +118,13 @@ bench: deps all
 bench-migrate: deps all
 	@guest/build-kit.sh
 	@bench/migrate.py
+
+# The reference systemd root filesystem: Debian trixie riscv64 (mmdebstrap),
+# build/rootfs/trixie.{img,tar.zst}; cached in ~/.cache/tern/rootfs/.
+.PHONY: rootfs
+rootfs: all
+	@guest/build-kit.sh
+	@guest/build-rootfs.sh
 
 clean:
 	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/ternd $(BUILD)/libtern.a $(BUILD)/fuzz/src $(BUILD)/fuzz/libtern.a $(FUZZERS)

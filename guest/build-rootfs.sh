@@ -27,12 +27,6 @@ log() { echo "build-rootfs: $*" >&2; }
 die() { echo "build-rootfs: error: $*" >&2; exit 1; }
 now() { date +%s; }
 
-[ "$(id -u)" = 0 ] || die "run as root (mmdebstrap needs it to set owners and device nodes)"
-for t in mmdebstrap mke2fs zstd depmod openssl sha256sum; do
-    command -v "$t" >/dev/null 2>&1 || die "$t missing (make deps)"
-done
-[ -r "$KEYRING" ] || die "$KEYRING missing; install debian-archive-keyring (make deps)"
-
 # ---- The kit's kernel: its modules go into the rootfs -------------------------
 [ -s "$KIT_CACHE/packages.lock" ] && [ -d "$KIT_CACHE/kernel-tree/lib/modules" ] ||
     "$REPO/guest/build-kit.sh" || die "guest/build-kit.sh failed"
@@ -67,6 +61,12 @@ if [ -z "${TERN_ROOTFS_REBUILD:-}" ] && [ -f "$CACHE/manifest" ]; then
     publish
     exit 0
 fi
+
+[ "$(id -u)" = 0 ] || die "run as root (mmdebstrap needs it to set owners and device nodes)"
+for t in mmdebstrap arch-test mke2fs zstd depmod openssl; do
+    command -v "$t" >/dev/null 2>&1 || die "$t missing (make deps)"
+done
+[ -r "$KEYRING" ] || die "$KEYRING missing; install debian-archive-keyring (make deps)"
 
 # ---- Running riscv64 binaries: binfmt_misc + qemu-user-static -------------------
 BINFMT=/proc/sys/fs/binfmt_misc
