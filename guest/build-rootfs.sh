@@ -109,9 +109,11 @@ T0=$(now)
 WORK=$CACHE_TOP/work.$$
 ROOT=$WORK/root
 DEBCACHE=$CACHE_TOP/debs        # downloaded .debs, reused by the next build
-rm -rf "$WORK"
+rm -rf --one-file-system "$WORK"
 mkdir -p "$WORK" "$DEBCACHE"
-trap 'rm -rf "$WORK"' EXIT
+# --one-file-system: never into /proc or /dev of a chroot a killed mmdebstrap left mounted.
+trap 'rm -rf --one-file-system "$WORK"' EXIT
+trap 'exit 1' INT TERM
 log "mmdebstrap $SUITE riscv64 from $MIRROR (minbase +" $PACKAGES ")"
 mmdebstrap --variant=minbase --arch=riscv64 --mode=root --format=directory \
     --include="$(echo $PACKAGES | tr ' ' ',')" \
@@ -160,6 +162,12 @@ echo "datasource_list: [ NoCloud, ConfigDrive ]" > "$ROOT/etc/cloud/cloud.cfg.d/
 rm -f "$ROOT/var/lib/dbus/machine-id"
 rm -rf "$ROOT/var/lib/apt/lists/"* "$ROOT/var/cache/apt/"*.bin
 
+# Slow emulated boots on a loaded host: wait for devices (ttyS0) and units
+# longer than systemd's 90 s before failing them.
+mkdir -p "$ROOT/etc/systemd/system.conf.d"
+printf '[Manager]\nDefaultDeviceTimeoutSec=600s\nDefaultTimeoutStartSec=600s\n' \
+    > "$ROOT/etc/systemd/system.conf.d/50-tern.conf"
+
 # The kit's kernel modules (compressed as Debian ships them; kmod reads .ko.xz).
 log "adding kernel modules $KVER"
 mkdir -p "$ROOT/usr/lib/modules"
@@ -172,6 +180,14 @@ rm -f "$ROOT/usr/lib/modules/$KVER/build" "$ROOT/usr/lib/modules/$KVER/source"
 depmod -b "$ROOT" "$KVER" 2>/dev/null || depmod -b "$ROOT/usr" "$KVER" ||
     die "depmod on the rootfs failed"
 [ -s "$ROOT/usr/lib/modules/$KVER/modules.dep" ] || die "depmod wrote no modules.dep"
+
+# /usr is final: mark /etc and /var up to date with it, so that a first boot
+# skips ldconfig, the journal catalog and systemd-update-done
+# (ConditionNeedsUpdate), which cost a minute on an emulated CPU.
+for d in etc var; do
+    printf 'TIMESTAMP_NSEC=%s000000000\n' "$(stat -c %Y "$ROOT/usr")" > "$ROOT/$d/.updated"
+    touch -r "$ROOT/usr" "$ROOT/$d/.updated"
+done
 
 # ---- Outputs: a tarball and a raw ext4 image, into the cache --------------------
 STAGE=$WORK/out
@@ -199,5 +215,12 @@ done
 rm -rf "$CACHE"
 mkdir -p "$CACHE_TOP"
 mv "$STAGE" "$CACHE"
+# Older builds (other keys) are dropped: one rootfs is about 700 MB.
+for old in "$CACHE_TOP"/*; do
+    case "${old##*/}" in
+    "$KEY") ;;
+    [0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) rm -rf "$old" ;;
+    esac
+done
 log "built in $((T2 - T0)) s (bootstrap $((T1 - T0)) s); cached in $CACHE"
 publish
