@@ -194,12 +194,44 @@ char *fixup_inittab_text(const char *inittab, struct inventory *log)
 	return sb_done(&out);
 }
 
+/* Without openat2 (kernels before 5.6, some sandboxes): component by
+ * component, following no symlink at all (ELOOP/ENOTDIR on one). */
+static int open_nofollow(int rootfd, const char *path, int flags, mode_t mode)
+{
+	char comp[256];
+	int dfd = dup(rootfd);
+	while (dfd >= 0) {
+		size_t n = strcspn(path, "/");
+		if (n >= sizeof(comp)) {
+			close(dfd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(comp, path, n);
+		comp[n] = 0;
+		path += n + strspn(path + n, "/");
+		int last = !*path;
+		int fd = last ? openat(dfd, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode)
+			      : openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int e = errno;
+		close(dfd);
+		errno = e;
+		if (last || fd < 0)
+			return fd;
+		dfd = fd;
+	}
+	return -1;
+}
+
 /* openat2 with the tree as "/" (symlinks resolve inside it). */
 static int open_in(int rootfd, const char *path, int flags, mode_t mode)
 {
 	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .mode = mode,
 				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		return open_nofollow(rootfd, path, flags, mode);
+	return fd;
 }
 
 static int read_fd(int fd, char **out)
@@ -252,6 +284,10 @@ static int rewrite(int rootfd, const char *path, int create,
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
+		if (errno == ELOOP || errno == ENOTDIR) {
+			inventory_add_change(log, "/%s: behind a symlink; left alone", path);
+			return 0;
+		}
 		snprintf(err, errlen, "/%s: %s", path, strerror(errno));
 		return -errno;
 	}
