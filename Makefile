@@ -106,6 +106,7 @@ isa: all
 
 integration: all
 	@guest/build-kit.sh
+	@guest/build-rootfs.sh
 	TERN_REQUIRE_ALL=1 /usr/bin/python3 -m pytest -v tests/integration
 
 # Second README command: every test.
@@ -163,6 +164,13 @@ install: all
 	sed -e 's|@BINDIR@|$(BINDIR)|g; s|@DATADIR@|$(DATADIR)|g; s|@DOCDIR@|$(DOCDIR)|g' \
 		contrib/ternd.service > $(DESTDIR)$(UNITDIR)/ternd.service
 	install -m 0644 contrib/tern.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tern
+
+# The reference systemd root filesystem: Debian trixie riscv64 (mmdebstrap),
+# build/rootfs/trixie.{img,tar.zst}; cached in ~/.cache/tern/rootfs/.
+.PHONY: rootfs
+rootfs: all
+	@guest/build-kit.sh
+	@guest/build-rootfs.sh
 
 clean:
 	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/ternd $(BUILD)/libtern.a $(BUILD)/fuzz/src $(BUILD)/fuzz/libtern.a $(FUZZERS)

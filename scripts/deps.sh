@@ -15,6 +15,7 @@ debian-archive-keyring ca-certificates apt
 libxml2-dev libxml2-utils libcurl4-openssl-dev libcivetweb-dev libarchive-dev libext2fs-dev comerr-dev
 etcd-server etcd-client mmdebstrap qemu-user-static binfmt-support mtools dosfstools xorriso
 iproute2 iputils-ping bridge-utils chromium
+arch-test
 "
 
 # npm: the machine image may carry its own Node.js (with npm); Debian's npm

@@ -4,6 +4,12 @@
 #include <stdint.h>
 int cli_run(int argc, char **argv);
 int cli_image(int argc, char **argv);
+/* tern image import-rootfs / inspect (cli/image_rootfs.c). */
+int cli_image_import(int argc, char **argv);
+int cli_image_inspect(int argc, char **argv);
+/* Copy image IN to a new OUT of format fmt ("raw" or "qcow2"; cluster_bits
+ * 0 for the default), messages on stderr. 0 or -1. */
+int cli_image_convert_file(const char *in, const char *out, const char *fmt, unsigned cluster_bits);
 int cli_list(int argc, char **argv);
 int cli_snapshot(int argc, char **argv);
 int cli_migrate(int argc, char **argv);

@@ -31,6 +31,13 @@ static void image_usage(FILE *f)
 		"        zero blocks are left unallocated\n"
 		"  from-dir DIR FILE SIZE\n"
 		"        a raw ext4 image of SIZE holding DIR's files (mke2fs -d; no root)\n"
+		"  import-rootfs SRC OUT [--size S] [--format qcow2|raw] [--inventory FILE.xml]\n"
+		"        a bootable virtio root disk (ext4) from SRC: a directory, a tar archive\n"
+		"        (gz, xz, zst, bz2) or an ext2/3/4 image (raw or qcow2, e.g. a UML root);\n"
+		"        fstab's root becomes /dev/vda, UML/Xen consoles become ttyS0\n"
+		"  inspect FILE [--xml]\n"
+		"        inventory of an image's ext2/3/4 file system: folders and sizes,\n"
+		"        dpkg packages, fstab, kernels, module folders, init system\n"
 		"\n"
 		"SIZE takes a K, M, G or T suffix (a bare number means MiB). FILE and OUT\n"
 		"must not exist. Exit status: 0 on success, 1 on an error, 2 on a usage error.\n");
@@ -210,13 +217,17 @@ static int cmd_convert(int argc, char **argv)
 		return 2;
 	if (argc - optind != 2)
 		return usage_error("convert needs IN and OUT");
-	const char *in = argv[optind], *out = argv[optind + 1];
+	return cli_image_convert_file(argv[optind], argv[optind + 1], fmt, cb) ? 1 : 0;
+}
+
+int cli_image_convert_file(const char *in, const char *out, const char *fmt, unsigned cb)
+{
 	char err[512];
 	struct blk_open_opts ro = { .readonly = true };
 	struct blk_dev *src = blk_open(in, &ro, err, sizeof(err));
 	if (!src) {
 		fprintf(stderr, "tern image: %s\n", err);
-		return 1;
+		return -1;
 	}
 	int rc = 1;
 	struct blk_dev *dst = NULL;
@@ -276,7 +287,7 @@ out:
 	blk_close(dst);
 	blk_close(src);
 	free(buf);
-	return rc;
+	return rc ? -1 : 0;
 }
 
 /* mke2fs from PATH, or from the sbin directories a non-root PATH lacks. */
@@ -350,6 +361,11 @@ int cli_image(int argc, char **argv)
 		return cmd_convert(argc - 1, argv + 1);
 	if (!strcmp(cmd, "from-dir"))
 		return cmd_from_dir(argc - 1, argv + 1);
-	fprintf(stderr, "tern image: unknown command '%s' (create, info, convert, from-dir)\n", cmd);
+	if (!strcmp(cmd, "import-rootfs"))
+		return cli_image_import(argc - 1, argv + 1);
+	if (!strcmp(cmd, "inspect"))
+		return cli_image_inspect(argc - 1, argv + 1);
+	fprintf(stderr, "tern image: unknown command '%s' (create, info, convert, from-dir, "
+		"import-rootfs, inspect)\n", cmd);
 	return 2;
 }
