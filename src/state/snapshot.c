@@ -2,6 +2,7 @@
  * sections is fixed: config, machine, harts, devices, RAM, end. The loader
  * insists on it and on every count, so a file from another board shape is
  * refused before any guest code runs. */
+#define _GNU_SOURCE /* mkostemp */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "core/vm.h"
 #include "cpu/dcache.h"
@@ -254,16 +256,45 @@ int snap_save_fd(struct vm *vm, int fd, struct snap_stats *st, char *err, size_t
 	return r ? -1 : 0;
 }
 
+/* A snapshot replaces only a regular file (or nothing): renaming over a
+ * device node, FIFO, socket or symlink would destroy it, not write to it. */
+static int check_target(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "cannot write snapshot %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (S_ISREG(st.st_mode))
+		return 0;
+	snprintf(err, errlen, "cannot write snapshot %s: it is %s, not a regular file; "
+		 "a snapshot only replaces a regular file", path,
+		 S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISDIR(st.st_mode) ? "a directory" :
+		 S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" : "a device node");
+	return -1;
+}
+
 int snap_save_file(struct vm *vm, const char *path, struct snap_stats *st, char *err, size_t errlen)
 {
+	/* The temporary file: a fresh, unique name in PATH's folder (so the
+	 * rename stays on one file system), created O_EXCL|O_NOFOLLOW, so
+	 * nothing planted there beforehand is followed or reused. */
 	char tmp[4200];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int)(slash - path + 1) : 0;
+	if (snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp-XXXXXX", dirlen, path,
+		     slash ? slash + 1 : path) >= (int)sizeof(tmp)) {
 		snprintf(err, errlen, "snapshot path too long");
 		return -1;
 	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (check_target(path, err, errlen))
+		return -1;
+	int fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot create a temporary file next to %s: %s", path,
+			 strerror(errno));
 		return -1;
 	}
 	char why[256] = "";
@@ -276,6 +307,11 @@ int snap_save_file(struct vm *vm, const char *path, struct snap_stats *st, char 
 		snprintf(why, sizeof(why), "cannot close: %s", strerror(errno));
 		r = -1;
 	}
+	/* Checked again: PATH may have changed while the VM was written. */
+	if (!r && check_target(path, why, sizeof(why)))
+		r = -1;
+	/* A new inode replaces the old one: a VM still mapping the old file
+	 * (restored from it) keeps its pages. */
 	if (!r && rename(tmp, path)) {
 		snprintf(why, sizeof(why), "cannot rename to %s: %s", path, strerror(errno));
 		r = -1;

@@ -22,8 +22,9 @@ struct snap_stats {
 
 /* The vCPU must be parked (vm_pause). Writes the stream to fd. */
 int snap_save_fd(struct vm *vm, int fd, struct snap_stats *st, char *err, size_t errlen);
-/* Writes PATH.tmp, syncs it and renames it over PATH, so a failure never
- * destroys an older snapshot. */
+/* Writes a fresh temporary file next to PATH, syncs it and renames it over
+ * PATH, so a failure never destroys an older snapshot. PATH must be a
+ * regular file or not exist (no device, FIFO, symlink). */
 int snap_save_file(struct vm *vm, const char *path, struct snap_stats *st, char *err, size_t errlen);
 
 /* The pieces, for live migration (migration/): the CONFIG section, and the
