@@ -469,11 +469,15 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 	}
 	struct vmrd rd = vmrd_of(h, sizeof(h));
 	uint64_t base = vmrd_u64(&rd), size = vmrd_u64(&rd);
-	uint32_t page = vmrd_u32(&rd);
-	vmrd_u32(&rd);
+	uint32_t page = vmrd_u32(&rd), reserved = vmrd_u32(&rd);
 	uint64_t image_off = vmrd_u64(&rd), stored = vmrd_u64(&rd);
 	uint64_t npages = vm->ram_size / PAGE, bmlen = bitmap_bytes(npages);
 	uint64_t image_at = s.payload_off + image_off;
+	if (reserved) {
+		snprintf(err, errlen, "%s: the RAM section's reserved field is 0x%x, not 0", img->path,
+			 reserved);
+		return -1;
+	}
 	if (base != vm->ram_base || size != vm->ram_size || page != PAGE ||
 	    image_off < RAM_HDR_LEN + bmlen || image_off - RAM_HDR_LEN - bmlen >= PAGE ||
 	    s.len != image_off + size || image_at % PAGE || stored > npages) {

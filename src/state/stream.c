@@ -195,6 +195,9 @@ int vms_reader_init(struct vms_reader *r, int fd, const char *name)
 	if (v != VMS_FORMAT_VERSION)
 		return fail(r->err, "%s has snapshot format version %u; this tern reads version %u",
 			    name, v, VMS_FORMAT_VERSION);
+	memcpy(&v, h + 12, 4);
+	if (v)
+		return fail(r->err, "%s: the header's reserved field is 0x%x, not 0", name, le32toh(v));
 	return 0;
 }
 

@@ -264,6 +264,8 @@ def flip_stored_ram_page(f):
     ("hart", "checksum mismatch in the hart section"),
     ("ram-page", "checksum mismatch in the ram section"),
     ("format-version", "format version 7"),
+    ("reserved-header", "header's reserved field is 0x5, not 0"),
+    ("reserved-ram", "RAM section's reserved field is 0x9, not 0"),
     ("not-a-snapshot", "not a tern snapshot"),
     ("missing", "cannot open snapshot"),
 ])
@@ -284,6 +286,14 @@ def test_bad_snapshot_refused(good_snapshot, tmp_path, how, needle):
         corrupt(good_snapshot, bad, flip_stored_ram_page)
     elif how == "format-version":
         corrupt(good_snapshot, bad, lambda f: (f.seek(8), f.write(struct.pack("<I", 7))))
+    elif how == "reserved-header":
+        corrupt(good_snapshot, bad, lambda f: (f.seek(12), f.write(struct.pack("<I", 5))))
+    elif how == "reserved-ram":
+        def ram_reserved(f):
+            off = [s for s in sections_of(f) if s[0] == 5][0][3]
+            f.seek(off + 20)
+            f.write(struct.pack("<I", 9))
+        corrupt(good_snapshot, bad, ram_reserved)
     elif how == "not-a-snapshot":
         bad.write_bytes(os.urandom(100000))
     p = run_tern("run", "--incoming", f"file:{bad}", "--name", vm_name(), timeout=60)
