@@ -19,6 +19,7 @@
 #include "state/devlog.h"
 #include "state/hart_state.h"
 #include "state/snap_config.h"
+#include "state/snap_lease.h"
 #include "state/snapshot.h"
 #include "state/vmbuf.h"
 #include "virtio/mmio.h"
@@ -370,6 +371,8 @@ int snap_open(struct snap_image *img, const char *path, struct virt_config *cfg,
 	      char *err, size_t errlen)
 {
 	memset(img, 0, sizeof(*img));
+	/* Before the VM's threads exist: they inherit the blocked signal. */
+	snap_lease_prepare();
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open snapshot %s: %s", path, strerror(errno));
@@ -436,7 +439,9 @@ static int map_ram_runs(struct snap_image *img, struct vm *vm, const uint64_t *b
 	uint64_t runs = 0, i, j;
 	for (i = 0; next_run(bm, npages, &i, &j); i = j)
 		runs++;
-	bool map = runs <= MAX_RAM_MAPPINGS;
+	/* Mapped only under a read lease: without one, another process could
+	 * truncate the file (SIGBUS in the VM) or write into its RAM. */
+	bool map = runs <= MAX_RAM_MAPPINGS && (img->lease = snap_lease_take(img->fd, img->path));
 	for (i = 0; next_run(bm, npages, &i, &j); i = j) {
 		uint8_t *at = vm->ram + i * PAGE;
 		size_t len = (j - i) * PAGE;
@@ -450,6 +455,10 @@ static int map_ram_runs(struct snap_image *img, struct vm *vm, const uint64_t *b
 		}
 	}
 	vm->ram_file_backed = map;
+	if (map && snap_lease_arm(img->lease, vm, bm, npages)) {
+		snprintf(img->r.err, sizeof(img->r.err), "cannot watch %.150s for changes", img->path);
+		return -1;
+	}
 	return 0;
 }
 
@@ -659,6 +668,8 @@ int snap_load(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
 
 void snap_close(struct snap_image *img)
 {
+	snap_lease_free(img->lease);
+	img->lease = NULL;
 	if (img->fd > 0)
 		close(img->fd);
 	img->fd = -1;

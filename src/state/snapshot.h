@@ -12,6 +12,7 @@
 
 struct vm;
 struct virt_config;
+struct snap_lease;
 
 struct snap_stats {
 	uint64_t ram_total;         /* bytes of guest RAM */
@@ -58,6 +59,7 @@ struct snap_image {
 	struct vms_reader r;
 	json_t *config;             /* owns the strings cfg points to */
 	char path[4096];
+	struct snap_lease *lease;   /* RAM is mapped from the file (state/snap_lease.h) */
 	/* Set by snap_load_state: the device form found and its load time. */
 	enum snap_dev_method dev_method;
 	int64_t dev_load_us;

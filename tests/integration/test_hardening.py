@@ -2,6 +2,7 @@
 # reproduced against a real guest or the real binary: console input that
 # died, snapshot targets, permissions, denial of service, odd inputs.
 import os
+import shutil
 import stat
 import time
 
@@ -73,3 +74,33 @@ def test_snapshot_refuses_non_regular_targets(guest_factory, tmp_path):
     leftovers = [f for f in os.listdir(tmp_path) if ".tmp-" in f]
     assert leftovers == []
     assert g.run("echo ok", timeout=30) == "ok\n"
+
+
+def test_restored_vm_survives_its_snapshot_changing(guest_factory, tmp_path):
+    """A VM restored from a file maps its RAM from that file: truncating it
+    (SIGBUS before) or writing over it in place (silent RAM changes before)
+    must leave the running VM intact."""
+    name, g = snapshot_vm(guest_factory)
+    g.run("dd if=/dev/urandom of=/tmp/big bs=1M count=24 2>/dev/null; sync")
+    want = g.run("md5sum < /tmp/big").split()[0]
+    snap = tmp_path / "a.snap"
+    assert run_tern("snapshot", name, snap, timeout=120).returncode == 0
+    run_tern("kill", name)
+    g.wait_exit(30)
+    shutil.copy(snap, tmp_path / "b.snap")
+    clones = []
+    for n, f in (("trunc", snap), ("over", tmp_path / "b.snap")):
+        c = guest_factory(argv=("run", "--incoming", f"file:{f}", "--name", f"{name}-{n}"))
+        wait_socket(sock_of(f"{name}-{n}"), c.proc)
+        clones.append(c)
+    t0 = time.monotonic()
+    os.truncate(snap, 0)
+    with open(tmp_path / "b.snap", "r+b") as f:
+        size = os.fstat(f.fileno()).st_size
+        for off in range(0, size, 1 << 20):
+            f.write(b"\xa5" * min(1 << 20, size - off))
+    assert time.monotonic() - t0 < 30, "the writer waited for the lease-break timeout"
+    for c in clones:
+        assert c.run("md5sum < /tmp/big", timeout=60).split()[0] == want
+        assert c.proc.poll() is None
+        assert "no longer depends on it" in c.stderr, c.stderr
