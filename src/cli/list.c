@@ -32,6 +32,11 @@ int cli_list(int argc, char **argv)
 		fprintf(stderr, "tern: no control socket directory\n");
 		return 1;
 	}
+	char why[300];
+	if (ctl_check_dir(dir, why, sizeof(why))) {
+		fprintf(stderr, "tern: %s\n", why);
+		return 1;
+	}
 	struct vm_info *rows = NULL;
 	size_t n = 0;
 	DIR *d = opendir(dir);

@@ -23,6 +23,31 @@ int ctl_default_dir(char *buf, size_t len)
 	return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
+int ctl_check_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	if (lstat(dir, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "cannot use control socket directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	/* Another user's folder, or one others can write into, would let them
+	 * plant or swap sockets that our tools then trust. */
+	if (!S_ISDIR(st.st_mode))
+		snprintf(err, errlen, "control socket directory %s is not a directory", dir);
+	else if (st.st_uid != geteuid())
+		snprintf(err, errlen, "control socket directory %s belongs to uid %u, not to you (uid %u); "
+			 "refusing to use it", dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	else if (st.st_mode & 022)
+		snprintf(err, errlen, "control socket directory %s is writable by %s (mode %04o); "
+			 "refusing to use it (chmod 700 it)", dir,
+			 (st.st_mode & 002) ? "others" : "its group", (unsigned)(st.st_mode & 07777));
+	else
+		return 0;
+	return -1;
+}
+
 int ctl_default_path(const char *name, int create, char *buf, size_t len, char *err, size_t errlen)
 {
 	char dir[200];
@@ -34,6 +59,8 @@ int ctl_default_path(const char *name, int create, char *buf, size_t len, char *
 		snprintf(err, errlen, "cannot create control socket directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
+	if (ctl_check_dir(dir, err, errlen))
+		return -1;
 	int n = snprintf(buf, len, "%s/%s.qmp", dir, name);
 	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		snprintf(err, errlen, "control socket path for '%s' is too long", name);

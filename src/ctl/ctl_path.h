@@ -6,6 +6,9 @@
 
 /* The default directory; 0, or -1 when no directory can be chosen. */
 int ctl_default_dir(char *buf, size_t len);
+/* 0 when dir is missing, or a directory of ours that only we can write;
+ * else -1 with the reason in err. */
+int ctl_check_dir(const char *dir, char *err, size_t errlen);
 /* DIR/NAME.qmp, creating DIR (mode 0700) when create is set. Returns 0 or
  * -1 with a one-line reason in err. */
 int ctl_default_path(const char *name, int create, char *buf, size_t len, char *err, size_t errlen);

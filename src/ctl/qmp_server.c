@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -278,7 +279,13 @@ struct qmp_server *qmp_server_new(struct vm *vm, const char *path, char *err, si
 	s->ctx.vm = vm;
 	s->ctx.started_realtime_ns = realtime_ns();
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	/* The socket is the VM's master key: 0600 whatever the umask (bind
+	 * takes its mode from the umask; a file another thread creates
+	 * meanwhile only gets a stricter mode). */
+	mode_t old_mask = umask(0177);
+	int bound = s->listen_fd >= 0 ? bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) : -1;
+	umask(old_mask);
+	if (bound || chmod(path, 0600) ||
 	    listen(s->listen_fd, 8) || evloop_add_fd(s->loop, s->listen_fd, EPOLLIN, on_accept, s)) {
 		snprintf(err, errlen, "cannot listen on control socket %s: %s", path, strerror(errno));
 		if (s->listen_fd >= 0) {

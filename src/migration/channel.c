@@ -25,9 +25,23 @@
 
 int mig_key_load(const char *path, struct mig_key *k, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted as the key must not hang the open. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open migration key '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		/* As ssh does with private keys: a secret others can read is
+		 * no longer a secret. */
+		if (!S_ISREG(st.st_mode))
+			snprintf(err, errlen, "migration key '%s' is not a regular file", path);
+		else
+			snprintf(err, errlen, "migration key '%s' is accessible by others (mode %04o); "
+				 "it must be readable by its owner only (chmod 600 '%s')", path,
+				 (unsigned)(st.st_mode & 07777), path);
+		close(fd);
 		return -1;
 	}
 	ssize_t n = read(fd, k->bytes, sizeof(k->bytes));

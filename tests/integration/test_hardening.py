@@ -104,3 +104,29 @@ def test_restored_vm_survives_its_snapshot_changing(guest_factory, tmp_path):
         assert c.run("md5sum < /tmp/big", timeout=60).split()[0] == want
         assert c.proc.poll() is None
         assert "no longer depends on it" in c.stderr, c.stderr
+
+
+def test_qmp_socket_is_0600_whatever_the_umask(guest_factory):
+    name = vm_name()
+    old = os.umask(0)
+    try:
+        g = guest_factory(extra_args=("--name", name))
+    finally:
+        os.umask(old)
+    wait_socket(sock_of(name), g.proc)
+    assert stat.S_IMODE(os.stat(sock_of(name)).st_mode) == 0o600
+
+
+def test_migrate_key_others_can_read_refused(tmp_path):
+    k = tmp_path / "key"
+    k.write_bytes(os.urandom(32))
+    k.chmod(0o644)
+    p = run_tern("run", "--incoming", "tcp:127.0.0.1:1", "--migrate-key", k, timeout=30)
+    assert p.returncode == 1 and "is accessible by others (mode 0644)" in p.stderr, p.stderr
+    k.chmod(0o640)
+    p = run_tern("run", "--incoming", "tcp:127.0.0.1:1", "--migrate-key", k, timeout=30)
+    assert p.returncode == 1 and "mode 0640" in p.stderr, p.stderr
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    p = run_tern("run", "--incoming", "tcp:127.0.0.1:1", "--migrate-key", fifo, timeout=30)
+    assert p.returncode == 1 and "is not a regular file" in p.stderr, p.stderr

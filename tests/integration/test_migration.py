@@ -44,6 +44,7 @@ def sock_of(name):
 def key(tmp_path):
     k = tmp_path / "key"
     k.write_bytes(os.urandom(32))
+    k.chmod(0o600)
     return k
 
 
@@ -196,6 +197,7 @@ def test_wrong_key_refused(guest_factory, key, tmp_path):
     src = start_source(guest_factory, key, src_name)
     other = tmp_path / "other"
     other.write_bytes(os.urandom(32))
+    other.chmod(0o600)
     port = free_port()
     dst = start_dest(guest_factory, other, vm_name("d"), port)
     time.sleep(0.3)
