@@ -40,7 +40,7 @@ static void run_usage(FILE *f)
 		"  --qmp PATH|none      control socket, QMP wire format (default:\n"
 		"                       $XDG_RUNTIME_DIR/tern/NAME.qmp, /run/tern/NAME.qmp for root)\n"
 		"  --dtb-out FILE       write the generated device tree blob to FILE\n"
-		"  --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,serial=S]\n"
+		"  --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,backing=on|off][,serial=S]\n"
 		"       [,cache=writeback|none]\n"
 		"                       a virtio-blk disk (up to 7; they become vda, vdb, ...);\n"
 		"                       format defaults to raw; cache=none is O_DIRECT\n"
@@ -129,6 +129,13 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 				fprintf(stderr, "tern: --disk: readonly takes on or off, not '%s'\n", v);
 				return -1;
 			}
+		} else if (!strcmp(kv, "backing")) {
+			if (!strcmp(v, "on")) d->no_backing = 0;
+			else if (!strcmp(v, "off")) d->no_backing = 1;
+			else {
+				fprintf(stderr, "tern: --disk: backing takes on or off, not '%s'\n", v);
+				return -1;
+			}
 		} else if (!strcmp(kv, "serial")) {
 			if (strlen(v) > 20) {
 				fprintf(stderr, "tern: --disk: serial '%s' is longer than 20 characters\n", v);
@@ -143,7 +150,7 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 				return -1;
 			}
 		} else {
-			fprintf(stderr, "tern: --disk: unknown key '%s' (file, format, readonly, serial, cache)\n", kv);
+			fprintf(stderr, "tern: --disk: unknown key '%s' (file, format, readonly, backing, serial, cache)\n", kv);
 			return -1;
 		}
 	}

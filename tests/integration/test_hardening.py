@@ -130,3 +130,29 @@ def test_migrate_key_others_can_read_refused(tmp_path):
     os.mkfifo(fifo)
     p = run_tern("run", "--incoming", "tcp:127.0.0.1:1", "--migrate-key", fifo, timeout=30)
     assert p.returncode == 1 and "is not a regular file" in p.stderr, p.stderr
+
+
+def test_qcow2_backing_outside_folder_warned_and_backing_off(tmp_path):
+    secret = tmp_path / "elsewhere" / "secret"
+    secret.parent.mkdir()
+    secret.write_bytes(b"s3cret" * 1000)
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    ov = imgs / "evil.qcow2"
+    p = run_tern("image", "create", "-b", secret, "-F", "raw", ov)
+    if p.returncode:    # older option set: no -F
+        p = run_tern("image", "create", "-b", secret, ov)
+    assert p.returncode == 0, p.stderr
+    p = run_tern("image", "info", ov)
+    assert p.returncode == 0, p.stderr
+    assert "names an absolute backing file" in p.stderr and "backing=off" in p.stderr, p.stderr
+    # A backing file next to the image gets no warning.
+    (imgs / "base.raw").write_bytes(b"\0" * 65536)
+    ok = imgs / "ok.qcow2"
+    assert run_tern("image", "create", "-b", "base.raw", ok).returncode == 0
+    p = run_tern("image", "info", ok)
+    assert p.returncode == 0 and "warning" not in p.stderr, p.stderr
+    # backing=off refuses the image instead of reading the host file.
+    from conftest import IMAGE
+    p = run_tern("run", "--kernel", IMAGE, "--disk", f"file={ov},format=qcow2,backing=off", timeout=30)
+    assert p.returncode == 1 and "backing=off" in p.stderr and str(secret) in p.stderr, p.stderr
