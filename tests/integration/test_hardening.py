@@ -3,6 +3,7 @@
 # died, snapshot targets, permissions, denial of service, odd inputs.
 import os
 import shutil
+import socket
 import stat
 import time
 
@@ -156,3 +157,33 @@ def test_qcow2_backing_outside_folder_warned_and_backing_off(tmp_path):
     from conftest import IMAGE
     p = run_tern("run", "--kernel", IMAGE, "--disk", f"file={ov},format=qcow2,backing=off", timeout=30)
     assert p.returncode == 1 and "backing=off" in p.stderr and str(secret) in p.stderr, p.stderr
+
+
+def test_idle_qmp_clients_cannot_lock_the_owner_out(guest_factory):
+    name = vm_name()
+    g = guest_factory(extra_args=("--name", name))
+    wait_socket(sock_of(name), g.proc)
+    hogs = []
+    for i in range(20):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sock_of(name))
+        s.settimeout(20)
+        assert b"QMP" in s.recv(4096)
+        hogs.append(s)
+    t0 = time.monotonic()
+    p = run_tern("list", timeout=30)
+    assert p.returncode == 0 and name in p.stdout, p.stdout + p.stderr
+    q = QMP(sock_of(name))
+    assert q.cmd("query-status")["status"] in ("running", "paused")
+    # Silent clients that never negotiate are closed after 10 s.
+    closed = 0
+    for s in hogs:
+        try:
+            while s.recv(4096):
+                pass
+            closed += 1
+        except (socket.timeout, ConnectionResetError):
+            pass
+    assert closed == len(hogs), closed
+    assert time.monotonic() - t0 < 25
+    assert q.cmd("query-status")["status"] in ("running", "paused")
