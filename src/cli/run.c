@@ -12,6 +12,7 @@
 #include "net/spec.h"
 #include "cli/run_ctl.h"
 #include "cli/run_incoming.h"
+#include "ctl/ctl_path.h"
 #include "migration/migration.h"
 
 #define MAX_MEMORY (64ull << 30)
@@ -220,13 +221,15 @@ int cli_run(int argc, char **argv)
 			break;
 		}
 		case O_CONSOLE: cfg.console = optarg; break;
-		case O_NAME:
-			if (!*optarg || strlen(optarg) > 64 || strchr(optarg, '/')) {
-				fprintf(stderr, "tern: invalid --name '%s': 1 to 64 characters, no '/'\n", optarg);
+		case O_NAME: {
+			char why[400];
+			if (ctl_name_check(optarg, why, sizeof(why))) {
+				fprintf(stderr, "tern: --name: %s\n", why);
 				return 2;
 			}
 			cfg.name = optarg;
 			break;
+		}
 		case O_DTB: cfg.dtb_out = optarg; break;
 		case O_REBOOT:
 			if (!strcmp(optarg, "exit")) cfg.reboot_restart = 0;

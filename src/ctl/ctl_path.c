@@ -1,6 +1,8 @@
 /* Control socket naming and liveness: the default directory per user, and a
  * connect() probe telling a running VM's socket from a stale one. */
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,4 +88,29 @@ int ctl_socket_live(const char *path)
 	int live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN;
 	close(fd);
 	return live;
+}
+
+int ctl_name_check(const char *name, char *err, size_t errlen)
+{
+	size_t n = strlen(name);
+	bool ok = n >= 1 && n <= CTL_NAME_MAX && isalnum((unsigned char)name[0]);
+	for (size_t i = 0; ok && i < n; i++) {
+		unsigned char ch = (unsigned char)name[i];
+		ok = ch < 0x80 && (isalnum(ch) || ch == '-' || ch == '_' || ch == '.');
+	}
+	if (ok)
+		return 0;
+	/* Shown escaped: the name may be any bytes (not even UTF-8). */
+	char shown[4 * CTL_NAME_MAX + 8];
+	size_t o = 0;
+	for (size_t i = 0; i < n && o + 5 < sizeof(shown); i++) {
+		unsigned char ch = (unsigned char)name[i];
+		o += (size_t)snprintf(shown + o, sizeof(shown) - o, ch >= 0x20 && ch < 0x7f ? "%c" : "\\x%02x",
+				      ch);
+	}
+	shown[o] = 0;
+	snprintf(err, errlen, "invalid name '%s'%s: use 1 to %d ASCII letters, digits, '.', '_' or '-', "
+		 "starting with a letter or digit", shown, n > CTL_NAME_MAX ? " (too long)" : "",
+		 CTL_NAME_MAX);
+	return -1;
 }

@@ -373,9 +373,17 @@ int snap_open(struct snap_image *img, const char *path, struct virt_config *cfg,
 	memset(img, 0, sizeof(*img));
 	/* Before the VM's threads exist: they inherit the blocked signal. */
 	snap_lease_prepare();
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not hang the open; it is refused below. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open snapshot %s: %s", path, strerror(errno));
+		img->fd = -1;
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, 0)) {
+		snprintf(err, errlen, "snapshot %s is not a regular file", path);
+		close(fd);
 		img->fd = -1;
 		return -1;
 	}

@@ -164,6 +164,9 @@ int vms_read(struct vms_reader *r, void *buf, size_t n)
 		ssize_t k = read(r->fd, b, n);
 		if (k < 0 && errno == EINTR)
 			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return fail(r->err, "%s stalled: the peer sent nothing within the stall timeout "
+				    "(at byte %llu)", r->name, (unsigned long long)r->off);
 		if (k < 0)
 			return fail(r->err, "%s: read error: %s", r->name, strerror(errno));
 		if (k == 0)

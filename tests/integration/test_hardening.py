@@ -4,10 +4,11 @@
 import os
 import shutil
 import socket
+import subprocess
 import stat
 import time
 
-from conftest import READY_RE, run_tern
+from conftest import READY_RE, TERN, run_tern
 from qmp_client import QMP, wait_socket
 
 from test_qmp import sock_of, vm_name
@@ -187,3 +188,84 @@ def test_idle_qmp_clients_cannot_lock_the_owner_out(guest_factory):
     assert closed == len(hogs), closed
     assert time.monotonic() - t0 < 25
     assert q.cmd("query-status")["status"] in ("running", "paused")
+
+
+def wait_stderr(g, needle, timeout=30):
+    deadline = time.monotonic() + timeout
+    while needle not in g.stderr and time.monotonic() < deadline and g.proc.poll() is None:
+        time.sleep(0.1)
+    return needle in g.stderr
+
+
+def test_migration_destination_survives_bad_peers_and_times_out(guest_factory, tmp_path):
+    from test_migration import fake_source, free_port
+    key = tmp_path / "key"
+    key.write_bytes(os.urandom(32))
+    key.chmod(0o600)
+    port = free_port()
+    dst = guest_factory(argv=("run", "--incoming", f"tcp:127.0.0.1:{port}", "--migrate-key", key,
+                              "--name", vm_name()))
+    assert wait_stderr(dst, "waiting for a migration")
+    # A stray connection that closes at once, then one that speaks garbage.
+    socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(os.urandom(200))
+    s.close()
+    assert wait_stderr(dst, "not a tern migration endpoint")
+    assert dst.stderr.count("rejected a migration connection") == 2, dst.stderr
+    assert dst.proc.poll() is None
+    # Slow-loris: a byte every 0.3 s would take 22 s; the deadline is 10 s
+    # for the whole handshake.
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    t0 = time.monotonic()
+    try:
+        for b in b"TERNMIG1" + bytes(68):
+            s.send(bytes([b]))
+            time.sleep(0.3)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    took = time.monotonic() - t0
+    s.close()
+    assert took < 13, took
+    assert wait_stderr(dst, "timed out")
+    assert dst.proc.poll() is None
+    # An authenticated source that then stalls: the destination gives up
+    # after the 30 s stall timeout, with a clear message.
+    t0 = time.monotonic()
+    s = fake_source(port, key.read_bytes(), b"TERNSNAP")
+    assert dst.wait_exit(45) == 1
+    assert 25 < time.monotonic() - t0 < 40
+    assert "stalled" in dst.stderr, dst.stderr
+    s.close()
+
+
+def test_small_input_faults(tmp_path):
+    from conftest import IMAGE, INITRD
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    # A FIFO as the kernel or as the snapshot to restore: refused at once.
+    p = run_tern("run", "--kernel", fifo, timeout=10)
+    assert p.returncode == 1 and "is not a regular file" in p.stderr, p.stderr
+    p = run_tern("run", "--incoming", f"file:{fifo}", timeout=10)
+    assert p.returncode == 1 and "is not a regular file" in p.stderr, p.stderr
+    # A 2 GiB kernel is refused by its size, not read first.
+    big = tmp_path / "big"
+    with open(big, "wb") as f:
+        f.truncate(2 << 30)
+    t0 = time.monotonic()
+    p = run_tern("run", "--kernel", big, "--memory", "256M", timeout=30)
+    assert p.returncode == 1 and "does not fit" in p.stderr, p.stderr
+    assert time.monotonic() - t0 < 2
+    # A long command line: the limit is named.
+    p = run_tern("run", "--kernel", IMAGE, "--initrd", INITRD, "--append", "x" * 70000, timeout=30)
+    assert p.returncode == 1 and "--append" in p.stderr and "limit is 1023" in p.stderr, p.stderr
+    assert "FDT_ERR" not in p.stderr
+    # Names: not UTF-8, odd characters, too long.
+    for bad in (b"vm\xff", "vm name", "vm/x", "-vm", "é", "x" * 65):
+        p = subprocess.run([str(TERN), "run", "--kernel", str(IMAGE), "--name",
+                            bad if isinstance(bad, bytes) else bad.encode()],
+                           capture_output=True, timeout=10)
+        err = p.stderr.decode("utf-8", "replace")
+        assert p.returncode == 2 and "--name: invalid name" in err, (bad, err)
+    assert "\\xff" in subprocess.run([str(TERN), "run", "--name", b"vm\xff"], capture_output=True,
+                                     timeout=10).stderr.decode()
