@@ -401,5 +401,6 @@ void qmp_server_free(struct qmp_server *s)
 	unlink(s->path);
 	free(s->path);
 	free(s->ctx.mig);
+	free(s->ctx.live_params);
 	free(s);
 }
