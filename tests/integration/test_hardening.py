@@ -297,3 +297,30 @@ def test_no_leak_after_migration_parameters(tmp_path):
             p.wait()
     assert p.returncode == 0, err.decode()[-3000:]
     assert b"definitely lost: 0 bytes" in err or b"All heap blocks were freed" in err, err[-2000:]
+
+
+def list_cpu(name):
+    p = run_tern("list", timeout=30)
+    assert p.returncode == 0, p.stderr
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if f and f[0] == name:
+            return float(f[4])
+    raise AssertionError(f"{name} not listed:\n{p.stdout}")
+
+
+def test_list_cpu_is_the_last_interval(guest_factory):
+    name = vm_name()
+    g = guest_factory(extra_args=("--name", name))
+    g.boot()          # booting keeps a host core busy for seconds
+    g.run("dmesg -n 1")
+    time.sleep(1)
+    idle = list_cpu(name)
+    with open(f"/proc/{g.proc.pid}/stat") as f:
+        ticks = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+    lifetime = 100.0 * ticks / os.sysconf("SC_CLK_TCK") / (time.monotonic() - g.started)
+    assert idle < 15 and idle < lifetime / 3, (idle, lifetime)
+    g.send("while :; do :; done &\n")
+    time.sleep(1)
+    busy = list_cpu(name)           # the host is shared: no absolute figure
+    assert busy > max(3 * idle, idle + 5), (idle, busy)
