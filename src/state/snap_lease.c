@@ -159,6 +159,12 @@ int snap_lease_arm(struct snap_lease *l, struct vm *vm, const uint64_t *bitmap, 
 	return evloop_add_fd(vm->loop, l->sig_fd, EPOLLIN, lease_broken, l);
 }
 
+void snap_lease_unwatch(struct snap_lease *l)
+{
+	if (l && l->bitmap && l->sig_fd >= 0 && l->vm && l->vm->loop)
+		evloop_del_fd(l->vm->loop, l->sig_fd);
+}
+
 void snap_lease_free(struct snap_lease *l)
 {
 	if (!l)

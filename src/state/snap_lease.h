@@ -18,6 +18,10 @@ struct snap_lease *snap_lease_take(int fd, const char *path);
 /* Once RAM is mapped: watch for a lease break on the VM's I/O loop. The
  * bitmap (npages bits: 1 = page mapped from the file) is copied. */
 int snap_lease_arm(struct snap_lease *l, struct vm *vm, const uint64_t *bitmap, uint64_t npages);
-/* Drops the lease (RAM stays as it is); NULL is fine. */
+/* Stops watching on the VM's loop, for a caller whose loop outlives the
+ * lease (a VM torn down first needs nothing); NULL is fine. */
+void snap_lease_unwatch(struct snap_lease *l);
+/* Drops the lease (RAM stays as it is); touches neither VM nor loop, which
+ * may be gone already. NULL is fine. */
 void snap_lease_free(struct snap_lease *l);
 #endif

@@ -674,6 +674,11 @@ int snap_load(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+void snap_unwatch(struct snap_image *img)
+{
+	snap_lease_unwatch(img->lease);
+}
+
 void snap_close(struct snap_image *img)
 {
 	snap_lease_free(img->lease);

@@ -77,5 +77,8 @@ int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_sect
 		    uint64_t *ticks, char *err, size_t errlen);
 /* Loads machine, harts, devices and RAM into a VM built from that config. */
 int snap_load(struct snap_image *img, struct vm *vm, char *err, size_t errlen);
+/* Before snap_close when the VM and its loop stay (the fuzz harness): stop
+ * watching the file for writers. Not needed once the VM is destroyed. */
+void snap_unwatch(struct snap_image *img);
 void snap_close(struct snap_image *img);
 #endif
