@@ -61,6 +61,7 @@ static void run_usage(FILE *f)
 		"                       wait for a live migration (tern migrate) and run the\n"
 		"                       guest once it arrives; needs --migrate-key\n"
 		"  --migrate-key FILE   the shared key both ends of a migration prove they hold\n"
+		"                       (16 to 4096 bytes; readable by its owner only, mode 0600)\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"On the stdio console, Ctrl-A x quits and Ctrl-A h lists the keys.\n"
