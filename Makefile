@@ -68,7 +68,8 @@ $(BUILD)/fuzz/libtern.a: $(FUZZ_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libtern.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+$(FUZZERS): $(wildcard tests/fuzz/*.h)
 
 # Each harness for FUZZ_SECONDS (default 60); `make check` runs a short smoke.
 fuzz: deps all $(FUZZERS)

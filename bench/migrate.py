@@ -178,6 +178,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "key"), "wb") as f:
             f.write(os.urandom(32))
+        os.chmod(os.path.join(tmp, "key"), 0o600)   # tern refuses a key others can read
         # Run a copy, so a rebuild during the run cannot mix two binaries.
         shutil.copy2(TERN, os.path.join(tmp, "tern"))
         TERN = os.path.join(tmp, "tern")

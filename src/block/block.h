@@ -4,6 +4,7 @@
 #ifndef TERN_BLOCK_H
 #define TERN_BLOCK_H
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -36,11 +37,21 @@ struct blk_dev {
 	int lock_fd;                /* the image file holding its flock, or -1 */
 };
 
+/* The images opened so far in a chain, top first via up (loop detection). */
+struct blk_chain {
+	dev_t dev;
+	ino_t ino;
+	const char *path;
+	const struct blk_chain *up;
+};
+
 struct blk_open_opts {
 	const char *format;         /* "raw", "qcow2", or NULL to probe */
 	bool readonly;
 	bool direct;                /* cache=none: O_DIRECT */
+	bool no_backing;            /* refuse an image that names a backing file */
 	unsigned l2_cache_tables;   /* qcow2: 0 for the default */
+	const struct blk_chain *chain;  /* set by the qcow2 driver for backing files */
 };
 
 /* Open an image and its backing chain (backing files read-only). Returns

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "block/qcow2_format.h"
 #include "block/qcow2_priv.h"
 
@@ -320,9 +321,15 @@ static int check_tables(struct open_ctx *c)
 			return fail(c, "two metadata structures share the cluster at 0x%llx: corrupt "
 				    "image", (unsigned long long)(c->meta[i] * cs));
 
-	uint8_t *l2 = malloc(cs);
-	if (!l2)
+	/* One bit per cluster of the file: a data cluster two L2 entries point
+	 * at would make a guest write to one offset show up at the other. */
+	uint64_t nclusters = c->file_size / cs + 1;
+	uint8_t *l2 = malloc(cs), *used = calloc(nclusters / 8 + 1, 1);
+	if (!l2 || !used) {
+		free(l2);
+		free(used);
 		return fail(c, "out of memory");
+	}
 	int r = 0;
 	for (uint32_t i = 0; i < s->l1_size && !r; i++) {
 		uint64_t t = s->l1[i] & QCOW2_OFFSET_MASK;
@@ -369,14 +376,24 @@ static int check_tables(struct open_ctx *c)
 					 (unsigned long long)guest);
 				break;
 			}
+			uint64_t k = host >> s->cluster_bits;
+			if (used[k / 8] & (1u << (k % 8))) {
+				r = fail(c, "data cluster 0x%llx is used twice (again for guest offset "
+					 "0x%llx): corrupt L2 table", (unsigned long long)host,
+					 (unsigned long long)guest);
+				break;
+			}
+			used[k / 8] |= (uint8_t)(1u << (k % 8));
 		}
 	}
 	free(l2);
+	free(used);
 	return r;
 }
 
 /* The backing file, relative to the image's directory unless absolute. */
-static int open_backing(struct open_ctx *c, const struct blk_open_opts *o, int depth)
+static int open_backing(struct open_ctx *c, const struct blk_open_opts *o, int depth,
+			const struct blk_chain *me)
 {
 	struct qcow2 *s = c->s;
 	char *name = strndup((const char *)c->hdr + c->backing_off, c->backing_len);
@@ -392,9 +409,30 @@ static int open_backing(struct open_ctx *c, const struct blk_open_opts *o, int d
 		full = NULL;
 	if (!full)
 		return fail(c, "out of memory");
+	/* A loop would otherwise end as "locked" (the top image is opened
+	 * exclusively) or as a chain too long: name it. */
+	struct stat bst;
+	if (!stat(full, &bst)) {
+		for (const struct blk_chain *l = me; l; l = l->up) {
+			if (l->dev != bst.st_dev || l->ino != bst.st_ino)
+				continue;
+			const struct blk_chain *order[BLK_MAX_CHAIN + 1];
+			int n = 0;
+			for (const struct blk_chain *k = me; k && n < BLK_MAX_CHAIN; k = k->up)
+				order[n++] = k;
+			char loop[600] = "";
+			size_t used = 0;
+			while (n-- > 0 && used < sizeof(loop))
+				used += (size_t)snprintf(loop + used, sizeof(loop) - used, "%s -> ",
+							 order[n]->path);
+			fail(c, "backing file loop: %s%s", loop, full);
+			free(full);
+			return -1;
+		}
+	}
 	struct blk_open_opts bo = { .format = c->backing_fmt[0] ? c->backing_fmt : NULL,
 				    .readonly = true, .direct = o->direct,
-				    .l2_cache_tables = o->l2_cache_tables };
+				    .l2_cache_tables = o->l2_cache_tables, .chain = me };
 	char why[400];
 	s->dev.backing = blk_open_depth(full, &bo, depth + 1, why, sizeof(why));
 	free(full);
@@ -478,7 +516,18 @@ struct blk_dev *blk_qcow2_open(const char *path, const struct blk_open_opts *o, 
 		goto out;
 	s->end = (c.file_size + s->cluster_size - 1) & ~(s->cluster_size - 1);
 	s->dev.size = c.size;
-	if (c.backing_off && open_backing(&c, o, depth))
+	struct stat st;
+	struct blk_chain me = { .path = path, .up = o->chain };
+	if (!fstat(s->file.fd, &st)) {
+		me.dev = st.st_dev;
+		me.ino = st.st_ino;
+	}
+	if (c.backing_off && o->no_backing) {
+		fail(&c, "it has a backing file ('%.*s') and backing=off was given", (int)c.backing_len,
+		     (const char *)c.hdr + c.backing_off);
+		goto out;
+	}
+	if (c.backing_off && open_backing(&c, o, depth, &me))
 		goto out;
 	if (alloc_buffers(&c, o))
 		goto out;

@@ -1,6 +1,7 @@
 /* `tern image`: create, inspect and convert disk images (raw, qcow2), and
  * make an ext4 image from a host directory (mke2fs -d, no mounts). */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -151,6 +152,28 @@ static void print_size(const char *label, uint64_t v)
 	printf("%s: %.4g %s (%llu bytes)\n", label, x, unit[u], (unsigned long long)v);
 }
 
+/* A backing path is the image's to choose: an untrusted image can name any
+ * host file (/etc/shadow) and have it read into the guest. Warn when it
+ * leaves the image's folder (docs/BLOCK.md). */
+static void warn_outside(const struct blk_dev *b)
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	const char *slash = strrchr(b->path, '/');
+	int n = slash ? (int)(slash - b->path) : 1;
+	char top[PATH_MAX];
+	snprintf(top, sizeof(top), "%.*s", n ? n : 1, slash ? b->path : ".");
+	if (!realpath(top, dir) || !realpath(b->backing->path, real))
+		return;
+	size_t len = strlen(dir);
+	bool inside = !strncmp(real, dir, len) && (real[len] == '/' || !strcmp(dir, "/"));
+	bool absolute = b->backing_name && b->backing_name[0] == '/';
+	if (!inside)
+		fprintf(stderr, "warning: %s names %s backing file '%s' outside its folder (%s): "
+			"a qcow2 image can make any host file readable by the guest; open untrusted "
+			"images with --disk ...,backing=off (see docs/BLOCK.md)\n", b->path,
+			absolute ? "an absolute" : "a", b->backing_name ? b->backing_name : real, dir);
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	if (argc != 2)
@@ -181,6 +204,8 @@ static int cmd_info(int argc, char **argv)
 		for (struct blk_dev *b = d; b->backing; b = b->backing)
 			printf("  %s -> %s (%s, stored as '%s')\n", b->path, b->backing->path,
 			       b->backing->ops->format, b->backing_name ? b->backing_name : "?");
+		for (struct blk_dev *b = d; b->backing; b = b->backing)
+			warn_outside(b);
 	}
 	blk_close(d);
 	return 0;

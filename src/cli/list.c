@@ -9,6 +9,8 @@
 #include "ctl/ctl_path.h"
 #include "ctl/qmp_client.h"
 
+#define LIST_CPU_INTERVAL_MS 500
+
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(((const struct vm_info *)a)->name, ((const struct vm_info *)b)->name);
@@ -20,8 +22,8 @@ int cli_list(int argc, char **argv)
 		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 			printf("usage: tern list\n\n"
 			       "List running VMs (those with a live control socket in the default\n"
-			       "directory): name, state, pid, uptime, average CPU%% of one host core,\n"
-			       "guest memory, host RSS, harts.\n");
+			       "directory): name, state, pid, uptime, CPU%% of one host core over the\n"
+			       "last 0.5 s (as top shows it), guest memory, host RSS, harts.\n");
 			return 0;
 		}
 		fprintf(stderr, "tern: list takes no arguments (see 'tern list --help')\n");
@@ -30,6 +32,11 @@ int cli_list(int argc, char **argv)
 	char dir[200];
 	if (ctl_default_dir(dir, sizeof(dir))) {
 		fprintf(stderr, "tern: no control socket directory\n");
+		return 1;
+	}
+	char why[300];
+	if (ctl_check_dir(dir, why, sizeof(why))) {
+		fprintf(stderr, "tern: %s\n", why);
 		return 1;
 	}
 	struct vm_info *rows = NULL;
@@ -59,6 +66,7 @@ int cli_list(int argc, char **argv)
 	}
 	if (d)
 		closedir(d);
+	vm_info_sample_cpu(rows, n, LIST_CPU_INTERVAL_MS);
 	qsort(rows, n, sizeof(*rows), by_name);
 	vm_info_print_header();
 	for (size_t i = 0; i < n; i++)

@@ -15,6 +15,7 @@
 #include "net/spec.h"
 #include "cli/run_ctl.h"
 #include "cli/run_incoming.h"
+#include "ctl/ctl_path.h"
 #include "migration/migration.h"
 #include "migration/mig_uri.h"
 
@@ -46,7 +47,7 @@ static void run_usage(FILE *f)
 		"  --qmp PATH|none      control socket, QMP wire format (default:\n"
 		"                       $XDG_RUNTIME_DIR/tern/NAME.qmp, /run/tern/NAME.qmp for root)\n"
 		"  --dtb-out FILE       write the generated device tree blob to FILE\n"
-		"  --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,serial=S]\n"
+		"  --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,backing=on|off][,serial=S]\n"
 		"       [,cache=writeback|none]\n"
 		"                       a virtio-blk disk (up to 7; they become vda, vdb, ...);\n"
 		"                       format defaults to raw; cache=none is O_DIRECT\n"
@@ -68,6 +69,7 @@ static void run_usage(FILE *f)
 		"                       exec: runs CMD with its stdin/stdout on the stream;\n"
 		"                       fd:N is an inherited stream socket (or one listening)\n"
 		"  --migrate-key FILE   the shared key both ends of a migration prove they hold\n"
+		"                       (16 to 4096 bytes; readable by its owner only, mode 0600)\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"On the stdio console, Ctrl-A x quits and Ctrl-A h lists the keys.\n"
@@ -150,6 +152,13 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 				fprintf(stderr, "tern: --disk: readonly takes on or off, not '%s'\n", v);
 				return -1;
 			}
+		} else if (!strcmp(kv, "backing")) {
+			if (!strcmp(v, "on")) d->no_backing = 0;
+			else if (!strcmp(v, "off")) d->no_backing = 1;
+			else {
+				fprintf(stderr, "tern: --disk: backing takes on or off, not '%s'\n", v);
+				return -1;
+			}
 		} else if (!strcmp(kv, "serial")) {
 			if (strlen(v) > 20) {
 				fprintf(stderr, "tern: --disk: serial '%s' is longer than 20 characters\n", v);
@@ -164,7 +173,7 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 				return -1;
 			}
 		} else {
-			fprintf(stderr, "tern: --disk: unknown key '%s' (file, format, readonly, serial, cache)\n", kv);
+			fprintf(stderr, "tern: --disk: unknown key '%s' (file, format, readonly, backing, serial, cache)\n", kv);
 			return -1;
 		}
 	}
@@ -234,13 +243,15 @@ int cli_run(int argc, char **argv)
 			break;
 		}
 		case O_CONSOLE: cfg.console = optarg; break;
-		case O_NAME:
-			if (!*optarg || strlen(optarg) > 64 || strchr(optarg, '/')) {
-				fprintf(stderr, "tern: invalid --name '%s': 1 to 64 characters, no '/'\n", optarg);
+		case O_NAME: {
+			char why[400];
+			if (ctl_name_check(optarg, why, sizeof(why))) {
+				fprintf(stderr, "tern: --name: %s\n", why);
 				return 2;
 			}
 			cfg.name = optarg;
 			break;
+		}
 		case O_DTB: cfg.dtb_out = optarg; break;
 		case O_REBOOT:
 			if (!strcmp(optarg, "exit")) cfg.reboot_restart = 0;

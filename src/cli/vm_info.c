@@ -39,6 +39,31 @@ static uint64_t proc_rss_bytes(pid_t pid)
 	return pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void vm_info_sample_cpu(struct vm_info *rows, size_t n, int interval_ms)
+{
+	if (!n)
+		return;
+	/* One pause for all rows, measured from the last one read. */
+	double wait = interval_ms / 1000.0 - (mono_s() - rows[n - 1].sampled_s);
+	if (wait > 0) {
+		struct timespec ts = { (time_t)wait, (long)((wait - (time_t)wait) * 1e9) };
+		nanosleep(&ts, NULL);
+	}
+	for (size_t i = 0; i < n; i++) {
+		double cpu = rows[i].pid > 0 ? proc_cpu_seconds(rows[i].pid) : -1;
+		double dt = mono_s() - rows[i].sampled_s;
+		if (cpu >= 0 && rows[i].cpu_s >= 0 && dt > 0)
+			rows[i].cpu_pct = 100.0 * (cpu - rows[i].cpu_s) / dt;
+	}
+}
+
 int vm_info_get(struct qmp_client_conn *c, struct vm_info *info, char *err, size_t errlen)
 {
 	memset(info, 0, sizeof(*info));
@@ -60,6 +85,8 @@ int vm_info_get(struct qmp_client_conn *c, struct vm_info *info, char *err, size
 		info->pid = qmp_client_peer_pid(c);
 		double cpu = info->pid > 0 ? proc_cpu_seconds(info->pid) : -1;
 		info->cpu_pct = cpu >= 0 && info->uptime_s > 0 ? 100.0 * cpu / info->uptime_s : 0;
+		info->cpu_s = cpu;
+		info->sampled_s = mono_s();
 		info->rss_bytes = info->pid > 0 ? proc_rss_bytes(info->pid) : 0;
 	}
 	json_decref(name);

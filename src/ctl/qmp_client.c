@@ -35,7 +35,7 @@ static json_t *read_msg(struct qmp_client_conn *c, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
+		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;   /* buf is NULL at first */
 		if (nl) {
 			size_t n = (size_t)(nl - c->buf) + 1;
 			json_t *m = json_loadb(c->buf, n, 0, NULL);

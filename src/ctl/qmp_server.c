@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #define QMP_MAX_MESSAGE (1u << 20)     /* longest request accepted */
 #define QMP_MAX_BACKLOG (4u << 20)     /* unsent output before a client is dropped */
 #define QMP_READ_CHUNK 65536
+#define QMP_NEGOTIATE_MS 10000         /* to send qmp_capabilities after connecting */
 
 struct qmp_client {
 	struct qmp_server *srv;
@@ -33,6 +36,7 @@ struct qmp_client {
 	bool want_out;              /* EPOLLOUT registered */
 	bool dead;                  /* an event could not be queued while serving it */
 	int passed_fd;              /* the last descriptor sent with SCM_RIGHTS, for getfd */
+	int64_t connected_ms, active_ms;    /* monotonic: accepted, last input */
 	struct json_stream in;
 	char *out;
 	size_t out_len, out_cap;
@@ -46,6 +50,7 @@ struct qmp_server {
 	struct qmp_client *clients;
 	int nclients;
 	struct qmp_client *serving;     /* whose command runs now (not dropped under it) */
+	int timer_fd;               /* drops clients that never negotiate */
 	struct qmp_ctx ctx;
 };
 
@@ -54,6 +59,13 @@ struct qmp_event_call {
 	char *line;
 	size_t len;
 };
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void client_drop(struct qmp_client *c)
 {
@@ -213,8 +225,63 @@ static void client_ready(void *opaque, uint32_t events)
 	ssize_t n = client_recv(c, buf, sizeof(buf));
 	if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
+	c->active_ms = mono_ms();
 	if (n <= 0 || client_input(c, buf, (size_t)n))
 		client_drop(c);
+}
+
+/* Arms the timer for the oldest client still to negotiate (or disarms). */
+static void arm_negotiate_timer(struct qmp_server *s)
+{
+	int64_t first = 0;
+	for (struct qmp_client *c = s->clients; c; c = c->next)
+		if (!c->negotiated && (!first || c->connected_ms < first))
+			first = c->connected_ms;
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+	if (first) {
+		int64_t left = first + QMP_NEGOTIATE_MS - mono_ms();
+		if (left < 1)
+			left = 1;
+		its.it_value.tv_sec = left / 1000;
+		its.it_value.tv_nsec = left % 1000 * 1000000;
+	}
+	timerfd_settime(s->timer_fd, 0, &its, NULL);
+}
+
+static void negotiate_timeout(void *opaque, uint32_t events)
+{
+	struct qmp_server *s = opaque;
+	uint64_t ticks;
+	if (read(s->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	int64_t now = mono_ms();
+	for (struct qmp_client *c = s->clients, *next; c; c = next) {
+		next = c->next;
+		if (!c->negotiated && now - c->connected_ms >= QMP_NEGOTIATE_MS) {
+			client_send_json(c, qmp_error_reply("GenericError",
+					"no qmp_capabilities within 10 s; closing", NULL));
+			client_drop(c);
+		}
+	}
+	arm_negotiate_timer(s);
+}
+
+/* All slots taken: the newcomer is most likely the owner (`tern list`,
+ * `tern stop`), so the client that has been quiet longest makes room,
+ * one that never negotiated first. Stale clients cannot lock anyone out. */
+static void evict_one(struct qmp_server *s)
+{
+	struct qmp_client *victim = NULL;
+	for (struct qmp_client *c = s->clients; c; c = c->next) {
+		if (!victim || (victim->negotiated && !c->negotiated) ||
+		    (victim->negotiated == c->negotiated && c->active_ms < victim->active_ms))
+			victim = c;
+	}
+	if (victim) {
+		client_send_json(victim, qmp_error_reply("GenericError",
+				"too many clients; closing the longest idle one", NULL));
+		client_drop(victim);
+	}
 }
 
 static void on_accept(void *opaque, uint32_t events)
@@ -223,10 +290,8 @@ static void on_accept(void *opaque, uint32_t events)
 	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	if (s->nclients >= QMP_MAX_CLIENTS) {
-		close(fd);
-		return;
-	}
+	if (s->nclients >= QMP_MAX_CLIENTS)
+		evict_one(s);
 	struct qmp_client *c = calloc(1, sizeof(*c));
 	if (!c || json_stream_init(&c->in, QMP_MAX_MESSAGE)) {
 		free(c);
@@ -236,6 +301,7 @@ static void on_accept(void *opaque, uint32_t events)
 	c->srv = s;
 	c->fd = fd;
 	c->passed_fd = -1;
+	c->connected_ms = c->active_ms = mono_ms();
 	if (evloop_add_fd(s->loop, fd, EPOLLIN, client_ready, c)) {
 		json_stream_free(&c->in);
 		free(c);
@@ -247,6 +313,7 @@ static void on_accept(void *opaque, uint32_t events)
 	s->nclients++;
 	if (client_send_json(c, qmp_greeting()))
 		client_drop(c);
+	arm_negotiate_timer(s);
 }
 
 static void broadcast(void *opaque)
@@ -328,14 +395,31 @@ struct qmp_server *qmp_server_new(struct vm *vm, const char *path, char *err, si
 	s->loop = vm->loop;
 	s->ctx.vm = vm;
 	s->ctx.started_realtime_ns = realtime_ns();
+	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s->timer_fd < 0 || evloop_add_fd(s->loop, s->timer_fd, EPOLLIN, negotiate_timeout, s)) {
+		snprintf(err, errlen, "cannot create the control socket's timer: %s", strerror(errno));
+		if (s->timer_fd >= 0)
+			close(s->timer_fd);
+		free(s->path);
+		free(s);
+		return NULL;
+	}
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	/* The socket is the VM's master key: 0600 whatever the umask (bind
+	 * takes its mode from the umask; a file another thread creates
+	 * meanwhile only gets a stricter mode). */
+	mode_t old_mask = umask(0177);
+	int bound = s->listen_fd >= 0 ? bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) : -1;
+	umask(old_mask);
+	if (bound || chmod(path, 0600) ||
 	    listen(s->listen_fd, 8) || evloop_add_fd(s->loop, s->listen_fd, EPOLLIN, on_accept, s)) {
 		snprintf(err, errlen, "cannot listen on control socket %s: %s", path, strerror(errno));
 		if (s->listen_fd >= 0) {
 			close(s->listen_fd);
 			unlink(path);
 		}
+		evloop_del_fd(s->loop, s->timer_fd);
+		close(s->timer_fd);
 		free(s->path);
 		free(s);
 		return NULL;
@@ -353,6 +437,7 @@ static void close_all(void *opaque)
 		client_drop(s->clients);
 	}
 	evloop_del_fd(s->loop, s->listen_fd);
+	evloop_del_fd(s->loop, s->timer_fd);
 }
 
 void qmp_server_free(struct qmp_server *s)
@@ -363,9 +448,11 @@ void qmp_server_free(struct qmp_server *s)
 	/* Queued after any pending broadcast, so the last events go out. */
 	evloop_call_sync(s->loop, close_all, s);
 	close(s->listen_fd);
+	close(s->timer_fd);
 	unlink(s->path);
 	free(s->path);
 	qmp_ctx_release(&s->ctx);
 	free(s->ctx.mig);
+	free(s->ctx.live_params);
 	free(s);
 }

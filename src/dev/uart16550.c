@@ -168,10 +168,8 @@ static void rx_clear(struct uart16550 *u)
 	u->lsr &= ~LSR_DR;
 }
 
-static void uart_reset(void *dev)
+static void uart_reset_regs(struct uart16550 *u)
 {
-	struct uart16550 *u = dev;
-
 	rx_clear(u);
 	u->ier = 0;
 	u->lcr = 0;
@@ -185,6 +183,17 @@ static void uart_reset(void *dev)
 	u->thr_ipending = false;
 	u->irq_level = -1; /* force the line to be driven low */
 	uart_update_irq(u);
+}
+
+static void uart_reset(void *dev)
+{
+	struct uart16550 *u = dev;
+
+	uart_reset_regs(u);
+	/* The FIFO was emptied without a pop: a backend paused on a full FIFO
+	 * must hear that there is room again, or input stays dead. */
+	if (u->rx_ready)
+		u->rx_ready(u->ctx);
 }
 
 static void uart_transmit(struct uart16550 *u, uint8_t c)
@@ -267,6 +276,7 @@ static int uart_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 {
 	struct uart16550 *u = dev;
 	uint8_t v = (uint8_t)val;
+	size_t room = uart16550_rx_space(u);
 
 	if (size != 1 && size != 4)
 		return -EFAULT;
@@ -322,6 +332,10 @@ static int uart_write(void *dev, uint64_t off, unsigned size, uint64_t val)
 		break;
 	}
 	uart_update_irq(u);
+	/* FIFO reset, FIFO enable or loopback can free room without a pop
+	 * (the 8250 driver clears the FIFO at startup): wake the backend. */
+	if (uart16550_rx_space(u) > room && u->rx_ready)
+		u->rx_ready(u->ctx);
 	return 0;
 }
 
@@ -474,7 +488,7 @@ struct uart16550 *uart16550_new(struct irq_line irq, uart_tx_fn tx, uart_rx_read
 	u->tx = tx;
 	u->rx_ready = rx_ready;
 	u->ctx = ctx;
-	uart_reset(u);
+	uart_reset_regs(u);
 	return u;
 }
 

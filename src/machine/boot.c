@@ -90,10 +90,13 @@ int boot_check_kernel(const uint8_t *img, size_t len, uint64_t *load_off,
 	return 0;
 }
 
-/* Read a whole file into guest RAM at off..; returns its size or -1. */
-static int64_t read_file(const char *what, const char *path, uint8_t **out, char *err, size_t errlen)
+/* Read a whole file of at most max bytes; returns its size or -1. The size
+ * is checked before reading, so a huge file is refused at once. */
+static int64_t read_file(const char *what, const char *path, uint64_t max, uint8_t **out,
+			 char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s '%s': %s", what, path, strerror(errno));
 		return -1;
@@ -101,6 +104,13 @@ static int64_t read_file(const char *what, const char *path, uint8_t **out, char
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s '%s' is not a regular file", what, path);
+		close(fd);
+		return -1;
+	}
+	if ((uint64_t)st.st_size > max) {
+		snprintf(err, errlen, "%s '%s' (%llu MiB) does not fit in the %llu MiB of RAM left for it; "
+			 "give more --memory", what, path, (unsigned long long)(st.st_size >> 20),
+			 (unsigned long long)(max >> 20));
 		close(fd);
 		return -1;
 	}
@@ -132,7 +142,9 @@ int boot_load(struct vm *vm, const char *kernel, const char *initrd,
 	      uint64_t fdt_max, struct boot_info *bi, char *err, size_t errlen)
 {
 	uint8_t *img;
-	int64_t klen = read_file("kernel", kernel, &img, err, errlen);
+	uint64_t ram_end = vm->ram_base + vm->ram_size;
+	bi->fdt_addr = (ram_end - fdt_max) & ~(0x200000ull - 1);
+	int64_t klen = read_file("kernel", kernel, bi->fdt_addr - vm->ram_base, &img, err, errlen);
 	if (klen < 0)
 		return -1;
 	uint64_t off, footprint;
@@ -140,8 +152,6 @@ int boot_load(struct vm *vm, const char *kernel, const char *initrd,
 		free(img);
 		return -1;
 	}
-	uint64_t ram_end = vm->ram_base + vm->ram_size;
-	bi->fdt_addr = (ram_end - fdt_max) & ~(0x200000ull - 1);
 	if (off + footprint > vm->ram_size || vm->ram_base + off + footprint > bi->fdt_addr) {
 		snprintf(err, errlen, "kernel (%llu KiB in memory) does not fit in %llu MiB of RAM",
 			 (unsigned long long)(footprint >> 10), (unsigned long long)(vm->ram_size >> 20));
@@ -156,7 +166,7 @@ int boot_load(struct vm *vm, const char *kernel, const char *initrd,
 
 	if (initrd) {
 		uint8_t *rd;
-		int64_t rlen = read_file("initrd", initrd, &rd, err, errlen);
+		int64_t rlen = read_file("initrd", initrd, bi->fdt_addr - bi->kernel_end, &rd, err, errlen);
 		if (rlen < 0)
 			return -1;
 		uint64_t start = (bi->fdt_addr - rlen) & ~0xfffull;

@@ -183,6 +183,15 @@ static int build(const struct vm *vm, const struct boot_info *bi, const char *bo
 int fdt_build(const struct vm *vm, const struct boot_info *bi, const char *bootargs,
 	      void *buf, char *err, size_t errlen)
 {
+	/* The RISC-V kernel keeps COMMAND_LINE_SIZE (1024) bytes of it and
+	 * silently cuts the rest; a longer one would also not fit the tree. */
+	size_t alen = bootargs ? strlen(bootargs) : 0;
+	if (alen > FDT_MAX_BOOTARGS) {
+		snprintf(err, errlen, "the kernel command line (--append) is %zu bytes long; the limit "
+			 "is %d (the RISC-V kernel's COMMAND_LINE_SIZE, with its NUL)", alen,
+			 FDT_MAX_BOOTARGS);
+		return -1;
+	}
 	int e = build(vm, bi, bootargs, buf);
 	if (e < 0) {
 		snprintf(err, errlen, "cannot build the device tree: %s", fdt_strerror(e));

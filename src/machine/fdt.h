@@ -6,6 +6,7 @@
 #include "machine/boot.h"
 
 #define FDT_MAX_SIZE (64 * 1024)
+#define FDT_MAX_BOOTARGS 1023       /* bytes of --append */
 
 /* The ISA string advertised in the device tree and /proc/cpuinfo. */
 #define TERN_ISA_STRING "rv64imafdc_zicbom_zicboz_zicntr_zicond_zicsr_zifencei_zihintpause" \

@@ -41,6 +41,7 @@ struct virt_disk {
 	const char *format;         /* "raw", "qcow2", or NULL (raw, not a qcow2 file) */
 	int readonly;
 	int direct;                 /* cache=none */
+	int no_backing;             /* backing=off: refuse a qcow2 that names a backing file */
 	const char *serial;
 };
 

@@ -14,6 +14,7 @@ struct blk_dev *virt_open_disk(const struct virt_disk *d, char *err, size_t errl
 		.format = d->format ? d->format : "raw",
 		.readonly = d->readonly,
 		.direct = d->direct,
+		.no_backing = d->no_backing,
 	};
 	struct blk_dev *disk = blk_open(d->path, &o, err, errlen);
 	if (!disk || d->format)

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,9 +26,23 @@
 
 int mig_key_load(const char *path, struct mig_key *k, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted as the key must not hang the open. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open migration key '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		/* As ssh does with private keys: a secret others can read is
+		 * no longer a secret. */
+		if (!S_ISREG(st.st_mode))
+			snprintf(err, errlen, "migration key '%s' is not a regular file", path);
+		else
+			snprintf(err, errlen, "migration key '%s' is accessible by others (mode %04o); "
+				 "it must be readable by its owner only (chmod 600 '%s')", path,
+				 (unsigned)(st.st_mode & 07777), path);
+		close(fd);
 		return -1;
 	}
 	ssize_t n = read(fd, k->bytes, sizeof(k->bytes));
@@ -214,6 +229,45 @@ int mig_read_all(int fd, void *p, size_t n)
 	return 0;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Exactly n bytes before an absolute deadline: a peer that trickles a byte
+ * at a time cannot stretch the handshake (a per-read timeout would let it). */
+static int read_by(int fd, void *p, size_t n, int64_t deadline)
+{
+	uint8_t *b = p;
+	while (n) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			errno = r ? errno : ETIMEDOUT;
+			return -1;
+		}
+		ssize_t k = recv(fd, b, n, MSG_DONTWAIT);
+		if (k < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (k <= 0) {
+			errno = k ? errno : 0;
+			return -1;
+		}
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
 static void set_timeouts(int fd, int ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
@@ -265,7 +319,7 @@ static int make_hello(struct hello *h)
 static int io_fail(char *err, size_t errlen, const char *what)
 {
 	snprintf(err, errlen, "migration handshake: %s: %s", what,
-		 errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" :
+		 errno == EAGAIN || errno == EWOULDBLOCK || errno == ETIMEDOUT ? "timed out" :
 		 errno ? strerror(errno) : "connection closed");
 	return -1;
 }
@@ -276,6 +330,7 @@ int mig_handshake_dest(int fd, const struct mig_key *k, char *err, size_t errlen
 {
 	struct hello mine, theirs;
 	uint8_t their_mac[MAC_LEN], want[MAC_LEN], reply[1 + MAC_LEN];
+	int64_t deadline = now_ms() + MIG_HANDSHAKE_TIMEOUT_MS;
 	set_timeouts(fd, MIG_HANDSHAKE_TIMEOUT_MS);
 	errno = 0;
 	if (make_hello(&mine)) {
@@ -284,7 +339,7 @@ int mig_handshake_dest(int fd, const struct mig_key *k, char *err, size_t errlen
 	}
 	if (mig_write_all(fd, &mine, sizeof(mine)))
 		return io_fail(err, errlen, "sending");
-	if (mig_read_all(fd, &theirs, sizeof(theirs)) || mig_read_all(fd, their_mac, MAC_LEN))
+	if (read_by(fd, &theirs, sizeof(theirs), deadline) || read_by(fd, their_mac, MAC_LEN, deadline))
 		return io_fail(err, errlen, "reading the source's proof");
 	if (hello_ok(&theirs, err, errlen))
 		return -1;
@@ -298,7 +353,9 @@ int mig_handshake_dest(int fd, const struct mig_key *k, char *err, size_t errlen
 	reply[0] = 0;
 	if (mac(k, "dst:", theirs.nonce, mine.nonce, reply + 1) || mig_write_all(fd, reply, sizeof(reply)))
 		return io_fail(err, errlen, "sending the proof");
-	set_timeouts(fd, 0);
+	/* The stream has no pauses of its own: a peer silent this long is
+	 * gone (or stalling on purpose). */
+	set_timeouts(fd, MIG_STALL_TIMEOUT_MS);
 	return 0;
 }
 
@@ -306,9 +363,10 @@ int mig_handshake_source(int fd, const struct mig_key *k, char *err, size_t errl
 {
 	struct hello mine, theirs;
 	uint8_t my_mac[MAC_LEN], want[MAC_LEN], reply[1 + MAC_LEN];
+	int64_t deadline = now_ms() + MIG_HANDSHAKE_TIMEOUT_MS;
 	set_timeouts(fd, MIG_HANDSHAKE_TIMEOUT_MS);
 	errno = 0;
-	if (mig_read_all(fd, &theirs, sizeof(theirs)))
+	if (read_by(fd, &theirs, sizeof(theirs), deadline))
 		return io_fail(err, errlen, "reading the destination's greeting");
 	if (hello_ok(&theirs, err, errlen))
 		return -1;
@@ -318,18 +376,20 @@ int mig_handshake_source(int fd, const struct mig_key *k, char *err, size_t errl
 	}
 	if (mig_write_all(fd, &mine, sizeof(mine)) || mig_write_all(fd, my_mac, MAC_LEN))
 		return io_fail(err, errlen, "sending the proof");
-	if (mig_read_all(fd, reply, 1))
+	if (read_by(fd, reply, 1, deadline))
 		return io_fail(err, errlen, "reading the verdict");
 	if (reply[0] != 0) {
 		snprintf(err, errlen, "migration refused by the destination: wrong migration key");
 		return -1;
 	}
-	if (mig_read_all(fd, reply + 1, MAC_LEN))
+	if (read_by(fd, reply + 1, MAC_LEN, deadline))
 		return io_fail(err, errlen, "reading the destination's proof");
 	if (mac(k, "dst:", mine.nonce, theirs.nonce, want) || CRYPTO_memcmp(want, reply + 1, MAC_LEN)) {
 		snprintf(err, errlen, "migration refused: the destination does not hold the migration key");
 		return -1;
 	}
-	set_timeouts(fd, 0);
+	/* The stream has no pauses of its own: a peer silent this long is
+	 * gone (or stalling on purpose). */
+	set_timeouts(fd, MIG_STALL_TIMEOUT_MS);
 	return 0;
 }

@@ -9,7 +9,9 @@
 
 #define MIG_KEY_MIN 16
 #define MIG_KEY_MAX 4096
-#define MIG_HANDSHAKE_TIMEOUT_MS 10000
+#define MIG_HANDSHAKE_TIMEOUT_MS 10000   /* the whole handshake, not per read */
+#define MIG_STALL_TIMEOUT_MS 30000       /* afterwards: longest silence in the stream */
+#define MIG_MAX_BAD_PEERS 16             /* a destination gives up after this many */
 
 struct mig_key {
 	uint8_t bytes[MIG_KEY_MAX];
@@ -30,7 +32,8 @@ int mig_connect(const char *host, const char *port, int timeout_ms, char *err, s
 
 /* The two halves of the handshake. Both return 0 when the peer proved the
  * key, or -1 with a one-line reason (wrong key, not a tern peer, timeout,
- * closed). Reads and writes time out after MIG_HANDSHAKE_TIMEOUT_MS. */
+ * closed). The handshake must complete within MIG_HANDSHAKE_TIMEOUT_MS;
+ * after it, reads and writes on fd time out after MIG_STALL_TIMEOUT_MS. */
 int mig_handshake_source(int fd, const struct mig_key *k, char *err, size_t errlen);
 int mig_handshake_dest(int fd, const struct mig_key *k, char *err, size_t errlen);
 

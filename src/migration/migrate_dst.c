@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <netdb.h>
 #include "migration/migrate_priv.h"
 #include "migration/rampages.h"
 #include "migration/mig_uri.h"
@@ -48,16 +49,42 @@ struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 		goto fail;
 	fprintf(stderr, "tern: waiting for a migration on %s\n", uri);
 	if (l >= 0) {
-		in->fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		/* A port scanner, a stray client or a peer without the key must
+		 * not end the wait: log each, give up after MIG_MAX_BAD_PEERS. */
+		for (int bad = 0;; bad++) {
+			if (bad == MIG_MAX_BAD_PEERS) {
+				snprintf(err, errlen, "giving up after %d connections that failed the "
+					 "migration handshake (each is logged above)", bad);
+				close(l);
+				mig_uri_done_listening(uri);
+				goto fail;
+			}
+			struct sockaddr_storage peer;
+			socklen_t plen = sizeof(peer);
+			in->fd = accept4(l, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+			if (in->fd < 0) {
+				snprintf(err, errlen, "accepting the migration failed: %s", strerror(errno));
+				close(l);
+				mig_uri_done_listening(uri);
+				goto fail;
+			}
+			if (!mig_handshake_dest(in->fd, &key, err, errlen))
+				break;
+			char who[NI_MAXHOST + NI_MAXSERV + 8] = "a local peer", h[NI_MAXHOST], sv[NI_MAXSERV];
+			if (peer.ss_family != AF_UNIX &&
+			    !getnameinfo((struct sockaddr *)&peer, plen, h, sizeof(h), sv, sizeof(sv),
+					 NI_NUMERICHOST | NI_NUMERICSERV))
+				snprintf(who, sizeof(who), "%s port %s", h, sv);
+			fprintf(stderr, "tern: rejected a migration connection from %s: %s; still waiting\n",
+				who, err);
+			close(in->fd);
+			in->fd = -1;
+		}
 		close(l);
 		mig_uri_done_listening(uri);
-		if (in->fd < 0) {
-			snprintf(err, errlen, "accepting the migration failed: %s", strerror(errno));
-			goto fail;
-		}
+	} else if (mig_handshake_dest(in->fd, &key, err, errlen)) {
+		goto fail;      /* exec: or fd: hand over one connected stream */
 	}
-	if (mig_handshake_dest(in->fd, &key, err, errlen))
-		goto fail;
 	/* From here the stream is read by the snapshot reader. */
 	if (snap_open_fd(&in->img, in->fd, "migration stream", cfg, err, errlen))
 		goto fail;

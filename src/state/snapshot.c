@@ -2,6 +2,7 @@
  * sections is fixed: config, machine, harts, devices, RAM, end. The loader
  * insists on it and on every count, so a file from another board shape is
  * refused before any guest code runs. */
+#define _GNU_SOURCE /* mkostemp */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "core/vm.h"
 #include "cpu/dcache.h"
@@ -17,6 +19,7 @@
 #include "state/devlog.h"
 #include "state/hart_state.h"
 #include "state/snap_config.h"
+#include "state/snap_lease.h"
 #include "state/snapshot.h"
 #include "state/vmbuf.h"
 #include "virtio/mmio.h"
@@ -254,16 +257,45 @@ int snap_save_fd(struct vm *vm, int fd, struct snap_stats *st, char *err, size_t
 	return r ? -1 : 0;
 }
 
+/* A snapshot replaces only a regular file (or nothing): renaming over a
+ * device node, FIFO, socket or symlink would destroy it, not write to it. */
+static int check_target(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "cannot write snapshot %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (S_ISREG(st.st_mode))
+		return 0;
+	snprintf(err, errlen, "cannot write snapshot %s: it is %s, not a regular file; "
+		 "a snapshot only replaces a regular file", path,
+		 S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISDIR(st.st_mode) ? "a directory" :
+		 S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" : "a device node");
+	return -1;
+}
+
 int snap_save_file(struct vm *vm, const char *path, struct snap_stats *st, char *err, size_t errlen)
 {
+	/* The temporary file: a fresh, unique name in PATH's folder (so the
+	 * rename stays on one file system), created O_EXCL|O_NOFOLLOW, so
+	 * nothing planted there beforehand is followed or reused. */
 	char tmp[4200];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int)(slash - path + 1) : 0;
+	if (snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp-XXXXXX", dirlen, path,
+		     slash ? slash + 1 : path) >= (int)sizeof(tmp)) {
 		snprintf(err, errlen, "snapshot path too long");
 		return -1;
 	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (check_target(path, err, errlen))
+		return -1;
+	int fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot create a temporary file next to %s: %s", path,
+			 strerror(errno));
 		return -1;
 	}
 	char why[256] = "";
@@ -276,6 +308,11 @@ int snap_save_file(struct vm *vm, const char *path, struct snap_stats *st, char 
 		snprintf(why, sizeof(why), "cannot close: %s", strerror(errno));
 		r = -1;
 	}
+	/* Checked again: PATH may have changed while the VM was written. */
+	if (!r && check_target(path, why, sizeof(why)))
+		r = -1;
+	/* A new inode replaces the old one: a VM still mapping the old file
+	 * (restored from it) keeps its pages. */
 	if (!r && rename(tmp, path)) {
 		snprintf(why, sizeof(why), "cannot rename to %s: %s", path, strerror(errno));
 		r = -1;
@@ -334,9 +371,19 @@ int snap_open(struct snap_image *img, const char *path, struct virt_config *cfg,
 	      char *err, size_t errlen)
 {
 	memset(img, 0, sizeof(*img));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Before the VM's threads exist: they inherit the blocked signal. */
+	snap_lease_prepare();
+	/* O_NONBLOCK: a FIFO must not hang the open; it is refused below. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open snapshot %s: %s", path, strerror(errno));
+		img->fd = -1;
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, 0)) {
+		snprintf(err, errlen, "snapshot %s is not a regular file", path);
+		close(fd);
 		img->fd = -1;
 		return -1;
 	}
@@ -400,7 +447,9 @@ static int map_ram_runs(struct snap_image *img, struct vm *vm, const uint64_t *b
 	uint64_t runs = 0, i, j;
 	for (i = 0; next_run(bm, npages, &i, &j); i = j)
 		runs++;
-	bool map = runs <= MAX_RAM_MAPPINGS;
+	/* Mapped only under a read lease: without one, another process could
+	 * truncate the file (SIGBUS in the VM) or write into its RAM. */
+	bool map = runs <= MAX_RAM_MAPPINGS && (img->lease = snap_lease_take(img->fd, img->path));
 	for (i = 0; next_run(bm, npages, &i, &j); i = j) {
 		uint8_t *at = vm->ram + i * PAGE;
 		size_t len = (j - i) * PAGE;
@@ -414,6 +463,10 @@ static int map_ram_runs(struct snap_image *img, struct vm *vm, const uint64_t *b
 		}
 	}
 	vm->ram_file_backed = map;
+	if (map && snap_lease_arm(img->lease, vm, bm, npages)) {
+		snprintf(img->r.err, sizeof(img->r.err), "cannot watch %.150s for changes", img->path);
+		return -1;
+	}
 	return 0;
 }
 
@@ -433,11 +486,15 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 	}
 	struct vmrd rd = vmrd_of(h, sizeof(h));
 	uint64_t base = vmrd_u64(&rd), size = vmrd_u64(&rd);
-	uint32_t page = vmrd_u32(&rd);
-	vmrd_u32(&rd);
+	uint32_t page = vmrd_u32(&rd), reserved = vmrd_u32(&rd);
 	uint64_t image_off = vmrd_u64(&rd), stored = vmrd_u64(&rd);
 	uint64_t npages = vm->ram_size / PAGE, bmlen = bitmap_bytes(npages);
 	uint64_t image_at = s.payload_off + image_off;
+	if (reserved) {
+		snprintf(err, errlen, "%s: the RAM section's reserved field is 0x%x, not 0", img->path,
+			 reserved);
+		return -1;
+	}
 	if (base != vm->ram_base || size != vm->ram_size || page != PAGE ||
 	    image_off < RAM_HDR_LEN + bmlen || image_off - RAM_HDR_LEN - bmlen >= PAGE ||
 	    s.len != image_off + size || image_at % PAGE || stored > npages) {
@@ -617,8 +674,15 @@ int snap_load(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+void snap_unwatch(struct snap_image *img)
+{
+	snap_lease_unwatch(img->lease);
+}
+
 void snap_close(struct snap_image *img)
 {
+	snap_lease_free(img->lease);
+	img->lease = NULL;
 	if (img->fd > 0)
 		close(img->fd);
 	img->fd = -1;

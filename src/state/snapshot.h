@@ -12,6 +12,7 @@
 
 struct vm;
 struct virt_config;
+struct snap_lease;
 
 struct snap_stats {
 	uint64_t ram_total;         /* bytes of guest RAM */
@@ -22,8 +23,9 @@ struct snap_stats {
 
 /* The vCPU must be parked (vm_pause). Writes the stream to fd. */
 int snap_save_fd(struct vm *vm, int fd, struct snap_stats *st, char *err, size_t errlen);
-/* Writes PATH.tmp, syncs it and renames it over PATH, so a failure never
- * destroys an older snapshot. */
+/* Writes a fresh temporary file next to PATH, syncs it and renames it over
+ * PATH, so a failure never destroys an older snapshot. PATH must be a
+ * regular file or not exist (no device, FIFO, symlink). */
 int snap_save_file(struct vm *vm, const char *path, struct snap_stats *st, char *err, size_t errlen);
 
 /* The pieces, for live migration (migration/): the CONFIG section, and the
@@ -57,6 +59,7 @@ struct snap_image {
 	struct vms_reader r;
 	json_t *config;             /* owns the strings cfg points to */
 	char path[4096];
+	struct snap_lease *lease;   /* RAM is mapped from the file (state/snap_lease.h) */
 	/* Set by snap_load_state: the device form found and its load time. */
 	enum snap_dev_method dev_method;
 	int64_t dev_load_us;
@@ -74,5 +77,8 @@ int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_sect
 		    uint64_t *ticks, char *err, size_t errlen);
 /* Loads machine, harts, devices and RAM into a VM built from that config. */
 int snap_load(struct snap_image *img, struct vm *vm, char *err, size_t errlen);
+/* Before snap_close when the VM and its loop stay (the fuzz harness): stop
+ * watching the file for writers. Not needed once the VM is destroyed. */
+void snap_unwatch(struct snap_image *img);
 void snap_close(struct snap_image *img);
 #endif

@@ -164,6 +164,9 @@ int vms_read(struct vms_reader *r, void *buf, size_t n)
 		ssize_t k = read(r->fd, b, n);
 		if (k < 0 && errno == EINTR)
 			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return fail(r->err, "%s stalled: the peer sent nothing within the stall timeout "
+				    "(at byte %llu)", r->name, (unsigned long long)r->off);
 		if (k < 0)
 			return fail(r->err, "%s: read error: %s", r->name, strerror(errno));
 		if (k == 0)
@@ -195,6 +198,9 @@ int vms_reader_init(struct vms_reader *r, int fd, const char *name)
 	if (v != VMS_FORMAT_VERSION)
 		return fail(r->err, "%s has snapshot format version %u; this tern reads version %u",
 			    name, v, VMS_FORMAT_VERSION);
+	memcpy(&v, h + 12, 4);
+	if (v)
+		return fail(r->err, "%s: the header's reserved field is 0x%x, not 0", name, le32toh(v));
 	return 0;
 }
 

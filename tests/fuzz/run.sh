@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh SECONDS FUZZER...: run each libFuzzer binary for SECONDS on its corpus
 # (build/fuzz/corpus/NAME, seeded on first use) and fail on the first crash.
-# The qcow2 corpus is seeded with small images made by build/tern.
+# The seeds kept in the tree (tests/fuzz/corpus/NAME) are read as a second
+# corpus; the qcow2 corpus is also seeded with small images made by build/tern.
 set -eu
 
 secs=$1; shift
@@ -30,15 +31,18 @@ for fz in "$@"; do
         mkdir -p "$corpus"
         [ "$name" != fuzz_qcow2 ] || seed_qcow2 "$corpus"
     fi
+    seeds=
+    [ ! -d "$repo/tests/fuzz/corpus/$name" ] || seeds=$repo/tests/fuzz/corpus/$name
     log=$out/$name.log
     echo "fuzz: $name for ${secs}s (log $log)"
     if ! "$fz" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
             -artifact_prefix="$out/$name-" \
-            -print_final_stats=1 "$corpus" > "$log" 2>&1; then
+            -print_final_stats=1 "$corpus" $seeds > "$log" 2>&1; then
         tail -n 40 "$log"
         echo "fuzz: $name FAILED (crash input saved as $out/$name-crash-*)"
         exit 1
     fi
     runs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log")
-    echo "fuzz: $name ok, ${runs:-?} inputs, no crash"
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
+    echo "fuzz: $name ok, ${runs:-?} inputs, ${cov:-?} coverage points, no crash"
 done

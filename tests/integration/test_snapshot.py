@@ -130,12 +130,21 @@ def test_migrate_errors_keep_vm_and_old_file(guest_factory, tmp_path):
         r = q.request("migrate", uri=uri)
         assert r["error"]["class"] == "GenericError" and needle in r["error"]["desc"], r
     assert q.cmd("query-status")["status"] == "running"
-    old = tmp_path / "old.snap"
-    old.write_bytes(b"precious")
-    (tmp_path / "old.snap.tmp").mkdir()    # the temporary file cannot be created
-    r = q.request("migrate", uri=f"file:{old}")
-    assert "error" in r
-    assert old.read_bytes() == b"precious"
+    # A save that runs out of space (a 64 KiB tmpfs) leaves the old file
+    # and no temporary file behind.
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)]).returncode:
+        pytest.skip("cannot mount a small tmpfs (needs root)")
+    try:
+        old = small / "old.snap"
+        old.write_bytes(b"precious")
+        r = q.request("migrate", uri=f"file:{old}")
+        assert "error" in r and "No space left" in r["error"]["desc"], r
+        assert old.read_bytes() == b"precious"
+        assert os.listdir(small) == ["old.snap"]
+    finally:
+        subprocess.run(["umount", str(small)])
     assert q.cmd("query-migrate")["status"] == "failed"
     q.cmd("migrate", uri=f"file:{tmp_path}/good.snap")
     assert q.wait_event("MIGRATION")["data"]["status"] in ("setup", "active", "completed")
@@ -256,6 +265,8 @@ def flip_stored_ram_page(f):
     ("hart", "checksum mismatch in the hart section"),
     ("ram-page", "checksum mismatch in the ram section"),
     ("format-version", "format version 7"),
+    ("reserved-header", "header's reserved field is 0x5, not 0"),
+    ("reserved-ram", "RAM section's reserved field is 0x9, not 0"),
     ("not-a-snapshot", "not a tern snapshot"),
     ("missing", "cannot open snapshot"),
 ])
@@ -276,6 +287,14 @@ def test_bad_snapshot_refused(good_snapshot, tmp_path, how, needle):
         corrupt(good_snapshot, bad, flip_stored_ram_page)
     elif how == "format-version":
         corrupt(good_snapshot, bad, lambda f: (f.seek(8), f.write(struct.pack("<I", 7))))
+    elif how == "reserved-header":
+        corrupt(good_snapshot, bad, lambda f: (f.seek(12), f.write(struct.pack("<I", 5))))
+    elif how == "reserved-ram":
+        def ram_reserved(f):
+            off = [s for s in sections_of(f) if s[0] == 5][0][3]
+            f.seek(off + 20)
+            f.write(struct.pack("<I", 9))
+        corrupt(good_snapshot, bad, ram_reserved)
     elif how == "not-a-snapshot":
         bad.write_bytes(os.urandom(100000))
     p = run_tern("run", "--incoming", f"file:{bad}", "--name", vm_name(), timeout=60)

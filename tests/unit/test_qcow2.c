@@ -398,7 +398,16 @@ static void test_backing_loop_refused(void **state)
 	poke32("l1.qcow2", QH_BACKING_SIZE, (uint32_t)strlen(name));
 	char err[512];
 	assert_null(open_img("l2.qcow2", true, 0, err, sizeof(err)));
-	assert_non_null(strstr(err, "backing chain longer"));
+	assert_non_null(strstr(err, "backing file loop: "));
+	/* Opened for writing, the loop used to end as "locked". */
+	assert_null(open_img("l2.qcow2", false, 0, err, sizeof(err)));
+	assert_null(strstr(err, "locked"));
+	assert_non_null(strstr(err, "l2.qcow2 -> "));
+	assert_non_null(strstr(err, "l1.qcow2 -> "));
+	/* A self-loop. */
+	poke("l1.qcow2", off, "l1.qcow2", 8);
+	assert_null(open_img("l1.qcow2", false, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "backing file loop: "));
 }
 
 /* ---- L2 cache ---------------------------------------------------------------- */
@@ -653,6 +662,10 @@ static void test_hostile_l2_entries(void **state)
 	make_victim("m.qcow2");
 	poke64("m.qcow2", 4 * 65536, QCOW2_COMPRESSED | (5 * 65536));
 	expect_refused("m.qcow2", "compressed clusters are not supported");
+	/* Two guest clusters on one data cluster (qemu-img check flags it). */
+	make_victim("m.qcow2");
+	poke64("m.qcow2", 4 * 65536 + 8 * 7, QCOW2_COPIED | (5 * 65536));
+	expect_refused("m.qcow2", "data cluster 0x50000 is used twice");
 }
 
 static void test_hostile_refcount_entries(void **state)

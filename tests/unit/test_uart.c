@@ -192,6 +192,7 @@ static void test_fifo_overflow(void **state)
 		buf[i] = (unsigned char)('a' + i);
 	wr(fx->u, FCR, 0x07);
 	assert_int_equal(uart16550_rx_space(fx->u), 16);
+	fx->f.rx_ready_calls = 0;
 	assert_int_equal(uart16550_receive(fx->u, buf, 10), 10);
 	assert_int_equal(rd(fx->u, LSR) & 0x03, 0x01); /* DR, no OE yet */
 	assert_int_equal(uart16550_receive(fx->u, buf + 10, 10), 6);
@@ -451,6 +452,42 @@ static void test_rx_ready_reentrant(void **state)
 	uart16550_ops.destroy(r.u);
 }
 
+/* Issue 15: a byte typed before the driver starts (FIFO off, room for one)
+ * pauses the backend; the driver then clears the FIFO, or the VM resets.
+ * Either frees room without a pop, and must still wake the backend. */
+static void test_rx_ready_after_clear(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned char buf[2] = { 'a', 'b' };
+
+	assert_int_equal(uart16550_receive(fx->u, buf, 2), 1);
+	assert_int_equal(uart16550_rx_space(fx->u), 0);
+	int calls = fx->f.rx_ready_calls;
+	wr(fx->u, FCR, 0x07); /* FIFO on, RX+TX reset: room for 16 */
+	assert_int_equal(uart16550_rx_space(fx->u), 16);
+	assert_true(fx->f.rx_ready_calls > calls);
+
+	/* Full FIFO, then a system reset. */
+	unsigned char many[16] = { 0 };
+	assert_int_equal(uart16550_receive(fx->u, many, 16), 16);
+	calls = fx->f.rx_ready_calls;
+	uart16550_ops.reset(fx->u);
+	assert_int_equal(uart16550_rx_space(fx->u), 1);
+	assert_true(fx->f.rx_ready_calls > calls);
+
+	/* Entering loopback disconnects (drops) the input: the backend must
+	 * not stay paused on a full FIFO meanwhile. */
+	assert_int_equal(uart16550_receive(fx->u, buf, 1), 1);
+	calls = fx->f.rx_ready_calls;
+	wr(fx->u, MCR, 0x10);
+	assert_true(fx->f.rx_ready_calls > calls);
+
+	/* A write that frees nothing does not call it. */
+	calls = fx->f.rx_ready_calls;
+	wr(fx->u, SCR, 0x55);
+	assert_int_equal(fx->f.rx_ready_calls, calls);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +506,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_irq_level_tracking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scr_and_lsr_readonly, setup, teardown),
 		cmocka_unit_test(test_rx_ready_reentrant),
+		cmocka_unit_test_setup_teardown(test_rx_ready_after_clear, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
