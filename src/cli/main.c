@@ -21,6 +21,8 @@ static void usage(FILE *f)
 		"             move a running VM to 'tern run --incoming tcp:...' (live migration)\n"
 		"  snapshot NAME FILE [--leave-running]\n"
 		"             save a running VM to FILE; restore with 'tern run --incoming file:FILE'\n"
+		"  balloon NAME [SIZE]\n"
+		"             set or show the guest RAM the virtio-balloon leaves (see --help)\n"
 		"  status NAME, pause NAME, resume NAME, stop NAME, kill NAME\n"
 		"             control a running VM through its control socket (QMP)\n"
 		"\n"
@@ -54,6 +56,8 @@ int main(int argc, char **argv)
 		return cli_migrate(argc - 1, argv + 1);
 	if (!strcmp(verb, "snapshot"))
 		return cli_snapshot(argc - 1, argv + 1);
+	if (!strcmp(verb, "balloon"))
+		return cli_balloon(argc - 1, argv + 1);
 	if (!strcmp(verb, "list"))
 		return cli_list(argc - 1, argv + 1);
 	if (!strcmp(verb, "status") || !strcmp(verb, "pause") || !strcmp(verb, "resume") ||

@@ -13,6 +13,7 @@
 struct virt_config;
 struct mig_incoming;
 struct devlog;
+struct virtio_mmio;
 
 #define VM_MAX_HARTS 8
 #define VM_MAX_MMIO 32
@@ -31,6 +32,10 @@ struct vm {
 	uint8_t *ram;
 	uint64_t ram_base, ram_size;
 	bool ram_file_backed;       /* mapped copy-on-write from a snapshot file */
+	bool ram_mergeable;         /* --mem-merge on: RAM is MADV_MERGEABLE (KSM) */
+	/* Pages the guest gave back (virtio-balloon), one bit per page, or NULL
+	 * when no balloon tracks them (core/ramlog.c). */
+	_Atomic uint64_t *ram_discarded;
 
 	struct mmio_region mmio[VM_MAX_MMIO];
 	int nmmio;
@@ -80,6 +85,7 @@ struct vm {
 	struct uart16550 *uart;
 	struct goldfish_rtc *rtc;
 	struct syscon *syscon;
+	struct virtio_mmio *balloon;     /* NULL without --balloon on */
 	struct evloop *loop;
 	struct chr *console;
 	int signal_fd;              /* SIGINT/SIGTERM/SIGHUP, read by the I/O loop */

@@ -136,6 +136,8 @@ static const char *const migrate_optional[] = { "blk", "inc", "detach", "resume"
 static const char *const migrate_param_names[] = { "downtime-limit", "max-bandwidth", "mode",
 						   "compress", "x-device-state", NULL };
 
+static const char *const balloon_required[] = { "value", NULL };
+
 const struct qmp_command qmp_commands[] = {
 	{ .name = "query-status", .fn = cmd_query_status },
 	{ .name = "stop", .fn = cmd_stop },
@@ -156,5 +158,7 @@ const struct qmp_command qmp_commands[] = {
 	{ .name = "query-migrate-parameters", .fn = qmp_cmd_query_migrate_parameters },
 	{ .name = "migrate_cancel", .fn = qmp_cmd_migrate_cancel },
 	{ .name = "migrate-start-postcopy", .fn = qmp_cmd_migrate_start_postcopy },
+	{ .name = "balloon", .required = balloon_required, .fn = qmp_cmd_balloon },
+	{ .name = "query-balloon", .fn = qmp_cmd_query_balloon },
 	{ .name = NULL },
 };
