@@ -56,11 +56,14 @@ def meminfo(g):
 
 
 def fill_and_free(g, mib):
-    """Write mib MiB into tmpfs, then delete it: the guest has touched and
-    freed that much memory."""
+    """Write mib MiB of non-zero bytes into tmpfs, then delete it: the guest
+    has touched and freed that much memory, and the freed pages are not
+    zero (so only knowing they are free lets the host skip them)."""
     g.run("mount -o remount,size=95% /tmp")
-    g.run(f"dd if=/dev/zero of=/tmp/fill bs=1M count={mib} 2>/dev/null", timeout=300)
-    g.run("rm /tmp/fill")
+    g.run("dd if=/dev/urandom of=/tmp/seed bs=1M count=1 2>/dev/null")
+    g.run(f"set --; i=0; while [ $i -lt {mib} ]; do set -- \"$@\" /tmp/seed; i=$((i+1)); done; "
+          "cat \"$@\" > /tmp/fill; set --", timeout=300)
+    g.run("rm /tmp/fill /tmp/seed")
 
 
 def wait_reported(q, at_least, timeout=30):
