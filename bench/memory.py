@@ -166,7 +166,7 @@ def case_free(tmp, tern):
                 snap = os.path.join(tmp, f"{vmm}.snap")
                 t0 = time.monotonic()
                 if vmm == "tern":
-                    p = subprocess.run([tern, "snapshot", src.name, snap, "--leave-running"],
+                    p = subprocess.run([tern, "snapshot", src.sock, snap, "--leave-running"],
                                        capture_output=True, text=True)
                     if p.returncode:
                         raise RuntimeError(p.stderr)
@@ -244,7 +244,7 @@ def case_clones(tmp, tern):
     snap = os.path.join(tmp, "clone.snap")
     try:
         base.boot()
-        p = subprocess.run([tern, "snapshot", base.name, snap], capture_output=True, text=True)
+        p = subprocess.run([tern, "snapshot", base.sock, snap], capture_output=True, text=True)
         if p.returncode:
             raise RuntimeError(p.stderr)
     finally:
