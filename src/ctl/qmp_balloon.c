@@ -8,8 +8,9 @@
 #include "ctl/qmp_cmds.h"
 #include "virtio/balloon.h"
 
-/* How long query-balloon waits for the driver to refresh its statistics. */
-#define STATS_WAIT_MS 300
+/* How long query-balloon waits for the driver to refresh its statistics
+ * (it answers on the I/O thread, so briefly; Linux refills in a few ms). */
+#define STATS_WAIT_MS 100
 
 static int no_balloon(struct qmp_error *err)
 {

@@ -168,8 +168,9 @@ static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err
 {
 	unsigned slot = 0;
 	if (cfg->ndisks + cfg->nnets + !!cfg->rng + !!cfg->balloon > VIRT_VIRTIO_COUNT) {
-		snprintf(err, errlen, "too many virtio devices: %d disks, %d NICs%s exceed the %d slots",
-			 cfg->ndisks, cfg->nnets, cfg->rng ? " and the rng" : "", VIRT_VIRTIO_COUNT);
+		snprintf(err, errlen, "too many virtio devices: %d disks, %d NICs%s%s exceed the %d slots",
+			 cfg->ndisks, cfg->nnets, cfg->rng ? ", the rng" : "",
+			 cfg->balloon ? ", the balloon" : "", VIRT_VIRTIO_COUNT);
 		return -1;
 	}
 	for (int i = 0; i < cfg->ndisks; i++, slot++) {

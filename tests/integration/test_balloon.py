@@ -203,3 +203,37 @@ def test_free_pages_skipped_by_snapshot_and_migration(guest_factory, tmp_path):
     r.run("dd if=/dev/zero of=/tmp/fill bs=1M count=300 2>/dev/null; rm /tmp/fill", timeout=300)
     assert "".join(r.run("md5sum /tmp/keep /tmp/reuse").split()[0::2]) == digest
     assert r.poweroff() == 0
+
+
+def test_postcopy_skips_free_pages(guest_factory, tmp_path):
+    """Post-copy switches over at once: the pages left behind exclude the
+    ones given back, and the guest's data follows."""
+    name, dst_name = vm_name("p"), vm_name("q")
+    key = tmp_path / "key"
+    key.write_bytes(os.urandom(32))
+    g = boot(guest_factory, name, "512M", "--balloon", "on", "--migrate-key", key)
+    q = QMP(sock_of(name))
+    fill_and_free(g, 300)
+    wait_reported(q, 250 * MiB)
+    g.run("dd if=/dev/urandom of=/tmp/keep bs=1M count=16 2>/dev/null")
+    digest = g.run("md5sum /tmp/keep").split()[0]
+    port = free_port()
+    dst = guest_factory(argv=("run", "--incoming", f"tcp:127.0.0.1:{port}", "--migrate-key", key,
+                              "--name", dst_name))
+    time.sleep(0.3)
+    q.cmd("migrate-set-parameters", mode="postcopy")
+    q.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
+    deadline = time.monotonic() + 120
+    while (info := q.cmd("query-migrate"))["status"] not in ("completed", "failed", "cancelled"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert info["status"] == "completed", info
+    assert info["ram"]["transferred"] < 150 * MiB, info["ram"]
+    assert run_tern("kill", name).returncode == 0
+    g.wait_exit(30)
+    assert dst.run("md5sum /tmp/keep").split()[0] == digest
+    b = QMP(sock_of(dst_name)).cmd("query-balloon")
+    assert b["driver"] and b["free-page-reporting"], b
+    dst.run("dd if=/dev/zero of=/tmp/fill bs=1M count=200 2>/dev/null; rm /tmp/fill", timeout=300)
+    assert dst.run("md5sum /tmp/keep").split()[0] == digest
+    assert dst.poweroff() == 0
