@@ -155,6 +155,10 @@ uint64_t ram_discard(struct vm *vm, uint64_t off, uint64_t len)
 	if (off >= end)
 		return 0;
 	len = end - off;
+	/* Post-copy destination: a page still on its way would land on top
+	 * of the discard later; have it here first. */
+	if (vm_ram_demand(vm, off, len))
+		return 0;
 	/* first out of the write TLBs: no fast-path store may land unseen */
 	flush_write_tlbs(vm);
 	drop_pages(vm, off, len);
