@@ -163,7 +163,7 @@ static int attach_balloon(struct vm *vm, unsigned slot, char *err, size_t errlen
 			   &virtio_mmio_ops, vm->balloon) ? -1 : 0;
 }
 
-/* Virtio devices fill the virt slots in order: disks, NICs, then the rng. */
+/* Virtio devices fill the virt slots in order: disks, NICs, the rng, the balloon. */
 static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err, size_t errlen)
 {
 	unsigned slot = 0;
