@@ -177,3 +177,10 @@ clean:
 	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/ternd $(BUILD)/libtern.a $(BUILD)/fuzz/src $(BUILD)/fuzz/libtern.a $(FUZZERS)
 
 -include $(OBJS:.o=.d) $(patsubst %.c,$(BUILD)/%.d,$(MAINS)) $(FUZZ_OBJS:.o=.d)
+
+# Balloon, free-page skipping, KSM and clone density against QEMU (about
+# 15 minutes; kept out of `make bench`). Needs root for the KSM case.
+.PHONY: bench-memory
+bench-memory: deps all
+	@guest/build-kit.sh
+	@bench/memory.py

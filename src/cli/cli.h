@@ -15,6 +15,7 @@ int cli_snapshot(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_pki(int argc, char **argv);
 int cli_cluster(int argc, char **argv);
+int cli_balloon(int argc, char **argv);
 /* status, pause, resume, stop, kill: argv[0] is the verb. */
 int cli_vmctl(int argc, char **argv);
 /* consolidate simulate: src/cli/consolidate.c */

@@ -23,6 +23,8 @@ static void usage(FILE *f)
 		"             save a running VM to FILE; restore with 'tern run --incoming file:FILE'\n"
 		"  pki        the cluster CA and host certificates (see 'tern pki --help')\n"
 		"  cluster    virtual clusters from an XML project file (see 'tern cluster --help')\n"
+		"  balloon NAME [SIZE]\n"
+		"             set or show the guest RAM the virtio-balloon leaves (see --help)\n"
 		"  status NAME, pause NAME, resume NAME, stop NAME, kill NAME\n"
 		"             control a running VM through its control socket (QMP)\n"
 		"  consolidate simulate --trace DIR [--policy P] [--json]\n"
@@ -62,6 +64,8 @@ int main(int argc, char **argv)
 		return cli_snapshot(argc - 1, argv + 1);
 	if (!strcmp(verb, "cluster"))
 		return cli_cluster(argc - 1, argv + 1);
+	if (!strcmp(verb, "balloon"))
+		return cli_balloon(argc - 1, argv + 1);
 	if (!strcmp(verb, "list"))
 		return cli_list(argc - 1, argv + 1);
 	if (!strcmp(verb, "pki"))

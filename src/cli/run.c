@@ -11,6 +11,7 @@
 #include <time.h>
 #include "cli/cli.h"
 #include "core/vm.h"
+#include "core/ramlog.h"
 #include "machine/virt.h"
 #include "net/spec.h"
 #include "cli/run_ctl.h"
@@ -52,6 +53,16 @@ static void run_usage(FILE *f)
 		"                       a virtio-blk disk (up to 7; they become vda, vdb, ...);\n"
 		"                       format defaults to raw; cache=none is O_DIRECT\n"
 		"  --rng on|off         a virtio-rng device fed by getrandom(2) (default on)\n"
+		"  --balloon on|off     a virtio-balloon device with statistics, deflate on\n"
+		"                       OOM and free page reporting: memory the guest frees\n"
+		"                       goes back to the host, and migrations and snapshots\n"
+		"                       skip it (default off: it changes the board the guest\n"
+		"                       sees, as in QEMU, and a guest that reuses reported\n"
+		"                       memory pays a host page fault and zeroing for each\n"
+		"                       page; density-minded setups pass on)\n"
+		"  --mem-merge on|off   mark guest RAM mergeable for KSM (default off); the\n"
+		"                       host must run KSM: echo 1 > /sys/kernel/mm/ksm/run.\n"
+		"                       May be given with --incoming\n"
 		"  --net BACKEND[,mac=MAC]  a virtio-net NIC (up to 4; default MAC\n"
 		"                       52:54:00:12:34:56, then :57, ...). BACKEND is one of\n"
 		"                       user[,hostfwd=tcp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...\n"
@@ -186,7 +197,7 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 
 int cli_run(int argc, char **argv)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_NET, O_QMP, O_INCOMING, O_MIGRATE_KEY };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_NET, O_QMP, O_INCOMING, O_MIGRATE_KEY, O_BALLOON, O_MEM_MERGE };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -199,6 +210,8 @@ int cli_run(int argc, char **argv)
 		{ "reboot", required_argument, NULL, O_REBOOT },
 		{ "disk", required_argument, NULL, O_DISK },
 		{ "rng", required_argument, NULL, O_RNG },
+		{ "balloon", required_argument, NULL, O_BALLOON },
+		{ "mem-merge", required_argument, NULL, O_MEM_MERGE },
 		{ "net", required_argument, NULL, O_NET },
 		{ "qmp", required_argument, NULL, O_QMP },
 		{ "incoming", required_argument, NULL, O_INCOMING },
@@ -214,12 +227,12 @@ int cli_run(int argc, char **argv)
 	};
 	struct run_ctl ctl = { 0 };
 	const char *incoming = NULL, *machine_opt = NULL, *migrate_key = NULL;
-	int c;
+	int c, mem_merge = 0;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (c >= O_KERNEL && c != O_NAME && c != O_CONSOLE && c != O_QMP && c != O_DISK && c != O_NET &&
-		    c != O_INCOMING && c != O_MIGRATE_KEY)
+		    c != O_INCOMING && c != O_MIGRATE_KEY && c != O_MEM_MERGE)
 			machine_opt = argv[optind - 1];
 		switch (c) {
 		case O_KERNEL: cfg.kernel = optarg; break;
@@ -278,6 +291,17 @@ int cli_run(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_BALLOON:
+		case O_MEM_MERGE: {
+			int on = !strcmp(optarg, "on");
+			if (!on && strcmp(optarg, "off")) {
+				fprintf(stderr, "tern: invalid %s '%s': give on or off\n",
+					c == O_BALLOON ? "--balloon" : "--mem-merge", optarg);
+				return 2;
+			}
+			*(c == O_BALLOON ? &cfg.balloon : &mem_merge) = on;
+			break;
+		}
 		case O_NET: {
 			char why[256];
 			if (cfg.nnets >= VIRT_MAX_NICS) {
@@ -340,6 +364,7 @@ int cli_run(int argc, char **argv)
 		return 2;
 	}
 
+	cfg.mem_merge = mem_merge;      /* a host choice: also after --incoming */
 	if (run_ctl_prepare(&ctl, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "tern: %s\n", err);
 		return 1;
@@ -363,6 +388,8 @@ int cli_run(int argc, char **argv)
 	}
 	vm->migrate_key = migrate_key;
 	int mig_in_used = mig_in != NULL;
+	if (incoming)                   /* restored RAM is a new mapping */
+		ram_merge_advise(vm, 0, vm->ram_size);
 	if (incoming)
 		fprintf(stderr, "tern: %s %s in %lld ms%s\n", mig_in ? "switched over from" : "restored",
 			mig_in ? incoming : incoming + 5, (long long)(run_incoming_clock_ms() - restore_start),

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cli/balloon.h"
 #include "cli/cli.h"
 #include "cli/vm_info.h"
 #include "ctl/qmp_client.h"
@@ -134,6 +135,7 @@ int cli_vmctl(int argc, char **argv)
 		} else {
 			vm_info_print_header();
 			vm_info_print_row(&info);
+			balloon_print_status(c);
 		}
 	} else if (!strcmp(verb, "pause") || !strcmp(verb, "resume")) {
 		json_t *r = qmp_client_execute(c, verb[0] == 'p' ? "stop" : "cont", NULL, err, sizeof(err));

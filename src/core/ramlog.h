@@ -9,9 +9,9 @@
  * the slow path again. */
 #ifndef TERN_RAMLOG_H
 #define TERN_RAMLOG_H
+#include <stdbool.h>
 #include <stdint.h>
-
-struct vm;
+#include "core/vm.h"
 
 void ram_written(struct vm *vm, uint64_t off, uint64_t len);
 
@@ -25,4 +25,30 @@ void ram_dirty_log_stop(struct vm *vm);
  * them and flushes every hart's write TLB. Returns the number of pages. */
 uint64_t ram_dirty_log_sync(struct vm *vm, uint64_t *out);
 uint64_t ram_page_count(const struct vm *vm);
+
+/* Free pages given back by the guest (virtio-balloon inflate and free page
+ * reporting). ram_discard_track allocates the bitmap (0 or -ENOMEM). */
+int ram_discard_track(struct vm *vm);
+/* The guest gave [off, off+len) back (page-aligned; rounded inward). The
+ * host drops the pages (they read as zero afterwards; RAM mapped from a
+ * snapshot file is replaced by anonymous memory there, since dropping a
+ * private file page would bring the file's bytes back), decoded code of
+ * them goes, they leave every write TLB (so the next write is seen and
+ * clears the mark) and, while a migration logs, they are dirty (they
+ * travel as zero pages). Same threading rule as the dirty log: the harts
+ * must not be executing. Returns the bytes discarded. */
+uint64_t ram_discard(struct vm *vm, uint64_t off, uint64_t len);
+/* How many pages are marked discarded now. */
+uint64_t ram_discarded_count(const struct vm *vm);
+/* RAM was replaced wholesale (reset, restore): no page is discarded. */
+void ram_discard_forget(struct vm *vm);
+/* --mem-merge: mark [off, off+len) MADV_MERGEABLE when vm->ram_mergeable. */
+void ram_merge_advise(struct vm *vm, uint64_t off, uint64_t len);
+
+/* True when the page is known free: it reads as zero and needs no copy. */
+static inline bool ram_page_discarded(const struct vm *vm, uint64_t page)
+{
+	_Atomic uint64_t *d = vm->ram_discarded;
+	return d && (atomic_load_explicit(&d[page >> 6], memory_order_relaxed) >> (page & 63) & 1);
+}
 #endif

@@ -32,6 +32,10 @@ struct vm {
 	uint8_t *ram;
 	uint64_t ram_base, ram_size;
 	bool ram_file_backed;       /* mapped copy-on-write from a snapshot file */
+	bool ram_mergeable;         /* --mem-merge on: RAM is MADV_MERGEABLE (KSM) */
+	/* Pages the guest gave back (virtio-balloon), one bit per page, or NULL
+	 * when no balloon tracks them (core/ramlog.c). */
+	_Atomic uint64_t *ram_discarded;
 
 	struct mmio_region mmio[VM_MAX_MMIO];
 	int nmmio;
@@ -82,6 +86,7 @@ struct vm {
 	struct goldfish_rtc *rtc;
 	struct syscon *syscon;
 	struct virtio_mmio *power_button;   /* virtio-input, KEY_POWER (system_powerdown) */
+	struct virtio_mmio *balloon;     /* NULL without --balloon on */
 	struct evloop *loop;
 	struct chr *console;
 	int signal_fd;              /* SIGINT/SIGTERM/SIGHUP, read by the I/O loop */

@@ -209,6 +209,8 @@ static const char *const fdname_required[] = { "fdname", NULL };
 static const char *const hmp_required[] = { "command-line", NULL };
 static const char *const hmp_optional[] = { "cpu-index", NULL };
 
+static const char *const balloon_required[] = { "value", NULL };
+
 const struct qmp_command qmp_commands[] = {
 	{ .name = "query-status", .fn = cmd_query_status },
 	{ .name = "stop", .fn = cmd_stop },
@@ -237,5 +239,7 @@ const struct qmp_command qmp_commands[] = {
 	{ .name = "migrate_cancel", .fn = qmp_cmd_migrate_cancel },
 	{ .name = "migrate-start-postcopy", .fn = qmp_cmd_migrate_start_postcopy },
 	{ .name = "migrate-continue", .required = state_required, .fn = qmp_cmd_migrate_continue },
+	{ .name = "balloon", .required = balloon_required, .fn = qmp_cmd_balloon },
+	{ .name = "query-balloon", .fn = qmp_cmd_query_balloon },
 	{ .name = NULL },
 };

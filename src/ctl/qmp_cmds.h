@@ -36,4 +36,7 @@ int qmp_cmd_migrate_cancel(struct qmp_ctx *ctx, json_t *args, json_t **ret, stru
 int qmp_reclaim_postcopy(struct qmp_ctx *ctx, struct qmp_error *err);
 int qmp_cmd_migrate_start_postcopy(struct qmp_ctx *ctx, json_t *args, json_t **ret,
 				   struct qmp_error *err);
+/* ctl/qmp_balloon.c */
+int qmp_cmd_balloon(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err);
+int qmp_cmd_query_balloon(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err);
 #endif

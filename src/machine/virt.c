@@ -30,6 +30,8 @@
 #include "block/block.h"
 #include "virtio/rng.h"
 #include "virtio/input.h"
+#include "virtio/balloon.h"
+#include "core/ramlog.h"
 #include "virtio/net.h"
 #include "state/devlog.h"
 #include "net/net.h"
@@ -185,13 +187,27 @@ void virt_announce(struct vm *vm)
 			virtio_net_announce(vm->mmio[i].dev);
 }
 
-/* Virtio devices fill the virt slots in order: disks, NICs, then the rng. */
+/* The balloon, with free page reporting; it tracks the pages given back. */
+static int attach_balloon(struct vm *vm, unsigned slot, char *err, size_t errlen)
+{
+	struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
+	vm->balloon = ram_discard_track(vm) ? NULL : virtio_balloon_new(vm, irq, true);
+	if (!vm->balloon) {
+		snprintf(err, errlen, "cannot create the virtio-balloon device");
+		return -1;
+	}
+	return vm_add_mmio(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
+			   &virtio_mmio_ops, vm->balloon) ? -1 : 0;
+}
+
+/* Virtio devices fill the virt slots in order: disks, NICs, the rng, the balloon. */
 static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err, size_t errlen)
 {
 	unsigned slot = 0;
-	if (cfg->ndisks + cfg->nnets + !!cfg->rng > VIRT_VIRTIO_COUNT) {
-		snprintf(err, errlen, "too many virtio devices: %d disks, %d NICs%s exceed the %d slots",
-			 cfg->ndisks, cfg->nnets, cfg->rng ? " and the rng" : "", VIRT_VIRTIO_COUNT);
+	if (cfg->ndisks + cfg->nnets + !!cfg->rng + !!cfg->balloon > VIRT_VIRTIO_COUNT) {
+		snprintf(err, errlen, "too many virtio devices: %d disks, %d NICs%s%s exceed the %d slots",
+			 cfg->ndisks, cfg->nnets, cfg->rng ? ", the rng" : "",
+			 cfg->balloon ? ", the balloon" : "", VIRT_VIRTIO_COUNT);
 		return -1;
 	}
 	for (int i = 0; i < cfg->ndisks; i++, slot++) {
@@ -231,7 +247,10 @@ static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err
 		}
 		vm_add_mmio(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
 			    &virtio_mmio_ops, t);
+		slot++;
 	}
+	if (cfg->balloon && attach_balloon(vm, slot, err, errlen))
+		return -1;
 	return 0;
 }
 
@@ -288,6 +307,8 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 			 (unsigned long long)(cfg->mem_size >> 20), strerror(errno));
 		return -1;
 	}
+	vm->ram_mergeable = cfg->mem_merge;
+	ram_merge_advise(vm, 0, vm->ram_size);
 	vm->dcache = dcache_new(vm->ram_size);
 	/* The block compiler is on unless TERN_JIT=off (the interpreter alone
 	 * is kept as a reference for differential tests). */
@@ -379,6 +400,8 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 	mmap(vm->ram, vm->ram_size, PROT_READ | PROT_WRITE,
 	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 	vm->ram_file_backed = false;
+	ram_merge_advise(vm, 0, vm->ram_size);
+	ram_discard_forget(vm);
 	dcache_clear(vm->dcache);
 	if (vm->jit)
 		jit_reset(vm->jit);
@@ -520,6 +543,7 @@ void virt_destroy(struct vm *vm)
 	devlog_free(vm->devlog);
 	dcache_free(vm->dcache);
 	jit_free(vm->jit);
+	free((void *)vm->ram_discarded);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	pthread_cond_destroy(&vm->park_cond);

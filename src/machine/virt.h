@@ -59,6 +59,8 @@ struct virt_config {
 	const char *net_args[VIRT_MAX_NICS];   /* their text (kept in snapshots) */
 	int nnets;
 	int rng;                    /* attach a virtio-rng device */
+	int balloon;                /* attach a virtio-balloon with free page reporting */
+	int mem_merge;              /* RAM is MADV_MERGEABLE (KSM); host side only */
 	const char *kernel, *initrd, *append;
 	uint64_t mem_size;
 	int cpus;

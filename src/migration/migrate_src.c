@@ -196,8 +196,9 @@ static int64_t send_pages(struct migration *m)
 }
 
 /* Round 1: every page the guest may have touched. Pages that were never
- * touched (neither present nor swapped, by /proc/self/pagemap) are zero on
- * the destination already and are only counted. */
+ * touched (neither present nor swapped, by /proc/self/pagemap) or that the
+ * guest gave back (virtio-balloon) are zero on the destination already and
+ * are only counted; a write after the log started sends them again. */
 static void mark_all_pages(struct migration *m)
 {
 	uint64_t npages = ram_page_count(m->vm), skipped = 0;
@@ -209,7 +210,7 @@ static void mark_all_pages(struct migration *m)
 		bool have = fd >= 0 && pread(fd, buf, n * 8, off) == (ssize_t)(n * 8);
 		for (uint64_t i = 0; i < n; i++) {
 			/* bit 63 present, bit 62 swapped */
-			if (have && !(buf[i] >> 62)) {
+			if ((have && !(buf[i] >> 62)) || ram_page_discarded(m->vm, p + i)) {
 				skipped++;
 				continue;
 			}

@@ -37,7 +37,8 @@ size_t ram_batch_encode(const struct vm *vm, const uint64_t *pages, uint32_t n, 
 	size_t raw_len = 8ull * n;
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *src = vm->ram + (pages[i] << 12);
-		int zero = ram_page_is_zero(src);
+		/* a page the guest gave back reads as zero: no need to look */
+		int zero = ram_page_discarded(vm, pages[i]) || ram_page_is_zero(src);
 		uint64_t e = pages[i] << 1 | (uint64_t)zero;
 		memcpy(raw + 8ull * i, &e, 8);
 		if (!zero) {

@@ -37,6 +37,8 @@ char *snap_config_encode(const struct virt_config *cfg, const uint64_t *disk_siz
 		"kernel", abs_path(cfg->kernel), "initrd", abs_path(cfg->initrd),
 		"append", cfg->append, "console", cfg->console, "rng", cfg->rng,
 		"reboot", cfg->reboot_restart ? "restart" : "exit", "disks", disks);
+	if (j && cfg->balloon)
+		json_object_set_new(j, "balloon", json_true());
 	if (j)
 		json_object_set_new(j, "nets", nets);
 	else
@@ -85,6 +87,7 @@ int snap_config_decode(const char *text, size_t len, struct virt_config *cfg, js
 		return -1;
 	}
 	cfg->rng = json_is_true(json_object_get(j, "rng"));
+	cfg->balloon = json_is_true(json_object_get(j, "balloon"));
 	cfg->reboot_restart = !strcmp(reboot, "restart");
 	cfg->ndisks = (int)json_array_size(disks);
 	for (int i = 0; i < cfg->ndisks; i++) {

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "core/ramlog.h"
 #include "core/vm.h"
 #include "cpu/dcache.h"
 #include "dev/plic.h"
@@ -66,7 +67,8 @@ static int save_ram(struct vm *vm, struct vms_writer *w, struct snap_stats *st)
 		resident = NULL;
 	}
 	for (uint64_t i = 0; i < npages; i++) {
-		if ((!resident || (resident[i] & 1)) && !page_is_zero(vm->ram + i * PAGE)) {
+		if ((!resident || (resident[i] & 1)) && !ram_page_discarded(vm, i) &&
+		    !page_is_zero(vm->ram + i * PAGE)) {
 			bm[i / 64] |= 1ull << (i % 64);
 			st->pages_normal++;
 		} else {

@@ -28,6 +28,7 @@
 #include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/input.h"
+#include "virtio/balloon.h"
 
 #define BASE 0x10000000ull
 #define RAM_BASE 0x80000000ull
@@ -38,10 +39,10 @@
 #define PLIC_NCTX 2
 
 /* K_BOARD: a PLIC with a UART, a virtio-rng and the power button wired to it. */
-enum kind { K_UART, K_PLIC, K_RTC, K_SYSCON, K_RNG, K_BLK, K_NET, K_INPUT, K_BOARD, K_COUNT };
+enum kind { K_UART, K_PLIC, K_RTC, K_SYSCON, K_RNG, K_BLK, K_NET, K_INPUT, K_BALLOON, K_BOARD, K_COUNT };
 static const char *const kind_name[K_COUNT] = { "uart16550", "plic", "goldfish_rtc", "syscon",
 						 "virtio-rng", "virtio-blk", "virtio-net",
-						 "virtio-input", "board" };
+						 "virtio-input", "virtio-balloon", "board" };
 
 /* ---- a VM with one device, built the way virt_create builds it ---- */
 
@@ -119,6 +120,9 @@ static void add_device(struct rig *g, enum kind k, uint64_t base, struct irq_lin
 		dev = virtio_net_new(vm, irq, &g->be->be, mac);
 		break;
 	}
+	case K_BALLOON:
+		dev = virtio_balloon_new(vm, irq, true);
+		break;
 	default:
 		fail();
 	}
@@ -316,7 +320,7 @@ static void configure_queue(struct rig *g, unsigned q, bool ready)
 
 static unsigned nqueues(struct rig *g)
 {
-	return g->cur_kind == K_NET || g->cur_kind == K_INPUT ? 2 : 1;
+	return g->cur_kind == K_NET || g->cur_kind == K_INPUT || g->cur_kind == K_BALLOON ? 2 : 1;
 }
 
 /* A driver's bring-up, with selector games: DeviceFeaturesSel and
@@ -371,6 +375,11 @@ static void offer_request(struct rig *g)
 		set_desc(g, 0, 0, BUF, 16, 1 /* NEXT */, 1);
 		set_desc(g, 0, 1, BUF + 0x100, VIRTIO_BLK_ID_BYTES, 3, 2);
 		set_desc(g, 0, 2, BUF + 0x200, 1, 2, 0);
+	} else if (g->cur_kind == K_BALLOON) {      /* inflate: two pages and a stray PFN */
+		uint32_t pfn[3] = { (uint32_t)((RAM_BASE + 0xc0000) >> 12),
+				    (uint32_t)((RAM_BASE + 0xc1000) >> 12), 5 };
+		memcpy(g->vm.ram + BUF, pfn, sizeof(pfn));
+		set_desc(g, 0, 0, BUF, sizeof(pfn), 0, 0);
 	} else {
 		return;
 	}
@@ -531,6 +540,7 @@ static void test_virtio_rng(void **state) { equivalence(K_RNG, 300, 200); }
 static void test_virtio_blk(void **state) { equivalence(K_BLK, 200, 200); }
 static void test_virtio_net(void **state) { equivalence(K_NET, 300, 200); }
 static void test_virtio_input(void **state) { equivalence(K_INPUT, 300, 200); }
+static void test_virtio_balloon(void **state) { equivalence(K_BALLOON, 300, 200); }
 /* Devices whose lines go into a PLIC: replays drive those lines, and the
  * PLIC's residue, loaded after every replay, must still win. */
 static void test_board(void **state) { equivalence(K_BOARD, 200, 400); }
@@ -777,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_virtio_blk),
 		cmocka_unit_test(test_virtio_net),
 		cmocka_unit_test(test_virtio_input),
+		cmocka_unit_test(test_virtio_balloon),
 		cmocka_unit_test(test_board),
 		cmocka_unit_test(test_uart_dlab),
 		cmocka_unit_test(test_virtio_reset_drops_log),

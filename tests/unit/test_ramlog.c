@@ -5,6 +5,8 @@
 #include "cpu_fixture.h"
 #include "cpu/jit.h"
 #include "core/ramlog.h"
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define WORDS ((RAM_SIZE / 4096 + 63) / 64)
 
@@ -125,6 +127,130 @@ static void test_dma_and_bounds(void **state)
 	assert_int_equal(sync_bits(f, bits), 0);
 }
 
+/* Guest RAM as the board maps it (anonymous, page-aligned), so pages can
+ * really be given back; the fixture's calloc'ed RAM is put back after. */
+static uint8_t *map_ram(struct fx *f)
+{
+	uint8_t *old = f->vm->ram, *ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE,
+					      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(ram != MAP_FAILED);
+	memcpy(ram, old, RAM_SIZE);
+	f->vm->ram = ram;
+	assert_int_equal(ram_discard_track(f->vm), 0);
+	return old;
+}
+
+static void unmap_ram(struct fx *f, uint8_t *old)
+{
+	munmap(f->vm->ram, RAM_SIZE);
+	f->vm->ram = old;
+	free((void *)f->vm->ram_discarded);
+	f->vm->ram_discarded = NULL;
+}
+
+/* A page the guest gave back reads as zero and is marked; it leaves the
+ * write TLB, so the next store, even one that hit the TLB before, takes the
+ * slow path and clears the mark. While logging, giving back dirties. */
+static void discard_then_write(struct fx *f)
+{
+	uint8_t *old = map_ram(f);
+	uint64_t bits[WORDS], page = (DATA - RAM_BASE) >> 12;
+	uint32_t prog[] = { SD(5, 10, 0), INSN_J_SELF };
+	uint64_t pc = fx_code(f, prog, 2);
+	f->h->x[10] = DATA;
+	f->h->x[5] = 0x1234;
+	fx_run(f, pc, 5);                       /* the store's page is in the write TLB */
+	assert_int_equal(rd64(f, DATA), 0x1234);
+	assert_int_equal(ram_dirty_log_start(f->vm), 0);
+	sync_bits(f, bits);
+	fx_run(f, pc, 5);                       /* and again after the sync */
+	sync_bits(f, bits);
+	fx_run(f, pc, 5);
+	assert_int_equal(ram_discard(f->vm, DATA - RAM_BASE, 4096), 4096);
+	assert_true(ram_page_discarded(f->vm, page));
+	assert_int_equal(rd64(f, DATA), 0);
+	assert_int_equal(ram_discarded_count(f->vm), 1);
+	/* no sync in between: a sync flushes the write TLBs by itself */
+	f->h->x[5] = 0x5678;
+	fx_run(f, pc, 5);
+	assert_false(ram_page_discarded(f->vm, page));
+	assert_int_equal(rd64(f, DATA), 0x5678);
+	assert_int_equal(sync_bits(f, bits), 1);
+	assert_true(page_bit(bits, DATA));
+	/* given back with no write after: the zero page must travel */
+	ram_discard(f->vm, DATA - RAM_BASE, 4096);
+	assert_int_equal(sync_bits(f, bits), 1);
+	assert_true(page_bit(bits, DATA));
+	ram_dirty_log_stop(f->vm);
+	/* RAM replaced (reset, restore): nothing is discarded any more. */
+	ram_discard(f->vm, 0, 8192);
+	ram_discard_forget(f->vm);
+	assert_int_equal(ram_discarded_count(f->vm), 0);
+	unmap_ram(f, old);
+}
+
+static void test_discard_interpreter(void **state)
+{
+	discard_then_write(*state);
+}
+
+static void test_discard_jit(void **state)
+{
+	struct fx *f = *state;
+	f->vm->jit = jit_new(1u << 20);
+	assert_non_null(f->vm->jit);
+	discard_then_write(f);
+	jit_free(f->vm->jit);
+	f->vm->jit = NULL;
+}
+
+static void test_discard_bounds(void **state)
+{
+	struct fx *f = *state;
+	/* Without a bitmap (no balloon): the pages still go, nothing is marked. */
+	assert_int_equal(ram_discard(f->vm, 0x1800, 0x2000), 4096);   /* [0x2000, 0x3000) */
+	assert_false(ram_page_discarded(f->vm, 2));
+	uint8_t *old = map_ram(f);
+	memset(f->vm->ram, 0x11, 0x4000);
+	assert_int_equal(ram_discard(f->vm, 0x1800, 0x2000), 4096);
+	assert_int_equal(f->vm->ram[0x1fff], 0x11);
+	assert_int_equal(f->vm->ram[0x2000], 0);
+	assert_int_equal(f->vm->ram[0x3000], 0x11);
+	assert_int_equal(ram_discard(f->vm, 0x100, 0x200), 0);         /* no whole page */
+	assert_int_equal(ram_discard(f->vm, RAM_SIZE, 4096), 0);       /* outside */
+	assert_int_equal(ram_discard(f->vm, RAM_SIZE - 4096, UINT64_MAX), 4096);
+	assert_int_equal(ram_discarded_count(f->vm), 2);
+	unmap_ram(f, old);
+}
+
+/* RAM mapped privately from a snapshot file: a given-back page must read
+ * as zero, not as the file's bytes again. */
+static void test_discard_file_backed(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *old = map_ram(f);
+	char path[] = "/tmp/tern-ramlog-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	uint8_t page[4096];
+	memset(page, 0x5a, sizeof(page));
+	for (uint64_t off = 0; off < RAM_SIZE; off += 4096)
+		assert_int_equal(pwrite(fd, page, 4096, (off_t)off), 4096);
+	assert_true(mmap(f->vm->ram, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) ==
+		    f->vm->ram);
+	close(fd);
+	f->vm->ram_file_backed = true;
+	assert_int_equal(ram_discard(f->vm, 0x10000, 0x3000), 0x3000);
+	assert_int_equal(f->vm->ram[0x10000], 0);
+	assert_int_equal(f->vm->ram[0x12fff], 0);
+	assert_int_equal(f->vm->ram[0x13000], 0x5a);
+	assert_int_equal(f->vm->ram[0xffff], 0x5a);
+	f->vm->ram[0x10000] = 1;                  /* the new mapping is writable */
+	f->vm->ram_file_backed = false;
+	unmap_ram(f, old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +259,10 @@ int main(void)
 		FX_TEST(test_amo_logged),
 		FX_TEST(test_ad_update_logged),
 		FX_TEST(test_dma_and_bounds),
+		FX_TEST(test_discard_interpreter),
+		FX_TEST(test_discard_jit),
+		FX_TEST(test_discard_bounds),
+		FX_TEST(test_discard_file_backed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
