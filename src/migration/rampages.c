@@ -17,13 +17,23 @@ static uint32_t get32(const uint8_t *p)
 	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* Most data pages differ from zero in their first or last word, so those
+ * are looked at first; the rest goes in 256-byte blocks with an early exit
+ * (the compiler vectorises the inner OR). Before, every non-zero page was
+ * read in full here, then again by the copy. */
 int ram_page_is_zero(const uint8_t *p)
 {
 	const uint64_t *w = (const uint64_t *)(const void *)p;
-	uint64_t acc = 0;
-	for (int i = 0; i < 512; i += 8)
-		acc |= w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7];
-	return acc == 0;
+	if (w[0] | w[511])
+		return 0;
+	for (int i = 0; i < 512; i += 32) {
+		uint64_t acc = 0;
+		for (int j = 0; j < 32; j++)
+			acc |= w[i + j];
+		if (acc)
+			return 0;
+	}
+	return 1;
 }
 
 /* Header: codec u8, 3 reserved, npages u32, raw_len u32, body_len u32.

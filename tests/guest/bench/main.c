@@ -16,6 +16,7 @@ static const struct {
     { "mem", bench_mem },
     { "syscall", bench_syscall },
     { "dirty", bench_dirty },
+    { "touch", bench_touch },
 };
 
 int main(int argc, char **argv)
