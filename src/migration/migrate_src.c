@@ -236,6 +236,36 @@ int mig_send_batch(struct migration *m, const uint64_t *pages, uint32_t n, int u
 	return 0;
 }
 
+/* The guest is parked (the switch-over), so its RAM holds still: the pages
+ * go from guest RAM to the socket without a copy into m->enc. */
+static int send_batch_parked(struct migration *m, const uint64_t *pages, uint32_t n)
+{
+	struct ram_batch_stats st = { 0 };
+	const uint8_t *data[RAM_BATCH_MAX_PAGES];
+	uint32_t nd;
+	size_t head = ram_batch_encode_refs(m->vm, pages, n, m->enc, data, &nd, &st);
+	if (vms_section_begin(&m->w, VMS_ID_RAM_BATCH, 0, 1, head + 4096ull * nd) ||
+	    vms_section_writev(&m->w, m->enc, head, data, nd, 4096) || vms_section_end(&m->w)) {
+		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
+		return -1;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->info.transferred += RAM_BATCH_HDR + st.raw_bytes;
+	m->info.normal += st.pages_normal;
+	m->info.duplicate += st.pages_zero;
+	m->info.remaining -= m->info.remaining >= (uint64_t)n * 4096 ? (uint64_t)n * 4096 : m->info.remaining;
+	pthread_mutex_unlock(&m->lock);
+	pace(m, RAM_BATCH_HDR + st.raw_bytes);
+	return 0;
+}
+
+static int send_batch(struct migration *m, const uint64_t *pages, uint32_t n)
+{
+	if (m->paused && !m->p.compress)
+		return send_batch_parked(m, pages, n);
+	return mig_send_batch(m, pages, n, 0);
+}
+
 /* Send every page whose bit is set (clearing the bits). Returns bytes put
  * on the wire, or -1. */
 static int64_t send_pages(struct migration *m)
@@ -251,13 +281,13 @@ static int64_t send_pages(struct migration *m)
 			bits &= bits - 1;
 			pages[n++] = wi * 64 + b;
 			if (n == RAM_BATCH_MAX_PAGES) {
-				if (atomic_load(&m->cancel) || mig_send_batch(m, pages, n, 0))
+				if (atomic_load(&m->cancel) || send_batch(m, pages, n))
 					return -1;
 				n = 0;
 			}
 		}
 	}
-	if (n && mig_send_batch(m, pages, n, 0))
+	if (n && send_batch(m, pages, n))
 		return -1;
 	return (int64_t)(m->w.off - before);
 }
