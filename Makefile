@@ -144,6 +144,8 @@ $(BUILD)/bench/jit_loops.bin: bench/jit/loops.S
 bench-migrate: deps all
 	@guest/build-kit.sh
 	@bench/migrate.py
+	@RUNS=3 bench/snapshot_bench.py --qemu --docs
+	@bench/density.py --docs
 
 # Installs as a Debian user expects: PREFIX (default /usr/local) and DESTDIR
 # for packaging. The DTD and the dashboard go to PREFIX/share/tern, where

@@ -27,9 +27,10 @@
 #define MAX_ROUNDS 30
 /* Below this expected downtime, further rounds are not worth their time. */
 #define DOWNTIME_FLOOR_MS 5.0
-/* Above this expected downtime (and within the limit), a guest whose dirty
- * set stopped shrinking is slowed briefly before the switch-over. */
-#define SETTLE_MS 50.0
+/* Up to this expected downtime (and within the limit), a guest whose dirty
+ * set stopped shrinking switches over at once; above it, it is slowed for
+ * one last round first. */
+#define SETTLE_MS 20.0
 #define ACK_TIMEOUT_MS 60000
 
 
@@ -169,6 +170,36 @@ int mig_send_batch(struct migration *m, const uint64_t *pages, uint32_t n, int u
 	return 0;
 }
 
+/* The guest is parked (the switch-over), so its RAM holds still: the pages
+ * go from guest RAM to the socket without a copy into m->enc. */
+static int send_batch_parked(struct migration *m, const uint64_t *pages, uint32_t n)
+{
+	struct ram_batch_stats st = { 0 };
+	const uint8_t *data[RAM_BATCH_MAX_PAGES];
+	uint32_t nd;
+	size_t head = ram_batch_encode_refs(m->vm, pages, n, m->enc, data, &nd, &st);
+	if (vms_section_begin(&m->w, VMS_ID_RAM_BATCH, 0, 1, head + 4096ull * nd) ||
+	    vms_section_writev(&m->w, m->enc, head, data, nd, 4096) || vms_section_end(&m->w)) {
+		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
+		return -1;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->info.transferred += RAM_BATCH_HDR + st.raw_bytes;
+	m->info.normal += st.pages_normal;
+	m->info.duplicate += st.pages_zero;
+	m->info.remaining -= m->info.remaining >= (uint64_t)n * 4096 ? (uint64_t)n * 4096 : m->info.remaining;
+	pthread_mutex_unlock(&m->lock);
+	pace(m, RAM_BATCH_HDR + st.raw_bytes);
+	return 0;
+}
+
+static int send_batch(struct migration *m, const uint64_t *pages, uint32_t n)
+{
+	if (m->paused && !m->p.compress)
+		return send_batch_parked(m, pages, n);
+	return mig_send_batch(m, pages, n, 0);
+}
+
 /* Send every page whose bit is set (clearing the bits). Returns bytes put
  * on the wire, or -1. */
 static int64_t send_pages(struct migration *m)
@@ -184,13 +215,13 @@ static int64_t send_pages(struct migration *m)
 			bits &= bits - 1;
 			pages[n++] = wi * 64 + b;
 			if (n == RAM_BATCH_MAX_PAGES) {
-				if (atomic_load(&m->cancel) || mig_send_batch(m, pages, n, 0))
+				if (atomic_load(&m->cancel) || send_batch(m, pages, n))
 					return -1;
 				n = 0;
 			}
 		}
 	}
-	if (n && mig_send_batch(m, pages, n, 0))
+	if (n && send_batch(m, pages, n))
 		return -1;
 	return (int64_t)(m->w.off - before);
 }
@@ -382,11 +413,26 @@ static void set_throttle(struct migration *m, int pct)
 	pthread_mutex_unlock(&m->lock);
 }
 
-/* Pre-copy rounds until the expected downtime fits the limit. */
+/* Pre-copy rounds until the expected downtime fits the limit.
+ *
+ * The switch-over point comes from the dirty rate: a round that shrinks the
+ * dirty set by a third is followed by another (Xen's rule: the next one is
+ * shorter). A round that does not (the guest dirties pages about as fast as
+ * they are sent: no number of rounds converges) is followed by one last
+ * round with the guest slowed to FINAL_THROTTLE, so that what is dirty at
+ * the switch-over is only what the slowed guest wrote during that round.
+ * Earlier versions throttled 20 points per two stalled rounds and settled
+ * with two 40-point rounds: with a guest that writes one byte per page at
+ * full speed (bench/migrate.py "-byte" cases) that took 6 to 8 rounds of
+ * the whole hot set; see docs/MIGRATION.md "Profile". */
+#define FINAL_THROTTLE 95
 static int precopy(struct migration *m)
 {
-	uint64_t prev_dirty = UINT64_MAX;
-	unsigned stalled = 0, settling = 0;
+	uint64_t sent_pages = 0;
+	for (uint64_t i = 0; i < m->words; i++)
+		sent_pages += (uint64_t)__builtin_popcountll(m->bitmap[i]);
+	bool final = false;
+	bool trace = getenv("TERN_MIG_TRACE") != NULL;     /* per-round lines on stderr */
 	for (unsigned round = 1;; round++) {
 		int64_t t = mig_now_us();
 		int64_t bytes = send_pages(m);
@@ -394,10 +440,18 @@ static int precopy(struct migration *m)
 			return -1;
 		int64_t dt = mig_now_us() - t;
 		uint64_t dirty = sync_dirty(m);
+		if (trace)
+			fprintf(stderr, "tern: migration round %u: %llu pages, %lld bytes in %lld us, "
+				"harvest %lld us, %llu dirty, throttle %d%%\n", round,
+				(unsigned long long)sent_pages, (long long)bytes, (long long)dt,
+				(long long)(mig_now_us() - t - dt), (unsigned long long)dirty,
+				atomic_load(&m->vm->throttle_pct));
 		double bw = dt > 0 ? (double)bytes / ((double)dt / 1e6) : 1e12;   /* bytes/s */
 		if (bw < 1e6)
 			bw = 1e6;
-		double expected_ms = (double)dirty * 4096 / bw * 1000;
+		/* Bytes on the wire per dirty page (zero pages are markers). */
+		double per_page = sent_pages ? (double)bytes / (double)sent_pages : 4096;
+		double expected_ms = (double)dirty * per_page / bw * 1000;
 		pthread_mutex_lock(&m->lock);
 		m->info.rounds = round;
 		m->info.mbps = bw * 8 / 1e6;
@@ -408,36 +462,20 @@ static int precopy(struct migration *m)
 			return -1;
 		if (round >= MAX_ROUNDS || atomic_load(&m->start_postcopy))
 			return 0;
-		/* The limit is the most the user accepts, not a target: while
-		 * each round still shrinks the dirty set by a third, another
-		 * round costs little (the next one is shorter) and cuts the
-		 * downtime (Xen's rule: iterate until the dirty set stops
-		 * shrinking or is tiny). A weaker rule (a tenth) cut the 1 GiB
-		 * bench case's downtime to ~5 ms but doubled its total time. */
-		bool shrinking = dirty * 3 < prev_dirty * 2;
-		if (expected_ms <= (double)m->p.downtime_limit_ms &&
-		    (!shrinking || expected_ms <= DOWNTIME_FLOOR_MS)) {
-			/* Within the limit but no longer shrinking: when the
-			 * pause would still be long, slow the guest for at most
-			 * two short rounds (40 points each) so that it dirties
-			 * less before the last copy. In bench/migrate.py's 1 GiB
-			 * case this took the downtime from ~113 to ~76 ms for
-			 * ~0.4 s more in total; the 256 MiB case never gets here. */
-			if (expected_ms <= SETTLE_MS || settling >= 2)
-				return 0;
-			settling++;
-			set_throttle(m, atomic_load(&m->vm->throttle_pct) + 40);
-			prev_dirty = dirty;
-			continue;
+		bool fits = expected_ms <= (double)m->p.downtime_limit_ms;
+		bool shrinking = dirty * 3 < sent_pages * 2;
+		if (fits && (final || expected_ms <= DOWNTIME_FLOOR_MS ||
+			     (!shrinking && expected_ms <= SETTLE_MS)))
+			return 0;
+		if (final) {
+			/* Still too much for the limit after a slowed round
+			 * (a very slow link): slow the guest further. */
+			set_throttle(m, atomic_load(&m->vm->throttle_pct) + 20);
+		} else if (!shrinking) {
+			set_throttle(m, FINAL_THROTTLE);
+			final = true;
 		}
-		/* Auto-converge: rounds that do not shrink the dirty set slow
-		 * the guest down, 20 points at a time, up to 99%. */
-		if (dirty * 10 >= prev_dirty * 9 && ++stalled >= 2) {
-			int now = atomic_load(&m->vm->throttle_pct);
-			set_throttle(m, now ? now + m->p.throttle_increment : m->p.throttle_initial);
-			stalled = 0;
-		}
-		prev_dirty = dirty;
+		sent_pages = dirty;
 	}
 }
 

@@ -17,13 +17,23 @@ static uint32_t get32(const uint8_t *p)
 	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* Most data pages differ from zero in their first or last word, so those
+ * are looked at first; the rest goes in 256-byte blocks with an early exit
+ * (the compiler vectorises the inner OR). Before, every non-zero page was
+ * read in full here, then again by the copy. */
 int ram_page_is_zero(const uint8_t *p)
 {
 	const uint64_t *w = (const uint64_t *)(const void *)p;
-	uint64_t acc = 0;
-	for (int i = 0; i < 512; i += 8)
-		acc |= w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7];
-	return acc == 0;
+	if (w[0] | w[511])
+		return 0;
+	for (int i = 0; i < 512; i += 32) {
+		uint64_t acc = 0;
+		for (int j = 0; j < 32; j++)
+			acc |= w[i + j];
+		if (acc)
+			return 0;
+	}
+	return 1;
 }
 
 /* Header: codec u8, 3 reserved, npages u32, raw_len u32, body_len u32.
@@ -64,6 +74,33 @@ size_t ram_batch_encode(const struct vm *vm, const uint64_t *pages, uint32_t n, 
 	st->raw_bytes += raw_len;
 	st->wire_bytes += RAM_BATCH_HDR + body;
 	return RAM_BATCH_HDR + body;
+}
+
+size_t ram_batch_encode_refs(const struct vm *vm, const uint64_t *pages, uint32_t n, uint8_t *out,
+			     const uint8_t **data, uint32_t *ndata, struct ram_batch_stats *st)
+{
+	uint8_t *ent = out + RAM_BATCH_HDR;
+	uint32_t nd = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *src = vm->ram + (pages[i] << 12);
+		int zero = ram_page_is_zero(src);
+		uint64_t e = pages[i] << 1 | (uint64_t)zero;
+		memcpy(ent + 8ull * i, &e, 8);
+		if (!zero)
+			data[nd++] = src;
+	}
+	st->pages_normal += nd;
+	st->pages_zero += n - nd;
+	uint32_t raw_len = 8 * n + 4096 * nd;
+	out[0] = RAM_CODEC_NONE;
+	out[1] = out[2] = out[3] = 0;
+	put32(out + 4, n);
+	put32(out + 8, raw_len);
+	put32(out + 12, raw_len);
+	st->raw_bytes += raw_len;
+	st->wire_bytes += RAM_BATCH_HDR + raw_len;
+	*ndata = nd;
+	return RAM_BATCH_HDR + 8ull * n;
 }
 
 int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, _Atomic uint64_t *absent,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include <xxhash.h>
 #include "state/stream.h"
 
@@ -50,6 +51,28 @@ static int write_all(struct vms_writer *w, const void *p, size_t n)
 		b += k;
 		n -= (size_t)k;
 		w->off += (uint64_t)k;
+	}
+	return 0;
+}
+
+static int writev_all(struct vms_writer *w, struct iovec *iov, int n)
+{
+	while (n) {
+		ssize_t k = writev(w->fd, iov, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return fail(w->err, "write failed: %s", k < 0 ? strerror(errno) : "no progress");
+		w->off += (uint64_t)k;
+		while (n && (size_t)k >= iov->iov_len) {
+			k -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n) {
+			iov->iov_base = (uint8_t *)iov->iov_base + k;
+			iov->iov_len -= (size_t)k;
+		}
 	}
 	return 0;
 }
@@ -100,6 +123,30 @@ int vms_section_write(struct vms_writer *w, const void *p, size_t n)
 	XXH3_128bits_update(w->md, p, n);
 	w->left -= n;
 	return write_all(w, p, n);
+}
+
+int vms_section_writev(struct vms_writer *w, const void *head, size_t head_len,
+		       const uint8_t *const *bufs, uint32_t n, size_t len)
+{
+	if (head_len + (uint64_t)n * len > w->left)
+		return fail(w->err, "section overflows its declared length");
+	struct iovec iov[257];
+	int niov = 0;
+	XXH3_128bits_update(w->md, head, head_len);
+	iov[niov++] = (struct iovec){ (void *)head, head_len };
+	for (uint32_t i = 0; i < n; i++) {
+		XXH3_128bits_update(w->md, bufs[i], len);
+		iov[niov++] = (struct iovec){ (void *)bufs[i], len };
+		if (niov == 257 || i + 1 == n) {
+			if (writev_all(w, iov, niov))
+				return -1;
+			niov = 0;
+		}
+	}
+	if (niov && writev_all(w, iov, niov))
+		return -1;
+	w->left -= head_len + (uint64_t)n * len;
+	return 0;
 }
 
 int vms_section_hole(struct vms_writer *w, uint64_t n)

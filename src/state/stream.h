@@ -51,6 +51,9 @@ int vms_writer_init(struct vms_writer *w, int fd);
 int vms_section_begin(struct vms_writer *w, uint32_t id, uint16_t instance, uint16_t version,
 		      uint64_t len);
 int vms_section_write(struct vms_writer *w, const void *p, size_t n);
+/* The same for n buffers of len bytes each after head (one writev). */
+int vms_section_writev(struct vms_writer *w, const void *head, size_t head_len,
+		       const uint8_t *const *bufs, uint32_t n, size_t len);
 /* n payload bytes of zeros that the digest does not cover (RAM holes). */
 int vms_section_hole(struct vms_writer *w, uint64_t n);
 int vms_section_end(struct vms_writer *w);

@@ -55,6 +55,22 @@ static void expect_refused(struct fx *f, const uint8_t *p, size_t n, const char 
 	free(before);
 }
 
+/* The zero check looks at the ends first, then in blocks: a single set
+ * byte anywhere makes a page non-zero. */
+static void test_zero_page_every_byte(void **state)
+{
+	(void)state;
+	static _Alignas(64) uint8_t page[4096];
+	memset(page, 0, sizeof(page));
+	assert_true(ram_page_is_zero(page));
+	for (int i = 0; i < 4096; i++) {
+		page[i] = (uint8_t)(1u << (i % 8));
+		assert_false(ram_page_is_zero(page));
+		page[i] = 0;
+	}
+	assert_true(ram_page_is_zero(page));
+}
+
 static void test_hostile_batches(void **state)
 {
 	(void)state;
@@ -171,6 +187,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_plain),
 		cmocka_unit_test(test_roundtrip_zstd),
+		cmocka_unit_test(test_zero_page_every_byte),
 		cmocka_unit_test(test_hostile_batches),
 		cmocka_unit_test(test_postcopy_batch_fills_only_absent),
 		cmocka_unit_test(test_postcopy_demand_fetch),

@@ -60,5 +60,6 @@ int bench_mem(int argc, char **argv);
 int bench_syscall(int argc, char **argv);
 int bench_dirty(int argc, char **argv);
 int bench_loops(int argc, char **argv);
+int bench_touch(int argc, char **argv);
 
 #endif

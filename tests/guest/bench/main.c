@@ -20,6 +20,7 @@ static const struct {
     { "loops_crc", bench_loops },
     { "loops_mix", bench_loops },
     { "loops_copy", bench_loops },
+    { "touch", bench_touch },
 };
 
 int main(int argc, char **argv)
