@@ -154,13 +154,14 @@ static void raise_illegal(struct hart *h, uint64_t bits)
 /* ---- emission helpers -------------------------------------------------- */
 
 /* Guest register loads and stores. Registers a block reads often are
- * kept in host registers (b->pin, chosen by pick_pins) for the whole block,
- * written through: every write goes to memory too, so the hart's copy is
- * always current and exits, stubs and traps need no spilling. rax
- * remembers the register it last loaded or stored, so an instruction
- * reading the register the one before it wrote takes it from rax instead
- * of reloading it through memory (a store-forwarding stall on the critical
- * path of most loops). */
+ * kept in host registers (b->pin, chosen by pick_pins) for the whole block.
+ * Writes to them stay in the host register; spill() writes the ones the
+ * block writes back to the hart before anything that leaves the block or
+ * calls C (exits, chained jumps, slow paths, traps), so the C side always
+ * sees current registers. rax remembers the register it last loaded or
+ * stored, so an instruction reading the register the one before it wrote
+ * takes it from rax instead of reloading it through memory (a
+ * store-forwarding stall on the critical path of most loops). */
 static int pinned(const struct x86buf *b, int xr)
 {
 	return xr > 0 && xr < 32 ? b->pin[xr] : 0;
@@ -190,8 +191,9 @@ static void ld32(struct x86buf *b, int reg, int xr)
 static void st64(struct x86buf *b, int reg, int xr)
 {
 	int h = pinned(b, xr);
-	x86_op_mem(b, 1, X86_MOV_STORE, reg, RBX, -1, XREG(xr));
-	if (h && h != reg)
+	if (!h)
+		x86_op_mem(b, 1, X86_MOV_STORE, reg, RBX, -1, XREG(xr));
+	else if (h != reg)
 		x86_op_reg(b, 1, X86_MOV_LOAD, h, reg);
 	if (reg == RAX)
 		b->rax_holds = xr;
@@ -209,21 +211,31 @@ static void op_x(struct x86buf *b, int w, uint32_t xop, int reg, int xr)
 static void st_imm(struct x86buf *b, int xr, int32_t imm)
 {
 	int h = pinned(b, xr);
-	x86_store_imm(b, RBX, XREG(xr), imm);
-	if (h) {
+	if (!h)
+		x86_store_imm(b, RBX, XREG(xr), imm);
+	else {
 		x86_rex(b, 1, 0, -1, h);                   /* mov r64, imm32 */
 		x86_byte(b, 0xc7);
 		x86_byte(b, (uint8_t)(0xc0 | (h & 7)));
 		x86_u32(b, (uint32_t)imm);
 	}
 }
-/* A call to C: the caller-saved host registers holding guest registers
- * are saved around it (an even number of pushes keeps rsp aligned). */
+/* Write the pinned registers the block writes back to the hart. */
+static void spill(struct x86buf *b)
+{
+	for (int xr = 1; xr < 32; xr++)
+		if (b->pin_dirty & (1u << xr))
+			x86_op_mem(b, 1, X86_MOV_STORE, b->pin[xr], RBX, -1, XREG(xr));
+}
+/* A call to C, after a spill: the caller-saved host registers holding
+ * guest registers are saved around it (an even number of pushes keeps rsp
+ * aligned). */
 static const uint8_t pin_regs[] = { R13, R14, R15, R8, R9, R10, R11 };
 #define NPIN ((int)sizeof(pin_regs))
 static void call_c(struct x86buf *b, const void *fn)
 {
 	int saved[4], n = 0;
+	spill(b);
 	for (int xr = 1; xr < 32; xr++)
 		if (b->pin[xr] >= R8 && b->pin[xr] <= R11)
 			saved[n++] = b->pin[xr];
@@ -239,6 +251,7 @@ static void sext32(struct x86buf *b, int reg) { x86_op_reg(b, 1, X86_MOVSXD, reg
 
 static void epilogue(struct x86buf *b)
 {
+	spill(b);
 	x86_alu_imm(b, 1, GRP_ADD, RSP, 8);
 	x86_pop(b, R15);
 	x86_pop(b, R14);
@@ -285,13 +298,16 @@ struct gen {
 static void pick_pins(struct x86buf *b, const struct dinsn *in, int n)
 {
 	int reads[32] = { 0 }, delta = 0, self_loop = 0;
+	uint32_t written = 0;
 	for (int k = 0; k < n; k++) {
 		const struct dinsn *d = &in[k];
 		if (d->op == OP_FLOAD || d->op == OP_FSTORE || d->op == OP_FPOP) {
 			reads[RS1(d->raw)]++;          /* an address, or fcvt/fmv from x */
+			written |= 1u << RD(d->raw);
 		} else {
 			if (d->rs1 < 32) reads[d->rs1]++;
 			if (d->rs2 < 32) reads[d->rs2]++;
+			if (d->rd < 32) written |= 1u << d->rd;
 		}
 		if (op_ends_block(d->op) || d->op == OP_CBO) {
 			self_loop = (d->op == OP_JAL || (d->op >= OP_BEQ && d->op <= OP_BGEU)) &&
@@ -309,6 +325,8 @@ static void pick_pins(struct x86buf *b, const struct dinsn *in, int n)
 		if (!best || reads[best] < (self_loop ? 1 : 2))
 			break;
 		b->pin[best] = pin_regs[i];
+		if (written & (1u << best))
+			b->pin_dirty |= 1u << best;
 	}
 }
 
@@ -335,6 +353,7 @@ static void exit_to(struct gen *g, int32_t delta, uint32_t count, int chain)
 	struct chain *c = &g->chains[g->nchains++];
 	x86_alu_imm(b, 0, GRP_CMP, RBP, JIT_CHAIN_LIMIT);
 	c->full = x86_jcc32(b, CC_AE);
+	spill(b);                      /* the target block reloads from the hart */
 	x86_op_mem(b, 1, X86_LEA, R12, R12, -1, delta);
 	c->site = x86_jmp32(b);
 	c->delta = delta;
@@ -387,10 +406,10 @@ static uint8_t *emit_tlb_probe(struct x86buf *b, const struct dinsn *d, unsigned
 	ld64(b, RAX, d->rs1);
 	if (d->imm)
 		x86_alu_imm(b, 1, GRP_ADD, RAX, d->imm);
-	x86_op_reg(b, 1, X86_MOV_LOAD, RCX, RAX);
-	x86_shift_imm(b, 1, SH_SHR, RCX, PAGE_SHIFT);
-	x86_alu_imm(b, 0, GRP_AND, RCX, TLB_SIZE - 1);
-	x86_shift_imm(b, 0, SH_SHL, RCX, 4);
+	/* rcx = the entry's offset, (va >> 12) % TLB_SIZE * 16, in two steps */
+	x86_op_reg(b, 0, X86_MOV_LOAD, RCX, RAX);
+	x86_shift_imm(b, 0, SH_SHR, RCX, PAGE_SHIFT - 4);
+	x86_alu_imm(b, 0, GRP_AND, RCX, (TLB_SIZE - 1) << 4);
 	/* The key is taken from the last byte's page: an access that crosses
 	 * into the next page cannot match the first page's entry. */
 	x86_op_mem(b, 1, X86_LEA, RDX, RAX, -1, (int32_t)size - 1);
