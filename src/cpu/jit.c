@@ -153,35 +153,109 @@ static void raise_illegal(struct hart *h, uint64_t bits)
 
 /* ---- emission helpers -------------------------------------------------- */
 
-/* Guest register loads and stores. rax remembers the register it last
- * loaded or stored, so an instruction reading the register the one before
- * it wrote takes it from rax instead of reloading it through memory (a
+/* Guest register loads and stores. Registers a block reads often are
+ * kept in host registers (b->pin, chosen by pick_pins) for the whole block.
+ * Writes to them stay in the host register; spill() writes the ones the
+ * block writes back to the hart before anything that leaves the block or
+ * calls C (exits, chained jumps, slow paths, traps), so the C side always
+ * sees current registers. rax remembers the register it last loaded or
+ * stored, so an instruction reading the register the one before it wrote
+ * takes it from rax instead of reloading it through memory (a
  * store-forwarding stall on the critical path of most loops). */
+static int pinned(const struct x86buf *b, int xr)
+{
+	return xr > 0 && xr < 32 ? b->pin[xr] : 0;
+}
 static void ld64(struct x86buf *b, int reg, int xr)
 {
 	if (reg == RAX && b->rax_holds == xr)
 		return;
-	x86_op_mem(b, 1, X86_MOV_LOAD, reg, RBX, -1, XREG(xr));
+	int h = pinned(b, xr);
+	if (h)
+		x86_op_reg(b, 1, X86_MOV_LOAD, reg, h);
+	else
+		x86_op_mem(b, 1, X86_MOV_LOAD, reg, RBX, -1, XREG(xr));
 	if (reg == RAX)
 		b->rax_holds = xr;
 }
 static void ld32(struct x86buf *b, int reg, int xr)
 {
+	int h = pinned(b, xr);
 	if (reg == RAX && b->rax_holds == xr)
 		x86_op_reg(b, 0, X86_MOV_LOAD, RAX, RAX);      /* mov eax, eax */
+	else if (h)
+		x86_op_reg(b, 0, X86_MOV_LOAD, reg, h);
 	else
 		x86_op_mem(b, 0, X86_MOV_LOAD, reg, RBX, -1, XREG(xr));
 }
 static void st64(struct x86buf *b, int reg, int xr)
 {
-	x86_op_mem(b, 1, X86_MOV_STORE, reg, RBX, -1, XREG(xr));
+	int h = pinned(b, xr);
+	if (!h)
+		x86_op_mem(b, 1, X86_MOV_STORE, reg, RBX, -1, XREG(xr));
+	else if (h != reg)
+		x86_op_reg(b, 1, X86_MOV_LOAD, h, reg);
 	if (reg == RAX)
 		b->rax_holds = xr;
+}
+/* op reg, x[xr] for an "op r, r/m" opcode (or a /digit group in reg). */
+static void op_x(struct x86buf *b, int w, uint32_t xop, int reg, int xr)
+{
+	int h = pinned(b, xr);
+	if (h)
+		x86_op_reg(b, w, xop, reg, h);
+	else
+		x86_op_mem(b, w, xop, reg, RBX, -1, XREG(xr));
+}
+/* x[xr] = imm (sign-extended) */
+static void st_imm(struct x86buf *b, int xr, int32_t imm)
+{
+	int h = pinned(b, xr);
+	if (!h)
+		x86_store_imm(b, RBX, XREG(xr), imm);
+	else {
+		x86_rex(b, 1, 0, -1, h);                   /* mov r64, imm32 */
+		x86_byte(b, 0xc7);
+		x86_byte(b, (uint8_t)(0xc0 | (h & 7)));
+		x86_u32(b, (uint32_t)imm);
+	}
+}
+/* Write the pinned registers the block writes back to the hart. */
+static void spill(struct x86buf *b)
+{
+	for (int xr = 1; xr < 32; xr++)
+		if (b->pin_dirty & (1u << xr))
+			x86_op_mem(b, 1, X86_MOV_STORE, b->pin[xr], RBX, -1, XREG(xr));
+}
+/* A call to C, after a spill: the caller-saved host registers holding
+ * guest registers are saved around it (an even number of pushes keeps rsp
+ * aligned). */
+static const uint8_t pin_regs[] = { R13, R14, R15, R8, R9, R10, R11 };
+#define NPIN ((int)sizeof(pin_regs))
+static void call_c(struct x86buf *b, const void *fn)
+{
+	int saved[4], n = 0;
+	spill(b);
+	for (int xr = 1; xr < 32; xr++)
+		if (b->pin[xr] >= R8 && b->pin[xr] <= R11)
+			saved[n++] = b->pin[xr];
+	if (n & 1)
+		saved[n++] = saved[0];
+	for (int i = 0; i < n; i++)
+		x86_push(b, saved[i]);
+	x86_call(b, fn);
+	for (int i = n - 1; i >= 0; i--)
+		x86_pop(b, saved[i]);
 }
 static void sext32(struct x86buf *b, int reg) { x86_op_reg(b, 1, X86_MOVSXD, reg, reg); }
 
 static void epilogue(struct x86buf *b)
 {
+	spill(b);
+	x86_alu_imm(b, 1, GRP_ADD, RSP, 8);
+	x86_pop(b, R15);
+	x86_pop(b, R14);
+	x86_pop(b, R13);
 	x86_pop(b, R12);
 	x86_pop(b, RBP);
 	x86_pop(b, RBX);
@@ -215,7 +289,46 @@ struct gen {
 	unsigned page_off;                 /* page offset of the first insn */
 	struct chain chains[2 * JIT_MAX_INSNS];
 	int nchains;
+	uint8_t *loop_top;                 /* the body after the pinned loads */
 };
+
+/* Choose the guest registers this block keeps in host registers: the ones
+ * read at least twice, or at least once when the block loops to itself
+ * (its pinned registers then stay loaded across iterations). */
+static void pick_pins(struct x86buf *b, const struct dinsn *in, int n)
+{
+	int reads[32] = { 0 }, delta = 0, self_loop = 0;
+	uint32_t written = 0;
+	for (int k = 0; k < n; k++) {
+		const struct dinsn *d = &in[k];
+		if (d->op == OP_FLOAD || d->op == OP_FSTORE || d->op == OP_FPOP) {
+			reads[RS1(d->raw)]++;          /* an address, or fcvt/fmv from x */
+			written |= 1u << RD(d->raw);
+		} else {
+			if (d->rs1 < 32) reads[d->rs1]++;
+			if (d->rs2 < 32) reads[d->rs2]++;
+			if (d->rd < 32) written |= 1u << d->rd;
+		}
+		if (op_ends_block(d->op) || d->op == OP_CBO) {
+			self_loop = (d->op == OP_JAL || (d->op >= OP_BEQ && d->op <= OP_BGEU)) &&
+				    delta + d->imm == 0;
+			break;
+		}
+		delta += d->len;
+	}
+	reads[0] = 0;
+	for (int i = 0; i < NPIN; i++) {
+		int best = 0;
+		for (int xr = 1; xr < 32; xr++)
+			if (!b->pin[xr] && reads[xr] > reads[best])
+				best = xr;
+		if (!best || reads[best] < (self_loop ? 1 : 2))
+			break;
+		b->pin[best] = pin_regs[i];
+		if (written & (1u << best))
+			b->pin_dirty |= 1u << best;
+	}
+}
 
 /* Leave to r12 + delta after `count` more instructions, chaining to the
  * target block when the target is on this page. */
@@ -224,6 +337,14 @@ static void exit_to(struct gen *g, int32_t delta, uint32_t count, int chain)
 	struct x86buf *b = &g->b;
 	int64_t tgt = (int64_t)g->page_off + delta;
 	x86_alu_imm(b, 0, GRP_ADD, RBP, (int32_t)count);
+	if (chain && delta == 0 && g->loop_top) {
+		/* back to this block's own start: straight to its body, with the
+		 * pinned registers still loaded */
+		x86_alu_imm(b, 0, GRP_CMP, RBP, JIT_CHAIN_LIMIT);
+		x86_patch(b, x86_jcc32(b, CC_B), g->loop_top);
+		plain_exit(b, 0);
+		return;
+	}
 	if (!chain || tgt < 0 || tgt >= (int64_t)PAGE_SIZE ||
 	    g->nchains >= (int)(sizeof(g->chains) / sizeof(g->chains[0]))) {
 		plain_exit(b, delta);
@@ -232,6 +353,7 @@ static void exit_to(struct gen *g, int32_t delta, uint32_t count, int chain)
 	struct chain *c = &g->chains[g->nchains++];
 	x86_alu_imm(b, 0, GRP_CMP, RBP, JIT_CHAIN_LIMIT);
 	c->full = x86_jcc32(b, CC_AE);
+	spill(b);                      /* the target block reloads from the hart */
 	x86_op_mem(b, 1, X86_LEA, R12, R12, -1, delta);
 	c->site = x86_jmp32(b);
 	c->delta = delta;
@@ -284,10 +406,10 @@ static uint8_t *emit_tlb_probe(struct x86buf *b, const struct dinsn *d, unsigned
 	ld64(b, RAX, d->rs1);
 	if (d->imm)
 		x86_alu_imm(b, 1, GRP_ADD, RAX, d->imm);
-	x86_op_reg(b, 1, X86_MOV_LOAD, RCX, RAX);
-	x86_shift_imm(b, 1, SH_SHR, RCX, PAGE_SHIFT);
-	x86_alu_imm(b, 0, GRP_AND, RCX, TLB_SIZE - 1);
-	x86_shift_imm(b, 0, SH_SHL, RCX, 4);
+	/* rcx = the entry's offset, (va >> 12) % TLB_SIZE * 16, in two steps */
+	x86_op_reg(b, 0, X86_MOV_LOAD, RCX, RAX);
+	x86_shift_imm(b, 0, SH_SHR, RCX, PAGE_SHIFT - 4);
+	x86_alu_imm(b, 0, GRP_AND, RCX, (TLB_SIZE - 1) << 4);
 	/* The key is taken from the last byte's page: an access that crosses
 	 * into the next page cannot match the first page's entry. */
 	x86_op_mem(b, 1, X86_LEA, RDX, RAX, -1, (int32_t)size - 1);
@@ -316,7 +438,7 @@ static void emit_helper2(struct x86buf *b, const struct dinsn *d, uint64_t (*fn)
 {
 	ld64(b, RDI, d->rs1);
 	ld64(b, RSI, d->rs2);
-	x86_call(b, (const void *)fn);
+	call_c(b, (const void *)fn);
 	st64(b, RAX, d->rd);
 }
 
@@ -354,11 +476,11 @@ static void emit_rr(struct x86buf *b, const struct dinsn *d, uint32_t xop, int w
 {
 	if (w32) {
 		ld32(b, RAX, d->rs1);
-		x86_op_mem(b, 0, xop, RAX, RBX, -1, XREG(d->rs2));
+		op_x(b, 0, xop, RAX, d->rs2);
 		sext32(b, RAX);
 	} else {
 		ld64(b, RAX, d->rs1);
-		x86_op_mem(b, 1, xop, RAX, RBX, -1, XREG(d->rs2));
+		op_x(b, 1, xop, RAX, d->rs2);
 	}
 	st64(b, RAX, d->rd);
 }
@@ -399,7 +521,7 @@ static void emit_set(struct x86buf *b, const struct dinsn *d, int cc, int imm)
 	if (imm)
 		x86_alu_imm(b, 1, GRP_CMP, RAX, d->imm);
 	else
-		x86_op_mem(b, 1, X86_CMP, RAX, RBX, -1, XREG(d->rs2));
+		op_x(b, 1, X86_CMP, RAX, d->rs2);
 	x86_setcc_zx(b, cc, RAX);
 	st64(b, RAX, d->rd);
 }
@@ -407,7 +529,7 @@ static void emit_set(struct x86buf *b, const struct dinsn *d, int cc, int imm)
 static void emit_helper1(struct x86buf *b, const struct dinsn *d, uint64_t (*fn)(uint64_t))
 {
 	ld64(b, RDI, d->rs1);
-	x86_call(b, (const void *)fn);
+	call_c(b, (const void *)fn);
 	st64(b, RAX, d->rd);
 }
 
@@ -445,7 +567,7 @@ static void emit_bitmanip(struct x86buf *b, const struct dinsn *d, unsigned host
 		break;
 	case OP_XNOR:
 		ld64(b, RAX, d->rs1);
-		x86_op_mem(b, 1, X86_XOR, RAX, RBX, -1, XREG(d->rs2));
+		op_x(b, 1, X86_XOR, RAX, d->rs2);
 		x86_op_reg(b, 1, 0xf7, 2, RAX);                /* not rax */
 		break;
 	case OP_CLZW: w = 0; /* fall through */
@@ -492,9 +614,9 @@ static void emit_bitmanip(struct x86buf *b, const struct dinsn *d, unsigned host
 		x86_cmov(b, cc[d->op - OP_MAX], RAX, RCX);
 		break;
 	}
-	case OP_SEXTB: x86_op_mem(b, 1, X86_MOVSX8, RAX, RBX, -1, XREG(d->rs1)); break;
-	case OP_SEXTH: x86_op_mem(b, 1, X86_MOVSX16, RAX, RBX, -1, XREG(d->rs1)); break;
-	case OP_ZEXTH: x86_op_mem(b, 0, X86_MOVZX16, RAX, RBX, -1, XREG(d->rs1)); break;
+	case OP_SEXTB: op_x(b, 1, X86_MOVSX8, RAX, d->rs1); break;
+	case OP_SEXTH: op_x(b, 1, X86_MOVSX16, RAX, d->rs1); break;
+	case OP_ZEXTH: op_x(b, 0, X86_MOVZX16, RAX, d->rs1); break;
 	case OP_ROL: case OP_ROR:
 		ld64(b, RAX, d->rs1);
 		ld32(b, RCX, d->rs2);
@@ -585,7 +707,7 @@ static void emit_bitmanip(struct x86buf *b, const struct dinsn *d, unsigned host
 	case OP_CZEROEQZ: case OP_CZERONEZ:
 		ld64(b, RAX, d->rs1);
 		x86_op_reg(b, 0, X86_XOR, RCX, RCX);
-		x86_op_mem(b, 1, 0x83, GRP_CMP, RBX, -1, XREG(d->rs2));   /* cmp qword, 0 */
+		op_x(b, 1, 0x83, GRP_CMP, d->rs2);   /* cmp qword, 0 */
 		x86_byte(b, 0);
 		x86_cmov(b, d->op == OP_CZEROEQZ ? CC_E : CC_NE, RAX, RCX);
 		break;
@@ -601,7 +723,7 @@ static void emit_alu(struct x86buf *b, const struct dinsn *d, int32_t delta, uns
 	if (d->rd == 32)           /* writes x0: no effect at all */
 		return;
 	switch (d->op) {
-	case OP_LUI:   x86_store_imm(b, RBX, XREG(d->rd), d->imm); break;
+	case OP_LUI:   st_imm(b, d->rd, d->imm); break;
 	case OP_AUIPC:
 		x86_op_mem(b, 1, X86_LEA, RAX, R12, -1, delta);
 		if (d->imm)
@@ -610,7 +732,7 @@ static void emit_alu(struct x86buf *b, const struct dinsn *d, int32_t delta, uns
 		break;
 	case OP_ADDI:
 		if (d->rs1 == 0)
-			x86_store_imm(b, RBX, XREG(d->rd), d->imm);
+			st_imm(b, d->rd, d->imm);
 		else
 			emit_ri(b, d, GRP_ADD, 0);
 		break;
@@ -647,7 +769,7 @@ static void emit_alu(struct x86buf *b, const struct dinsn *d, int32_t delta, uns
 	case OP_MULHU:
 		ld64(b, RAX, d->rs1);
 		/* one-operand imul (/5) or mul (/4): rdx:rax = rax * x[rs2] */
-		x86_op_mem(b, 1, 0xf7, d->op == OP_MULH ? 5 : 4, RBX, -1, XREG(d->rs2));
+		op_x(b, 1, 0xf7, d->op == OP_MULH ? 5 : 4, d->rs2);
 		st64(b, RDX, d->rd);
 		break;
 	case OP_MULHSU: emit_helper2(b, d, rv_mulhsu); break;
@@ -695,7 +817,7 @@ static void emit_transfer(struct gen *g, const struct dinsn *d, int32_t delta, u
 		return;
 	}
 	ld64(b, RAX, d->rs1);
-	x86_op_mem(b, 1, X86_CMP, RAX, RBX, -1, XREG(d->rs2));
+	op_x(b, 1, X86_CMP, RAX, d->rs2);
 	uint8_t *taken = x86_jcc32(b, cc_taken[d->op - OP_BEQ]);
 	exit_to(g, delta + d->len, count, 1);
 	x86_patch(b, taken, b->p);
@@ -728,7 +850,7 @@ static void emit_stub(struct x86buf *b, const struct stub *s)
 	uint8_t *trap = NULL;
 	if (s->kind == STUB_ILLEGAL) {
 		x86_mov_imm32(b, RSI, (uint32_t)d->imm);          /* stval bits */
-		x86_call(b, (const void *)raise_illegal);
+		call_c(b, (const void *)raise_illegal);
 	} else {
 		x86_op_reg(b, 1, X86_MOV_LOAD, RSI, RAX);         /* va */
 		if (s->kind == STUB_STORE || s->kind == STUB_FSTORE) {
@@ -738,7 +860,7 @@ static void emit_stub(struct x86buf *b, const struct stub *s)
 				ld64(b, RCX, d->rs2);
 			else
 				x86_op_mem(b, 1, X86_MOV_LOAD, RCX, RBX, -1, FREG(RS2(raw)));
-			x86_call(b, (const void *)slow_store);
+			call_c(b, (const void *)slow_store);
 		} else {
 			static const unsigned kind[] = { 0x11, 0x12, 0x14, 0x08, 0x01, 0x02, 0x04 };
 			if (s->kind == STUB_LOAD) {
@@ -748,7 +870,7 @@ static void emit_stub(struct x86buf *b, const struct stub *s)
 				x86_mov_imm32(b, RDX, F3(raw) == 2 ? 0x24 : 0x08);
 				x86_op_mem(b, 1, X86_LEA, RCX, RBX, -1, FREG(RD(raw)));
 			}
-			x86_call(b, (const void *)slow_load);
+			call_c(b, (const void *)slow_load);
 		}
 		x86_op_reg(b, 0, 0x85, RAX, RAX);                  /* test eax, eax */
 		trap = x86_jcc32(b, CC_NE);
@@ -757,8 +879,11 @@ static void emit_stub(struct x86buf *b, const struct stub *s)
 			x86_alu_imm(b, 0, GRP_ADD, RBP, (int32_t)s->index + 1);
 			plain_exit(b, s->delta + d->len);
 		} else {
-			if (s->kind == STUB_LOAD)     /* resume expects rax = x[rd] */
+			if (s->kind == STUB_LOAD) {   /* resume expects rax = x[rd] */
 				x86_op_mem(b, 1, X86_MOV_LOAD, RAX, RBX, -1, XREG(d->rd));
+				if (pinned(b, d->rd))
+					x86_op_reg(b, 1, X86_MOV_LOAD, pinned(b, d->rd), RAX);
+			}
 			x86_patch(b, x86_jmp32(b), s->resume);
 		}
 	}
@@ -792,10 +917,12 @@ static void emit_fp(struct x86buf *b, const struct dinsn *d, int32_t delta, uint
 	if (d->op == OP_FPOP) {
 		x86_op_reg(b, 1, X86_MOV_LOAD, RDI, RBX);
 		x86_mov_imm32(b, RSI, raw);
-		x86_call(b, (const void *)fpu_exec);
+		call_c(b, (const void *)fpu_exec);
 		x86_op_reg(b, 0, 0x85, RAX, RAX);
 		ill->miss2 = x86_jcc32(b, CC_NE);
 		emit_fs_dirty(b);
+		if (pinned(b, RD(raw)))        /* fmv.x.d, fcvt.l.d, feq.d... wrote x[rd] */
+			x86_op_mem(b, 1, X86_MOV_LOAD, pinned(b, RD(raw)), RBX, -1, XREG(RD(raw)));
 		return;
 	}
 	unsigned size = F3(raw) == 2 ? 4 : 8;
@@ -835,12 +962,22 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 
 	x86_push(b, RBX);
 	x86_push(b, RBP);
-	x86_push(b, R12);            /* rsp is now 16-byte aligned for calls */
+	x86_push(b, R12);
+	x86_push(b, R13);
+	x86_push(b, R14);
+	x86_push(b, R15);
+	x86_alu_imm(b, 1, GRP_SUB, RSP, 8);   /* rsp is now 16-byte aligned for calls */
 	x86_op_reg(b, 1, X86_MOV_LOAD, RBX, RDI);
 	x86_op_reg(b, 1, X86_MOV_LOAD, R12, RSI);
 	x86_op_reg(b, 0, X86_XOR, RBP, RBP);
 	if (!b->overflow && b->p - start != JIT_BODY_OFFSET)
 		abort();             /* chained jumps enter at the body */
+	pick_pins(b, in, n < JIT_MAX_INSNS ? n : JIT_MAX_INSNS);
+	for (int xr = 1; xr < 32; xr++)
+		if (b->pin[xr])
+			x86_op_mem(b, 1, X86_MOV_LOAD, b->pin[xr], RBX, -1, XREG(xr));
+	g.loop_top = b->p;
+	x86_label(b);
 
 	for (int k = 0; k < n && k < JIT_MAX_INSNS; k++) {
 		const struct dinsn *d = &in[k];
@@ -874,7 +1011,7 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 			x86_op_mem(b, 1, X86_MOV_STORE, RCX, RBX, -1, OFF_PC);
 			x86_op_reg(b, 1, X86_MOV_LOAD, RDI, RBX);
 			x86_mov_imm32(b, RSI, d->raw);
-			x86_call(b, (const void *)cmo_exec);
+			call_c(b, (const void *)cmo_exec);
 			x86_op_reg(b, 0, 0x85, RAX, RAX);          /* test eax, eax */
 			struct stub *s = &stubs[nstubs++];
 			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, NULL, STUB_TRAPPED };

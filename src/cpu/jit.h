@@ -17,7 +17,7 @@ struct jit;
 /* Chained blocks return to the dispatcher after this many instructions. */
 #define JIT_CHAIN_LIMIT 4096
 /* Bytes of prologue before a block's body (where chained jumps enter). */
-#define JIT_BODY_OFFSET 12
+#define JIT_BODY_OFFSET 22
 #define JIT_CODE_BYTES (64u << 20)   /* per VM; flushed whole when full */
 /* A block returns the number of instructions it executed (including one
  * that trapped), with JIT_TRAPPED set when it left through a trap (the trap

@@ -26,6 +26,10 @@ struct x86buf {
 	 * register it last loaded or stored), or -1. Any emitted byte forgets
 	 * it; so does a jump target (x86_label). */
 	int rax_holds;
+	/* The host register the JIT keeps guest register i in for this block
+	 * (0 when it is only in memory). */
+	uint8_t pin[33];
+	uint32_t pin_dirty;   /* pinned guest registers the block writes */
 };
 
 static inline void x86_byte(struct x86buf *b, uint8_t v)

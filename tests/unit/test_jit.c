@@ -7,6 +7,7 @@
 
 #define BASE_REG 10     /* x10 = DATA, never written by generated code */
 #define EDGE_REG 11     /* x11 = DATA + 4096 - 8: accesses may cross a page */
+#define LOOP_REG 12     /* the loop counter of looping programs (not written) */
 
 static struct fx *fx_new_jit(void)
 {
@@ -37,7 +38,7 @@ static uint32_t rnd(void)
 static unsigned rand_rd(void)
 {
 	unsigned r;
-	do r = rnd() % 16; while (r == BASE_REG || r == EDGE_REG);
+	do r = rnd() % 16; while (r == BASE_REG || r == EDGE_REG || r == LOOP_REG);
 	return r;       /* may be x0 */
 }
 static unsigned rand_rs(void) { return rnd() % 16; }
@@ -180,6 +181,7 @@ static void seed_state(struct fx *f, uint64_t seed)
 	f->h->sstatus |= fp_enabled ? FS_DIRTY : 0;
 	f->h->x[BASE_REG] = DATA;
 	f->h->x[EDGE_REG] = DATA + 4096 - 8;
+	f->h->x[LOOP_REG] = 4;
 	uint8_t *d = fx_ram(f, DATA, 8192);
 	for (int i = 0; i < 8192; i++)
 		d[i] = (uint8_t)rnd();
@@ -196,15 +198,27 @@ static void random_programs(int with_fp, int with_bm, unsigned host)
 		uint32_t prog[48];
 		unsigned n = 8 + (unsigned)(seed % 40);
 		rng_state = seed * 0x9e3779b97f4a7c15ull;
-		for (unsigned i = 0; i < n - 1; i++)
-			prog[i] = rand_insn(i, n);
+		if (seed & 1) {
+			for (unsigned i = 0; i < n - 1; i++)
+				prog[i] = rand_insn(i, n);
+		} else {
+			/* a loop run 4 times: the body's forward branches land at
+			 * most on the counter's addi, then bne back to the start
+			 * (the JIT keeps registers in host registers across the
+			 * iterations of a block that loops to itself) */
+			unsigned body = n - 3;
+			for (unsigned i = 0; i < body; i++)
+				prog[i] = rand_insn(i, body + 1);
+			prog[body] = ADDI(LOOP_REG, LOOP_REG, -1);
+			prog[body + 1] = enc_b(-4 * (int32_t)(body + 1), LOOP_REG, 0, 1);
+		}
 		prog[n - 1] = INSN_J_SELF;
 		uint64_t pi = fx_code(fi, prog, n), pj = fx_code(fj, prog, n);
 		assert_int_equal(pi, pj);
 		seed_state(fi, seed);
 		seed_state(fj, seed);
-		fx_run(fi, pi, 500);
-		fx_run(fj, pj, 500);
+		fx_run(fi, pi, 1000);
+		fx_run(fj, pj, 1000);
 		for (int r = 0; r < 32; r++) {
 			if (fi->h->x[r] != fj->h->x[r]) {
 				for (unsigned i = 0; i < n; i++)
