@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "agent/agent.h"
+#include "core/procstat.h"
 #include "agent/records.h"
 #include "ctl/ctl_path.h"
 #include "ctl/qmp_client.h"
@@ -360,31 +361,6 @@ static int is_our_vm(pid_t pid, const char *qmp)
 	return strstr(cmd, want) != NULL;
 }
 
-/* When the process started (wall clock, ms), from /proc; 0 if unknown. */
-static int64_t proc_start_ms(pid_t pid)
-{
-	char p[64], buf[1024], line[256];
-	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(p, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *s = strrchr(buf, ')');
-	unsigned long long start;
-	if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			 &start) != 1)
-		return 0;
-	f = fopen("/proc/stat", "r");
-	long long btime = 0;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "btime %lld", &btime) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return btime ? btime * 1000 + (int64_t)(start * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK)) : 0;
-}
 
 void agent_vm_adopt_all(struct agent *a)
 {
@@ -423,7 +399,7 @@ void agent_vm_adopt_all(struct agent *a)
 		/* No control socket yet: still waiting for a migration. */
 		v->incoming = ctl_socket_live(qmp) <= 0;
 		snprintf(v->status, sizeof(v->status), "%s", v->incoming ? "inmigrate" : "running");
-		v->started_ms = proc_start_ms(pid);
+		v->started_ms = proc_start_wall_ms(pid);
 		if (!v->started_ms)
 			v->started_ms = agent_now_ms();
 		pthread_mutex_lock(&a->lock);
@@ -449,22 +425,6 @@ json_t *agent_vm_qmp(struct agent *a, const char *name, const char *cmd, json_t 
 	return r;
 }
 
-static double proc_cpu_s(pid_t pid)
-{
-	char p[64], buf[1024];
-	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(p, "r");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *s = strrchr(buf, ')');
-	unsigned long long ut, st;
-	if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 static uint64_t proc_rss(pid_t pid)
 {
@@ -506,7 +466,7 @@ void agent_vm_sample(struct agent *a)
 			snprintf(st, sizeof(st), "%s", s ? s : "");
 			json_decref(r);
 		}
-		double cpu = alive ? proc_cpu_s(probes[i].pid) : -1;
+		double cpu = alive ? proc_cpu_seconds(probes[i].pid) : -1;
 		uint64_t rss = alive ? proc_rss(probes[i].pid) : 0;
 		int64_t now = agent_now_ms();
 		pthread_mutex_lock(&a->lock);

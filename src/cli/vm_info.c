@@ -5,25 +5,9 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli/vm_info.h"
+#include "core/procstat.h"
 #include "ctl/qmp_client.h"
 
-/* utime + stime in seconds, from /proc/PID/stat; -1 on error. */
-static double proc_cpu_seconds(pid_t pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');   /* the command name may hold spaces */
-	unsigned long long ut, st;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 static uint64_t proc_rss_bytes(pid_t pid)
 {

@@ -2,6 +2,7 @@
  * layout and registry, and the process-identity checks status relies on. */
 #define _GNU_SOURCE
 #include "cluster/state.h"
+#include "core/procstat.h"
 #include "cluster/project.h"
 
 #include <errno.h>
@@ -210,24 +211,10 @@ struct state_switch *state_switch_find(struct state *st, const char *name)
 
 unsigned long long state_pid_start(pid_t pid)
 {
-	char path[64], buf[1024];
-	if (pid <= 0)
+	struct proc_stat ps;
+	if (proc_stat_read(pid, &ps) || ps.state == 'Z')
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	char st;
-	unsigned long long start = 0;
-	/* state is field 3, starttime field 22. */
-	if (!p || sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			 &st, &start) != 2 || st == 'Z')
-		return 0;
-	return start;
+	return ps.start_ticks;
 }
 
 bool state_pid_alive(pid_t pid, unsigned long long start)
