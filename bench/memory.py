@@ -300,6 +300,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "key"), "wb") as f:
             f.write(os.urandom(32))
+        os.chmod(os.path.join(tmp, "key"), 0o600)   # tern refuses a key others can read
         tern = os.path.join(tmp, "tern")      # a copy: a rebuild cannot mix binaries
         shutil.copy2(os.path.join(REPO, "build", "tern"), tern)
         fns = {"reclaim": case_reclaim, "free": case_free, "ksm": case_ksm, "clones": case_clones}

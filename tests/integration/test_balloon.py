@@ -161,6 +161,7 @@ def test_free_pages_skipped_by_snapshot_and_migration(guest_factory, tmp_path):
     name, dst_name = vm_name("s"), vm_name("d")
     key = tmp_path / "key"
     key.write_bytes(os.urandom(32))
+    key.chmod(0o600)
     g = boot(guest_factory, name, "1G", "--balloon", "on", "--migrate-key", key)
     q = QMP(sock_of(name))
     g.run("dd if=/dev/urandom of=/tmp/keep bs=1M count=4 2>/dev/null")
@@ -213,6 +214,7 @@ def test_postcopy_skips_free_pages(guest_factory, tmp_path):
     name, dst_name = vm_name("p"), vm_name("q")
     key = tmp_path / "key"
     key.write_bytes(os.urandom(32))
+    key.chmod(0o600)
     g = boot(guest_factory, name, "512M", "--balloon", "on", "--migrate-key", key)
     q = QMP(sock_of(name))
     fill_and_free(g, 300)
