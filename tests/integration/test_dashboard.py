@@ -279,6 +279,48 @@ def test_browser_vms(duo, vms):
     assert st == 200 and len([x for x in t["tasks"] if x["action"] == "pause"]) == 1, t
 
 
+def test_cancel_migration_and_clone(duo, vms):
+    _, h1, h2 = duo
+    shell, _ = vms
+    # A slow migration (1 MB/s), cancelled: the VM stays where it was.
+    st, body = h1.api("POST", f"/api/v1/vms/{shell}/migrate", {"to": h2.name, "bandwidth": 1})
+    assert st == 202, body
+    wait_until(lambda: h1.api("GET", f"/api/v1/vms/{shell}/migration")[1].get("status") == "active", 60,
+               "the migration to run")
+    st, body = h2.api("DELETE", f"/api/v1/vms/{shell}/migration")     # via the other agent
+    assert st == 200 and body["cancelled"], body
+    m = wait_until(lambda: (lambda r: r if r["status"] in ("completed", "failed") else None)(
+        h1.api("GET", f"/api/v1/vms/{shell}/migration")[1]), 60, "the migration to end")
+    assert m["status"] == "failed" and "cancel" in m["error"], m
+    v = vm(h1, shell)
+    assert v["host"] == h1.name and v["state"] == "running", v
+    st, body = h1.api("DELETE", f"/api/v1/vms/{shell}/migration")
+    assert st == 409 and "no migration" in body["error"]
+    # Snapshot to a plain name (the agent's snapshot folder), clone from it.
+    st, body = h1.api("POST", f"/api/v1/vms/{shell}/snapshot", {"file": "s1.snap"})
+    assert st == 200 and body["file"] == f"{h1.state_dir}/snapshots/s1.snap", body
+    assert h1.api("POST", f"/api/v1/vms/{shell}/snapshot", {"file": "../x"})[0] == 400
+    clone = f"{shell}c"
+    st, body = h2.api("POST", f"/api/v1/vms/{shell}/clone", {"name": clone, "snapshot": "s1.snap"})
+    assert st == 201 and body["host"] == h1.name, body
+    assert h1.api("POST", f"/api/v1/vms/{shell}/clone", {"name": clone, "snapshot": "s1.snap"})[0] == 409
+    st, body = h1.api("POST", f"/api/v1/vms/{shell}/clone", {"name": "x2", "snapshot": "nope.snap"})
+    assert st == 400 and "nope.snap" in body["error"], body
+    wait_until(lambda: vm(h1, clone)["state"] == "running", 60, f"{clone} to run")
+    # The clone is the same guest, answering on its own console.
+    port = int(h1.url.rsplit(":", 1)[1])
+    w = Ws("127.0.0.1", port, f"/api/v1/vms/{clone}/console", [f"Authorization: Bearer {h1.token}"])
+    try:
+        w.send("\necho clone$((6*7))\n")
+        w.read_until(b"clone42", 60)
+    finally:
+        w.close()
+    st, t = h1.api("GET", "/api/v1/tasks")
+    acts = [(x["action"], x["target"], x["result"]) for x in t["tasks"]]
+    assert ("cancel-migration", shell, "ok") in acts and ("clone", shell, "ok") in acts, acts
+    assert h1.api("DELETE", f"/api/v1/vms/{clone}")[0] == 200
+
+
 def test_browser_migrate(duo, vms):
     _, h1, h2 = duo
     _, dirty = vms
@@ -349,3 +391,4 @@ def test_speed_50_vms(duo):
     print("dashboard with 50 VMs:", json.dumps(b))
     assert b["rows"] >= 50 and b["updates"] >= 25, b
     assert b["task_pct"] < 5.0 and b["chromium_pct"] < 5.0, b
+

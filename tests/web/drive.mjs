@@ -293,6 +293,7 @@ const browser = await puppeteer.launch({
 let rc = 0;
 try {
   const page = await browser.newPage();
+  page.setDefaultNavigationTimeout(120000);   // a loaded 2-core CI machine
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   for (const s of cfg.steps) {
