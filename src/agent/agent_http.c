@@ -137,7 +137,7 @@ static int api_handler(struct mg_connection *c, void *ud)
 			return 403;
 		}
 		if (!strcmp(uri, "/api/v1/session")) {
-			json_t *r = json_pack("{s:s}", "csrf", sess.csrf);
+			json_t *r = json_pack("{s:s,s:s}", "csrf", sess.csrf, "host", a->host);
 			send_json(c, 200, r, NULL);
 			json_decref(r);
 			return 200;

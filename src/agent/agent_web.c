@@ -1,6 +1,7 @@
 /* What the dashboard needs beyond the plain API: the live feed of hosts and
  * VMs as server-sent events, each VM's serial console over a WebSocket
- * (bridged to the VM's console socket, starting with its log's tail), and
+ * (bridged to the VM's console socket, starting with its log's tail; a VM
+ * of another host through that host's agent), and
  * the VM actions qmp, clone (from a snapshot file) and migration cancel. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,7 +12,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/un.h>
+#include <netdb.h>
+#include <openssl/evp.h>
 #include <time.h>
 #include <unistd.h>
 #include <civetweb.h>
@@ -28,6 +32,8 @@ struct console {
 	struct mg_connection *conn;
 	char name[64];
 	int fd;                     /* the VM's console socket, -1: none */
+	int relay;                  /* fd is a WebSocket to the VM host's agent */
+	char remote[200];           /* that agent's API URL (http://HOST:PORT) */
 	int reader_started;
 	pthread_t reader;
 	struct console *next;
@@ -44,6 +50,16 @@ static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
+}
+
+/* A Sec-WebSocket-Key: 16 random bytes, base64. */
+static void rand_key(char *out, size_t len)
+{
+	unsigned char r[16];
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		memset(r, 0x33, sizeof(r));
+	if (len >= 25)
+		EVP_EncodeBlock((unsigned char *)out, r, sizeof(r));
 }
 
 static const char *jstr(json_t *o, const char *k)
@@ -143,6 +159,114 @@ static int refuse(const struct mg_connection *cc, int status, const char *msg)
 	return 1;
 }
 
+/* The API URL of the agent whose host runs VM name (not this one). */
+static int remote_api(struct agent *a, const char *name, char *url, size_t len)
+{
+	json_t *rec = NULL, *hosts = NULL, *h = NULL;
+	long long rev;
+	int rc = -1;
+	if (agent_vm_record(a, name, &rec, &rev) == 0 && strcmp(jstr(rec, "host"), a->host) &&
+	    rec_hosts(a->store, &hosts) == 0 && (h = rec_host_find(hosts, jstr(rec, "host"))) &&
+	    !strcmp(jstr(h, "state"), "up") && !strncmp(jstr(h, "api"), "http://", 7)) {
+		snprintf(url, len, "%s", jstr(h, "api"));
+		rc = 0;
+	}
+	json_decref(h);
+	json_decref(hosts);
+	json_decref(rec);
+	return rc;
+}
+
+/* One WebSocket frame to the other agent (a client's frames are masked). */
+static int relay_send(int fd, int op, const char *data, size_t len)
+{
+	unsigned char hdr[14];
+	size_t n = 0;
+	hdr[n++] = (unsigned char)(0x80 | op);
+	if (len < 126) {
+		hdr[n++] = (unsigned char)(0x80 | len);
+	} else if (len < 65536) {
+		hdr[n++] = 0x80 | 126;
+		hdr[n++] = (unsigned char)(len >> 8);
+		hdr[n++] = (unsigned char)len;
+	} else {
+		hdr[n++] = 0x80 | 127;
+		for (int i = 7; i >= 0; i--)
+			hdr[n++] = (unsigned char)((uint64_t)len >> (8 * i));
+	}
+	unsigned char mask[4];
+	if (getrandom(mask, sizeof(mask), 0) != (ssize_t)sizeof(mask))
+		memset(mask, 0x5a, sizeof(mask));
+	memcpy(hdr + n, mask, 4);
+	n += 4;
+	unsigned char *buf = malloc(n + len);
+	if (!buf)
+		return -1;
+	memcpy(buf, hdr, n);
+	for (size_t i = 0; i < len; i++)
+		buf[n + i] = (unsigned char)data[i] ^ mask[i % 4];
+	size_t off = 0;
+	while (off < n + len) {
+		ssize_t w = send(fd, buf + off, n + len - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	free(buf);
+	return off == n + len ? 0 : -1;
+}
+
+/* Opens the console of VM name at the agent at url (http://HOST:PORT),
+ * authenticated with the cluster token: the connected socket, or -1. */
+static int relay_open(struct agent *a, const char *url, const char *name)
+{
+	char host[160];
+	const char *hp = url + 7;
+	const char *colon = strrchr(hp, ':');
+	if (!colon || (size_t)(colon - hp) >= sizeof(host))
+		return -1;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - hp), hp);
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai;
+	if (getaddrinfo(host, colon + 1, &hints, &ai))
+		return -1;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { 5, 0 };
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	if (fd < 0)
+		return -1;
+	char key[40], req[1024], resp[2048];
+	rand_key(key, sizeof(key));
+	int n = snprintf(req, sizeof(req), "GET /api/v1/vms/%s/console HTTP/1.1\r\nHost: %s\r\n"
+			 "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+			 "Sec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n",
+			 name, hp, key, a->token);
+	size_t got = 0;
+	if (n > 0 && n < (int)sizeof(req) && send(fd, req, (size_t)n, MSG_NOSIGNAL) == n) {
+		/* Byte by byte up to the blank line: what follows is frames. */
+		while (got < sizeof(resp) - 1 && recv(fd, resp + got, 1, 0) == 1) {
+			got++;
+			if (got >= 4 && !memcmp(resp + got - 4, "\r\n\r\n", 4))
+				break;
+		}
+	}
+	resp[got] = 0;
+	if (strncmp(resp, "HTTP/1.1 101", 12)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int ws_connect(const struct mg_connection *c, void *ud)
 {
 	struct agent *a = ud;
@@ -156,8 +280,9 @@ static int ws_connect(const struct mg_connection *c, void *ud)
 	struct agent_vm *v = agent_vm_find(a, name);
 	int here = v && !v->gone;
 	pthread_mutex_unlock(&a->lock);
-	if (!here)
-		return refuse(c, 404, "that VM does not run on this agent's host: open the dashboard of its host");
+	char remote[200] = "";
+	if (!here && remote_api(a, name, remote, sizeof(remote)))
+		return refuse(c, 404, "that VM runs on no host that is up");
 	struct console *con = calloc(1, sizeof(*con));
 	if (!con)
 		return refuse(c, 500, "out of memory");
@@ -176,6 +301,7 @@ static int ws_connect(const struct mg_connection *c, void *ud)
 	con->a = a;
 	con->fd = -1;
 	snprintf(con->name, sizeof(con->name), "%s", name);
+	snprintf(con->remote, sizeof(con->remote), "%s", remote);
 	mg_set_user_connection_data(c, con);
 	return 0;
 }
@@ -214,23 +340,70 @@ static void send_tail(struct console *con)
 	close(fd);
 }
 
+/* Passes on the complete frames at the start of buf[0..*len) from the
+ * other agent; -1 at its close frame or a frame too large. */
+static int relay_frames(struct console *con, unsigned char *buf, size_t *len, size_t cap)
+{
+	for (;;) {
+		if (*len < 2)
+			return 0;
+		size_t hl = 2;
+		uint64_t n = buf[1] & 0x7f;
+		if (n == 126) {
+			hl = 4;
+			if (*len < hl)
+				return 0;
+			n = ((uint64_t)buf[2] << 8) | buf[3];
+		} else if (n == 127) {
+			hl = 10;
+			if (*len < hl)
+				return 0;
+			n = 0;
+			for (int i = 0; i < 8; i++)
+				n = (n << 8) | buf[2 + i];
+		}
+		if (buf[1] & 0x80 || n > cap - hl)
+			return -1;     /* a server never masks; too large for us */
+		if (*len < hl + n)
+			return 0;
+		int op = buf[0] & 0x0f;
+		if (op == MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE)
+			return -1;
+		if ((op == MG_WEBSOCKET_OPCODE_TEXT || op == MG_WEBSOCKET_OPCODE_BINARY ||
+		     op == MG_WEBSOCKET_OPCODE_CONTINUATION) && n && ws_send(con, (char *)buf + hl, (size_t)n))
+			return -1;
+		memmove(buf, buf + hl + n, *len - hl - n);
+		*len -= hl + n;
+	}
+}
+
 static void *console_reader(void *arg)
 {
 	struct console *con = arg;
-	char buf[4096];
-	while (!atomic_load(&con->a->stop)) {
+	size_t cap = TAIL_BYTES + 16384, len = 0;
+	unsigned char *buf = malloc(cap);
+	while (buf && !atomic_load(&con->a->stop)) {
 		struct pollfd p = { .fd = con->fd, .events = POLLIN };
 		int r = poll(&p, 1, 500);
 		if (r < 0 && errno != EINTR)
 			break;
 		if (r <= 0)
 			continue;
-		ssize_t n = read(con->fd, buf, sizeof(buf));
+		ssize_t n = read(con->fd, buf + len, con->relay ? cap - len : 4096);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n <= 0 || ws_send(con, buf, (size_t)n))
+		if (n <= 0)
+			break;
+		if (!con->relay) {
+			if (ws_send(con, (char *)buf, (size_t)n))
+				break;
+			continue;
+		}
+		len += (size_t)n;
+		if (relay_frames(con, buf, &len, cap))
 			break;
 	}
+	free(buf);
 	const char *bye = "console closed";
 	mg_websocket_write(con->conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, bye, strlen(bye));
 	return NULL;
@@ -247,9 +420,27 @@ static void ws_ready(struct mg_connection *c, void *ud)
 	/* The VM's socket takes one client: a newer console takes over. */
 	pthread_mutex_lock(&l->lock);
 	for (struct console *o = l->list; o; o = o->next)
-		if (o != con && !strcmp(o->name, con->name) && o->fd >= 0)
+		if (o != con && !strcmp(o->name, con->name) && o->fd >= 0 && !o->relay && !con->remote[0])
 			shutdown(o->fd, SHUT_RDWR);
 	pthread_mutex_unlock(&l->lock);
+	if (con->remote[0]) {
+		int fd = relay_open(a, con->remote, con->name);
+		if (fd < 0) {
+			const char *m = "\r\n[tern: the agent of this VM's host refused its console]\r\n";
+			ws_send(con, m, strlen(m));
+			mg_websocket_write(c, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, "refused", 7);
+			return;
+		}
+		struct timeval tv0 = { 0, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv0, sizeof(tv0));
+		pthread_mutex_lock(&l->lock);
+		con->fd = fd;
+		con->relay = 1;
+		pthread_mutex_unlock(&l->lock);
+		if (pthread_create(&con->reader, NULL, console_reader, con) == 0)
+			con->reader_started = 1;
+		return;
+	}
 	char path[1200];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	agent_vm_dir(a, con->name, path, sizeof(path) - 20);
@@ -291,6 +482,8 @@ static int ws_data(struct mg_connection *c, int bits, char *data, size_t len, vo
 		return 1;
 	if (con->fd < 0)
 		return 1;           /* a log-only console: keystrokes go nowhere */
+	if (con->relay)
+		return relay_send(con->fd, MG_WEBSOCKET_OPCODE_BINARY, data, len) == 0;
 	while (len) {
 		ssize_t n = send(con->fd, data, len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)

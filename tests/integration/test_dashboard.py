@@ -331,6 +331,16 @@ def test_browser_migrate(duo, vms):
     assert v["host"] == h2.name and v["state"] == "running", v
     after = max(h2.ticks(dirty) or [0])
     wait_until(lambda: h2.ticks(dirty) and max(h2.ticks(dirty)) > after + 1, 60, f"{dirty} to count on h2")
+    # Its console through the agent the browser talks to: h1 relays to h2.
+    sid, _ = session(h1)
+    w = Ws("127.0.0.1", int(h1.url.rsplit(":", 1)[1]), f"/api/v1/vms/{dirty}/console",
+           [f"Cookie: {sid}", f"Origin: {h1.url}"])
+    try:
+        first = w.read_until(b"DIRTY tick=", 30)
+        n = int(re.findall(rb"DIRTY tick=(\d+)", first)[-1])
+        w.read_until(f"DIRTY tick={n + 2} ".encode(), 60)
+    finally:
+        w.close()
     st, t = h2.api("GET", "/api/v1/tasks")     # one log, in the store
     assert any(x["action"] == f"migrate to {h2.name}" and x["user"] == "session" for x in t["tasks"]), t
 

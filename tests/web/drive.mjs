@@ -296,6 +296,12 @@ try {
   page.setDefaultNavigationTimeout(120000);   // a loaded 2-core CI machine
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // Requests still open, named when a step fails (a hung load says why).
+  const pending = new Set();
+  page.on('request', (r) => pending.add(r));
+  page.on('requestfinished', (r) => pending.delete(r));
+  page.on('requestfailed', (r) => pending.delete(r));
+  globalThis.pendingRequests = () => [...pending].map((r) => `${r.method()} ${r.url()}`);
   for (const s of cfg.steps) {
     const fn = steps[s.do];
     if (!fn) throw new Error(`no step ${s.do}`);
@@ -303,7 +309,7 @@ try {
   }
   if (errors.length) out('pageerrors', { errors });
 } catch (e) {
-  console.log(`FAIL ${e.message}`);
+  console.log(`FAIL ${e.message}${globalThis.pendingRequests ? `; open requests: ${globalThis.pendingRequests().join(', ') || 'none'}` : ''}`);
   rc = 1;
 } finally {
   await browser.close();
