@@ -63,6 +63,7 @@ struct agent {
 	json_t *evacuation;         /* this host's evacuation progress, or NULL */
 	struct mg_context *http;
 	struct agent_web *web;       /* browser sessions (agent_http.c) */
+	struct agent_live *live;     /* event streams and consoles (agent_web.c) */
 	/* host CPU % between samples */
 	uint64_t cpu_busy, cpu_total;
 	double host_cpu_pct;
@@ -124,6 +125,32 @@ void agent_http_stop(struct agent *a);
  * status with the reply in *out. */
 int agent_api_handle(struct agent *a, const char *method, const char *path, json_t *body,
 		     json_t **out);
+
+/* agent_http.c: who sent the request: 1 a bearer token, 2 a session
+ * (from our own origin when it says where it comes from), 0 nobody. */
+struct mg_connection;
+int agent_http_who(struct agent *a, const struct mg_connection *c);
+
+/* agent_web.c: what the dashboard needs beyond the plain API: the live
+ * feed (GET /api/v1/events, server-sent events), consoles over WebSocket
+ * (/api/v1/vms/NAME/console), and the VM actions qmp, clone and
+ * DELETE migration. */
+int agent_web_start(struct agent *a);
+void agent_web_stop(struct agent *a);
+/* Serves the event stream on c until the client leaves (authenticated). */
+int agent_web_events(struct agent *a, struct mg_connection *c);
+/* A VM action of this host that the plain API lacks: the HTTP status, or
+ * 0 when action is not one of them. */
+int agent_web_vm_action(struct agent *a, const char *method, const char *name, const char *action,
+			json_t *body, json_t **out);
+/* The path of a snapshot file named in a request: absolute as given, or
+ * a plain name in STATE_DIR/snapshots. 0, or -1 with err. */
+int agent_snapshot_path(struct agent *a, const char *file, char *buf, size_t len, char *err, size_t errlen);
+
+/* agent_tasks.c: the task log, kept bounded in the store (/tern/tasks/). */
+void agent_task_record(struct agent *a, const char *user, const char *method, const char *path,
+		       json_t *body, int status, json_t *reply);
+int agent_tasks_list(struct agent *a, json_t **out);
 
 /* agent_migrate.c: live migration between agents. */
 /* Takes the VM's lock in the store, then migrates in a thread; -EBUSY when

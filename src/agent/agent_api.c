@@ -50,7 +50,7 @@ static int forward(struct agent *a, const char *host, const char *method, const 
 	char url[256], full[600], err[512];
 	snprintf(url, sizeof(url), "%s", jstr(h, "api"));
 	json_decref(h);
-	snprintf(full, sizeof(full), "/api/v1%s", path);
+	snprintf(full, sizeof(full), "/api/v1%s?via=%s", path, a->host);   /* logged here, not there */
 	struct api_auth auth = { .token = a->token };
 	int st = api_call(url, &auth, method, full, body, out, 600000, err, sizeof(err));
 	if (st < 0) {
@@ -230,10 +230,9 @@ static int qmp_simple(struct agent *a, const char *name, const char *cmd, json_t
 
 static int snapshot_vm(struct agent *a, const char *name, json_t *body, json_t **out)
 {
-	const char *file = jstr(body, "file");
-	char err[512], uri[1100];
-	if (file[0] != '/')
-		return fail(out, 400, "file: '%s' is not an absolute path", file);
+	char err[512], uri[1100], file[1024];
+	if (agent_snapshot_path(a, jstr(body, "file"), file, sizeof(file), err, sizeof(err)))
+		return fail(out, 400, "%s", err);
 	json_t *st = agent_vm_qmp(a, name, "query-status", NULL, err, sizeof(err));
 	if (!st)
 		return fail(out, 409, "%s", err);
@@ -331,6 +330,9 @@ static int vm_action(struct agent *a, const char *method, const char *name, cons
 		*out = json_pack("{s:s,s:b}", "name", name, "deleted", 1);
 		return 200;
 	}
+	int web = agent_web_vm_action(a, method, name, action, body, out);
+	if (web)
+		return web;
 	if (strcmp(method, "POST"))
 		return fail(out, 405, "%s: use POST", action);
 	if (!strcmp(action, "stop") || !strcmp(action, "kill")) {
@@ -444,6 +446,8 @@ int agent_api_handle(struct agent *a, const char *method, const char *path, json
 		json_decref(hosts);
 		return *out ? 200 : fail(out, 404, "host %s is not registered", a->host);
 	}
+	if (nseg == 1 && !strcmp(seg[0], "tasks") && get)
+		return agent_tasks_list(a, out);
 	if (nseg == 3 && !strcmp(seg[0], "hosts") && post)
 		return host_action(a, seg[1], seg[2], out);
 	if (nseg == 1 && !strcmp(seg[0], "vms") && get)

@@ -64,7 +64,7 @@ static void send_error(struct mg_connection *c, int status, const char *msg)
 }
 
 /* The session named by the request's cookie, copied into out; 0 or -1. */
-static int find_session(struct agent *a, struct mg_connection *c, struct session *out)
+static int find_session(struct agent *a, const struct mg_connection *c, struct session *out)
 {
 	const char *cookie = mg_get_header(c, "Cookie");
 	char id[80];
@@ -85,7 +85,7 @@ static int find_session(struct agent *a, struct mg_connection *c, struct session
 	return found;
 }
 
-static int bearer_ok(struct agent *a, struct mg_connection *c)
+static int bearer_ok(struct agent *a, const struct mg_connection *c)
 {
 	const char *h = mg_get_header(c, "Authorization");
 	return h && !strncmp(h, "Bearer ", 7) && same(h + 7, a->token);
@@ -93,12 +93,9 @@ static int bearer_ok(struct agent *a, struct mg_connection *c)
 
 /* A cookie-authenticated change must come from our own origin and carry
  * the session's CSRF token. */
-static int csrf_ok(struct mg_connection *c, const struct session *s)
+static int origin_ok(const struct mg_connection *c)
 {
 	const char *origin = mg_get_header(c, "Origin"), *host = mg_get_header(c, "Host");
-	const char *tok = mg_get_header(c, "X-CSRF-Token");
-	if (!tok || !same(tok, s->csrf))
-		return 0;
 	if (origin) {
 		const struct mg_request_info *ri = mg_get_request_info(c);
 		char want[300];
@@ -107,6 +104,20 @@ static int csrf_ok(struct mg_connection *c, const struct session *s)
 			return 0;
 	}
 	return 1;
+}
+
+static int csrf_ok(const struct mg_connection *c, const struct session *s)
+{
+	const char *tok = mg_get_header(c, "X-CSRF-Token");
+	return tok && same(tok, s->csrf) && origin_ok(c);
+}
+
+int agent_http_who(struct agent *a, const struct mg_connection *c)
+{
+	struct session s;
+	if (bearer_ok(a, c))
+		return 1;
+	return find_session(a, c, &s) == 0 && origin_ok(c) ? 2 : 0;
 }
 
 static int api_handler(struct mg_connection *c, void *ud)
@@ -126,12 +137,14 @@ static int api_handler(struct mg_connection *c, void *ud)
 			return 403;
 		}
 		if (!strcmp(uri, "/api/v1/session")) {
-			json_t *r = json_pack("{s:s}", "csrf", sess.csrf);
+			json_t *r = json_pack("{s:s,s:s}", "csrf", sess.csrf, "host", a->host);
 			send_json(c, 200, r, NULL);
 			json_decref(r);
 			return 200;
 		}
 	}
+	if (!strcmp(uri, "/api/v1/events") && !changes)
+		return agent_web_events(a, c);
 	json_t *body = NULL;
 	if (changes) {
 		if (ri->content_length > BODY_MAX) {
@@ -163,6 +176,10 @@ static int api_handler(struct mg_connection *c, void *ud)
 	}
 	json_t *out = NULL;
 	int status = agent_api_handle(a, method, uri + strlen("/api/v1"), body, &out);
+	/* A request another agent passed on (?via=) was logged there. */
+	if (changes && !(ri->query_string && strstr(ri->query_string, "via=")))
+		agent_task_record(a, bearer_ok(a, c) ? "token" : "session", method, uri + strlen("/api/v1"),
+				  body, status, out);
 	json_decref(body);
 	send_json(c, status, out, NULL);
 	json_decref(out);
@@ -248,7 +265,7 @@ int agent_http_start(struct agent *a, char *err, size_t errlen)
 	opts[n++] = "listening_ports";
 	opts[n++] = ports;
 	opts[n++] = "num_threads";
-	opts[n++] = "16";
+	opts[n++] = "48";    /* event streams and consoles hold one each */
 	opts[n++] = "request_timeout_ms";
 	opts[n++] = "120000";
 	opts[n++] = "enable_directory_listing";
@@ -270,14 +287,16 @@ int agent_http_start(struct agent *a, char *err, size_t errlen)
 	mg_set_request_handler(a->http, "/logout$", logout_handler, a);
 	if (!a->web_root[0])
 		mg_set_request_handler(a->http, "/$", root_handler, a);
-	return 0;
+	return agent_web_start(a) ? (snprintf(err, errlen, "out of memory"), -ENOMEM) : 0;
 }
 
 void agent_http_stop(struct agent *a)
 {
+	atomic_store(&a->stop, 1);   /* ends event streams and consoles */
 	if (a->http)
 		mg_stop(a->http);
 	a->http = NULL;
+	agent_web_stop(a);
 	if (a->web) {
 		pthread_mutex_destroy(&a->web->lock);
 		free(a->web);

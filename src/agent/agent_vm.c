@@ -155,9 +155,14 @@ static int build_argv(const struct agent *a, const char *name, json_t *spec, con
 	vm_file(a, name, "qmp", bufs[0], 4200);
 	argv[n++] = "--qmp";
 	argv[n++] = bufs[0];
-	char log[4100];
+	/* The console: a socket for the dashboard's terminal, and a log. */
+	char log[4100], sock[4100];
 	vm_file(a, name, "console.log", log, sizeof(log));
-	snprintf(bufs[1], 4200, "file:%s", log);
+	vm_file(a, name, "console.sock", sock, sizeof(sock));
+	if (strlen(sock) < sizeof(((struct sockaddr_un *)0)->sun_path))
+		snprintf(bufs[1], 4200, "unix:%.107s,log=%.4080s", sock, log);
+	else
+		snprintf(bufs[1], 4200, "file:%s", log);
 	argv[n++] = "--console";
 	argv[n++] = bufs[1];
 	vm_file(a, name, "migrate.key", bufs[2], 4200);

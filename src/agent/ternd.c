@@ -39,7 +39,8 @@ static void usage(FILE *f)
 		"                         implemented yet (refused)\n"
 		"  --allow-plain-http     serve a non-loopback address over plain HTTP: only on\n"
 		"                         an isolated network (the token crosses it in clear)\n"
-		"  --web-root DIR         serve the dashboard's files from DIR\n"
+		"  --web-root DIR         serve the dashboard's files from DIR (default:\n"
+		"                         PREFIX/share/tern/web beside the binary, or build/web)\n"
 		"  --qmp-dir DIR          the VMs' control sockets, DIR/NAME.qmp (default: tern's\n"
 		"                         own, $XDG_RUNTIME_DIR/tern or /run/tern, so that 'tern\n"
 		"                         list' and 'tern pause NAME' see them); keep it the same\n"
@@ -72,6 +73,27 @@ static int mkdir_p(const char *path)
 			*p = '/';
 		}
 	return mkdir(tmp, 0700) && errno != EEXIST ? -1 : 0;
+}
+
+/* The dashboard installed beside the binary (PREFIX/share/tern/web), or
+ * built beside it in the source tree (build/web); none: empty. */
+static void default_web_root(char *buf, size_t len)
+{
+	char self[1024], dir[1024], probe[1200];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = 0;
+	snprintf(dir, sizeof(dir), "%s", dirname(self));
+	const char *cands[] = { "%s/../share/tern/web", "%s/web" };
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+		snprintf(probe, sizeof(probe), cands[i], dir);
+		size_t l = strlen(probe);
+		snprintf(probe + l, sizeof(probe) - l, "/index.html");
+		if (access(probe, R_OK) == 0) {
+			snprintf(buf, len, "%.*s", (int)l, probe);
+			return;
+		}
+	}
 }
 
 static int pending_stop(const sigset_t *set)
@@ -183,6 +205,8 @@ int main(int argc, char **argv)
 		self[n > 0 ? n : 0] = 0;
 		snprintf(a->tern_bin, sizeof(a->tern_bin), "%s/tern", dirname(self));
 	}
+	if (!a->web_root[0])
+		default_web_root(a->web_root, sizeof(a->web_root));
 	if (access(a->tern_bin, X_OK)) {
 		fprintf(stderr, "ternd: %s is not executable: give --tern PATH\n", a->tern_bin);
 		return 2;
@@ -221,6 +245,9 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "ternd: host %s serving %s/api/v1 (store: %s); API token in %s/token\n", a->host,
 		a->api_url, a->etcd ? a->etcd : "local", a->state_dir);
+	if (a->web_root[0])
+		fprintf(stderr, "ternd: dashboard at %s/ (from %s); sign in with the token\n", a->api_url,
+			a->web_root);
 	int64_t rev = agent_reconcile(a), last_publish = 0, last_reconcile = agent_now_ms();
 	agent_host_publish(a);
 	int was_ok = 1;

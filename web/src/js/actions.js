@@ -68,7 +68,7 @@ export function migrationFigures(m) {
     percent: percent || 0,
     mbps: ram.mbps,
     remaining: ram.remaining,
-    round: ram['dirty-sync-count'],
+    round: ram['dirty-sync-count'] ?? p['x-rounds'],
     expected: p['expected-downtime'],
     downtime: p.downtime ?? (m && m.downtime),
     error: (m && m.error) || p['error-desc'],
@@ -109,12 +109,13 @@ export function migrateDialog(name, hosts, currentHost) {
       clearInterval(timer);
       timer = null;
       cancel.disabled = true;
-      const parts = (m && (m.report || m.downtime_breakdown)) || null;
+      const parts = (m && (m.report || m.downtime_breakdown || (m.progress && m.progress['x-downtime-breakdown']))) || null;
       report.replaceChildren(
         el('h3', {}, f.status === 'completed' ? `Done: ${name} runs on ${sel.value}` : `Migration ${f.status}`),
         f.error ? el('p', { class: 'error' }, f.error) : '',
         f.downtime !== undefined ? el('p', {}, `Downtime ${f.downtime} ms`) : '',
-        parts ? el('pre', {}, JSON.stringify(parts, null, 2)) : '');
+        parts ? el('dl', { class: 'figures breakdown' }, Object.entries(parts).flatMap(([k, v]) =>
+          [el('dt', {}, k), el('dd', {}, typeof v === 'number' ? `${v} ms` : JSON.stringify(v))])) : '');
     }
   }
 

@@ -3,6 +3,7 @@
 // hands out. A 401 anywhere sends the page back to the sign-in form.
 
 let csrf = null;
+export const agent = { host: null };   // the host of the agent we talk to
 const listeners = new Set();
 
 export class ApiError extends Error {
@@ -21,6 +22,7 @@ async function session() {
   if (r.status === 401) throw new ApiError(401, 'not signed in');
   const j = await r.json();
   csrf = j.csrf;
+  agent.host = j.host || null;
   return j;
 }
 

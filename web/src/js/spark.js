@@ -17,6 +17,15 @@ export class History {
   prune(ids) { for (const k of this.series.keys()) if (!ids.has(k)) this.series.delete(k); }
 }
 
+// Canvases out of view are not redrawn: with 50 rows most are below the
+// fold, and their lines are drawn when they scroll in.
+const visibility = typeof IntersectionObserver === 'function' ? new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    e.target.visible = e.isIntersecting;
+    if (e.isIntersecting && e.target.pending) { draw(e.target, ...e.target.pending); e.target.pending = null; }
+  }
+}) : null;
+
 export function sparkline(cell, values, { max = 100, label = '' } = {}) {
   let c = cell.querySelector('canvas');
   let t = cell.querySelector('span');
@@ -30,8 +39,14 @@ export function sparkline(cell, values, { max = 100, label = '' } = {}) {
     box.className = 'spark-box';
     box.append(c, t);
     cell.replaceChildren(box);
+    if (visibility) { c.visible = false; visibility.observe(c); }
   }
   if (t.textContent !== label) t.textContent = label;
+  if (visibility && !c.visible) { c.pending = [values, max]; return; }
+  draw(c, values, max);
+}
+
+function draw(c, values, max) {
   const g = c.getContext('2d');
   g.clearRect(0, 0, c.width, c.height);
   if (values.length < 2) return;

@@ -87,6 +87,13 @@ export class LiveTable {
       c.th = th;
       return th;
     }));
+    this.observer = typeof IntersectionObserver === 'function' ? new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        const row = e.target.row;
+        row.visible = e.isIntersecting;
+        if (row.visible && row.stale) this.renderRow(row);
+      }
+    }, { rootMargin: '200px' }) : null;
     this.tbody = el('tbody');
     this.table = el('table', { class: 'datatable', 'aria-label': label }, el('thead', {}, head), this.tbody);
     this.root = el('div', { class: 'table-wrap' }, this.filterInput, el('div', { class: 'scroll' }, this.table));
@@ -108,21 +115,37 @@ export class LiveTable {
         const tr = el('tr', { 'data-id': id });
         const cells = this.columns.map(() => el('td'));
         tr.append(...cells);
-        row = { tr, cells, data: r };
+        row = { tr, cells, data: r, visible: false };
         this.rows.set(id, row);
+        tr.row = row;
+        if (this.observer) this.observer.observe(tr);
       }
       row.data = r;
-      this.columns.forEach((c, i) => {
-        if (c.render) c.render(r, row.cells[i]);
-        else {
-          const v = c.value ? c.value(r) : r[c.key];
-          const s = v === undefined || v === null ? '—' : String(v);
-          if (row.cells[i].textContent !== s) row.cells[i].textContent = s;
-        }
-      });
+      // Rows out of view keep their data and are drawn when they scroll
+      // in: with 50 VMs most of the table is below the fold.
+      if (this.observer && row.drawn && !row.visible) row.stale = true;
+      else this.renderRow(row);
     }
-    for (const [id, row] of this.rows) if (!seen.has(id)) { row.tr.remove(); this.rows.delete(id); }
+    for (const [id, row] of this.rows) if (!seen.has(id)) {
+      if (this.observer) this.observer.unobserve(row.tr);
+      row.tr.remove();
+      this.rows.delete(id);
+    }
     this.layout();
+  }
+
+  renderRow(row) {
+    const r = row.data;
+    row.drawn = true;
+    row.stale = false;
+    this.columns.forEach((c, i) => {
+      if (c.render) c.render(r, row.cells[i]);
+      else {
+        const v = c.value ? c.value(r) : r[c.key];
+        const s = v === undefined || v === null ? '—' : String(v);
+        if (row.cells[i].textContent !== s) row.cells[i].textContent = s;
+      }
+    });
   }
 
   layout() {

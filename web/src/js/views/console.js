@@ -4,6 +4,7 @@
 import { Terminal } from '../../vendor/xterm.js';
 import { FitAddon } from '../../vendor/addon-fit.js';
 import { el } from '../ui.js';
+import { agent } from '../api.js';
 
 export function mount(root, live, args) {
   const vmSel = el('select', { id: 'con-vm', 'aria-label': 'VM' });
@@ -28,9 +29,16 @@ export function mount(root, live, args) {
     ws = new WebSocket(`${proto}://${location.host}/api/v1/vms/${encodeURIComponent(name)}/console`);
     ws.binaryType = 'arraybuffer';
     state.textContent = `connecting to ${name}…`;
-    ws.onopen = () => { state.textContent = `${name}: connected`; term.focus(); };
+    let opened = false;
+    ws.onopen = () => { opened = true; state.textContent = `${name}: connected`; term.focus(); };
     ws.onmessage = (m) => term.write(typeof m.data === 'string' ? m.data : new Uint8Array(m.data));
-    ws.onclose = (e) => { state.textContent = `${name}: disconnected${e.reason ? ` (${e.reason})` : ''}`; };
+    ws.onclose = (e) => {
+      // A refused handshake tells the page nothing more: say what it can be.
+      const vm = live.vms.find((v) => v.name === name);
+      const elsewhere = vm && agent.host && vm.host !== agent.host;
+      state.textContent = opened ? `${name}: disconnected${e.reason ? ` (${e.reason})` : ''}`
+        : `${name}: refused: ${elsewhere ? `it runs on ${vm.host}: open that host's dashboard` : 'sign in again'}`;
+    };
   }
   term.onData((d) => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(enc.encode(d)); });
   vmSel.addEventListener('change', () => { location.hash = `#/console/${encodeURIComponent(vmSel.value)}`; });

@@ -5,7 +5,7 @@ import { el, toast, dialog, bytes, duration, LiveTable } from '../ui.js';
 import { History, sparkline } from '../spark.js';
 import { vmButtons } from '../actions.js';
 
-const clusterOf = (vm) => vm.cluster || (vm.name.includes('.') ? vm.name.split('.')[0] : '');
+const clusterOf = (vm) => vm.project || vm.cluster || (vm.name.includes('.') ? vm.name.split('.')[0] : '');
 
 function createDialog() {
   const f = {

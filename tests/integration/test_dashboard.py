@@ -1,0 +1,404 @@
+# test_dashboard.py: the web dashboard in a real browser (headless Debian
+# chromium driven by tests/web/drive.mjs with puppeteer-core), against two
+# real ternd agents on loopback sharing one etcd, and real guests: sign in,
+# live CPU %, pause and resume (seen in the page and in `tern list`), the
+# console both ways, QMP, the task log, a live migration with its progress
+# dialog, screenshots of every view; the security checks (401 without a
+# session, cross-origin changes refused, the console WebSocket needs a
+# session, token 0600, loopback by default); and the page's CPU use with 50
+# VM records updating every second.
+import base64
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, TERN, require_kit, require_tern
+from netns import Agent, TERND, dirty_spec, free_port, wait_until
+from wsclient import Ws, WsRefused
+
+DRIVE = REPO / "tests" / "web" / "drive.mjs"
+SHOTS = REPO / "build" / "screenshots"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+TAG = os.getpid() % 100000
+
+
+def require_browser():
+    if not (REPO / "web" / "node_modules" / "puppeteer-core").is_dir():
+        pytest.fail("web/node_modules/puppeteer-core is missing (run `make`)")
+    if not CHROMIUM.is_file() or not shutil.which("node"):
+        pytest.fail(f"{CHROMIUM} or node is missing (scripts/deps.sh)")
+
+
+def drive(agent, steps, timeout=600):
+    """Runs drive.mjs; {step: result} (the last result of each step)."""
+    cfg = {"url": agent.url, "token": agent.token, "shots": str(SHOTS), "steps": steps}
+    r = subprocess.run(["node", str(DRIVE), json.dumps(cfg)], capture_output=True, text=True, timeout=timeout)
+    res = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("RESULT "):
+            d = json.loads(line[7:])
+            res.setdefault(d["step"], []).append(d)
+    assert r.returncode == 0, f"browser: {r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    assert "pageerrors" not in res, res["pageerrors"]
+    return res
+
+
+class Etcd:
+    def __init__(self, tmp):
+        self.port, peer = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(tmp / "etcd.log", "ab")
+        self.proc = subprocess.Popen(
+            ["etcd", "--name", "d", "--data-dir", str(tmp / "etcd"), "--listen-client-urls", self.url,
+             "--advertise-client-urls", self.url, "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+             "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+             "--initial-cluster", f"d=http://127.0.0.1:{peer}"], stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self._ok(), 30, "etcd to answer")
+
+    def _ok(self):
+        try:
+            self.post("/v3/kv/range", {"key": "AA=="})
+            return True
+        except OSError:
+            return False
+
+    def post(self, path, body):
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.loads(r.read())
+
+    def put(self, key, value):
+        b = lambda s: base64.b64encode(s.encode()).decode()
+        self.post("/v3/kv/put", {"key": b(key), "value": b(json.dumps(value))})
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def duo(tmp_path_factory):
+    """Two agents h1 and h2 on loopback with one etcd. h1 keeps VM sockets
+    in tern's own folder (so `tern list` sees them), h2 in its own."""
+    require_tern()
+    require_kit()
+    require_browser()
+    if not TERND.is_file():
+        pytest.fail(f"{TERND} is not built (run `make`)")
+    tmp = tmp_path_factory.mktemp("dash")
+    etcd = Etcd(tmp)
+    agents = []
+    try:
+        for i in (1, 2):
+            sd = Path(f"/tmp/td{TAG}h{i}")     # short: socket paths
+            subprocess.run(["rm", "-rf", str(sd)])
+            extra = [] if i == 1 else ["--qmp-dir", f"{sd}/qmp"]
+            a = Agent(f"dh{TAG}x{i}", "127.0.0.1", free_port(), sd, etcd=etcd.url, extra=extra, log_dir=tmp)
+            agents.append(a)
+            a.start()
+        yield etcd, agents[0], agents[1]
+    finally:
+        for a in agents:
+            a.stop()
+            a.kill_vms()
+            subprocess.run(["rm", "-rf", str(a.state_dir)])
+        etcd.stop()
+
+
+def vm(agent, name):
+    st, body = agent.api("GET", f"/api/v1/vms/{name}")
+    assert st == 200, body
+    return body
+
+
+def tern_list_state(name):
+    r = subprocess.run([str(TERN), "list"], capture_output=True, text=True, timeout=30)
+    for line in r.stdout.splitlines():
+        if re.search(rf"(^|\s){re.escape(name)}(\s|$)", line):
+            return line
+    return r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def vms(duo):
+    """A shell guest and a counting guest on h1."""
+    _, h1, _ = duo
+    shell, dirty = f"dsh{TAG}", f"ddy{TAG}"
+    spec = {"kernel": dirty_spec()["kernel"], "initrd": dirty_spec()["initrd"], "memory": "256M",
+            "append": "console=ttyS0"}
+    assert h1.api("POST", "/api/v1/vms", {"name": shell, "spec": spec})[0] == 201
+    assert h1.api("POST", "/api/v1/vms", {"name": dirty, "spec": dirty_spec(), "project": "demo"})[0] == 201
+    wait_until(lambda: "TERN-GUEST-READY" in h1.console(shell), 240, f"{shell} to boot")
+    wait_until(lambda: len(h1.ticks(dirty)) >= 2, 240, f"{dirty} to count")
+    return shell, dirty
+
+
+def session(agent):
+    out = agent.curl("-i", f"{agent.url}/login?token={agent.token}")
+    cookie = next(line for line in out.splitlines() if line.lower().startswith("set-cookie:"))
+    sid = cookie.split(":", 1)[1].split(";")[0].strip()
+    st, s = agent.api("GET", "/api/v1/session", token=False, headers=[f"Cookie: {sid}"])
+    assert st == 200
+    return sid, s["csrf"]
+
+
+def test_security(duo, vms, tmp_path):
+    _, h1, _ = duo
+    shell, dirty = vms
+    # The token file is the owner's alone.
+    assert stat.S_IMODE((h1.state_dir / "token").stat().st_mode) == 0o600
+    # No session: 401 on the API, the event stream, the task log.
+    for path in ("/api/v1/vms", "/api/v1/events", "/api/v1/tasks", "/api/v1/session"):
+        assert h1.api("GET", path, token=False)[0] == 401, path
+    st, _ = h1.api("POST", f"/api/v1/vms/{dirty}/qmp", {"execute": "stop"}, token=False)
+    assert st == 401
+    # A cross-origin POST with the victim's cookie and even its CSRF token.
+    sid, csrf = session(h1)
+    st, _ = h1.api("POST", f"/api/v1/vms/{dirty}/pause", token=False,
+                   headers=[f"Cookie: {sid}", f"X-CSRF-Token: {csrf}", "Origin: http://evil.example"])
+    assert st == 403
+    st, _ = h1.api("POST", f"/api/v1/vms/{dirty}/qmp", {"execute": "stop"}, token=False,
+                   headers=[f"Cookie: {sid}"])
+    assert st == 403
+    assert vm(h1, dirty)["state"] == "running"
+    # The console WebSocket: refused without a session, or from another origin.
+    port = int(h1.url.rsplit(":", 1)[1])
+    path = f"/api/v1/vms/{shell}/console"
+    with pytest.raises(WsRefused) as e:
+        Ws("127.0.0.1", port, path)
+    assert e.value.status == 401
+    with pytest.raises(WsRefused) as e:
+        Ws("127.0.0.1", port, path, [f"Cookie: {sid}", "Origin: http://evil.example"])
+    assert e.value.status == 401
+    with pytest.raises(WsRefused) as e:
+        Ws("127.0.0.1", port, path, ["Cookie: tern_session=" + "0" * 64])
+    assert e.value.status == 401
+    # With the session: the scrollback, then both ways.
+    w = Ws("127.0.0.1", port, path, [f"Cookie: {sid}", f"Origin: {h1.url}"])
+    try:
+        w.read_until(b"TERN-GUEST-READY", 20)
+        w.send("echo ws$((6*7))ok\n")
+        w.read_until(b"ws42ok", 30)
+    finally:
+        w.close()
+    # QMP through the API: the reply, and a bad command named.
+    st, r = h1.api("POST", f"/api/v1/vms/{shell}/qmp", {"execute": "query-status"})
+    assert st == 200 and r["return"]["status"] == "running", r
+    st, r = h1.api("POST", f"/api/v1/vms/{shell}/qmp", {"execute": "no-such-command"})
+    assert st >= 400 and "no-such-command" in r["error"], r
+    st, r = h1.api("POST", f"/api/v1/vms/{shell}/qmp", {"arguments": {}})
+    assert st == 400 and "execute" in r["error"]
+    # Unless told otherwise, ternd serves loopback only, on 8006, with the
+    # dashboard; it says where the token is. (In a namespace of its own, so
+    # port 8006 is surely free.)
+    ns = f"tdn{TAG}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    proc = None
+    try:
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        log = open(tmp_path / "default.log", "wb")
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, str(TERND), "--host", "dflt", "--state-dir",
+                                 str(tmp_path / "st"), "--qmp-dir", str(tmp_path / "q")],
+                                stdout=log, stderr=subprocess.STDOUT)
+        curl = lambda *a: subprocess.run(["ip", "netns", "exec", ns, "curl", "-s", "-m", "5", *a],
+                                         capture_output=True, text=True).stdout
+        wait_until(lambda: "tern" in curl("http://127.0.0.1:8006/"), 20, "the default ternd")
+        assert '<script type="module" src="js/app.js">' in curl("http://127.0.0.1:8006/")
+        ss = subprocess.run(["ip", "netns", "exec", ns, "ss", "-Hltn"], capture_output=True, text=True).stdout
+        listening = [line.split()[3] for line in ss.splitlines() if line.strip()]
+        assert listening == ["127.0.0.1:8006"], ss
+        text = (tmp_path / "default.log").read_text()
+        assert f"{tmp_path}/st/token" in text and "dashboard at http://127.0.0.1:8006/" in text, text
+        assert stat.S_IMODE((tmp_path / "st" / "token").stat().st_mode) == 0o600
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait(timeout=15)
+        subprocess.run(["ip", "netns", "del", ns])
+
+
+def test_browser_vms(duo, vms):
+    _, h1, _ = duo
+    shell, dirty = vms
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    res = drive(h1, [{"do": "login"}, {"do": "cpu", "vm": dirty, "seconds": 8},
+                     {"do": "action", "vm": dirty, "button": "Pause", "expect": "paused", "shot": "vm-paused"}])
+    # The counting guest's CPU % changes from second to second.
+    values = res["cpu"][0]["values"]
+    assert len(set(values)) >= 2, values
+    assert "paused" in tern_list_state(dirty)
+    assert vm(h1, dirty)["state"] == "paused"
+    res = drive(h1, [
+        {"do": "login"},
+        {"do": "action", "vm": dirty, "button": "Resume", "expect": "running"},
+        {"do": "console", "vm": shell, "text": "echo hello", "expect": "hello"},
+        {"do": "qmp", "vm": dirty, "command": {"execute": "query-status"}},
+        {"do": "hosts"},
+        {"do": "tasks"},
+        {"do": "crossorigin", "vm": dirty, "origin": h1.url.replace("127.0.0.1", "localhost")},
+        {"do": "shots", "views": ["clusters", "energy", "settings"]},
+        {"do": "viewport", "width": 390, "height": 844, "mobile": True},
+        {"do": "shots", "views": ["vms", "hosts"], "prefix": "phone-"},
+    ])
+    line = tern_list_state(dirty)
+    assert "running" in line, line
+    after = max(h1.ticks(dirty))
+    wait_until(lambda: max(h1.ticks(dirty)) >= after + 2, 60, f"{dirty} to count again")
+    # The guest answered the command typed into the terminal.
+    lines = res["console"][0]["lines"]
+    assert any(x.rstrip().endswith("echo hello") for x in lines) and "hello" in [x.strip() for x in lines], lines
+    assert '"running": true' in res["qmp"][0]["reply"]
+    hosts = {r[0]: r for r in res["hosts"][0]["rows"]}
+    assert hosts[h1.name][2] == "up" and hosts[h1.name][6] == "2"
+    # Every change made in the page is in the task log, by the session.
+    rows = res["tasks"][0]["rows"]
+    acts = [(r[1], r[2], r[3], r[4]) for r in rows]
+    for want in [("session", "pause", dirty, "ok"), ("session", "resume", dirty, "ok"),
+                 ("session", "qmp query-status", dirty, "ok"), ("token", "create", shell, "ok")]:
+        assert want in acts, acts
+    # The other origin's POST did nothing.
+    assert vm(h1, dirty)["state"] == "running"
+    st, t = h1.api("GET", "/api/v1/tasks")
+    assert st == 200 and len([x for x in t["tasks"] if x["action"] == "pause"]) == 1, t
+
+
+def test_cancel_migration_and_clone(duo, vms):
+    _, h1, h2 = duo
+    shell, _ = vms
+    # A slow migration (1 MB/s), cancelled: the VM stays where it was.
+    st, body = h1.api("POST", f"/api/v1/vms/{shell}/migrate", {"to": h2.name, "bandwidth": 1})
+    assert st == 202, body
+    wait_until(lambda: h1.api("GET", f"/api/v1/vms/{shell}/migration")[1].get("status") == "active", 60,
+               "the migration to run")
+    st, body = h2.api("DELETE", f"/api/v1/vms/{shell}/migration")     # via the other agent
+    assert st == 200 and body["cancelled"], body
+    m = wait_until(lambda: (lambda r: r if r["status"] in ("completed", "failed") else None)(
+        h1.api("GET", f"/api/v1/vms/{shell}/migration")[1]), 60, "the migration to end")
+    assert m["status"] == "failed" and "cancel" in m["error"], m
+    v = vm(h1, shell)
+    assert v["host"] == h1.name and v["state"] == "running", v
+    st, body = h1.api("DELETE", f"/api/v1/vms/{shell}/migration")
+    assert st == 409 and "no migration" in body["error"]
+    # Snapshot to a plain name (the agent's snapshot folder), clone from it.
+    st, body = h1.api("POST", f"/api/v1/vms/{shell}/snapshot", {"file": "s1.snap"})
+    assert st == 200 and body["file"] == f"{h1.state_dir}/snapshots/s1.snap", body
+    assert h1.api("POST", f"/api/v1/vms/{shell}/snapshot", {"file": "../x"})[0] == 400
+    clone = f"{shell}c"
+    st, body = h2.api("POST", f"/api/v1/vms/{shell}/clone", {"name": clone, "snapshot": "s1.snap"})
+    assert st == 201 and body["host"] == h1.name, body
+    assert h1.api("POST", f"/api/v1/vms/{shell}/clone", {"name": clone, "snapshot": "s1.snap"})[0] == 409
+    st, body = h1.api("POST", f"/api/v1/vms/{shell}/clone", {"name": "x2", "snapshot": "nope.snap"})
+    assert st == 400 and "nope.snap" in body["error"], body
+    wait_until(lambda: vm(h1, clone)["state"] == "running", 60, f"{clone} to run")
+    # The clone is the same guest, answering on its own console.
+    port = int(h1.url.rsplit(":", 1)[1])
+    w = Ws("127.0.0.1", port, f"/api/v1/vms/{clone}/console", [f"Authorization: Bearer {h1.token}"])
+    try:
+        w.send("\necho clone$((6*7))\n")
+        w.read_until(b"clone42", 60)
+    finally:
+        w.close()
+    st, t = h1.api("GET", "/api/v1/tasks")
+    acts = [(x["action"], x["target"], x["result"]) for x in t["tasks"]]
+    assert ("cancel-migration", shell, "ok") in acts and ("clone", shell, "ok") in acts, acts
+    assert h1.api("DELETE", f"/api/v1/vms/{clone}")[0] == 200
+
+
+def test_browser_migrate(duo, vms):
+    _, h1, h2 = duo
+    _, dirty = vms
+    res = drive(h1, [{"do": "login"}, {"do": "migrate", "vm": dirty, "to": h2.name}])
+    m = res["migrate"][0]
+    assert m["percents"][-1] == 100 and m["host"] == h2.name, m
+    v = vm(h1, dirty)
+    assert v["host"] == h2.name and v["state"] == "running", v
+    after = max(h2.ticks(dirty) or [0])
+    wait_until(lambda: h2.ticks(dirty) and max(h2.ticks(dirty)) > after + 1, 60, f"{dirty} to count on h2")
+    # Its console through the agent the browser talks to: h1 relays to h2.
+    sid, _ = session(h1)
+    w = Ws("127.0.0.1", int(h1.url.rsplit(":", 1)[1]), f"/api/v1/vms/{dirty}/console",
+           [f"Cookie: {sid}", f"Origin: {h1.url}"])
+    try:
+        first = w.read_until(b"DIRTY tick=", 30)
+        n = int(re.findall(rb"DIRTY tick=(\d+)", first)[-1])
+        w.read_until(f"DIRTY tick={n + 2} ".encode(), 60)
+    finally:
+        w.close()
+    st, t = h2.api("GET", "/api/v1/tasks")     # one log, in the store
+    assert any(x["action"] == f"migrate to {h2.name}" and x["user"] == "session" for x in t["tasks"]), t
+
+
+def test_cluster_up_from_page(duo):
+    _, h1, _ = duo
+    st, _ = h1.api("GET", "/api/v1/clusters")
+    if st == 404:
+        pytest.skip("/api/v1/clusters is not in this branch yet (the cluster placement helper adds it)")
+    pytest.fail("/api/v1/clusters exists now: write the page flow for it")
+
+
+def test_energy_view(duo):
+    _, h1, _ = duo
+    st, _ = h1.api("GET", "/api/v1/consolidate/report")
+    if st == 404:
+        pytest.skip("/api/v1/consolidate/report is not in this branch yet (the consolidation helper adds it)")
+    pytest.fail("/api/v1/consolidate/report exists now: write the page flow for it")
+
+
+def test_speed_50_vms(duo):
+    """50 VM records on a simulated host whose record changes every second:
+    the page's CPU use while its VM list follows them."""
+    etcd, h1, _ = duo
+    host = f"sim{TAG}"
+    names = [f"sim{TAG}v{i:02d}" for i in range(50)]
+    spec = dirty_spec()
+    for n in names:
+        etcd.put(f"/tern/vms/{n}", {"name": n, "host": host, "state": "running", "spec": spec,
+                                   "project": f"p{int(n[-2:]) % 5}"})
+    stop = threading.Event()
+
+    def publish():
+        rnd = random.Random(1)
+        t0 = time.time()
+        while not stop.is_set():
+            etcd.put(f"/tern/hosts/{host}", {
+                "name": host, "address": "127.0.0.9", "api": "http://127.0.0.9:9", "cpus": 64,
+                "mem_total": 256 << 30, "mem_free": 128 << 30, "mem_used": 128 << 30,
+                "cpu_percent": rnd.uniform(20, 80), "power": "on",
+                "vms": [{"name": n, "state": "running", "pid": 1000 + i, "cpu_percent": rnd.uniform(0, 100),
+                         "mem": 256 << 20, "rss": 200 << 20, "uptime": time.time() - t0 + i,
+                         "migrating": False, "incoming": False} for i, n in enumerate(names)]})
+            stop.wait(1.0)
+
+    th = threading.Thread(target=publish, daemon=True)
+    th.start()
+    try:
+        res = drive(h1, [{"do": "login"}, {"do": "bench", "rows": 50, "seconds": 30}])
+    finally:
+        stop.set()
+        th.join()
+        for n in names:
+            etcd.post("/v3/kv/deleterange", {"key": base64.b64encode(f"/tern/vms/{n}".encode()).decode()})
+        etcd.post("/v3/kv/deleterange", {"key": base64.b64encode(f"/tern/hosts/{host}".encode()).decode()})
+    b = res["bench"][0]
+    (SHOTS / "bench.json").write_text(json.dumps(b, indent=1))
+    print("dashboard with 50 VMs:", json.dumps(b))
+    assert b["rows"] >= 50 and b["updates"] >= 25, b
+    assert b["task_pct"] < 5.0 and b["chromium_pct"] < 5.0, b
+
