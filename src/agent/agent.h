@@ -125,6 +125,10 @@ void agent_http_stop(struct agent *a);
 int agent_api_handle(struct agent *a, const char *method, const char *path, json_t *body,
 		     json_t **out);
 
+/* agent_clusters.c: /api/v1/clusters (seg as agent_api_handle splits it). */
+int agent_clusters_handle(struct agent *a, const char *method, int nseg, char seg[][128], json_t *body,
+			  json_t **out);
+
 /* agent_migrate.c: live migration between agents. */
 /* Takes the VM's lock in the store, then migrates in a thread; -EBUSY when
  * another migration holds the lock, -ENOENT, -EINVAL with err. */

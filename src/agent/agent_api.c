@@ -460,6 +460,8 @@ int agent_api_handle(struct agent *a, const char *method, const char *path, json
 			agent_host_publish(a);   /* others see the change at once */
 		return st;
 	}
+	if (nseg >= 1 && !strcmp(seg[0], "clusters"))
+		return agent_clusters_handle(a, method, nseg, seg, body, out);
 	if (nseg == 1 && !strcmp(seg[0], "incoming") && post) {
 		const char *name = jstr(body, "name"), *key = jstr(body, "key");
 		char uri[256], err[512];
