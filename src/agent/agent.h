@@ -63,6 +63,11 @@ struct agent {
 	json_t *evacuation;         /* this host's evacuation progress, or NULL */
 	struct mg_context *http;
 	struct agent_web *web;       /* browser sessions (agent_http.c) */
+	/* Project switches spanning hosts (agent_switch.c). */
+	int cable_port;             /* VDE cables from other hosts are accepted here */
+	int cable_fd;
+	pthread_t cable_thread;
+	pthread_mutex_t sw_lock;
 	/* host CPU % between samples */
 	uint64_t cpu_busy, cpu_total;
 	double host_cpu_pct;
@@ -124,6 +129,18 @@ void agent_http_stop(struct agent *a);
  * status with the reply in *out. */
 int agent_api_handle(struct agent *a, const char *method, const char *path, json_t *body,
 		     json_t **out);
+
+/* agent_switch.c: project switches spanning hosts. A spec whose nets hold
+ * "vde,switch=NAME,..." runs with this host's switch NAME (started, and
+ * cabled to the hub host's, when missing) in their place: *out is the spec
+ * to run (a new reference). */
+int agent_switch_rewrite(struct agent *a, json_t *spec, json_t **out, char *err, size_t errlen);
+/* Accepting cables from other hosts on cable_port (a thread). */
+int agent_cable_start(struct agent *a, char *err, size_t errlen);
+void agent_cable_stop(struct agent *a);
+/* Every few seconds: remakes broken cables; removes this host's part of a
+ * switch whose record is gone. */
+void agent_switch_tick(struct agent *a);
 
 /* agent_clusters.c: /api/v1/clusters (seg as agent_api_handle splits it). */
 int agent_clusters_handle(struct agent *a, const char *method, int nseg, char seg[][128], json_t *body,

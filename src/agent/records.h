@@ -16,6 +16,8 @@ struct store;
 #define REC_VMS "/tern/vms/"
 /* Exclusive actions on a VM (migration), under the acting agent's lease. */
 #define REC_LOCKS "/tern/locks/vm/"
+/* Project switches spanning hosts: {"name","hub","cable":"ADDR:PORT"}. */
+#define REC_SWITCHES "/tern/switches/"
 /* The cluster's shared API token. */
 #define REC_TOKEN "/tern/cluster/token"
 

@@ -45,6 +45,8 @@ static void usage(FILE *f)
 		"                         list' and 'tern pause NAME' see them); keep it the same\n"
 		"                         across restarts: adoption looks there\n"
 		"  --tern PATH            the tern binary for VMs (default: next to ternd)\n"
+		"  --cable-port PORT      where VDE cables of project switches spanning hosts\n"
+		"                         are accepted (default: the --listen port + 1)\n"
 		"  --power-cmd-standby CMD  what 'tern host standby' runs here (e.g.\n"
 		"                         'systemctl suspend')\n"
 		"  --power-cmd-wake CMD   what 'tern host wake' runs (on the waking machine,\n"
@@ -95,6 +97,7 @@ int main(int argc, char **argv)
 		{ "power-cmd-wake", required_argument, NULL, 'W' },
 		{ "allow-plain-http", no_argument, NULL, 'P' },
 		{ "qmp-dir", required_argument, NULL, 'Q' },
+		{ "cable-port", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -102,6 +105,8 @@ int main(int argc, char **argv)
 	if (!a)
 		return 1;
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->sw_lock, NULL);
+	a->cable_fd = -1;
 	snprintf(a->listen, sizeof(a->listen), "127.0.0.1:8006");
 	const char *etcd = getenv("TERN_ETCD");
 	int ch, plain_ok = 0;
@@ -119,6 +124,16 @@ int main(int argc, char **argv)
 		case 'W': snprintf(a->power_cmd_wake, sizeof(a->power_cmd_wake), "%s", optarg); break;
 		case 'P': plain_ok = 1; break;
 		case 'Q': snprintf(a->qmp_dir, sizeof(a->qmp_dir), "%s", optarg); break;
+		case 'C': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || v < 1 || v > 65535) {
+				fprintf(stderr, "ternd: --cable-port takes a port 1..65535, not '%s'\n", optarg);
+				return 2;
+			}
+			a->cable_port = (int)v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case ':':
 			fprintf(stderr, "ternd: option '%s' needs a value (see 'ternd --help')\n", argv[optind - 1]);
@@ -160,6 +175,8 @@ int main(int argc, char **argv)
 			"(TLS: not implemented yet), or --allow-plain-http on an isolated test network\n", a->listen);
 		return 2;
 	}
+	if (!a->cable_port)
+		a->cable_port = (int)(port % 65535) + 1;
 	snprintf(a->api_url, sizeof(a->api_url), "%s://%s", a->tls_dir[0] ? "https" : "http", a->listen);
 	if (!a->state_dir[0] && rec_default_state_dir(a->state_dir, sizeof(a->state_dir))) {
 		fprintf(stderr, "ternd: no state directory: give --state-dir DIR\n");
@@ -219,6 +236,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ternd: %s\n", err);
 		return 1;
 	}
+	if (agent_cable_start(a, err, sizeof(err))) {
+		fprintf(stderr, "ternd: %s\n", err);
+		agent_http_stop(a);
+		return 1;
+	}
 	fprintf(stderr, "ternd: host %s serving %s/api/v1 (store: %s); API token in %s/token\n", a->host,
 		a->api_url, a->etcd ? a->etcd : "local", a->state_dir);
 	int64_t rev = agent_reconcile(a), last_publish = 0, last_reconcile = agent_now_ms();
@@ -230,6 +252,7 @@ int main(int argc, char **argv)
 		if (now - last_publish >= 2000) {
 			store_lease_keepalive(a->store, a->lease);
 			agent_host_publish(a);
+			agent_switch_tick(a);
 			last_publish = now;
 			int ok = atomic_load(&a->store_ok);
 			if (ok != was_ok)
@@ -250,6 +273,8 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "ternd: stopping; the VMs keep running\n");
 	agent_http_stop(a);
+	atomic_store(&a->stop, 1);
+	agent_cable_stop(a);
 	store_lease_revoke(a->store, a->lease);
 	store_close(a->store);
 	return 0;

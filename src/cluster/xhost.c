@@ -127,6 +127,25 @@ out:
 	return rc;
 }
 
+/* A NIC on a project switch names the switch (the agents run it, joined
+ * across hosts) instead of a socket in the project folder. */
+static const char *switch_net(const struct project *p, const char *dir, const char *net, char *buf,
+			      size_t len)
+{
+	for (size_t si = 0; si < p->nswitches; si++) {
+		char sock[PATH_MAX], pre[PATH_MAX + 16];
+		if (launch_switch_sock(p, si, dir, sock, sizeof(sock)))
+			continue;
+		snprintf(pre, sizeof(pre), "vde,sock=%s,", sock);
+		if (!strncmp(net, pre, strlen(pre))) {
+			snprintf(buf, len, "vde,switch=%s.%s,%s", p->name, p->switches[si].name,
+				 net + strlen(pre));
+			return buf;
+		}
+	}
+	return net;
+}
+
 json_t *xhost_spec(const struct project *p, size_t mi, const char *dir, char *err, size_t errlen)
 {
 	struct launch_argv av;
@@ -137,8 +156,10 @@ json_t *xhost_spec(const struct project *p, size_t mi, const char *dir, char *er
 		const char *f = av.v[i], *v = av.v[i + 1];
 		if (!strcmp(f, "--disk"))
 			json_array_append_new(disks, json_string(v));
-		else if (!strcmp(f, "--net"))
-			json_array_append_new(nets, json_string(v));
+		else if (!strcmp(f, "--net")) {
+			char net[512];
+			json_array_append_new(nets, json_string(switch_net(p, dir, v, net, sizeof(net))));
+		}
 		else if (!strcmp(f, "--cpus"))
 			json_object_set_new(spec, "cpus", json_integer(atoi(v)));
 		else if (!strcmp(f, "--kernel") || !strcmp(f, "--initrd") || !strcmp(f, "--append") ||
@@ -241,24 +262,6 @@ static int gate_open(const struct project *p, size_t mi, const char *state, doub
 	}
 }
 
-static int start_switches(const struct xhost_ctx *c, const struct project *p, const char *dir,
-			  char *err, size_t errlen)
-{
-	for (size_t si = 0; si < p->nswitches; si++) {
-		char sock[PATH_MAX], ctl[PATH_MAX + 8];
-		pid_t pid;
-		if (launch_switch_sock(p, si, dir, sock, sizeof(sock)))
-			continue;
-		snprintf(ctl, sizeof(ctl), "%s/ctl", sock);
-		if (access(ctl, F_OK) == 0)
-			continue;
-		if (launch_switch_start(p, si, dir, &pid, err, errlen))
-			return -1;
-		say(c, "switch %s: started (pid %d)\n", p->switches[si].name, (int)pid);
-	}
-	return 0;
-}
-
 int xhost_up(const struct xhost_ctx *c, const struct project *p, const char *dir, double coeff,
 	     char *err, size_t errlen)
 {
@@ -315,8 +318,6 @@ int xhost_up(const struct xhost_ctx *c, const struct project *p, const char *dir
 		snprintf(err, errlen, "the store: %s", store_error(c->store));
 		goto out;
 	}
-	if (start_switches(c, p, dir, err, errlen))
-		goto out;
 	double t0 = now_s();
 	rc = 0;
 	for (size_t g = 0; g < pl.ngroups && rc == 0; g++) {
@@ -490,20 +491,16 @@ int xhost_down(const struct xhost_ctx *c, const char *name, char *err, size_t er
 			failed = 1;
 		}
 	}
-	const char *dir = jstr(rec, "dir");
-	json_t *s;
+	/* The agents take their parts of the project's switches down once
+	 * the switch records are gone. */
+	json_t *sw;
 	size_t i;
-	json_array_foreach(json_object_get(rec, "switches"), i, s) {
-		char sock[PATH_MAX], pidf[PATH_MAX + 8];
-		snprintf(sock, sizeof(sock), "%s/sw/%s", dir, jstr(s, "name"));
-		snprintf(pidf, sizeof(pidf), "%s.pid", sock);
-		FILE *f = fopen(pidf, "r");
-		int pid = 0;
-		if (f && fscanf(f, "%d", &pid) == 1 && pid > 0 && launch_kill(pid, 0, 5) == 0)
-			say(c, "switch %s: stopped\n", jstr(s, "name"));
-		if (f)
-			fclose(f);
-		launch_switch_cleanup(sock);
+	json_array_foreach(json_object_get(rec, "switches"), i, sw) {
+		char key[200], full[160];
+		snprintf(full, sizeof(full), "%s.%s", name, jstr(sw, "name"));
+		rec_key(key, sizeof(key), REC_SWITCHES, full);
+		if (!failed)
+			store_del(c->store, key);
 	}
 	if (failed) {
 		snprintf(err, errlen, "some machines of %s did not stop; the record is kept", name);

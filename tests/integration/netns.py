@@ -55,13 +55,18 @@ class Agent:
         self.log = None
 
     def argv(self):
+        if os.environ.get("XDBG_GDB"):
+            return [*self.prefix, "gdb", "-batch", "-ex", "run", "-ex", "bt", "-ex", "info threads", "--args", *self._argv()]
+        return [*self.prefix, *self._argv()]
+
+    def _argv(self):
         a = [str(TERND), "--host", self.name, "--listen", f"{self.address}:{self.port}",
              "--state-dir", str(self.state_dir), *self.extra]
         if self.etcd:
             a += ["--etcd", self.etcd]
         if not self.address.startswith("127."):
             a += ["--allow-plain-http"]
-        return [*self.prefix, *a]
+        return a
 
     def start(self, timeout=30):
         self.state_dir.mkdir(parents=True, exist_ok=True)

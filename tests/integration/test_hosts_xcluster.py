@@ -118,3 +118,76 @@ def test_up_refusals(cluster, tmp_path):
     assert st == 400 and "file" in body["error"], body
     st, body = cluster.agents[0].api("GET", "/api/v1/clusters/nosuch")
     assert st == 404, body
+
+
+def test_switch_spans_hosts(cluster, tmp_path):
+    """One project switch over three hosts: each host's vde_switch is cabled
+    to the hub's. A probe port on host 3's switch pings the guests on hosts
+    1 and 2, before and after one of them migrates to host 3."""
+    name = f"xs{os.getpid() % 10000}"
+    machines = ""
+    for i, h in ((1, "h1"), (2, "h2"), (3, "h3")):
+        machines += (f'  <machine name="m{i}" template="kit" host="{h}" priority="{i}">\n'
+                     f'    <append>console=ttyS0 tern.ip=10.77.0.{i}/24 tern.bench=dirty</append>\n'
+                     f'    <nic switch="lan0"/>\n  </machine>\n')
+    f = tmp_path / "s.xml"
+    f.write_text(f"""<?xml version="1.0"?>
+<!DOCTYPE project SYSTEM "tern-cluster.dtd">
+<project name="{name}">
+  <template name="kit" memory="256M">
+    <kernel path="{IMAGE}"/>
+    <initrd path="{INITRD}"/>
+  </template>
+  <switch name="lan0"/>
+{machines}</project>
+""")
+    folder = f"/tmp/txs{os.getpid()}"
+    subprocess.run(["rm", "-rf", folder])
+    h3 = cluster.agent("h3")
+    probe = None
+    try:
+        r = cluster.tern("cluster", "up", f, "--dir", folder, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        for i, h in ((1, "h1"), (2, "h2"), (3, "h3")):
+            a = cluster.agent(h)
+            wait_until(lambda: "TERN-NET-UP eth0" in a.console(f"{name}.m{i}"), 240, f"m{i} to configure eth0")
+        # m1 asked first: h1 is the hub; h2 and h3 are cabled to it.
+        st, body = cluster.agents[0].api("GET", f"/api/v1/clusters/{name}")
+        assert st == 200, body
+        assert "cable to the hub" in cluster.agent("h2").log_text()
+        sock = h3.state_dir / "sw" / f"{name}.lan0"
+        assert (sock / "ctl").exists(), list((h3.state_dir / "sw").iterdir())
+        ns3 = cluster.nss[2]
+        probe = subprocess.Popen(["ip", "netns", "exec", ns3, "vde_plug", f"vde://{sock}", "tap://tprobe"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_until(lambda: subprocess.run(["ip", "-n", ns3, "link", "show", "tprobe"],
+                                          capture_output=True).returncode == 0, 20, "the probe's tap")
+        subprocess.run(["ip", "-n", ns3, "addr", "add", "10.77.0.99/24", "dev", "tprobe"], check=True)
+        subprocess.run(["ip", "-n", ns3, "link", "set", "tprobe", "up"], check=True)
+
+        def pings(addr):
+            return subprocess.run(["ip", "netns", "exec", ns3, "ping", "-c", "1", "-W", "1", addr],
+                                  capture_output=True).returncode == 0
+        for addr in ("10.77.0.1", "10.77.0.2", "10.77.0.3"):
+            wait_until(lambda: pings(addr), 60, f"{addr} to answer across hosts")
+        # An address no guest has does not answer: the pings are real.
+        assert not pings("10.77.0.77")
+        # m2 moves from h2 to h1; it answers from there.
+        r = cluster.tern("cluster", "migrate", name, "m2", "--to", "h1", timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        wait_until(lambda: pings("10.77.0.2"), 30, "m2 to answer after the migration")
+        assert pings("10.77.0.1")
+        # Down: the agents take their switches and cables away.
+        r = cluster.tern("cluster", "down", name, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        for a in cluster.agents:
+            wait_until(lambda: not (a.state_dir / "sw" / f"{name}.lan0").exists(), 20,
+                       f"{a.name}'s switch to go")
+    finally:
+        if probe:
+            probe.terminate()
+            probe.wait(timeout=10)
+        cluster.tern("cluster", "down", name, timeout=120)
+        for a in cluster.agents:
+            a.kill_vms()
+        subprocess.run(["rm", "-rf", folder])
