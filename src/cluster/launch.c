@@ -214,6 +214,11 @@ pid_t launch_spawn(char *const argv[], const char *log)
 			_exit(127);
 		for (int fd = 3; fd < 1024; fd++)
 			close(fd);
+		/* A caller may block signals (ternd takes SIGTERM synchronously):
+		 * the new process starts with a clean mask. */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		execv(argv[0], argv);
 		dprintf(2, "tern cluster: cannot run %s: %s\n", argv[0], strerror(errno));

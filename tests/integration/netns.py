@@ -55,18 +55,13 @@ class Agent:
         self.log = None
 
     def argv(self):
-        if os.environ.get("XDBG_GDB"):
-            return [*self.prefix, "gdb", "-batch", "-ex", "run", "-ex", "bt", "-ex", "info threads", "--args", *self._argv()]
-        return [*self.prefix, *self._argv()]
-
-    def _argv(self):
         a = [str(TERND), "--host", self.name, "--listen", f"{self.address}:{self.port}",
              "--state-dir", str(self.state_dir), *self.extra]
         if self.etcd:
             a += ["--etcd", self.etcd]
         if not self.address.startswith("127."):
             a += ["--allow-plain-http"]
-        return a
+        return [*self.prefix, *a]
 
     def start(self, timeout=30):
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -143,8 +138,26 @@ class Agent:
         import re
         return [int(x) for x in re.findall(r"^DIRTY tick=(\d+) ", self.console(vm), re.M)]
 
+    def switch_pids(self):
+        """vde_switch and vde_plug processes of this agent's project switches."""
+        mark = f"{self.state_dir}/sw/".encode()
+        pids = []
+        for d in Path("/proc").iterdir():
+            try:
+                if d.name.isdigit() and mark in (d / "cmdline").read_bytes():
+                    pids.append(int(d.name))
+            except OSError:
+                pass
+        return pids
+
     def kill_vms(self):
-        """Ends every VM this agent's state dir knows of (by pid)."""
+        """Ends every VM this agent's state dir knows of (by pid), and its
+        project switches."""
+        for pid in self.switch_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         for p in (self.state_dir / "vms").glob("*/pid"):
             try:
                 pid = int(p.read_text())

@@ -181,8 +181,8 @@ def test_switch_spans_hosts(cluster, tmp_path):
         r = cluster.tern("cluster", "down", name, timeout=300)
         assert r.returncode == 0, r.stdout + r.stderr
         for a in cluster.agents:
-            wait_until(lambda: not (a.state_dir / "sw" / f"{name}.lan0").exists(), 20,
-                       f"{a.name}'s switch to go")
+            wait_until(lambda: not (a.state_dir / "sw" / f"{name}.lan0").exists() and not a.switch_pids(), 20,
+                       f"{a.name}'s switch and cable to go")
     finally:
         if probe:
             probe.terminate()
