@@ -21,10 +21,17 @@
 #include "machine/virt.h"
 #include "state/snapshot.h"
 #include "state/stream.h"
+#include "pki/tls.h"
 
 
 struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 				       struct virt_config *cfg, char *err, size_t errlen)
+{
+	return mig_incoming_open_tls(uri, key_path, NULL, cfg, err, errlen);
+}
+
+struct mig_incoming *mig_incoming_open_tls(const char *uri, const char *key_path, const char *tls_dir,
+					   struct virt_config *cfg, char *err, size_t errlen)
 {
 	struct mig_key key;
 	if (mig_uri_check(uri, err, errlen))
@@ -56,6 +63,10 @@ struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 			goto fail;
 		}
 	}
+	/* With a TLS folder the source must present a certificate from its
+	 * CA before anything else is read; the key is proven inside. */
+	if (tls_dir && (in->fd = tls_wrap_fd(tls_dir, in->fd, 1, err, errlen)) < 0)
+		goto fail;
 	if (mig_handshake_dest(in->fd, &key, err, errlen))
 		goto fail;
 	/* From here the stream is read by the snapshot reader. */
