@@ -68,6 +68,11 @@ struct agent {
 	int cable_fd;
 	pthread_t cable_thread;
 	pthread_mutex_t sw_lock;
+	/* HTTPS (agent_tls.c): the TLS front end and civetweb's private port. */
+	struct ssl_ctx_st *tls_ctx;
+	int tls_fd;
+	pthread_t tls_thread;
+	int http_backend_port;
 	/* host CPU % between samples */
 	uint64_t cpu_busy, cpu_total;
 	double host_cpu_pct;
@@ -141,6 +146,12 @@ void agent_cable_stop(struct agent *a);
 /* Every few seconds: remakes broken cables; removes this host's part of a
  * switch whose record is gone. */
 void agent_switch_tick(struct agent *a);
+
+/* agent_tls.c: with --tls-dir, the API's TLS front end. */
+int agent_tls_load(struct agent *a, char *err, size_t errlen);      /* checks the folder */
+int agent_tls_front_start(struct agent *a, char *err, size_t errlen);
+void agent_tls_front_stop(struct agent *a);
+int agent_free_loopback_port(void);
 
 /* agent_clusters.c: /api/v1/clusters (seg as agent_api_handle splits it). */
 int agent_clusters_handle(struct agent *a, const char *method, int nseg, char seg[][128], json_t *body,

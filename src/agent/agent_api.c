@@ -51,7 +51,7 @@ static int forward(struct agent *a, const char *host, const char *method, const 
 	snprintf(url, sizeof(url), "%s", jstr(h, "api"));
 	json_decref(h);
 	snprintf(full, sizeof(full), "/api/v1%s", path);
-	struct api_auth auth = { .token = a->token };
+	struct api_auth auth = { .token = a->token, .tls_dir = a->tls_dir };
 	int st = api_call(url, &auth, method, full, body, out, 600000, err, sizeof(err));
 	if (st < 0) {
 		json_decref(*out);

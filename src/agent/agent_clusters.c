@@ -29,7 +29,7 @@ static int reply_err(json_t **out, int status, const char *msg)
 static void *job_run(void *arg)
 {
 	struct cluster_job *j = arg;
-	struct xhost_ctx c = { .store = j->a->store, .token = j->a->token, .out = stderr };
+	struct xhost_ctx c = { .store = j->a->store, .token = j->a->token, .out = stderr, .tls_dir = j->a->tls_dir };
 	char err[512] = "";
 	int rc = j->p ? xhost_up(&c, j->p, j->dir, XHOST_DEFAULT_COEFF, err, sizeof(err))
 		      : xhost_down(&c, j->name, err, sizeof(err));
@@ -101,7 +101,7 @@ static int cluster_up(struct agent *a, json_t *body, json_t **out)
 int agent_clusters_handle(struct agent *a, const char *method, int nseg, char seg[][128], json_t *body,
 			  json_t **out)
 {
-	struct xhost_ctx c = { .store = a->store, .token = a->token };
+	struct xhost_ctx c = { .store = a->store, .token = a->token, .tls_dir = a->tls_dir };
 	char err[512];
 	int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
 	if (nseg == 1 && get) {

@@ -19,6 +19,7 @@
 #include "agent/agent.h"
 #include "agent/records.h"
 #include "cluster/launch.h"
+#include "pki/tls.h"
 #include "ctl/ctl_path.h"
 #include "store/store.h"
 
@@ -143,6 +144,9 @@ static int cable_up(struct agent *a, const char *name, const char *cable, char *
 	}
 	int ok = fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
 	freeaddrinfo(ai);
+	/* With --tls-dir the cable is TLS both ways (the relay runs here). */
+	if (ok && a->tls_dir[0] && (fd = tls_wrap_fd(a->tls_dir, fd, 0, err, errlen)) < 0)
+		return -1;
 	char line[256], reply[64] = "";
 	int n = snprintf(line, sizeof(line), "TERN-CABLE %s %s\n", a->token, name);
 	ssize_t got = 0;
@@ -242,6 +246,11 @@ int agent_switch_rewrite(struct agent *a, json_t *spec, json_t **out, char *err,
  * the connection becomes a vde_plug on that switch. */
 static void cable_accept(struct agent *a, int fd)
 {
+	char terr[512];
+	if (a->tls_dir[0] && (fd = tls_wrap_fd(a->tls_dir, fd, 1, terr, sizeof(terr))) < 0) {
+		fprintf(stderr, "ternd: a cable was refused: %s\n", terr);
+		return;
+	}
 	struct timeval tv = { 5, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	char line[256];
@@ -263,6 +272,7 @@ static void cable_accept(struct agent *a, int fd)
 			diff ? "wrong token" : "bad switch name");
 		ssize_t w = write(fd, "REFUSED\n", 8);
 		(void)w;
+		close(fd);
 		return;
 	}
 	pthread_mutex_lock(&a->sw_lock);
@@ -272,12 +282,14 @@ static void cable_accept(struct agent *a, int fd)
 	sw_path(a, name, "", sock, sizeof(sock));
 	if (rc || write(fd, "OK\n", 3) != 3) {
 		fprintf(stderr, "ternd: cable for %s: %s\n", name, rc ? err : "peer gone");
+		close(fd);
 		return;
 	}
 	tv.tv_sec = 0;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (plug_spawn(a, sock, fd, NULL) == 0)
 		fprintf(stderr, "ternd: switch %s: a cable joined\n", name);
+	close(fd);
 }
 
 static void *cable_loop(void *arg)
@@ -290,8 +302,7 @@ static void *cable_loop(void *arg)
 		int fd = accept4(a->cable_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
-		cable_accept(a, fd);
-		close(fd);
+		cable_accept(a, fd);   /* closes fd */
 	}
 	return NULL;
 }

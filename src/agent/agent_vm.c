@@ -162,6 +162,10 @@ static int build_argv(const struct agent *a, const char *name, json_t *spec, con
 	vm_file(a, name, "migrate.key", bufs[2], 4200);
 	argv[n++] = "--migrate-key";
 	argv[n++] = bufs[2];
+	if (a->tls_dir[0]) {
+		argv[n++] = "--migrate-tls";
+		argv[n++] = a->tls_dir;
+	}
 	if (incoming) {
 		argv[n++] = "--incoming";
 		argv[n++] = incoming;

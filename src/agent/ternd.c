@@ -29,14 +29,14 @@ static void usage(FILE *f)
 		"  --host NAME            this host's name in the cluster (required)\n"
 		"  --listen HOST:PORT     where the API listens (default 127.0.0.1:8006); HOST is\n"
 		"                         also the address other hosts use. A non-loopback\n"
-		"                         address needs --tls-dir (TLS: not implemented yet)\n"
-		"                         or --allow-plain-http\n"
+		"                         address needs --tls-dir, or --allow-plain-http\n"
 		"  --etcd URL[,URL...]    the cluster's etcd (default: $TERN_ETCD; without\n"
 		"                         either, a local store in STATE_DIR/store: one host)\n"
 		"  --state-dir DIR        VMs, logs, the API token (default /var/lib/ternd as\n"
 		"                         root, else ~/.local/state/ternd; or $TERN_STATE_DIR)\n"
-		"  --tls-dir DIR          HTTPS with DIR/ca.crt, host.crt, host.key: not\n"
-		"                         implemented yet (refused)\n"
+		"  --tls-dir DIR          HTTPS, migrations and switch cables over TLS 1.3 with\n"
+		"                         DIR/ca.crt, host.crt, host.key (tern pki host); peers\n"
+		"                         must present certificates from that CA\n"
 		"  --allow-plain-http     serve a non-loopback address over plain HTTP: only on\n"
 		"                         an isolated network (the token crosses it in clear)\n"
 		"  --web-root DIR         serve the dashboard's files from DIR\n"
@@ -107,6 +107,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->sw_lock, NULL);
 	a->cable_fd = -1;
+	a->tls_fd = -1;
 	snprintf(a->listen, sizeof(a->listen), "127.0.0.1:8006");
 	const char *etcd = getenv("TERN_ETCD");
 	int ch, plain_ok = 0;
@@ -164,15 +165,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (a->tls_dir[0]) {
-		/* Debian's civetweb 1.15 loads libssl by name at run time and
-		 * crashes on the first TLS connection with OpenSSL 3. */
-		fprintf(stderr, "ternd: --tls-dir: TLS is not implemented yet; use a loopback --listen, or "
-			"--allow-plain-http on an isolated network\n");
-		return 2;
+		char terr[600];
+		if (agent_tls_load(a, terr, sizeof(terr))) {
+			fprintf(stderr, "ternd: --tls-dir %s: %s (make it with 'tern pki host')\n", a->tls_dir, terr);
+			return 2;
+		}
 	}
-	if (!is_loopback(a->address) && !plain_ok) {
+	if (!is_loopback(a->address) && !plain_ok && !a->tls_dir[0]) {
 		fprintf(stderr, "ternd: --listen %s is not a loopback address: that needs --tls-dir DIR "
-			"(TLS: not implemented yet), or --allow-plain-http on an isolated test network\n", a->listen);
+			"(tern pki host), or --allow-plain-http on an isolated test network\n", a->listen);
 		return 2;
 	}
 	if (!a->cable_port)
@@ -230,6 +231,19 @@ int main(int argc, char **argv)
 	if (rec_token(a->store, a->state_dir, a->etcd != NULL, a->token, sizeof(a->token), err, sizeof(err))) {
 		fprintf(stderr, "ternd: %s\n", err);
 		return 1;
+	}
+	if (a->tls_dir[0]) {
+		/* The CLI verifies agents with the CA it finds in the store. */
+		char ca[1100];
+		snprintf(ca, sizeof(ca), "%s/ca.crt", a->tls_dir);
+		FILE *f = fopen(ca, "r");
+		char pem[16384];
+		size_t n = f ? fread(pem, 1, sizeof(pem) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		pem[n] = 0;
+		if (n && store_put(a->store, REC_CA, pem, 0))
+			fprintf(stderr, "ternd: cannot publish the CA certificate: %s\n", store_error(a->store));
 	}
 	agent_vm_adopt_all(a);
 	if (agent_http_start(a, err, sizeof(err))) {

@@ -20,6 +20,7 @@
 
 struct xcli {
 	struct store *store;
+	char *ca_pem;               /* the cluster CA, when the agents speak https */
 	char token[128];
 	struct xhost_ctx ctx;
 };
@@ -44,8 +45,16 @@ static int xcli_open(struct xcli *c, const char *etcd)
 		store_close(c->store);
 		return -1;
 	}
-	c->ctx = (struct xhost_ctx){ .store = c->store, .token = c->token, .out = stdout };
+	c->ca_pem = rec_ca_pem(c->store);
+	c->ctx = (struct xhost_ctx){ .store = c->store, .token = c->token, .out = stdout, .ca_pem = c->ca_pem };
 	return 0;
+}
+
+static void xcli_close(struct xcli *c)
+{
+	store_close(c->store);
+	free(c->ca_pem);
+	c->ca_pem = NULL;
 }
 
 const char *cli_cluster_etcd(const char *given)
@@ -82,7 +91,7 @@ int cli_cluster_xhost_up(const struct project *p, const char *etcd, const char *
 	int rc = xhost_up(&c.ctx, p, dir, coeff, err, sizeof(err));
 	if (rc < 0)
 		fprintf(stderr, "tern: %s\n", err);
-	store_close(c.store);
+	xcli_close(&c);
 	return rc ? 1 : 0;
 }
 
@@ -95,7 +104,7 @@ int cli_cluster_xhost_down(const char *name, const char *etcd)
 	int rc = xhost_down(&c.ctx, name, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "tern: %s\n", err);
-	store_close(c.store);
+	xcli_close(&c);
 	return rc ? 1 : 0;
 }
 
@@ -107,7 +116,7 @@ int cli_cluster_xhost_status(const char *name, const char *etcd, int json)
 	if (xcli_open(&c, etcd))
 		return 1;
 	json_t *st = xhost_status(&c.ctx, name, &rc, err, sizeof(err)), *m;
-	store_close(c.store);
+	xcli_close(&c);
 	if (!st) {
 		fprintf(stderr, "tern: %s\n", err);
 		return 1;
@@ -196,7 +205,7 @@ int cli_cluster_migrate(int argc, char **argv)
 	if (!st || !src) {
 		fprintf(stderr, "tern: %s\n", st ? "no such machine in the project (see 'tern cluster status')" : err);
 		json_decref(st);
-		store_close(x.store);
+		xcli_close(&x);
 		return 1;
 	}
 	char from[64];
@@ -208,7 +217,7 @@ int cli_cluster_migrate(int argc, char **argv)
 	if (rec_hosts(x.store, &hosts) == 0)
 		h = rec_host_find(hosts, from);
 	json_decref(hosts);
-	struct api_auth auth = { .token = x.token };
+	struct api_auth auth = { .token = x.token, .ca_pem = x.ca_pem };
 	json_t *body = json_pack("{s:s,s:b}", "to", to, "postcopy", postcopy);
 	int code = h ? api_call(jstr(h, "api"), &auth, "POST", path, body, &r, 60000, err, sizeof(err)) : -1;
 	json_decref(body);
@@ -216,7 +225,7 @@ int cli_cluster_migrate(int argc, char **argv)
 	if (code != 202) {
 		fprintf(stderr, "tern: %s: %s\n", vm, h ? err : "its host is unknown");
 		json_decref(h);
-		store_close(x.store);
+		xcli_close(&x);
 		return 1;
 	}
 	fprintf(stderr, "%s: migrating from %s to %s\n", machine, from, to);
@@ -270,6 +279,6 @@ int cli_cluster_migrate(int argc, char **argv)
 		rec_cas(x.store, key, rev, rec, 0);
 		json_decref(rec);
 	}
-	store_close(x.store);
+	xcli_close(&x);
 	return rc;
 }

@@ -212,7 +212,7 @@ static int call_host(const struct xhost_ctx *c, const char *host, const char *me
 		json_decref(h);
 		return -1;
 	}
-	struct api_auth auth = { .token = c->token };
+	struct api_auth auth = { .token = c->token, .tls_dir = c->tls_dir, .ca_pem = c->ca_pem };
 	int st = api_call(jstr(h, "api"), &auth, method, path, body, out, timeout_ms, err, errlen);
 	json_decref(h);
 	return st;

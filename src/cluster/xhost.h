@@ -18,6 +18,8 @@ struct xhost_ctx {
 	struct store *store;
 	const char *token;          /* the cluster's API token */
 	FILE *out;                  /* progress (may be NULL) */
+	const char *tls_dir;        /* an agent's host folder (https), or NULL */
+	const char *ca_pem;         /* or the cluster CA (the CLI), or NULL */
 };
 
 /* Chooses a host for every machine of p from hosts (rec_hosts' shape):

@@ -112,20 +112,18 @@ static void *relay_run(void *arg)
 	return NULL;
 }
 
-int tls_relay_start(SSL *ssl, int tls_fd, char *err, size_t errlen)
+int tls_relay_fd(SSL *ssl, int tls_fd, int plain_fd, char *err, size_t errlen)
 {
-	int sv[2];
 	struct relay *r = calloc(1, sizeof(*r));
-	if (!r || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		snprintf(err, errlen, "cannot set up the TLS relay: %s", r ? strerror(errno) : "out of memory");
-		free(r);
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	r->ssl = ssl;
 	r->tls_fd = tls_fd;
-	r->plain_fd = sv[1];
+	r->plain_fd = plain_fd;
 	set_nonblock(tls_fd);
-	set_nonblock(sv[1]);
+	set_nonblock(plain_fd);
 	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	pthread_t t;
 	pthread_attr_t at;
@@ -134,10 +132,23 @@ int tls_relay_start(SSL *ssl, int tls_fd, char *err, size_t errlen)
 	int rc = pthread_create(&t, &at, relay_run, r);
 	pthread_attr_destroy(&at);
 	if (rc) {
-		close(sv[0]);
-		close(sv[1]);
 		free(r);
 		snprintf(err, errlen, "cannot start the TLS relay thread");
+		return -1;
+	}
+	return 0;
+}
+
+int tls_relay_start(SSL *ssl, int tls_fd, char *err, size_t errlen)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		snprintf(err, errlen, "cannot set up the TLS relay: %s", strerror(errno));
+		return -1;
+	}
+	if (tls_relay_fd(ssl, tls_fd, sv[1], err, errlen)) {
+		close(sv[0]);
+		close(sv[1]);
 		return -1;
 	}
 	return sv[0];
