@@ -307,27 +307,51 @@ static void *cable_loop(void *arg)
 	return NULL;
 }
 
-int agent_cable_start(struct agent *a, char *err, size_t errlen)
+/* A listening socket on the agent's address and port (0: any free one). */
+static int cable_listen(const char *address, int port)
 {
-	char port[16];
-	snprintf(port, sizeof(port), "%d", a->cable_port);
+	char p[16];
+	snprintf(p, sizeof(p), "%d", port);
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST }, *ai;
-	if (getaddrinfo(a->address, port, &hints, &ai)) {
-		snprintf(err, errlen, "cable port: cannot use address %s", a->address);
+	if (getaddrinfo(address, p, &hints, &ai))
 		return -1;
-	}
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16)) {
-		snprintf(err, errlen, "cable port %s:%d: %s (give --cable-port)", a->address, a->cable_port,
+	if (fd >= 0 && (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16))) {
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int agent_cable_start(struct agent *a, char *err, size_t errlen)
+{
+	int fd;
+	if (a->cable_port) {
+		fd = cable_listen(a->address, a->cable_port);
+	} else {
+		/* By default the API's port + 1, else any free port: the switch
+		 * records carry the address. */
+		const char *colon = strrchr(a->listen, ':');
+		int api = colon ? atoi(colon + 1) : 0;
+		fd = api && api < 65535 ? cable_listen(a->address, api + 1) : -1;
+		if (fd < 0)
+			fd = cable_listen(a->address, 0);
+	}
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char port[16];
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) ||
+	    getnameinfo((struct sockaddr *)&ss, len, NULL, 0, port, sizeof(port), NI_NUMERICSERV)) {
+		snprintf(err, errlen, "cable port %s:%d: %s (give another --cable-port)", a->address, a->cable_port,
 			 strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		freeaddrinfo(ai);
 		return -1;
 	}
-	freeaddrinfo(ai);
+	a->cable_port = atoi(port);
 	a->cable_fd = fd;
 	if (pthread_create(&a->cable_thread, NULL, cable_loop, a)) {
 		close(fd);

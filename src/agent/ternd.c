@@ -46,7 +46,8 @@ static void usage(FILE *f)
 		"                         across restarts: adoption looks there\n"
 		"  --tern PATH            the tern binary for VMs (default: next to ternd)\n"
 		"  --cable-port PORT      where VDE cables of project switches spanning hosts\n"
-		"                         are accepted (default: the --listen port + 1)\n"
+		"                         are accepted (default: the --listen port + 1, or any\n"
+		"                         free port when that is taken)\n"
 		"  --power-cmd-standby CMD  what 'tern host standby' runs here (e.g.\n"
 		"                         'systemctl suspend')\n"
 		"  --power-cmd-wake CMD   what 'tern host wake' runs (on the waking machine,\n"
@@ -176,8 +177,6 @@ int main(int argc, char **argv)
 			"(tern pki host), or --allow-plain-http on an isolated test network\n", a->listen);
 		return 2;
 	}
-	if (!a->cable_port)
-		a->cable_port = (int)(port % 65535) + 1;
 	snprintf(a->api_url, sizeof(a->api_url), "%s://%s", a->tls_dir[0] ? "https" : "http", a->listen);
 	if (!a->state_dir[0] && rec_default_state_dir(a->state_dir, sizeof(a->state_dir))) {
 		fprintf(stderr, "ternd: no state directory: give --state-dir DIR\n");
