@@ -196,7 +196,9 @@ int launch_self_exe(char *buf, size_t len)
 	return 0;
 }
 
-pid_t launch_spawn(char *const argv[], const char *log)
+/* clean_mask: the child starts with no signal blocked (ternd blocks
+ * SIGTERM in its threads; a switch it starts must still obey SIGTERM). */
+static pid_t spawn(char *const argv[], const char *log, bool clean_mask)
 {
 	int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (out < 0)
@@ -214,11 +216,11 @@ pid_t launch_spawn(char *const argv[], const char *log)
 			_exit(127);
 		for (int fd = 3; fd < 1024; fd++)
 			close(fd);
-		/* A caller may block signals (ternd takes SIGTERM synchronously):
-		 * the new process starts with a clean mask. */
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (clean_mask) {
+			sigset_t none;
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+		}
 		signal(SIGPIPE, SIG_DFL);
 		execv(argv[0], argv);
 		dprintf(2, "tern cluster: cannot run %s: %s\n", argv[0], strerror(errno));
@@ -226,6 +228,11 @@ pid_t launch_spawn(char *const argv[], const char *log)
 	}
 	close(out);
 	return pid;
+}
+
+pid_t launch_spawn(char *const argv[], const char *log)
+{
+	return spawn(argv, log, false);
 }
 
 static void sleep_ms(int ms)
@@ -276,7 +283,7 @@ int launch_vde_switch_at(const char *sock, const char *log, pid_t *pid, char *er
 		snprintf(err, errlen, "vde_switch not found (install Debian's vde2)");
 		goto out;
 	}
-	pid_t child = launch_spawn(argv, log);
+	pid_t child = spawn(argv, log, true);
 	int status = 0;
 	if (child < 0 || waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
 		snprintf(err, errlen, "vde_switch %s failed to start (see %s)", sock, log);
