@@ -64,6 +64,16 @@ struct agent {
 	struct mg_context *http;
 	struct agent_web *web;       /* browser sessions (agent_http.c) */
 	struct agent_live *live;     /* event streams and consoles (agent_web.c) */
+	/* Project switches spanning hosts (agent_switch.c). */
+	int cable_port;             /* VDE cables from other hosts are accepted here */
+	int cable_fd;
+	pthread_t cable_thread;
+	pthread_mutex_t sw_lock;
+	/* HTTPS (agent_tls.c): the TLS front end and civetweb's private port. */
+	struct ssl_ctx_st *tls_ctx;
+	int tls_fd;
+	pthread_t tls_thread;
+	int http_backend_port;
 	/* host CPU % between samples */
 	uint64_t cpu_busy, cpu_total;
 	double host_cpu_pct;
@@ -151,6 +161,27 @@ int agent_snapshot_path(struct agent *a, const char *file, char *buf, size_t len
 void agent_task_record(struct agent *a, const char *user, const char *method, const char *path,
 		       json_t *body, int status, json_t *reply);
 int agent_tasks_list(struct agent *a, json_t **out);
+/* agent_switch.c: project switches spanning hosts. A spec whose nets hold
+ * "vde,switch=NAME,..." runs with this host's switch NAME (started, and
+ * cabled to the hub host's, when missing) in their place: *out is the spec
+ * to run (a new reference). */
+int agent_switch_rewrite(struct agent *a, json_t *spec, json_t **out, char *err, size_t errlen);
+/* Accepting cables from other hosts on cable_port (a thread). */
+int agent_cable_start(struct agent *a, char *err, size_t errlen);
+void agent_cable_stop(struct agent *a);
+/* Every few seconds: remakes broken cables; removes this host's part of a
+ * switch whose record is gone. */
+void agent_switch_tick(struct agent *a);
+
+/* agent_tls.c: with --tls-dir, the API's TLS front end. */
+int agent_tls_load(struct agent *a, char *err, size_t errlen);      /* checks the folder */
+int agent_tls_front_start(struct agent *a, char *err, size_t errlen);
+void agent_tls_front_stop(struct agent *a);
+int agent_free_loopback_port(void);
+
+/* agent_clusters.c: /api/v1/clusters (seg as agent_api_handle splits it). */
+int agent_clusters_handle(struct agent *a, const char *method, int nseg, char seg[][128], json_t *body,
+			  json_t **out);
 
 /* agent_migrate.c: live migration between agents. */
 /* Takes the VM's lock in the store, then migrates in a thread; -EBUSY when

@@ -51,7 +51,7 @@ static int forward(struct agent *a, const char *host, const char *method, const 
 	snprintf(url, sizeof(url), "%s", jstr(h, "api"));
 	json_decref(h);
 	snprintf(full, sizeof(full), "/api/v1%s?via=%s", path, a->host);   /* logged here, not there */
-	struct api_auth auth = { .token = a->token };
+	struct api_auth auth = { .token = a->token, .tls_dir = a->tls_dir };
 	int st = api_call(url, &auth, method, full, body, out, 600000, err, sizeof(err));
 	if (st < 0) {
 		json_decref(*out);
@@ -464,6 +464,8 @@ int agent_api_handle(struct agent *a, const char *method, const char *path, json
 			agent_host_publish(a);   /* others see the change at once */
 		return st;
 	}
+	if (nseg >= 1 && !strcmp(seg[0], "clusters"))
+		return agent_clusters_handle(a, method, nseg, seg, body, out);
 	if (nseg == 1 && !strcmp(seg[0], "incoming") && post) {
 		const char *name = jstr(body, "name"), *key = jstr(body, "key");
 		char uri[256], err[512];

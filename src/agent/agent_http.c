@@ -99,7 +99,9 @@ static int origin_ok(const struct mg_connection *c)
 	if (origin) {
 		const struct mg_request_info *ri = mg_get_request_info(c);
 		char want[300];
-		snprintf(want, sizeof(want), "%s://%s", ri->is_ssl ? "https" : "http", host ? host : "");
+		const struct agent *a = mg_get_user_data(mg_get_context(c));
+		snprintf(want, sizeof(want), "%s://%s", ri->is_ssl || (a && a->tls_dir[0]) ? "https" : "http",
+			 host ? host : "");
 		if (strcmp(origin, want))
 			return 0;
 	}
@@ -260,6 +262,12 @@ int agent_http_start(struct agent *a, char *err, size_t errlen)
 	pthread_mutex_init(&a->web->lock, NULL);
 	char ports[200];
 	snprintf(ports, sizeof(ports), "%s", a->listen);
+	if (a->tls_dir[0]) {
+		/* HTTPS: civetweb serves a private loopback port behind the TLS
+		 * front end (agent_tls.c). */
+		a->http_backend_port = agent_free_loopback_port();
+		snprintf(ports, sizeof(ports), "127.0.0.1:%d", a->http_backend_port);
+	}
 	const char *opts[32];
 	int n = 0;
 	opts[n++] = "listening_ports";
@@ -282,6 +290,11 @@ int agent_http_start(struct agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot serve on %s: address in use or not on this host", a->listen);
 		return -EADDRINUSE;
 	}
+	if (a->tls_dir[0] && agent_tls_front_start(a, err, errlen)) {
+		mg_stop(a->http);
+		a->http = NULL;
+		return -EADDRINUSE;
+	}
 	mg_set_request_handler(a->http, "/api/", api_handler, a);
 	mg_set_request_handler(a->http, "/login$", login_handler, a);
 	mg_set_request_handler(a->http, "/logout$", logout_handler, a);
@@ -293,6 +306,7 @@ int agent_http_start(struct agent *a, char *err, size_t errlen)
 void agent_http_stop(struct agent *a)
 {
 	atomic_store(&a->stop, 1);   /* ends event streams and consoles */
+	agent_tls_front_stop(a);
 	if (a->http)
 		mg_stop(a->http);
 	a->http = NULL;

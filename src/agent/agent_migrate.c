@@ -113,7 +113,7 @@ static void *mig_thread(void *p)
 	struct mig_job *j = p;
 	struct agent *a = j->a;
 	char err[512] = "", path[200];
-	struct api_auth auth = { .token = a->token };
+	struct api_auth auth = { .token = a->token, .tls_dir = a->tls_dir };
 	unsigned char key[32];
 	char hex[65];
 	json_t *reply = NULL, *m = NULL;

@@ -168,6 +168,10 @@ static int build_argv(const struct agent *a, const char *name, json_t *spec, con
 	vm_file(a, name, "migrate.key", bufs[2], 4200);
 	argv[n++] = "--migrate-key";
 	argv[n++] = bufs[2];
+	if (a->tls_dir[0]) {
+		argv[n++] = "--migrate-tls";
+		argv[n++] = a->tls_dir;
+	}
 	if (incoming) {
 		argv[n++] = "--incoming";
 		argv[n++] = incoming;
@@ -262,7 +266,11 @@ struct agent_vm *agent_vm_spawn(struct agent *a, const char *name, json_t *spec,
 	}
 	const char *argv[48];
 	char bufs[4][4200];
-	if (build_argv(a, name, spec, incoming_uri, argv, 48, bufs) < 0) {
+	json_t *run_spec = NULL;     /* switches by name become this host's sockets */
+	if (agent_switch_rewrite(a, spec, &run_spec, err, errlen))
+		return NULL;
+	if (build_argv(a, name, run_spec, incoming_uri, argv, 48, bufs) < 0) {
+		json_decref(run_spec);
 		snprintf(err, errlen, "too many disks or NICs");
 		return NULL;
 	}
@@ -270,11 +278,13 @@ struct agent_vm *agent_vm_spawn(struct agent *a, const char *name, json_t *spec,
 	vm_file(a, name, "tern.log", logp, sizeof(logp));
 	int p[2];
 	if (pipe2(p, O_CLOEXEC)) {
+		json_decref(run_spec);
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return NULL;
 	}
 	pid_t mid = fork();
 	if (mid < 0) {
+		json_decref(run_spec);
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		close(p[0]);
 		close(p[1]);
@@ -313,6 +323,7 @@ struct agent_vm *agent_vm_spawn(struct agent *a, const char *name, json_t *spec,
 		_exit(127);
 	}
 	close(p[1]);
+	json_decref(run_spec);
 	waitpid(mid, NULL, 0);
 	pid_t pid = -1;
 	int eno = 0;

@@ -57,6 +57,22 @@ int api_call(const char *base_url, const struct api_auth *auth, const char *meth
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	char ca[1100], crt[1100], key[1100];
+	if (auth && auth->tls_dir && auth->tls_dir[0]) {
+		snprintf(ca, sizeof(ca), "%s/ca.crt", auth->tls_dir);
+		snprintf(crt, sizeof(crt), "%s/host.crt", auth->tls_dir);
+		snprintf(key, sizeof(key), "%s/host.key", auth->tls_dir);
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+		curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+		curl_easy_setopt(c, CURLOPT_SSLCERT, crt);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+	} else if (auth && auth->ca_pem) {
+		struct curl_blob b = { .data = (void *)auth->ca_pem, .len = strlen(auth->ca_pem),
+				       .flags = CURL_BLOB_COPY };
+		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &b);
+		curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+	}
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
 	CURLcode cr = curl_easy_perform(c);
 	long status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

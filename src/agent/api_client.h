@@ -7,6 +7,11 @@
 
 struct api_auth {
 	const char *token;          /* sent as Authorization: Bearer */
+	/* https: agents give their host folder (tern pki host: ca.crt trusted,
+	 * host.crt and host.key presented); the CLI gives the cluster CA's PEM
+	 * (from the store) and no certificate of its own. */
+	const char *tls_dir;
+	const char *ca_pem;
 };
 
 /* method (GET, POST, DELETE) on base_url + path with body (borrowed, may be

@@ -371,3 +371,13 @@ int rec_host_wake(struct store *s, const char *name, char *err, size_t errlen)
 	snprintf(err, errlen, "the config of host %s keeps changing", name);
 	return -1;
 }
+
+char *rec_ca_pem(struct store *s)
+{
+	struct store_kv kv = { 0 };
+	if (store_get(s, REC_CA, &kv))
+		return NULL;
+	char *pem = kv.value && strstr(kv.value, "BEGIN CERTIFICATE") ? strdup(kv.value) : NULL;
+	store_kv_clear(&kv);
+	return pem;
+}

@@ -16,6 +16,13 @@ struct store;
 #define REC_VMS "/tern/vms/"
 /* Exclusive actions on a VM (migration), under the acting agent's lease. */
 #define REC_LOCKS "/tern/locks/vm/"
+/* Project switches spanning hosts: {"name","hub","cable":"ADDR:PORT"}. */
+#define REC_SWITCHES "/tern/switches/"
+/* The cluster CA's certificate (PEM), published by agents with --tls-dir,
+ * so that the CLI can verify them knowing only the etcd URLs. */
+#define REC_CA "/tern/cluster/ca.crt"
+/* The CA for api_auth.ca_pem: a new string, or NULL (no TLS in the cluster). */
+char *rec_ca_pem(struct store *s);
 /* The cluster's shared API token. */
 #define REC_TOKEN "/tern/cluster/token"
 

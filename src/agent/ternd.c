@@ -29,14 +29,14 @@ static void usage(FILE *f)
 		"  --host NAME            this host's name in the cluster (required)\n"
 		"  --listen HOST:PORT     where the API listens (default 127.0.0.1:8006); HOST is\n"
 		"                         also the address other hosts use. A non-loopback\n"
-		"                         address needs --tls-dir (TLS: not implemented yet)\n"
-		"                         or --allow-plain-http\n"
+		"                         address needs --tls-dir, or --allow-plain-http\n"
 		"  --etcd URL[,URL...]    the cluster's etcd (default: $TERN_ETCD; without\n"
 		"                         either, a local store in STATE_DIR/store: one host)\n"
 		"  --state-dir DIR        VMs, logs, the API token (default /var/lib/ternd as\n"
 		"                         root, else ~/.local/state/ternd; or $TERN_STATE_DIR)\n"
-		"  --tls-dir DIR          HTTPS with DIR/ca.crt, host.crt, host.key: not\n"
-		"                         implemented yet (refused)\n"
+		"  --tls-dir DIR          HTTPS, migrations and switch cables over TLS 1.3 with\n"
+		"                         DIR/ca.crt, host.crt, host.key (tern pki host); peers\n"
+		"                         must present certificates from that CA\n"
 		"  --allow-plain-http     serve a non-loopback address over plain HTTP: only on\n"
 		"                         an isolated network (the token crosses it in clear)\n"
 		"  --web-root DIR         serve the dashboard's files from DIR (default:\n"
@@ -46,6 +46,9 @@ static void usage(FILE *f)
 		"                         list' and 'tern pause NAME' see them); keep it the same\n"
 		"                         across restarts: adoption looks there\n"
 		"  --tern PATH            the tern binary for VMs (default: next to ternd)\n"
+		"  --cable-port PORT      where VDE cables of project switches spanning hosts\n"
+		"                         are accepted (default: the --listen port + 1, or any\n"
+		"                         free port when that is taken)\n"
 		"  --power-cmd-standby CMD  what 'tern host standby' runs here (e.g.\n"
 		"                         'systemctl suspend')\n"
 		"  --power-cmd-wake CMD   what 'tern host wake' runs (on the waking machine,\n"
@@ -117,6 +120,7 @@ int main(int argc, char **argv)
 		{ "power-cmd-wake", required_argument, NULL, 'W' },
 		{ "allow-plain-http", no_argument, NULL, 'P' },
 		{ "qmp-dir", required_argument, NULL, 'Q' },
+		{ "cable-port", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -124,6 +128,9 @@ int main(int argc, char **argv)
 	if (!a)
 		return 1;
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->sw_lock, NULL);
+	a->cable_fd = -1;
+	a->tls_fd = -1;
 	snprintf(a->listen, sizeof(a->listen), "127.0.0.1:8006");
 	const char *etcd = getenv("TERN_ETCD");
 	int ch, plain_ok = 0;
@@ -141,6 +148,16 @@ int main(int argc, char **argv)
 		case 'W': snprintf(a->power_cmd_wake, sizeof(a->power_cmd_wake), "%s", optarg); break;
 		case 'P': plain_ok = 1; break;
 		case 'Q': snprintf(a->qmp_dir, sizeof(a->qmp_dir), "%s", optarg); break;
+		case 'C': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || v < 1 || v > 65535) {
+				fprintf(stderr, "ternd: --cable-port takes a port 1..65535, not '%s'\n", optarg);
+				return 2;
+			}
+			a->cable_port = (int)v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case ':':
 			fprintf(stderr, "ternd: option '%s' needs a value (see 'ternd --help')\n", argv[optind - 1]);
@@ -171,15 +188,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (a->tls_dir[0]) {
-		/* Debian's civetweb 1.15 loads libssl by name at run time and
-		 * crashes on the first TLS connection with OpenSSL 3. */
-		fprintf(stderr, "ternd: --tls-dir: TLS is not implemented yet; use a loopback --listen, or "
-			"--allow-plain-http on an isolated network\n");
-		return 2;
+		char terr[600];
+		if (agent_tls_load(a, terr, sizeof(terr))) {
+			fprintf(stderr, "ternd: --tls-dir %s: %s (make it with 'tern pki host')\n", a->tls_dir, terr);
+			return 2;
+		}
 	}
-	if (!is_loopback(a->address) && !plain_ok) {
+	if (!is_loopback(a->address) && !plain_ok && !a->tls_dir[0]) {
 		fprintf(stderr, "ternd: --listen %s is not a loopback address: that needs --tls-dir DIR "
-			"(TLS: not implemented yet), or --allow-plain-http on an isolated test network\n", a->listen);
+			"(tern pki host), or --allow-plain-http on an isolated test network\n", a->listen);
 		return 2;
 	}
 	snprintf(a->api_url, sizeof(a->api_url), "%s://%s", a->tls_dir[0] ? "https" : "http", a->listen);
@@ -238,9 +255,27 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ternd: %s\n", err);
 		return 1;
 	}
+	if (a->tls_dir[0]) {
+		/* The CLI verifies agents with the CA it finds in the store. */
+		char ca[1100];
+		snprintf(ca, sizeof(ca), "%s/ca.crt", a->tls_dir);
+		FILE *f = fopen(ca, "r");
+		char pem[16384];
+		size_t n = f ? fread(pem, 1, sizeof(pem) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		pem[n] = 0;
+		if (n && store_put(a->store, REC_CA, pem, 0))
+			fprintf(stderr, "ternd: cannot publish the CA certificate: %s\n", store_error(a->store));
+	}
 	agent_vm_adopt_all(a);
 	if (agent_http_start(a, err, sizeof(err))) {
 		fprintf(stderr, "ternd: %s\n", err);
+		return 1;
+	}
+	if (agent_cable_start(a, err, sizeof(err))) {
+		fprintf(stderr, "ternd: %s\n", err);
+		agent_http_stop(a);
 		return 1;
 	}
 	fprintf(stderr, "ternd: host %s serving %s/api/v1 (store: %s); API token in %s/token\n", a->host,
@@ -257,6 +292,7 @@ int main(int argc, char **argv)
 		if (now - last_publish >= 2000) {
 			store_lease_keepalive(a->store, a->lease);
 			agent_host_publish(a);
+			agent_switch_tick(a);
 			last_publish = now;
 			int ok = atomic_load(&a->store_ok);
 			if (ok != was_ok)
@@ -277,6 +313,8 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "ternd: stopping; the VMs keep running\n");
 	agent_http_stop(a);
+	atomic_store(&a->stop, 1);
+	agent_cable_stop(a);
 	store_lease_revoke(a->store, a->lease);
 	store_close(a->store);
 	return 0;

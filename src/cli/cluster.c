@@ -27,7 +27,11 @@ static void usage(FILE *f)
 		"  console NAME MACHINE          attach to a machine's console (Ctrl-] detaches)\n"
 		"  snapshot NAME DIR             checkpoint the whole cluster into DIR\n"
 		"  restore DIR                   bring a checkpointed cluster back\n"
+		"  migrate NAME MACHINE --to HOST [--postcopy]\n"
+		"                                live-migrate a machine between hosts\n"
 		"\n"
+		"With --etcd URLS (or $TERN_ETCD), up, down and status work on the cluster of\n"
+		"hosts: machines are placed on the hosts' agents (docs/CLUSTER.md).\n"
 		"NAME is a project name (its folder under $XDG_DATA_HOME/tern/clusters) or\n"
 		"a project folder. Each command takes --help.\n");
 }
@@ -101,6 +105,7 @@ int cli_cluster(int argc, char **argv)
 		{ "console", cli_cluster_console },
 		{ "snapshot", cli_cluster_snapshot },
 		{ "restore", cli_cluster_restore },
+		{ "migrate", cli_cluster_migrate },
 	};
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (!strcmp(verb, verbs[i].name))

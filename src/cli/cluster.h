@@ -17,3 +17,10 @@ int cli_cluster_console(int argc, char **argv);
 int cli_cluster_snapshot(int argc, char **argv);
 int cli_cluster_restore(int argc, char **argv);
 #endif
+
+/* cluster_xhost.c: the same verbs on a cluster of hosts. */
+const char *cli_cluster_etcd(const char *given);     /* given, else $TERN_ETCD, or NULL */
+int cli_cluster_xhost_up(const struct project *p, const char *etcd, const char *dir, double coeff);
+int cli_cluster_xhost_down(const char *name, const char *etcd);
+int cli_cluster_xhost_status(const char *name, const char *etcd, int json);
+int cli_cluster_migrate(int argc, char **argv);

@@ -86,21 +86,24 @@ static void fmt_time(double t, char *buf, size_t len)
 
 static int status_usage(FILE *f)
 {
-	fprintf(f, "usage: tern cluster status NAME [--json]\n\n"
+	fprintf(f, "usage: tern cluster status NAME [--json] [--etcd URLS]\n\n"
 		"Each machine's state (running, paused, stopped, crashed), pid, priority,\n"
 		"start and ready times, CPU %% and memory; each switch with its ports.\n"
 		"--json prints {\"name\", \"machines\": [...], \"switches\": [...]}, times in\n"
-		"seconds since the epoch.\n");
+		"seconds since the epoch. With --etcd URLS (or $TERN_ETCD), a project placed\n"
+		"on the cluster's hosts: each machine's host, priority, state and ready time.\n");
 	return f == stdout ? 0 : 2;
 }
 
 int cli_cluster_status(int argc, char **argv)
 {
 	bool json = false;
-	const char *name = NULL;
+	const char *name = NULL, *etcd = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = true;
+		else if (!strcmp(argv[i], "--etcd") && i + 1 < argc)
+			etcd = argv[++i];
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			return status_usage(stdout);
 		else if (argv[i][0] == '-' || name)
@@ -110,6 +113,8 @@ int cli_cluster_status(int argc, char **argv)
 	}
 	if (!name)
 		return status_usage(stderr);
+	if ((etcd = cli_cluster_etcd(etcd)))
+		return cli_cluster_xhost_status(name, etcd, json);
 	char dir[PATH_MAX], err[512];
 	struct state st;
 	if (state_find_dir(name, dir, sizeof(dir), err, sizeof(err)) || state_load(dir, &st, err, sizeof(err))) {

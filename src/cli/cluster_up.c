@@ -11,6 +11,7 @@
 #include "cluster/project.h"
 #include "cluster/state.h"
 #include "cluster/supervise.h"
+#include "cluster/xhost.h"
 
 static void up_usage(FILE *f)
 {
@@ -24,7 +25,11 @@ static void up_usage(FILE *f)
 		"                  /var/lib/tern/clusters/NAME for root)\n"
 		"  --keep-going    on a failure, keep what started and go on with the rest\n"
 		"                  (default: stop what this run started, in reverse)\n"
-		"  --stop-timeout S  how long a rolled-back machine may take to stop (default 10)\n\n"
+		"  --stop-timeout S  how long a rolled-back machine may take to stop (default 10)\n"
+		"  --etcd URLS     place the machines on the cluster's hosts (default $TERN_ETCD):\n"
+		"                  host=\"NAME\" pins a machine, the rest go first-fit decreasing\n"
+		"                  by memory; the hosts' agents run them\n"
+		"  --capacity C    (with --etcd) fill a host to at most C of its memory (default 0.8)\n\n"
 		"Exit status: 0 when every machine is ready, 1 when one failed or FILE is bad.\n");
 }
 
@@ -44,9 +49,13 @@ int cli_cluster_up(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "keep-going", no_argument, NULL, 'k' },
 		{ "stop-timeout", required_argument, NULL, 't' },
+		{ "etcd", required_argument, NULL, 'e' },
+		{ "capacity", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *etcd = NULL;
+	double coeff = XHOST_DEFAULT_COEFF;
 	struct supervise_opts o = { .out = stdout, .tty = isatty(1), .stop_timeout_s = 10 };
 	int c;
 	opterr = 0;
@@ -55,6 +64,16 @@ int cli_cluster_up(int argc, char **argv)
 		switch (c) {
 		case 'd': o.dir = optarg; break;
 		case 'k': o.keep_going = true; break;
+		case 'e': etcd = optarg; break;
+		case 'c': {
+			char *end;
+			coeff = strtod(optarg, &end);
+			if (!*optarg || *end || !(coeff > 0 && coeff <= 1)) {
+				fprintf(stderr, "tern: --capacity takes a fraction in (0, 1], not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 't':
 			if (parse_seconds(optarg, &o.stop_timeout_s)) {
 				fprintf(stderr, "tern: --stop-timeout takes 0..86400 seconds, not '%s'\n", optarg);
@@ -79,6 +98,11 @@ int cli_cluster_up(int argc, char **argv)
 	if (!p)
 		return 1;
 	char err[512] = "";
+	if ((etcd = cli_cluster_etcd(etcd))) {
+		int x = cli_cluster_xhost_up(p, etcd, o.dir, coeff);
+		project_free(p);
+		return x;
+	}
 	int rc = supervise_up(p, file, &o, err, sizeof(err));
 	if (rc < 0)
 		fprintf(stderr, "tern: %s\n", err);
@@ -93,7 +117,8 @@ static void down_usage(FILE *f)
 		"each asked to power off and killed after the timeout, then its switches.\n"
 		"No process and no socket is left behind.\n\n"
 		"  --timeout S   seconds each machine gets to power off (default 30)\n"
-		"  --purge       also remove the project folder (overlays, logs, state)\n");
+		"  --purge       also remove the project folder (overlays, logs, state)\n"
+		"  --etcd URLS   a project placed on the cluster's hosts (default $TERN_ETCD)\n");
 }
 
 int cli_cluster_down(int argc, char **argv)
@@ -101,11 +126,13 @@ int cli_cluster_down(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
 		{ "purge", no_argument, NULL, 'p' },
+		{ "etcd", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	double timeout = 30;
 	bool purge = false;
+	const char *etcd = NULL;
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -118,6 +145,7 @@ int cli_cluster_down(int argc, char **argv)
 			}
 			break;
 		case 'p': purge = true; break;
+		case 'e': etcd = optarg; break;
 		case 'h': down_usage(stdout); return 0;
 		case ':':
 			fprintf(stderr, "tern: option '%s' needs a value (see 'tern cluster down --help')\n", argv[optind - 1]);
@@ -131,6 +159,8 @@ int cli_cluster_down(int argc, char **argv)
 		fprintf(stderr, "tern: cluster down needs NAME or FILE (see 'tern cluster down --help')\n");
 		return 2;
 	}
+	if ((etcd = cli_cluster_etcd(etcd)))
+		return cli_cluster_xhost_down(argv[optind], etcd);
 	char dir[PATH_MAX], err[512];
 	if (state_find_dir(argv[optind], dir, sizeof(dir), err, sizeof(err)) ||
 	    supervise_down(dir, timeout, purge, stdout, err, sizeof(err))) {

@@ -110,8 +110,10 @@ static int post_host(struct host_ctx *c, const char *host, const char *path, jso
 		json_decref(h);
 		return -1;
 	}
-	struct api_auth auth = { .token = c->token };
+	char *ca = rec_ca_pem(c->store);
+	struct api_auth auth = { .token = c->token, .ca_pem = ca };
 	int st = api_call(jstr(h, "api"), &auth, "POST", path, NULL, out, 600000, err, sizeof(err));
+	free(ca);
 	json_decref(h);
 	if (st < 200 || st >= 300) {
 		fprintf(stderr, "tern: %s: %s\n", host, err);

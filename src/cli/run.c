@@ -81,6 +81,9 @@ static void run_usage(FILE *f)
 		"                       fd:N is an inherited stream socket (or one listening)\n"
 		"  --migrate-key FILE   the shared key both ends of a migration prove they hold\n"
 		"                       (16 to 4096 bytes; readable by its owner only, mode 0600)\n"
+		"  --migrate-tls DIR    migrations (both ways) over TLS 1.3 with DIR's host\n"
+		"                       certificate (tern pki host); the peer's must come from\n"
+		"                       DIR's CA, or nothing is sent\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"On the stdio console, Ctrl-A x quits and Ctrl-A h lists the keys.\n"
@@ -197,7 +200,7 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 
 int cli_run(int argc, char **argv)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_NET, O_QMP, O_INCOMING, O_MIGRATE_KEY, O_BALLOON, O_MEM_MERGE };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_NET, O_QMP, O_INCOMING, O_MIGRATE_KEY, O_BALLOON, O_MEM_MERGE, O_MIGRATE_TLS };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -216,6 +219,7 @@ int cli_run(int argc, char **argv)
 		{ "qmp", required_argument, NULL, O_QMP },
 		{ "incoming", required_argument, NULL, O_INCOMING },
 		{ "migrate-key", required_argument, NULL, O_MIGRATE_KEY },
+		{ "migrate-tls", required_argument, NULL, O_MIGRATE_TLS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -226,13 +230,13 @@ int cli_run(int argc, char **argv)
 		.rng = 1,
 	};
 	struct run_ctl ctl = { 0 };
-	const char *incoming = NULL, *machine_opt = NULL, *migrate_key = NULL;
+	const char *incoming = NULL, *machine_opt = NULL, *migrate_key = NULL, *migrate_tls = NULL;
 	int c, mem_merge = 0;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (c >= O_KERNEL && c != O_NAME && c != O_CONSOLE && c != O_QMP && c != O_DISK && c != O_NET &&
-		    c != O_INCOMING && c != O_MIGRATE_KEY && c != O_MEM_MERGE)
+		    c != O_INCOMING && c != O_MIGRATE_KEY && c != O_MEM_MERGE && c != O_MIGRATE_TLS)
 			machine_opt = argv[optind - 1];
 		switch (c) {
 		case O_KERNEL: cfg.kernel = optarg; break;
@@ -318,6 +322,7 @@ int cli_run(int argc, char **argv)
 		case O_QMP: ctl.qmp_path = optarg; break;
 		case O_INCOMING: incoming = optarg; break;
 		case O_MIGRATE_KEY: migrate_key = optarg; break;
+		case O_MIGRATE_TLS: migrate_tls = optarg; break;
 		case 'h':
 			run_usage(stdout);
 			return 0;
@@ -346,7 +351,7 @@ int cli_run(int argc, char **argv)
 		/* Live migration: the configuration arrives first, then RAM
 		 * until the source switches over. */
 		struct virt_config user = cfg;
-		mig_in = mig_incoming_open(incoming, migrate_key, &cfg, err, sizeof(err));
+		mig_in = mig_incoming_open_tls(incoming, migrate_key, migrate_tls, &cfg, err, sizeof(err));
 		if (!mig_in || run_incoming_overrides(&user, &cfg, err, sizeof(err)) ||
 		    mig_incoming_receive_ram(mig_in, err, sizeof(err))) {
 			mig_incoming_close(mig_in);
@@ -387,6 +392,7 @@ int cli_run(int argc, char **argv)
 		return 1;
 	}
 	vm->migrate_key = migrate_key;
+	vm->migrate_tls = migrate_tls;
 	int mig_in_used = mig_in != NULL;
 	if (incoming)                   /* restored RAM is a new mapping */
 		ram_merge_advise(vm, 0, vm->ram_size);

@@ -196,7 +196,9 @@ int launch_self_exe(char *buf, size_t len)
 	return 0;
 }
 
-pid_t launch_spawn(char *const argv[], const char *log)
+/* clean_mask: the child starts with no signal blocked (ternd blocks
+ * SIGTERM in its threads; a switch it starts must still obey SIGTERM). */
+static pid_t spawn(char *const argv[], const char *log, bool clean_mask)
 {
 	int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (out < 0)
@@ -214,6 +216,11 @@ pid_t launch_spawn(char *const argv[], const char *log)
 			_exit(127);
 		for (int fd = 3; fd < 1024; fd++)
 			close(fd);
+		if (clean_mask) {
+			sigset_t none;
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+		}
 		signal(SIGPIPE, SIG_DFL);
 		execv(argv[0], argv);
 		dprintf(2, "tern cluster: cannot run %s: %s\n", argv[0], strerror(errno));
@@ -221,6 +228,11 @@ pid_t launch_spawn(char *const argv[], const char *log)
 	}
 	close(out);
 	return pid;
+}
+
+pid_t launch_spawn(char *const argv[], const char *log)
+{
+	return spawn(argv, log, false);
 }
 
 static void sleep_ms(int ms)
@@ -253,10 +265,56 @@ int launch_kill(pid_t pid, unsigned long long start, double timeout_s)
 	return launch_wait_gone(pid, start, 5) ? 0 : -ETIMEDOUT;
 }
 
+int launch_vde_switch_at(const char *sock, const char *log, pid_t *pid, char *err, size_t errlen)
+{
+	/* On the heap: the host agent calls this from small-stacked threads. */
+	struct { char pidf[PATH_MAX + 8], mgmt[PATH_MAX + 8], ctl[PATH_MAX + 8]; } *b = malloc(sizeof(*b));
+	int rc = -1;
+	if (!b) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	launch_switch_cleanup(sock);
+	snprintf(b->pidf, sizeof(b->pidf), "%s.pid", sock);
+	snprintf(b->mgmt, sizeof(b->mgmt), "%s.mgmt", sock);
+	snprintf(b->ctl, sizeof(b->ctl), "%s/ctl", sock);
+	char *const argv[] = { "/usr/bin/vde_switch", "-d", "-s", (char *)sock, "-p", b->pidf, "-M", b->mgmt, NULL };
+	if (access(argv[0], X_OK)) {
+		snprintf(err, errlen, "vde_switch not found (install Debian's vde2)");
+		goto out;
+	}
+	pid_t child = spawn(argv, log, true);
+	int status = 0;
+	if (child < 0 || waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		snprintf(err, errlen, "vde_switch %s failed to start (see %s)", sock, log);
+		goto out;
+	}
+	/* The daemon writes its pid file after the fork: wait for it. */
+	for (int i = 0; i < 250; i++) {
+		FILE *f = fopen(b->pidf, "r");
+		int v = 0;
+		if (f) {
+			if (fscanf(f, "%d", &v) != 1)
+				v = 0;
+			fclose(f);
+		}
+		if (v > 0 && ctl_socket_live(b->ctl) == 1) {
+			*pid = v;
+			rc = 0;
+			goto out;
+		}
+		sleep_ms(20);
+	}
+	snprintf(err, errlen, "vde_switch %s did not come up (see %s)", sock, log);
+out:
+	free(b);
+	return rc;
+}
+
 int launch_switch_start(const struct project *p, size_t si, const char *dir, pid_t *pid,
 			char *err, size_t errlen)
 {
-	char sock[PATH_MAX], pidf[PATH_MAX + 8], mgmt[PATH_MAX + 8], swdir[PATH_MAX], log[PATH_MAX];
+	char sock[PATH_MAX], swdir[PATH_MAX], log[PATH_MAX];
 	if (launch_switch_sock(p, si, dir, sock, sizeof(sock))) {
 		snprintf(err, errlen, "project folder %s is too long for a switch socket (use a shorter --dir)", dir);
 		return -1;
@@ -267,38 +325,9 @@ int launch_switch_start(const struct project *p, size_t si, const char *dir, pid
 		snprintf(err, errlen, "cannot create %s: %s", swdir, strerror(errno));
 		return -1;
 	}
-	launch_switch_cleanup(sock);
-	snprintf(pidf, sizeof(pidf), "%s.pid", sock);
-	snprintf(mgmt, sizeof(mgmt), "%s.mgmt", sock);
-	char *const argv[] = { "/usr/bin/vde_switch", "-d", "-s", sock, "-p", pidf, "-M", mgmt, NULL };
-	if (access(argv[0], X_OK)) {
-		snprintf(err, errlen, "vde_switch not found (install Debian's vde2)");
-		return -1;
-	}
-	pid_t child = launch_spawn(argv, log);
-	int status = 0;
-	if (child < 0 || waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		snprintf(err, errlen, "vde_switch for '%s' failed to start (see %s)", p->switches[si].name, log);
-		return -1;
-	}
-	/* The daemon writes its pid file after the fork: wait for it. */
-	for (int i = 0; i < 250; i++) {
-		FILE *f = fopen(pidf, "r");
-		int v = 0;
-		if (f) {
-			if (fscanf(f, "%d", &v) != 1)
-				v = 0;
-			fclose(f);
-		}
-		char ctl[PATH_MAX + 8];
-		snprintf(ctl, sizeof(ctl), "%s/ctl", sock);
-		if (v > 0 && ctl_socket_live(ctl) == 1) {
-			*pid = v;
-			return 0;
-		}
-		sleep_ms(20);
-	}
-	snprintf(err, errlen, "vde_switch for '%s' did not come up (see %s)", p->switches[si].name, log);
+	if (launch_vde_switch_at(sock, log, pid, err, errlen) == 0)
+		return 0;
+	snprintf(err, errlen, "vde_switch for '%s' failed to start (see %s)", p->switches[si].name, log);
 	return -1;
 }
 
@@ -310,11 +339,15 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 
 void launch_switch_cleanup(const char *sock)
 {
-	char path[PATH_MAX + 16];
-	snprintf(path, sizeof(path), "%s.pid", sock);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s.mgmt", sock);
-	unlink(path);
+	size_t n = strlen(sock) + 16;
+	char *path = malloc(n);
+	if (path) {
+		snprintf(path, n, "%s.pid", sock);
+		unlink(path);
+		snprintf(path, n, "%s.mgmt", sock);
+		unlink(path);
+		free(path);
+	}
 	/* The control socket and any port sockets vde_plug left behind. */
 	nftw(sock, remove_one, 8, FTW_DEPTH | FTW_PHYS);
 }

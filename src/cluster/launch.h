@@ -40,6 +40,9 @@ int launch_self_exe(char *buf, size_t len);
  * appended to log. Returns the pid or -errno. */
 pid_t launch_spawn(char *const argv[], const char *log);
 
+/* Starts a daemonized vde_switch on control folder sock (pid file
+ * sock.pid, management socket sock.mgmt), its output appended to log. */
+int launch_vde_switch_at(const char *sock, const char *log, pid_t *pid, char *err, size_t errlen);
 /* Starts a daemonized vde_switch with its socket under dir/sw; its pid. */
 int launch_switch_start(const struct project *p, size_t si, const char *dir, pid_t *pid,
 			char *err, size_t errlen);

@@ -49,6 +49,7 @@ struct vm {
 	 * the key file for migrations (--migrate-key). */
 	struct migration *migration;
 	const char *migrate_key;
+	const char *migrate_tls;    /* --migrate-tls DIR: TLS for migrations, or NULL */
 	/* The guest's writes to device registers, compacted (state/devlog.h);
 	 * NULL when not kept. */
 	struct devlog *devlog;

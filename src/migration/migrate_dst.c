@@ -22,10 +22,27 @@
 #include "machine/virt.h"
 #include "state/snapshot.h"
 #include "state/stream.h"
+#include "pki/tls.h"
 
+
+/* With a TLS folder the source must present a certificate from its CA
+ * before anything else is read; the key is proven inside. *fd becomes the
+ * relay's plain end (or -1 when TLS failed: the socket is consumed). */
+static int peer_handshake(int *fd, const char *tls_dir, const struct mig_key *key, char *err, size_t errlen)
+{
+	if (tls_dir && (*fd = tls_wrap_fd(tls_dir, *fd, 1, err, errlen)) < 0)
+		return -1;
+	return mig_handshake_dest(*fd, key, err, errlen);
+}
 
 struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 				       struct virt_config *cfg, char *err, size_t errlen)
+{
+	return mig_incoming_open_tls(uri, key_path, NULL, cfg, err, errlen);
+}
+
+struct mig_incoming *mig_incoming_open_tls(const char *uri, const char *key_path, const char *tls_dir,
+					   struct virt_config *cfg, char *err, size_t errlen)
 {
 	struct mig_key key;
 	if (mig_uri_check(uri, err, errlen))
@@ -68,7 +85,7 @@ struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 				mig_uri_done_listening(uri);
 				goto fail;
 			}
-			if (!mig_handshake_dest(in->fd, &key, err, errlen))
+			if (!peer_handshake(&in->fd, tls_dir, &key, err, errlen))
 				break;
 			char who[NI_MAXHOST + NI_MAXSERV + 8] = "a local peer", h[NI_MAXHOST], sv[NI_MAXSERV];
 			if (peer.ss_family != AF_UNIX &&
@@ -77,12 +94,13 @@ struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 				snprintf(who, sizeof(who), "%s port %s", h, sv);
 			fprintf(stderr, "tern: rejected a migration connection from %s: %s; still waiting\n",
 				who, err);
-			close(in->fd);
+			if (in->fd >= 0)
+				close(in->fd);
 			in->fd = -1;
 		}
 		close(l);
 		mig_uri_done_listening(uri);
-	} else if (mig_handshake_dest(in->fd, &key, err, errlen)) {
+	} else if (peer_handshake(&in->fd, tls_dir, &key, err, errlen)) {
 		goto fail;      /* exec: or fd: hand over one connected stream */
 	}
 	/* From here the stream is read by the snapshot reader. */

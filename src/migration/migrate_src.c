@@ -16,6 +16,7 @@
 #include "migration/migrate_priv.h"
 #include "migration/rampages.h"
 #include "migration/mig_uri.h"
+#include "pki/tls.h"
 #include "core/ramlog.h"
 #include "core/vm.h"
 #include "state/snapshot.h"
@@ -499,6 +500,10 @@ static void *mig_thread(void *arg)
 	char why[256];
 	int ok = -1, switched = 0;
 	m->fd = mig_uri_connect(m->uri, 10000, &m->child, why, sizeof(why));
+	/* --migrate-tls: the destination's certificate is checked before any
+	 * state is sent. */
+	if (m->fd >= 0 && m->vm->migrate_tls)
+		m->fd = tls_wrap_fd(m->vm->migrate_tls, m->fd, 0, why, sizeof(why));
 	if (m->fd < 0 || mig_handshake_source(m->fd, &m->key, why, sizeof(why))) {
 		snprintf(m->err, sizeof(m->err), "%s", why);
 		goto out;

@@ -112,6 +112,10 @@ json_t *mig_devstate_json(const struct snap_dev_report *r);
 struct mig_incoming;
 struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 				       struct virt_config *cfg, char *err, size_t errlen);
+/* The same with tls_dir (a `tern pki host` folder, or NULL): the stream is
+ * TLS 1.3, the source's certificate verified against tls_dir's CA. */
+struct mig_incoming *mig_incoming_open_tls(const char *uri, const char *key_path, const char *tls_dir,
+					   struct virt_config *cfg, char *err, size_t errlen);
 int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen);
 int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_t errlen);
 /* The configuration's JSON, which the strings in cfg point into: the caller

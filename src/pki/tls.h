@@ -22,4 +22,16 @@ SSL *tls_handshake(SSL_CTX *ctx, int fd, int server, char *err, size_t errlen);
  * line appended to what; the queue is cleared. */
 void tls_error(SSL *ssl, const char *what, char *err, size_t errlen);
 
+/* tls_relay.c: a handshaken connection as a plain socket. The relay thread
+ * owns ssl and tls_fd from here; the returned fd (or -1 with err) is the
+ * caller's: closing it closes the TLS connection. */
+int tls_relay_start(SSL *ssl, int tls_fd, char *err, size_t errlen);
+/* The same between ssl and an existing plain_fd (both owned by the relay
+ * from here, on success). 0 or -1 with err. */
+int tls_relay_fd(SSL *ssl, int tls_fd, int plain_fd, char *err, size_t errlen);
+/* Handshakes on connected fd with the host folder dir (server or client
+ * end; the peer's certificate must come from dir's CA) and returns the
+ * plain socket of a relay, or -1 with err; fd is consumed either way. */
+int tls_wrap_fd(const char *dir, int fd, int server, char *err, size_t errlen);
+
 #endif

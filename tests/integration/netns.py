@@ -44,13 +44,14 @@ def wait_until(pred, timeout, what, step=0.2):
 
 
 class Agent:
-    def __init__(self, name, address, port, state_dir, etcd=None, ns=None, extra=(), log_dir=None):
+    def __init__(self, name, address, port, state_dir, etcd=None, ns=None, extra=(), log_dir=None, tls_dir=None):
         self.name, self.address, self.port = name, address, port
+        self.tls_dir = Path(tls_dir) if tls_dir else None
         self.state_dir = Path(state_dir)
         self.log_path = Path(log_dir or self.state_dir.parent) / f"ternd-{name}.log"
         self.etcd, self.ns, self.extra = etcd, ns, list(extra)
         self.prefix = ["ip", "netns", "exec", ns] if ns else []
-        self.url = f"http://{address}:{port}"
+        self.url = f"{'https' if tls_dir else 'http'}://{address}:{port}"
         self.proc = None
         self.log = None
 
@@ -59,7 +60,9 @@ class Agent:
              "--state-dir", str(self.state_dir), *self.extra]
         if self.etcd:
             a += ["--etcd", self.etcd]
-        if not self.address.startswith("127."):
+        if self.tls_dir:
+            a += ["--tls-dir", str(self.tls_dir)]
+        elif not self.address.startswith("127."):
             a += ["--allow-plain-http"]
         return [*self.prefix, *a]
 
@@ -100,7 +103,9 @@ class Agent:
         return (self.state_dir / "token").read_text().strip()
 
     def curl(self, *args, timeout=60):
-        r = subprocess.run([*self.prefix, "curl", "-s", "-m", str(timeout), *args],
+        # With TLS, a client the way the CLI is: the cluster CA, no certificate.
+        tls = ["--cacert", str(self.tls_dir / "ca.crt")] if self.tls_dir else []
+        r = subprocess.run([*self.prefix, "curl", "-s", "-m", str(timeout), *tls, *args],
                            capture_output=True, text=True, timeout=timeout + 10)
         return r.stdout
 
@@ -138,8 +143,26 @@ class Agent:
         import re
         return [int(x) for x in re.findall(r"^DIRTY tick=(\d+) ", self.console(vm), re.M)]
 
+    def switch_pids(self):
+        """vde_switch and vde_plug processes of this agent's project switches."""
+        mark = f"{self.state_dir}/sw/".encode()
+        pids = []
+        for d in Path("/proc").iterdir():
+            try:
+                if d.name.isdigit() and mark in (d / "cmdline").read_bytes():
+                    pids.append(int(d.name))
+            except OSError:
+                pass
+        return pids
+
     def kill_vms(self):
-        """Ends every VM this agent's state dir knows of (by pid)."""
+        """Ends every VM this agent's state dir knows of (by pid), and its
+        project switches."""
+        for pid in self.switch_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         for p in (self.state_dir / "vms").glob("*/pid"):
             try:
                 pid = int(p.read_text())
@@ -182,7 +205,7 @@ done()
 class Cluster:
     """N hosts h1..hN as network namespaces on one bridge, one etcd."""
 
-    def __init__(self, tmp_path, n=3):
+    def __init__(self, tmp_path, n=3, tls=False):
         tag = f"{os.getpid() % 100000}"
         self.tmp = Path(tmp_path)
         self.brns = f"tb{tag}"
@@ -196,6 +219,11 @@ class Cluster:
         try:
             self._net(n)
             self._etcd()
+            self.pki = self.tmp / "pki" if tls else None
+            if tls:
+                self._tern_ok("pki", "init", "--dir", self.pki)
+                for i in range(1, n + 1):
+                    self._tern_ok("pki", "host", f"h{i}", "--dir", self.pki, "--ip", f"{self.prefix}.{i}")
             for i in range(1, n + 1):
                 sd = Path(f"/tmp/tn{tag}h{i}")   # short: control socket paths
                 subprocess.run(["rm", "-rf", str(sd)])
@@ -203,12 +231,17 @@ class Cluster:
                 power = ["--power-cmd-standby", f"touch {sd}.standby", "--power-cmd-wake", f"touch {sd}.wake",
                          "--qmp-dir", f"{sd}/qmp"]
                 a = Agent(f"h{i}", f"{self.prefix}.{i}", 8006, sd, etcd=self.etcd_url, ns=self.nss[i - 1],
-                          extra=power, log_dir=self.tmp)
+                          extra=power, log_dir=self.tmp,
+                          tls_dir=self.pki / "hosts" / f"h{i}" if tls else None)
                 self.agents.append(a)
                 a.start()
         except BaseException:
             self.close()
             raise
+
+    def _tern_ok(self, *args):
+        r = subprocess.run([str(TERN), *map(str, args)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
 
     def _ip(self, *args):
         subprocess.run(["ip", *args], check=True, capture_output=True)

@@ -83,7 +83,7 @@ def test_refusals(tmp_path):
     assert r.returncode == 2 and "not a loopback address" in r.stderr
     r = subprocess.run([str(TERND), "--host", "h", "--listen", "127.0.0.1:1", "--tls-dir", "/x"],
                        capture_output=True, text=True, timeout=10)
-    assert r.returncode == 2 and "not implemented" in r.stderr
+    assert r.returncode == 2 and "--tls-dir /x: cannot load the CA certificate (/x/ca.crt)" in r.stderr
     r = subprocess.run([str(TERND), "--listen", "127.0.0.1:1"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "--host" in r.stderr
     r = subprocess.run([str(TERND), "--host", "h", "--listen", "nowhere"], capture_output=True, text=True,
