@@ -2,6 +2,7 @@
 # Debian user expects: binaries, the dashboard, the systemd unit for ternd
 # (valid, KillMode=process so VMs outlive the agent), bash completion.
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -46,7 +47,11 @@ def test_systemd_unit(dest):
         # Verify against the installed tree: the unit names /usr/bin/ternd.
         r = subprocess.run(["systemd-analyze", f"--root={dest}", "verify", str(unit)],
                            capture_output=True, text=True)
-        assert "Unknown" not in r.stderr and "Failed" not in r.stderr, r.stderr
+        # A machine without systemd's own units (a container) cannot resolve
+        # the default dependencies (sysinit.target, ...); that is the
+        # machine's lack, not the unit's.
+        ours = [l for l in r.stderr.splitlines() if not re.search(r"Unit \S+\.target not found", l)]
+        assert not any("Unknown" in l or "Failed" in l for l in ours), r.stderr
 
 
 def test_bash_completion(dest):
