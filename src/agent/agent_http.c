@@ -161,6 +161,8 @@ static int api_handler(struct mg_connection *c, void *ud)
 		}
 		free(buf);
 	}
+	if (!body && ri->query_string)   /* GET parameters, e.g. ?window=S */
+		body = json_pack("{s:s}", "query", ri->query_string);
 	json_t *out = NULL;
 	int status = agent_api_handle(a, method, uri + strlen("/api/v1"), body, &out);
 	json_decref(body);
