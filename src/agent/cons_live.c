@@ -389,6 +389,14 @@ int cons_live_plan(struct store *s, const char *policy, json_t **plan, char *err
 		json_array_append_new(migs, json_pack("{s:s,s:s,s:s,s:f}", "vm", w.vname[m->vm], "from",
 						      w.hname[m->from], "to", w.hname[m->to], "seconds", m->seconds));
 	}
+	/* One host stays on: someone must run the next VM and the agents. */
+	unsigned active_after = 0;
+	for (unsigned h = 0; on_after && h < w.nh; h++)
+		active_after += on_after[h];
+	for (unsigned i = 0; i < pl.n_wake; i++)
+		active_after += w.h[pl.wake[i]].state != CONS_HOST_ACTIVE;
+	if (pl.n_standby && pl.n_standby >= active_after)
+		pl.n_standby = active_after - 1;
 	for (unsigned i = 0; on_after && i < pl.n_standby; i++) {
 		on_after[pl.standby[i]] = 0;
 		json_array_append_new(stb, json_string(w.hname[pl.standby[i]]));
