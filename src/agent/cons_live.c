@@ -600,7 +600,16 @@ int cons_live_apply(struct store *s, const char *token, json_t *plan, int max_pa
 		char path[200], e[512] = "";
 		json_t *rep = NULL;
 		snprintf(path, sizeof(path), "/api/v1/hosts/%s/standby", name);
-		int st = api_call(host_api(hosts, name), &auth, "POST", path, NULL, &rep, 120000, e, sizeof(e));
+		int st;
+		/* The sources of the migrations end a moment after them: wait. */
+		for (int tries = 0;; tries++) {
+			st = api_call(host_api(hosts, name), &auth, "POST", path, NULL, &rep, 120000, e, sizeof(e));
+			if (st != 409 || tries >= 60)
+				break;
+			json_decref(rep);
+			rep = NULL;
+			nap_ms(500);
+		}
 		if (st >= 0 && st != 200)
 			snprintf(e, sizeof(e), "%s", jstr(rep, "error"));
 		json_decref(rep);

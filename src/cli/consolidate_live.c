@@ -180,7 +180,7 @@ int cli_consolidate_live(int argc, char **argv)
 					json_object_get(json_object_get(set, "consolidate"), "max_parallel"));
 			if (!json)
 				print_plan(plan);
-			if (rec_token(s, state_dir, is_etcd, token, sizeof(token), err, sizeof(err)) == 0 &&
+			if (rec_token(s, is_etcd ? NULL : state_dir, is_etcd, token, sizeof(token), err, sizeof(err)) == 0 &&
 			    cons_live_apply(s, token, plan, max_par, stderr, &out, err, sizeof(err)) == 0) {
 				if (json)
 					print_json(out);
