@@ -186,7 +186,9 @@ def test_consolidate_live(cluster, tmp_path):
     time.sleep(10)
     since = {vm: last_tick(c, vm) for vm in VMS}
     plan = tern_json(c, "plan")
-    assert plan["wake"] and plan["migrations"], plan
+    assert plan["wake"] and plan["migrations"], (plan, {h: [(v["name"], v["cpu_percent"]) for v in r["vms"]]
+                                                        for h, r in c.hosts().items()},
+                                                 {vm: ticks(c, vm)[-1] for vm in VMS})
     r = c.tern("consolidate", "apply", "--json")
     assert r.returncode == 0, r.stderr
     res2 = json.loads(r.stdout)
@@ -196,7 +198,7 @@ def test_consolidate_live(cluster, tmp_path):
     for h in woke:
         assert hosts[h]["power"] == "on", hosts[h]
         assert (c.agent(h).state_dir.parent / f"{c.agent(h).state_dir.name}.wake").exists()
-    assert len(set(where(c).values())) >= 2
+    wait_until(lambda: len(set(where(c).values())) >= 2, 30, f"the VMs to spread out: {res2}")
     assert any(d == HIGH for vm in VMS for _, d, _ in ticks(c, vm))
     check_guests(c, since)
 
