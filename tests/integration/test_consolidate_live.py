@@ -249,3 +249,21 @@ def test_consolidate_live(cluster, tmp_path):
     assert st == 200 and api_rep["migrations"] == len(migs)
     r = c.tern("consolidate", "report", "--window", "3600")
     assert r.returncode == 0 and "migrations" in r.stdout, r.stderr
+
+    # --auto-consolidate: one agent restarted with it packs the idle VMs
+    # again by itself (its VMs run on meanwhile and are adopted).
+    for vm in VMS:
+        set_duty(ctls[vm], LOW)
+    since = {vm: last_tick(c, vm) for vm in VMS}
+    a = c.agent(where(c)[VMS[0]])
+    a.stop()
+    a.extra += ["--auto-consolidate", "2"]
+    a.start()
+    wait_until(lambda: len(where(c)) == 6 and len(set(where(c).values())) == 1 and
+               sum(h["power"] == "standby" for h in c.hosts().values()) == 2, 180,
+               "auto-consolidation to pack the VMs onto one host")
+    assert "ternd: auto-consolidate:" in a.log_text()
+    check_guests(c, since)
+    rep2 = tern_json(c, "report", "--window", "3600")
+    assert rep2["migrations"] > rep["migrations"] and rep2["standby"] > rep["standby"], (rep, rep2)
+    assert rep2["failed_migrations"] == 0
