@@ -77,6 +77,7 @@ struct agent {
 	/* host CPU % between samples */
 	uint64_t cpu_busy, cpu_total;
 	double host_cpu_pct;
+	struct agent_cons *cons;    /* consolidation (agent_cons.h) */
 };
 
 /* agent_vm.c: supervision. The lock is held by the caller where noted. */

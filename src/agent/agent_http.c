@@ -176,6 +176,8 @@ static int api_handler(struct mg_connection *c, void *ud)
 		}
 		free(buf);
 	}
+	if (!body && ri->query_string)   /* GET parameters, e.g. ?window=S */
+		body = json_pack("{s:s}", "query", ri->query_string);
 	json_t *out = NULL;
 	int status = agent_api_handle(a, method, uri + strlen("/api/v1"), body, &out);
 	/* A request another agent passed on (?via=) was logged there. */

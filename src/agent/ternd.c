@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "agent/agent.h"
+#include "agent/agent_cons.h"
 #include "agent/records.h"
 #include "ctl/ctl_path.h"
 #include "store/store.h"
@@ -54,7 +55,9 @@ static void usage(FILE *f)
 		"  --power-cmd-wake CMD   what 'tern host wake' runs (on the waking machine,\n"
 		"                         e.g. 'wakeonlan 00:11:22:33:44:55')\n"
 		"  -h, --help             this help\n"
-		"\n"
+		"\n");
+	agent_cons_usage(f);
+	fprintf(f, "\n"
 		"The API token is created at first start in STATE_DIR/token (mode 0600); with\n"
 		"etcd, all agents share the cluster's token. SIGTERM stops ternd; VMs go on.\n");
 }
@@ -122,6 +125,14 @@ int main(int argc, char **argv)
 		{ "qmp-dir", required_argument, NULL, 'Q' },
 		{ "cable-port", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "power-idle", required_argument, NULL, 1000 },
+		{ "power-peak", required_argument, NULL, 1000 },
+		{ "power-table", required_argument, NULL, 1000 },
+		{ "power-standby", required_argument, NULL, 1000 },
+		{ "capacity-cpus", required_argument, NULL, 1000 },
+		{ "history-interval", required_argument, NULL, 1000 },
+		{ "history-len", required_argument, NULL, 1000 },
+		{ "auto-consolidate", required_argument, NULL, 1000 },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent *a = calloc(1, sizeof(*a));
@@ -131,12 +142,22 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&a->sw_lock, NULL);
 	a->cable_fd = -1;
 	a->tls_fd = -1;
+	if (!(a->cons = agent_cons_new()))
+		return 1;
+	char cerr[300];
+	int optidx = 0;
 	snprintf(a->listen, sizeof(a->listen), "127.0.0.1:8006");
 	const char *etcd = getenv("TERN_ETCD");
 	int ch, plain_ok = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":h", opts, &optidx)) != -1) {
 		switch (ch) {
+		case 1000:
+			if (agent_cons_flag(a->cons, opts[optidx].name, optarg, cerr, sizeof(cerr))) {
+				fprintf(stderr, "ternd: %s\n", cerr);
+				return 2;
+			}
+			break;
 		case 'H': snprintf(a->host, sizeof(a->host), "%s", optarg); break;
 		case 'l': snprintf(a->listen, sizeof(a->listen), "%s", optarg); break;
 		case 'e': etcd = optarg; break;
@@ -166,6 +187,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ternd: unknown option '%s' (see 'ternd --help')\n", argv[optind - 1]);
 			return 2;
 		}
+	}
+	if (agent_cons_check(a->cons, cerr, sizeof(cerr))) {
+		fprintf(stderr, "ternd: %s\n", cerr);
+		return 2;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ternd: unexpected argument '%s' (see 'ternd --help')\n", argv[optind]);
@@ -285,9 +310,12 @@ int main(int argc, char **argv)
 			a->web_root);
 	int64_t rev = agent_reconcile(a), last_publish = 0, last_reconcile = agent_now_ms();
 	agent_host_publish(a);
+	if (agent_cons_start(a))
+		fprintf(stderr, "ternd: cannot start --auto-consolidate\n");
 	int was_ok = 1;
 	while (!pending_stop(&set)) {
 		agent_vm_sample(a);
+		agent_history_tick(a);
 		int64_t now = agent_now_ms();
 		if (now - last_publish >= 2000) {
 			store_lease_keepalive(a->store, a->lease);
@@ -312,6 +340,8 @@ int main(int argc, char **argv)
 		}
 	}
 	fprintf(stderr, "ternd: stopping; the VMs keep running\n");
+	atomic_store(&a->stop, 1);
+	agent_cons_stop(a);
 	agent_http_stop(a);
 	atomic_store(&a->stop, 1);
 	agent_cable_stop(a);

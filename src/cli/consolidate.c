@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include "cli/cli.h"
+#include "cli/consolidate_live.h"
 #include "consolidate/sim.h"
 
 static void consolidate_usage(FILE *f)
@@ -35,8 +36,8 @@ static void consolidate_usage(FILE *f)
 		"  --json                print {\"policies\":[...]} instead of a table\n"
 		"  -h, --help            show this help\n"
 		"\n"
-		"The live commands (plan, apply, report) need the host agent and are not\n"
-		"available yet. Exit status: 0 on success, 1 on an error, 2 on a usage error.\n");
+		"The live commands: tern consolidate plan|apply|report --help.\n"
+		"Exit status: 0 on success, 1 on an error, 2 on a usage error.\n");
 }
 
 static int usage_error(const char *msg, const char *arg)
@@ -242,9 +243,7 @@ int cli_consolidate(int argc, char **argv)
 	if (!strcmp(argv[1], "simulate"))
 		return simulate(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "plan") || !strcmp(argv[1], "apply") || !strcmp(argv[1], "report")) {
-		fprintf(stderr, "tern consolidate %s: not available yet (it needs the host agent, ternd)\n",
-			argv[1]);
-		return 1;
+		return cli_consolidate_live(argc - 1, argv + 1);
 	}
 	return usage_error("unknown command", argv[1]);
 }

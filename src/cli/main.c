@@ -28,6 +28,7 @@ static void usage(FILE *f)
 		"  status NAME, pause NAME, resume NAME, stop NAME, kill NAME\n"
 		"             control a running VM through its control socket (QMP)\n"
 		"  consolidate simulate --trace DIR [--policy P] [--json]\n"
+		"  consolidate plan|apply|report [--json]  live consolidation (ternd, etcd)\n"
 		"             replay a utilization trace through the energy-saving planner\n"
 		"  host list|evacuate|standby|wake\n"
 		"             the cluster's hosts and their agents (see 'tern host --help')\n"
