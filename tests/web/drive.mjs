@@ -88,8 +88,12 @@ const steps = {
     await page.waitForSelector('#token', { timeout: 10000 });
     await shot(page, 'login');
     await page.type('#token', cfg.token);
-    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form.login button[type=submit]')]);
-    await waitFor(page, () => window.ternLive && window.ternLive.stamp, null, 15000, 'the live feed');
+    // Signing in navigates (/login?token= answers 303 to /). Wait for what
+    // matters, the signed-in page's live feed, not for the load event: the
+    // wait outlives the navigation, and the feed's open request does not
+    // hold it up.
+    await page.click('form.login button[type=submit]');
+    await waitFor(page, () => window.ternLive && window.ternLive.stamp, null, 120000, 'the live feed after signing in');
     return { url: page.url() };
   },
 
@@ -305,7 +309,12 @@ try {
   for (const s of cfg.steps) {
     const fn = steps[s.do];
     if (!fn) throw new Error(`no step ${s.do}`);
-    out(s.do, await fn(page, s));
+    try {
+      out(s.do, await fn(page, s));
+    } catch (e) {
+      e.message = `step ${s.do}: ${e.message}`;
+      throw e;
+    }
   }
   if (errors.length) out('pageerrors', { errors });
 } catch (e) {
