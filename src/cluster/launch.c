@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "cluster/launch.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -21,6 +22,7 @@
 #include "cluster/cidata.h"
 #include "cluster/project.h"
 #include "cluster/state.h"
+#include "core/procstat.h"
 #include "ctl/ctl_path.h"
 #include "ctl/qmp_client.h"
 
@@ -241,13 +243,36 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Whether threads of pid other than its leader still exist. A killed
+ * multi-threaded process shows its leader as a zombie while the other
+ * threads are still exiting, and its files (sockets) stay open until the
+ * last one has. */
+static bool threads_left(pid_t pid, unsigned long long start)
+{
+	struct proc_stat ps;
+	if (proc_stat_read(pid, &ps) || ps.state != 'Z' || (start && ps.start_ticks != start))
+		return false;               /* gone, or another process now */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return false;
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n > 1;
+}
+
 bool launch_wait_gone(pid_t pid, unsigned long long start, double timeout_s)
 {
 	double end = state_now() + timeout_s;
 	for (;;) {
-		waitpid(pid, NULL, WNOHANG);        /* our child: reap it; else ECHILD */
-		if (!state_pid_alive(pid, start))
-			return true;
+		pid_t w = waitpid(pid, NULL, WNOHANG);
+		if (w == pid)
+			return true;                /* our child, reaped: every thread ended */
+		if (w < 0 && !state_pid_alive(pid, start) && !threads_left(pid, start))
+			return true;                /* not our child (ECHILD) and gone */
 		if (state_now() >= end)
 			return false;
 		sleep_ms(20);

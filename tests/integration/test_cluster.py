@@ -405,7 +405,7 @@ def test_failed_gate_rolls_back_and_names_the_machine(tmp_path):
         assert r.stdout.index("bad: stopping") < r.stdout.index("ok: stopping")
         doc, ms = status(reg, name)
         assert ms["ok"]["state"] == ms["bad"]["state"] == "stopped"
-        assert not [p for p in folder.rglob("*") if p.is_socket()]
+        assert not [p for p in folder.rglob("*") if p.is_socket()], r.stdout
         # --keep-going keeps what started and reports the failure.
         r = tern(reg, "up", f, "--dir", folder, "--keep-going")
         assert r.returncode == 1 and "bad: FAILED" in r.stdout and "after: started" in r.stdout
