@@ -9,7 +9,6 @@
 #include "ctl/ctl_path.h"
 #include "ctl/qmp_client.h"
 
-#define LIST_CPU_INTERVAL_MS 500
 
 static int by_name(const void *a, const void *b)
 {
@@ -66,7 +65,7 @@ int cli_list(int argc, char **argv)
 	}
 	if (d)
 		closedir(d);
-	vm_info_sample_cpu(rows, n, LIST_CPU_INTERVAL_MS);
+	vm_info_sample_cpu(rows, n, VM_INFO_CPU_INTERVAL_MS);
 	qsort(rows, n, sizeof(*rows), by_name);
 	vm_info_print_header();
 	for (size_t i = 0; i < n; i++)

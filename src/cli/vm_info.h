@@ -22,6 +22,9 @@ struct vm_info {
 };
 
 int vm_info_get(struct qmp_client_conn *c, struct vm_info *info, char *err, size_t errlen);
+/* The interval tern list and tern status measure CPU % over. */
+#define VM_INFO_CPU_INTERVAL_MS 500
+
 /* CPU% over the last interval_ms instead of since start, as top shows it:
  * reads each process's CPU time again after one pause for all rows. */
 void vm_info_sample_cpu(struct vm_info *rows, size_t n, int interval_ms);

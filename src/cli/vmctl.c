@@ -133,6 +133,7 @@ int cli_vmctl(int argc, char **argv)
 			fprintf(stderr, "tern: %s: %s\n", name, err);
 			rc = 1;
 		} else {
+			vm_info_sample_cpu(&info, 1, VM_INFO_CPU_INTERVAL_MS);   /* as tern list */
 			vm_info_print_header();
 			vm_info_print_row(&info);
 			balloon_print_status(c);

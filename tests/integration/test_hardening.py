@@ -306,8 +306,9 @@ def test_no_leak_after_migration_parameters(tmp_path):
     assert b"definitely lost: 0 bytes" in err or b"All heap blocks were freed" in err, err[-2000:]
 
 
-def list_cpu(name):
-    p = run_tern("list", timeout=30)
+def list_cpu(name, verb="list"):
+    """CPU % of NAME's row in `tern list` (or `tern status NAME`)."""
+    p = run_tern(*(("list",) if verb == "list" else (verb, name)), timeout=30)
     assert p.returncode == 0, p.stderr
     for line in p.stdout.splitlines():
         f = line.split()
@@ -323,11 +324,15 @@ def test_list_cpu_is_the_last_interval(guest_factory):
     g.run("dmesg -n 1")
     time.sleep(1)
     idle = list_cpu(name)
+    idle_status = list_cpu(name, "status")
     with open(f"/proc/{g.proc.pid}/stat") as f:
         ticks = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
     lifetime = 100.0 * ticks / os.sysconf("SC_CLK_TCK") / (time.monotonic() - g.started)
     assert idle < 15 and idle < lifetime / 3, (idle, lifetime)
+    assert idle_status < 15 and idle_status < lifetime / 3, (idle_status, lifetime)
     g.send("while :; do :; done &\n")
     time.sleep(1)
     busy = list_cpu(name)           # the host is shared: no absolute figure
     assert busy > max(3 * idle, idle + 5), (idle, busy)
+    busy_status = list_cpu(name, "status")
+    assert busy_status > max(3 * idle, idle + 5), (idle, busy_status)
