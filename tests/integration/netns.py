@@ -13,9 +13,21 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import IMAGE, INITRD, REPO, TERN
+import pytest
+
+from conftest import IMAGE, INITRD, REPO, TERN, require_kit, require_tern
 
 TERND = REPO / "build" / "ternd"
+
+
+def require_ternd(kit=True):
+    """Fails the test unless tern and ternd are built (and the guest kit,
+    with kit)."""
+    require_tern()
+    if kit:
+        require_kit()
+    if not TERND.is_file():
+        pytest.fail(f"{TERND} is not built (run `make`)")
 
 
 def free_port():

@@ -9,14 +9,12 @@ import subprocess
 import pytest
 
 from conftest import TERN, require_tern
-from netns import Agent, TERND, free_port, wait_until
+from netns import Agent, TERND, free_port, wait_until, require_ternd
 
 
 @pytest.fixture
 def agent(tmp_path):
-    require_tern()
-    if not TERND.is_file():
-        pytest.fail(f"{TERND} is not built (run `make`)")
+    require_ternd(kit=False)
     a = Agent("solo", "127.0.0.1", free_port(), tmp_path / "state",
               extra=["--power-table", "50,60,70,80,90,100,110,120,130,140,150", "--power-standby", "3",
                      "--capacity-cpus", "2", "--history-interval", "1", "--power-cmd-standby", "true"])

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IMAGE, INITRD, KIT, require_kit, require_tern
-from netns import Cluster, TERND, wait_until
+from conftest import IMAGE, INITRD, KIT
+from netns import Cluster, wait_until, require_ternd
 
 DUTY_SH = r"""#!/bin/sh
 # duty: busy for D % of each second (D from /dev/vdb), a counter, and a
@@ -56,10 +56,7 @@ LOW, HIGH = 0, 90
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    require_tern()
-    require_kit()
-    if not TERND.is_file():
-        pytest.fail(f"{TERND} is not built (run `make`)")
+    require_ternd()
     if not shutil.which("debugfs"):
         pytest.skip("debugfs (e2fsprogs) is needed to write /bench/duty into the guest's disk")
     c = Cluster(tmp_path_factory.mktemp("cons"), n=3, extra=HOST_ARGS)

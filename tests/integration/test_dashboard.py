@@ -13,7 +13,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import stat
 import subprocess
 import threading
@@ -23,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TERN, require_kit, require_tern
-from netns import Agent, TERND, dirty_spec, free_port, wait_until
+from conftest import REPO, TERN
+from netns import Agent, TERND, dirty_spec, free_port, wait_until, require_ternd
 from wsclient import Ws, WsRefused
 
 DRIVE = REPO / "tests" / "web" / "drive.mjs"
@@ -97,11 +96,8 @@ class Etcd:
 def duo(tmp_path_factory):
     """Two agents h1 and h2 on loopback with one etcd. h1 keeps VM sockets
     in tern's own folder (so `tern list` sees them), h2 in its own."""
-    require_tern()
-    require_kit()
+    require_ternd()
     require_browser()
-    if not TERND.is_file():
-        pytest.fail(f"{TERND} is not built (run `make`)")
     tmp = tmp_path_factory.mktemp("dash")
     etcd = Etcd(tmp)
     agents = []

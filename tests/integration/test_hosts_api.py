@@ -11,14 +11,12 @@ import time
 import pytest
 
 from conftest import require_kit, require_tern, TERN
-from netns import Agent, TERND, dirty_spec, free_port, pid_alive, wait_until
+from netns import Agent, TERND, dirty_spec, free_port, pid_alive, wait_until, require_ternd
 
 
 @pytest.fixture
 def agent(tmp_path):
-    require_tern()
-    if not TERND.is_file():
-        pytest.fail(f"{TERND} is not built (run `make`)")
+    require_ternd(kit=False)
     a = Agent("solo", "127.0.0.1", free_port(), tmp_path / "state")
     a.start()
     yield a

@@ -7,25 +7,20 @@
 # leaves the VM on the source, in etcd too; of two concurrent migrations one
 # proceeds; evacuate empties a host of 3 VMs while each keeps counting;
 # standby and wake.
-import json
 import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import require_kit, require_tern
-from netns import Cluster, TERND, dirty_spec, pid_alive, wait_until
+from netns import Cluster, dirty_spec, pid_alive, wait_until, require_ternd
 
 HOST_KEYS = {"name", "address", "state", "power", "cpu_percent", "mem_used", "mem_total", "vms"}
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    require_tern()
-    require_kit()
-    if not TERND.is_file():
-        pytest.fail(f"{TERND} is not built (run `make`)")
+    require_ternd()
     c = Cluster(tmp_path_factory.mktemp("cluster"), n=3)
     yield c
     c.close()

@@ -9,16 +9,13 @@ import subprocess
 
 import pytest
 
-from conftest import IMAGE, INITRD, TERN, require_kit, require_tern
-from netns import Cluster, TERND, wait_until
+from conftest import IMAGE, INITRD, TERN
+from netns import Cluster, TERND, wait_until, require_ternd
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    require_tern()
-    require_kit()
-    if not TERND.is_file():
-        pytest.fail(f"{TERND} is not built (run `make`)")
+    require_ternd()
     c = Cluster(tmp_path_factory.mktemp("tlscluster"), n=3, tls=True)
     yield c
     c.close()

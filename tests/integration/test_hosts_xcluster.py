@@ -8,20 +8,16 @@
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
-from conftest import IMAGE, INITRD, require_kit, require_tern
-from netns import Cluster, TERND, wait_until
+from conftest import IMAGE, INITRD
+from netns import Cluster, wait_until, require_ternd
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    require_tern()
-    require_kit()
-    if not TERND.is_file():
-        pytest.fail(f"{TERND} is not built (run `make`)")
+    require_ternd()
     c = Cluster(tmp_path_factory.mktemp("xcluster"), n=3)
     yield c
     c.close()
