@@ -27,8 +27,10 @@ struct fixed_param {
 	const char *why;
 };
 
-static const char no_tls[] = "TLS is not implemented: tern proves both ends with --migrate-key "
-			     "(HMAC-SHA256), see docs/MIGRATION.md";
+static const char no_tls[] = "TLS is set when the VM starts: tern run --migrate-tls DIR (certificates "
+			     "from tern pki); QMP TLS credential objects are not supported (docs/MIGRATION.md)";
+static const char fixed_announce[] = "tern announces at QEMU's defaults (5 RARP rounds after a migration, "
+				     "50 ms, then 100 ms apart); they cannot be changed";
 static const char no_multifd[] = "multifd is not implemented (one stream)";
 
 static const struct fixed_param fixed_params[] = {
@@ -38,10 +40,10 @@ static const struct fixed_param fixed_params[] = {
 	{ "multifd-channels", FIXED_INT, 2, NULL, no_multifd },
 	{ "multifd-zlib-level", FIXED_INT, 1, NULL, no_multifd },
 	{ "multifd-zstd-level", FIXED_INT, 1, NULL, no_multifd },
-	{ "announce-initial", FIXED_INT, 50, NULL, "tern sends no announcements after a migration" },
-	{ "announce-max", FIXED_INT, 550, NULL, "tern sends no announcements after a migration" },
-	{ "announce-rounds", FIXED_INT, 5, NULL, "tern sends no announcements after a migration" },
-	{ "announce-step", FIXED_INT, 100, NULL, "tern sends no announcements after a migration" },
+	{ "announce-initial", FIXED_INT, 50, NULL, fixed_announce },
+	{ "announce-max", FIXED_INT, 550, NULL, fixed_announce },
+	{ "announce-rounds", FIXED_INT, 5, NULL, fixed_announce },
+	{ "announce-step", FIXED_INT, 100, NULL, fixed_announce },
 	{ "cpu-throttle-tailslow", FIXED_BOOL, 0, NULL, "not implemented" },
 	{ "avail-switchover-bandwidth", FIXED_INT, 0, NULL,
 	  "not implemented: tern measures the bandwidth of each round" },

@@ -230,7 +230,7 @@ def test_spec_client_session(guest_factory):
     assert p["downtime-limit"] == 150 and p["max-bandwidth"] == 1 << 30
     assert p["compress"] == "zstd" and p["multifd-compression"] == "zstd"
     assert p["cpu-throttle-increment"] == 15
-    assert "TLS is not implemented" in c.err("migrate-set-parameters", {"tls-creds": "tls0"})
+    assert "--migrate-tls" in c.err("migrate-set-parameters", {"tls-creds": "tls0"})
     assert "multifd" in c.err("migrate-set-parameters", {"multifd-channels": 4})
     assert "not implemented" in c.err("migrate-set-parameters", {"throttle-trigger-threshold": 30})
     c.err("migrate-set-parameters", {"no-such-parameter": 1})
