@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TERN, require_kit, require_tern
-from netns import Agent, TERND, dirty_spec, free_port, wait_until
+from conftest import IMAGE, INITRD, REPO, TERN, require_kit, require_tern
+from netns import Agent, TERND, dirty_spec, free_port, pid_alive, wait_until
 from wsclient import Ws, WsRefused
 
 DRIVE = REPO / "tests" / "web" / "drive.mjs"
@@ -347,12 +347,66 @@ def test_browser_migrate(duo, vms):
     assert any(x["action"] == f"migrate to {h2.name}" and x["user"] == "session" for x in t["tasks"]), t
 
 
-def test_cluster_up_from_page(duo):
-    _, h1, _ = duo
-    st, _ = h1.api("GET", "/api/v1/clusters")
-    if st == 404:
-        pytest.skip("/api/v1/clusters is not in this branch yet (the cluster placement helper adds it)")
-    pytest.fail("/api/v1/clusters exists now: write the page flow for it")
+def cluster_project(path, name, h1, h2):
+    """Two small shell guests of the kit, db on h1 first, web on h2 once db
+    is ready."""
+    path.write_text(f"""<?xml version="1.0"?>
+<!DOCTYPE project SYSTEM "tern-cluster.dtd">
+<project name="{name}">
+  <template name="kit" memory="128M">
+    <kernel path="{IMAGE}"/>
+    <initrd path="{INITRD}"/>
+    <append>console=ttyS0</append>
+  </template>
+  <machine name="db" template="kit" host="{h1.name}" priority="1"/>
+  <machine name="web" template="kit" host="{h2.name}" priority="2"><depends on="db"/></machine>
+</project>
+""")
+    return path
+
+
+def test_cluster_up_from_page(duo, tmp_path):
+    _, h1, h2 = duo
+    name = f"dc{TAG}"
+    f = cluster_project(tmp_path / "p.xml", name, h1, h2)
+    bad = tmp_path / "bad.xml"
+    bad.write_text(f.read_text().replace('template="kit" host', 'template="nosuch" host', 1))
+    where = {"db": h1, "web": h2}
+    try:
+        res = drive(h1, [{"do": "login"}, {"do": "clusterup", "name": name, "file": str(f), "bad": str(bad)}])
+        up = res["clusterup"][0]
+        # The bad file's problem is shown, naming the file and the line.
+        assert f"{bad}:9:" in up["bad"] and "nosuch" in up["bad"], up["bad"]
+        # The page followed the project from starting to running; it shows
+        # the machines in start order, on their hosts, running.
+        assert up["seen"][0].startswith("starting") and up["state"] == "running", up["seen"]
+        assert [(m[0], m[1], m[3], m[4]) for m in up["machines"]] == \
+            [("1", "db", h1.name, "running"), ("2", "web", h2.name, "running")], up["machines"]
+        assert f"{name} is running" in up["message"], up["message"]
+        # The API says the same, and each guest booted on the host named.
+        st, p = h1.api("GET", f"/api/v1/clusters/{name}")
+        assert st == 200 and p["state"] == "running", p
+        assert {m["name"]: m["host"] for m in p["machines"]} == {m: a.name for m, a in where.items()}, p
+        pids = {}
+        for m, a in where.items():
+            v = vm(h1, f"{name}.{m}")
+            assert v["host"] == a.name and v["state"] == "running" and v.get("project") == name, v
+            wait_until(lambda: "TERN-GUEST-READY" in a.console(f"{name}.{m}"), 240, f"{m} to boot on {a.name}")
+            pids[m] = a.vm_pid(f"{name}.{m}")
+            assert pids[m] and pid_alive(pids[m]), (m, pids[m])
+        res = drive(h1, [{"do": "login"}, {"do": "clusterdown", "name": name}])
+        d = res["clusterdown"][0]
+        assert "stopping" in d["seen"] and d["seen"][-1] is None and f"{name} is down" in d["message"], d
+        # Gone: the record, the VMs, their processes.
+        assert h1.api("GET", f"/api/v1/clusters/{name}")[0] == 404
+        st, body = h1.api("GET", "/api/v1/vms")
+        assert st == 200 and not [v for v in body["vms"] if v["name"].startswith(f"{name}.")], body
+        for m, pid in pids.items():
+            wait_until(lambda: not pid_alive(pid), 30, f"{m}'s tern run to end")
+    finally:
+        if h1.api("GET", f"/api/v1/clusters/{name}")[0] == 200:
+            h1.api("POST", f"/api/v1/clusters/{name}/down")
+            wait_until(lambda: h1.api("GET", f"/api/v1/clusters/{name}")[0] == 404, 120, f"{name} to go")
 
 
 def test_energy_view(duo):

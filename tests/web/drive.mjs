@@ -233,6 +233,74 @@ const steps = {
     };
   },
 
+  // Brings a cluster up from the Clusters view: a bad file first when
+  // s.bad is given (its error shown), then s.file; follows the project's
+  // card (its state and progress) until every machine runs.
+  async clusterup(page, s) {
+    await view(page, 'clusters');
+    const submit = async (file) => {
+      await page.click('#cl-file', { clickCount: 3 });
+      await page.keyboard.press('Backspace');
+      await page.type('#cl-file', file);
+      await clickButton(page, '.view-clusters form', 'Up');
+    };
+    let bad = null;
+    if (s.bad) {
+      await submit(s.bad);
+      const h = await waitFor(page, () => { const m = document.querySelector('.view-clusters .msg.error'); return m && m.textContent; },
+        null, 30000, 'the error of the bad project file');
+      bad = await h.jsonValue();
+    }
+    await submit(s.file);
+    const seen = [];
+    let shotStarting = false;
+    const until = Date.now() + (s.timeout || 400000);
+    for (;;) {
+      const c = await page.evaluate((name) => {
+        const card = document.querySelector(`article[data-cluster="${CSS.escape(name)}"]`);
+        if (!card) return null;
+        const p = card.querySelector('.progress');
+        return { state: card.querySelector('header .state').textContent, progress: p ? p.textContent.trim() : '',
+          machines: [...card.querySelectorAll('tbody tr')].map((tr) => [...tr.children].slice(0, 6).map((td) => td.textContent.trim())) };
+      }, s.name);
+      if (c) {
+        const sig = `${c.state} | ${c.progress} | ${c.machines.map((m) => `${m[1]}@${m[3]}:${m[4]}`).join(' ')}`;
+        if (seen[seen.length - 1] !== sig) seen.push(sig);
+        if (!shotStarting && c.state === 'starting' && c.machines.length) { await shot(page, 'clusters-starting'); shotStarting = true; }
+        if (c.state === 'failed') throw new Error(`cluster ${s.name} failed: ${seen.join(' / ')}`);
+        if (c.state === 'running' && c.machines.length && c.machines.every((m) => m[4] === 'running')) {
+          await sleep(500);
+          await shot(page, 'clusters');
+          return { bad, seen, state: c.state, machines: c.machines,
+            message: await page.$eval('.view-clusters .msg', (e) => e.textContent) };
+        }
+      }
+      if (Date.now() > until) throw new Error(`cluster ${s.name} not running: ${seen.join(' / ') || 'no card'}`);
+      await sleep(250);
+    }
+  },
+
+  // Takes a cluster down from its card (and the confirmation dialog); waits
+  // until its card is gone.
+  async clusterdown(page, s) {
+    await view(page, 'clusters');
+    const card = `article[data-cluster="${s.name}"]`;
+    await page.waitForSelector(card, { timeout: 30000 });
+    await clickButton(page, `${card} header`, 'Down');
+    await page.waitForSelector('dialog.dlg', { timeout: 5000 });
+    await clickButton(page, 'dialog.dlg', 'Down');
+    const seen = [];
+    const until = Date.now() + (s.timeout || 240000);
+    for (;;) {
+      const st = await page.evaluate((sel) => { const c = document.querySelector(sel); return c ? c.querySelector('header .state').textContent : null; }, card);
+      if (seen[seen.length - 1] !== st) seen.push(st);
+      if (st === null) break;
+      if (Date.now() > until) throw new Error(`cluster ${s.name} still listed: ${seen.join(' / ')}`);
+      await sleep(250);
+    }
+    return { seen, message: await page.$eval('.view-clusters .msg', (e) => e.textContent) };
+  },
+
   // Screenshots of the given views, as they are (no checks).
   async shots(page, s) {
     for (const v of s.views) {
