@@ -20,7 +20,9 @@ function progress(c) {
 
 function clusterCard(c, live, onDown) {
   const machines = [...(c.machines || [])];   // the record keeps the start order
-  const vmOf = (m) => live.vms.find((v) => v.name === `${c.name}.${m.name}`) || { name: `${c.name}.${m.name}`, state: m.state };
+  const vmOf = (m) => live.vms.find((v) => v.name === `${c.name}.${m.name}`);
+  // A machine whose VM is not made yet waits for its turn in the start order.
+  const stateOf = (m) => (!vmOf(m) && c.state === 'starting' && m.state === 'stopped' ? 'waiting' : m.state);
   return el('article', { class: 'card cluster', 'data-cluster': c.name, 'aria-busy': BUSY.has(c.state) ? 'true' : 'false' },
     el('header', {}, el('h3', {}, c.name), el('span', { class: `state ${c.state || ''}` }, c.state || ''),
       el('button', { class: 'small', disabled: c.state === 'stopping' || !c.machines, onclick: () => onDown(c.name) }, 'Down')),
@@ -30,9 +32,9 @@ function clusterCard(c, live, onDown) {
       el('thead', {}, el('tr', {}, ['Start', 'Machine', 'Priority', 'Host', 'State', 'Ready', 'Actions'].map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, machines.map((m, i) => el('tr', { 'data-machine': m.name },
         el('td', {}, String(i + 1)), el('td', {}, m.name), el('td', {}, String(m.priority ?? 99)),
-        el('td', {}, m.host || '—'), el('td', {}, el('span', { class: `state ${m.state}` }, m.state)),
+        el('td', {}, m.host || '—'), el('td', {}, el('span', { class: `state ${stateOf(m)}` }, stateOf(m))),
         el('td', {}, m.ready_at ? new Date(m.ready_at * 1000).toLocaleTimeString() : '—'),
-        el('td', {}, el('div', { class: 'actions' }, vmButtons(vmOf(m), live))))))) : null,
+        el('td', {}, vmOf(m) ? el('div', { class: 'actions' }, vmButtons(vmOf(m), live)) : '—'))))) : null,
     c.switches ? el('p', { class: 'muted' }, `Switches: ${c.switches.map((s) => s.name).join(', ') || 'none'}`) : null);
 }
 
