@@ -63,7 +63,8 @@ export function mount(root) {
     el('option', { value: '3600' }, 'last hour'), el('option', { value: '86400', selected: true }, 'last day'),
     el('option', { value: '604800' }, 'last week'));
   const charts = el('div', { class: 'charts' });
-  const planBox = el('div');
+  const reportBox = el('section', { class: 'card report', 'aria-label': 'report' }, el('p', { class: 'muted' }, 'Reading the report…'));
+  const planBox = el('div', { class: 'plan-box' }, el('p', { class: 'muted' }, 'Show plan: what consolidation would do now.'));
   const planBtn = el('button', { onclick: async () => {
     planBtn.disabled = true;
     try { planBox.replaceChildren(planView(await api.post('/consolidate/plan'))); } catch (e) { toast(`plan failed: ${e.message}`, 'error'); }
@@ -83,7 +84,8 @@ export function mount(root) {
     applyBtn.disabled = false;
   } }, 'Apply plan');
   const status = el('p', { class: 'muted', role: 'status' });
-  root.append(el('div', { class: 'toolbar' }, el('h2', {}, 'Energy'), window_, planBtn, applyBtn), status, charts, planBox);
+  root.append(el('div', { class: 'toolbar' }, el('h2', {}, 'Energy'), window_, planBtn, applyBtn), status,
+    el('div', { class: 'energy-top' }, reportBox, planBox), charts);
 
   let seq = 0;
   async function load() {
@@ -94,8 +96,11 @@ export function mount(root) {
     status.textContent = '';
     const s = r.series || {};
     const t = s.time || [];
-    const w = Math.max(280, Math.min(900, root.clientWidth - 40));
-    charts.replaceChildren(summary(r),
+    // Two charts side by side when there is room.
+    const full = root.clientWidth - 40;
+    const w = Math.max(280, Math.min(900, full >= 900 ? full / 2 - 24 : full));
+    reportBox.replaceChildren(el('h3', {}, `Report, ${window_.selectedOptions[0].textContent}`), summary(r));
+    charts.replaceChildren(
       chart('Energy (kWh, cumulative)', [
         { label: 'tern', color: '#2b7de9' }, { label: 'all hosts on', color: '#999' }], [t, s.energy_kwh || [], s.baseline_kwh || []], w),
       chart('Migrations and hosts on standby (per step)', [
