@@ -255,7 +255,6 @@ def test_browser_vms(duo, vms):
         {"do": "hosts"},
         {"do": "tasks"},
         {"do": "crossorigin", "vm": dirty, "origin": h1.url.replace("127.0.0.1", "localhost")},
-        {"do": "shots", "views": ["clusters", "energy", "settings"]},
         {"do": "viewport", "width": 390, "height": 844, "mobile": True},
         {"do": "shots", "views": ["vms", "hosts"], "prefix": "phone-"},
     ])
