@@ -279,6 +279,8 @@ const steps = {
         return { state: card.querySelector('header .state').textContent, progress: p ? p.textContent.trim() : '',
           machines: [...card.querySelectorAll('tbody tr')].map((tr) => [...tr.children].slice(0, 6).map((td) => td.textContent.trim())) };
       }, s.name);
+      const err = await page.evaluate(() => { const m = document.querySelector('.view-clusters .msg.error'); return m && m.textContent; });
+      if (err) throw new Error(`the page says: ${err}`);
       if (c) {
         const sig = `${c.state} | ${c.progress} | ${c.machines.map((m) => `${m[1]}@${m[3]}:${m[4]}`).join(' ')}`;
         if (seen[seen.length - 1] !== sig) seen.push(sig);
@@ -311,6 +313,8 @@ const steps = {
       const st = await page.evaluate((sel) => { const c = document.querySelector(sel); return c ? c.querySelector('header .state').textContent : null; }, card);
       if (seen[seen.length - 1] !== st) seen.push(st);
       if (st === null) break;
+      const err = await page.evaluate(() => { const m = document.querySelector('.view-clusters .msg.error'); return m && m.textContent; });
+      if (err) throw new Error(`the page says: ${err}`);
       if (Date.now() > until) throw new Error(`cluster ${s.name} still listed: ${seen.join(' / ')}`);
       await sleep(250);
     }
