@@ -3,7 +3,9 @@
 # real ternd agents on loopback sharing one etcd, and real guests: sign in,
 # live CPU %, pause and resume (seen in the page and in `tern list`), the
 # console both ways, QMP, the task log, a live migration with its progress
-# dialog, screenshots of every view; the security checks (401 without a
+# dialog, a two-host cluster brought up and down from the page, the energy
+# report and plan shown as the API gives them and a settings change stored,
+# screenshots of every view; the security checks (401 without a
 # session, cross-origin changes refused, the console WebSocket needs a
 # session, token 0600, loopback by default); and the page's CPU use with 50
 # VM records updating every second.
