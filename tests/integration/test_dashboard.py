@@ -3,7 +3,9 @@
 # real ternd agents on loopback sharing one etcd, and real guests: sign in,
 # live CPU %, pause and resume (seen in the page and in `tern list`), the
 # console both ways, QMP, the task log, a live migration with its progress
-# dialog, screenshots of every view; the security checks (401 without a
+# dialog, a two-host cluster brought up and down from the page, the energy
+# report and plan shown as the API gives them and a settings change stored,
+# screenshots of every view; the security checks (401 without a
 # session, cross-origin changes refused, the console WebSocket needs a
 # session, token 0600, loopback by default); and the page's CPU use with 50
 # VM records updating every second.
@@ -22,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TERN
-from netns import Agent, TERND, dirty_spec, free_port, wait_until, require_ternd
+from conftest import IMAGE, INITRD, REPO, TERN
+from netns import Agent, TERND, dirty_spec, free_port, pid_alive, wait_until, require_ternd
 from wsclient import Ws, WsRefused
 
 DRIVE = REPO / "tests" / "web" / "drive.mjs"
@@ -251,7 +253,6 @@ def test_browser_vms(duo, vms):
         {"do": "hosts"},
         {"do": "tasks"},
         {"do": "crossorigin", "vm": dirty, "origin": h1.url.replace("127.0.0.1", "localhost")},
-        {"do": "shots", "views": ["clusters", "energy", "settings"]},
         {"do": "viewport", "width": 390, "height": 844, "mobile": True},
         {"do": "shots", "views": ["vms", "hosts"], "prefix": "phone-"},
     ])
@@ -343,20 +344,188 @@ def test_browser_migrate(duo, vms):
     assert any(x["action"] == f"migrate to {h2.name}" and x["user"] == "session" for x in t["tasks"]), t
 
 
-def test_cluster_up_from_page(duo):
-    _, h1, _ = duo
-    st, _ = h1.api("GET", "/api/v1/clusters")
-    if st == 404:
-        pytest.skip("/api/v1/clusters is not in this branch yet (the cluster placement helper adds it)")
-    pytest.fail("/api/v1/clusters exists now: write the page flow for it")
+def cluster_project(path, name, h1, h2):
+    """Two small shell guests of the kit, db on h1 first, web on h2 once db
+    is ready."""
+    path.write_text(f"""<?xml version="1.0"?>
+<!DOCTYPE project SYSTEM "tern-cluster.dtd">
+<project name="{name}">
+  <template name="kit" memory="128M">
+    <kernel path="{IMAGE}"/>
+    <initrd path="{INITRD}"/>
+    <append>console=ttyS0</append>
+  </template>
+  <machine name="db" template="kit" host="{h1.name}" priority="1"/>
+  <machine name="web" template="kit" host="{h2.name}" priority="2"><depends on="db"/></machine>
+</project>
+""")
+    return path
 
 
-def test_energy_view(duo):
-    _, h1, _ = duo
-    st, _ = h1.api("GET", "/api/v1/consolidate/report")
-    if st == 404:
-        pytest.skip("/api/v1/consolidate/report is not in this branch yet (the consolidation helper adds it)")
-    pytest.fail("/api/v1/consolidate/report exists now: write the page flow for it")
+def test_cluster_up_from_page(duo, tmp_path):
+    _, h1, h2 = duo
+    name = f"dc{TAG}"
+    f = cluster_project(tmp_path / "p.xml", name, h1, h2)
+    bad = tmp_path / "bad.xml"
+    bad.write_text(f.read_text().replace('template="kit" host', 'template="nosuch" host', 1))
+    where = {"db": h1, "web": h2}
+    try:
+        res = drive(h1, [{"do": "login"}, {"do": "clusterup", "name": name, "file": str(f), "bad": str(bad)}])
+        up = res["clusterup"][0]
+        # The bad file's problem is shown, naming the file and the line.
+        assert f"{bad}:9:" in up["bad"] and "nosuch" in up["bad"], up["bad"]
+        # The page followed the project from starting to running; it shows
+        # the machines in start order, on their hosts, running.
+        assert up["seen"][0].startswith("starting") and up["state"] == "running", up["seen"]
+        assert [(m[0], m[1], m[3], m[4]) for m in up["machines"]] == \
+            [("1", "db", h1.name, "running"), ("2", "web", h2.name, "running")], up["machines"]
+        assert f"{name} is running" in up["message"], up["message"]
+        # The API says the same, and each guest booted on the host named.
+        st, p = h1.api("GET", f"/api/v1/clusters/{name}")
+        assert st == 200 and p["state"] == "running", p
+        assert {m["name"]: m["host"] for m in p["machines"]} == {m: a.name for m, a in where.items()}, p
+        pids = {}
+        for m, a in where.items():
+            v = vm(h1, f"{name}.{m}")
+            assert v["host"] == a.name and v["state"] == "running" and v.get("project") == name, v
+            wait_until(lambda: "TERN-GUEST-READY" in a.console(f"{name}.{m}"), 240, f"{m} to boot on {a.name}")
+            pids[m] = a.vm_pid(f"{name}.{m}")
+            assert pids[m] and pid_alive(pids[m]), (m, pids[m])
+        res = drive(h1, [{"do": "login"}, {"do": "clusterdown", "name": name}])
+        d = res["clusterdown"][0]
+        assert "stopping" in d["seen"] and d["seen"][-1] is None and f"{name} is down" in d["message"], d
+        # Gone: the record, the VMs, their processes.
+        assert h1.api("GET", f"/api/v1/clusters/{name}")[0] == 404
+        st, body = h1.api("GET", "/api/v1/vms")
+        assert st == 200 and not [v for v in body["vms"] if v["name"].startswith(f"{name}.")], body
+        for m, pid in pids.items():
+            wait_until(lambda: not pid_alive(pid), 30, f"{m}'s tern run to end")
+    finally:
+        if h1.api("GET", f"/api/v1/clusters/{name}")[0] == 200:
+            h1.api("POST", f"/api/v1/clusters/{name}/down")
+            wait_until(lambda: h1.api("GET", f"/api/v1/clusters/{name}")[0] == 404, 120, f"{name} to go")
+
+
+def seed_history(etcd, host, vm, now):
+    """Forty minutes of a simulated host's history (on, then standby) and
+    its consolidation actions: two migrations of vm, a failed one, a
+    standby. The keys, to delete afterwards."""
+    t = [now - 2400 + 60 * i for i in range(40)]
+    etcd.put(f"/tern/history/hosts/{host}", {
+        "interval_s": 60, "capacity_cpus": 4, "power_model": {"idle_w": 100, "peak_w": 200, "standby_w": 10},
+        "t": t, "util": [1.0] * 5 + [0.3] * 35, "on": [1] * 25 + [0] * 15})
+    etcd.put(f"/tern/history/vms/{vm}", {"host": host, "vcpus": 1, "interval_s": 60, "t": now - 600,
+                                         "cpu": [0.5] * 10, "mem": [128 << 20] * 10,
+                                         "t_list": [now - 600 - 60 * (9 - i) for i in range(10)]})
+    keys = [f"/tern/history/hosts/{host}", f"/tern/history/vms/{vm}"]
+    acts = [("migration", "completed", 40, 50 << 20), ("migration", "completed", 60, 30 << 20),
+            ("migration", "failed", 0, 0), ("standby", "completed", 0, 0)]
+    for i, (kind, status, down, moved) in enumerate(acts):
+        at = now - 1800 + 60 * i
+        key = f"/tern/consolidate/actions/{int(at * 1000):016d}-dash{i:04d}"
+        etcd.put(key, {"kind": kind, "status": status, "vm": vm, "host": host, "from": host, "to": "elsewhere",
+                       "downtime_ms": down, "bytes": moved, "total_ms": 2000, "time": at})
+        keys.append(key)
+    return keys
+
+
+def report_text(r):
+    """The report's figures as the Energy view (and `tern consolidate
+    report`) print them."""
+    e, b = r["energy_kwh"], r["baseline_kwh"]
+    return {"window": f"{r['window_s']:.0f} s", "energy": f"{e:.4f} kWh", "baseline": f"{b:.4f} kWh",
+            "saved": f"{100 * (1 - e / b):.1f} %" if b > 0 else "—",
+            "migrations": f"{r['migrations']} ({r['failed_migrations']} failed)",
+            "downtime": f"{r['downtime_ms']} ms", "standby": f"{r['standby']} / {r['wake']}",
+            "slatah": f"{r['slatah']:.4f}", "pdm": f"{r['pdm']:.6f}"}
+
+
+def test_energy_view(duo, vms):
+    etcd, h1, _ = duo
+    host, evm = f"esim{TAG}", f"ev{TAG}"
+    now = time.time()
+    keys = seed_history(etcd, host, evm, now)
+    # The two guests, one on each host, as nearly idle for the last ten
+    # minutes: the plan puts them together and one host on standby. (The
+    # agents' own records come back afterwards.)
+    b64 = lambda x: base64.b64encode(x.encode()).decode()
+    kept = {}
+    for name in vms:
+        k = f"/tern/history/vms/{name}"
+        got = etcd.post("/v3/kv/range", {"key": b64(k)}).get("kvs") or []
+        kept[k] = base64.b64decode(got[0]["value"]).decode() if got else None
+        etcd.put(k, {"host": vm(h1, name)["host"], "vcpus": 1, "interval_s": 60, "t": now, "cpu": [0.02] * 10,
+                     "mem": [64 << 20] * 10, "t_list": [now - 60 * (9 - i) for i in range(10)]})
+    st, settings0 = h1.api("GET", "/api/v1/settings")
+    assert st == 200, settings0
+    downtime = random.randint(301, 999)
+    try:
+        before = h1.api("GET", "/api/v1/consolidate/report?window=3600")[1]
+        res = drive(h1, [
+            {"do": "login"},
+            {"do": "energy", "window": 3600},
+            {"do": "settings", "bad": {"consolidate.low_watermark": "1.5"},
+             "set": {"migration.downtime_ms": downtime, "consolidate.high_watermark": "0.85",
+                     "consolidate.policy": "thr-mmt"}},
+        ])
+        after = h1.api("GET", "/api/v1/consolidate/report?window=3600")[1]
+        en = res["energy"][0]
+        r = en["report"]
+        assert "window=3600" in en["url"], en["url"]
+        # The page shows the figures of the report it got ...
+        want = report_text(r)
+        got = {k: en["figures"][k] for k in want}
+        assert got == want, (got, want)
+        assert en["figures"]["bytes"].startswith(f"{r['bytes_moved']} ("), en["figures"]
+        # ... which is the API's (a history sample may land in between).
+        scalars = lambda x: {k: v for k, v in x.items() if k != "series"}
+        assert scalars(r) in (scalars(before), scalars(after)), (r, before, after)
+        # The seeded actions are in it: two migrations, their downtime and bytes.
+        assert (r["migrations"], r["failed_migrations"], r["downtime_ms"], r["bytes_moved"], r["standby"]) == \
+            (2, 1, 100, 80 << 20, 1), r
+        assert 0 < r["energy_kwh"] < r["baseline_kwh"] and r["slatah"] > 0 and r["pdm"] > 0, r
+        # The charts plot the report's series.
+        s = r["series"]
+        energy, moves = en["charts"]
+        assert energy["canvas"] and energy["labels"] == ["tern", "all hosts on"], energy
+        assert energy["points"] == len(s["time"]) > 1 and \
+            energy["last"] == [s["energy_kwh"][-1], s["baseline_kwh"][-1]], (energy, s)
+        assert moves["labels"] == ["migrations", "standby hosts"], moves
+        assert moves["sums"] == [sum(s["migrations"]), sum(s["standby_hosts"])] and moves["sums"][0] == 2, moves
+        # The plan, as the page got it and shows it; the API plans alike.
+        p, pt = en["plan"], en["planText"]
+        migs = p["migrations"]
+        assert f"{len(migs)} migrations, {len(p['standby'])} hosts to standby, " \
+               f"saving {p['saving_kwh_per_day']:.2f} kWh/day" in pt["heading"], (pt, p)
+        apart = len({vm(h1, n)["host"] for n in vms}) == 2
+        assert len(migs) == (1 if apart else 0) and len(p["standby"]) == 1 and p["saving_kwh_per_day"] > 0, p
+        assert len(pt["migrations"]) == len(migs) and all(
+            li.startswith(f"{m['vm']}: {m['from']} → {m['to']}") for li, m in zip(pt["migrations"], migs)), (pt, p)
+        assert pt["figures"]["standby"] == (", ".join(p["standby"]) or "none"), (pt, p)
+        assert pt["figures"]["power"] == f"{p['power_now_w']:.1f} W now, {p['power_after_w']:.1f} W after", pt
+        st, p2 = h1.api("POST", "/api/v1/consolidate/plan", {"policy": p["policy"]})
+        assert st == 200 and (p2["policy"], p2["hosts"], p2["vms"]) == (p["policy"], p["hosts"], p["vms"]), (p, p2)
+        # Settings: a bad value is refused, naming the field (marked); the
+        # change made in the page is stored, and the page shows it again.
+        se = res["settings"][0]
+        assert se["refused"]["message"].startswith("Not saved: consolidate.low_watermark:"), se
+        assert se["refused"]["invalid"] == ["set-consolidate-low_watermark"], se
+        assert se["message"].startswith("Saved"), se
+        st, stored = h1.api("GET", "/api/v1/settings")
+        assert st == 200 and stored["migration"]["downtime_ms"] == downtime, stored
+        assert stored["consolidate"]["high_watermark"] == 0.85 and stored["consolidate"]["policy"] == "thr-mmt", stored
+        assert stored["consolidate"]["low_watermark"] == settings0["consolidate"]["low_watermark"], stored
+        assert se["after"]["migration.downtime_ms"] == str(downtime), se
+        assert se["after"]["consolidate.policy"] == "thr-mmt", se
+    finally:
+        h1.api("POST", "/api/v1/settings", settings0)
+        for k in keys:
+            etcd.post("/v3/kv/deleterange", {"key": b64(k)})
+        for k, v in kept.items():
+            if v is None:
+                etcd.post("/v3/kv/deleterange", {"key": b64(k)})
+            else:
+                etcd.post("/v3/kv/put", {"key": b64(k), "value": b64(v)})
 
 
 def test_speed_50_vms(duo):

@@ -54,6 +54,22 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(cfg.shots, `${name}.png`) });
 }
 
+// The JSON answers of the requests whose URL matches re, as the page got
+// them: [{url, status, body}]; stop() ends the watch.
+function watchJson(page, re) {
+  const got = [];
+  const h = async (r) => {
+    if (!re.test(r.url())) return;
+    try { got.push({ url: r.url(), status: r.status(), body: await r.json() }); } catch { /* not JSON */ }
+  };
+  page.on('response', h);
+  return { got, stop: () => page.off('response', h) };
+}
+
+// {data-k: text} of the dd elements under sel.
+const figuresOf = (page, sel) => page.$$eval(`${sel} dd[data-k]`,
+  (dds) => Object.fromEntries(dds.map((d) => [d.dataset.k, d.textContent.trim()])));
+
 async function view(page, name) {
   await page.evaluate((n) => { location.hash = `#/${n}`; }, name);
   await waitFor(page, (n) => document.querySelector(`.view-${n}`), name, 10000, `the ${name} view`);
@@ -233,6 +249,156 @@ const steps = {
     };
   },
 
+  // Brings a cluster up from the Clusters view: a bad file first when
+  // s.bad is given (its error shown), then s.file; follows the project's
+  // card (its state and progress) until every machine runs.
+  async clusterup(page, s) {
+    await view(page, 'clusters');
+    const submit = async (file) => {
+      await page.click('#cl-file', { clickCount: 3 });
+      await page.keyboard.press('Backspace');
+      await page.type('#cl-file', file);
+      await clickButton(page, '.view-clusters form', 'Up');
+    };
+    let bad = null;
+    if (s.bad) {
+      await submit(s.bad);
+      const h = await waitFor(page, () => { const m = document.querySelector('.view-clusters .msg.error'); return m && m.textContent; },
+        null, 30000, 'the error of the bad project file');
+      bad = await h.jsonValue();
+    }
+    await submit(s.file);
+    const seen = [];
+    let shotStarting = false;
+    const until = Date.now() + (s.timeout || 400000);
+    for (;;) {
+      const c = await page.evaluate((name) => {
+        const card = document.querySelector(`article[data-cluster="${CSS.escape(name)}"]`);
+        if (!card) return null;
+        const p = card.querySelector('.progress');
+        return { state: card.querySelector('header .state').textContent, progress: p ? p.textContent.trim() : '',
+          machines: [...card.querySelectorAll('tbody tr')].map((tr) => [...tr.children].slice(0, 6).map((td) => td.textContent.trim())) };
+      }, s.name);
+      const err = await page.evaluate(() => { const m = document.querySelector('.view-clusters .msg.error'); return m && m.textContent; });
+      if (err) throw new Error(`the page says: ${err}`);
+      if (c) {
+        const sig = `${c.state} | ${c.progress} | ${c.machines.map((m) => `${m[1]}@${m[3]}:${m[4]}`).join(' ')}`;
+        if (seen[seen.length - 1] !== sig) seen.push(sig);
+        if (!shotStarting && c.state === 'starting' && c.machines.length) { await shot(page, 'clusters-starting'); shotStarting = true; }
+        if (c.state === 'failed') throw new Error(`cluster ${s.name} failed: ${seen.join(' / ')}`);
+        if (c.state === 'running' && c.machines.length && c.machines.every((m) => m[4] === 'running')) {
+          await sleep(500);
+          await shot(page, 'clusters');
+          return { bad, seen, state: c.state, machines: c.machines,
+            message: await page.$eval('.view-clusters .msg', (e) => e.textContent) };
+        }
+      }
+      if (Date.now() > until) throw new Error(`cluster ${s.name} not running: ${seen.join(' / ') || 'no card'}`);
+      await sleep(250);
+    }
+  },
+
+  // Takes a cluster down from its card (and the confirmation dialog); waits
+  // until its card is gone.
+  async clusterdown(page, s) {
+    await view(page, 'clusters');
+    const card = `article[data-cluster="${s.name}"]`;
+    await page.waitForSelector(card, { timeout: 30000 });
+    await clickButton(page, `${card} header`, 'Down');
+    await page.waitForSelector('dialog.dlg', { timeout: 5000 });
+    await clickButton(page, 'dialog.dlg', 'Down');
+    const seen = [];
+    const until = Date.now() + (s.timeout || 240000);
+    for (;;) {
+      const st = await page.evaluate((sel) => { const c = document.querySelector(sel); return c ? c.querySelector('header .state').textContent : null; }, card);
+      if (seen[seen.length - 1] !== st) seen.push(st);
+      if (st === null) break;
+      const err = await page.evaluate(() => { const m = document.querySelector('.view-clusters .msg.error'); return m && m.textContent; });
+      if (err) throw new Error(`the page says: ${err}`);
+      if (Date.now() > until) throw new Error(`cluster ${s.name} still listed: ${seen.join(' / ')}`);
+      await sleep(250);
+    }
+    return { seen, message: await page.$eval('.view-clusters .msg', (e) => e.textContent) };
+  },
+
+  // The Energy view: the report for s.window (seconds) and its charts, then
+  // the plan from "Show plan"; with the JSON answers the page got.
+  async energy(page, s) {
+    const w = watchJson(page, /\/api\/v1\/consolidate\/(report|plan)/);
+    try {
+      await view(page, 'energy');
+      if (s.window) await page.select('#en-window', String(s.window));
+      const win = String(s.window || 86400);
+      await waitFor(page, (win) => { const d = document.querySelector('.view-energy dl.summary'); return d && d.dataset.window === win; },
+        win, 60000, `the report for ${win} s`);
+      const report = [...w.got].reverse().find((x) => x.url.includes(`window=${win}`));
+      if (!report) throw new Error(`no report for window=${win} among ${w.got.map((x) => x.url).join(', ')}`);
+      const figures = await figuresOf(page, '.view-energy dl.summary');
+      const charts = await page.$$eval('.view-energy figure.chart', (fs) => fs.map((f) => ({
+        title: f.dataset.chart,
+        labels: f.plot.series.slice(1).map((x) => x.label),
+        points: f.plot.data[0].length,
+        last: f.plot.data.slice(1).map((a) => a[a.length - 1]),
+        sums: f.plot.data.slice(1).map((a) => a.reduce((x, y) => x + (y || 0), 0)),
+        canvas: !!f.querySelector('canvas'),
+      })));
+      await clickButton(page, '.view-energy .toolbar', 'Show plan');
+      await page.waitForSelector('.view-energy section.plan', { timeout: 60000 });
+      const plan = w.got.find((x) => x.url.endsWith('/consolidate/plan'));
+      const planText = {
+        heading: await page.$eval('.view-energy section.plan h3', (e) => e.textContent),
+        migrations: await page.$$eval('.view-energy section.plan li', (ls) => ls.map((l) => l.textContent)),
+        figures: await figuresOf(page, '.view-energy section.plan'),
+      };
+      await sleep(300);
+      await shot(page, 'energy');
+      return { report: report.body, url: report.url, figures, charts, plan: plan && plan.body, planText };
+    } finally {
+      w.stop();
+    }
+  },
+
+  // The Settings view: s.bad ({key: value}) first, whose refusal must be
+  // shown; then s.set ({key: value}, keys as "migration.downtime_ms"),
+  // saved; then the view again, as it reads the stored settings.
+  async settings(page, s) {
+    const fill = async (vals) => {
+      for (const [k, v] of Object.entries(vals)) {
+        const id = `#set-${k.replace('.', '-')}`;
+        if (await page.$eval(id, (e) => e.tagName === 'SELECT')) await page.select(id, String(v));
+        else {
+          await page.click(id, { clickCount: 3 });
+          await page.keyboard.press('Backspace');
+          await page.type(id, String(v));
+        }
+      }
+      await clickButton(page, '.view-settings form', 'Save');
+    };
+    const read = async () => {
+      await view(page, 'hosts');   // a fresh mount of the settings view
+      await view(page, 'settings');
+      await waitFor(page, () => document.querySelector('.view-settings form[data-loaded]'), null, 30000, 'the settings');
+      return page.$$eval('.view-settings form [id^=set-]', (xs) => Object.fromEntries(xs.map((x) => [x.id.slice(4).replace('-', '.'), x.value])));
+    };
+    await read();
+    let refused = null;
+    if (s.bad) {
+      await fill(s.bad);
+      const h = await waitFor(page, () => { const m = document.querySelector('.view-settings .msg.error'); return m && m.textContent; },
+        null, 30000, 'the refusal of the bad value');
+      refused = { message: await h.jsonValue(),
+        invalid: await page.$$eval('.view-settings [aria-invalid=true]', (xs) => xs.map((x) => x.id)) };
+      await shot(page, 'settings-refused');
+      await read();   // the stored values again
+    }
+    await fill(s.set);
+    await waitFor(page, () => /^Saved/.test(document.querySelector('.view-settings .msg').textContent), null, 30000, 'the settings to be saved');
+    const message = await page.$eval('.view-settings .msg', (e) => e.textContent);
+    const after = await read();
+    await shot(page, 'settings');
+    return { refused, message, after };
+  },
+
   // Screenshots of the given views, as they are (no checks).
   async shots(page, s) {
     for (const v of s.views) {
@@ -300,6 +466,7 @@ try {
   page.setDefaultNavigationTimeout(120000);   // a loaded 2-core CI machine
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  globalThis.pageErrors = errors;
   // Requests still open, named when a step fails (a hung load says why).
   const pending = new Set();
   page.on('request', (r) => pending.add(r));
@@ -318,7 +485,8 @@ try {
   }
   if (errors.length) out('pageerrors', { errors });
 } catch (e) {
-  console.log(`FAIL ${e.message}${globalThis.pendingRequests ? `; open requests: ${globalThis.pendingRequests().join(', ') || 'none'}` : ''}`);
+  console.log(`FAIL ${e.message}${globalThis.pendingRequests ? `; open requests: ${globalThis.pendingRequests().join(', ') || 'none'}` : ''}` +
+    `${globalThis.pageErrors && globalThis.pageErrors.length ? `; page errors: ${globalThis.pageErrors.join(' | ')}` : ''}`);
   rc = 1;
 } finally {
   await browser.close();
