@@ -159,6 +159,18 @@ class Guest:
         raise GuestError(f"{self.name}: waiting for /{regex}/: {why}{self._tail()}")
 
     # -- input ---------------------------------------------------------------
+    def wait_stderr(self, regex, timeout=CMD_TIMEOUT):
+        """Wait until `regex` (multiline) matches tern's own messages (stderr)."""
+        pat = re.compile(regex, re.M)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not pat.search(self._err.decode("utf-8", "replace")):
+                left = deadline - time.monotonic()
+                if left <= 0 or (self._eof and self.proc.poll() is not None):
+                    raise GuestError(f"{self.name}: waiting for /{regex}/ on stderr: "
+                                     f"{'tern exited' if left > 0 else 'timed out'}{self._tail()}")
+                self._cond.wait(min(left, 1.0))
+
     def send(self, text):
         try:
             self.proc.stdin.write(text.encode())
