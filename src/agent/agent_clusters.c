@@ -77,6 +77,14 @@ static int cluster_up(struct agent *a, json_t *body, json_t **out)
 		return st;
 	}
 	free(diag);
+	/* Refused now, with the reason, rather than in the job's log. */
+	struct xhost_ctx c = { .store = a->store, .token = a->token, .tls_dir = a->tls_dir };
+	char err[512];
+	int rc = xhost_check(&c, p, XHOST_DEFAULT_COEFF, err, sizeof(err));
+	if (rc) {
+		project_free(p);
+		return reply_err(out, rc == -EINVAL ? 400 : rc == -ENOSPC ? 409 : 503, err);
+	}
 	struct cluster_job *j = calloc(1, sizeof(*j));
 	if (!j) {
 		project_free(p);

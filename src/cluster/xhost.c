@@ -262,16 +262,42 @@ static int gate_open(const struct project *p, size_t mi, const char *state, doub
 	}
 }
 
-int xhost_up(const struct xhost_ctx *c, const struct project *p, const char *dir, double coeff,
-	     char *err, size_t errlen)
+/* Gates that work across hosts: 0, or -1 with err naming FILE:LINE. */
+static int gates_supported(const struct project *p, char *err, size_t errlen)
 {
-	size_t n = p->nmachines;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < p->nmachines; i++)
 		if (p->machines[i].ready.kind == PROJECT_READY_CONSOLE) {
 			snprintf(err, errlen, "%s:%d: machine '%s': a console <ready> gate is not supported across "
 				 "hosts yet (use tcp= or delay=)", p->path, p->machines[i].ready.line, p->machines[i].name);
 			return -1;
 		}
+	return 0;
+}
+
+int xhost_check(const struct xhost_ctx *c, const struct project *p, double coeff, char *err, size_t errlen)
+{
+	if (gates_supported(p, err, errlen))
+		return -EINVAL;
+	json_t *hosts = NULL;
+	if (rec_hosts(c->store, &hosts)) {
+		snprintf(err, errlen, "the store: %s", store_error(c->store));
+		return -EIO;
+	}
+	char (*where)[64] = calloc(p->nmachines ? p->nmachines : 1, sizeof(*where));
+	int rc = !where ? -ENOMEM : xhost_place(p, hosts, coeff, where, err, errlen) ? -ENOSPC : 0;
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	free(where);
+	json_decref(hosts);
+	return rc;
+}
+
+int xhost_up(const struct xhost_ctx *c, const struct project *p, const char *dir, double coeff,
+	     char *err, size_t errlen)
+{
+	size_t n = p->nmachines;
+	if (gates_supported(p, err, errlen))
+		return -1;
 	json_t *hosts = NULL;
 	if (rec_hosts(c->store, &hosts)) {
 		snprintf(err, errlen, "the store: %s", store_error(c->store));
@@ -503,7 +529,12 @@ int xhost_down(const struct xhost_ctx *c, const char *name, char *err, size_t er
 			store_del(c->store, key);
 	}
 	if (failed) {
+		/* Kept, with why: its state is then its machines' again (running,
+		 * degraded or stopped), and down may be tried again. */
 		snprintf(err, errlen, "some machines of %s did not stop; the record is kept", name);
+		json_object_set_new(rec, "state", json_string("failed"));
+		json_object_set_new(rec, "error", json_string(err));
+		save_rec(c, rec);
 		json_decref(rec);
 		return -1;
 	}

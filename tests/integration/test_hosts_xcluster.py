@@ -114,6 +114,17 @@ def test_up_refusals(cluster, tmp_path):
     assert st == 400 and "file" in body["error"], body
     st, body = cluster.agents[0].api("GET", "/api/v1/clusters/nosuch")
     assert st == 404, body
+    # Through the API, what cannot be placed is refused at once, with why,
+    # and nothing is recorded or started.
+    st, body = cluster.agents[0].api("POST", "/api/v1/clusters", {"file": str(f)})
+    assert st == 409 and f"{f}:10: machine 'web1': no host 'h7'" in body["error"], body
+    gate = tmp_path / "gate.xml"
+    gate.write_text(project(tmp_path / "p2.xml", "xgate").read_text().replace('<ready delay="4"/>',
+                                                                            '<ready console="UP"/>'))
+    st, body = cluster.agents[0].api("POST", "/api/v1/clusters", {"file": str(gate)})
+    assert st == 400 and f"{gate}:9: machine 'db': a console <ready> gate" in body["error"], body
+    for name in ("xbad", "xgate"):
+        assert cluster.agents[0].api("GET", f"/api/v1/clusters/{name}")[0] == 404
 
 
 def test_switch_spans_hosts(cluster, tmp_path):
