@@ -258,8 +258,8 @@ static void test_irq(void)
     /* wfi with SIE=0 wakes on a pending enabled interrupt without trapping */
     irq_count = 0;
     csr_write(sie, SIE_STIE);
-    csr_write(stimecmp, csr_read(time) + 20000);
-    u64 t0 = csr_read(time);
+    u64 t0 = csr_read(time);            /* before stimecmp: STIP then means 20000 ticks passed */
+    csr_write(stimecmp, t0 + 20000);
     for (int k = 0; k < 100 && !(csr_read(sip) & SIP_STIP); k++)
         asm volatile("wfi");
     pr("wfi wake: stip=%lx taken=%lx waited=%d\n", csr_read(sip) & SIP_STIP, irq_count,
