@@ -51,7 +51,15 @@ static int forward(struct agent *a, const char *host, const char *method, const 
 	char url[256], full[600], err[512];
 	snprintf(url, sizeof(url), "%s", jstr(h, "api"));
 	json_decref(h);
-	snprintf(full, sizeof(full), "/api/v1%s?via=%s", path, a->host);   /* logged here, not there */
+	/* A GET's parameters (the "query" agent_http.c made of them) go on in
+	 * the URL; via= says the request was logged here, not there. */
+	const char *query = json_string_value(json_object_get(body, "query"));
+	if (!strcmp(method, "GET") && query) {
+		snprintf(full, sizeof(full), "/api/v1%s?%s&via=%s", path, query, a->host);
+		body = NULL;
+	} else {
+		snprintf(full, sizeof(full), "/api/v1%s?via=%s", path, a->host);
+	}
 	struct api_auth auth = { .token = a->token, .tls_dir = a->tls_dir };
 	int st = api_call(url, &auth, method, full, body, out, 600000, err, sizeof(err));
 	if (st < 0) {
@@ -462,7 +470,8 @@ int agent_api_handle(struct agent *a, const char *method, const char *path, json
 	if ((nseg == 2 || nseg == 3) && !strcmp(seg[0], "vms")) {
 		if (!rec_name_ok(seg[1]))
 			return fail(out, 400, "'%s' is not a VM name", seg[1]);
-		if ((get || del) && nseg == 3 && strcmp(seg[2], "migration"))
+		if ((get || del) && nseg == 3 && strcmp(seg[2], "migration") &&
+		    !(get && !strcmp(seg[2], "console-log")))
 			return fail(out, 405, "%s: use POST", seg[2]);
 		int st = vm_action(a, method, seg[1], nseg == 3 ? seg[2] : "", body, out);
 		if (!get)

@@ -83,7 +83,7 @@ static int cluster_up(struct agent *a, json_t *body, json_t **out)
 	int rc = xhost_check(&c, p, XHOST_DEFAULT_COEFF, err, sizeof(err));
 	if (rc) {
 		project_free(p);
-		return reply_err(out, rc == -EINVAL ? 400 : rc == -ENOSPC ? 409 : 503, err);
+		return reply_err(out, rc == -ENOSPC ? 409 : 503, err);
 	}
 	struct cluster_job *j = calloc(1, sizeof(*j));
 	if (!j) {

@@ -21,6 +21,7 @@
 #include <civetweb.h>
 #include "agent/agent.h"
 #include "agent/records.h"
+#include "cluster/gate.h"
 #include "store/store.h"
 
 #define STREAMS_MAX 16          /* event streams at once */
@@ -666,10 +667,26 @@ static int vm_clone(struct agent *a, const char *name, json_t *body, json_t **ou
 	return 201;
 }
 
+/* GET /vms/NAME/console-log?match=TEXT: whether the VM's console log
+ * holds TEXT (a cluster's console gate, asked from another host). */
+static int vm_console_match(struct agent *a, const char *name, json_t *body, json_t **out)
+{
+	const char *q = json_string_value(json_object_get(body, "query"));
+	char text[256], path[1200];
+	if (!q || mg_get_var(q, strlen(q), "match", text, sizeof(text)) <= 0)
+		return fail(out, 400, "%s", "match: the text to look for is needed (?match=TEXT, up to 255 bytes)");
+	agent_vm_dir(a, name, path, sizeof(path) - 20);
+	strcat(path, "/console.log");
+	*out = json_pack("{s:s,s:b}", "name", name, "match", gate_file_contains(path, text));
+	return 200;
+}
+
 int agent_web_vm_action(struct agent *a, const char *method, const char *name, const char *action,
 			json_t *body, json_t **out)
 {
 	int post = !strcmp(method, "POST");
+	if (!strcmp(action, "console-log") && !strcmp(method, "GET"))
+		return vm_console_match(a, name, body, out);
 	if (!strcmp(action, "qmp") && post)
 		return vm_qmp(a, name, body, out);
 	if (!strcmp(action, "clone") && post)

@@ -9,14 +9,11 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
-#include <netdb.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +21,7 @@
 #include "cluster/launch.h"
 #include "cluster/plan.h"
 #include "cluster/project.h"
+#include "cluster/gate.h"
 #include "cluster/state.h"
 #include "ctl/ctl_path.h"
 
@@ -161,57 +159,6 @@ static void show_tail(FILE *out, const char *path, int lines)
 
 /* ---- gates ---- */
 
-static bool file_contains(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return false;
-	size_t tl = strlen(text), cap = 1 << 16, have = 0;
-	char *buf = malloc(cap);
-	bool found = false;
-	while (buf && !found) {
-		size_t n = fread(buf + have, 1, cap - have, f);
-		if (!n)
-			break;
-		have += n;
-		found = memmem(buf, have, text, tl) != NULL;
-		/* Keep the tail that may start a match across reads. */
-		if (!found && have > tl) {
-			memmove(buf, buf + have - tl, tl);
-			have = tl;
-		}
-	}
-	free(buf);
-	fclose(f);
-	return found;
-}
-
-static bool tcp_accepts(const char *host, int port)
-{
-	char ps[16];
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-	snprintf(ps, sizeof(ps), "%d", port);
-	if (getaddrinfo(host, ps, &hints, &ai))
-		return false;
-	bool ok = false;
-	for (struct addrinfo *a = ai; a && !ok; a = a->ai_next) {
-		int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0)
-			continue;
-		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-			ok = true;
-		} else if (errno == EINPROGRESS) {
-			struct pollfd pf = { .fd = fd, .events = POLLOUT };
-			int e = 0;
-			socklen_t el = sizeof(e);
-			ok = poll(&pf, 1, 300) == 1 && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) && !e;
-		}
-		close(fd);
-	}
-	freeaddrinfo(ai);
-	return ok;
-}
-
 /* 1: the gate passed; 0: not yet. */
 static int gate_passed(struct up_run *r, size_t mi)
 {
@@ -225,9 +172,9 @@ static int gate_passed(struct up_run *r, size_t mi)
 	switch (m->ready.kind) {
 	case PROJECT_READY_CONSOLE:
 		state_path(r->dir, m->name, "console.log", path, sizeof(path));
-		return file_contains(path, m->ready.console);
+		return gate_file_contains(path, m->ready.console);
 	case PROJECT_READY_TCP:
-		return tcp_accepts(m->ready.tcp_host, m->ready.tcp_port);
+		return gate_tcp_accepts(m->ready.tcp_host, m->ready.tcp_port);
 	case PROJECT_READY_DELAY:
 		return state_now() - s->started_at >= m->ready.delay_s;
 	default:

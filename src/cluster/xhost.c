@@ -4,20 +4,20 @@
 #define _GNU_SOURCE
 #include "cluster/xhost.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include "agent/api_client.h"
 #include "agent/records.h"
 #include "cluster/launch.h"
 #include "cluster/plan.h"
+#include "cluster/gate.h"
 #include "cluster/project.h"
 #include "cluster/state.h"
 #include "store/store.h"
@@ -228,9 +228,24 @@ static int save_rec(const struct xhost_ctx *c, json_t *rec)
 	return rc;
 }
 
-/* Is machine mi's gate open? 1 yes, 0 not yet, -1 it failed (err). */
-static int gate_open(const struct project *p, size_t mi, const char *state, double started, char *err,
-		     size_t errlen)
+/* text with every byte but RFC 3986's unreserved ones %-encoded. */
+static void url_encode(const char *text, char *buf, size_t len)
+{
+	size_t o = 0;
+	for (const unsigned char *t = (const unsigned char *)text; *t && o + 4 < len; t++) {
+		if (isalnum(*t) || strchr("-._~", *t))
+			buf[o++] = (char)*t;
+		else
+			o += (size_t)snprintf(buf + o, len - o, "%%%02X", *t);
+	}
+	buf[o] = 0;
+}
+
+/* Is machine mi's gate open? 1 yes, 0 not yet, -1 it failed (err). vm
+ * runs on host; a console gate asks that host's agent to search the VM's
+ * console log. */
+static int gate_open(const struct xhost_ctx *c, const struct project *p, size_t mi, const char *host,
+		     const char *vm, const char *state, double started, char *err, size_t errlen)
 {
 	const struct project_ready *r = &p->machines[mi].ready;
 	if (!strcmp(state, "stopped") || !strcmp(state, "shutdown") || !strcmp(state, "guest-panicked") ||
@@ -243,41 +258,25 @@ static int gate_open(const struct project *p, size_t mi, const char *state, doub
 	switch (r->kind) {
 	case PROJECT_READY_DELAY:
 		return now_s() - started >= r->delay_s;
-	case PROJECT_READY_TCP: {
-		char port[16];
-		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-		snprintf(port, sizeof(port), "%d", r->tcp_port);
-		if (getaddrinfo(r->tcp_host, port, &hints, &ai))
-			return 0;
-		int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), ok = 0;
-		if (fd >= 0)
-			ok = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return ok;
+	case PROJECT_READY_TCP:
+		return gate_tcp_accepts(r->tcp_host, r->tcp_port);
+	case PROJECT_READY_CONSOLE: {
+		char text[3 * 256 + 1], path[1200], why[256];
+		url_encode(r->console, text, sizeof(text));
+		snprintf(path, sizeof(path), "/api/v1/vms/%s/console-log?match=%s", vm, text);
+		json_t *out = NULL;
+		int st = call_host(c, host, "GET", path, NULL, &out, 10000, why, sizeof(why));
+		int found = st == 200 && json_is_true(json_object_get(out, "match"));
+		json_decref(out);
+		return found;       /* an agent that does not answer now may later */
 	}
 	default:
 		return 1;
 	}
 }
 
-/* Gates that work across hosts: 0, or -1 with err naming FILE:LINE. */
-static int gates_supported(const struct project *p, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < p->nmachines; i++)
-		if (p->machines[i].ready.kind == PROJECT_READY_CONSOLE) {
-			snprintf(err, errlen, "%s:%d: machine '%s': a console <ready> gate is not supported across "
-				 "hosts yet (use tcp= or delay=)", p->path, p->machines[i].ready.line, p->machines[i].name);
-			return -1;
-		}
-	return 0;
-}
-
 int xhost_check(const struct xhost_ctx *c, const struct project *p, double coeff, char *err, size_t errlen)
 {
-	if (gates_supported(p, err, errlen))
-		return -EINVAL;
 	json_t *hosts = NULL;
 	if (rec_hosts(c->store, &hosts)) {
 		snprintf(err, errlen, "the store: %s", store_error(c->store));
@@ -296,8 +295,6 @@ int xhost_up(const struct xhost_ctx *c, const struct project *p, const char *dir
 	     char *err, size_t errlen)
 {
 	size_t n = p->nmachines;
-	if (gates_supported(p, err, errlen))
-		return -1;
 	json_t *hosts = NULL;
 	if (rec_hosts(c->store, &hosts)) {
 		snprintf(err, errlen, "the store: %s", store_error(c->store));
@@ -389,7 +386,7 @@ int xhost_up(const struct xhost_ctx *c, const struct project *p, const char *dir
 					continue;   /* the store may come back */
 				snprintf(path, sizeof(path), "%s", live_state(hs, where[mi], name));
 				json_decref(hs);
-				int o = gate_open(p, mi, path, started[mi], why, sizeof(why));
+				int o = gate_open(c, p, mi, where[mi], name, path, started[mi], why, sizeof(why));
 				if (o == 0 && now_s() - started[mi] > m->ready.timeout_s) {
 					snprintf(why, sizeof(why), "not ready after %.0f s", m->ready.timeout_s);
 					o = -1;

@@ -30,9 +30,9 @@ int xhost_place(const struct project *p, json_t *hosts, double coeff, char (*whe
 		char *err, size_t errlen);
 /* The agent spec ({"kernel",...}) of machine mi, its files under dir. */
 json_t *xhost_spec(const struct project *p, size_t mi, const char *dir, char *err, size_t errlen);
-/* What xhost_up would refuse before it starts anything: a gate that does
- * not work across hosts (-EINVAL), no room on the hosts that are up
- * (-ENOSPC), the store not answering (-EIO); 0 when p can be placed. */
+/* What xhost_up would refuse before it starts anything: no room on the
+ * hosts that are up, or a pinned host that is not (-ENOSPC), the store
+ * not answering (-EIO); 0 when p can be placed. */
 int xhost_check(const struct xhost_ctx *c, const struct project *p, double coeff, char *err, size_t errlen);
 /* Places and starts p (its folder dir) through the agents, group by group,
  * each machine once its dependencies run and are ready. 0 when all are
