@@ -61,26 +61,32 @@ def check_after(g, before):
     assert n > 32, n            # it wrote through the migration
 
 
-def start_dest(guest_factory, key, name, port, disk, base_dir=None):
+def start_dest(guest_factory, key, name, port, disk, base_dir=None, fmt="qcow2"):
     extra = ["--base-dir", str(base_dir)] if base_dir else []
     return guest_factory(argv=("run", "--incoming", f"tcp:127.0.0.1:{port}", "--migrate-key", key,
-                               "--name", name, "--disk", f"file={disk},format=qcow2", *extra))
+                               "--name", name, "--disk", f"file={disk},format={fmt}", *extra))
 
 
-@pytest.mark.parametrize("mode", ["precopy", "postcopy"])
+@pytest.mark.parametrize("mode", ["precopy", "postcopy", "raw"])
 def test_copy_storage_local(guest_factory, key, tmp_path, mode):  # noqa: F811
+    """precopy and postcopy: a qcow2 overlay over a base both ends have;
+    raw: a raw disk without a base is copied whole (its holes stay holes)."""
     src_dir, dst_dir = tmp_path / "src", tmp_path / "dst"
     src_dir.mkdir()
     dst_dir.mkdir()
-    base = make_disk(src_dir, name="base.img", size="48M")
-    shutil.copy(base, dst_dir / "base.img")
-    ov = overlay(tmp_path, base, "src/vm.qcow2")
+    fmt = "raw" if mode == "raw" else "qcow2"
+    if mode == "raw":
+        ov = make_disk(src_dir, name="vm.img", size="48M")
+    else:
+        base = make_disk(src_dir, name="base.img", size="48M")
+        shutil.copy(base, dst_dir / "base.img")
+        ov = overlay(tmp_path, base, "src/vm.qcow2")
     src_name, dst_name = vm_name("s"), vm_name("d")
-    src = start_source(guest_factory, key, src_name, extra=("--disk", f"file={ov},format=qcow2"))
+    src = start_source(guest_factory, key, src_name, extra=("--disk", f"file={ov},format={fmt}"))
     before = prepare_guest(src)
     port = free_port()
-    target = dst_dir / "vm.qcow2"
-    dst = start_dest(guest_factory, key, dst_name, port, target, base_dir=dst_dir)
+    target = dst_dir / f"vm.{fmt}"
+    dst = start_dest(guest_factory, key, dst_name, port, target, base_dir=dst_dir, fmt=fmt)
     time.sleep(0.3)
     extra = ["--postcopy"] if mode == "postcopy" else []
     p = run_tern("migrate", src_name, f"tcp:127.0.0.1:{port}", "--copy-storage", *extra, timeout=180)
@@ -92,6 +98,12 @@ def test_copy_storage_local(guest_factory, key, tmp_path, mode):  # noqa: F811
     assert target.exists()
     check_after(dst, before)
     assert dst.poweroff() == 0
+    if mode == "raw":
+        # The file system the raw disk held (outside the written parts) came along.
+        with open(target, "rb") as f:
+            f.seek(1024 + 56)
+            assert f.read(2) == b"\x53\xef"          # the ext4 superblock's magic
+        return
     # The copy is an overlay over the destination's own base.
     info = run_tern("image", "info", str(target))
     assert str(dst_dir / "base.img") in info.stdout, info.stdout
