@@ -20,11 +20,14 @@
 #include "migration/blkmig.h"
 #include "migration/migrate_priv.h"
 
+#define FLUSH_EVERY (16u << 20)
+
 struct blkmig_target {
 	uint32_t index;
 	struct blk_dev *d;
 	uint64_t size;
 	bool created;               /* we made the file: removed unless kept */
+	uint64_t unflushed;         /* bytes written since the last flush */
 	char path[4096];
 };
 
@@ -382,6 +385,13 @@ int blkmig_dst_batch(struct mig_incoming *in, const struct vms_section *s, char 
 		return -1;
 	}
 	const uint8_t *data = b->buf + BLKMIG_HDR + 8ull * n;
+	/* Flush as the copy goes: the one at the switch-over (in the guest's
+	 * downtime) then only has the last few MiB to write back. */
+	if (t->unflushed >= FLUSH_EVERY) {
+		t->d->ops->flush(t->d);
+		t->unflushed = 0;
+	}
+	t->unflushed += s->len;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t e;
 		memcpy(&e, b->buf + BLKMIG_HDR + 8ull * i, 8);
