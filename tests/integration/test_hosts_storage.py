@@ -140,3 +140,26 @@ def test_copy_storage_across_hosts(cluster):
     con = console(h2, "st1")
     assert sha(run(con, f"dd if=/dev/vda bs=1M skip=40 count={DATA_MB} 2>/dev/null | sha256sum")) == before
     con.close()
+
+
+def test_evacuate_with_copy_storage(cluster):
+    """`tern host evacuate h2 --copy-storage`: st1 goes to h1 (the first
+    host by name with room; h1's base matches), with its disk."""
+    c, tmp = cluster
+    h1, h2 = c.agent("h1"), c.agent("h2")
+    copy = re.search(r"file=([^,]+)", record(c, "st1")["spec"]["disks"][0]).group(1)
+    con = console(h2, "st1")
+    before = sha(run(con, f"dd if=/dev/vda bs=1M skip=40 count={DATA_MB} 2>/dev/null | sha256sum"))
+    con.close()
+    r = c.tern("host", "evacuate", "h2", "--copy-storage")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "empty" in r.stdout
+    rec = record(c, "st1")
+    assert rec["host"] == "h1" and str(h1.state_dir) in rec["spec"]["disks"][0], rec
+    wait_until(lambda: not os.path.exists(copy), 20, "h2's copy to be released")
+    con = console(h1, "st1")
+    run(con, "sync; echo 3 > /proc/sys/vm/drop_caches")
+    assert sha(run(con, f"dd if=/dev/vda bs=1M skip=40 count={DATA_MB} 2>/dev/null | sha256sum")) == before
+    con.close()
+    r = c.tern("host", "wake", "h2")
+    assert r.returncode == 0, r.stderr
