@@ -272,10 +272,13 @@ static void *mig_thread(void *p)
 	fprintf(stderr, "ternd: %s now runs on %s (%lld ms, downtime %lld ms)\n", j->name, j->to,
 		(long long)json_integer_value(json_object_get(m, "total-time")),
 		(long long)json_integer_value(json_object_get(m, "downtime")));
-	mig_set(a, j->name, "completed", NULL, m);
+	/* Completed once the source is gone (and its disks, after a storage
+	 * migration): whoever waits for it sees the host without the VM. */
 	agent_vm_kill(a, j->name);
 	if (new_spec)
 		delete_source_disks(old_spec);
+	mig_set(a, j->name, "completed", NULL, m);
+	agent_host_publish(a);
 	unlock_vm(a, j->name, j->lock_rev);
 	json_decref(m);
 	json_decref(old_spec);
@@ -576,13 +579,17 @@ int agent_incoming_abort(struct agent *a, const char *name)
 {
 	pthread_mutex_lock(&a->lock);
 	struct agent_vm *v = agent_vm_find(a, name);
-	int ok = v && v->incoming;
+	int ok = v && v->incoming, ours = v && !v->incoming;
 	pthread_mutex_unlock(&a->lock);
-	if (!ok)
-		return -ENOENT;
-	fprintf(stderr, "ternd: incoming migration of %s aborted\n", name);
-	int rc = agent_vm_kill(a, name);
-	agent_incoming_drop_copies(a, name);
+	/* The incoming VM may have died already (its partial copies stay
+	 * then); a VM of that name that runs here keeps its disks. */
+	int rc = -ENOENT;
+	if (ok) {
+		fprintf(stderr, "ternd: incoming migration of %s aborted\n", name);
+		rc = agent_vm_kill(a, name);
+	}
+	if (!ours)
+		agent_incoming_drop_copies(a, name);
 	return rc;
 }
 

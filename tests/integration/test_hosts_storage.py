@@ -10,6 +10,7 @@
 import os
 import re
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -139,6 +140,29 @@ def test_copy_storage_across_hosts(cluster):
     assert os.path.exists(copy)
     con = console(h2, "st1")
     assert sha(run(con, f"dd if=/dev/vda bs=1M skip=40 count={DATA_MB} 2>/dev/null | sha256sum")) == before
+    con.close()
+
+
+def test_destination_killed_mid_copy(cluster):
+    """The destination VM dies while the disk is being copied (slowed to
+    2 MB/s): st1 runs on at h2 with its disk, and h1 keeps no partial copy."""
+    c, tmp = cluster
+    h1, h2 = c.agent("h1"), c.agent("h2")
+    copy = re.search(r"file=([^,]+)", record(c, "st1")["spec"]["disks"][0]).group(1)
+    st, body = h2.api("POST", "/api/v1/vms/st1/migrate", {"to": "h1", "copy_storage": True, "bandwidth": 2})
+    assert st == 202, body
+    wait_until(lambda: (h2.api("GET", "/api/v1/vms/st1/migration")[1].get("progress") or {})
+               .get("disk", {}).get("transferred", 0) > (4 << 20), 60, "the disk copy to be under way")
+    assert list((h1.state_dir / "vms" / "st1").glob("disk*")), "no copy being made on h1"
+    subprocess.run(["kill", "-9", str(h1.vm_pid("st1"))])
+    rep = wait_until(lambda: (lambda r: r[1] if r[1]["status"] in ("completed", "failed") else None)(
+        h2.api("GET", "/api/v1/vms/st1/migration")), 90, "the migration to fail")
+    assert rep["status"] == "failed", rep
+    assert record(c, "st1")["host"] == "h2"
+    wait_until(lambda: not list((h1.state_dir / "vms" / "st1").glob("disk*")), 30, "h1's partial copy to go")
+    assert os.path.exists(copy)
+    con = console(h2, "st1")
+    run(con, "sync; echo 3 > /proc/sys/vm/drop_caches")
     con.close()
 
 
