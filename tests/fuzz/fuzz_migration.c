@@ -3,7 +3,7 @@
  * machine, hart and device sections, more batches, then END or the
  * POSTCOPY section and the batches a post-copy receiver applies; and
  * storage migration's DISKS and BLOCK_BATCH sections, written into a
- * fresh 1 MiB raw target (a disk the harness adds when the configuration
+ * fresh raw target of 1 MiB + 4 KiB (a disk the harness adds when the configuration
  * names none, as `tern run --disk` would). The
  * stream (checksums added, see fuzz_stream.h) arrives over a socket pair
  * from a writer thread, as from a source. It must be refused with a
@@ -49,28 +49,30 @@ static void put_batch(struct vms_writer *w, struct vm *vm, uint64_t first, uint3
 	vms_put_section(w, VMS_ID_RAM_BATCH, 0, 1, enc, len);
 }
 
-#define FUZZ_DISK_SIZE (1u << 20)
+/* A short last chunk (16: 4 KiB) keeps seeds under libFuzzer's max_len. */
+#define FUZZ_DISK_SIZE ((1u << 20) + 4096)
 
-/* DISKS for disk 0 (raw, 1 MiB, no base), then two block batches: chunk 3
- * with data, chunk 15 (the last) as zeroes, then chunk 0 again. */
+/* DISKS for disk 0 (raw, no base), then two block batches: chunk 16 (the
+ * last, 4 KiB) with data and chunk 15 as zeroes, then chunk 16 again as
+ * zeroes. */
 static void put_disks(struct vms_writer *w)
 {
 	uint8_t d[4 + 16] = { 1, 0, 0, 0, 0, 0, 0, 0 };
 	uint64_t size = htole64(FUZZ_DISK_SIZE);
 	memcpy(d + 8, &size, 8);
 	vms_put_section(w, VMS_ID_DISKS, 0, 1, d, sizeof(d));
-	static uint8_t b[BLKMIG_HDR + 16 + 65536];
+	static uint8_t b[BLKMIG_HDR + 16 + 4096];
 	memset(b, 0, sizeof(b));
 	b[4] = 2;
-	uint64_t e0 = htole64(3 << 1), e1 = htole64(15 << 1 | 1);
+	uint64_t e0 = htole64(16 << 1), e1 = htole64(15 << 1 | 1);
 	memcpy(b + 8, &e0, 8);
 	memcpy(b + 16, &e1, 8);
-	memset(b + 24, 0x5a, 65536);
+	memset(b + 24, 0x5a, 4096);
 	vms_put_section(w, VMS_ID_BLOCK_BATCH, 0, 1, b, sizeof(b));
 	b[4] = 1;
-	e0 = 0;
+	e0 = htole64(16 << 1 | 1);
 	memcpy(b + 8, &e0, 8);
-	vms_put_section(w, VMS_ID_BLOCK_BATCH, 0, 1, b, BLKMIG_HDR + 8 + 65536);
+	vms_put_section(w, VMS_ID_BLOCK_BATCH, 0, 1, b, BLKMIG_HDR + 8);
 }
 
 static void write_seeds(struct fuzz_ctx *c, const char *dir)
