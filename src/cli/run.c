@@ -363,7 +363,7 @@ int cli_run(int argc, char **argv)
 		struct virt_config user = cfg;
 		mig_in = mig_incoming_open_tls(incoming, migrate_key, migrate_tls, &cfg, err, sizeof(err));
 		if (mig_in)
-			mig_incoming_set_base_dir(mig_in, base_dir);
+			mig_incoming_set_storage(mig_in, base_dir, user.ndisks);
 		if (!mig_in || run_incoming_overrides(&user, &cfg, err, sizeof(err)) ||
 		    mig_incoming_receive_ram(mig_in, err, sizeof(err))) {
 			mig_incoming_close(mig_in);

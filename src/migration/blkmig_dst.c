@@ -235,6 +235,11 @@ static int setup_one(struct mig_incoming *in, const struct disk_desc *dd, char *
 		return -1;
 	}
 	if (access(vd->path, F_OK)) {
+		if ((int)dd->index >= in->user_disks) {
+			snprintf(err, errlen, "disk %u: '%.300s' does not exist here: name the copy with --disk "
+				 "file=PATH (only a path given here is created)", dd->index, vd->path);
+			return -1;
+		}
 		if (create_target(in, dd, vd->path, vd, why, sizeof(why))) {
 			snprintf(err, errlen, "disk %u: %.900s", dd->index, why);
 			return -1;

@@ -161,9 +161,10 @@ int mig_apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_sec
 	return ram_batch_apply(vm, in->batch, s->len, absent, in->scratch, err, errlen);
 }
 
-void mig_incoming_set_base_dir(struct mig_incoming *in, const char *dir)
+void mig_incoming_set_storage(struct mig_incoming *in, const char *dir, int user_disks)
 {
 	in->base_dir = dir;
+	in->user_disks = user_disks;
 }
 
 int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)

@@ -85,6 +85,7 @@ struct mig_incoming {
 	struct postcopy_dst *postcopy;  /* after a post-copy switch-over */
 	struct virt_config *cfg;        /* the machine, with the user's --disk */
 	const char *base_dir;           /* --base-dir: where copied disks' bases are */
+	int user_disks;                 /* disks named by --disk (may be created) */
 	struct blkmig_dst *blk;         /* storage migration targets */
 	bool completed;                 /* the guest runs here: keep the copies */
 };

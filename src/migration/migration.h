@@ -127,9 +127,11 @@ struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
 struct mig_incoming *mig_incoming_open_tls(const char *uri, const char *key_path, const char *tls_dir,
 					   struct virt_config *cfg, char *err, size_t errlen);
 /* Storage migration: where the bases of copied disks are looked for
- * (DIR/NAME, NAME the file name of the source's base), instead of the
- * source's own path. dir must outlive in. */
-void mig_incoming_set_base_dir(struct mig_incoming *in, const char *dir);
+ * (DIR/NAME, NAME the file name of the source's base; NULL: the source's
+ * own path; dir must outlive in), and how many of the configuration's
+ * disks the user named (--disk): only those may be created when missing,
+ * never a path the source chose. */
+void mig_incoming_set_storage(struct mig_incoming *in, const char *dir, int user_disks);
 int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen);
 int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_t errlen);
 /* The configuration's JSON, which the strings in cfg point into: the caller

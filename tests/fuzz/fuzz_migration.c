@@ -136,15 +136,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in->scratch = malloc(RAM_BATCH_RAW_MAX);
 	in->batch = malloc(RAM_BATCH_ENC_MAX);
 	err[0] = 0;
-	char disk[64];
-	snprintf(disk, sizeof(disk), "/tmp/fuzz-migration-disk.%d", (int)getpid());
-	unlink(disk);
+	/* Copies go to files of ours, never to a path the input names. */
+	char disks[VIRT_MAX_DISKS][64];
+	for (int i = 0; i < VIRT_MAX_DISKS; i++) {
+		snprintf(disks[i], sizeof(disks[i]), "/tmp/fuzz-migration-disk.%d.%d", (int)getpid(), i);
+		unlink(disks[i]);
+	}
 	in->cfg = &cfg;
-	if (!snap_open_fd(&in->img, sv[0], "migration stream", &cfg, err, sizeof(err)) &&
-	    cfg.mem_size == FUZZ_RAM_SIZE && (cfg.ndisks ||
-	     (cfg.ndisks = 1, cfg.disks[0] = (struct virt_disk){ .path = disk, .format = "raw" },
-	      cfg.disk_sizes[0] = FUZZ_DISK_SIZE)) &&
-	    !mig_incoming_receive_ram(in, err, sizeof(err)) &&
+	in->user_disks = VIRT_MAX_DISKS;    /* as if given with --disk */
+	int ok = !snap_open_fd(&in->img, sv[0], "migration stream", &cfg, err, sizeof(err));
+	if (ok && !cfg.ndisks) {
+		cfg.ndisks = 1;
+		cfg.disks[0] = (struct virt_disk){ .format = "raw" };
+		cfg.disk_sizes[0] = FUZZ_DISK_SIZE;
+	}
+	for (int i = 0; ok && i < cfg.ndisks; i++)
+		cfg.disks[i].path = disks[i];
+	if (ok && cfg.mem_size == FUZZ_RAM_SIZE && !mig_incoming_receive_ram(in, err, sizeof(err)) &&
 	    !mig_incoming_finish(in, c->vm, err, sizeof(err)) && in->postcopy) {
 		/* Let the post-copy receiver take the rest (it stops at EOF). */
 		for (int i = 0; i < 200; i++) {
@@ -165,7 +173,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (in->ram == MAP_FAILED)
 		in->ram = NULL;
 	mig_incoming_close(in);     /* the image owns sv[0] and closes it */
-	unlink(disk);               /* kept when the stream completed */
+	for (int i = 0; i < VIRT_MAX_DISKS; i++)
+		unlink(disks[i]);   /* kept when the stream completed */
 	pthread_join(t, NULL);
 	close(sv[1]);
 	close(src);

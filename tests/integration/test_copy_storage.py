@@ -145,5 +145,13 @@ def test_copy_storage_base_mismatch_refused(guest_factory, key, tmp_path):  # no
     p = run_tern("migrate", src_name, f"tcp:127.0.0.1:{port}", "--copy-storage", timeout=120)
     assert p.returncode != 0 and "is missing here" in p.stderr, p.stderr
     assert not target.exists()
+    # Without --disk the copy would go to the source's own overlay: it is
+    # in use (locked), so refused.
+    port = free_port()
+    guest_factory(argv=("run", "--incoming", f"tcp:127.0.0.1:{port}", "--migrate-key", key,
+                        "--name", vm_name("d")))
+    time.sleep(0.3)
+    p = run_tern("migrate", src_name, f"tcp:127.0.0.1:{port}", "--copy-storage", timeout=120)
+    assert p.returncode != 0 and "locked" in p.stderr and str(ov) in p.stderr, p.stderr
     src.run("echo still-here")
     assert src.poweroff() == 0
