@@ -169,11 +169,11 @@ int blkmig_src_start(struct migration *m)
 	uint8_t *desc = NULL;
 	size_t dlen = 4;
 	char why[256];
+	m->blk = b;                 /* blkmig_src_stop frees it, whatever happens */
 	if (!b || !(b->enc = malloc(BLKMIG_ENC_MAX)) || !(desc = malloc(4))) {
 		snprintf(m->err, sizeof(m->err), "out of memory");
 		goto fail;
 	}
-	m->blk = b;
 	/* virtio-blk transports come in the configuration's disk order. */
 	uint32_t index = 0;
 	for (int i = 0; i < m->vm->nmmio; i++) {
