@@ -50,6 +50,7 @@ struct agent {
 	char qmp_dir[200];          /* VMs' control sockets (NAME.qmp) */
 	char tern_bin[1024];
 	char tls_dir[1024];         /* empty: plain HTTP (loopback only) */
+	char images_dir[1024];      /* --images: bases of copied disks; empty: same path */
 	char web_root[1024];
 	const char *etcd;           /* NULL: local store */
 	char power_cmd_standby[512], power_cmd_wake[512];
@@ -61,6 +62,7 @@ struct agent {
 	pthread_mutex_t lock;       /* guards vms and everything in them */
 	struct agent_vm *vms;
 	json_t *evacuation;         /* this host's evacuation progress, or NULL */
+	int evac_copy_storage;      /* the running evacuation copies disks */
 	struct mg_context *http;
 	struct agent_web *web;       /* browser sessions (agent_http.c) */
 	struct agent_live *live;     /* event streams and consoles (agent_web.c) */
@@ -191,6 +193,7 @@ struct agent_mig_opts {
 	int postcopy;
 	long long downtime_ms;      /* 0: the VM's default */
 	long long bandwidth_mbs;    /* MB/s, 0: unlimited */
+	int copy_storage;           /* the disks travel with the VM (no shared storage) */
 };
 int agent_migrate_start(struct agent *a, const char *name, const char *to,
 			const struct agent_mig_opts *o, char *err, size_t errlen);
@@ -198,7 +201,19 @@ int agent_migrate_start(struct agent *a, const char *name, const char *to,
  * (hex); the tcp: URI to migrate to in uri. */
 int agent_incoming_start(struct agent *a, const char *name, json_t *spec, const char *key_hex,
 			 char *uri, size_t urilen, char *err, size_t errlen);
+/* The same for a storage migration: each writable disk of spec gets a new
+ * file in the VM's folder here (the copy, made by tern run from the
+ * stream); *run_spec is spec with those paths (the record's after the
+ * move). */
+int agent_incoming_start_storage(struct agent *a, const char *name, json_t *spec, const char *key_hex,
+				 int copy_storage, json_t **run_spec, char *uri, size_t urilen,
+				 char *err, size_t errlen);
 int agent_incoming_abort(struct agent *a, const char *name);
+/* Removes the disk copies a storage migration to here was making for name
+ * (files disk<N>.qcow2 / disk<N>.raw in its folder): it did not complete. */
+void agent_incoming_drop_copies(struct agent *a, const char *name);
 /* Evacuation: migrate every VM away, one at a time, in a thread. */
 int agent_evacuate_start(struct agent *a, char *err, size_t errlen);
+/* The same, each VM with copy_storage. */
+int agent_evacuate_start_storage(struct agent *a, int copy_storage, char *err, size_t errlen);
 #endif

@@ -370,11 +370,13 @@ static int vm_action(struct agent *a, const char *method, const char *name, cons
 		return snapshot_vm(a, name, body, out);
 	if (!strcmp(action, "migrate")) {
 		const char *to = jstr(body, "to");
-		json_t *pc = json_object_get(body, "postcopy");
+		json_t *pc = json_object_get(body, "postcopy"), *cs = json_object_get(body, "copy_storage");
 		if (!rec_name_ok(to))
 			return fail(out, 400, "to: '%s' is not a host name", to);
 		if (pc && !json_is_boolean(pc))
 			return fail(out, 400, "%s", "postcopy: true or false");
+		if (cs && !json_is_boolean(cs))
+			return fail(out, 400, "%s", "copy_storage: true or false");
 		json_t *dt = json_object_get(body, "downtime_ms"), *bw = json_object_get(body, "bandwidth");
 		if ((dt && (!json_is_integer(dt) || json_integer_value(dt) < 1)) ||
 		    (bw && (!json_is_integer(bw) || json_integer_value(bw) < 0)))
@@ -382,6 +384,7 @@ static int vm_action(struct agent *a, const char *method, const char *name, cons
 		struct agent_mig_opts o = { .postcopy = json_is_true(pc), .downtime_ms = json_integer_value(dt),
 					    .bandwidth_mbs = json_integer_value(bw) };
 		agent_cons_mig_defaults(a, body, &o.postcopy, &o.downtime_ms, &o.bandwidth_mbs);
+		o.copy_storage = json_is_true(cs);
 		rc = agent_migrate_start(a, name, to, &o, err, sizeof(err));
 		if (rc == -EBUSY)
 			return fail(out, 409, "%s", err);
@@ -395,7 +398,7 @@ static int vm_action(struct agent *a, const char *method, const char *name, cons
 	return fail(out, 404, "no action '%s'", action);
 }
 
-static int host_action(struct agent *a, const char *name, const char *action, json_t **out)
+static int host_action(struct agent *a, const char *name, const char *action, json_t *body, json_t **out)
 {
 	char err[512];
 	if (!strcmp(action, "wake")) {
@@ -407,7 +410,7 @@ static int host_action(struct agent *a, const char *name, const char *action, js
 	if (strcmp(name, a->host)) {
 		char path[300];
 		snprintf(path, sizeof(path), "/hosts/%s/%s", name, action);
-		return forward(a, name, "POST", path, NULL, out);
+		return forward(a, name, "POST", path, body, out);
 	}
 	if (!strcmp(action, "standby")) {
 		int rc = agent_host_standby(a, err, sizeof(err));
@@ -417,7 +420,10 @@ static int host_action(struct agent *a, const char *name, const char *action, js
 		return 200;
 	}
 	if (!strcmp(action, "evacuate")) {
-		int rc = agent_evacuate_start(a, err, sizeof(err));
+		json_t *cs = json_object_get(body, "copy_storage");
+		if (cs && !json_is_boolean(cs))
+			return fail(out, 400, "%s", "copy_storage: true or false");
+		int rc = agent_evacuate_start_storage(a, json_is_true(cs), err, sizeof(err));
 		if (rc)
 			return fail(out, rc == -EBUSY ? 409 : 500, "%s", err);
 		*out = json_pack("{s:s,s:s}", "name", name, "status", "draining");
@@ -462,7 +468,7 @@ int agent_api_handle(struct agent *a, const char *method, const char *path, json
 	if (nseg == 1 && !strcmp(seg[0], "tasks") && get)
 		return agent_tasks_list(a, out);
 	if (nseg == 3 && !strcmp(seg[0], "hosts") && post)
-		return host_action(a, seg[1], seg[2], out);
+		return host_action(a, seg[1], seg[2], body, out);
 	if (nseg == 1 && !strcmp(seg[0], "vms") && get)
 		return list_vms(a, out, NULL);
 	if (nseg == 1 && !strcmp(seg[0], "vms") && post)
@@ -485,11 +491,13 @@ int agent_api_handle(struct agent *a, const char *method, const char *path, json
 		char uri[256], err[512];
 		if (!rec_name_ok(name) || strlen(key) < 32)
 			return fail(out, 400, "%s", "body: {\"name\", \"key\" (hex, 32+ digits), \"spec\"}");
-		int rc = agent_incoming_start(a, name, json_object_get(body, "spec"), key, uri, sizeof(uri),
-					      err, sizeof(err));
+		json_t *run_spec = NULL;
+		int rc = agent_incoming_start_storage(a, name, json_object_get(body, "spec"), key,
+						      json_is_true(json_object_get(body, "copy_storage")), &run_spec,
+						      uri, sizeof(uri), err, sizeof(err));
 		if (rc)
 			return fail(out, rc == -EBUSY ? 409 : 500, "%s", err);
-		*out = json_pack("{s:s,s:s}", "name", name, "uri", uri);
+		*out = json_pack("{s:s,s:s,s:o}", "name", name, "uri", uri, "spec", run_spec ? run_spec : json_object());
 		return 201;
 	}
 	if (nseg == 2 && !strcmp(seg[0], "incoming") && del) {

@@ -3,7 +3,11 @@
  * start `tern run --incoming` with a fresh key, migrates over QMP while it
  * records the progress, and flips the VM's record to the destination only
  * after the switch-over succeeded. A failure anywhere before that leaves the
- * VM running here and the record as it was. Also evacuation. */
+ * VM running here and the record as it was. With copy_storage the disks
+ * travel in the stream: the destination agent names a new file for each
+ * writable disk in the VM's folder there, the record's spec takes those
+ * paths with the host, and the source's files are deleted once the VM runs
+ * there. Also evacuation. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -13,6 +17,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <glob.h>
 #include <time.h>
 #include <unistd.h>
 #include "agent/agent.h"
@@ -76,8 +81,50 @@ static void unlock_vm(struct agent *a, const char *name, long long rev)
 	}
 }
 
-/* Moves the VM's record to the destination, if it still names us. */
-static int flip_record(struct agent *a, const char *name, const char *to, char *err, size_t errlen)
+/* The value of key= in a --disk string ("file=PATH,format=qcow2"), or "". */
+static void disk_opt(const char *disk, const char *key, char *out, size_t len)
+{
+	size_t kl = strlen(key);
+	out[0] = 0;
+	for (const char *p = disk; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		if (!strncmp(p, key, kl) && p[kl] == '=') {
+			const char *v = p + kl + 1, *end = strchr(v, ',');
+			size_t n = end ? (size_t)(end - v) : strlen(v);
+			snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), v);
+			return;
+		}
+	}
+}
+
+static int disk_readonly(const char *disk)
+{
+	char ro[8];
+	disk_opt(disk, "readonly", ro, sizeof(ro));
+	return !strcmp(ro, "on");
+}
+
+/* After a storage migration: the source's copies of the writable disks. */
+static void delete_source_disks(json_t *spec)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(spec, "disks"), i, e) {
+		const char *d = json_string_value(e);
+		char path[4096];
+		if (!d || disk_readonly(d))
+			continue;
+		disk_opt(d, "file", path, sizeof(path));
+		if (path[0] && !unlink(path))
+			fprintf(stderr, "ternd: released %s (the disk moved with the VM)\n", path);
+		else if (path[0])
+			fprintf(stderr, "ternd: cannot delete %s: %s\n", path, strerror(errno));
+	}
+}
+
+/* Moves the VM's record to the destination, if it still names us; with
+ * spec (a storage migration), its disks are the destination's now. */
+static int flip_record(struct agent *a, const char *name, const char *to, json_t *spec,
+		       char *err, size_t errlen)
 {
 	char key[128];
 	rec_key(key, sizeof(key), REC_VMS, name);
@@ -92,6 +139,8 @@ static int flip_record(struct agent *a, const char *name, const char *to, char *
 				return -1;
 			}
 			json_object_set_new(rec, "host", json_string(to));
+			if (spec)
+				json_object_set(rec, "spec", spec);
 			rc = rec_cas(a->store, key, rev, rec, 0);
 			json_decref(rec);
 			if (rc == 0)
@@ -116,7 +165,7 @@ static void *mig_thread(void *p)
 	struct api_auth auth = { .token = a->token, .tls_dir = a->tls_dir };
 	unsigned char key[32];
 	char hex[65];
-	json_t *reply = NULL, *m = NULL;
+	json_t *reply = NULL, *m = NULL, *old_spec = NULL, *new_spec = NULL;
 	int dest_started = 0;
 	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key) ||
 	    agent_vm_write_key(a, j->name, key, sizeof(key))) {
@@ -129,7 +178,9 @@ static void *mig_thread(void *p)
 	struct agent_vm *v = agent_vm_find(a, j->name);
 	json_t *spec = v ? json_incref(v->spec) : json_object();
 	pthread_mutex_unlock(&a->lock);
-	json_t *body = json_pack("{s:s,s:s,s:o,s:s}", "name", j->name, "key", hex, "spec", spec, "from", a->host);
+	old_spec = json_incref(spec);
+	json_t *body = json_pack("{s:s,s:s,s:o,s:s,s:b}", "name", j->name, "key", hex, "spec", spec, "from", a->host,
+				 "copy_storage", j->o.copy_storage);
 	int st = api_call(j->to_api, &auth, "POST", "/api/v1/incoming", body, &reply, 30000, err, sizeof(err));
 	json_decref(body);
 	if (st != 201) {
@@ -141,9 +192,18 @@ static void *mig_thread(void *p)
 	dest_started = 1;
 	char uri[256];
 	snprintf(uri, sizeof(uri), "%s", jstr(reply, "uri"));
+	if (j->o.copy_storage && json_is_object(json_object_get(reply, "spec")))
+		new_spec = json_incref(json_object_get(reply, "spec"));
+	if (j->o.copy_storage && !new_spec) {
+		snprintf(err, sizeof(err), "destination %s did not name its disk copies (an older ternd?)", j->to);
+		json_decref(reply);
+		reply = NULL;
+		goto failed;
+	}
 	json_decref(reply);
 	reply = NULL;
-	fprintf(stderr, "ternd: migrating %s to %s at %s%s\n", j->name, j->to, uri, j->o.postcopy ? " (post-copy)" : "");
+	fprintf(stderr, "ternd: migrating %s to %s at %s%s%s\n", j->name, j->to, uri, j->o.postcopy ? " (post-copy)" : "",
+		j->o.copy_storage ? " with its storage" : "");
 	json_t *params = json_pack("{s:s,s:I}", "mode", j->o.postcopy ? "postcopy" : "precopy", "max-bandwidth",
 				   (json_int_t)(j->o.bandwidth_mbs * 1000000));
 	if (j->o.downtime_ms > 0)
@@ -153,7 +213,7 @@ static void *mig_thread(void *p)
 	if (!r)
 		goto failed;
 	json_decref(r);
-	json_t *args = json_pack("{s:s}", "uri", uri);
+	json_t *args = json_pack("{s:s,s:b}", "uri", uri, "blk", j->o.copy_storage);
 	r = agent_vm_qmp(a, j->name, "migrate", args, err, sizeof(err));
 	json_decref(args);
 	if (!r)
@@ -196,7 +256,7 @@ static void *mig_thread(void *p)
 		sleep_ms(200);
 	}
 	/* Switched over: the guest runs at the destination. Only now the record. */
-	if (flip_record(a, j->name, j->to, err, sizeof(err))) {
+	if (flip_record(a, j->name, j->to, new_spec, err, sizeof(err))) {
 		/* The record still names us: the destination's copy must go and
 		 * this one (paused since the switch-over) runs on. */
 		fprintf(stderr, "ternd: %s: %s; resuming here\n", j->name, err);
@@ -212,10 +272,17 @@ static void *mig_thread(void *p)
 	fprintf(stderr, "ternd: %s now runs on %s (%lld ms, downtime %lld ms)\n", j->name, j->to,
 		(long long)json_integer_value(json_object_get(m, "total-time")),
 		(long long)json_integer_value(json_object_get(m, "downtime")));
-	mig_set(a, j->name, "completed", NULL, m);
+	/* Completed once the source is gone (and its disks, after a storage
+	 * migration): whoever waits for it sees the host without the VM. */
 	agent_vm_kill(a, j->name);
+	if (new_spec)
+		delete_source_disks(old_spec);
+	mig_set(a, j->name, "completed", NULL, m);
+	agent_host_publish(a);
 	unlock_vm(a, j->name, j->lock_rev);
 	json_decref(m);
+	json_decref(old_spec);
+	json_decref(new_spec);
 	free(j);
 	return NULL;
 failed:
@@ -228,6 +295,8 @@ failed:
 	json_decref(reply);
 	mig_set(a, j->name, "failed", err, m);
 	json_decref(m);
+	json_decref(old_spec);
+	json_decref(new_spec);
 	unlock_vm(a, j->name, j->lock_rev);
 	free(j);
 	return NULL;
@@ -386,6 +455,57 @@ static int listening(int port)
 int agent_incoming_start(struct agent *a, const char *name, json_t *spec, const char *key_hex,
 			 char *uri, size_t urilen, char *err, size_t errlen)
 {
+	return agent_incoming_start_storage(a, name, spec, key_hex, 0, NULL, uri, urilen, err, errlen);
+}
+
+void agent_incoming_drop_copies(struct agent *a, const char *name)
+{
+	char dir[4096], pat[4200];
+	glob_t g;
+	agent_vm_dir(a, name, dir, sizeof(dir));
+	snprintf(pat, sizeof(pat), "%s/disk[0-9].*", dir);
+	if (glob(pat, 0, NULL, &g))
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++)
+		if (!unlink(g.gl_pathv[i]))
+			fprintf(stderr, "ternd: removed the partial copy %s\n", g.gl_pathv[i]);
+	globfree(&g);
+}
+
+/* spec with each writable disk's file= moved to DIR/disk<N>.<format>. */
+static json_t *copies_spec(struct agent *a, const char *name, json_t *spec)
+{
+	char dir[4096];
+	agent_vm_dir(a, name, dir, sizeof(dir));
+	json_t *out = json_deep_copy(spec), *disks = json_array();
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(spec, "disks"), i, e) {
+		const char *d = json_string_value(e);
+		if (!d || disk_readonly(d)) {
+			json_array_append(disks, e);
+			continue;
+		}
+		char fmt[16], rest[2048] = "", line[8192];
+		disk_opt(d, "format", fmt, sizeof(fmt));
+		/* Every option but file=, in order. */
+		for (const char *p = d; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+			const char *end = strchr(p, ',');
+			size_t n = end ? (size_t)(end - p) : strlen(p);
+			if (strncmp(p, "file=", 5) && strlen(rest) + n + 2 < sizeof(rest))
+				snprintf(rest + strlen(rest), sizeof(rest) - strlen(rest), ",%.*s", (int)n, p);
+		}
+		snprintf(line, sizeof(line), "file=%s/disk%zu.%s%s", dir, i, !strcmp(fmt, "qcow2") ? "qcow2" : "raw", rest);
+		json_array_append_new(disks, json_string(line));
+	}
+	json_object_set_new(out, "disks", disks);
+	return out;
+}
+
+int agent_incoming_start_storage(struct agent *a, const char *name, json_t *spec, const char *key_hex,
+				 int copy_storage, json_t **run_spec, char *uri, size_t urilen,
+				 char *err, size_t errlen)
+{
 	char why[256];
 	if (!agent_host_accepts(a, why, sizeof(why))) {
 		snprintf(err, errlen, "%s", why);
@@ -407,6 +527,8 @@ int agent_incoming_start(struct agent *a, const char *name, json_t *spec, const 
 	}
 	if (!json_is_object(spec))
 		spec = json_object();
+	else if (copy_storage)
+		spec = copies_spec(a, name, spec);
 	else
 		json_incref(spec);
 	int port = free_port(a->address);
@@ -423,12 +545,21 @@ int agent_incoming_start(struct agent *a, const char *name, json_t *spec, const 
 		snprintf(err, errlen, "a VM named %s is already on host %s", name, a->host);
 		return -EBUSY;
 	}
+	if (copy_storage)
+		agent_incoming_drop_copies(a, name);    /* leftovers of an attempt that died */
 	struct agent_vm *v = agent_vm_spawn(a, name, spec, uri, key, klen, err, errlen);
 	pid_t pid = v ? v->pid : -1;
 	pthread_mutex_unlock(&a->lock);
+	if (run_spec)
+		*run_spec = json_incref(spec);
 	json_decref(spec);
-	if (!v)
+	if (!v) {
+		if (run_spec) {
+			json_decref(*run_spec);
+			*run_spec = NULL;
+		}
 		return -EIO;
+	}
 	for (int i = 0; i < 100; i++) {
 		if (listening(port))
 			return 0;
@@ -448,12 +579,18 @@ int agent_incoming_abort(struct agent *a, const char *name)
 {
 	pthread_mutex_lock(&a->lock);
 	struct agent_vm *v = agent_vm_find(a, name);
-	int ok = v && v->incoming;
+	int ok = v && v->incoming, ours = v && !v->incoming;
 	pthread_mutex_unlock(&a->lock);
-	if (!ok)
-		return -ENOENT;
-	fprintf(stderr, "ternd: incoming migration of %s aborted\n", name);
-	return agent_vm_kill(a, name);
+	/* The incoming VM may have died already (its partial copies stay
+	 * then); a VM of that name that runs here keeps its disks. */
+	int rc = -ENOENT;
+	if (ok) {
+		fprintf(stderr, "ternd: incoming migration of %s aborted\n", name);
+		rc = agent_vm_kill(a, name);
+	}
+	if (!ours)
+		agent_incoming_drop_copies(a, name);
+	return rc;
 }
 
 /* Evacuation: first-fit decreasing by memory over the hosts that are up,
@@ -535,7 +672,8 @@ static void *evac_thread(void *p)
 		int64_t since = agent_now_ms();
 		if (!to[0])
 			snprintf(err, sizeof(err), "no host has room for %.63s", names[i]);
-		else if (agent_migrate_start(a, names[i], to, &(struct agent_mig_opts){ 0 }, err, sizeof(err)) == 0) {
+		else if (agent_migrate_start(a, names[i], to, &(struct agent_mig_opts){
+				.copy_storage = a->evac_copy_storage }, err, sizeof(err)) == 0) {
 			for (;;) {
 				sleep_ms(300);
 				pthread_mutex_lock(&a->lock);
@@ -570,6 +708,11 @@ static void *evac_thread(void *p)
 
 int agent_evacuate_start(struct agent *a, char *err, size_t errlen)
 {
+	return agent_evacuate_start_storage(a, 0, err, errlen);
+}
+
+int agent_evacuate_start_storage(struct agent *a, int copy_storage, char *err, size_t errlen)
+{
 	pthread_mutex_lock(&a->lock);
 	int running = a->evacuation && !strcmp(jstr(a->evacuation, "status"), "running");
 	pthread_mutex_unlock(&a->lock);
@@ -577,6 +720,7 @@ int agent_evacuate_start(struct agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "host %s is already being evacuated", a->host);
 		return -EBUSY;
 	}
+	a->evac_copy_storage = copy_storage;
 	int rc = set_draining(a, 1);
 	if (rc) {
 		snprintf(err, errlen, "cannot mark host %s draining: %s", a->host, store_error(a->store));

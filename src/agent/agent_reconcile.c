@@ -94,6 +94,7 @@ int64_t agent_reconcile(struct agent *a)
 			continue;
 		fprintf(stderr, "ternd: dropping %s: an incoming migration that never completed\n", stale[i]);
 		agent_vm_kill(a, stale[i]);
+		agent_incoming_drop_copies(a, stale[i]);
 	}
 	store_kvs_free(kvs, n);
 	return rev;

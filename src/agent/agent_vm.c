@@ -175,6 +175,10 @@ static int build_argv(const struct agent *a, const char *name, json_t *spec, con
 	if (incoming) {
 		argv[n++] = "--incoming";
 		argv[n++] = incoming;
+		if (a->images_dir[0]) {     /* bases of disks copied here */
+			argv[n++] = "--base-dir";
+			argv[n++] = a->images_dir;
+		}
 	} else {
 		argv[n++] = "--kernel";
 		argv[n++] = jstr(spec, "kernel");

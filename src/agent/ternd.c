@@ -38,6 +38,10 @@ static void usage(FILE *f)
 		"  --tls-dir DIR          HTTPS, migrations and switch cables over TLS 1.3 with\n"
 		"                         DIR/ca.crt, host.crt, host.key (tern pki host); peers\n"
 		"                         must present certificates from that CA\n"
+		"  --images DIR           base images of disks that migrate here with\n"
+		"                         copy_storage: DIR/NAME, NAME the file name of the\n"
+		"                         source's base (default: the source's own path); size\n"
+		"                         and SHA-256 must match the source's\n"
 		"  --allow-plain-http     serve a non-loopback address over plain HTTP: only on\n"
 		"                         an isolated network (the token crosses it in clear)\n"
 		"  --web-root DIR         serve the dashboard's files from DIR (default:\n"
@@ -117,6 +121,7 @@ int main(int argc, char **argv)
 		{ "etcd", required_argument, NULL, 'e' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "tls-dir", required_argument, NULL, 't' },
+		{ "images", required_argument, NULL, 'I' },
 		{ "web-root", required_argument, NULL, 'w' },
 		{ "tern", required_argument, NULL, 'T' },
 		{ "power-cmd-standby", required_argument, NULL, 'S' },
@@ -163,6 +168,7 @@ int main(int argc, char **argv)
 		case 'e': etcd = optarg; break;
 		case 's': snprintf(a->state_dir, sizeof(a->state_dir), "%s", optarg); break;
 		case 't': snprintf(a->tls_dir, sizeof(a->tls_dir), "%s", optarg); break;
+		case 'I': snprintf(a->images_dir, sizeof(a->images_dir), "%s", optarg); break;
 		case 'w': snprintf(a->web_root, sizeof(a->web_root), "%s", optarg); break;
 		case 'T': snprintf(a->tern_bin, sizeof(a->tern_bin), "%s", optarg); break;
 		case 'S': snprintf(a->power_cmd_standby, sizeof(a->power_cmd_standby), "%s", optarg); break;

@@ -98,6 +98,7 @@ int blk_dev_init(struct blk_dev *d, const struct blk_ops *ops, const char *path,
 	d->backing = NULL;
 	d->backing_name = NULL;
 	d->lock_fd = -1;
+	d->dirty = NULL;
 	d->path = strdup(path);
 	return d->path ? 0 : -ENOMEM;
 }
@@ -120,6 +121,7 @@ void blk_dev_fini(struct blk_dev *d)
 {
 	blk_close(d->backing);
 	d->backing = NULL;
+	blk_dirty_stop(d);
 	free(d->path);
 	free(d->backing_name);
 	d->path = d->backing_name = NULL;

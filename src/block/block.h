@@ -24,6 +24,10 @@ struct blk_ops {
 	int (*discard)(struct blk_dev *d, uint64_t off, uint64_t len);
 	/* The range reads as zeroes afterwards; unmap allows freeing space. */
 	int (*write_zeroes)(struct blk_dev *d, uint64_t off, uint64_t len, bool unmap);
+	/* *held: whether this image itself (not a backing file) holds any of
+	 * [off, off+len): data or a zero cluster; a hole or an unallocated
+	 * cluster is not held. May err on the side of true. */
+	int (*allocated)(struct blk_dev *d, uint64_t off, uint64_t len, bool *held);
 	void (*close)(struct blk_dev *d);
 };
 
@@ -35,6 +39,9 @@ struct blk_dev {
 	struct blk_dev *backing;    /* next in the chain, or NULL */
 	char *backing_name;         /* as stored in the image, or NULL */
 	int lock_fd;                /* the image file holding its flock, or -1 */
+	/* The dirty log (block/dirty.c): one bit per BLK_CHUNK of the virtual
+	 * size, set by blk_write/blk_zeroes/blk_discard; NULL when off. */
+	uint64_t *dirty;
 };
 
 /* The images opened so far in a chain, top first via up (loop detection). */
@@ -75,6 +82,29 @@ int blk_read_clipped(struct blk_dev *d, const struct iovec *iov, int cnt, uint64
  * the image) and takes it back if the migration fails. 0 or -errno. */
 int blk_unlock(struct blk_dev *d);
 int blk_relock(struct blk_dev *d);
+
+/* The dirty log and the writes that feed it (block/dirty.c). Storage
+ * migration copies a disk in chunks of BLK_CHUNK bytes, re-sending those
+ * the guest wrote meanwhile. The caller serializes every call on one disk
+ * (tern: the VM lock, which virtio-blk holds for its requests). */
+#define BLK_CHUNK_BITS 16
+#define BLK_CHUNK (1u << BLK_CHUNK_BITS)
+static inline uint64_t blk_chunks(const struct blk_dev *d)
+{
+	return (d->size + BLK_CHUNK - 1) >> BLK_CHUNK_BITS;
+}
+/* Start (0 or -ENOMEM; already on is fine) and stop the log. */
+int blk_dirty_start(struct blk_dev *d);
+void blk_dirty_stop(struct blk_dev *d);
+/* ORs the chunks written since the last call into out (blk_chunks bits,
+ * u64 words) and clears the log; returns how many were set. */
+uint64_t blk_dirty_take(struct blk_dev *d, uint64_t *out);
+/* Writes through the driver, noting the range in the dirty log first. */
+int blk_write(struct blk_dev *d, const struct iovec *iov, int cnt, uint64_t off);
+int blk_zeroes(struct blk_dev *d, uint64_t off, uint64_t len, bool unmap);
+int blk_discard(struct blk_dev *d, uint64_t off, uint64_t len);
+/* Whether the image itself holds any of [off, off+len) (see blk_ops). */
+int blk_allocated(struct blk_dev *d, uint64_t off, uint64_t len, bool *held);
 
 /* Shared by the drivers: fill in the common fields (path is copied). */
 int blk_dev_init(struct blk_dev *d, const struct blk_ops *ops, const char *path, uint64_t size,

@@ -300,6 +300,26 @@ static int qcow2_discard(struct blk_dev *d, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/* Data and zero clusters are the image's own; unallocated ones are not. */
+static int qcow2_allocated(struct blk_dev *d, uint64_t off, uint64_t len, bool *held)
+{
+	struct qcow2 *s = qcow2_of(d);
+	*held = false;
+	while (len) {
+		struct extent x;
+		int r = map_extent(s, off, len, &x);
+		if (r)
+			return r;
+		if (x.kind != EXT_UNALLOC) {
+			*held = true;
+			return 0;
+		}
+		off += x.len;
+		len -= x.len;
+	}
+	return 0;
+}
+
 void qcow2_free(struct qcow2 *s)
 {
 	if (!s)
@@ -329,5 +349,6 @@ const struct blk_ops qcow2_ops = {
 	.flush = qcow2_flush,
 	.discard = qcow2_discard,
 	.write_zeroes = qcow2_write_zeroes,
+	.allocated = qcow2_allocated,
 	.close = qcow2_close,
 };

@@ -1,8 +1,10 @@
 /* The raw format driver: the image file is the disk, byte for byte. Discard
  * punches a hole; write-zeroes punches (unmap) or zeroes the range. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include "block/block.h"
 #include "block/file.h"
 
@@ -44,6 +46,18 @@ static int raw_write_zeroes(struct blk_dev *d, uint64_t off, uint64_t len, bool 
 	return blk_file_zero(&raw_of(d)->file, off, len);
 }
 
+/* A hole (SEEK_DATA finds no data before the end of the range) is not
+ * held; a file system without SEEK_DATA holds everything. */
+static int raw_allocated(struct blk_dev *d, uint64_t off, uint64_t len, bool *held)
+{
+	off_t at = lseek(raw_of(d)->file.fd, (off_t)off, SEEK_DATA);
+	if (at < 0)
+		*held = errno != ENXIO;
+	else
+		*held = (uint64_t)at < off + len;
+	return 0;
+}
+
 static void raw_close(struct blk_dev *d)
 {
 	struct raw *r = raw_of(d);
@@ -59,6 +73,7 @@ static const struct blk_ops raw_ops = {
 	.flush = raw_flush,
 	.discard = raw_discard,
 	.write_zeroes = raw_write_zeroes,
+	.allocated = raw_allocated,
 	.close = raw_close,
 };
 

@@ -27,7 +27,7 @@ static void usage(FILE *f)
 		"  console NAME MACHINE          attach to a machine's console (Ctrl-] detaches)\n"
 		"  snapshot NAME DIR             checkpoint the whole cluster into DIR\n"
 		"  restore DIR                   bring a checkpointed cluster back\n"
-		"  migrate NAME MACHINE --to HOST [--postcopy]\n"
+		"  migrate NAME MACHINE --to HOST [--postcopy] [--copy-storage]\n"
 		"                                live-migrate a machine between hosts\n"
 		"\n"
 		"With --etcd URLS (or $TERN_ETCD), up, down and status work on the cluster of\n"

@@ -146,12 +146,18 @@ int cli_cluster_xhost_status(const char *name, const char *etcd, int json)
 
 static void migrate_usage(FILE *f)
 {
-	fprintf(f, "usage: tern cluster migrate NAME MACHINE --to HOST [--postcopy] [--etcd URLS]\n\n"
+	fprintf(f, "usage: tern cluster migrate NAME MACHINE --to HOST [--postcopy] [--copy-storage]\n"
+		"                           [--etcd URLS]\n\n"
 		"Live-migrate machine MACHINE of project NAME to host HOST through the agents\n"
 		"(a fresh per-migration key; the store's record flips only after the\n"
 		"switch-over). Progress is shown; a failure leaves the machine on its host.\n\n"
 		"  --to HOST     the destination host (see 'tern host list')\n"
 		"  --postcopy    switch to post-copy once the first pass is done\n"
+		"  --copy-storage  the machine's writable disks move with it (no shared\n"
+		"                storage): each becomes a new file in the VM's folder on\n"
+		"                HOST (a qcow2 overlay over the same base, which HOST must\n"
+		"                have: its ternd --images DIR, else the same path; checked\n"
+		"                by SHA-256), and the source's file is deleted afterwards\n"
 		"  --etcd URLS   the cluster's etcd (default $TERN_ETCD; required)\n");
 }
 
@@ -160,18 +166,20 @@ int cli_cluster_migrate(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "to", required_argument, NULL, 't' },
 		{ "postcopy", no_argument, NULL, 'p' },
+		{ "copy-storage", no_argument, NULL, 'c' },
 		{ "etcd", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *to = NULL, *etcd_arg = NULL;
-	int postcopy = 0, c;
+	int postcopy = 0, copy_storage = 0, c;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': to = optarg; break;
 		case 'p': postcopy = 1; break;
+		case 'c': copy_storage = 1; break;
 		case 'e': etcd_arg = optarg; break;
 		case 'h': migrate_usage(stdout); return 0;
 		case ':':
@@ -218,7 +226,7 @@ int cli_cluster_migrate(int argc, char **argv)
 		h = rec_host_find(hosts, from);
 	json_decref(hosts);
 	struct api_auth auth = { .token = x.token, .ca_pem = x.ca_pem };
-	json_t *body = json_pack("{s:s,s:b}", "to", to, "postcopy", postcopy);
+	json_t *body = json_pack("{s:s,s:b,s:b}", "to", to, "postcopy", postcopy, "copy_storage", copy_storage);
 	int code = h ? api_call(jstr(h, "api"), &auth, "POST", path, body, &r, 60000, err, sizeof(err)) : -1;
 	json_decref(body);
 	json_decref(r);

@@ -15,7 +15,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: tern host list [--json]\n"
-		"       tern host evacuate HOST\n"
+		"       tern host evacuate HOST [--copy-storage]\n"
 		"       tern host standby HOST\n"
 		"       tern host wake HOST\n\n"
 		"The hosts of a cluster and their agents (ternd).\n\n"
@@ -23,7 +23,9 @@ static void usage(FILE *f)
 		"                power, CPU %%, memory used/total, VMs\n"
 		"  evacuate      live-migrate every VM off HOST (first fit by memory onto the\n"
 		"                hosts that are up, each to at most 80 %% of its memory), one\n"
-		"                at a time; HOST is marked draining and takes no new VMs\n"
+		"                at a time; HOST is marked draining and takes no new VMs.\n"
+		"                --copy-storage: each VM's disks move with it (see 'tern\n"
+		"                cluster migrate --help'), for hosts without shared storage\n"
 		"  standby       run HOST's standby command (ternd --power-cmd-standby) and\n"
 		"                record it on standby; only an empty host can go\n"
 		"  wake          run HOST's wake command (ternd --power-cmd-wake) here and\n"
@@ -85,7 +87,7 @@ static int cmd_list(struct host_ctx *c, int json)
 }
 
 /* POSTs to the agent of host; its reply in *out. */
-static int post_host(struct host_ctx *c, const char *host, const char *path, json_t **out)
+static int post_host(struct host_ctx *c, const char *host, const char *path, json_t *body, json_t **out)
 {
 	json_t *hosts = NULL, *h = NULL;
 	char err[512];
@@ -112,7 +114,7 @@ static int post_host(struct host_ctx *c, const char *host, const char *path, jso
 	}
 	char *ca = rec_ca_pem(c->store);
 	struct api_auth auth = { .token = c->token, .ca_pem = ca };
-	int st = api_call(jstr(h, "api"), &auth, "POST", path, NULL, out, 600000, err, sizeof(err));
+	int st = api_call(jstr(h, "api"), &auth, "POST", path, body, out, 600000, err, sizeof(err));
 	free(ca);
 	json_decref(h);
 	if (st < 200 || st >= 300) {
@@ -122,12 +124,14 @@ static int post_host(struct host_ctx *c, const char *host, const char *path, jso
 	return 0;
 }
 
-static int cmd_evacuate(struct host_ctx *c, const char *host)
+static int cmd_evacuate(struct host_ctx *c, const char *host, int copy_storage)
 {
 	char path[200];
-	json_t *r = NULL;
+	json_t *r = NULL, *body = json_pack("{s:b}", "copy_storage", copy_storage);
 	snprintf(path, sizeof(path), "/api/v1/hosts/%s/evacuate", host);
-	if (post_host(c, host, path, &r))
+	int bad = post_host(c, host, path, body, &r);
+	json_decref(body);
+	if (bad)
 		return 1;
 	json_decref(r);
 	fprintf(stderr, "%s: draining\n", host);
@@ -184,12 +188,13 @@ int cli_host(int argc, char **argv)
 		{ "etcd", required_argument, NULL, 'e' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "copy-storage", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct host_ctx c = { 0 };
 	const char *etcd = getenv("TERN_ETCD");
-	int json = 0, ch;
+	int json = 0, copy_storage = 0, ch;
 	opterr = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -197,6 +202,7 @@ int cli_host(int argc, char **argv)
 		case 'e': etcd = optarg; break;
 		case 's': snprintf(c.state_dir, sizeof(c.state_dir), "%s", optarg); break;
 		case 'j': json = 1; break;
+		case 'c': copy_storage = 1; break;
 		case 'h': usage(stdout); return 0;
 		case ':':
 			fprintf(stderr, "tern: option '%s' needs a value (see 'tern host --help')\n", argv[optind - 1]);
@@ -221,6 +227,10 @@ int cli_host(int argc, char **argv)
 	}
 	if (strcmp(verb, "list") && (!host || !rec_name_ok(host))) {
 		fprintf(stderr, "tern: host %s needs one HOST name (see 'tern host --help')\n", verb);
+		return 2;
+	}
+	if (copy_storage && strcmp(verb, "evacuate")) {
+		fprintf(stderr, "tern: --copy-storage goes with 'tern host evacuate'\n");
 		return 2;
 	}
 	if (json && strcmp(verb, "list")) {
@@ -249,10 +259,10 @@ int cli_host(int argc, char **argv)
 	if (!strcmp(verb, "list")) {
 		rc = cmd_list(&c, json);
 	} else if (!strcmp(verb, "evacuate")) {
-		rc = cmd_evacuate(&c, host);
+		rc = cmd_evacuate(&c, host, copy_storage);
 	} else if (!strcmp(verb, "standby")) {
 		snprintf(path, sizeof(path), "/api/v1/hosts/%s/standby", host);
-		rc = post_host(&c, host, path, &r) ? 1 : 0;
+		rc = post_host(&c, host, path, NULL, &r) ? 1 : 0;
 		if (!rc)
 			printf("%s: standby\n", host);
 	} else {

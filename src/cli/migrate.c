@@ -18,7 +18,8 @@ static void usage(FILE *f)
 		"Move the running VM NAME to a tern started with\n"
 		"'tern run --incoming tcp:[HOST]:PORT --migrate-key FILE' (or unix:PATH, or\n"
 		"exec:CMD, whose stdin and stdout carry the stream both ways; both ends need\n"
-		"the same --migrate-key; disks must be on storage both hosts see at the same path).\n\n"
+		"the same --migrate-key; disks must be on storage both hosts see at the same path,\n"
+		"or move with --copy-storage).\n\n"
 		"  --downtime-ms N     the longest pause allowed at switch-over (default 300)\n"
 		"  --bandwidth MB/s    cap the migration stream (default: unlimited)\n"
 		"  --stop-copy         pause the guest and copy everything at once\n"
@@ -29,6 +30,13 @@ static void usage(FILE *f)
 		"                      guest runs at the destination within milliseconds,\n"
 		"                      fetching pages it touches first\n"
 		"  --keep-source       leave the source paused instead of quitting it\n"
+		"  --copy-storage      copy the writable disks too (no shared storage): what\n"
+		"                      each disk's own image holds (a qcow2 overlay's\n"
+		"                      clusters, a raw file's data) goes over the stream, the\n"
+		"                      guest's writes meanwhile follow. The destination names\n"
+		"                      its copy with --disk (made when missing) and must have\n"
+		"                      the same base image (checked by SHA-256; see its\n"
+		"                      --base-dir)\n"
 		"  -h, --help          this help\n");
 }
 
@@ -46,12 +54,16 @@ static void show(json_t *m, int tty, int final)
 	if (pct > 100)
 		pct = 100;
 	const char *st = json_string_value(json_object_get(m, "status"));
-	char line[256];
+	char line[320], dl[64] = "";
+	json_t *disk = json_object_get(m, "disk");
+	if (disk)
+		snprintf(dl, sizeof(dl), "  disk %lld/%lld MiB", (jint(disk, "total") - jint(disk, "remaining")) >> 20,
+			 jint(disk, "total") >> 20);
 	snprintf(line, sizeof(line), "%-9s %5.1f%%  %7.1f MB/s  remaining %6.1f MiB  round %lld  "
-		 "expected downtime %lld ms  throttle %lld%%",
+		 "expected downtime %lld ms  throttle %lld%%%s",
 		 st ? st : "?", pct, json_real_value(json_object_get(ram, "mbps")) / 8,
 		 (double)rem / 1048576, jint(m, "x-rounds"), jint(m, "expected-downtime"),
-		 jint(m, "cpu-throttle-percentage"));
+		 jint(m, "cpu-throttle-percentage"), dl);
 	if (tty && !final)
 		fprintf(stderr, "\r%s\033[K", line);
 	else if (!final)
@@ -68,11 +80,12 @@ int cli_migrate(int argc, char **argv)
 		{ "device-state", required_argument, NULL, 'D' },
 		{ "postcopy", no_argument, NULL, 'p' },
 		{ "keep-source", no_argument, NULL, 'k' },
+		{ "copy-storage", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long long downtime = -1, bandwidth = -1;
-	int stopcopy = 0, postcopy = 0, compress = 0, keep = 0, ch;
+	int stopcopy = 0, postcopy = 0, compress = 0, keep = 0, copy_storage = 0, ch;
 	const char *devstate = "save";
 	char *end;
 	opterr = 0;
@@ -103,6 +116,7 @@ int cli_migrate(int argc, char **argv)
 			devstate = optarg;
 			break;
 		case 'k': keep = 1; break;
+		case 'c': copy_storage = 1; break;
 		case 'p': postcopy = 1; break;
 		case 'h': usage(stdout); return 0;
 		case ':':
@@ -151,7 +165,7 @@ int cli_migrate(int argc, char **argv)
 		goto out;
 	}
 	json_decref(r);
-	json_t *args = json_pack("{s:s}", "uri", uri);
+	json_t *args = json_pack("{s:s,s:b}", "uri", uri, "blk", copy_storage);
 	r = qmp_client_execute(c, "migrate", args, err, sizeof(err));
 	json_decref(args);
 	if (!r) {
@@ -192,6 +206,11 @@ int cli_migrate(int argc, char **argv)
 		       "(%lld entries) in %lld us\n", name, json_string_value(json_object_get(ds, "method")),
 		       jint(dsave, "bytes"), jint(dsave, "encode-us"), jint(dlog, "bytes"),
 		       jint(dlog, "entries"), jint(dlog, "encode-us"));
+		json_t *disk = json_object_get(m, "disk");
+		if (disk)
+			printf("%s: disks copied: %lld MiB held by the images at the start, %lld MiB sent; "
+			       "downtime share %lld ms\n", name, jint(disk, "total") >> 20,
+			       jint(disk, "transferred") >> 20, jint(bd, "disk"));
 		rc = 0;
 		if (!keep)
 			json_decref(qmp_client_execute(c, "quit", NULL, err, sizeof(err)));

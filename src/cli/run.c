@@ -84,6 +84,12 @@ static void run_usage(FILE *f)
 		"  --migrate-tls DIR    migrations (both ways) over TLS 1.3 with DIR's host\n"
 		"                       certificate (tern pki host); the peer's must come from\n"
 		"                       DIR's CA, or nothing is sent\n"
+		"  --base-dir DIR       with --incoming: a disk the source copies with\n"
+		"                       --copy-storage lies over DIR/NAME, NAME the file name\n"
+		"                       of the source's base image (default: the source's own\n"
+		"                       path); its size and SHA-256 must match the source's.\n"
+		"                       The copy goes to the --disk path given for it, made\n"
+		"                       (a qcow2 overlay, or a sparse raw file) when missing\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"On the stdio console, Ctrl-A x quits and Ctrl-A h lists the keys.\n"
@@ -200,7 +206,7 @@ static int parse_disk(const char *arg, struct virt_disk *d)
 
 int cli_run(int argc, char **argv)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_NET, O_QMP, O_INCOMING, O_MIGRATE_KEY, O_BALLOON, O_MEM_MERGE, O_MIGRATE_TLS };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT, O_DISK, O_RNG, O_NET, O_QMP, O_INCOMING, O_MIGRATE_KEY, O_BALLOON, O_MEM_MERGE, O_MIGRATE_TLS, O_BASE_DIR };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -220,6 +226,7 @@ int cli_run(int argc, char **argv)
 		{ "incoming", required_argument, NULL, O_INCOMING },
 		{ "migrate-key", required_argument, NULL, O_MIGRATE_KEY },
 		{ "migrate-tls", required_argument, NULL, O_MIGRATE_TLS },
+		{ "base-dir", required_argument, NULL, O_BASE_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -231,12 +238,14 @@ int cli_run(int argc, char **argv)
 	};
 	struct run_ctl ctl = { 0 };
 	const char *incoming = NULL, *machine_opt = NULL, *migrate_key = NULL, *migrate_tls = NULL;
+	const char *base_dir = NULL;
 	int c, mem_merge = 0;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (c >= O_KERNEL && c != O_NAME && c != O_CONSOLE && c != O_QMP && c != O_DISK && c != O_NET &&
-		    c != O_INCOMING && c != O_MIGRATE_KEY && c != O_MEM_MERGE && c != O_MIGRATE_TLS)
+		    c != O_INCOMING && c != O_MIGRATE_KEY && c != O_MEM_MERGE && c != O_MIGRATE_TLS &&
+		    c != O_BASE_DIR)
 			machine_opt = argv[optind - 1];
 		switch (c) {
 		case O_KERNEL: cfg.kernel = optarg; break;
@@ -323,6 +332,7 @@ int cli_run(int argc, char **argv)
 		case O_INCOMING: incoming = optarg; break;
 		case O_MIGRATE_KEY: migrate_key = optarg; break;
 		case O_MIGRATE_TLS: migrate_tls = optarg; break;
+		case O_BASE_DIR: base_dir = optarg; break;
 		case 'h':
 			run_usage(stdout);
 			return 0;
@@ -352,6 +362,8 @@ int cli_run(int argc, char **argv)
 		 * until the source switches over. */
 		struct virt_config user = cfg;
 		mig_in = mig_incoming_open_tls(incoming, migrate_key, migrate_tls, &cfg, err, sizeof(err));
+		if (mig_in)
+			mig_incoming_set_storage(mig_in, base_dir, user.ndisks);
 		if (!mig_in || run_incoming_overrides(&user, &cfg, err, sizeof(err)) ||
 		    mig_incoming_receive_ram(mig_in, err, sizeof(err))) {
 			mig_incoming_close(mig_in);

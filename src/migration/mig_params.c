@@ -222,8 +222,8 @@ static const struct mig_cap caps[] = {
 	{ "xbzrle", NONE, false, "XBZRLE is not implemented" },
 	{ "rdma-pin-all", NONE, false, "RDMA is not supported" },
 	{ "auto-converge", FIELD(auto_converge), false, NULL },
-	{ "zero-blocks", NONE, false, "tern migrates no storage (disks are shared; zero RAM pages "
-				      "are always skipped)" },
+	{ "zero-blocks", NONE, false, "storage migration (migrate blk) always sends zero disk "
+				      "chunks as markers, and zero RAM pages are always skipped" },
 	{ "events", FIELD(events), false, NULL },
 	{ "postcopy-ram", FIELD(postcopy_ram), false, NULL },
 	{ "x-colo", NONE, false, "COLO is not implemented" },

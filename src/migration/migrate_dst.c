@@ -16,6 +16,7 @@
 #include <netdb.h>
 #include "migration/migrate_priv.h"
 #include "migration/rampages.h"
+#include "migration/blkmig.h"
 #include "migration/mig_uri.h"
 #include "core/vm.h"
 #include "cpu/dcache.h"
@@ -61,6 +62,7 @@ struct mig_incoming *mig_incoming_open_tls(const char *uri, const char *key_path
 	}
 	in->fd = -1;
 	in->img.fd = -1;
+	in->cfg = cfg;
 	int l = mig_uri_listen(uri, &in->fd, &in->child, err, errlen);
 	if (l < 0 && in->fd < 0)
 		goto fail;
@@ -159,6 +161,12 @@ int mig_apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_sec
 	return ram_batch_apply(vm, in->batch, s->len, absent, in->scratch, err, errlen);
 }
 
+void mig_incoming_set_storage(struct mig_incoming *in, const char *dir, int user_disks)
+{
+	in->base_dir = dir;
+	in->user_disks = user_disks;
+}
+
 int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)
 {
 	/* A stand-in VM that is only RAM: batches land in our buffer. */
@@ -177,7 +185,22 @@ int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)
 				return -1;
 			continue;
 		}
+		if (s.id == VMS_ID_DISKS) {
+			if (blkmig_dst_setup(in, &s, err, errlen))
+				return -1;
+			continue;
+		}
+		if (s.id == VMS_ID_BLOCK_BATCH) {
+			if (blkmig_dst_batch(in, &s, err, errlen))
+				return -1;
+			continue;
+		}
 		if (s.id == VMS_ID_MACHINE) {
+			/* The copied disks are complete: the VM opens them next. */
+			if (blkmig_dst_close(in)) {
+				snprintf(err, errlen, "flushing the copied disks failed");
+				return -1;
+			}
 			in->machine = s;
 			return 0;
 		}
@@ -223,7 +246,10 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 		if (s.id == VMS_ID_POSTCOPY) {
 			/* The guest starts now; the rest of RAM follows. */
 			vm_set_guest_time(vm, ticks);
-			return postcopy_dst_start(in, vm, &s, err, errlen);
+			if (postcopy_dst_start(in, vm, &s, err, errlen))
+				return -1;
+			in->completed = true;
+			return 0;
 		}
 		snprintf(err, errlen, "migration stream: unexpected %s section (id %u) after the machine state",
 			 vms_section_name(s.id), s.id);
@@ -235,6 +261,7 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 		snprintf(err, errlen, "the source went away before the switch-over completed");
 		return -1;
 	}
+	in->completed = true;
 	return 0;
 }
 
@@ -250,6 +277,7 @@ void mig_incoming_close(struct mig_incoming *in)
 	if (!in)
 		return;
 	postcopy_dst_stop(in);
+	blkmig_dst_free(in, in->completed);
 	if (in->fd >= 0)
 		close(in->fd);
 	snap_close(&in->img);

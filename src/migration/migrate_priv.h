@@ -4,6 +4,7 @@
 #ifndef TERN_MIG_PRIV_H
 #define TERN_MIG_PRIV_H
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <pthread.h>
 #include "migration/migration.h"
@@ -38,10 +39,14 @@ struct migration {
 	int logging;                    /* the dirty log runs */
 	int disks_released;
 	int thread_joined;
-	char err[256];
+	bool copy_storage;              /* --copy-storage: the disks travel too */
+	struct blkmig_src *blk;         /* their copy (migration/blkmig.h) */
+	char err[640];
 };
 
 int64_t mig_now_us(void);
+/* The bandwidth cap: sleep until bytes more fit it. */
+void mig_pace(struct migration *m, uint64_t bytes);
 void mig_set_status(struct migration *m, enum mig_status s);
 /* Encode and send pages[0..n) as one batch, counting it; paced (the
  * bandwidth cap) unless urgent. -1 with m->err. */
@@ -54,7 +59,7 @@ int mig_wait_ack(struct migration *m);
  * destination has confirmed, mig_switch_done records the downtime (until
  * now) and its parts. */
 struct mig_switch {
-	int64_t t_down, ram_us, cpu_us, dev_us;
+	int64_t t_down, ram_us, cpu_us, dev_us, disk_us;
 	struct snap_dev_report devstate;
 };
 int mig_switch_begin(struct migration *m, int (*send_ram)(struct migration *),
@@ -78,6 +83,11 @@ struct mig_incoming {
 	uint8_t *scratch;               /* decompression */
 	uint8_t *batch;                 /* one batch as read, reused */
 	struct postcopy_dst *postcopy;  /* after a post-copy switch-over */
+	struct virt_config *cfg;        /* the machine, with the user's --disk */
+	const char *base_dir;           /* --base-dir: where copied disks' bases are */
+	int user_disks;                 /* disks named by --disk (may be created) */
+	struct blkmig_dst *blk;         /* storage migration targets */
+	bool completed;                 /* the guest runs here: keep the copies */
 };
 
 /* Read and apply one RAM batch section (absent: post-copy's bitmap, or

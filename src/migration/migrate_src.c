@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include "migration/migrate_priv.h"
 #include "migration/rampages.h"
+#include "migration/blkmig.h"
 #include "migration/mig_uri.h"
 #include "pki/tls.h"
 #include "core/ramlog.h"
@@ -66,6 +67,9 @@ json_t *mig_info_json(const struct mig_info *i)
 			"memory", (json_int_t)i->down_ram_ms, "cpu", (json_int_t)i->down_cpu_ms,
 			"devices", (json_int_t)i->down_dev_ms, "other", (json_int_t)i->down_other_ms));
 		json_object_set_new(j, "x-device-state", mig_devstate_json(&i->devstate));
+		if (i->disk_copy)
+			json_object_set_new(json_object_get(j, "x-downtime-breakdown"), "disk",
+					    json_integer(i->down_disk_ms));
 	} else {
 		json_object_set_new(j, "expected-downtime", json_integer(i->expected_downtime_ms));
 	}
@@ -75,6 +79,10 @@ json_t *mig_info_json(const struct mig_info *i)
 		"normal", (json_int_t)i->normal, "normal-bytes", (json_int_t)(i->normal * 4096),
 		"dirty-sync-count", (json_int_t)i->dirty_sync_count, "mbps", i->mbps,
 		"dirty-pages-rate", i->dirty_pages_rate));
+	if (i->disk_copy)       /* QEMU's block migration reported the same */
+		json_object_set_new(j, "disk", json_pack("{s:I,s:I,s:I}",
+			"transferred", (json_int_t)i->disk_transferred,
+			"remaining", (json_int_t)i->disk_remaining, "total", (json_int_t)i->disk_total));
 	json_object_set_new(j, "x-rounds", json_integer(i->rounds));
 	if (i->status == MIG_POSTCOPY_ACTIVE || i->postcopy_requests || i->postcopy_urgent_pages)
 		json_object_set_new(j, "x-postcopy", json_pack("{s:I,s:I}",
@@ -133,7 +141,7 @@ static void resume_vm(struct migration *m)
 }
 
 /* Apply the bandwidth cap: sleep until the bytes sent so far fit it. */
-static void pace(struct migration *m, uint64_t bytes)
+void mig_pace(struct migration *m, uint64_t bytes)
 {
 	m->bw_bytes += bytes;
 	if (!m->p.max_bandwidth)
@@ -167,7 +175,7 @@ int mig_send_batch(struct migration *m, const uint64_t *pages, uint32_t n, int u
 		m->info.remaining -= (uint64_t)n * 4096;
 	pthread_mutex_unlock(&m->lock);
 	if (!urgent)
-		pace(m, len);
+		mig_pace(m, len);
 	return 0;
 }
 
@@ -190,7 +198,7 @@ static int send_batch_parked(struct migration *m, const uint64_t *pages, uint32_
 	m->info.duplicate += st.pages_zero;
 	m->info.remaining -= m->info.remaining >= (uint64_t)n * 4096 ? (uint64_t)n * 4096 : m->info.remaining;
 	pthread_mutex_unlock(&m->lock);
-	pace(m, RAM_BATCH_HDR + st.raw_bytes);
+	mig_pace(m, RAM_BATCH_HDR + st.raw_bytes);
 	return 0;
 }
 
@@ -353,6 +361,13 @@ int mig_switch_begin(struct migration *m, int (*send_ram)(struct migration *),
 	if (send_ram(m))
 		return -1;
 	sw->ram_us = mig_now_us() - t_ram0;
+	/* The disks' last dirty chunks, before they are handed over. */
+	if (m->blk) {
+		int64_t t_disk0 = mig_now_us();
+		if (blkmig_src_final(m))
+			return -1;
+		sw->disk_us = mig_now_us() - t_disk0;
+	}
 	if (release_disks(m))
 		return -1;
 	if (snap_write_state_as(m->vm, &m->w, m->p.device_state, &sw->cpu_us, &sw->dev_us,
@@ -373,7 +388,8 @@ void mig_switch_done(struct migration *m, const struct mig_switch *sw, uint64_t 
 	m->info.down_ram_ms = sw->ram_us / 1000;
 	m->info.down_cpu_ms = sw->cpu_us / 1000;
 	m->info.down_dev_ms = sw->dev_us / 1000;
-	m->info.down_other_ms = (down - sw->ram_us - sw->cpu_us - sw->dev_us) / 1000;
+	m->info.down_disk_ms = sw->disk_us / 1000;
+	m->info.down_other_ms = (down - sw->ram_us - sw->cpu_us - sw->dev_us - sw->disk_us) / 1000;
 	m->info.devstate = sw->devstate;
 	m->info.transferred = m->w.off;
 	m->info.remaining = remaining;
@@ -436,23 +452,26 @@ static int precopy(struct migration *m)
 	bool trace = getenv("TERN_MIG_TRACE") != NULL;     /* per-round lines on stderr */
 	for (unsigned round = 1;; round++) {
 		int64_t t = mig_now_us();
-		int64_t bytes = send_pages(m);
-		if (bytes < 0)
+		int64_t bytes = send_pages(m), disk_bytes = 0;
+		if (bytes < 0 || (m->blk && (disk_bytes = blkmig_src_send(m)) < 0))
 			return -1;
 		int64_t dt = mig_now_us() - t;
 		uint64_t dirty = sync_dirty(m);
+		/* Chunks the guest wrote this round go at the next (or the
+		 * switch-over): they count toward the expected downtime. */
+		uint64_t disk_dirty = m->blk ? blkmig_src_harvest(m) : 0;
 		if (trace)
 			fprintf(stderr, "tern: migration round %u: %llu pages, %lld bytes in %lld us, "
 				"harvest %lld us, %llu dirty, throttle %d%%\n", round,
 				(unsigned long long)sent_pages, (long long)bytes, (long long)dt,
 				(long long)(mig_now_us() - t - dt), (unsigned long long)dirty,
 				atomic_load(&m->vm->throttle_pct));
-		double bw = dt > 0 ? (double)bytes / ((double)dt / 1e6) : 1e12;   /* bytes/s */
+		double bw = dt > 0 ? (double)(bytes + disk_bytes) / ((double)dt / 1e6) : 1e12;   /* bytes/s */
 		if (bw < 1e6)
 			bw = 1e6;
 		/* Bytes on the wire per dirty page (zero pages are markers). */
 		double per_page = sent_pages ? (double)bytes / (double)sent_pages : 4096;
-		double expected_ms = (double)dirty * per_page / bw * 1000;
+		double expected_ms = ((double)dirty * per_page + (double)disk_dirty * BLK_CHUNK) / bw * 1000;
 		pthread_mutex_lock(&m->lock);
 		m->info.rounds = round;
 		m->info.mbps = bw * 8 / 1e6;
@@ -487,7 +506,7 @@ static void postcopy_broke(struct migration *m)
 {
 	pthread_mutex_lock(&m->lock);
 	snprintf(m->info.error, sizeof(m->info.error),
-		 "post-copy failed after the switch-over: %s; the guest is paused here with all of its "
+		 "post-copy failed after the switch-over: %.300s; the guest is paused here with all of its "
 		 "memory as of the switch-over ('cont' runs it here again once the destination is gone)",
 		 m->err);
 	pthread_mutex_unlock(&m->lock);
@@ -517,6 +536,10 @@ static void *mig_thread(void *arg)
 	pthread_mutex_unlock(&m->lock);
 	mig_set_status(m, MIG_ACTIVE);
 	m->bw_t0 = mig_now_us();
+	/* Storage first, while the guest runs: its bulk is usually larger
+	 * than RAM, and what the guest writes meanwhile is logged. */
+	if (m->copy_storage && (blkmig_src_start(m) || blkmig_src_bulk(m)))
+		goto out;
 	if (m->p.mode == MIG_STOPCOPY || m->p.mode == MIG_POSTCOPY) {
 		/* Stop-and-copy sends everything now; post-copy switches over at
 		 * once and sends everything afterwards. */
@@ -553,6 +576,7 @@ out:
 		m->logging = 0;
 	}
 	atomic_store(&m->vm->throttle_pct, 0);
+	blkmig_src_stop(m);
 	if (ok && switched) {
 		postcopy_broke(m);
 	} else if (ok) {
@@ -583,12 +607,19 @@ out:
 struct migration *mig_start(struct vm *vm, const char *uri, const struct mig_params *p,
 			    const char *key_path, char *err, size_t errlen)
 {
+	return mig_start_storage(vm, uri, p, key_path, false, err, errlen);
+}
+
+struct migration *mig_start_storage(struct vm *vm, const char *uri, const struct mig_params *p,
+				    const char *key_path, bool copy_storage, char *err, size_t errlen)
+{
 	struct migration *m = calloc(1, sizeof(*m));
 	if (!m) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	m->vm = vm;
+	m->copy_storage = copy_storage;
 	m->p = *p;
 	m->fd = -1;
 	pthread_mutex_init(&m->lock, NULL);

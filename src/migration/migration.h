@@ -55,9 +55,15 @@ struct mig_info {
 	uint64_t ram_total, transferred, remaining, duplicate, normal, dirty_sync_count;
 	double mbps, dirty_pages_rate;
 	unsigned rounds, throttle_pct;
+	/* Storage migration: bytes of disk chunks to copy (what the disks'
+	 * own images held at the start), sent (on the wire) and still dirty;
+	 * the switch-over's share of the downtime. */
+	bool disk_copy;
+	uint64_t disk_total, disk_transferred, disk_remaining;
+	int64_t down_disk_ms;
 	/* Device state at switch-over, both forms measured (once completed). */
 	struct snap_dev_report devstate;
-	char error[512];
+	char error[640];
 };
 
 struct migration;
@@ -78,6 +84,10 @@ json_t *mig_caps_json(const struct mig_params *p);
  * err when it cannot even start. The VM must not be migrating already. */
 struct migration *mig_start(struct vm *vm, const char *uri, const struct mig_params *p,
 			    const char *key_path, char *err, size_t errlen);
+/* The same; with copy_storage the writable disks travel in the stream
+ * (migration/blkmig.h). */
+struct migration *mig_start_storage(struct vm *vm, const char *uri, const struct mig_params *p,
+				    const char *key_path, bool copy_storage, char *err, size_t errlen);
 void mig_cancel(struct migration *m);
 /* migrate-start-postcopy: switch a pre-copy migration to post-copy at the
  * end of its current round. -1 with err when no pre-copy is running. */
@@ -116,6 +126,12 @@ struct mig_incoming *mig_incoming_open(const char *uri, const char *key_path,
  * TLS 1.3, the source's certificate verified against tls_dir's CA. */
 struct mig_incoming *mig_incoming_open_tls(const char *uri, const char *key_path, const char *tls_dir,
 					   struct virt_config *cfg, char *err, size_t errlen);
+/* Storage migration: where the bases of copied disks are looked for
+ * (DIR/NAME, NAME the file name of the source's base; NULL: the source's
+ * own path; dir must outlive in), and how many of the configuration's
+ * disks the user named (--disk): only those may be created when missing,
+ * never a path the source chose. */
+void mig_incoming_set_storage(struct mig_incoming *in, const char *dir, int user_disks);
 int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen);
 int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_t errlen);
 /* The configuration's JSON, which the strings in cfg point into: the caller

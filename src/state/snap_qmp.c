@@ -71,7 +71,7 @@ static struct mig_params *params_of(struct qmp_ctx *ctx)
 
 /* A live migration over tcp:, unix:, exec: or fd:NAME (a getfd name; the
  * migration owns the descriptor from here). */
-static int migrate_live(struct qmp_ctx *ctx, const char *uri, struct qmp_error *err)
+static int migrate_live(struct qmp_ctx *ctx, const char *uri, bool copy_storage, struct qmp_error *err)
 {
 	struct vm *vm = ctx->vm;
 	struct mig_params *p = params_of(ctx);
@@ -98,7 +98,7 @@ static int migrate_live(struct qmp_ctx *ctx, const char *uri, struct qmp_error *
 		vm->migration = NULL;
 	}
 	char why[256];
-	vm->migration = mig_start(vm, uri, p, vm->migrate_key, why, sizeof(why));
+	vm->migration = mig_start_storage(vm, uri, p, vm->migrate_key, copy_storage, why, sizeof(why));
 	if (!vm->migration) {
 		if (fd >= 0)
 			close(fd);
@@ -208,9 +208,12 @@ int qmp_cmd_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 	const char *uri = json_string_value(json_object_get(args, "uri"));
 	if (!uri)
 		return qmp_fail(err, "GenericError", "Invalid parameter type for 'uri', expected: string");
-	if (json_is_true(json_object_get(args, "blk")) || json_is_true(json_object_get(args, "inc")))
-		return qmp_fail(err, "GenericError", "block migration (blk, inc) is not implemented: "
-				"disks must be on storage both hosts share");
+	/* Block migration: tern copies what each disk's own image holds over
+	 * a base the destination has (QEMU's inc); blk asks for the same. */
+	bool copy_storage = json_is_true(json_object_get(args, "blk")) || json_is_true(json_object_get(args, "inc"));
+	if (copy_storage && !mig_uri_is_stream(uri))
+		return qmp_fail(err, "GenericError", "block migration (blk, inc) needs a live migration "
+				"(tcp:, unix:, exec:, fd:), not a snapshot file");
 	if (json_is_true(json_object_get(args, "resume")))
 		return qmp_fail(err, "GenericError", "resuming a paused post-copy (resume) is not "
 				"implemented; 'cont' takes the guest back on the source");
@@ -220,7 +223,7 @@ int qmp_cmd_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 		return qmp_fail(err, "GenericError", "this VM is still receiving its memory by post-copy; "
 				"migrate or snapshot it once that completes");
 	if (mig_uri_is_stream(uri))
-		return migrate_live(ctx, uri, err);
+		return migrate_live(ctx, uri, copy_storage, err);
 	if (strncmp(uri, "file:", 5) || !uri[5])
 		return qmp_fail(err, "GenericError", "migration URIs are file:PATH, tcp:HOST:PORT, "
 				"unix:PATH, exec:CMD or fd:NAME");

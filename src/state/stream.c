@@ -35,6 +35,8 @@ const char *vms_section_name(uint32_t id)
 	case VMS_ID_RAM_BATCH: return "ram-batch";
 	case VMS_ID_POSTCOPY: return "postcopy";
 	case VMS_ID_DEVLOG: return "device-log";
+	case VMS_ID_DISKS: return "disks";
+	case VMS_ID_BLOCK_BATCH: return "block-batch";
 	default: return "unknown";
 	}
 }

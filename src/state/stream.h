@@ -28,6 +28,8 @@ enum {
 	VMS_ID_RAM_BATCH = 6,   /* live migration: a batch of pages (migration/rampages.h) */
 	VMS_ID_POSTCOPY = 8,    /* post-copy switch-over: bitmap of pages still on the source */
 	VMS_ID_DEVLOG = 7,      /* all devices as write logs + residues (state/devlog.h) */
+	VMS_ID_DISKS = 9,       /* storage migration: the disks copied, their bases (migration/blkmig.h) */
+	VMS_ID_BLOCK_BATCH = 10, /* storage migration: a batch of disk chunks */
 	VMS_ID_OPTIONAL = 0x8000,
 };
 

@@ -105,9 +105,9 @@ static uint8_t blk_zero_seg(struct virtio_blk *b, uint32_t type, const uint8_t *
 	if (!len)
 		return VIRTIO_BLK_S_OK;
 	if (type == VIRTIO_BLK_T_DISCARD)
-		r = b->disk->ops->discard(b->disk, off, len);
+		r = blk_discard(b->disk, off, len);
 	else
-		r = b->disk->ops->write_zeroes(b->disk, off, len, flags & VIRTIO_BLK_WZ_F_UNMAP);
+		r = blk_zeroes(b->disk, off, len, flags & VIRTIO_BLK_WZ_F_UNMAP);
 	return r ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 
@@ -174,7 +174,7 @@ static int blk_request(struct virtio_blk *b, struct virtq *vq, const struct virt
 			st = VIRTIO_BLK_S_IOERR;
 			break;
 		}
-		if (b->disk->ops->pwritev(b->disk, b->iov, build_iov(b, c, false, HDR_LEN, out_len),
+		if (blk_write(b->disk, b->iov, build_iov(b, c, false, HDR_LEN, out_len),
 					  sector * SECTOR))
 			st = VIRTIO_BLK_S_IOERR;
 		break;

@@ -1,7 +1,10 @@
 /* libFuzzer harness for the migration stream as a destination reads it
  * after the handshake: configuration, RAM batches (raw and zstd), the
  * machine, hart and device sections, more batches, then END or the
- * POSTCOPY section and the batches a post-copy receiver applies. The
+ * POSTCOPY section and the batches a post-copy receiver applies; and
+ * storage migration's DISKS and BLOCK_BATCH sections, written into a
+ * fresh raw target of 1 MiB + 4 KiB (a disk the harness adds when the configuration
+ * names none, as `tern run --disk` would). The
  * stream (checksums added, see fuzz_stream.h) arrives over a socket pair
  * from a writer thread, as from a source. It must be refused with a
  * message or loaded, never crash, hang or leak.
@@ -12,6 +15,7 @@
 #include "fuzz_stream.h"
 #include "migration/migrate_priv.h"
 #include "migration/rampages.h"
+#include "migration/blkmig.h"
 #include "state/snapshot.h"
 
 struct feeder {
@@ -45,23 +49,51 @@ static void put_batch(struct vms_writer *w, struct vm *vm, uint64_t first, uint3
 	vms_put_section(w, VMS_ID_RAM_BATCH, 0, 1, enc, len);
 }
 
+/* A short last chunk (16: 4 KiB) keeps seeds under libFuzzer's max_len. */
+#define FUZZ_DISK_SIZE ((1u << 20) + 4096)
+
+/* DISKS for disk 0 (raw, no base), then two block batches: chunk 16 (the
+ * last, 4 KiB) with data and chunk 15 as zeroes, then chunk 16 again as
+ * zeroes. */
+static void put_disks(struct vms_writer *w)
+{
+	uint8_t d[4 + 16] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+	uint64_t size = htole64(FUZZ_DISK_SIZE);
+	memcpy(d + 8, &size, 8);
+	vms_put_section(w, VMS_ID_DISKS, 0, 1, d, sizeof(d));
+	static uint8_t b[BLKMIG_HDR + 16 + 4096];
+	memset(b, 0, sizeof(b));
+	b[4] = 2;
+	uint64_t e0 = htole64(16 << 1), e1 = htole64(15 << 1 | 1);
+	memcpy(b + 8, &e0, 8);
+	memcpy(b + 16, &e1, 8);
+	memset(b + 24, 0x5a, 4096);
+	vms_put_section(w, VMS_ID_BLOCK_BATCH, 0, 1, b, sizeof(b));
+	b[4] = 1;
+	e0 = htole64(16 << 1 | 1);
+	memcpy(b + 8, &e0, 8);
+	vms_put_section(w, VMS_ID_BLOCK_BATCH, 0, 1, b, BLKMIG_HDR + 8);
+}
+
 static void write_seeds(struct fuzz_ctx *c, const char *dir)
 {
 	char err[256];
 	uint64_t npages = FUZZ_RAM_SIZE / 4096, words = (npages + 63) / 64;
 	for (unsigned p = 0; p < 8; p += 2)
 		memset(c->vm->ram + p * 4096, (int)(p + 7), 64 + p);
-	for (int post = 0; post < 2; post++) {
+	for (int post = 0; post < 3; post++) {
 		int fd = memfd_create("seed", 0);
 		struct vms_writer w;
 		int64_t cpu, dev;
 		if (vms_writer_init(&w, fd) || snap_write_config(c->vm, &w, err, sizeof(err)))
 			abort();
+		if (post == 2)
+			put_disks(&w);
 		put_batch(&w, c->vm, 0, 4, RAM_CODEC_NONE);
 		put_batch(&w, c->vm, 4, 2, RAM_CODEC_ZSTD);
 		if (snap_write_state_as(c->vm, &w, post ? SNAP_DEV_LOG : SNAP_DEV_SAVE, &cpu, &dev, NULL))
 			abort();
-		if (post) {
+		if (post == 1) {
 			uint64_t *bm = calloc(words, 8);
 			bm[0] = 0xc0;       /* pages 6 and 7 follow after the switch-over */
 			vms_put_section(&w, VMS_ID_POSTCOPY, 0, 1, bm, words * 8);
@@ -72,7 +104,7 @@ static void write_seeds(struct fuzz_ctx *c, const char *dir)
 		}
 		vms_writer_finish(&w);
 		vms_writer_cleanup(&w);
-		fuzz_write_seed(dir, post ? "seed-postcopy" : "seed-precopy", fd);
+		fuzz_write_seed(dir, post == 2 ? "seed-storage" : post ? "seed-postcopy" : "seed-precopy", fd);
 		close(fd);
 	}
 }
@@ -104,8 +136,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in->scratch = malloc(RAM_BATCH_RAW_MAX);
 	in->batch = malloc(RAM_BATCH_ENC_MAX);
 	err[0] = 0;
-	if (!snap_open_fd(&in->img, sv[0], "migration stream", &cfg, err, sizeof(err)) &&
-	    cfg.mem_size == FUZZ_RAM_SIZE && !mig_incoming_receive_ram(in, err, sizeof(err)) &&
+	/* Copies go to files of ours, never to a path the input names. */
+	char disks[VIRT_MAX_DISKS][64];
+	for (int i = 0; i < VIRT_MAX_DISKS; i++) {
+		snprintf(disks[i], sizeof(disks[i]), "/tmp/fuzz-migration-disk.%d.%d", (int)getpid(), i);
+		unlink(disks[i]);
+	}
+	in->cfg = &cfg;
+	in->user_disks = VIRT_MAX_DISKS;    /* as if given with --disk */
+	int ok = !snap_open_fd(&in->img, sv[0], "migration stream", &cfg, err, sizeof(err));
+	if (ok && !cfg.ndisks) {
+		cfg.ndisks = 1;
+		cfg.disks[0] = (struct virt_disk){ .format = "raw" };
+		cfg.disk_sizes[0] = FUZZ_DISK_SIZE;
+	}
+	for (int i = 0; ok && i < cfg.ndisks; i++)
+		cfg.disks[i].path = disks[i];
+	if (ok && cfg.mem_size == FUZZ_RAM_SIZE && !mig_incoming_receive_ram(in, err, sizeof(err)) &&
 	    !mig_incoming_finish(in, c->vm, err, sizeof(err)) && in->postcopy) {
 		/* Let the post-copy receiver take the rest (it stops at EOF). */
 		for (int i = 0; i < 200; i++) {
@@ -126,6 +173,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (in->ram == MAP_FAILED)
 		in->ram = NULL;
 	mig_incoming_close(in);     /* the image owns sv[0] and closes it */
+	for (int i = 0; i < VIRT_MAX_DISKS; i++)
+		unlink(disks[i]);   /* kept when the stream completed */
 	pthread_join(t, NULL);
 	close(sv[1]);
 	close(src);

@@ -217,7 +217,7 @@ done()
 class Cluster:
     """N hosts h1..hN as network namespaces on one bridge, one etcd."""
 
-    def __init__(self, tmp_path, n=3, tls=False, extra=()):
+    def __init__(self, tmp_path, n=3, tls=False, extra=(), host_extra=None):
         tag = f"{os.getpid() % 100000}"
         self.tmp = Path(tmp_path)
         self.brns = f"tb{tag}"
@@ -241,7 +241,7 @@ class Cluster:
                 subprocess.run(["rm", "-rf", str(sd)])
                 # Sockets per host: three hosts share this machine's /run/tern.
                 power = ["--power-cmd-standby", f"touch {sd}.standby", "--power-cmd-wake", f"touch {sd}.wake",
-                         "--qmp-dir", f"{sd}/qmp", *extra]
+                         "--qmp-dir", f"{sd}/qmp", *extra, *(host_extra(i) if host_extra else ())]
                 a = Agent(f"h{i}", f"{self.prefix}.{i}", 8006, sd, etcd=self.etcd_url, ns=self.nss[i - 1],
                           extra=power, log_dir=self.tmp,
                           tls_dir=self.pki / "hosts" / f"h{i}" if tls else None)
