@@ -148,6 +148,9 @@ void sbi_ecall(struct hart *h)
 	const uint64_t *a = &x[10];
 	struct sbiret r = { SBI_ERR_NOT_SUPPORTED, 0 };
 
+	h->n_sbi_calls++;
+	if (eid == EXT_LEGACY_SET_TIMER || (eid == EXT_TIME && fid == 0))
+		h->n_sbi_set_timer++;
 	switch (eid) {
 	case EXT_LEGACY_SET_TIMER:
 		h->stimecmp = a[0];

@@ -1,6 +1,6 @@
 /* The 'virt' board: assembles RAM, harts, PLIC, UART, RTC and syscon, loads
- * the images, and runs the harts round-robin on the vCPU thread, sleeping
- * in wfi until the next timer deadline or a kick. */
+ * the images, and handles the exits of the vCPU loop (core/vcpu.c): SBI
+ * calls, idle, pauses, resets and shutdown. */
 #define _GNU_SOURCE   /* gettid */
 #include <errno.h>
 #include <stdio.h>
@@ -11,14 +11,14 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
-#include <time.h>
 #include "machine/virt.h"
 #include "machine/boot.h"
 #include "machine/fdt.h"
 #include "core/vm.h"
 #include "core/evloop.h"
+#include "core/vcpu.h"
+#include "machine/sbi.h"
 #include "backend/chr.h"
-#include "cpu/csr.h"
 #include "cpu/dcache.h"
 #include "cpu/jit.h"
 #include "dev/plic.h"
@@ -37,8 +37,6 @@
 #include "net/net.h"
 #include <fcntl.h>
 #include <sys/stat.h>
-
-#define SLICE_INSNS 20000
 
 static void plic_to_hart(void *ctx, unsigned context, int level)
 {
@@ -415,24 +413,55 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 	return 0;
 }
 
-static int virt_run_loop(struct vm *vm, const struct virt_config *cfg);
-
-/* Sleep until the earliest timer deadline among idle harts, or a kick. */
-static void idle_wait(struct vm *vm, int64_t deadline_ns)
+static void poll_rtc(struct vm *vm)
 {
-	int64_t now_ns = host_mono_ns();
-	/* Wake at least once a second for the RTC alarm. */
-	if (deadline_ns > now_ns + 1000000000)
-		deadline_ns = now_ns + 1000000000;
-	if (deadline_ns <= now_ns)
-		return;
-	struct timespec ts = { deadline_ns / 1000000000, deadline_ns % 1000000000 };
-	pthread_mutex_lock(&vm->idle_lock);
-	while (!vm->kicked) {
-		if (pthread_cond_timedwait(&vm->idle_cond, &vm->idle_lock, &ts) == ETIMEDOUT)
+	pthread_mutex_lock(&vm->lock);
+	goldfish_rtc_poll(vm->rtc);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/* The board's side of the vCPU loop (core/vcpu.c): it answers SBI calls,
+ * polls the RTC, parks for pauses and serves resets. */
+static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
+{
+	struct vcpu v;
+	vcpu_init(&v, vm);
+	unsigned rounds = 0;
+	for (;;) {
+		bool host_reset = false;
+		switch (vcpu_run(&v)) {
+		case VCPU_EXIT_SBI:
+			sbi_ecall(v.hart);
+			continue;
+		case VCPU_EXIT_SLICE:
+			if (++rounds % 64 == 0)
+				poll_rtc(vm);
+			continue;
+		case VCPU_EXIT_IDLE:
+			poll_rtc(vm);
+			vcpu_idle(&v);
+			continue;
+		case VCPU_EXIT_PAUSE:
+			vm_pause_point(vm);
+			continue;
+		case VCPU_EXIT_HALTED:
+			snprintf(vm->exit_msg, sizeof(vm->exit_msg), "all harts stopped");
+			return VM_EXIT_ERROR;
+		case VCPU_EXIT_RESET:
+			host_reset = true;
 			break;
+		case VCPU_EXIT_SHUTDOWN: {
+			int why = atomic_load(&vm->exit_req);
+			if (why != VM_EXIT_RESET || !cfg->reboot_restart)
+				return why;
+			break;
+		}
+		}
+		if (reset_machine(vm, cfg))
+			return VM_EXIT_ERROR;
+		vm_event(vm, "RESET", host_reset ? "{\"guest\": false, \"reason\": \"host-qmp-system-reset\"}"
+					      : "{\"guest\": true, \"reason\": \"guest-reset\"}");
 	}
-	pthread_mutex_unlock(&vm->idle_lock);
 }
 
 int virt_run(struct vm *vm, const struct virt_config *cfg)
@@ -444,84 +473,6 @@ int virt_run(struct vm *vm, const struct virt_config *cfg)
 	pthread_cond_broadcast(&vm->park_cond);
 	pthread_mutex_unlock(&vm->idle_lock);
 	return why;
-}
-
-/* Auto-converge (live migration): after running for t ns, sleep
- * t * pct / (100 - pct), so the guest gets (100 - pct)% of the time. */
-static void throttle(struct vm *vm, int64_t *last)
-{
-	int pct = atomic_load(&vm->throttle_pct);
-	int64_t now = host_mono_ns();
-	if (*last && pct > 0 && pct < 100) {
-		int64_t ran = now - *last;
-		if (ran > 0 && ran < 100000000) {
-			int64_t ns = ran * pct / (100 - pct);
-			struct timespec ts = { ns / 1000000000, ns % 1000000000 };
-			nanosleep(&ts, NULL);
-		}
-	}
-	*last = host_mono_ns();
-}
-
-static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
-{
-	unsigned rtc_tick = 0;
-	int64_t throttle_t = 0;         /* when the last throttled slice ended */
-	for (;;) {
-		int why = atomic_load(&vm->exit_req);
-		bool host_reset = atomic_exchange(&vm->reset_req, 0);
-		if (host_reset || (why == VM_EXIT_RESET && cfg->reboot_restart)) {
-			if (reset_machine(vm, cfg))
-				return VM_EXIT_ERROR;
-			vm_event(vm, "RESET", host_reset ? "{\"guest\": false, \"reason\": \"host-qmp-system-reset\"}"
-						      : "{\"guest\": true, \"reason\": \"guest-reset\"}");
-			continue;
-		}
-		if (why != VM_RUNNING)
-			return why;
-		vm_pause_point(vm);
-		if (atomic_load(&vm->exit_req) != VM_RUNNING || atomic_load(&vm->reset_req))
-			continue;
-
-		atomic_store(&vm->kicked, 0);
-		int runnable = 0;
-		int64_t deadline = INT64_MAX;
-		for (int i = 0; i < vm->nharts; i++) {
-			struct hart *h = vm->harts[i];
-			if (h->hsm_state != HSM_STARTED)
-				continue;
-			if (h->wfi) {
-				if (csr_read_sip(h) & h->sie) {
-					h->wfi = false;
-				} else {
-					int64_t d = vm_time_to_host_ns(vm, h->stimecmp);
-					if ((h->sie & MIP_STIP) && d < deadline)
-						deadline = d;
-					continue;
-				}
-			}
-			runnable++;
-			hart_check_interrupts(h);
-			hart_run(h, SLICE_INSNS);
-		}
-		if (++rtc_tick % 64 == 0 || !runnable) {
-			pthread_mutex_lock(&vm->lock);
-			goldfish_rtc_poll(vm->rtc);
-			pthread_mutex_unlock(&vm->lock);
-		}
-		if (runnable && atomic_load(&vm->throttle_pct))
-			throttle(vm, &throttle_t);
-		if (!runnable) {
-			int any = 0;
-			for (int i = 0; i < vm->nharts; i++)
-				any |= vm->harts[i]->hsm_state == HSM_STARTED;
-			if (!any) {
-				snprintf(vm->exit_msg, sizeof(vm->exit_msg), "all harts stopped");
-				return VM_EXIT_ERROR;
-			}
-			idle_wait(vm, deadline);
-		}
-	}
 }
 
 void virt_destroy(struct vm *vm)
