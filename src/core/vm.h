@@ -114,6 +114,23 @@ struct vm {
 
 #define TIMEBASE_HZ 10000000ull
 
+/* What vm_init builds: the core a board puts its devices around. */
+struct vm_opts {
+	uint64_t ram_base, ram_size;
+	int nharts;                 /* 1..VM_MAX_HARTS */
+	size_t jit_bytes;           /* the block compiler's code buffer; 0: interpret only */
+};
+/* Set up *vm (zeroed first): anonymous zero RAM, the harts (reset and
+ * stopped), the decoded-code cache, the block compiler (when jit_bytes is
+ * set and it can be had), the locks, and guest time starting at 0. Returns
+ * 0, or -EINVAL / -ENOMEM with *vm torn down again. */
+int vm_init(struct vm *vm, const struct vm_opts *o);
+/* Undo vm_init, after the board has destroyed its devices. */
+void vm_fini(struct vm *vm);
+/* vm_init on the heap, for tests and tools: NULL with errno set. */
+struct vm *vm_new(const struct vm_opts *o);
+void vm_free(struct vm *vm);
+
 uint64_t vm_time(const struct vm *vm);          /* guest time in ticks */
 /* Host-monotonic ns at which guest time reaches ticks. */
 int64_t vm_time_to_host_ns(const struct vm *vm, uint64_t ticks);

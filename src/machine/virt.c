@@ -281,52 +281,24 @@ static int load_guest(struct vm *vm, const struct virt_config *cfg, char *err, s
 
 int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t errlen)
 {
-	memset(vm, 0, sizeof(*vm));
-	pthread_mutex_init(&vm->lock, NULL);
-	pthread_mutex_init(&vm->idle_lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&vm->idle_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_cond_init(&vm->park_cond, NULL);
-	vm->vcpu_running = 1;
-	vm->name = cfg->name;
-	vm->cfg = cfg;
-	vm->time_base_ns = host_mono_ns();
-
-	vm->ram_base = VIRT_RAM_BASE;
-	vm->ram_size = cfg->mem_size;
-	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
-		snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM: %s",
-			 (unsigned long long)(cfg->mem_size >> 20), strerror(errno));
-		return -1;
-	}
-	vm->ram_mergeable = cfg->mem_merge;
-	ram_merge_advise(vm, 0, vm->ram_size);
-	vm->dcache = dcache_new(vm->ram_size);
 	/* The block compiler is on unless TERN_JIT=off (the interpreter alone
 	 * is kept as a reference for differential tests). */
 	const char *jit_env = getenv("TERN_JIT");
-	if (!jit_env || strcmp(jit_env, "off"))
-		vm->jit = jit_new(JIT_CODE_BYTES);
-	if (!vm->dcache) {
-		snprintf(err, errlen, "out of memory");
+	struct vm_opts o = {
+		.ram_base = VIRT_RAM_BASE, .ram_size = cfg->mem_size, .nharts = cfg->cpus,
+		.jit_bytes = !jit_env || strcmp(jit_env, "off") ? JIT_CODE_BYTES : 0,
+	};
+	int rc = vm_init(vm, &o);
+	if (rc) {
+		snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM and %d harts: %s",
+			 (unsigned long long)(cfg->mem_size >> 20), cfg->cpus, strerror(-rc));
 		return -1;
 	}
-	vm->nharts = cfg->cpus;
-	for (int i = 0; i < vm->nharts; i++) {
-		vm->harts[i] = calloc(1, sizeof(struct hart));
-		if (!vm->harts[i]) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-	}
+	vm->name = cfg->name;
+	vm->cfg = cfg;
+	vm->ram_mergeable = cfg->mem_merge;
+	ram_merge_advise(vm, 0, vm->ram_size);
 
-	vm->signal_fd = -1;
 	vm->loop = evloop_new();
 	if (!vm->loop || watch_signals(vm)) {
 		snprintf(err, errlen, "cannot create the I/O event loop: %s", strerror(errno));
@@ -489,14 +461,7 @@ void virt_destroy(struct vm *vm)
 		evloop_free(vm->loop);
 	if (vm->signal_fd >= 0)
 		close(vm->signal_fd);
-	for (int i = 0; i < vm->nharts; i++)
-		hart_destroy(vm->harts[i]);
 	devlog_free(vm->devlog);
-	dcache_free(vm->dcache);
-	jit_free(vm->jit);
-	free((void *)vm->ram_discarded);
-	if (vm->ram)
-		munmap(vm->ram, vm->ram_size);
-	pthread_cond_destroy(&vm->park_cond);
-	memset(vm, 0, sizeof(*vm));
+	vm->devlog = NULL;
+	vm_fini(vm);
 }
