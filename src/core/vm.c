@@ -25,7 +25,6 @@ int vm_init(struct vm *vm, const struct vm_opts *o)
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&vm->park_cond, NULL);
 	vm->vcpu_running = 1;
-	vm->signal_fd = -1;
 	vm->time_base_ns = host_mono_ns();
 	vm->ram_base = o->ram_base;
 	vm->ram_size = o->ram_size;
@@ -67,7 +66,6 @@ void vm_fini(struct vm *vm)
 	pthread_mutex_destroy(&vm->idle_lock);
 	pthread_mutex_destroy(&vm->lock);
 	memset(vm, 0, sizeof(*vm));
-	vm->signal_fd = -1;
 }
 
 struct vm *vm_new(const struct vm_opts *o)

@@ -14,6 +14,7 @@ struct virt_config;
 struct mig_incoming;
 struct devlog;
 struct virtio_mmio;
+struct virt_board;
 
 #define VM_MAX_HARTS 8
 #define VM_MAX_MMIO 32
@@ -81,16 +82,13 @@ struct vm {
 	int64_t time_base_ns;
 	uint64_t time_offset;
 
-	/* Board devices (machine/virt.c owns them). */
+	/* The board (machine/virt.c) and the devices of it that the control
+	 * socket and snapshots reach here; it owns them all. */
+	struct virt_board *board;   /* the rest: UART, RTC, syscon, console, the vCPU loop */
 	struct plic *plic;
-	struct uart16550 *uart;
-	struct goldfish_rtc *rtc;
-	struct syscon *syscon;
 	struct virtio_mmio *power_button;   /* virtio-input, KEY_POWER (system_powerdown) */
 	struct virtio_mmio *balloon;     /* NULL without --balloon on */
 	struct evloop *loop;
-	struct chr *console;
-	int signal_fd;              /* SIGINT/SIGTERM/SIGHUP, read by the I/O loop */
 
 	/* Pausing (core/pause.c): the vCPU parks at a slice boundary while
 	 * pause_count > 0; guest time stands still while it is parked. */

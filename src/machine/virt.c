@@ -38,6 +38,20 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+/* The board: what the virt machine keeps beside the core VM (core/vm.h).
+ * The PLIC, the power button, the balloon and the I/O loop stay in struct
+ * vm for now, because the control socket and snapshots reach them there. */
+struct virt_board {
+	struct vm *vm;
+	struct uart16550 *uart;
+	struct goldfish_rtc *rtc;
+	struct syscon *syscon;
+	struct chr *console;
+	int signal_fd;              /* SIGINT/SIGTERM/SIGHUP, read by the I/O loop */
+	struct vcpu vcpu;           /* the vCPU loop that runs on virt_run's thread */
+	unsigned rounds;            /* vCPU rounds, for the RTC poll */
+};
+
 static void plic_to_hart(void *ctx, unsigned context, int level)
 {
 	struct vm *vm = ctx;
@@ -47,47 +61,48 @@ static void plic_to_hart(void *ctx, unsigned context, int level)
 
 static void uart_tx(void *ctx, const unsigned char *buf, size_t len)
 {
-	struct vm *vm = ctx;
-	if (vm->console)
-		chr_write(vm->console, buf, len);
+	struct virt_board *b = ctx;
+	if (b->console)
+		chr_write(b->console, buf, len);
 }
 
 static void uart_rx_ready(void *ctx)
 {
-	struct vm *vm = ctx;
-	if (vm->console)
-		chr_accept_input(vm->console);
+	struct virt_board *b = ctx;
+	if (b->console)
+		chr_accept_input(b->console);
 }
 
 static size_t console_input(void *opaque, const unsigned char *buf, size_t len)
 {
-	struct vm *vm = opaque;
-	pthread_mutex_lock(&vm->lock);
-	size_t room = uart16550_rx_space(vm->uart);
-	size_t n = uart16550_receive(vm->uart, buf, len < room ? len : room);
-	pthread_mutex_unlock(&vm->lock);
+	struct virt_board *b = opaque;
+	pthread_mutex_lock(&b->vm->lock);
+	size_t room = uart16550_rx_space(b->uart);
+	size_t n = uart16550_receive(b->uart, buf, len < room ? len : room);
+	pthread_mutex_unlock(&b->vm->lock);
 	return n;
 }
 
 static void console_quit(void *opaque)
 {
-	vm_request_exit(opaque, VM_EXIT_QUIT, "Ctrl-A x on the console");
+	struct virt_board *b = opaque;
+	vm_request_exit(b->vm, VM_EXIT_QUIT, "Ctrl-A x on the console");
 }
 
 /* SIGINT/SIGTERM/SIGHUP arrive on a signalfd in the I/O loop, so shutdown
  * is an ordinary exit request and the terminal is restored on the way out. */
 static void signal_ready(void *opaque, uint32_t events)
 {
-	struct vm *vm = opaque;
+	struct virt_board *b = opaque;
 	struct signalfd_siginfo si;
-	if (read(vm->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+	if (read(b->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "terminating on signal %u", si.ssi_signo);
-		vm_request_exit(vm, VM_EXIT_QUIT, msg);
+		vm_request_exit(b->vm, VM_EXIT_QUIT, msg);
 	}
 }
 
-static int watch_signals(struct vm *vm)
+static int watch_signals(struct virt_board *b)
 {
 	sigset_t set;
 	sigemptyset(&set);
@@ -97,10 +112,10 @@ static int watch_signals(struct vm *vm)
 	/* Blocked before the I/O thread starts, so every thread inherits it. */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return -1;
-	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (vm->signal_fd < 0)
+	b->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (b->signal_fd < 0)
 		return -1;
-	return evloop_add_fd(vm->loop, vm->signal_fd, EPOLLIN, signal_ready, vm);
+	return evloop_add_fd(b->vm->loop, b->signal_fd, EPOLLIN, signal_ready, b);
 }
 
 static void syscon_action(void *ctx, enum syscon_action a, unsigned code)
@@ -294,33 +309,41 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 			 (unsigned long long)(cfg->mem_size >> 20), cfg->cpus, strerror(-rc));
 		return -1;
 	}
+	struct virt_board *b = calloc(1, sizeof(*b));
+	if (!b) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	*b = (struct virt_board){ .vm = vm, .signal_fd = -1 };
+	vcpu_init(&b->vcpu, vm);
+	vm->board = b;
 	vm->name = cfg->name;
 	vm->cfg = cfg;
 	vm->ram_mergeable = cfg->mem_merge;
 	ram_merge_advise(vm, 0, vm->ram_size);
 
 	vm->loop = evloop_new();
-	if (!vm->loop || watch_signals(vm)) {
+	if (!vm->loop || watch_signals(b)) {
 		snprintf(err, errlen, "cannot create the I/O event loop: %s", strerror(errno));
 		return -1;
 	}
-	vm->console = chr_open(cfg->console ? cfg->console : "stdio", vm->loop, err, errlen);
-	if (!vm->console)
+	b->console = chr_open(cfg->console ? cfg->console : "stdio", vm->loop, err, errlen);
+	if (!b->console)
 		return -1;
 
 	vm->plic = plic_new(VIRT_PLIC_NDEV, vm->nharts, plic_to_hart, vm);
-	vm->uart = uart16550_new((struct irq_line){ plic_set_irq, vm->plic, VIRT_UART0_IRQ },
-				 uart_tx, uart_rx_ready, vm);
-	vm->rtc = goldfish_rtc_new((struct irq_line){ plic_set_irq, vm->plic, VIRT_RTC_IRQ });
-	vm->syscon = syscon_new(syscon_action, vm);
-	if (!vm->plic || !vm->uart || !vm->rtc || !vm->syscon) {
+	b->uart = uart16550_new((struct irq_line){ plic_set_irq, vm->plic, VIRT_UART0_IRQ },
+				uart_tx, uart_rx_ready, b);
+	b->rtc = goldfish_rtc_new((struct irq_line){ plic_set_irq, vm->plic, VIRT_RTC_IRQ });
+	b->syscon = syscon_new(syscon_action, vm);
+	if (!vm->plic || !b->uart || !b->rtc || !b->syscon) {
 		snprintf(err, errlen, "out of memory creating devices");
 		return -1;
 	}
-	vm_add_mmio(vm, VIRT_SYSCON_BASE, VIRT_SYSCON_SIZE, &syscon_ops, vm->syscon);
-	vm_add_mmio(vm, VIRT_RTC_BASE, VIRT_RTC_SIZE, &goldfish_rtc_ops, vm->rtc);
+	vm_add_mmio(vm, VIRT_SYSCON_BASE, VIRT_SYSCON_SIZE, &syscon_ops, b->syscon);
+	vm_add_mmio(vm, VIRT_RTC_BASE, VIRT_RTC_SIZE, &goldfish_rtc_ops, b->rtc);
 	vm_add_mmio(vm, VIRT_PLIC_BASE, VIRT_PLIC_SIZE, &plic_ops, vm->plic);
-	vm_add_mmio(vm, VIRT_UART0_BASE, VIRT_UART0_SIZE, &uart16550_ops, vm->uart);
+	vm_add_mmio(vm, VIRT_UART0_BASE, VIRT_UART0_SIZE, &uart16550_ops, b->uart);
 	if (attach_virtio(vm, cfg, err, errlen) || attach_power_button(vm, err, errlen))
 		return -1;
 	vm->on_resume = resume_nics;
@@ -334,7 +357,7 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	if (!cfg->incoming && load_guest(vm, cfg, err, errlen))
 		return -1;
 
-	chr_set_handlers(vm->console, console_input, console_quit, vm);
+	chr_set_handlers(b->console, console_input, console_quit, b);
 	if (evloop_start(vm->loop)) {
 		snprintf(err, errlen, "cannot start the I/O thread");
 		return -1;
@@ -346,11 +369,12 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 
 int virt_start_console(struct vm *vm, char *err, size_t errlen)
 {
-	if (chr_start(vm->console)) {
+	struct chr *console = vm->board->console;
+	if (chr_start(console)) {
 		snprintf(err, errlen, "cannot start the console");
 		return -1;
 	}
-	const char *where = chr_describe(vm->console);
+	const char *where = chr_describe(console);
 	if (where)
 		fprintf(stderr, "tern: console on %s\n", where);
 	return 0;
@@ -385,33 +409,32 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 	return 0;
 }
 
-static void poll_rtc(struct vm *vm)
+static void poll_rtc(struct virt_board *b)
 {
-	pthread_mutex_lock(&vm->lock);
-	goldfish_rtc_poll(vm->rtc);
-	pthread_mutex_unlock(&vm->lock);
+	pthread_mutex_lock(&b->vm->lock);
+	goldfish_rtc_poll(b->rtc);
+	pthread_mutex_unlock(&b->vm->lock);
 }
 
 /* The board's side of the vCPU loop (core/vcpu.c): it answers SBI calls,
  * polls the RTC, parks for pauses and serves resets. */
 static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
 {
-	struct vcpu v;
-	vcpu_init(&v, vm);
-	unsigned rounds = 0;
+	struct virt_board *b = vm->board;
+	struct vcpu *v = &b->vcpu;
 	for (;;) {
 		bool host_reset = false;
-		switch (vcpu_run(&v)) {
+		switch (vcpu_run(v)) {
 		case VCPU_EXIT_SBI:
-			sbi_ecall(v.hart);
+			sbi_ecall(v->hart, b->console);
 			continue;
 		case VCPU_EXIT_SLICE:
-			if (++rounds % 64 == 0)
-				poll_rtc(vm);
+			if (++b->rounds % 64 == 0)
+				poll_rtc(b);
 			continue;
 		case VCPU_EXIT_IDLE:
-			poll_rtc(vm);
-			vcpu_idle(&v);
+			poll_rtc(b);
+			vcpu_idle(v);
 			continue;
 		case VCPU_EXIT_PAUSE:
 			vm_pause_point(vm);
@@ -455,12 +478,15 @@ void virt_destroy(struct vm *vm)
 	for (int i = 0; i < vm->nmmio; i++)
 		if (vm->mmio[i].ops->destroy)
 			vm->mmio[i].ops->destroy(vm->mmio[i].dev);
-	if (vm->console)
-		chr_close(vm->console);
+	struct virt_board *b = vm->board;
+	if (b && b->console)
+		chr_close(b->console);
 	if (vm->loop)
 		evloop_free(vm->loop);
-	if (vm->signal_fd >= 0)
-		close(vm->signal_fd);
+	if (b && b->signal_fd >= 0)
+		close(b->signal_fd);
+	free(b);
+	vm->board = NULL;
 	devlog_free(vm->devlog);
 	vm->devlog = NULL;
 	vm_fini(vm);

@@ -20,7 +20,6 @@ static void builds_ram_and_stopped_harts(void **state)
 	assert_null(vm->harts[3]);
 	assert_non_null(vm->dcache);
 	assert_null(vm->jit);
-	assert_int_equal(vm->signal_fd, -1);
 	uint8_t *p = vm_ram_ptr(vm, 0x80000000ull + (2u << 20) - 8, 8);
 	assert_non_null(p);
 	assert_int_equal(p[7], 0);
