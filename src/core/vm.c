@@ -9,7 +9,6 @@
 #include "core/vm.h"
 #include "cpu/dcache.h"
 #include "cpu/jit.h"
-#include "state/devlog.h"
 
 int vm_init(struct vm *vm, const struct vm_opts *o)
 {
@@ -147,9 +146,35 @@ int vm_mmio_write(struct vm *vm, uint64_t pa, unsigned size, uint64_t val)
 	if (!r || !r->ops->write)
 		return -EFAULT;
 	pthread_mutex_lock(&vm->lock);
-	if (vm->devlog)
-		devlog_note(vm->devlog, (int)(r - vm->mmio), pa - r->base, size, val);
+	for (int i = 0; i < vm->nmmio_watch; i++)
+		vm->mmio_watch[i].write(vm->mmio_watch[i].ctx, (int)(r - vm->mmio), pa - r->base, size, val);
 	int ret = r->ops->write(r->dev, pa - r->base, size, val);
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+int vm_mmio_watch(struct vm *vm, const struct mmio_watch *w)
+{
+	int ret = -ENOSPC;
+	pthread_mutex_lock(&vm->lock);
+	if (vm->nmmio_watch < VM_MAX_MMIO_WATCHES) {
+		vm->mmio_watch[vm->nmmio_watch++] = *w;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+int vm_mmio_unwatch(struct vm *vm, const struct mmio_watch *w)
+{
+	int ret = -ENOENT;
+	pthread_mutex_lock(&vm->lock);
+	for (int i = 0; i < vm->nmmio_watch; i++)
+		if (vm->mmio_watch[i].write == w->write && vm->mmio_watch[i].ctx == w->ctx) {
+			vm->mmio_watch[i] = vm->mmio_watch[--vm->nmmio_watch];
+			ret = 0;
+			break;
+		}
 	pthread_mutex_unlock(&vm->lock);
 	return ret;
 }

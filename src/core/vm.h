@@ -25,6 +25,15 @@ struct mmio_region {
 	void *dev;
 };
 
+/* A watcher of guest writes on the MMIO bus (vm_mmio_watch): called before
+ * the device sees the write, with the VM lock held; region indexes vm->mmio.
+ * The device write log (state/devlog.c) is one. */
+struct mmio_watch {
+	void (*write)(void *ctx, int region, uint64_t off, unsigned size, uint64_t val);
+	void *ctx;
+};
+#define VM_MAX_MMIO_WATCHES 4
+
 /* Why the run loop stopped. */
 enum vm_exit { VM_RUNNING = 0, VM_EXIT_POWEROFF, VM_EXIT_RESET, VM_EXIT_QUIT, VM_EXIT_ERROR };
 
@@ -40,6 +49,8 @@ struct vm {
 
 	struct mmio_region mmio[VM_MAX_MMIO];
 	int nmmio;
+	struct mmio_watch mmio_watch[VM_MAX_MMIO_WATCHES];
+	int nmmio_watch;
 
 	struct hart *harts[VM_MAX_HARTS];
 	struct dcache *dcache;      /* decoded code pages, shared by the harts */
@@ -139,6 +150,11 @@ int vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size,
 /* MMIO dispatch; returns 0 or -EFAULT (unmapped or refused). */
 int vm_mmio_read(struct vm *vm, uint64_t pa, unsigned size, uint64_t *val);
 int vm_mmio_write(struct vm *vm, uint64_t pa, unsigned size, uint64_t val);
+/* Start or stop watching guest MMIO writes (any thread but the vCPU's, which
+ * holds the VM lock meanwhile). Return 0, -ENOSPC (too many watchers) or
+ * -ENOENT (no such watcher). */
+int vm_mmio_watch(struct vm *vm, const struct mmio_watch *w);
+int vm_mmio_unwatch(struct vm *vm, const struct mmio_watch *w);
 /* Post-copy: fetch the pages of [off, off+len) that have not arrived;
  * 0 once all are in place, -1 if they never will (core/ramlog.c). */
 int vm_ram_demand(const struct vm *vm, uint64_t off, uint64_t len);
