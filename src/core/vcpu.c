@@ -35,7 +35,7 @@ static enum vcpu_exit round_idle(struct vcpu *v)
 	for (int i = 0; i < vm->nharts; i++)
 		if (vm->harts[i]->hsm_state == HSM_STARTED) {
 			v->wake_ns = v->deadline_ns;
-			return VCPU_EXIT_IDLE;
+			return VCPU_EXIT_WFI;
 		}
 	return VCPU_EXIT_HALTED;
 }

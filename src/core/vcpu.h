@@ -20,7 +20,7 @@ enum vcpu_exit {
 				 * its pc is past it: answer it, then run again */
 	VCPU_EXIT_SLICE,        /* every runnable hart ran its slice: a point for
 				 * the board's periodic work (as KVM_EXIT_INTR) */
-	VCPU_EXIT_IDLE,         /* every started hart waits in wfi: the board may
+	VCPU_EXIT_WFI,          /* every started hart waits in wfi: the board may
 				 * poll its devices, then vcpu_idle() */
 	VCPU_EXIT_PAUSE,        /* a pause is asked for: park (vm_pause_point) */
 	VCPU_EXIT_RESET,        /* the host asked for a reset (vm->reset_req, now
@@ -40,7 +40,7 @@ struct vcpu {
 	int64_t throttle_t;     /* when the last throttled round ended */
 	/* The exit, valid after vcpu_run returned: */
 	struct hart *hart;      /* VCPU_EXIT_SBI: the calling hart */
-	int64_t wake_ns;        /* VCPU_EXIT_IDLE: host-monotonic time of the
+	int64_t wake_ns;        /* VCPU_EXIT_WFI: host-monotonic time of the
 				 * earliest timer deadline (INT64_MAX: none) */
 };
 
@@ -48,7 +48,7 @@ void vcpu_init(struct vcpu *v, struct vm *vm);
 /* Run the harts until an exit; see enum vcpu_exit. The VMM's requests
  * (reset, exit, pause) are looked at between rounds. */
 enum vcpu_exit vcpu_run(struct vcpu *v);
-/* After VCPU_EXIT_IDLE: sleep until v->wake_ns or a kick (vm_kick), at most
+/* After VCPU_EXIT_WFI: sleep until v->wake_ns or a kick (vm_kick), at most
  * a second. */
 void vcpu_idle(struct vcpu *v);
 #endif

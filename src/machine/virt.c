@@ -432,7 +432,7 @@ static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
 			if (++b->rounds % 64 == 0)
 				poll_rtc(b);
 			continue;
-		case VCPU_EXIT_IDLE:
+		case VCPU_EXIT_WFI:
 			poll_rtc(b);
 			vcpu_idle(v);
 			continue;

@@ -56,11 +56,11 @@ static void wfi_idles_until_the_timer(void **state)
 	start(f, code, 2, &v);
 	assert_int_equal(vcpu_run(&v), VCPU_EXIT_SLICE);   /* ran up to the wfi */
 	assert_true(f->h->wfi);
-	assert_int_equal(vcpu_run(&v), VCPU_EXIT_IDLE);
+	assert_int_equal(vcpu_run(&v), VCPU_EXIT_WFI);
 	assert_int_equal(v.wake_ns, INT64_MAX);            /* no timer enabled */
 	f->h->sie = MIP_STIP;
 	f->h->stimecmp = vm_time(f->vm) + TIMEBASE_HZ * 100;   /* in 100 s */
-	assert_int_equal(vcpu_run(&v), VCPU_EXIT_IDLE);
+	assert_int_equal(vcpu_run(&v), VCPU_EXIT_WFI);
 	assert_int_equal(v.wake_ns, vm_time_to_host_ns(f->vm, f->h->stimecmp));
 	/* A kick ends the sleep at once. */
 	v.wake_ns = host_mono_ns() + 5000000000ll;
