@@ -1,10 +1,93 @@
-/* VM-wide services: guest time, MMIO dispatch, vCPU kick, exit requests. */
+/* VM-wide services: construction, guest time, MMIO dispatch, vCPU kick,
+ * exit requests. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include <time.h>
+#include <sys/mman.h>
 #include "core/vm.h"
-#include "state/devlog.h"
+#include "cpu/dcache.h"
+#include "cpu/jit.h"
+
+int vm_init(struct vm *vm, const struct vm_opts *o)
+{
+	memset(vm, 0, sizeof(*vm));
+	if (o->nharts < 1 || o->nharts > VM_MAX_HARTS || !o->ram_size || o->ram_size % 4096)
+		return -EINVAL;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->idle_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* wfi sleeps to a monotonic deadline */
+	pthread_cond_init(&vm->idle_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&vm->park_cond, NULL);
+	vm->vcpu_running = 1;
+	vm->time_base_ns = host_mono_ns();
+	vm->ram_base = o->ram_base;
+	vm->ram_size = o->ram_size;
+	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		vm_fini(vm);
+		return -ENOMEM;
+	}
+	vm->dcache = dcache_new(vm->ram_size);
+	if (o->jit_bytes)
+		vm->jit = jit_new(o->jit_bytes);     /* none to be had: interpret */
+	vm->nharts = o->nharts;
+	for (int i = 0; i < vm->nharts; i++) {
+		vm->harts[i] = malloc(sizeof(struct hart));
+		if (vm->harts[i])
+			hart_reset(vm->harts[i], vm, i);
+	}
+	for (int i = 0; i < vm->nharts; i++)
+		if (!vm->dcache || !vm->harts[i]) {
+			vm_fini(vm);
+			return -ENOMEM;
+		}
+	return 0;
+}
+
+void vm_fini(struct vm *vm)
+{
+	for (int i = 0; i < vm->nharts; i++)
+		hart_destroy(vm->harts[i]);
+	dcache_free(vm->dcache);
+	jit_free(vm->jit);
+	free((void *)vm->ram_discarded);
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	pthread_cond_destroy(&vm->park_cond);
+	pthread_cond_destroy(&vm->idle_cond);
+	pthread_mutex_destroy(&vm->idle_lock);
+	pthread_mutex_destroy(&vm->lock);
+	memset(vm, 0, sizeof(*vm));
+}
+
+struct vm *vm_new(const struct vm_opts *o)
+{
+	struct vm *vm = malloc(sizeof(*vm));
+	if (!vm)
+		return NULL;
+	int rc = vm_init(vm, o);
+	if (rc) {
+		free(vm);
+		errno = -rc;
+		return NULL;
+	}
+	return vm;
+}
+
+void vm_free(struct vm *vm)
+{
+	if (!vm)
+		return;
+	vm_fini(vm);
+	free(vm);
+}
 
 int64_t host_mono_ns(void)
 {
@@ -63,9 +146,35 @@ int vm_mmio_write(struct vm *vm, uint64_t pa, unsigned size, uint64_t val)
 	if (!r || !r->ops->write)
 		return -EFAULT;
 	pthread_mutex_lock(&vm->lock);
-	if (vm->devlog)
-		devlog_note(vm->devlog, (int)(r - vm->mmio), pa - r->base, size, val);
+	for (int i = 0; i < vm->nmmio_watch; i++)
+		vm->mmio_watch[i].write(vm->mmio_watch[i].ctx, (int)(r - vm->mmio), pa - r->base, size, val);
 	int ret = r->ops->write(r->dev, pa - r->base, size, val);
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+int vm_mmio_watch(struct vm *vm, const struct mmio_watch *w)
+{
+	int ret = -ENOSPC;
+	pthread_mutex_lock(&vm->lock);
+	if (vm->nmmio_watch < VM_MAX_MMIO_WATCHES) {
+		vm->mmio_watch[vm->nmmio_watch++] = *w;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+int vm_mmio_unwatch(struct vm *vm, const struct mmio_watch *w)
+{
+	int ret = -ENOENT;
+	pthread_mutex_lock(&vm->lock);
+	for (int i = 0; i < vm->nmmio_watch; i++)
+		if (vm->mmio_watch[i].write == w->write && vm->mmio_watch[i].ctx == w->ctx) {
+			vm->mmio_watch[i] = vm->mmio_watch[--vm->nmmio_watch];
+			ret = 0;
+			break;
+		}
 	pthread_mutex_unlock(&vm->lock);
 	return ret;
 }

@@ -14,6 +14,7 @@ struct virt_config;
 struct mig_incoming;
 struct devlog;
 struct virtio_mmio;
+struct virt_board;
 
 #define VM_MAX_HARTS 8
 #define VM_MAX_MMIO 32
@@ -23,6 +24,15 @@ struct mmio_region {
 	const struct dev_ops *ops;
 	void *dev;
 };
+
+/* A watcher of guest writes on the MMIO bus (vm_mmio_watch): called before
+ * the device sees the write, with the VM lock held; region indexes vm->mmio.
+ * The device write log (state/devlog.c) is one. */
+struct mmio_watch {
+	void (*write)(void *ctx, int region, uint64_t off, unsigned size, uint64_t val);
+	void *ctx;
+};
+#define VM_MAX_MMIO_WATCHES 4
 
 /* Why the run loop stopped. */
 enum vm_exit { VM_RUNNING = 0, VM_EXIT_POWEROFF, VM_EXIT_RESET, VM_EXIT_QUIT, VM_EXIT_ERROR };
@@ -39,6 +49,8 @@ struct vm {
 
 	struct mmio_region mmio[VM_MAX_MMIO];
 	int nmmio;
+	struct mmio_watch mmio_watch[VM_MAX_MMIO_WATCHES];
+	int nmmio_watch;
 
 	struct hart *harts[VM_MAX_HARTS];
 	struct dcache *dcache;      /* decoded code pages, shared by the harts */
@@ -81,16 +93,13 @@ struct vm {
 	int64_t time_base_ns;
 	uint64_t time_offset;
 
-	/* Board devices (machine/virt.c owns them). */
+	/* The board (machine/virt.c) and the devices of it that the control
+	 * socket and snapshots reach here; it owns them all. */
+	struct virt_board *board;   /* the rest: UART, RTC, syscon, console, the vCPU loop */
 	struct plic *plic;
-	struct uart16550 *uart;
-	struct goldfish_rtc *rtc;
-	struct syscon *syscon;
 	struct virtio_mmio *power_button;   /* virtio-input, KEY_POWER (system_powerdown) */
 	struct virtio_mmio *balloon;     /* NULL without --balloon on */
 	struct evloop *loop;
-	struct chr *console;
-	int signal_fd;              /* SIGINT/SIGTERM/SIGHUP, read by the I/O loop */
 
 	/* Pausing (core/pause.c): the vCPU parks at a slice boundary while
 	 * pause_count > 0; guest time stands still while it is parked. */
@@ -114,6 +123,23 @@ struct vm {
 
 #define TIMEBASE_HZ 10000000ull
 
+/* What vm_init builds: the core a board puts its devices around. */
+struct vm_opts {
+	uint64_t ram_base, ram_size;
+	int nharts;                 /* 1..VM_MAX_HARTS */
+	size_t jit_bytes;           /* the block compiler's code buffer; 0: interpret only */
+};
+/* Set up *vm (zeroed first): anonymous zero RAM, the harts (reset and
+ * stopped), the decoded-code cache, the block compiler (when jit_bytes is
+ * set and it can be had), the locks, and guest time starting at 0. Returns
+ * 0, or -EINVAL / -ENOMEM with *vm torn down again. */
+int vm_init(struct vm *vm, const struct vm_opts *o);
+/* Undo vm_init, after the board has destroyed its devices. */
+void vm_fini(struct vm *vm);
+/* vm_init on the heap, for tests and tools: NULL with errno set. */
+struct vm *vm_new(const struct vm_opts *o);
+void vm_free(struct vm *vm);
+
 uint64_t vm_time(const struct vm *vm);          /* guest time in ticks */
 /* Host-monotonic ns at which guest time reaches ticks. */
 int64_t vm_time_to_host_ns(const struct vm *vm, uint64_t ticks);
@@ -124,6 +150,11 @@ int vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size,
 /* MMIO dispatch; returns 0 or -EFAULT (unmapped or refused). */
 int vm_mmio_read(struct vm *vm, uint64_t pa, unsigned size, uint64_t *val);
 int vm_mmio_write(struct vm *vm, uint64_t pa, unsigned size, uint64_t val);
+/* Start or stop watching guest MMIO writes (any thread but the vCPU's, which
+ * holds the VM lock meanwhile). Return 0, -ENOSPC (too many watchers) or
+ * -ENOENT (no such watcher). */
+int vm_mmio_watch(struct vm *vm, const struct mmio_watch *w);
+int vm_mmio_unwatch(struct vm *vm, const struct mmio_watch *w);
 /* Post-copy: fetch the pages of [off, off+len) that have not arrived;
  * 0 once all are in place, -1 if they never will (core/ramlog.c). */
 int vm_ram_demand(const struct vm *vm, uint64_t off, uint64_t len);

@@ -14,15 +14,10 @@
 #include "cpu/jit.h"
 #include "cpu/rvc.h"
 #include "cpu/cmo.h"
-#include "machine/sbi.h"
 #include "core/vm.h"
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
-
-
-/* The SBI TIME extension ("TIME"), counted for TERN_CPU_STATS. */
-#define SBI_EXT_TIME 0x54494d45ull
 
 /* Outcome of the generic executor. */
 enum { EX_NEXT, EX_TRAP, EX_END };
@@ -377,10 +372,7 @@ static int exec_system(struct hart *h, uint32_t insn, uint32_t bits, uint64_t *n
 				hart_trap(h, EXC_ECALL_U, 0);
 				return EX_TRAP;
 			}
-			h->n_sbi_calls++;
-			if (x[17] == 0 || (x[17] == SBI_EXT_TIME && x[16] == 0))
-				h->n_sbi_set_timer++;       /* legacy or TIME set_timer */
-			sbi_ecall(h);
+			h->exit = HART_EXIT_SBI;    /* an SBI call: the VMM's */
 			return EX_END;
 		}
 		if (insn == 0x00100073) {                      /* ebreak: stval 0, as QEMU */

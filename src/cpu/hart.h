@@ -65,6 +65,10 @@ struct tlb_entry {
 	uintptr_t addend;
 };
 
+/* Why hart_run stopped for the VMM (h->exit). The vCPU loop (core/vcpu.c)
+ * reads it after hart_run, clears it and returns the matching exit. */
+enum hart_exit { HART_EXIT_NONE = 0, HART_EXIT_SBI };
+
 /* SBI HSM states */
 enum { HSM_STARTED = 0, HSM_STOPPED = 1, HSM_START_PENDING = 2,
        HSM_STOP_PENDING = 3, HSM_SUSPENDED = 4 };
@@ -111,6 +115,7 @@ struct hart {
 	int id;
 	_Atomic int hsm_state;
 	bool wfi;               /* parked in wfi until an interrupt is pending */
+	int exit;               /* enum hart_exit: what the last hart_run left to the VMM */
 	uint64_t start_addr, start_opaque;   /* HSM hart_start arguments */
 	struct vm *vm;
 };
@@ -122,7 +127,11 @@ void hart_reset(struct hart *h, struct vm *vm, int id);
  * environment has TERN_CPU_STATS set. */
 void hart_destroy(struct hart *h);
 void hart_tlb_flush(struct hart *h);
-/* Execute up to n instructions (or until wfi/trap-to-VMM). Returns count. */
+/* Execute up to n instructions, or until a wfi, an instruction that ends the
+ * slice (sret, sfence.vma, ...) or one the VMM must handle: an ecall from
+ * S-mode stops with h->exit = HART_EXIT_SBI and pc past the ecall, its
+ * arguments in a0-a7 (the board answers it: machine/sbi.c). Returns the
+ * count. */
 uint64_t hart_run(struct hart *h, uint64_t n);
 /* Take an exception or interrupt (cause bit 63) into S-mode. */
 void hart_trap(struct hart *h, uint64_t cause, uint64_t tval);

@@ -110,7 +110,8 @@ static struct sbiret hsm_call(struct hart *h, uint64_t fid, const uint64_t *a)
 	return r;
 }
 
-static struct sbiret dbcn_call(struct hart *h, uint64_t fid, const uint64_t *a)
+static struct sbiret dbcn_call(struct hart *h, struct chr *console, uint64_t fid,
+			       const uint64_t *a)
 {
 	struct vm *vm = h->vm;
 	struct sbiret r = { SBI_SUCCESS, 0 };
@@ -118,8 +119,8 @@ static struct sbiret dbcn_call(struct hart *h, uint64_t fid, const uint64_t *a)
 	case 0: {   /* console_write(num_bytes, base_lo, base_hi) */
 		uint8_t *p = vm_ram_ptr(vm, a[1], a[0]);
 		if (a[2] || !p) { r.error = SBI_ERR_INVALID_PARAM; break; }
-		if (vm->console)
-			chr_write(vm->console, p, a[0]);
+		if (console)
+			chr_write(console, p, a[0]);
 		r.value = a[0];
 		break;
 	}
@@ -130,8 +131,8 @@ static struct sbiret dbcn_call(struct hart *h, uint64_t fid, const uint64_t *a)
 	}
 	case 2: {   /* console_write_byte */
 		unsigned char c = (unsigned char)a[0];
-		if (vm->console)
-			chr_write(vm->console, &c, 1);
+		if (console)
+			chr_write(console, &c, 1);
 		break;
 	}
 	default:
@@ -140,7 +141,7 @@ static struct sbiret dbcn_call(struct hart *h, uint64_t fid, const uint64_t *a)
 	return r;
 }
 
-void sbi_ecall(struct hart *h)
+void sbi_ecall(struct hart *h, struct chr *console)
 {
 	struct vm *vm = h->vm;
 	uint64_t *x = h->x;
@@ -148,6 +149,9 @@ void sbi_ecall(struct hart *h)
 	const uint64_t *a = &x[10];
 	struct sbiret r = { SBI_ERR_NOT_SUPPORTED, 0 };
 
+	h->n_sbi_calls++;
+	if (eid == EXT_LEGACY_SET_TIMER || (eid == EXT_TIME && fid == 0))
+		h->n_sbi_set_timer++;
 	switch (eid) {
 	case EXT_LEGACY_SET_TIMER:
 		h->stimecmp = a[0];
@@ -155,8 +159,8 @@ void sbi_ecall(struct hart *h)
 		return;
 	case EXT_LEGACY_PUTCHAR: {
 		unsigned char c = (unsigned char)a[0];
-		if (vm->console)
-			chr_write(vm->console, &c, 1);
+		if (console)
+			chr_write(console, &c, 1);
 		x[10] = 0;
 		return;
 	}
@@ -209,7 +213,7 @@ void sbi_ecall(struct hart *h)
 		r.error = SBI_SUCCESS;
 		break;
 	case EXT_DBCN:
-		r = dbcn_call(h, fid, a);
+		r = dbcn_call(h, console, fid, a);
 		break;
 	}
 	x[10] = (uint64_t)r.error;

@@ -1,6 +1,6 @@
 /* The 'virt' board: assembles RAM, harts, PLIC, UART, RTC and syscon, loads
- * the images, and runs the harts round-robin on the vCPU thread, sleeping
- * in wfi until the next timer deadline or a kick. */
+ * the images, and handles the exits of the vCPU loop (core/vcpu.c): SBI
+ * calls, idle, pauses, resets and shutdown. */
 #define _GNU_SOURCE   /* gettid */
 #include <errno.h>
 #include <stdio.h>
@@ -11,14 +11,14 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
-#include <time.h>
 #include "machine/virt.h"
 #include "machine/boot.h"
 #include "machine/fdt.h"
 #include "core/vm.h"
 #include "core/evloop.h"
+#include "core/vcpu.h"
+#include "machine/sbi.h"
 #include "backend/chr.h"
-#include "cpu/csr.h"
 #include "cpu/dcache.h"
 #include "cpu/jit.h"
 #include "dev/plic.h"
@@ -38,7 +38,19 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#define SLICE_INSNS 20000
+/* The board: what the virt machine keeps beside the core VM (core/vm.h).
+ * The PLIC, the power button, the balloon and the I/O loop stay in struct
+ * vm for now, because the control socket and snapshots reach them there. */
+struct virt_board {
+	struct vm *vm;
+	struct uart16550 *uart;
+	struct goldfish_rtc *rtc;
+	struct syscon *syscon;
+	struct chr *console;
+	int signal_fd;              /* SIGINT/SIGTERM/SIGHUP, read by the I/O loop */
+	struct vcpu vcpu;           /* the vCPU loop that runs on virt_run's thread */
+	unsigned rounds;            /* vCPU rounds, for the RTC poll */
+};
 
 static void plic_to_hart(void *ctx, unsigned context, int level)
 {
@@ -49,47 +61,48 @@ static void plic_to_hart(void *ctx, unsigned context, int level)
 
 static void uart_tx(void *ctx, const unsigned char *buf, size_t len)
 {
-	struct vm *vm = ctx;
-	if (vm->console)
-		chr_write(vm->console, buf, len);
+	struct virt_board *b = ctx;
+	if (b->console)
+		chr_write(b->console, buf, len);
 }
 
 static void uart_rx_ready(void *ctx)
 {
-	struct vm *vm = ctx;
-	if (vm->console)
-		chr_accept_input(vm->console);
+	struct virt_board *b = ctx;
+	if (b->console)
+		chr_accept_input(b->console);
 }
 
 static size_t console_input(void *opaque, const unsigned char *buf, size_t len)
 {
-	struct vm *vm = opaque;
-	pthread_mutex_lock(&vm->lock);
-	size_t room = uart16550_rx_space(vm->uart);
-	size_t n = uart16550_receive(vm->uart, buf, len < room ? len : room);
-	pthread_mutex_unlock(&vm->lock);
+	struct virt_board *b = opaque;
+	pthread_mutex_lock(&b->vm->lock);
+	size_t room = uart16550_rx_space(b->uart);
+	size_t n = uart16550_receive(b->uart, buf, len < room ? len : room);
+	pthread_mutex_unlock(&b->vm->lock);
 	return n;
 }
 
 static void console_quit(void *opaque)
 {
-	vm_request_exit(opaque, VM_EXIT_QUIT, "Ctrl-A x on the console");
+	struct virt_board *b = opaque;
+	vm_request_exit(b->vm, VM_EXIT_QUIT, "Ctrl-A x on the console");
 }
 
 /* SIGINT/SIGTERM/SIGHUP arrive on a signalfd in the I/O loop, so shutdown
  * is an ordinary exit request and the terminal is restored on the way out. */
 static void signal_ready(void *opaque, uint32_t events)
 {
-	struct vm *vm = opaque;
+	struct virt_board *b = opaque;
 	struct signalfd_siginfo si;
-	if (read(vm->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+	if (read(b->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "terminating on signal %u", si.ssi_signo);
-		vm_request_exit(vm, VM_EXIT_QUIT, msg);
+		vm_request_exit(b->vm, VM_EXIT_QUIT, msg);
 	}
 }
 
-static int watch_signals(struct vm *vm)
+static int watch_signals(struct virt_board *b)
 {
 	sigset_t set;
 	sigemptyset(&set);
@@ -99,10 +112,10 @@ static int watch_signals(struct vm *vm)
 	/* Blocked before the I/O thread starts, so every thread inherits it. */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return -1;
-	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (vm->signal_fd < 0)
+	b->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (b->signal_fd < 0)
 		return -1;
-	return evloop_add_fd(vm->loop, vm->signal_fd, EPOLLIN, signal_ready, vm);
+	return evloop_add_fd(b->vm->loop, b->signal_fd, EPOLLIN, signal_ready, b);
 }
 
 static void syscon_action(void *ctx, enum syscon_action a, unsigned code)
@@ -283,74 +296,54 @@ static int load_guest(struct vm *vm, const struct virt_config *cfg, char *err, s
 
 int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t errlen)
 {
-	memset(vm, 0, sizeof(*vm));
-	pthread_mutex_init(&vm->lock, NULL);
-	pthread_mutex_init(&vm->idle_lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&vm->idle_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_cond_init(&vm->park_cond, NULL);
-	vm->vcpu_running = 1;
-	vm->name = cfg->name;
-	vm->cfg = cfg;
-	vm->time_base_ns = host_mono_ns();
-
-	vm->ram_base = VIRT_RAM_BASE;
-	vm->ram_size = cfg->mem_size;
-	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
-		snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM: %s",
-			 (unsigned long long)(cfg->mem_size >> 20), strerror(errno));
-		return -1;
-	}
-	vm->ram_mergeable = cfg->mem_merge;
-	ram_merge_advise(vm, 0, vm->ram_size);
-	vm->dcache = dcache_new(vm->ram_size);
 	/* The block compiler is on unless TERN_JIT=off (the interpreter alone
 	 * is kept as a reference for differential tests). */
 	const char *jit_env = getenv("TERN_JIT");
-	if (!jit_env || strcmp(jit_env, "off"))
-		vm->jit = jit_new(JIT_CODE_BYTES);
-	if (!vm->dcache) {
+	struct vm_opts o = {
+		.ram_base = VIRT_RAM_BASE, .ram_size = cfg->mem_size, .nharts = cfg->cpus,
+		.jit_bytes = !jit_env || strcmp(jit_env, "off") ? JIT_CODE_BYTES : 0,
+	};
+	int rc = vm_init(vm, &o);
+	if (rc) {
+		snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM and %d harts: %s",
+			 (unsigned long long)(cfg->mem_size >> 20), cfg->cpus, strerror(-rc));
+		return -1;
+	}
+	struct virt_board *b = calloc(1, sizeof(*b));
+	if (!b) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	vm->nharts = cfg->cpus;
-	for (int i = 0; i < vm->nharts; i++) {
-		vm->harts[i] = calloc(1, sizeof(struct hart));
-		if (!vm->harts[i]) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-	}
+	*b = (struct virt_board){ .vm = vm, .signal_fd = -1 };
+	vcpu_init(&b->vcpu, vm);
+	vm->board = b;
+	vm->name = cfg->name;
+	vm->cfg = cfg;
+	vm->ram_mergeable = cfg->mem_merge;
+	ram_merge_advise(vm, 0, vm->ram_size);
 
-	vm->signal_fd = -1;
 	vm->loop = evloop_new();
-	if (!vm->loop || watch_signals(vm)) {
+	if (!vm->loop || watch_signals(b)) {
 		snprintf(err, errlen, "cannot create the I/O event loop: %s", strerror(errno));
 		return -1;
 	}
-	vm->console = chr_open(cfg->console ? cfg->console : "stdio", vm->loop, err, errlen);
-	if (!vm->console)
+	b->console = chr_open(cfg->console ? cfg->console : "stdio", vm->loop, err, errlen);
+	if (!b->console)
 		return -1;
 
 	vm->plic = plic_new(VIRT_PLIC_NDEV, vm->nharts, plic_to_hart, vm);
-	vm->uart = uart16550_new((struct irq_line){ plic_set_irq, vm->plic, VIRT_UART0_IRQ },
-				 uart_tx, uart_rx_ready, vm);
-	vm->rtc = goldfish_rtc_new((struct irq_line){ plic_set_irq, vm->plic, VIRT_RTC_IRQ });
-	vm->syscon = syscon_new(syscon_action, vm);
-	if (!vm->plic || !vm->uart || !vm->rtc || !vm->syscon) {
+	b->uart = uart16550_new((struct irq_line){ plic_set_irq, vm->plic, VIRT_UART0_IRQ },
+				uart_tx, uart_rx_ready, b);
+	b->rtc = goldfish_rtc_new((struct irq_line){ plic_set_irq, vm->plic, VIRT_RTC_IRQ });
+	b->syscon = syscon_new(syscon_action, vm);
+	if (!vm->plic || !b->uart || !b->rtc || !b->syscon) {
 		snprintf(err, errlen, "out of memory creating devices");
 		return -1;
 	}
-	vm_add_mmio(vm, VIRT_SYSCON_BASE, VIRT_SYSCON_SIZE, &syscon_ops, vm->syscon);
-	vm_add_mmio(vm, VIRT_RTC_BASE, VIRT_RTC_SIZE, &goldfish_rtc_ops, vm->rtc);
+	vm_add_mmio(vm, VIRT_SYSCON_BASE, VIRT_SYSCON_SIZE, &syscon_ops, b->syscon);
+	vm_add_mmio(vm, VIRT_RTC_BASE, VIRT_RTC_SIZE, &goldfish_rtc_ops, b->rtc);
 	vm_add_mmio(vm, VIRT_PLIC_BASE, VIRT_PLIC_SIZE, &plic_ops, vm->plic);
-	vm_add_mmio(vm, VIRT_UART0_BASE, VIRT_UART0_SIZE, &uart16550_ops, vm->uart);
+	vm_add_mmio(vm, VIRT_UART0_BASE, VIRT_UART0_SIZE, &uart16550_ops, b->uart);
 	if (attach_virtio(vm, cfg, err, errlen) || attach_power_button(vm, err, errlen))
 		return -1;
 	vm->on_resume = resume_nics;
@@ -364,7 +357,7 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	if (!cfg->incoming && load_guest(vm, cfg, err, errlen))
 		return -1;
 
-	chr_set_handlers(vm->console, console_input, console_quit, vm);
+	chr_set_handlers(b->console, console_input, console_quit, b);
 	if (evloop_start(vm->loop)) {
 		snprintf(err, errlen, "cannot start the I/O thread");
 		return -1;
@@ -376,11 +369,12 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 
 int virt_start_console(struct vm *vm, char *err, size_t errlen)
 {
-	if (chr_start(vm->console)) {
+	struct chr *console = vm->board->console;
+	if (chr_start(console)) {
 		snprintf(err, errlen, "cannot start the console");
 		return -1;
 	}
-	const char *where = chr_describe(vm->console);
+	const char *where = chr_describe(console);
 	if (where)
 		fprintf(stderr, "tern: console on %s\n", where);
 	return 0;
@@ -415,24 +409,54 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 	return 0;
 }
 
-static int virt_run_loop(struct vm *vm, const struct virt_config *cfg);
-
-/* Sleep until the earliest timer deadline among idle harts, or a kick. */
-static void idle_wait(struct vm *vm, int64_t deadline_ns)
+static void poll_rtc(struct virt_board *b)
 {
-	int64_t now_ns = host_mono_ns();
-	/* Wake at least once a second for the RTC alarm. */
-	if (deadline_ns > now_ns + 1000000000)
-		deadline_ns = now_ns + 1000000000;
-	if (deadline_ns <= now_ns)
-		return;
-	struct timespec ts = { deadline_ns / 1000000000, deadline_ns % 1000000000 };
-	pthread_mutex_lock(&vm->idle_lock);
-	while (!vm->kicked) {
-		if (pthread_cond_timedwait(&vm->idle_cond, &vm->idle_lock, &ts) == ETIMEDOUT)
+	pthread_mutex_lock(&b->vm->lock);
+	goldfish_rtc_poll(b->rtc);
+	pthread_mutex_unlock(&b->vm->lock);
+}
+
+/* The board's side of the vCPU loop (core/vcpu.c): it answers SBI calls,
+ * polls the RTC, parks for pauses and serves resets. */
+static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
+{
+	struct virt_board *b = vm->board;
+	struct vcpu *v = &b->vcpu;
+	for (;;) {
+		bool host_reset = false;
+		switch (vcpu_run(v)) {
+		case VCPU_EXIT_SBI:
+			sbi_ecall(v->hart, b->console);
+			continue;
+		case VCPU_EXIT_SLICE:
+			if (++b->rounds % 64 == 0)
+				poll_rtc(b);
+			continue;
+		case VCPU_EXIT_WFI:
+			poll_rtc(b);
+			vcpu_idle(v);
+			continue;
+		case VCPU_EXIT_PAUSE:
+			vm_pause_point(vm);
+			continue;
+		case VCPU_EXIT_HALTED:
+			snprintf(vm->exit_msg, sizeof(vm->exit_msg), "all harts stopped");
+			return VM_EXIT_ERROR;
+		case VCPU_EXIT_RESET:
+			host_reset = true;
 			break;
+		case VCPU_EXIT_SHUTDOWN: {
+			int why = atomic_load(&vm->exit_req);
+			if (why != VM_EXIT_RESET || !cfg->reboot_restart)
+				return why;
+			break;
+		}
+		}
+		if (reset_machine(vm, cfg))
+			return VM_EXIT_ERROR;
+		vm_event(vm, "RESET", host_reset ? "{\"guest\": false, \"reason\": \"host-qmp-system-reset\"}"
+					      : "{\"guest\": true, \"reason\": \"guest-reset\"}");
 	}
-	pthread_mutex_unlock(&vm->idle_lock);
 }
 
 int virt_run(struct vm *vm, const struct virt_config *cfg)
@@ -446,84 +470,6 @@ int virt_run(struct vm *vm, const struct virt_config *cfg)
 	return why;
 }
 
-/* Auto-converge (live migration): after running for t ns, sleep
- * t * pct / (100 - pct), so the guest gets (100 - pct)% of the time. */
-static void throttle(struct vm *vm, int64_t *last)
-{
-	int pct = atomic_load(&vm->throttle_pct);
-	int64_t now = host_mono_ns();
-	if (*last && pct > 0 && pct < 100) {
-		int64_t ran = now - *last;
-		if (ran > 0 && ran < 100000000) {
-			int64_t ns = ran * pct / (100 - pct);
-			struct timespec ts = { ns / 1000000000, ns % 1000000000 };
-			nanosleep(&ts, NULL);
-		}
-	}
-	*last = host_mono_ns();
-}
-
-static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
-{
-	unsigned rtc_tick = 0;
-	int64_t throttle_t = 0;         /* when the last throttled slice ended */
-	for (;;) {
-		int why = atomic_load(&vm->exit_req);
-		bool host_reset = atomic_exchange(&vm->reset_req, 0);
-		if (host_reset || (why == VM_EXIT_RESET && cfg->reboot_restart)) {
-			if (reset_machine(vm, cfg))
-				return VM_EXIT_ERROR;
-			vm_event(vm, "RESET", host_reset ? "{\"guest\": false, \"reason\": \"host-qmp-system-reset\"}"
-						      : "{\"guest\": true, \"reason\": \"guest-reset\"}");
-			continue;
-		}
-		if (why != VM_RUNNING)
-			return why;
-		vm_pause_point(vm);
-		if (atomic_load(&vm->exit_req) != VM_RUNNING || atomic_load(&vm->reset_req))
-			continue;
-
-		atomic_store(&vm->kicked, 0);
-		int runnable = 0;
-		int64_t deadline = INT64_MAX;
-		for (int i = 0; i < vm->nharts; i++) {
-			struct hart *h = vm->harts[i];
-			if (h->hsm_state != HSM_STARTED)
-				continue;
-			if (h->wfi) {
-				if (csr_read_sip(h) & h->sie) {
-					h->wfi = false;
-				} else {
-					int64_t d = vm_time_to_host_ns(vm, h->stimecmp);
-					if ((h->sie & MIP_STIP) && d < deadline)
-						deadline = d;
-					continue;
-				}
-			}
-			runnable++;
-			hart_check_interrupts(h);
-			hart_run(h, SLICE_INSNS);
-		}
-		if (++rtc_tick % 64 == 0 || !runnable) {
-			pthread_mutex_lock(&vm->lock);
-			goldfish_rtc_poll(vm->rtc);
-			pthread_mutex_unlock(&vm->lock);
-		}
-		if (runnable && atomic_load(&vm->throttle_pct))
-			throttle(vm, &throttle_t);
-		if (!runnable) {
-			int any = 0;
-			for (int i = 0; i < vm->nharts; i++)
-				any |= vm->harts[i]->hsm_state == HSM_STARTED;
-			if (!any) {
-				snprintf(vm->exit_msg, sizeof(vm->exit_msg), "all harts stopped");
-				return VM_EXIT_ERROR;
-			}
-			idle_wait(vm, deadline);
-		}
-	}
-}
-
 void virt_destroy(struct vm *vm)
 {
 	if (vm->loop)
@@ -532,20 +478,16 @@ void virt_destroy(struct vm *vm)
 	for (int i = 0; i < vm->nmmio; i++)
 		if (vm->mmio[i].ops->destroy)
 			vm->mmio[i].ops->destroy(vm->mmio[i].dev);
-	if (vm->console)
-		chr_close(vm->console);
+	struct virt_board *b = vm->board;
+	if (b && b->console)
+		chr_close(b->console);
 	if (vm->loop)
 		evloop_free(vm->loop);
-	if (vm->signal_fd >= 0)
-		close(vm->signal_fd);
-	for (int i = 0; i < vm->nharts; i++)
-		hart_destroy(vm->harts[i]);
+	if (b && b->signal_fd >= 0)
+		close(b->signal_fd);
+	free(b);
+	vm->board = NULL;
 	devlog_free(vm->devlog);
-	dcache_free(vm->dcache);
-	jit_free(vm->jit);
-	free((void *)vm->ram_discarded);
-	if (vm->ram)
-		munmap(vm->ram, vm->ram_size);
-	pthread_cond_destroy(&vm->park_cond);
-	memset(vm, 0, sizeof(*vm));
+	vm->devlog = NULL;
+	vm_fini(vm);
 }

@@ -21,6 +21,7 @@ struct region_log {
 
 struct devlog {
 	struct vm *vm;
+	bool watching;          /* on vm's MMIO bus (devlog_new) */
 	/* Why the logs no longer describe the devices, or NULL. */
 	const char *invalid;
 	struct region_log r[VM_MAX_MMIO];
@@ -51,6 +52,11 @@ static unsigned key_space(const struct devlog_ops *dl)
 	return n;
 }
 
+static void note_write(void *log, int region, uint64_t off, unsigned size, uint64_t val)
+{
+	devlog_note(log, region, off, size, val);
+}
+
 struct devlog *devlog_new(struct vm *vm)
 {
 	struct devlog *log = calloc(1, sizeof(*log));
@@ -66,6 +72,12 @@ struct devlog *devlog_new(struct vm *vm)
 			return NULL;
 		}
 	}
+	/* The log follows the guest's writes by watching the MMIO bus. */
+	if (vm_mmio_watch(vm, &(struct mmio_watch){ note_write, log })) {
+		devlog_free(log);
+		return NULL;
+	}
+	log->watching = true;
 	return log;
 }
 
@@ -73,6 +85,8 @@ void devlog_free(struct devlog *log)
 {
 	if (!log)
 		return;
+	if (log->watching)
+		vm_mmio_unwatch(log->vm, &(struct mmio_watch){ note_write, log });
 	for (int i = 0; i < VM_MAX_MMIO; i++)
 		free(log->r[i].e);
 	free(log);

@@ -94,11 +94,13 @@ struct devlog_sink {
 void devlog_read_back(struct devlog_sink *s, uint32_t off, uint32_t ctx);
 
 /* The per-VM logs, one per MMIO region (devices without a declaration get
- * none and cannot be encoded this way). */
+ * none and cannot be encoded this way). The log watches vm's MMIO bus from
+ * devlog_new to devlog_free. */
 struct devlog;
 struct devlog *devlog_new(struct vm *vm);
 void devlog_free(struct devlog *log);
-/* Called by the MMIO dispatch before a guest write (VM lock held). */
+/* Note a guest write; devlog_new has the MMIO bus call it before each one
+ * (VM lock held), through vm_mmio_watch. */
 void devlog_note(struct devlog *log, int region, uint64_t off, unsigned size, uint64_t val);
 /* The board reset every device: the logs start over (and describe the
  * devices again). */

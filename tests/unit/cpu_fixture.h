@@ -16,10 +16,8 @@
 #include "cpu/csr.h"
 #include "cpu/mmu.h"
 #include "core/vm.h"
-#if __has_include("cpu/dcache.h")
-#include "cpu/dcache.h"     /* decoded-instruction cache hangs off struct vm */
-#define FX_HAVE_DCACHE 1
-#endif
+#include "cpu/dcache.h"
+#include "vm_fixture.h"
 
 #define RAM_BASE  0x80000000ull
 #define RAM_SIZE  (4ull << 20)
@@ -89,26 +87,8 @@ static inline struct fx *fx_new(void)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	struct vm *vm = calloc(1, sizeof(*vm));
-	assert_non_null(vm);
-	vm->ram = calloc(1, RAM_SIZE);
-	assert_non_null(vm->ram);
-	vm->ram_base = RAM_BASE;
-	vm->ram_size = RAM_SIZE;
-	pthread_mutex_init(&vm->lock, NULL);
-	pthread_mutex_init(&vm->idle_lock, NULL);
-	pthread_cond_init(&vm->idle_cond, NULL);
-#ifdef FX_HAVE_DCACHE
-	vm->dcache = dcache_new(RAM_SIZE);
-	assert_non_null(vm->dcache);
-#endif
-
-	struct hart *h = calloc(1, sizeof(*h));
-	assert_non_null(h);
-	hart_reset(h, vm, 0);
-	vm->harts[0] = h;
-	vm->nharts = 1;
-
+	struct vm *vm = test_vm_new(RAM_SIZE);
+	struct hart *h = vm->harts[0];
 	h->stvec = TRAP_VEC;
 	uint32_t j = INSN_J_SELF;
 	memcpy(vm->ram + (TRAP_VEC - RAM_BASE), &j, 4);
@@ -120,15 +100,7 @@ static inline struct fx *fx_new(void)
 
 static inline void fx_free(struct fx *f)
 {
-	free(f->h);
-#ifdef FX_HAVE_DCACHE
-	dcache_free(f->vm->dcache);
-#endif
-	pthread_cond_destroy(&f->vm->idle_cond);
-	pthread_mutex_destroy(&f->vm->idle_lock);
-	pthread_mutex_destroy(&f->vm->lock);
-	free(f->vm->ram);
-	free(f->vm);
+	vm_free(f->vm);
 	free(f);
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "core/vm.h"
+#include "vm_fixture.h"
 #include "core/evloop.h"
 #include "dev/goldfish_rtc.h"
 #include "dev/plic.h"
@@ -63,7 +64,7 @@ static void syscon_sink(void *ctx, enum syscon_action a, unsigned code) { }
 static void tx_sink(void *ctx, const unsigned char *buf, size_t len) { }
 
 struct rig {
-	struct vm vm;
+	struct vm *vm;
 	enum kind kind;
 	int cur;                /* the region the steps drive */
 	enum kind cur_kind;
@@ -74,7 +75,7 @@ struct rig {
 
 static void add_device(struct rig *g, enum kind k, uint64_t base, struct irq_line irq)
 {
-	struct vm *vm = &g->vm;
+	struct vm *vm = g->vm;
 	const struct dev_ops *ops = &virtio_mmio_ops;
 	uint64_t size = VIRTIO_MMIO_SIZE;
 	void *dev = NULL;
@@ -134,14 +135,8 @@ static struct rig *rig_new(enum kind k)
 {
 	struct rig *g = calloc(1, sizeof(*g));
 	assert_non_null(g);
-	struct vm *vm = &g->vm;
+	struct vm *vm = g->vm = test_vm_new(RAM_SIZE);
 	g->kind = g->cur_kind = k;
-	pthread_mutex_init(&vm->lock, NULL);
-	vm->ram_base = RAM_BASE;
-	vm->ram_size = RAM_SIZE;
-	vm->ram = aligned_alloc(4096, RAM_SIZE);
-	assert_non_null(vm->ram);
-	memset(vm->ram, 0, RAM_SIZE);
 	if (k == K_BOARD) {
 		add_device(g, K_PLIC, 0x0c000000, (struct irq_line){ 0 });
 		void *plic = vm->mmio[0].dev;
@@ -158,31 +153,31 @@ static struct rig *rig_new(enum kind k)
 
 static void rig_free(struct rig *g)
 {
-	for (int i = 0; i < g->vm.nmmio; i++)
-		g->vm.mmio[i].ops->destroy(g->vm.mmio[i].dev);
+	for (int i = 0; i < g->vm->nmmio; i++)
+		g->vm->mmio[i].ops->destroy(g->vm->mmio[i].dev);
 	if (g->loop)
 		evloop_free(g->loop);
 	free(g->be);
-	devlog_free(g->vm.devlog);
-	free(g->vm.ram);
+	devlog_free(g->vm->devlog);
+	vm_free(g->vm);
 	free(g);
 }
 
 static void wr(struct rig *g, uint64_t off, unsigned size, uint64_t v)
 {
-	vm_mmio_write(&g->vm, g->vm.mmio[g->cur].base + off, size, v);
+	vm_mmio_write(g->vm, g->vm->mmio[g->cur].base + off, size, v);
 }
 
 static uint64_t rd(struct rig *g, uint64_t off, unsigned size)
 {
 	uint64_t v = 0;
-	vm_mmio_read(&g->vm, g->vm.mmio[g->cur].base + off, size, &v);
+	vm_mmio_read(g->vm, g->vm->mmio[g->cur].base + off, size, &v);
 	return v;
 }
 
 static void *dev_of(struct rig *g)
 {
-	return g->vm.mmio[g->cur].dev;
+	return g->vm->mmio[g->cur].dev;
 }
 
 /* ---- seeded randomness ---- */
@@ -223,9 +218,9 @@ static void uart_step(struct rig *g, uint64_t *s)
 		unsigned char in[20];
 		for (unsigned i = 0; i < sizeof(in); i++)
 			in[i] = (unsigned char)rnd(s);
-		pthread_mutex_lock(&g->vm.lock);
+		pthread_mutex_lock(&g->vm->lock);
 		uart16550_receive(dev_of(g), in, 1 + below(s, sizeof(in)));
-		pthread_mutex_unlock(&g->vm.lock);
+		pthread_mutex_unlock(&g->vm->lock);
 		break;
 	}
 	case 9: wr(g, below(s, 0x100), 1u << below(s, 4), rnd(s)); break;   /* anything */
@@ -243,9 +238,9 @@ static void plic_step(struct rig *g, uint64_t *s)
 	case 3: rd(g, 0x200004 + 0x1000 * c, 4); break;             /* claim */
 	case 4: wr(g, 0x200004 + 0x1000 * c, 4, src); break;         /* complete */
 	case 5:
-		pthread_mutex_lock(&g->vm.lock);
+		pthread_mutex_lock(&g->vm->lock);
 		plic_set_irq(dev_of(g), 1 + below(s, PLIC_NSRC), (int)below(s, 2));
-		pthread_mutex_unlock(&g->vm.lock);
+		pthread_mutex_unlock(&g->vm->lock);
 		break;
 	case 6: wr(g, 0x1000 + 4 * below(s, 4), 4, rnd(s)); break;   /* pending: read-only */
 	default: wr(g, 4 * below(s, 0x600000 / 4), 4, rnd(s)); break;
@@ -267,9 +262,9 @@ static void rtc_step(struct rig *g, uint64_t *s)
 	case 3: wr(g, 0x1c, 4, 1); break;
 	case 4: wr(g, below(s, 2) ? 0x04 : 0x00, 4, rnd(s) & 0xffff); break;   /* set the clock */
 	case 5:
-		pthread_mutex_lock(&g->vm.lock);
+		pthread_mutex_lock(&g->vm->lock);
 		goldfish_rtc_poll(dev_of(g));
-		pthread_mutex_unlock(&g->vm.lock);
+		pthread_mutex_unlock(&g->vm->lock);
 		break;
 	case 6: rd(g, 4 * below(s, 8), 4); break;
 	default: wr(g, 4 * below(s, 0x400), 4, rnd(s)); break;
@@ -295,7 +290,7 @@ static void wr32(struct rig *g, uint64_t off, uint32_t v)
 static void set_desc(struct rig *g, unsigned q, unsigned i, uint64_t off, uint32_t len,
 		     uint16_t flags, uint16_t next)
 {
-	uint8_t *p = g->vm.ram + ring_off(q) + 16 * i;
+	uint8_t *p = g->vm->ram + ring_off(q) + 16 * i;
 	uint64_t addr = RAM_BASE + off;
 	memcpy(p, &addr, 8);
 	memcpy(p + 8, &len, 4);
@@ -305,7 +300,7 @@ static void set_desc(struct rig *g, unsigned q, unsigned i, uint64_t off, uint32
 
 static void configure_queue(struct rig *g, unsigned q, bool ready)
 {
-	memset(g->vm.ram + ring_off(q), 0, 0x3000);
+	memset(g->vm->ram + ring_off(q), 0, 0x3000);
 	g->avail[q] = 0;
 	uint64_t desc = RAM_BASE + ring_off(q);
 	wr32(g, VIRTIO_MMIO_QUEUE_SEL, q);
@@ -366,19 +361,19 @@ static void virtio_init(struct rig *g, uint64_t *s)
  * GET_ID), so the queue's progress indexes move. */
 static void offer_request(struct rig *g)
 {
-	uint8_t *avail = g->vm.ram + ring_off(0) + 0x1000;
+	uint8_t *avail = g->vm->ram + ring_off(0) + 0x1000;
 	if (g->cur_kind == K_RNG || g->cur_kind == K_INPUT) {
 		set_desc(g, 0, 0, BUF, 64, 2 /* WRITE */, 0);
 	} else if (g->cur_kind == K_BLK) {
 		uint32_t hdr[4] = { VIRTIO_BLK_T_GET_ID, 0, 0, 0 };
-		memcpy(g->vm.ram + BUF, hdr, sizeof(hdr));
+		memcpy(g->vm->ram + BUF, hdr, sizeof(hdr));
 		set_desc(g, 0, 0, BUF, 16, 1 /* NEXT */, 1);
 		set_desc(g, 0, 1, BUF + 0x100, VIRTIO_BLK_ID_BYTES, 3, 2);
 		set_desc(g, 0, 2, BUF + 0x200, 1, 2, 0);
 	} else if (g->cur_kind == K_BALLOON) {      /* inflate: two pages and a stray PFN */
 		uint32_t pfn[3] = { (uint32_t)((RAM_BASE + 0xc0000) >> 12),
 				    (uint32_t)((RAM_BASE + 0xc1000) >> 12), 5 };
-		memcpy(g->vm.ram + BUF, pfn, sizeof(pfn));
+		memcpy(g->vm->ram + BUF, pfn, sizeof(pfn));
 		set_desc(g, 0, 0, BUF, sizeof(pfn), 0, 0);
 	} else {
 		return;
@@ -451,8 +446,8 @@ static void step(struct rig *g, uint64_t *s)
 static struct vmbuf save_of(struct rig *g)
 {
 	struct vmbuf b = { 0 };
-	for (int i = 0; i < g->vm.nmmio; i++)
-		assert_int_equal(g->vm.mmio[i].ops->save(g->vm.mmio[i].dev, &b), 0);
+	for (int i = 0; i < g->vm->nmmio; i++)
+		assert_int_equal(g->vm->mmio[i].ops->save(g->vm->mmio[i].dev, &b), 0);
 	assert_false(b.oom);
 	return b;
 }
@@ -462,9 +457,9 @@ static struct vmbuf log_of(struct rig *g)
 	struct vmbuf b = { 0 };
 	struct devlog_stats st;
 	char err[256];
-	pthread_mutex_lock(&g->vm.lock);
-	int r = devlog_encode(&g->vm, &b, &st, err, sizeof(err));
-	pthread_mutex_unlock(&g->vm.lock);
+	pthread_mutex_lock(&g->vm->lock);
+	int r = devlog_encode(g->vm, &b, &st, err, sizeof(err));
+	pthread_mutex_unlock(&g->vm->lock);
 	if (r)
 		fail_msg("encode: %s", err);
 	return b;
@@ -487,12 +482,12 @@ static void check_both_ways(struct rig *a, uint64_t seed)
 	struct vmbuf sa = save_of(a), enc = log_of(a);
 
 	struct rig *b1 = rig_new(a->kind);
-	for (int i = 0; i < a->vm.nmmio; i++) {
-		const struct dev_ops *ops = a->vm.mmio[i].ops;
+	for (int i = 0; i < a->vm->nmmio; i++) {
+		const struct dev_ops *ops = a->vm->mmio[i].ops;
 		struct vmbuf one = { 0 };
-		assert_int_equal(ops->save(a->vm.mmio[i].dev, &one), 0);
+		assert_int_equal(ops->save(a->vm->mmio[i].dev, &one), 0);
 		struct vmrd r = vmrd_of(one.p, one.len);
-		assert_int_equal(ops->load(b1->vm.mmio[i].dev, &r, ops->state_version), 0);
+		assert_int_equal(ops->load(b1->vm->mmio[i].dev, &r, ops->state_version), 0);
 		vmbuf_free(&one);
 	}
 	struct vmbuf s1 = save_of(b1);
@@ -500,14 +495,14 @@ static void check_both_ways(struct rig *a, uint64_t seed)
 
 	struct rig *b2 = rig_new(a->kind);
 	char err[256];
-	if (devlog_apply(&b2->vm, enc.p, enc.len, DEVLOG_VERSION, err, sizeof(err)))
+	if (devlog_apply(b2->vm, enc.p, enc.len, DEVLOG_VERSION, err, sizeof(err)))
 		fail_msg("%s, seed %llu: replay refused: %s", kind_name[a->kind],
 			 (unsigned long long)seed, err);
 	struct vmbuf s2 = save_of(b2);
 	assert_same(&sa, &s2, "write-log replay", a->kind, seed);
 	/* The destination's log carries on from the source's. */
-	for (int i = 0; i < a->vm.nmmio; i++)
-		assert_int_equal(devlog_count(b2->vm.devlog, i), devlog_count(a->vm.devlog, i));
+	for (int i = 0; i < a->vm->nmmio; i++)
+		assert_int_equal(devlog_count(b2->vm->devlog, i), devlog_count(a->vm->devlog, i));
 
 	vmbuf_free(&sa);
 	vmbuf_free(&enc);
@@ -557,7 +552,7 @@ static void test_uart_dlab(void **state)
 	wr(a, 0, 1, 'x');                   /* THR now, not DLL */
 	wr(a, 1, 1, 0x05);                  /* IER now, not DLM */
 	wr(a, 2, 1, 0xc7);                  /* FCR */
-	assert_int_equal(devlog_count(a->vm.devlog, 0), 3);
+	assert_int_equal(devlog_count(a->vm->devlog, 0), 3);
 	check_both_ways(a, 0);
 	rig_free(a);
 }
@@ -568,9 +563,9 @@ static void test_virtio_reset_drops_log(void **state)
 	uint64_t s = 7;
 	struct rig *a = rig_new(K_NET);
 	virtio_init(a, &s);
-	assert_true(devlog_count(a->vm.devlog, 0) > 0);
+	assert_true(devlog_count(a->vm->devlog, 0) > 0);
 	wr32(a, VIRTIO_MMIO_STATUS, 0);
-	assert_int_equal(devlog_count(a->vm.devlog, 0), 0);
+	assert_int_equal(devlog_count(a->vm->devlog, 0), 0);
 	check_both_ways(a, 0);
 	rig_free(a);
 }
@@ -595,15 +590,15 @@ static void bounded(enum kind k, unsigned expect_cap)
 {
 	struct rig *g = rig_new(k);
 	uint64_t s = 12345;
-	unsigned cap = devlog_capacity(g->vm.devlog, 0), most = 0;
+	unsigned cap = devlog_capacity(g->vm->devlog, 0), most = 0;
 	assert_int_equal(cap, expect_cap);
-	uint64_t span = g->vm.mmio[0].size;
+	uint64_t span = g->vm->mmio[0].size;
 	for (unsigned i = 0; i < 1000000; i++) {
 		unsigned size = 1u << below(&s, 3);
 		uint64_t off = rnd(&s) % (span < 0x200 ? span : 0x200) & ~(uint64_t)(size - 1);
 		/* Small values often, so selectors land inside the table. */
 		wr(g, off, size, below(&s, 2) ? below(&s, 4) : rnd(&s));
-		unsigned n = devlog_count(g->vm.devlog, 0);
+		unsigned n = devlog_count(g->vm->devlog, 0);
 		if (n > most)
 			most = n;
 	}
@@ -656,7 +651,7 @@ static void refused(struct hostile *h, const uint8_t *p, size_t len, unsigned ve
 		    const char *why)
 {
 	char err[256] = "";
-	assert_int_equal(devlog_apply(&h->dst->vm, p, len, version, err, sizeof(err)), -1);
+	assert_int_equal(devlog_apply(h->dst->vm, p, len, version, err, sizeof(err)), -1);
 	if (!strstr(err, why))
 		fail_msg("error '%s' does not say '%s'", err, why);
 	struct vmbuf now = save_of(h->dst);
@@ -754,7 +749,7 @@ static void test_hostile_residue(void **state)
 	struct rig *rng = rig_new(K_RNG);
 	char err[256];
 	/* Same transport, another model: the residue's identity check fails. */
-	assert_int_equal(devlog_apply(&rng->vm, h.enc.p, h.enc.len, DEVLOG_VERSION, err, sizeof(err)), -1);
+	assert_int_equal(devlog_apply(rng->vm, h.enc.p, h.enc.len, DEVLOG_VERSION, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "residue"));
 	rig_free(rng);
 	hostile_teardown(&h);
@@ -767,11 +762,11 @@ static void test_invalidated(void **state)
 	struct vmbuf b = { 0 };
 	struct devlog_stats st;
 	char err[256];
-	devlog_invalidate(g->vm.devlog);
-	assert_int_equal(devlog_encode(&g->vm, &b, &st, err, sizeof(err)), -1);
+	devlog_invalidate(g->vm->devlog);
+	assert_int_equal(devlog_encode(g->vm, &b, &st, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "x-device-state=save"));
-	devlog_reset(g->vm.devlog);
-	assert_int_equal(devlog_encode(&g->vm, &b, &st, err, sizeof(err)), 0);
+	devlog_reset(g->vm->devlog);
+	assert_int_equal(devlog_encode(g->vm, &b, &st, err, sizeof(err)), 0);
 	vmbuf_free(&b);
 	rig_free(g);
 }

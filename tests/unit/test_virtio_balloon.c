@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include "core/ramlog.h"
 #include "core/vm.h"
+#include "vm_fixture.h"
 #include "cpu/dcache.h"
 #include "state/vmbuf.h"
 #include "virtio/balloon.h"
@@ -101,12 +102,7 @@ static struct fix *fix_new(void)
 {
 	struct fix *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	f->vm = calloc(1, sizeof(*f->vm));
-	f->vm->ram_base = RAM_BASE;
-	f->vm->ram_size = RAM_SIZE;
-	f->vm->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(f->vm->ram != MAP_FAILED);
-	f->vm->dcache = dcache_new(RAM_SIZE);
+	f->vm = test_vm_new(RAM_SIZE);
 	assert_int_equal(ram_discard_track(f->vm), 0);
 	f->t = virtio_balloon_new(f->vm, (struct irq_line){ no_irq, NULL, 1 }, true);
 	assert_non_null(f->t);
@@ -117,10 +113,7 @@ static struct fix *fix_new(void)
 static void fix_free(struct fix *f)
 {
 	virtio_mmio_ops.destroy(f->t);
-	dcache_free(f->vm->dcache);
-	free((void *)f->vm->ram_discarded);
-	munmap(f->vm->ram, RAM_SIZE);
-	free(f->vm);
+	vm_free(f->vm);
 	free(f);
 }
 

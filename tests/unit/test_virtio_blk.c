@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "core/vm.h"
+#include "vm_fixture.h"
 #include "cpu/dcache.h"
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
@@ -130,13 +131,7 @@ static void drv_init(struct fix *f)
 static int setup_common(void **state, bool readonly)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	f->vm = calloc(1, sizeof(*f->vm));
-	f->vm->ram_base = RAM_BASE;
-	f->vm->ram_size = RAM_SIZE;
-	f->vm->ram = aligned_alloc(4096, RAM_SIZE);
-	memset(f->vm->ram, 0, RAM_SIZE);
-	f->vm->dcache = dcache_new(RAM_SIZE);
-	assert_non_null(f->vm->dcache);
+	f->vm = test_vm_new(RAM_SIZE);
 	strcpy(f->path, "/tmp/tern-blk-XXXXXX");
 	f->fd = mkstemp(f->path);
 	assert_true(f->fd >= 0);
@@ -165,9 +160,7 @@ static int teardown(void **state)
 {
 	struct fix *f = *state;
 	virtio_mmio_ops.destroy(f->t);   /* closes fd */
-	dcache_free(f->vm->dcache);
-	free(f->vm->ram);
-	free(f->vm);
+	vm_free(f->vm);
 	free(f);
 	return 0;
 }

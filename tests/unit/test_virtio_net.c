@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include "core/evloop.h"
 #include "core/vm.h"
+#include "vm_fixture.h"
 #include "cpu/dcache.h"
 #include "net/net.h"
 #include "virtio/mmio.h"
@@ -195,13 +196,7 @@ static int setup_common(void **state, bool mrg)
 {
 	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc };
 	struct fix *f = calloc(1, sizeof(*f));
-	f->vm = calloc(1, sizeof(*f->vm));
-	pthread_mutex_init(&f->vm->lock, NULL);
-	f->vm->ram_base = RAM_BASE;
-	f->vm->ram_size = RAM_SIZE;
-	f->vm->ram = aligned_alloc(4096, RAM_SIZE);
-	memset(f->vm->ram, 0, RAM_SIZE);
-	f->vm->dcache = dcache_new(RAM_SIZE);
+	f->vm = test_vm_new(RAM_SIZE);
 	f->loop = evloop_new();
 	assert_non_null(f->loop);
 	f->fb = calloc(1, sizeof(*f->fb));
@@ -223,9 +218,7 @@ static int teardown(void **state)
 	evloop_stop(f->loop);
 	virtio_mmio_ops.destroy(f->t);
 	evloop_free(f->loop);
-	dcache_free(f->vm->dcache);
-	free(f->vm->ram);
-	free(f->vm);
+	vm_free(f->vm);
 	free(f->fb);
 	free(f);
 	return 0;

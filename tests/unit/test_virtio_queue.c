@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "core/vm.h"
+#include "vm_fixture.h"
 #include "virtio/mmio.h"
 #include "virtio/rng.h"
 #include "virtio/virtqueue.h"
@@ -35,25 +36,6 @@ static void fake_set(void *ctx, unsigned irq, int level)
 	assert_int_equal(irq, IRQ);
 	f->level = level;
 	f->calls++;
-}
-
-static struct vm *fake_vm(void)
-{
-	struct vm *vm = calloc(1, sizeof(*vm));
-
-	assert_non_null(vm);
-	vm->ram_base = RAM_BASE;
-	vm->ram_size = RAM_SIZE;
-	vm->ram = aligned_alloc(4096, RAM_SIZE);
-	assert_non_null(vm->ram);
-	memset(vm->ram, 0, RAM_SIZE);
-	return vm;
-}
-
-static void free_vm(struct vm *vm)
-{
-	free(vm->ram);
-	free(vm);
 }
 
 /* Write a descriptor into a table at ram offset `tab`. */
@@ -90,7 +72,7 @@ struct qfix {
 static int q_setup(void **state)
 {
 	struct qfix *f = calloc(1, sizeof(*f));
-	f->vm = fake_vm();
+	f->vm = test_vm_new(RAM_SIZE);
 	f->c = malloc(sizeof(*f->c));
 	uint64_t feat = (1ull << VIRTIO_F_RING_INDIRECT_DESC) | (1ull << VIRTIO_F_VERSION_1);
 	assert_int_equal(virtq_enable(&f->vq, f->vm, 8, GPA(DESC), GPA(AVAIL), GPA(USED), feat), 0);
@@ -101,7 +83,7 @@ static int q_setup(void **state)
 static int q_teardown(void **state)
 {
 	struct qfix *f = *state;
-	free_vm(f->vm);
+	vm_free(f->vm);
 	free(f->c);
 	free(f);
 	return 0;
@@ -391,7 +373,7 @@ static void wr(struct virtio_mmio *t, uint64_t off, uint32_t v)
 static int t_setup(void **state)
 {
 	struct tfix *f = calloc(1, sizeof(*f));
-	f->vm = fake_vm();
+	f->vm = test_vm_new(RAM_SIZE);
 	f->t = virtio_rng_new(f->vm, (struct irq_line){ fake_set, &f->irq, IRQ });
 	assert_non_null(f->t);
 	*state = f;
@@ -402,7 +384,7 @@ static int t_teardown(void **state)
 {
 	struct tfix *f = *state;
 	virtio_mmio_ops.destroy(f->t);
-	free_vm(f->vm);
+	vm_free(f->vm);
 	free(f);
 	return 0;
 }

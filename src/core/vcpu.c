@@ -1,0 +1,107 @@
+/* The vCPU loop (see vcpu.h): hart scheduling, interrupt delivery between
+ * slices, wfi, auto-converge throttling, and the exits the board handles. */
+#include <errno.h>
+#include <time.h>
+#include "core/vcpu.h"
+#include "core/vm.h"
+#include "cpu/csr.h"
+
+void vcpu_init(struct vcpu *v, struct vm *vm)
+{
+	*v = (struct vcpu){ .vm = vm };
+}
+
+/* Auto-converge (live migration): after running for t ns, sleep
+ * t * pct / (100 - pct), so the guest gets (100 - pct)% of the time. */
+static void throttle(struct vm *vm, int64_t *last)
+{
+	int pct = atomic_load(&vm->throttle_pct);
+	int64_t now = host_mono_ns();
+	if (*last && pct > 0 && pct < 100) {
+		int64_t ran = now - *last;
+		if (ran > 0 && ran < 100000000) {
+			int64_t ns = ran * pct / (100 - pct);
+			struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	*last = host_mono_ns();
+}
+
+/* The end of a round in which no hart ran. */
+static enum vcpu_exit round_idle(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	for (int i = 0; i < vm->nharts; i++)
+		if (vm->harts[i]->hsm_state == HSM_STARTED) {
+			v->wake_ns = v->deadline_ns;
+			return VCPU_EXIT_WFI;
+		}
+	return VCPU_EXIT_HALTED;
+}
+
+enum vcpu_exit vcpu_run(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	if (v->next == 0) {
+		/* A round begins: the VMM's requests come first. */
+		if (atomic_exchange(&vm->reset_req, 0))
+			return VCPU_EXIT_RESET;
+		if (atomic_load(&vm->exit_req) != VM_RUNNING)
+			return VCPU_EXIT_SHUTDOWN;
+		if (atomic_load(&vm->pause_count))
+			return VCPU_EXIT_PAUSE;
+		atomic_store(&vm->kicked, 0);
+		v->runnable = 0;
+		v->deadline_ns = INT64_MAX;
+	}
+	while (v->next < vm->nharts) {
+		struct hart *h = vm->harts[v->next++];
+		if (h->hsm_state != HSM_STARTED)
+			continue;
+		if (h->wfi) {
+			if (csr_read_sip(h) & h->sie) {
+				h->wfi = false;
+			} else {
+				int64_t d = vm_time_to_host_ns(vm, h->stimecmp);
+				if ((h->sie & MIP_STIP) && d < v->deadline_ns)
+					v->deadline_ns = d;
+				continue;
+			}
+		}
+		v->runnable++;
+		hart_check_interrupts(h);
+		hart_run(h, VCPU_SLICE_INSNS);
+		if (h->exit == HART_EXIT_SBI) {
+			h->exit = HART_EXIT_NONE;
+			v->hart = h;
+			return VCPU_EXIT_SBI;
+		}
+	}
+	v->next = 0;
+	if (!v->runnable)
+		return round_idle(v);
+	if (atomic_load(&vm->throttle_pct))
+		throttle(vm, &v->throttle_t);
+	return VCPU_EXIT_SLICE;
+}
+
+void vcpu_idle(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	int64_t deadline_ns = v->wake_ns;
+	int64_t now_ns = host_mono_ns();
+	/* Wake at least once a second, for the board's periodic devices (the
+	 * RTC alarm). */
+	if (deadline_ns > now_ns + 1000000000)
+		deadline_ns = now_ns + 1000000000;
+	if (deadline_ns <= now_ns)
+		return;
+	struct timespec ts = { deadline_ns / 1000000000, deadline_ns % 1000000000 };
+	pthread_mutex_lock(&vm->idle_lock);
+	while (!vm->kicked) {
+		if (pthread_cond_timedwait(&vm->idle_cond, &vm->idle_lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&vm->idle_lock);
+}
