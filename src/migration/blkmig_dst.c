@@ -340,21 +340,8 @@ int blkmig_dst_batch(struct mig_incoming *in, const struct vms_section *s, char 
 			 (unsigned long long)s->len);
 		return -1;
 	}
-	void *md = vms_digest_start(s);
-	if (!md) {
-		snprintf(err, errlen, "out of memory");
+	if (mig_read_section(in, s, b->buf, err, errlen))
 		return -1;
-	}
-	if (vms_read(&in->img.r, b->buf, s->len)) {
-		vms_digest_abort(md);
-		snprintf(err, errlen, "%s", in->img.r.err);
-		return -1;
-	}
-	vms_digest_update(md, b->buf, s->len);
-	if (vms_digest_check(&in->img.r, md, s)) {
-		snprintf(err, errlen, "%s", in->img.r.err);
-		return -1;
-	}
 	uint32_t disk, n;
 	memcpy(&disk, b->buf, 4);
 	memcpy(&n, b->buf + 4, 4);

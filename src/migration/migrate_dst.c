@@ -142,23 +142,30 @@ int mig_apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_sec
 			 (unsigned long long)s->len);
 		return -1;
 	}
-	/* Read into the reused buffer, checking the section's digest. */
+	if (mig_read_section(in, s, in->batch, err, errlen))    /* the reused buffer */
+		return -1;
+	return ram_batch_apply(vm, in->batch, s->len, absent, in->scratch, err, errlen);
+}
+
+int mig_read_section(struct mig_incoming *in, const struct vms_section *s, void *buf, char *err,
+		     size_t errlen)
+{
 	void *md = vms_digest_start(s);
 	if (!md) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (vms_read(&in->img.r, in->batch, s->len)) {
+	if (vms_read(&in->img.r, buf, s->len)) {
 		vms_digest_abort(md);
 		snprintf(err, errlen, "%s", in->img.r.err);
 		return -1;
 	}
-	vms_digest_update(md, in->batch, s->len);
+	vms_digest_update(md, buf, s->len);
 	if (vms_digest_check(&in->img.r, md, s)) {
 		snprintf(err, errlen, "%s", in->img.r.err);
 		return -1;
 	}
-	return ram_batch_apply(vm, in->batch, s->len, absent, in->scratch, err, errlen);
+	return 0;
 }
 
 void mig_incoming_set_storage(struct mig_incoming *in, const char *dir, int user_disks)

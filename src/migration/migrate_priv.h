@@ -90,6 +90,10 @@ struct mig_incoming {
 	bool completed;                 /* the guest runs here: keep the copies */
 };
 
+/* Reads section s's s->len bytes into buf and checks its digest: 0, or -1
+ * with err. */
+int mig_read_section(struct mig_incoming *in, const struct vms_section *s, void *buf, char *err,
+		     size_t errlen);
 /* Read and apply one RAM batch section (absent: post-copy's bitmap, or
  * NULL). Returns pages written, or -1 with err. */
 int mig_apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_section *s,
