@@ -22,8 +22,6 @@
 #include "core/vm.h"
 #include "state/snapshot.h"
 #include "state/stream.h"
-#include "virtio/mmio.h"
-#include "virtio/blk.h"
 #include "block/block.h"
 
 #define MAX_ROUNDS 30
@@ -285,32 +283,12 @@ static uint64_t sync_dirty(struct migration *m)
 	return n;
 }
 
-static int for_each_disk(struct vm *vm, int (*fn)(struct blk_dev *))
-{
-	int r = 0;
-	for (int i = 0; i < vm->nmmio; i++) {
-		if (vm->mmio[i].ops != &virtio_mmio_ops)
-			continue;
-		struct blk_dev *d = virtio_blk_disk(vm->mmio[i].dev);
-		if (d && fn(d))
-			r = -1;
-	}
-	return r;
-}
-
-static int flush_and_unlock(struct blk_dev *d)
-{
-	if (!d->readonly && d->ops->flush(d))
-		return -1;
-	return blk_unlock(d);
-}
-
 /* Flush every disk and drop its lock for the destination (all of them are
  * locked again if the migration fails). -1 with m->err. */
 static int release_disks(struct migration *m)
 {
 	m->disks_released = 1;
-	if (for_each_disk(m->vm, flush_and_unlock)) {
+	if (devreg_flush(&m->vm->devreg)) {
 		snprintf(m->err, sizeof(m->err), "cannot flush or release a disk for the destination");
 		return -1;
 	}
@@ -581,7 +559,7 @@ out:
 		postcopy_broke(m);
 	} else if (ok) {
 		if (m->disks_released)
-			for_each_disk(m->vm, blk_relock);
+			devreg_reclaim(&m->vm->devreg);
 		if (m->fd >= 0)
 			shutdown(m->fd, SHUT_RDWR);
 		resume_vm(m);       /* the source goes on as if nothing happened */
@@ -724,7 +702,7 @@ int mig_postcopy_reclaim(struct migration *m, char *err, size_t errlen)
 	}
 	pthread_join(m->thread, NULL);      /* it has finished: this only reaps it */
 	m->thread_joined = 1;
-	if (for_each_disk(m->vm, blk_relock)) {
+	if (devreg_reclaim(&m->vm->devreg)) {
 		snprintf(err, errlen, "a disk is still locked by another process (is the destination "
 			 "still running? stop it first)");
 		return -1;
