@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include "dev/dev.h"
 #include "cpu/hart.h"
+#include "core/devreg.h"
 
 struct virt_config;
 struct mig_incoming;
@@ -51,6 +52,9 @@ struct vm {
 	int nmmio;
 	struct mmio_watch mmio_watch[VM_MAX_MMIO_WATCHES];
 	int nmmio_watch;
+	/* The devices' state hooks, which snapshots and migration walk
+	 * (core/devreg.h); the board registers them in bus order. */
+	struct devreg devreg;
 
 	struct hart *harts[VM_MAX_HARTS];
 	struct dcache *dcache;      /* decoded code pages, shared by the harts */

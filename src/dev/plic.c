@@ -403,6 +403,13 @@ int plic_output(const struct plic *p, unsigned context)
 	return context < p->ncontexts ? p->out[context] : 0;
 }
 
+void plic_redrive(void *plic)
+{
+	struct plic *p = plic;
+	for (unsigned c = 0; c < p->ncontexts && p->notify; c++)
+		p->notify(p->ctx, c, p->out[c]);
+}
+
 void plic_set_irq(void *plic, unsigned irq, int level)
 {
 	struct plic *p = plic;

@@ -16,4 +16,8 @@ struct plic *plic_new(unsigned nsources, unsigned ncontexts, plic_notify_fn noti
 void plic_set_irq(void *plic, unsigned irq, int level);
 /* The level a context's output line is driving (0 or 1). */
 int plic_output(const struct plic *p, unsigned context);
+/* Sends every context's output level to notify again: after a restore,
+ * so the harts' external-interrupt lines agree with the loaded PLIC
+ * (a device-registry post_load hook, core/devreg.h). */
+void plic_redrive(void *plic);
 #endif

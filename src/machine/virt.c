@@ -50,7 +50,35 @@ struct virt_board {
 	int signal_fd;              /* SIGINT/SIGTERM/SIGHUP, read by the I/O loop */
 	struct vcpu vcpu;           /* the vCPU loop that runs on virt_run's thread */
 	unsigned rounds;            /* vCPU rounds, for the RTC poll */
+	struct blk_dev *disks[VIRT_MAX_DISKS];  /* in --disk order, owned by their devices */
+	int ndisks;
 };
+
+/* Puts a device on the MMIO bus and registers its state hooks with the
+ * device registry (core/devreg.h) in the same step, so the registry keeps
+ * the bus order the snapshot format numbers devices by. extra holds the
+ * hooks beyond save and load (flush, reclaim, post_load), or is NULL. */
+static int attach(struct vm *vm, uint64_t base, uint64_t size, const struct dev_ops *ops,
+		  void *dev, const struct devreg_entry *extra)
+{
+	if (vm_add_mmio(vm, base, size, ops, dev))
+		return -1;
+	struct devreg_entry e = extra ? *extra : (struct devreg_entry){ 0 };
+	e.name = ops->name;
+	e.state_version = ops->state_version;
+	e.save = ops->save;
+	e.load = ops->load;
+	e.opaque = dev;
+	return devreg_add(&vm->devreg, &e) ? -1 : 0;
+}
+
+int virt_disks(struct vm *vm, struct blk_dev **out, int max)
+{
+	int n = 0;
+	for (int i = 0; vm->board && i < vm->board->ndisks && n < max; i++)
+		out[n++] = vm->board->disks[i];
+	return n;
+}
 
 static void plic_to_hart(void *ctx, unsigned context, int level)
 {
@@ -155,8 +183,8 @@ static int attach_nic(struct vm *vm, const struct net_spec *given, unsigned i, u
 		snprintf(err, errlen, "cannot create the virtio-net device");
 		return -1;
 	}
-	vm_add_mmio(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
-		    &virtio_mmio_ops, t);
+	attach(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
+	       &virtio_mmio_ops, t, NULL);
 	return 0;
 }
 
@@ -183,8 +211,8 @@ static int attach_power_button(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create the power button");
 		return -1;
 	}
-	if (vm_add_mmio(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
-			&virtio_mmio_ops, vm->power_button)) {
+	if (attach(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
+		   &virtio_mmio_ops, vm->power_button, NULL)) {
 		virtio_mmio_ops.destroy(vm->power_button);
 		vm->power_button = NULL;
 		snprintf(err, errlen, "no room on the MMIO bus for the power button");
@@ -209,8 +237,8 @@ static int attach_balloon(struct vm *vm, unsigned slot, char *err, size_t errlen
 		snprintf(err, errlen, "cannot create the virtio-balloon device");
 		return -1;
 	}
-	return vm_add_mmio(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
-			   &virtio_mmio_ops, vm->balloon) ? -1 : 0;
+	return attach(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
+		      &virtio_mmio_ops, vm->balloon, NULL);
 }
 
 /* Virtio devices fill the virt slots in order: disks, NICs, the rng, the balloon. */
@@ -245,8 +273,10 @@ static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err
 			blk_close(disk);
 			return -1;
 		}
-		vm_add_mmio(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
-			    &virtio_mmio_ops, t);
+		vm->board->disks[vm->board->ndisks++] = disk;
+		attach(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
+		       &virtio_mmio_ops, t, &(struct devreg_entry){
+			       .flush = virtio_blk_flush, .reclaim = virtio_blk_reclaim });
 	}
 	for (int i = 0; i < cfg->nnets; i++, slot++)
 		if (attach_nic(vm, &cfg->nets[i], (unsigned)i, slot, err, errlen))
@@ -258,8 +288,8 @@ static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err
 			snprintf(err, errlen, "cannot create the virtio-rng device");
 			return -1;
 		}
-		vm_add_mmio(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
-			    &virtio_mmio_ops, t);
+		attach(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
+		       &virtio_mmio_ops, t, NULL);
 		slot++;
 	}
 	if (cfg->balloon && attach_balloon(vm, slot, err, errlen))
@@ -340,10 +370,11 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 		snprintf(err, errlen, "out of memory creating devices");
 		return -1;
 	}
-	vm_add_mmio(vm, VIRT_SYSCON_BASE, VIRT_SYSCON_SIZE, &syscon_ops, b->syscon);
-	vm_add_mmio(vm, VIRT_RTC_BASE, VIRT_RTC_SIZE, &goldfish_rtc_ops, b->rtc);
-	vm_add_mmio(vm, VIRT_PLIC_BASE, VIRT_PLIC_SIZE, &plic_ops, vm->plic);
-	vm_add_mmio(vm, VIRT_UART0_BASE, VIRT_UART0_SIZE, &uart16550_ops, b->uart);
+	attach(vm, VIRT_SYSCON_BASE, VIRT_SYSCON_SIZE, &syscon_ops, b->syscon, NULL);
+	attach(vm, VIRT_RTC_BASE, VIRT_RTC_SIZE, &goldfish_rtc_ops, b->rtc, NULL);
+	attach(vm, VIRT_PLIC_BASE, VIRT_PLIC_SIZE, &plic_ops, vm->plic,
+	       &(struct devreg_entry){ .post_load = plic_redrive });
+	attach(vm, VIRT_UART0_BASE, VIRT_UART0_SIZE, &uart16550_ops, b->uart, NULL);
 	if (attach_virtio(vm, cfg, err, errlen) || attach_power_button(vm, err, errlen))
 		return -1;
 	vm->on_resume = resume_nics;
@@ -475,9 +506,11 @@ void virt_destroy(struct vm *vm)
 	if (vm->loop)
 		evloop_stop(vm->loop);
 	/* Devices go before the loop: backends (network) unregister their fds. */
-	for (int i = 0; i < vm->nmmio; i++)
+	for (int i = 0; i < vm->nmmio; i++) {
+		devreg_remove(&vm->devreg, vm->mmio[i].dev);
 		if (vm->mmio[i].ops->destroy)
 			vm->mmio[i].ops->destroy(vm->mmio[i].dev);
+	}
 	struct virt_board *b = vm->board;
 	if (b && b->console)
 		chr_close(b->console);

@@ -48,6 +48,9 @@ struct virt_disk {
 /* Open one --disk for the guest (src/machine/virt_disk.c). Returns NULL
  * with a one-line reason in err. */
 struct blk_dev *virt_open_disk(const struct virt_disk *d, char *err, size_t errlen);
+/* The board's disks in --disk order (the devices own them): at most max
+ * into out, returns how many. */
+int virt_disks(struct vm *vm, struct blk_dev **out, int max);
 
 #define VIRT_MAX_NICS 4
 

@@ -18,8 +18,6 @@
 #include "migration/blkmig.h"
 #include "migration/migrate_priv.h"
 #include "migration/rampages.h"
-#include "virtio/blk.h"
-#include "virtio/mmio.h"
 
 /* Bulk rounds stop once this little is dirty (the rest goes with RAM). */
 #define BULK_LEFT_CHUNKS 64
@@ -174,14 +172,12 @@ int blkmig_src_start(struct migration *m)
 		snprintf(m->err, sizeof(m->err), "out of memory");
 		goto fail;
 	}
-	/* virtio-blk transports come in the configuration's disk order. */
+	/* The board's disks come in the configuration's disk order. */
+	struct blk_dev *disks[VIRT_MAX_DISKS];
+	int ndisks = virt_disks(m->vm, disks, VIRT_MAX_DISKS);
 	uint32_t index = 0;
-	for (int i = 0; i < m->vm->nmmio; i++) {
-		if (m->vm->mmio[i].ops != &virtio_mmio_ops)
-			continue;
-		struct blk_dev *d = virtio_blk_disk(m->vm->mmio[i].dev);
-		if (!d)
-			continue;
+	for (int i = 0; i < ndisks; i++) {
+		struct blk_dev *d = disks[i];
 		if (!d->readonly && b->n < VIRT_MAX_DISKS) {
 			struct blkmig_disk *k = &b->disk[b->n++];
 			k->d = d;

@@ -296,7 +296,10 @@ void mig_incoming_close(struct mig_incoming *in)
 	free(in);
 }
 
-json_t *mig_incoming_info_json(struct mig_incoming *in)
+void mig_incoming_get_info(struct mig_incoming *in, struct mig_incoming_info *out)
 {
-	return in && in->postcopy ? postcopy_dst_info(in) : json_pack("{s:s}", "status", "none");
+	if (in && in->postcopy)
+		postcopy_dst_info(in, out);
+	else
+		*out = (struct mig_incoming_info){ .postcopy = false };
 }

@@ -106,5 +106,5 @@ int mig_apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_sec
 int postcopy_dst_start(struct mig_incoming *in, struct vm *vm, const struct vms_section *s,
 		       char *err, size_t errlen);
 void postcopy_dst_stop(struct mig_incoming *in);
-json_t *postcopy_dst_info(struct mig_incoming *in);
+void postcopy_dst_info(struct mig_incoming *in, struct mig_incoming_info *out);
 #endif

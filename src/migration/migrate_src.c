@@ -22,8 +22,6 @@
 #include "core/vm.h"
 #include "state/snapshot.h"
 #include "state/stream.h"
-#include "virtio/mmio.h"
-#include "virtio/blk.h"
 #include "block/block.h"
 
 #define MAX_ROUNDS 30
@@ -51,47 +49,6 @@ const char *mig_status_name(enum mig_status s)
 		[MIG_CANCELLING] = "cancelling", [MIG_CANCELLED] = "cancelled",
 	};
 	return names[s];
-}
-
-json_t *mig_info_json(const struct mig_info *i)
-{
-	json_t *j = json_pack("{s:s}", "status", mig_status_name(i->status));
-	if (i->status == MIG_NONE)
-		return j;
-	json_object_set_new(j, "total-time", json_integer(i->total_ms));
-	json_object_set_new(j, "setup-time", json_integer(i->setup_ms));
-	if (i->downtime_known) {
-		json_object_set_new(j, "downtime", json_integer(i->downtime_ms));
-		json_object_set_new(j, "x-downtime-us", json_integer(i->downtime_us));
-		json_object_set_new(j, "x-downtime-breakdown", json_pack("{s:I,s:I,s:I,s:I}",
-			"memory", (json_int_t)i->down_ram_ms, "cpu", (json_int_t)i->down_cpu_ms,
-			"devices", (json_int_t)i->down_dev_ms, "other", (json_int_t)i->down_other_ms));
-		json_object_set_new(j, "x-device-state", mig_devstate_json(&i->devstate));
-		if (i->disk_copy)
-			json_object_set_new(json_object_get(j, "x-downtime-breakdown"), "disk",
-					    json_integer(i->down_disk_ms));
-	} else {
-		json_object_set_new(j, "expected-downtime", json_integer(i->expected_downtime_ms));
-	}
-	json_object_set_new(j, "ram", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}",
-		"transferred", (json_int_t)i->transferred, "remaining", (json_int_t)i->remaining,
-		"total", (json_int_t)i->ram_total, "duplicate", (json_int_t)i->duplicate,
-		"normal", (json_int_t)i->normal, "normal-bytes", (json_int_t)(i->normal * 4096),
-		"dirty-sync-count", (json_int_t)i->dirty_sync_count, "mbps", i->mbps,
-		"dirty-pages-rate", i->dirty_pages_rate));
-	if (i->disk_copy)       /* QEMU's block migration reported the same */
-		json_object_set_new(j, "disk", json_pack("{s:I,s:I,s:I}",
-			"transferred", (json_int_t)i->disk_transferred,
-			"remaining", (json_int_t)i->disk_remaining, "total", (json_int_t)i->disk_total));
-	json_object_set_new(j, "x-rounds", json_integer(i->rounds));
-	if (i->status == MIG_POSTCOPY_ACTIVE || i->postcopy_requests || i->postcopy_urgent_pages)
-		json_object_set_new(j, "x-postcopy", json_pack("{s:I,s:I}",
-			"requests", (json_int_t)i->postcopy_requests,
-			"urgent-pages", (json_int_t)i->postcopy_urgent_pages));
-	json_object_set_new(j, "cpu-throttle-percentage", json_integer(i->throttle_pct));
-	if (i->status == MIG_FAILED || i->status == MIG_POSTCOPY_PAUSED)
-		json_object_set_new(j, "error-desc", json_string(i->error));
-	return j;
 }
 
 void mig_set_status(struct migration *m, enum mig_status s)
@@ -285,32 +242,12 @@ static uint64_t sync_dirty(struct migration *m)
 	return n;
 }
 
-static int for_each_disk(struct vm *vm, int (*fn)(struct blk_dev *))
-{
-	int r = 0;
-	for (int i = 0; i < vm->nmmio; i++) {
-		if (vm->mmio[i].ops != &virtio_mmio_ops)
-			continue;
-		struct blk_dev *d = virtio_blk_disk(vm->mmio[i].dev);
-		if (d && fn(d))
-			r = -1;
-	}
-	return r;
-}
-
-static int flush_and_unlock(struct blk_dev *d)
-{
-	if (!d->readonly && d->ops->flush(d))
-		return -1;
-	return blk_unlock(d);
-}
-
 /* Flush every disk and drop its lock for the destination (all of them are
  * locked again if the migration fails). -1 with m->err. */
 static int release_disks(struct migration *m)
 {
 	m->disks_released = 1;
-	if (for_each_disk(m->vm, flush_and_unlock)) {
+	if (devreg_flush(&m->vm->devreg)) {
 		snprintf(m->err, sizeof(m->err), "cannot flush or release a disk for the destination");
 		return -1;
 	}
@@ -581,7 +518,7 @@ out:
 		postcopy_broke(m);
 	} else if (ok) {
 		if (m->disks_released)
-			for_each_disk(m->vm, blk_relock);
+			devreg_reclaim(&m->vm->devreg);
 		if (m->fd >= 0)
 			shutdown(m->fd, SHUT_RDWR);
 		resume_vm(m);       /* the source goes on as if nothing happened */
@@ -724,7 +661,7 @@ int mig_postcopy_reclaim(struct migration *m, char *err, size_t errlen)
 	}
 	pthread_join(m->thread, NULL);      /* it has finished: this only reaps it */
 	m->thread_joined = 1;
-	if (for_each_disk(m->vm, blk_relock)) {
+	if (devreg_reclaim(&m->vm->devreg)) {
 		snprintf(err, errlen, "a disk is still locked by another process (is the destination "
 			 "still running? stop it first)");
 		return -1;

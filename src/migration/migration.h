@@ -104,12 +104,10 @@ bool mig_is_active(struct migration *m);
 /* Waits for the thread (after completion, failure or cancel) and frees. */
 void mig_free(struct migration *m);
 const char *mig_status_name(enum mig_status s);
-json_t *mig_info_json(const struct mig_info *i);
-/* x-device-state (migration/mig_devstate.c): parse the parameter, name a
- * method, and report both encodings. */
+/* x-device-state (migration/mig_devstate.c): parse the parameter and name
+ * a method. (query-migrate's replies are ctl/'s: ctl/qmp_migrate_info.c.) */
 int mig_devstate_param(json_t *v, enum snap_dev_method *method, char *err, size_t errlen);
 const char *mig_devstate_name(enum snap_dev_method method);
-json_t *mig_devstate_json(const struct snap_dev_report *r);
 
 /* Destination, in three steps around building the VM:
  * mig_incoming_open listens on uri, authenticates one source and reads the
@@ -141,5 +139,13 @@ json_t *mig_incoming_take_config(struct mig_incoming *in);
  * page receiver, so call it only once the VM no longer runs. */
 void mig_incoming_close(struct mig_incoming *in);
 /* query-migrate on the destination: post-copy's progress and faults. */
-json_t *mig_incoming_info_json(struct mig_incoming *in);
+struct mig_incoming_info {
+	bool postcopy;              /* false: no post-copy here (status "none") */
+	bool done, failed;
+	int64_t total_ms;           /* since the switch-over, until done */
+	uint64_t pages, received, faults, requests;
+	int64_t wait_median_us, wait_max_us;    /* a fault's wait for its page */
+	char error[256];            /* when failed */
+};
+void mig_incoming_get_info(struct mig_incoming *in, struct mig_incoming_info *out);
 #endif

@@ -257,7 +257,7 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-json_t *postcopy_dst_info(struct mig_incoming *in)
+void postcopy_dst_info(struct mig_incoming *in, struct mig_incoming_info *out)
 {
 	struct postcopy_dst *pc = in->postcopy;
 	pthread_mutex_lock(&pc->lock);
@@ -272,15 +272,14 @@ json_t *postcopy_dst_info(struct mig_incoming *in)
 		}
 	}
 	int64_t end = pc->done ? pc->t_done_us : host_mono_ns() / 1000;
-	json_t *j = json_pack("{s:s,s:I}", "status",
-			      pc->failed ? "failed" : pc->done ? "completed" : "postcopy-active",
-			      "total-time", (json_int_t)((end - pc->t_start_us) / 1000));
-	json_object_set_new(j, "x-postcopy", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
-		"pages", (json_int_t)pc->pages_total, "received", (json_int_t)pc->pages_received,
-		"faults", (json_int_t)pc->faults, "requests", (json_int_t)pc->requests,
-		"fault-wait-median-us", (json_int_t)median, "fault-wait-max-us", (json_int_t)pc->wait_us_max));
+	*out = (struct mig_incoming_info){
+		.postcopy = true, .done = pc->done, .failed = pc->failed,
+		.total_ms = (end - pc->t_start_us) / 1000,
+		.pages = pc->pages_total, .received = pc->pages_received,
+		.faults = pc->faults, .requests = pc->requests,
+		.wait_median_us = median, .wait_max_us = pc->wait_us_max,
+	};
 	if (pc->failed)
-		json_object_set_new(j, "error-desc", json_string(pc->err));
+		snprintf(out->error, sizeof(out->error), "%s", pc->err);
 	pthread_mutex_unlock(&pc->lock);
-	return j;
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 #include "core/vm.h"
 #include "ctl/qmp_cmds.h"
+#include "ctl/qmp_migrate_info.h"
 #include "state/snapshot.h"
 #include "migration/migration.h"
 #include "migration/mig_uri.h"
@@ -260,12 +261,14 @@ int qmp_cmd_query_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struc
 	if (ctx->live_last && ctx->vm->migration) {
 		struct mig_info i;
 		mig_get_info(ctx->vm->migration, &i);
-		*ret = mig_info_json(&i);
+		*ret = qmp_mig_info_json(&i);
 		return 0;
 	}
 	struct snap_job *j = ctx->mig;
 	if (!j && ctx->vm->incoming) {
-		*ret = mig_incoming_info_json(ctx->vm->incoming);
+		struct mig_incoming_info in;
+		mig_incoming_get_info(ctx->vm->incoming, &in);
+		*ret = qmp_mig_incoming_json(&in);
 		return 0;
 	}
 	if (!j) {

@@ -17,7 +17,6 @@
 #include "core/ramlog.h"
 #include "core/vm.h"
 #include "cpu/dcache.h"
-#include "dev/plic.h"
 #include "machine/virt.h"
 #include "state/devlog.h"
 #include "state/hart_state.h"
@@ -25,8 +24,6 @@
 #include "state/snap_lease.h"
 #include "state/snapshot.h"
 #include "state/vmbuf.h"
-#include "virtio/mmio.h"
-#include "virtio/blk.h"
 #include "block/block.h"
 
 #define PAGE 4096u
@@ -132,13 +129,10 @@ int snap_write_config(struct vm *vm, struct vms_writer *w, char *err, size_t err
 	/* The disks' sizes as the guest sees them, from the open images (the
 	 * board attaches them in --disk order). */
 	uint64_t sizes[VIRT_MAX_DISKS] = { 0 };
-	int n = 0;
-	for (int i = 0; i < vm->nmmio && n < VIRT_MAX_DISKS; i++) {
-		struct blk_dev *d = vm->mmio[i].ops == &virtio_mmio_ops ?
-				    virtio_blk_disk(vm->mmio[i].dev) : NULL;
-		if (d)
-			sizes[n++] = d->size;
-	}
+	struct blk_dev *disks[VIRT_MAX_DISKS];
+	int n = virt_disks(vm, disks, VIRT_MAX_DISKS);
+	for (int i = 0; i < n; i++)
+		sizes[i] = disks[i]->size;
 	char *cfg = snap_config_encode(vm->cfg, sizes, err, errlen);
 	if (!cfg)
 		return -1;
@@ -160,14 +154,14 @@ int snap_write_state(struct vm *vm, struct vms_writer *w)
 	return snap_write_state_as(vm, w, SNAP_DEV_SAVE, &cpu, &dev, NULL);
 }
 
-/* Each device's own save, one buffer per device (name first). */
-static int encode_saved(struct vm *vm, struct vmbuf *bufs, char *err, size_t errlen)
+/* Each registered device's own save, one buffer per device (name first). */
+static int encode_saved(const struct devreg *reg, struct vmbuf *bufs, char *err, size_t errlen)
 {
-	for (int i = 0; i < vm->nmmio; i++) {
-		const struct dev_ops *ops = vm->mmio[i].ops;
-		vmbuf_put_str(&bufs[i], ops->name);
-		if (!ops->save || ops->save(vm->mmio[i].dev, &bufs[i])) {
-			snprintf(err, errlen, "device %s could not save its state", ops->name);
+	for (int i = 0; i < reg->n; i++) {
+		const struct devreg_entry *e = &reg->e[i];
+		vmbuf_put_str(&bufs[i], e->name);
+		if (e->save(e->opaque, &bufs[i])) {
+			snprintf(err, errlen, "device %s could not save its state", e->name);
 			return -1;
 		}
 	}
@@ -179,16 +173,17 @@ static int encode_saved(struct vm *vm, struct vmbuf *bufs, char *err, size_t err
 static int write_devices(struct vm *vm, struct vms_writer *w, enum snap_dev_method method,
 			 struct snap_dev_report *rep)
 {
-	struct vmbuf saved[VM_MAX_MMIO], logged = { 0 };
+	const struct devreg *reg = &vm->devreg;
+	struct vmbuf saved[DEVREG_MAX], logged = { 0 };
 	struct devlog_stats ls = { 0 };
 	memset(saved, 0, sizeof(saved));
 	int r = 0, log_r = 0;
 	if (rep || method == SNAP_DEV_SAVE) {
 		int64_t t0 = us_now();
-		r = encode_saved(vm, saved, w->err, sizeof(w->err));
+		r = encode_saved(reg, saved, w->err, sizeof(w->err));
 		if (rep) {
 			rep->save_us = us_now() - t0;
-			for (int i = 0; i < vm->nmmio; i++)
+			for (int i = 0; i < reg->n; i++)
 				rep->save_bytes += VMS_SECTION_HDR_LEN + saved[i].len + VMS_DIGEST_LEN;
 		}
 	}
@@ -209,11 +204,11 @@ static int write_devices(struct vm *vm, struct vms_writer *w, enum snap_dev_meth
 			r = -1;
 		}
 	}
-	for (int i = 0; i < vm->nmmio && !r && method == SNAP_DEV_SAVE; i++)
-		r = put_buf(w, VMS_ID_DEVICE, (uint16_t)i, vm->mmio[i].ops->state_version, &saved[i]);
+	for (int i = 0; i < reg->n && !r && method == SNAP_DEV_SAVE; i++)
+		r = put_buf(w, VMS_ID_DEVICE, (uint16_t)i, reg->e[i].state_version, &saved[i]);
 	if (!r && method == SNAP_DEV_LOG)
 		r = put_buf(w, VMS_ID_DEVLOG, 0, DEVLOG_VERSION, &logged);
-	for (int i = 0; i < vm->nmmio; i++)
+	for (int i = 0; i < reg->n; i++)
 		vmbuf_free(&saved[i]);
 	vmbuf_free(&logged);
 	return r;
@@ -226,7 +221,7 @@ int snap_write_state_as(struct vm *vm, struct vms_writer *w, enum snap_dev_metho
 	struct vmbuf b = { 0 };
 	vmbuf_put_u64(&b, vm_guest_time(vm));
 	vmbuf_put_u32(&b, (uint32_t)vm->nharts);
-	vmbuf_put_u32(&b, (uint32_t)vm->nmmio);
+	vmbuf_put_u32(&b, (uint32_t)vm->devreg.n);
 	vmbuf_put_u64(&b, vm->ram_size);
 	int r = put_buf(w, VMS_ID_MACHINE, 0, MACHINE_VERSION, &b);
 
@@ -628,26 +623,25 @@ static int load_devices(struct snap_image *img, struct vm *vm, char *err, size_t
 			 img->path, vms_section_name(s.id), s.id);
 		return -1;
 	}
-	for (int i = 0; i < vm->nmmio; i++) {
+	for (int i = 0; i < vm->devreg.n; i++) {
 		if (i && expect(img, &s, VMS_ID_DEVICE, err, errlen))
 			return -1;
 		if (vms_read_payload(&img->r, &s, &p)) {
 			snprintf(err, errlen, "%s", img->r.err);
 			return -1;
 		}
-		const struct dev_ops *ops = vm->mmio[i].ops;
+		const struct devreg_entry *e = &vm->devreg.e[i];
 		char name[64];
 		rd = vmrd_of(p, s.len);
 		int r = -1;
-		if (s.instance == i && vmrd_str(&rd, name, sizeof(name)) && !strcmp(name, ops->name) &&
-		    ops->load) {
+		if (s.instance == i && vmrd_str(&rd, name, sizeof(name)) && !strcmp(name, e->name)) {
 			struct vmrd dev = vmrd_of(p + rd.off, s.len - rd.off);
-			r = s.version > ops->state_version ? -1 : ops->load(vm->mmio[i].dev, &dev, s.version);
+			r = s.version > e->state_version ? -1 : e->load(e->opaque, &dev, s.version);
 		}
 		free(p);
 		if (r) {
 			snprintf(err, errlen, "%s: state of device %d (%s, section version %u) is invalid "
-				 "or of an unknown version", img->path, i, ops->name, s.version);
+				 "or of an unknown version", img->path, i, e->name, s.version);
 			return -1;
 		}
 	}
@@ -672,10 +666,10 @@ int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_sect
 	}
 	struct vmrd rd = vmrd_of(p, s.len);
 	uint64_t ticks = vmrd_u64(&rd);
-	uint32_t nharts = vmrd_u32(&rd), nmmio = vmrd_u32(&rd);
+	uint32_t nharts = vmrd_u32(&rd), ndevs = vmrd_u32(&rd);
 	uint64_t ram = vmrd_u64(&rd);
 	bool ok = s.version == MACHINE_VERSION && vmrd_done(&rd) && nharts == (uint32_t)vm->nharts &&
-		  nmmio == (uint32_t)vm->nmmio && ram == vm->ram_size;
+		  ndevs == (uint32_t)vm->devreg.n && ram == vm->ram_size;
 	free(p);
 	if (!ok) {
 		snprintf(err, errlen, "%s: machine section does not match the configuration", img->path);
@@ -697,10 +691,9 @@ int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_sect
 	if (load_devices(img, vm, err, errlen))
 		return -1;
 	img->dev_load_us = us_now() - t0;
-	/* The external-interrupt line is the PLIC's to drive: make each hart's
-	 * SEIP agree with it. */
-	for (int i = 0; i < vm->nharts; i++)
-		hart_set_pending(vm->harts[i], MIP_SEIP, plic_output(vm->plic, (unsigned)i));
+	/* Devices drive their outputs again: the PLIC makes each hart's SEIP
+	 * agree with it. */
+	devreg_post_load(&vm->devreg);
 	*ticks_out = ticks;
 	return 0;
 }

@@ -257,6 +257,22 @@ struct blk_dev *virtio_blk_disk(struct virtio_mmio *t)
 	return ((struct virtio_blk *)virtio_mmio_dev(t))->disk;
 }
 
+int virtio_blk_flush(void *t)
+{
+	struct blk_dev *d = virtio_blk_disk(t);
+	if (!d)
+		return 0;
+	if (!d->readonly && d->ops->flush(d))
+		return -1;
+	return blk_unlock(d);
+}
+
+int virtio_blk_reclaim(void *t)
+{
+	struct blk_dev *d = virtio_blk_disk(t);
+	return d ? blk_relock(d) : 0;
+}
+
 static const struct virtio_dev_ops blk_ops = {
 	.save = blk_save,
 	.load = blk_load,

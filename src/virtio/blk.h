@@ -52,6 +52,12 @@ struct blk_dev;
 #define VIRTIO_BLK_CFG_WZ_MAY_UNMAP 56
 #define VIRTIO_BLK_CFG_LEN 60
 
+/* Device-registry hooks (core/devreg.h), t a virtio-blk transport: flush
+ * writes the disk back (unless read-only) and drops its lock for another
+ * host; reclaim takes the lock again. 0 or -1. */
+int virtio_blk_flush(void *t);
+int virtio_blk_reclaim(void *t);
+
 /* A virtio-blk device for disk (from blk_open) behind a new virtio-mmio
  * transport; capacity disk->size / 512, read-only if the disk is. On success
  * the device owns disk; on failure NULL with a message in err, disk kept. */
