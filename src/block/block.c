@@ -1,5 +1,6 @@
-/* Block layer entry points: format probing, opening a chain, and the
- * fields every driver shares (see block.h). */
+/* The block layer's shared part: the fields and I/O helpers every driver
+ * uses (see block.h). It knows no format: probing and opening by format
+ * are the registry's (formats.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,54 +11,6 @@
 #include <unistd.h>
 #include "block/block.h"
 #include "block/iov.h"
-#include "block/qcow2_format.h"
-
-const char *blk_probe(const char *path, char *err, size_t errlen)
-{
-	uint8_t magic[4];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);     /* a FIFO must not hang */
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "'%s' is not a regular file", path);
-		close(fd);
-		return NULL;
-	}
-	ssize_t n = pread(fd, magic, sizeof(magic), 0);
-	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	return n == 4 && !memcmp(magic, QCOW2_MAGIC, 4) ? "qcow2" : "raw";
-}
-
-struct blk_dev *blk_open_depth(const char *path, const struct blk_open_opts *o, int depth,
-			       char *err, size_t errlen)
-{
-	const char *fmt = o->format;
-	if (depth >= BLK_MAX_CHAIN) {
-		snprintf(err, errlen, "backing chain longer than %d images (a loop?) at '%s'",
-			 BLK_MAX_CHAIN, path);
-		return NULL;
-	}
-	if (!fmt && !(fmt = blk_probe(path, err, errlen)))
-		return NULL;
-	if (!strcmp(fmt, "raw"))
-		return blk_raw_open(path, o, err, errlen);
-	if (!strcmp(fmt, "qcow2"))
-		return blk_qcow2_open(path, o, depth, err, errlen);
-	snprintf(err, errlen, "unknown image format '%s' (raw or qcow2)", fmt);
-	return NULL;
-}
-
-struct blk_dev *blk_open(const char *path, const struct blk_open_opts *o, char *err, size_t errlen)
-{
-	return blk_open_depth(path, o, 0, err, errlen);
-}
 
 void blk_close(struct blk_dev *d)
 {

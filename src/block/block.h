@@ -61,6 +61,7 @@ struct blk_open_opts {
 	const struct blk_chain *chain;  /* set by the qcow2 driver for backing files */
 };
 
+/* Opening and probing go through the format registry (formats.c). */
 /* Open an image and its backing chain (backing files read-only). Returns
  * NULL with a one-line reason in err; a refused image is never modified. */
 struct blk_dev *blk_open(const char *path, const struct blk_open_opts *o, char *err, size_t errlen);
@@ -111,13 +112,9 @@ int blk_dev_init(struct blk_dev *d, const struct blk_ops *ops, const char *path,
 		 bool readonly);
 void blk_dev_fini(struct blk_dev *d);
 
-/* Drivers, also usable directly. */
-struct blk_dev *blk_raw_open(const char *path, const struct blk_open_opts *o, char *err,
-			     size_t errlen);
-/* A raw device over an open descriptor (buffered), which it then owns. */
+/* Opening by path goes through the format registry (block/formats.h).
+ * A raw device over an open descriptor (buffered), which it then owns. */
 struct blk_dev *blk_raw_from_fd(int fd, uint64_t size, bool readonly);
 /* Free a blk_raw_from_fd device without closing its descriptor. */
 void blk_raw_release_fd(struct blk_dev *d);
-struct blk_dev *blk_qcow2_open(const char *path, const struct blk_open_opts *o, int depth,
-			       char *err, size_t errlen);
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "block/formats.h"
 #include "block/qcow2_format.h"
 #include "block/qcow2_priv.h"
 
@@ -462,6 +463,11 @@ static int alloc_buffers(struct open_ctx *c, const struct blk_open_opts *o)
 		if (posix_memalign((void **)&s->cache[i].table, 4096, s->cluster_size))
 			return fail(c, "out of memory for the L2 cache");
 	return 0;
+}
+
+bool blk_qcow2_probe(const uint8_t *head, size_t n)
+{
+	return n >= 4 && !memcmp(head, QCOW2_MAGIC, 4);
 }
 
 struct blk_dev *blk_qcow2_open(const char *path, const struct blk_open_opts *o, int depth,

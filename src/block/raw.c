@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "block/block.h"
 #include "block/file.h"
+#include "block/formats.h"
 
 struct raw {
 	struct blk_dev dev;

@@ -26,7 +26,6 @@
 #define VIRT_PLIC_NDEV     95  /* sources 1..95 */
 
 #define VIRT_KERNEL_OFFSET 0x200000ull
-#endif
 
 #include <stddef.h>
 #include "net/spec.h"
@@ -87,3 +86,4 @@ void virt_announce(struct vm *vm);
 /* Start console input (virt_create does it, except for an incoming VM,
  * whose state must be loaded first). */
 int virt_start_console(struct vm *vm, char *err, size_t errlen);
+#endif

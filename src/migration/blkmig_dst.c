@@ -18,7 +18,8 @@
 #include "image/sum.h"
 #include "machine/virt.h"
 #include "migration/blkmig.h"
-#include "migration/migrate_priv.h"
+#include "migration/channel.h"
+#include "migration/mig_dst_priv.h"
 
 #define FLUSH_EVERY (16u << 20)
 

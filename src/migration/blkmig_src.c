@@ -16,7 +16,7 @@
 #include "image/sum.h"
 #include "machine/virt.h"
 #include "migration/blkmig.h"
-#include "migration/migrate_priv.h"
+#include "migration/mig_src_priv.h"
 #include "migration/rampages.h"
 
 /* Bulk rounds stop once this little is dirty (the rest goes with RAM). */

@@ -14,7 +14,9 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <netdb.h>
-#include "migration/migrate_priv.h"
+#include "migration/channel.h"
+#include "migration/mig_dst_priv.h"
+#include "migration/postcopy.h"
 #include "migration/rampages.h"
 #include "migration/blkmig.h"
 #include "migration/mig_uri.h"

@@ -13,7 +13,8 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include "migration/migrate_priv.h"
+#include "migration/mig_src_priv.h"
+#include "migration/postcopy.h"
 #include "migration/rampages.h"
 #include "migration/blkmig.h"
 #include "migration/mig_uri.h"

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include "migration/migrate_priv.h"
+#include "migration/channel.h"
+#include "migration/mig_dst_priv.h"
+#include "migration/postcopy.h"
 #include "core/ramlog.h"
 #include "core/vm.h"
 

@@ -11,7 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include "migration/migrate_priv.h"
+#include "migration/mig_src_priv.h"
+#include "migration/postcopy.h"
 #include "migration/rampages.h"
 #include "core/ramlog.h"
 #include "core/vm.h"

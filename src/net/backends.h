@@ -1,4 +1,5 @@
-/* Constructors of the network backends (net_backend_open picks one). */
+/* Constructors of the network backends; the registry (backends.c) lists
+ * them and net_backend_open picks one. */
 #ifndef TERN_NET_BACKENDS_H
 #define TERN_NET_BACKENDS_H
 #include <stddef.h>

@@ -1,24 +1,13 @@
-/* Network backend core: opening by kind, and the bounded receive queue that
- * holds frames while the guest has no buffers (fd backends pause meanwhile,
- * so nothing is lost; slirp cannot pause, its surplus is dropped). */
+/* Network backend core: the bounded receive queue that holds frames while
+ * the guest has no buffers (fd backends pause meanwhile, so nothing is
+ * lost; slirp cannot pause, its surplus is dropped). Opening by kind is
+ * the registry's job (backends.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/evloop.h"
-#include "net/backends.h"
 #include "net/net.h"
 #include "net/spec.h"
-
-struct net_backend *net_backend_open(const struct net_spec *spec, struct evloop *loop,
-				     char *err, size_t errlen)
-{
-	switch (spec->kind) {
-	case NET_USER: return net_slirp_open(spec, loop, err, errlen);
-	case NET_VDE: return net_vde_open(spec, loop, err, errlen);
-	case NET_TAP: return net_tap_open(spec, loop, err, errlen);
-	}
-	return NULL;
-}
 
 void net_backend_init(struct net_backend *be, const struct net_backend_ops *ops,
 		      struct evloop *loop)

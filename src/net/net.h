@@ -57,8 +57,8 @@ struct net_backend {
 	uint64_t rx_dropped, tx_dropped;
 };
 
-/* Open the backend a --net spec names, on loop. NULL with a one-line reason
- * in err on failure. */
+/* Open the backend a --net spec names, on loop (through the registry,
+ * net/backends.c). NULL with a one-line reason in err on failure. */
 struct net_backend *net_backend_open(const struct net_spec *spec, struct evloop *loop,
 				     char *err, size_t errlen);
 /* For backends: initialise the common part. */

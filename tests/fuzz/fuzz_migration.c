@@ -13,7 +13,8 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include "fuzz_stream.h"
-#include "migration/migrate_priv.h"
+#include "migration/channel.h"
+#include "migration/mig_dst_priv.h"
 #include "migration/rampages.h"
 #include "migration/blkmig.h"
 #include "state/snapshot.h"
