@@ -124,6 +124,7 @@ bench: deps all
 	@bench/net.sh
 	@bench/cluster.py
 	@/usr/bin/python3 bench/hosts.py
+	@/usr/bin/python3 bench/copy_storage.py
 
 # The block compiler alone: host CPU time per iteration of three guest loops
 # (bench/jit/), steady even on a loaded machine.
