@@ -27,6 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmp import Qmp  # noqa: E402
+import docsection
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TERN = os.path.join(REPO, "build", "tern")
@@ -168,14 +169,7 @@ tern clones restored from one snapshot, QEMU VMs booted alike.
 | tern/QEMU | {t_pss / q_pss:.2f} | |
 <!-- bench-density:end -->
 """
-    path = os.path.join(REPO, "docs", "BENCHMARKS.md")
-    doc = open(path).read()
-    if "<!-- bench-density:begin -->" in doc:
-        doc = re.sub(r"<!-- bench-density:begin -->.*<!-- bench-density:end -->\n", lambda _: section, doc,
-                     flags=re.S)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    open(path, "w").write(doc)
+    docsection.replace_section("density", section)
 
 
 if __name__ == "__main__":

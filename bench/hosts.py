@@ -15,7 +15,6 @@ usage: bench/hosts.py [--runs N] [--no-docs]   (needs root: ip netns)
 import argparse
 import datetime
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from netns import Cluster  # noqa: E402
+import docsection
 
 
 def main():
@@ -77,13 +77,7 @@ domain over a real network; here the hosts share one machine's loopback
 speed and its 2 cores, so the figures show the protocol's own cost.
 <!-- bench-hosts:end -->
 """
-    path = os.path.join(REPO, "docs", "BENCHMARKS.md")
-    doc = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-    if "<!-- bench-hosts:begin -->" in doc:
-        doc = re.sub(r"<!-- bench-hosts:begin -->.*<!-- bench-hosts:end -->\n", lambda _: section, doc, flags=re.S)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    open(path, "w").write(doc)
+    path = docsection.replace_section("hosts", section)
     print(f"wrote {path}")
     return 0
 

@@ -27,7 +27,6 @@ import datetime
 import fcntl
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from migrate import Console, free_port  # noqa: E402
 from qmp import Qmp  # noqa: E402
+import docsection
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KIT = os.path.join(REPO, "build", "guest")
@@ -353,14 +353,7 @@ See the script's docstring for what each case does.
 
 {table}<!-- bench-memory:end -->
 """
-    path = os.path.join(REPO, "docs", "BENCHMARKS.md")
-    doc = open(path).read()
-    if "<!-- bench-memory:begin -->" in doc:
-        doc = re.sub(r"<!-- bench-memory:begin -->.*<!-- bench-memory:end -->\n", lambda _: section, doc,
-                     flags=re.S)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    open(path, "w").write(doc)
+    docsection.replace_section("memory", section)
     return 0
 
 

@@ -36,6 +36,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmp import Qmp  # noqa: E402
+import docsection
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TERN = os.path.join(REPO, "build", "tern")
@@ -306,14 +307,7 @@ Samples, in run order:
 """ + "\n".join(samples) + ("\n\nFailed runs (left out of the medians):\n\n" +
                             "\n".join("- " + f for f in failures) if failures else "") + \
         "\n<!-- bench-migrate:end -->\n"
-    path = os.path.join(REPO, "docs", "BENCHMARKS.md")
-    doc = open(path).read()
-    if "<!-- bench-migrate:begin -->" in doc:
-        doc = re.sub(r"<!-- bench-migrate:begin -->.*<!-- bench-migrate:end -->\n", lambda _: section, doc,
-                     flags=re.S)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    open(path, "w").write(doc)
+    docsection.replace_section("migrate", section)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmp import Qmp  # noqa: E402
+import docsection
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TERN = os.path.join(REPO, "build", "tern")
@@ -184,14 +185,7 @@ Samples, in run order:
 {samples}
 <!-- bench-snapshot:end -->
 """
-    path = os.path.join(REPO, "docs", "BENCHMARKS.md")
-    doc = open(path).read()
-    if "<!-- bench-snapshot:begin -->" in doc:
-        doc = re.sub(r"<!-- bench-snapshot:begin -->.*<!-- bench-snapshot:end -->\n", lambda _: section,
-                     doc, flags=re.S)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    open(path, "w").write(doc)
+    docsection.replace_section("snapshot", section)
 
 
 if __name__ == "__main__":
