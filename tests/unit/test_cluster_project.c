@@ -13,60 +13,20 @@
 #include "cluster/launch.h"
 #include "cluster/plan.h"
 #include "cluster/project.h"
-
-struct fixture {
-	char dir[64];
-	char dtd[4096];
-};
+#include "project_fixture.h"
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	strcpy(f->dir, "/tmp/tern-cluster-test-XXXXXX");
-	if (!f || !mkdtemp(f->dir))
-		return -1;
-	char cwd[2048];
-	if (!getcwd(cwd, sizeof(cwd)))
-		return -1;
-	snprintf(f->dtd, sizeof(f->dtd), "%s/share/tern-cluster.dtd", cwd);
 	static const char *const files[] = { "Image", "initrd.gz", "root.img", "data.img" };
-	for (size_t i = 0; i < 4; i++) {
-		char p[128];
-		snprintf(p, sizeof(p), "%s/%s", f->dir, files[i]);
-		FILE *fp = fopen(p, "w");
-		if (!fp)
-			return -1;
-		fclose(fp);
-	}
-	*state = f;
-	return 0;
+	return project_fixture_setup(state, files, 4);
 }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd))
-		return -1;
-	free(f);
-	return 0;
-}
-
-/* Writes body after a 3-line head (so body's first line is line 4) and
- * loads it. Returns the project or NULL with the diagnostics in *diag. */
+/* Loads body (its first line is line 4) with the diagnostics in *diag. */
 static struct project *load(struct fixture *f, const char *body, char **diag)
 {
-	char path[128];
-	snprintf(path, sizeof(path), "%s/p.xml", f->dir);
-	FILE *fp = fopen(path, "w");
-	assert_non_null(fp);
-	fprintf(fp, "<?xml version=\"1.0\"?>\n<!DOCTYPE project SYSTEM \"tern-cluster.dtd\">\n"
-		"<project name=\"t\">\n%s</project>\n", body);
-	fclose(fp);
 	size_t len;
 	FILE *d = open_memstream(diag, &len);
-	struct project *p = project_load(path, f->dtd, d);
+	struct project *p = project_fixture_load(f, body, d);
 	fclose(d);
 	return p;
 }
@@ -310,5 +270,5 @@ int main(void)
 		cmocka_unit_test(test_machine_argv),
 		cmocka_unit_test(test_bad_files),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, project_fixture_teardown);
 }

@@ -13,52 +13,17 @@
 #include <jansson.h>
 #include "cluster/project.h"
 #include "cluster/xhost.h"
-
-struct fixture {
-	char dir[64];
-	char dtd[4096];
-};
+#include "project_fixture.h"
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	strcpy(f->dir, "/tmp/tern-xhost-test-XXXXXX");
-	if (!f || !mkdtemp(f->dir))
-		return -1;
-	char cwd[2048], p[128];
-	if (!getcwd(cwd, sizeof(cwd)))
-		return -1;
-	snprintf(f->dtd, sizeof(f->dtd), "%s/share/tern-cluster.dtd", cwd);
-	snprintf(p, sizeof(p), "%s/Image", f->dir);
-	FILE *fp = fopen(p, "w");
-	if (!fp)
-		return -1;
-	fclose(fp);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd))
-		return -1;
-	free(f);
-	return 0;
+	static const char *const files[] = { "Image" };
+	return project_fixture_setup(state, files, 1);
 }
 
 static struct project *load(struct fixture *f, const char *body)
 {
-	char path[128];
-	snprintf(path, sizeof(path), "%s/p.xml", f->dir);
-	FILE *fp = fopen(path, "w");
-	assert_non_null(fp);
-	fprintf(fp, "<?xml version=\"1.0\"?>\n<!DOCTYPE project SYSTEM \"tern-cluster.dtd\">\n"
-		"<project name=\"t\">\n%s</project>\n", body);
-	fclose(fp);
-	struct project *p = project_load(path, f->dtd, stderr);
+	struct project *p = project_fixture_load(f, body, stderr);
 	assert_non_null(p);
 	return p;
 }
@@ -141,5 +106,5 @@ int main(void)
 		cmocka_unit_test(test_pins_and_down),
 		cmocka_unit_test(test_errors),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, project_fixture_teardown);
 }
