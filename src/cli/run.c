@@ -88,6 +88,7 @@ static int run_take_config(struct run_session *s)
 		return 2;
 	}
 	o->cfg.mem_merge = o->mem_merge;  /* a host choice: also after --incoming */
+	o->cfg.vcpu_single = o->vcpu_single;
 	return RUN_GO;
 }
 

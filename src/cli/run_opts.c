@@ -18,7 +18,7 @@
 enum {
 	O_KERNEL = 256, O_INITRD, O_APPEND, O_MEMORY, O_CPUS, O_CONSOLE, O_NAME, O_DTB, O_REBOOT,
 	O_DISK, O_RNG, O_NET, O_QMP, O_INCOMING, O_MIGRATE_KEY, O_BALLOON, O_MEM_MERGE,
-	O_MIGRATE_TLS, O_BASE_DIR
+	O_MIGRATE_TLS, O_BASE_DIR, O_VCPU_THREADS
 };
 
 static const struct option run_long_opts[] = {
@@ -27,6 +27,7 @@ static const struct option run_long_opts[] = {
 	{ "append", required_argument, NULL, O_APPEND },
 	{ "memory", required_argument, NULL, O_MEMORY },
 	{ "cpus", required_argument, NULL, O_CPUS },
+	{ "vcpu-threads", required_argument, NULL, O_VCPU_THREADS },
 	{ "console", required_argument, NULL, O_CONSOLE },
 	{ "name", required_argument, NULL, O_NAME },
 	{ "dtb-out", required_argument, NULL, O_DTB },
@@ -62,6 +63,10 @@ static void run_usage(FILE *f)
 		"                       panics before its console starts (add 'earlycon'\n"
 		"                       to --append to see such early messages)\n"
 		"  --cpus N             number of harts, 1..8 (default 1)\n"
+		"  --vcpu-threads multi|single\n"
+		"                       multi (default): each hart runs on its own host\n"
+		"                       thread, in parallel; single: all harts take turns\n"
+		"                       on one thread\n"
 		"  --console BACKEND    stdio (default; raw mode on a terminal), pty,\n"
 		"                       unix:PATH or file:PATH; add ,log=FILE to copy all\n"
 		"                       output to FILE too (e.g. unix:PATH,log=FILE)\n"
@@ -247,9 +252,18 @@ static int parse_size_opt(int c, const char *arg, struct virt_config *cfg)
 	return 0;
 }
 
-/* --reboot, --rng, --balloon and --mem-merge; 0, or 2 after saying why. */
+/* --reboot, --vcpu-threads, --rng, --balloon and --mem-merge; 0, or 2
+ * after saying why. */
 static int parse_switch_opt(int c, const char *arg, struct run_opts *o)
 {
+	if (c == O_VCPU_THREADS) {
+		if (strcmp(arg, "multi") && strcmp(arg, "single")) {
+			fprintf(stderr, "tern: invalid --vcpu-threads '%s': give multi or single\n", arg);
+			return 2;
+		}
+		o->vcpu_single = !strcmp(arg, "single");
+		return 0;
+	}
 	if (c == O_REBOOT) {
 		if (strcmp(arg, "exit") && strcmp(arg, "restart")) {
 			fprintf(stderr, "tern: invalid --reboot '%s': give exit or restart\n", arg);
@@ -331,7 +345,7 @@ static int is_machine_opt(int c)
 {
 	return c >= O_KERNEL && c != O_NAME && c != O_CONSOLE && c != O_QMP && c != O_DISK &&
 	       c != O_NET && c != O_INCOMING && c != O_MIGRATE_KEY && c != O_MEM_MERGE &&
-	       c != O_MIGRATE_TLS && c != O_BASE_DIR;
+	       c != O_MIGRATE_TLS && c != O_BASE_DIR && c != O_VCPU_THREADS;
 }
 
 /* One option from getopt; RUN_GO, or the exit status. */
@@ -344,7 +358,7 @@ static int parse_one(int c, char **argv, struct run_opts *o)
 	int rc = 0;
 	switch (c) {
 	case O_MEMORY: case O_CPUS: rc = parse_size_opt(c, optarg, &o->cfg); break;
-	case O_REBOOT: case O_RNG: case O_BALLOON: case O_MEM_MERGE:
+	case O_REBOOT: case O_RNG: case O_BALLOON: case O_MEM_MERGE: case O_VCPU_THREADS:
 		rc = parse_switch_opt(c, optarg, o);
 		break;
 	case O_NAME: case O_DISK: case O_NET: rc = parse_device_opt(c, optarg, &o->cfg); break;

@@ -14,6 +14,7 @@ struct run_opts {
 	const char *machine_opt;    /* the last option that shapes the machine */
 	const char *migrate_key, *migrate_tls, *base_dir;
 	int mem_merge;              /* --mem-merge (a host choice) */
+	int vcpu_single;            /* --vcpu-threads single (a host choice) */
 };
 
 /* Fill o from argv. Returns RUN_GO, or the exit status to end with (0 after

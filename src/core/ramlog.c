@@ -22,13 +22,13 @@ static void mark_dirty(struct vm *vm, uint64_t off, uint64_t len)
 		atomic_fetch_or_explicit(&log[p >> 6], 1ull << (p & 63), memory_order_relaxed);
 }
 
-void ram_written(struct vm *vm, uint64_t off, uint64_t len)
+void ram_written(struct vm *vm, struct hart *by, uint64_t off, uint64_t len)
 {
 	if (!len || off >= vm->ram_size)
 		return;
 	if (len > vm->ram_size - off)
 		len = vm->ram_size - off;
-	dcache_invalidate(vm, off, len);
+	dcache_invalidate(vm, by, off, len);
 	_Atomic uint64_t *disc = vm->ram_discarded;
 	if (disc) {
 		/* the page holds data again: it must be copied from now on */
@@ -162,7 +162,7 @@ uint64_t ram_discard(struct vm *vm, uint64_t off, uint64_t len)
 	/* first out of the write TLBs: no fast-path store may land unseen */
 	flush_write_tlbs(vm);
 	drop_pages(vm, off, len);
-	dcache_invalidate(vm, off, len);
+	dcache_invalidate(vm, NULL, off, len);
 	_Atomic uint64_t *disc = vm->ram_discarded;
 	for (uint64_t p = off >> 12; disc && p < end >> 12; p++)
 		atomic_fetch_or_explicit(&disc[p >> 6], 1ull << (p & 63), memory_order_relaxed);

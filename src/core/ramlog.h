@@ -13,7 +13,9 @@
 #include <stdint.h>
 #include "core/vm.h"
 
-void ram_written(struct vm *vm, uint64_t off, uint64_t len);
+/* by: the hart that wrote (its own decoded copy is dropped at once), or
+ * NULL for a device or the VMM. */
+void ram_written(struct vm *vm, struct hart *by, uint64_t off, uint64_t len);
 
 /* The dirty log (one bit per 4 KiB page of guest RAM). Start, stop and
  * sync must run where no hart is executing: on the vCPU thread between

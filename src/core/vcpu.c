@@ -6,9 +6,12 @@
 #include "core/vm.h"
 #include "cpu/csr.h"
 
-void vcpu_init(struct vcpu *v, struct vm *vm)
+void vcpu_init(struct vcpu *v, struct vm *vm, int first, int count, bool primary)
 {
-	*v = (struct vcpu){ .vm = vm };
+	*v = (struct vcpu){ .vm = vm, .first = first, .count = count, .primary = primary };
+	pthread_mutex_lock(&vm->idle_lock);
+	vm->vcpus[vm->nvcpus++] = v;
+	pthread_mutex_unlock(&vm->idle_lock);
 }
 
 /* Auto-converge (live migration): after running for t ns, sleep
@@ -28,16 +31,33 @@ static void throttle(struct vm *vm, int64_t *last)
 	*last = host_mono_ns();
 }
 
-/* The end of a round in which no hart ran. */
+/* The end of a round in which no hart ran: its harts wait in wfi (until the
+ * earliest timer), or are stopped (until a kick starts one). The machine is
+ * halted when no hart at all is started. */
 static enum vcpu_exit round_idle(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
-	for (int i = 0; i < vm->nharts; i++)
+	for (int i = v->first; i < v->first + v->count; i++)
 		if (vm->harts[i]->hsm_state == HSM_STARTED) {
 			v->wake_ns = v->deadline_ns;
 			return VCPU_EXIT_WFI;
 		}
-	return VCPU_EXIT_HALTED;
+	v->wake_ns = INT64_MAX;
+	for (int i = 0; i < vm->nharts; i++)
+		if (vm->harts[i]->hsm_state == HSM_STARTED)
+			return VCPU_EXIT_WFI;
+	return v->primary ? VCPU_EXIT_HALTED : VCPU_EXIT_WFI;
+}
+
+/* One slice of hart h, with the requests of other threads served first. */
+static void run_slice(struct hart *h)
+{
+	atomic_store(&h->in_guest, 1);
+	if (atomic_load(&h->req))
+		hart_serve_requests(h);
+	hart_check_interrupts(h);
+	hart_run(h, VCPU_SLICE_INSNS);
+	atomic_store(&h->in_guest, 0);
 }
 
 enum vcpu_exit vcpu_run(struct vcpu *v)
@@ -45,18 +65,23 @@ enum vcpu_exit vcpu_run(struct vcpu *v)
 	struct vm *vm = v->vm;
 	if (v->next == 0) {
 		/* A round begins: the VMM's requests come first. */
-		if (atomic_exchange(&vm->reset_req, 0))
+		if (!v->primary) {
+			if (atomic_load(&vm->reset_req) || atomic_load(&vm->resetting) ||
+			    atomic_load(&vm->exit_req) != VM_RUNNING || atomic_load(&vm->pause_count))
+				return VCPU_EXIT_PAUSE;
+		} else if (atomic_exchange(&vm->reset_req, 0)) {
 			return VCPU_EXIT_RESET;
-		if (atomic_load(&vm->exit_req) != VM_RUNNING)
+		} else if (atomic_load(&vm->exit_req) != VM_RUNNING) {
 			return VCPU_EXIT_SHUTDOWN;
-		if (atomic_load(&vm->pause_count))
+		} else if (atomic_load(&vm->pause_count)) {
 			return VCPU_EXIT_PAUSE;
-		atomic_store(&vm->kicked, 0);
+		}
+		atomic_store(&v->kicked, 0);
 		v->runnable = 0;
 		v->deadline_ns = INT64_MAX;
 	}
-	while (v->next < vm->nharts) {
-		struct hart *h = vm->harts[v->next++];
+	while (v->next < v->count) {
+		struct hart *h = vm->harts[v->first + v->next++];
 		if (h->hsm_state != HSM_STARTED)
 			continue;
 		if (h->wfi) {
@@ -70,8 +95,7 @@ enum vcpu_exit vcpu_run(struct vcpu *v)
 			}
 		}
 		v->runnable++;
-		hart_check_interrupts(h);
-		hart_run(h, VCPU_SLICE_INSNS);
+		run_slice(h);
 		if (h->exit == HART_EXIT_SBI) {
 			h->exit = HART_EXIT_NONE;
 			v->hart = h;
@@ -99,7 +123,7 @@ void vcpu_idle(struct vcpu *v)
 		return;
 	struct timespec ts = { deadline_ns / 1000000000, deadline_ns % 1000000000 };
 	pthread_mutex_lock(&vm->idle_lock);
-	while (!vm->kicked) {
+	while (!atomic_load(&v->kicked)) {
 		if (pthread_cond_timedwait(&vm->idle_cond, &vm->idle_lock, &ts) == ETIMEDOUT)
 			break;
 	}

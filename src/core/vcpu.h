@@ -1,9 +1,14 @@
-/* The vCPU loop: runs a VM's harts round-robin on the calling thread until
- * something needs the VMM, and returns why, as KVM_RUN does. The board
- * (machine/virt.c) handles the exit and calls vcpu_run again. */
+/* The vCPU loop: runs a range of a VM's harts round-robin on the calling
+ * thread until something needs the VMM, and returns why, as KVM_RUN does.
+ * The board (machine/virt.c) handles the exit and calls vcpu_run again. A
+ * VM has one vCPU for all its harts, or one per hart, each on its own host
+ * thread (MTTCG-style); the first is the primary, which serves resets and
+ * the board's periodic work. */
 #ifndef TERN_VCPU_H
 #define TERN_VCPU_H
 #include <stdint.h>
+#include <stdbool.h>
+#include <stdatomic.h>
 
 struct vm;
 struct hart;
@@ -30,10 +35,12 @@ enum vcpu_exit {
 	VCPU_EXIT_HALTED,       /* no hart is started (all stopped through SBI HSM) */
 };
 
-/* One vCPU thread's loop state. Today one vCPU runs every hart; it is the
- * unit a thread per hart will take. */
+/* One vCPU thread's loop state. */
 struct vcpu {
 	struct vm *vm;
+	int first, count;       /* the harts it runs: first .. first+count-1 */
+	bool primary;           /* it serves resets and exits (hart 0's) */
+	_Atomic int kicked;     /* vm_kick since the round began */
 	int next;               /* the hart whose turn comes next in this round */
 	int runnable;           /* harts that ran so far in this round */
 	int64_t deadline_ns;    /* earliest timer among the idle harts of the round */
@@ -44,9 +51,12 @@ struct vcpu {
 				 * earliest timer deadline (INT64_MAX: none) */
 };
 
-void vcpu_init(struct vcpu *v, struct vm *vm);
+/* Set up v to run harts first..first+count-1 and register it with the VM
+ * (so that vm_kick wakes it). The primary one must include hart 0. */
+void vcpu_init(struct vcpu *v, struct vm *vm, int first, int count, bool primary);
 /* Run the harts until an exit; see enum vcpu_exit. The VMM's requests
- * (reset, exit, pause) are looked at between rounds. */
+ * (reset, exit, pause) are looked at between rounds: a vCPU that is not
+ * the primary answers each of them with VCPU_EXIT_PAUSE, and parks. */
 enum vcpu_exit vcpu_run(struct vcpu *v);
 /* After VCPU_EXIT_WFI: sleep until v->wake_ns or a kick (vm_kick), at most
  * a second. */

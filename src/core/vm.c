@@ -5,10 +5,12 @@
 #include <string.h>
 #include <stdio.h>
 #include <time.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include "core/vm.h"
 #include "cpu/dcache.h"
 #include "cpu/jit.h"
+#include "core/vcpu.h"
 
 int vm_init(struct vm *vm, const struct vm_opts *o)
 {
@@ -34,20 +36,25 @@ int vm_init(struct vm *vm, const struct vm_opts *o)
 		vm_fini(vm);
 		return -ENOMEM;
 	}
-	vm->dcache = dcache_new(vm->ram_size);
-	if (o->jit_bytes)
-		vm->jit = jit_new(o->jit_bytes);     /* none to be had: interpret */
 	vm->nharts = o->nharts;
+	int fail = code_map_init(&vm->code_map, vm->ram_size);
 	for (int i = 0; i < vm->nharts; i++) {
-		vm->harts[i] = malloc(sizeof(struct hart));
-		if (vm->harts[i])
-			hart_reset(vm->harts[i], vm, i);
-	}
-	for (int i = 0; i < vm->nharts; i++)
-		if (!vm->dcache || !vm->harts[i]) {
-			vm_fini(vm);
-			return -ENOMEM;
+		struct hart *h = calloc(1, sizeof(struct hart));
+		vm->harts[i] = h;
+		if (!h) {
+			fail = 1;
+			continue;
 		}
+		hart_reset(h, vm, i);
+		h->dcache = dcache_new(vm->ram_size);
+		if (o->jit_bytes)
+			h->jit = jit_new(o->jit_bytes);     /* none to be had: interpret */
+		fail |= !h->dcache;
+	}
+	if (fail) {
+		vm_fini(vm);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -55,8 +62,7 @@ void vm_fini(struct vm *vm)
 {
 	for (int i = 0; i < vm->nharts; i++)
 		hart_destroy(vm->harts[i]);
-	dcache_free(vm->dcache);
-	jit_free(vm->jit);
+	code_map_fini(&vm->code_map);
 	free((void *)vm->ram_discarded);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
@@ -182,9 +188,36 @@ int vm_mmio_unwatch(struct vm *vm, const struct mmio_watch *w)
 void vm_kick(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->idle_lock);
-	vm->kicked = 1;
-	pthread_cond_signal(&vm->idle_cond);
+	for (int i = 0; i < vm->nvcpus; i++)
+		atomic_store(&vm->vcpus[i]->kicked, 1);
+	pthread_cond_broadcast(&vm->idle_cond);
 	pthread_mutex_unlock(&vm->idle_lock);
+}
+
+void vm_harts_request(struct vm *vm, uint64_t mask, unsigned req)
+{
+	for (int i = 0; i < vm->nharts; i++)
+		if (mask & (1ull << i))
+			atomic_fetch_or(&vm->harts[i]->req, req);
+	vm_kick(vm);
+	/* A hart outside hart_run serves its requests before it runs again;
+	 * one inside does at its next slice boundary. */
+	for (int i = 0; i < vm->nharts; i++) {
+		struct hart *t = vm->harts[i];
+		if (!(mask & (1ull << i)))
+			continue;
+		while ((atomic_load(&t->req) & req) && atomic_load(&t->in_guest))
+			sched_yield();
+	}
+}
+
+void vm_code_flush(struct vm *vm)
+{
+	for (int i = 0; i < vm->nharts; i++) {
+		dcache_clear(vm->harts[i]);
+		if (vm->harts[i]->jit)
+			jit_reset(vm->harts[i]->jit);
+	}
 }
 
 void vm_request_exit(struct vm *vm, enum vm_exit why, const char *msg)

@@ -10,12 +10,14 @@
 #include "dev/dev.h"
 #include "cpu/hart.h"
 #include "core/devreg.h"
+#include "cpu/dcache.h"
 
 struct virt_config;
 struct mig_incoming;
 struct devlog;
 struct virtio_mmio;
 struct virt_board;
+struct vcpu;
 
 #define VM_MAX_HARTS 8
 #define VM_MAX_MMIO 32
@@ -57,8 +59,13 @@ struct vm {
 	struct devreg devreg;
 
 	struct hart *harts[VM_MAX_HARTS];
-	struct dcache *dcache;      /* decoded code pages, shared by the harts */
-	struct jit *jit;            /* compiled blocks; NULL: interpret only */
+	/* Which harts decoded which RAM pages (each hart has its own decoded
+	 * pages and compiled blocks: hart->dcache, hart->jit). */
+	struct code_map code_map;
+	/* The vCPU loops that run the harts (core/vcpu.h): one for all harts,
+	 * or one per hart, each on its own host thread. vm_kick wakes them. */
+	struct vcpu *vcpus[VM_MAX_HARTS];
+	int nvcpus;
 	/* Auto-converge: the percentage of time the vCPU sleeps (migration). */
 	_Atomic int throttle_pct;
 	/* The live migration this VM is the source of (migration/), or NULL;
@@ -88,7 +95,6 @@ struct vm {
 	/* vCPU sleep/wake for wfi. */
 	pthread_mutex_t idle_lock;
 	pthread_cond_t idle_cond;
-	_Atomic int kicked;
 
 	_Atomic int exit_req;       /* enum vm_exit */
 	char exit_msg[256];
@@ -105,18 +111,21 @@ struct vm {
 	struct virtio_mmio *balloon;     /* NULL without --balloon on */
 	struct evloop *loop;
 
-	/* Pausing (core/pause.c): the vCPU parks at a slice boundary while
-	 * pause_count > 0; guest time stands still while it is parked. */
+	/* Pausing (core/pause.c): every vCPU thread parks at a slice boundary
+	 * while pause_count > 0; guest time stands still while all are. */
 	_Atomic int pause_count;
 	/* Called (from the thread that resumes) when the last pause ends:
 	 * devices that held their input while paused take it again. */
 	void (*on_resume)(struct vm *vm);
-	_Atomic int parked;         /* the vCPU thread is parked */
-	_Atomic int vcpu_running;   /* virt_run has not returned yet */
+	_Atomic int parked;         /* vCPU threads parked */
+	_Atomic int vcpu_running;   /* vCPU threads that have not returned yet */
 	_Atomic int reset_req;      /* the host asked for a reset (runs even when paused) */
+	/* The primary vCPU resets the machine: the others park until it is
+	 * done; vcpus_stop tells them to return (the VM ends). */
+	_Atomic int resetting, vcpus_stop;
 	pthread_cond_t park_cond;   /* with idle_lock: parked/vcpu_running changed */
+	bool time_frozen;           /* every vCPU thread is parked: guest time is frozen_ticks */
 	uint64_t frozen_ticks;      /* guest time while parked */
-	int vcpu_tid;               /* host thread id of the vCPU thread */
 	const char *name;
 	const struct virt_config *cfg;   /* what the board was built from (snapshots) */
 	/* Asynchronous events (QMP): name and a JSON object text, or NULL.
@@ -176,20 +185,32 @@ static inline uint8_t *vm_ram_ptr(const struct vm *vm, uint64_t pa, uint64_t len
 		return NULL;
 	return vm->ram + off;
 }
-/* Wake the vCPU thread from wfi (any thread). */
+/* Wake every vCPU thread from wfi (any thread). */
 void vm_kick(struct vm *vm);
+/* Ask the harts in mask (bit i: hart i) for HART_REQ_* and wait until each
+ * has served it or is outside hart_run (it serves it before it runs
+ * again). Not with vm->lock held: a hart may be waiting for it. */
+void vm_harts_request(struct vm *vm, uint64_t mask, unsigned req);
+/* Drop every hart's decoded code and compiled blocks (reset, restore);
+ * with no hart running. */
+void vm_code_flush(struct vm *vm);
 /* Ask the run loop to stop with the given reason (any thread). */
 void vm_request_exit(struct vm *vm, enum vm_exit why, const char *msg);
 
-/* Pause/resume (core/pause.c). vm_pause returns once the vCPU is parked (or
- * no longer runs); pauses nest, the vCPU runs again after the last resume.
- * Not from the vCPU thread. */
+/* Pause/resume (core/pause.c). vm_pause returns once every vCPU thread is
+ * parked (or no longer runs); pauses nest, they run again after the last
+ * resume. Not from a vCPU thread. */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 bool vm_is_parked(const struct vm *vm);
-/* The vCPU loop's parking spot, called between slices. Returns at once when
- * no pause is asked for, else when resumed, or on an exit or reset request. */
-void vm_pause_point(struct vm *vm);
+/* A vCPU loop's parking spot, called between slices. Returns at once when
+ * no pause is asked for, else when resumed. The primary vCPU also returns
+ * on an exit or reset request; the others stay parked through those
+ * (until the reset is done, or vcpus_stop). */
+void vm_pause_point(struct vm *vm, bool primary);
+/* The primary vCPU, before it resets the machine: wait until every other
+ * vCPU thread is parked (vm->resetting is set). */
+void vm_park_others(struct vm *vm);
 /* Guest time: frozen while parked. */
 uint64_t vm_guest_time(const struct vm *vm);
 /* Make guest time continue from ticks (restore). */

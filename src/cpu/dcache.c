@@ -1,4 +1,6 @@
-/* Decoded-instruction cache storage and invalidation (see dcache.h). */
+/* Decoded-instruction caches, one per hart, and the VM's code map that
+ * carries writes on decoded pages to every hart that decoded them (see
+ * dcache.h). */
 #include <string.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -37,18 +39,50 @@ void dcache_free(struct dcache *dc)
 	free(dc);
 }
 
-void dcache_clear(struct dcache *dc)
+int code_map_init(struct code_map *m, uint64_t ram_size)
 {
-	for (int i = 0; i < DC_PAGES; i++) {
-		if (dc->pages[i].pa != ~0ull)
-			memset(dc->pages[i].slots, 0, DC_SLOTS * sizeof(struct dinsn));
-		dc->pages[i].pa = ~0ull;
+	m->ram_pages = ram_size >> 12;
+	m->harts = calloc(m->ram_pages, sizeof(*m->harts));
+	m->gen = calloc(m->ram_pages, sizeof(*m->gen));
+	if (!m->harts || !m->gen) {
+		code_map_fini(m);
+		return -1;
 	}
-	memset(dc->is_code, 0, dc->ram_pages);
+	return 0;
 }
 
-/* Remove write-TLB entries that point into RAM page `off`, on every hart, so
- * the next store to it takes the slow path and invalidates. */
+void code_map_fini(struct code_map *m)
+{
+	free((void *)m->harts);
+	free((void *)m->gen);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Forget h's decoded copy in entry cp (page p of RAM). */
+static void drop_entry(struct hart *h, struct code_page *cp, uint64_t p)
+{
+	memset(cp->slots, 0, DC_SLOTS * sizeof(struct dinsn));
+	cp->pa = ~0ull;
+	h->dcache->is_code[p] = 0;
+	atomic_fetch_and(&h->vm->code_map.harts[p], (uint8_t)~(1u << h->id));
+}
+
+void dcache_clear(struct hart *h)
+{
+	struct dcache *dc = h->dcache;
+	for (int i = 0; i < DC_PAGES; i++) {
+		struct code_page *cp = &dc->pages[i];
+		if (cp->pa != ~0ull)
+			drop_entry(h, cp, (cp->pa - h->vm->ram_base) >> 12);
+	}
+}
+
+/* Remove write-TLB entries that point into RAM page `off`, on every hart,
+ * so the next store to it takes the slow path and is seen. Other harts'
+ * entries are cleared from this thread: a hart filling its write TLB at
+ * the same time looks at the code map again after the fill (mmu.c), so
+ * no entry outlives this; a store already past its TLB check may still
+ * land, as it could on hardware without a fence.i. */
 static void unmap_writes(struct vm *vm, uint64_t off)
 {
 	uintptr_t host = (uintptr_t)(vm->ram + off);
@@ -56,42 +90,73 @@ static void unmap_writes(struct vm *vm, uint64_t off)
 		struct hart *h = vm->harts[i];
 		for (int j = 0; j < TLB_SIZE; j++) {
 			struct tlb_entry *e = &h->tlb_w[j];
-			if (e->tag && (uintptr_t)((e->tag & ~0xfffull) + e->addend) == host)
-				e->tag = 0;
+			uint64_t tag = __atomic_load_n(&e->tag, __ATOMIC_RELAXED);
+			if (tag && (uintptr_t)((tag & ~0xfffull) + e->addend) == host)
+				__atomic_store_n(&e->tag, 0, __ATOMIC_RELAXED);
 		}
 	}
 }
 
-struct dinsn *dcache_page(struct vm *vm, uint64_t off)
+struct dinsn *dcache_page(struct hart *h, uint64_t off)
 {
-	struct dcache *dc = vm->dcache;
+	struct dcache *dc = h->dcache;
+	struct vm *vm = h->vm;
 	uint64_t pa = vm->ram_base + off;
 	struct code_page *cp = &dc->pages[(off >> 12) & (DC_PAGES - 1)];
 	if (cp->pa == pa)
 		return cp->slots;
-	if (cp->pa != ~0ull) {
-		dc->is_code[(cp->pa - vm->ram_base) >> 12] = 0;
-		memset(cp->slots, 0, DC_SLOTS * sizeof(struct dinsn));
-	}
+	if (cp->pa != ~0ull)
+		drop_entry(h, cp, (cp->pa - vm->ram_base) >> 12);
 	cp->pa = pa;
 	dc->is_code[off >> 12] = 1;
+	atomic_fetch_or(&vm->code_map.harts[off >> 12], (uint8_t)(1u << h->id));
+	/* the generation after the bit is set: a write from now on bumps it */
+	cp->gen = atomic_load(&vm->code_map.gen[off >> 12]);
 	unmap_writes(vm, off);
 	return cp->slots;
 }
 
-void dcache_invalidate(struct vm *vm, uint64_t off, uint64_t len)
+void dcache_invalidate(struct vm *vm, struct hart *self, uint64_t off, uint64_t len)
 {
-	struct dcache *dc = vm->dcache;
-	if (!dc || !len)
+	struct code_map *m = &vm->code_map;
+	if (!m->harts || !len)
 		return;
-	for (uint64_t p = off >> 12; p <= (off + len - 1) >> 12 && p < dc->ram_pages; p++) {
-		if (!dc->is_code[p])
+	for (uint64_t p = off >> 12; p <= (off + len - 1) >> 12 && p < m->ram_pages; p++) {
+		unsigned holders = atomic_load_explicit(&m->harts[p], memory_order_relaxed);
+		if (!holders)
 			continue;
-		struct code_page *cp = &dc->pages[p & (DC_PAGES - 1)];
-		if (cp->pa == vm->ram_base + (p << 12)) {
-			memset(cp->slots, 0, DC_SLOTS * sizeof(struct dinsn));
-			cp->pa = ~0ull;
+		atomic_fetch_add(&m->gen[p], 1);
+		for (int i = 0; i < vm->nharts; i++) {
+			if (!(holders & (1u << i)))
+				continue;
+			struct hart *t = vm->harts[i];
+			if (t == self) {
+				struct code_page *cp = &t->dcache->pages[p & (DC_PAGES - 1)];
+				if (cp->pa == vm->ram_base + (p << 12))
+					drop_entry(t, cp, p);
+			} else {
+				atomic_fetch_or(&t->req, HART_REQ_CODE);
+			}
 		}
-		dc->is_code[p] = 0;
 	}
+}
+
+void dcache_drop_stale(struct hart *h)
+{
+	struct dcache *dc = h->dcache;
+	struct code_map *m = &h->vm->code_map;
+	for (int i = 0; i < DC_PAGES; i++) {
+		struct code_page *cp = &dc->pages[i];
+		if (cp->pa == ~0ull)
+			continue;
+		uint64_t p = (cp->pa - h->vm->ram_base) >> 12;
+		if (atomic_load_explicit(&m->gen[p], memory_order_acquire) != cp->gen)
+			drop_entry(h, cp, p);
+	}
+}
+
+int dcache_page_is_code(const struct vm *vm, uint64_t off)
+{
+	return vm->code_map.harts &&
+	       atomic_load(&vm->code_map.harts[off >> 12]) != 0;
 }

@@ -1,9 +1,14 @@
 /* Decoded-instruction cache: each guest code page (by physical address) is
  * decoded once into per-halfword slots that the interpreter dispatches on
- * directly. Stores to a decoded page drop its decoded copy. */
+ * directly. Each hart has its own cache, touched only by its own thread.
+ * Writes to a page some hart has decoded reach it through the VM's code
+ * map: the writer's own copy is dropped at once, other harts' copies when
+ * they next serve their requests (HART_REQ_CODE: at a slice boundary, and
+ * before a fence.i completes). */
 #ifndef TERN_DCACHE_H
 #define TERN_DCACHE_H
 #include <stdint.h>
+#include <stdatomic.h>
 
 struct vm;
 struct hart;
@@ -24,6 +29,7 @@ struct dinsn {
 
 struct code_page {
 	uint64_t pa;               /* physical page address, or ~0 when free */
+	uint32_t gen;              /* the page's write generation when decoded */
 	struct dinsn *slots;       /* DC_SLOTS entries */
 };
 
@@ -34,18 +40,33 @@ struct dcache {
 	uint64_t ram_pages;
 };
 
+/* The VM-wide side (struct vm's code_map): which harts hold a decoded copy
+ * of each RAM page (a bit per hart), and a generation per page that every
+ * write seen on a decoded page bumps. */
+struct code_map {
+	_Atomic uint8_t *harts;
+	_Atomic uint32_t *gen;
+	uint64_t ram_pages;
+};
+
 struct dcache *dcache_new(uint64_t ram_size);
 void dcache_free(struct dcache *dc);
-/* Drop every decoded page (reset, restore). */
-void dcache_clear(struct dcache *dc);
+int code_map_init(struct code_map *m, uint64_t ram_size);
+void code_map_fini(struct code_map *m);
+/* Drop every page h decoded (reset, restore, a full code buffer). From h's
+ * thread, or with h stopped. */
+void dcache_clear(struct hart *h);
 /* Decoded slots for the RAM page at ram offset `off` (page aligned);
- * claims a cache entry if needed and keeps the page out of write TLBs. */
-struct dinsn *dcache_page(struct vm *vm, uint64_t off);
+ * claims a cache entry if needed and keeps the page out of every hart's
+ * write TLB. */
+struct dinsn *dcache_page(struct hart *h, uint64_t off);
 /* RAM at [off, off+len) was written by something other than a fast-path
- * store (slow path, atomics, DMA): drop decoded copies it overlaps. */
-void dcache_invalidate(struct vm *vm, uint64_t off, uint64_t len);
-static inline int dcache_is_code(const struct dcache *dc, uint64_t off)
-{
-	return dc->is_code[off >> 12];
-}
+ * store (slow path, atomics, DMA): self (the writing hart, or NULL) drops
+ * its decoded copies now, other harts are asked to (HART_REQ_CODE). */
+void dcache_invalidate(struct vm *vm, struct hart *self, uint64_t off, uint64_t len);
+/* Drop h's decoded pages that were written since they were decoded. */
+void dcache_drop_stale(struct hart *h);
+/* Whether a write TLB entry may map RAM page `off`: not while any hart
+ * holds decoded code from it (checked again after the fill, see mmu.c). */
+int dcache_page_is_code(const struct vm *vm, uint64_t off);
 #endif

@@ -154,8 +154,10 @@ static int decode_int(struct dinsn *d, uint32_t i)
 		}
 		return OP_ILLEGAL;
 	case 0x0f:
-		if (f3 <= 1)
-			return OP_FENCE;      /* fence, fence.i, pause (a fence hint) */
+		if (f3 == 0)
+			return OP_FENCE;      /* fence, fence.tso, pause (a fence hint) */
+		if (f3 == 1)
+			return OP_GENERIC;    /* fence.i: ends the slice (exec_generic) */
 		if (f3 == 2 && !RD(i) && (i >> 20) <= 4 && (i >> 20) != 3)
 			return OP_CBO;        /* cbo.inval/clean/flush/zero */
 		return OP_ILLEGAL;
@@ -235,16 +237,16 @@ static struct dinsn *compile_block(struct hart *h, struct dinsn *slots, const ui
 		n++;
 	}
 	uint32_t code;
-	if (jit_compile(vm->jit, blk, n, slots, off, chain_on, &code)) {
+	if (jit_compile(h->jit, blk, n, slots, off, chain_on, &code)) {
 		/* The code buffer is full: drop every block and start over. */
-		jit_reset(vm->jit);
-		dcache_clear(vm->dcache);
-		slots = dcache_page(vm, (uint64_t)(host - vm->ram));
+		jit_reset(h->jit);
+		dcache_clear(h);
+		slots = dcache_page(h, (uint64_t)(host - vm->ram));
 		slots[off >> 1] = blk[0];
-		if (jit_compile(vm->jit, blk, n, slots, off, chain_on, &code))
+		if (jit_compile(h->jit, blk, n, slots, off, chain_on, &code))
 			return slots;      /* cannot happen with an empty buffer */
 	}
-	jit_note_block(vm->jit, code, vm->ram_base + (uint64_t)(host - vm->ram) + off);
+	jit_note_block(h->jit, code, vm->ram_base + (uint64_t)(host - vm->ram) + off);
 	struct dinsn *d = &slots[off >> 1];
 	d->op = OP_JIT;
 	d->raw = code;
@@ -304,6 +306,43 @@ static int64_t amo_op(unsigned f5, int64_t a, int64_t b, int wide)
 	}
 }
 
+/* An AMO as one host atomic operation; returns the old value. The
+ * min/max kinds have no host instruction: compare-and-swap until it holds. */
+static uint64_t amo64(void *p, unsigned f5, uint64_t src)
+{
+	uint64_t *q = p;
+	switch (f5) {
+	case 0x00: return __atomic_fetch_add(q, src, __ATOMIC_SEQ_CST);
+	case 0x01: return __atomic_exchange_n(q, src, __ATOMIC_SEQ_CST);
+	case 0x04: return __atomic_fetch_xor(q, src, __ATOMIC_SEQ_CST);
+	case 0x0c: return __atomic_fetch_and(q, src, __ATOMIC_SEQ_CST);
+	case 0x08: return __atomic_fetch_or(q, src, __ATOMIC_SEQ_CST);
+	}
+	uint64_t old = __atomic_load_n(q, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(q, &old, (uint64_t)amo_op(f5, (int64_t)old, (int64_t)src, 1),
+					    true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
+	return old;
+}
+
+static uint32_t amo32(void *p, unsigned f5, uint32_t src)
+{
+	uint32_t *q = p;
+	switch (f5) {
+	case 0x00: return __atomic_fetch_add(q, src, __ATOMIC_SEQ_CST);
+	case 0x01: return __atomic_exchange_n(q, src, __ATOMIC_SEQ_CST);
+	case 0x04: return __atomic_fetch_xor(q, src, __ATOMIC_SEQ_CST);
+	case 0x0c: return __atomic_fetch_and(q, src, __ATOMIC_SEQ_CST);
+	case 0x08: return __atomic_fetch_or(q, src, __ATOMIC_SEQ_CST);
+	}
+	uint32_t old = __atomic_load_n(q, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(q, &old,
+					    (uint32_t)amo_op(f5, (int32_t)old, (int32_t)(int64_t)(int32_t)src, 0),
+					    true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
+	return old;
+}
+
 static int illegal(struct hart *h, uint32_t bits)
 {
 	hart_trap(h, EXC_ILLEGAL, bits);
@@ -325,7 +364,8 @@ static int exec_atomic(struct hart *h, uint32_t insn, uint32_t bits)
 		void *p = mmu_atomic_ptr(h, va, size, ACC_LOAD, &pa);
 		if (!p)
 			return EX_TRAP;
-		result = wide ? *(uint64_t *)p : (uint64_t)(int64_t)*(int32_t *)p;
+		result = wide ? __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST)
+			      : (uint64_t)(int64_t)__atomic_load_n((int32_t *)p, __ATOMIC_SEQ_CST);
 		h->resv_valid = true;
 		h->resv_addr = pa;
 		h->resv_value = result;
@@ -333,12 +373,21 @@ static int exec_atomic(struct hart *h, uint32_t insn, uint32_t bits)
 		void *p = mmu_atomic_ptr(h, va, size, ACC_STORE, &pa);
 		if (!p)
 			return EX_TRAP;
-		uint64_t cur = wide ? *(uint64_t *)p : (uint64_t)(int64_t)*(int32_t *)p;
+		/* The reservation holds while the word still has the value LR
+		 * read: one compare-and-swap against other harts (as QEMU). */
 		result = 1;
-		if (h->resv_valid && h->resv_addr == pa && cur == h->resv_value) {
-			if (wide) *(uint64_t *)p = src;
-			else *(uint32_t *)p = (uint32_t)src;
-			result = 0;
+		if (h->resv_valid && h->resv_addr == pa) {
+			if (wide) {
+				uint64_t want = h->resv_value;
+				if (__atomic_compare_exchange_n((uint64_t *)p, &want, src, false,
+								__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+					result = 0;
+			} else {
+				uint32_t want = (uint32_t)h->resv_value;
+				if (__atomic_compare_exchange_n((uint32_t *)p, &want, (uint32_t)src, false,
+								__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+					result = 0;
+			}
 		}
 		h->resv_valid = false;
 	} else {
@@ -350,11 +399,7 @@ static int exec_atomic(struct hart *h, uint32_t insn, uint32_t bits)
 		void *p = mmu_atomic_ptr(h, va, size, ACC_STORE, &pa);
 		if (!p)
 			return EX_TRAP;
-		int64_t old = wide ? *(int64_t *)p : *(int32_t *)p;
-		int64_t nv = amo_op(f5, old, (int64_t)src, wide);
-		if (wide) *(int64_t *)p = nv;
-		else *(int32_t *)p = (int32_t)nv;
-		result = (uint64_t)old;
+		result = wide ? amo64(p, f5, src) : (uint64_t)(int64_t)(int32_t)amo32(p, f5, (uint32_t)src);
 	}
 	if (rd)
 		x[rd] = result;
@@ -435,7 +480,15 @@ static int exec_generic(struct hart *h, uint32_t insn, uint32_t bits, uint64_t *
 	uint64_t *x = h->x;
 	switch (insn & 0x7f) {
 	case 0x0f:                                             /* fence, fence.i */
-		return F3(insn) > 1 ? illegal(h, bits) : EX_NEXT;
+		if (F3(insn) > 1)
+			return illegal(h, bits);
+		/* fence.i: code other harts wrote is dropped before the next
+		 * instruction is fetched (the vCPU loop serves HART_REQ_CODE
+		 * before the next slice); this hart's own stores to decoded
+		 * code have dropped it already. */
+		if (F3(insn) == 1 && (atomic_load(&h->req) & HART_REQ_CODE))
+			return EX_END;
+		return EX_NEXT;
 	case 0x2f:
 		return exec_atomic(h, insn, bits);
 	case 0x07: {                                           /* flw/fld */
@@ -486,7 +539,7 @@ uint64_t hart_run(struct hart *h, uint64_t n)
 	struct dinsn *slots = NULL, *d = NULL;
 	uint8_t *page_host = NULL;
 	struct dinsn cross_slot;         /* a page-straddling instruction */
-	const uint8_t *jit_code = vm->jit ? jit_code_base(vm->jit) : NULL;
+	const uint8_t *jit_code = h->jit ? jit_code_base(h->jit) : NULL;
 
 #define DISPATCH() do {                                                        \
 	if (unlikely(done >= n)) goto out;                                     \
@@ -525,7 +578,7 @@ new_page:
 	page_host = mmu_fetch_page(h, pc);
 	if (!page_host)
 		goto trapped;
-	slots = dcache_page(vm, (uint64_t)(page_host - vm->ram));
+	slots = dcache_page(h, (uint64_t)(page_host - vm->ram));
 	page_va = pc & PAGE_MASK;
 	d = &slots[(pc & (PAGE_SIZE - 1)) >> 1];
 	goto *labels[d->op];
@@ -533,13 +586,13 @@ new_page:
 op_DECODE: {
 	/* A store may have dropped this page's decoded copy: re-claim it. */
 	uint64_t off = (uint64_t)(page_host - vm->ram);
-	struct code_page *cp = &vm->dcache->pages[(off >> 12) & (DC_PAGES - 1)];
+	struct code_page *cp = &h->dcache->pages[(off >> 12) & (DC_PAGES - 1)];
 	if (unlikely(cp->pa != vm->ram_base + off)) {
-		slots = dcache_page(vm, off);
+		slots = dcache_page(h, off);
 		d = &slots[(pc & (PAGE_SIZE - 1)) >> 1];
 	}
 	decode_slot(h, d, page_host, pc & (PAGE_SIZE - 1));
-	if (vm->jit && op_compilable(d->op)) {
+	if (h->jit && op_compilable(d->op)) {
 		slots = compile_block(h, slots, page_host, pc & (PAGE_SIZE - 1));
 		d = &slots[(pc & (PAGE_SIZE - 1)) >> 1];
 	}
@@ -581,7 +634,9 @@ op_CROSS: {
 	goto *labels[d->op];
 }
 
-op_FENCE:      /* harts share one host thread; stores to code invalidate */
+op_FENCE:      /* a plain fence (fence.i runs generic) */
+	if (fence_orders_store_load(d->raw))
+		atomic_thread_fence(memory_order_seq_cst);
 	NEXT();
 op_FLOAD:
 op_FSTORE:

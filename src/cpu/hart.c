@@ -2,15 +2,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
 #include "cpu/csr.h"
+#include "cpu/dcache.h"
+#include "cpu/jit.h"
 #include "core/vm.h"
 
 void hart_reset(struct hart *h, struct vm *vm, int id)
 {
-	memset(h, 0, sizeof(*h));
+	/* Not a whole memset: another thread may be looking at hsm_state (0
+	 * is HSM_STARTED), and requests already asked stay asked. */
+	memset(h, 0, offsetof(struct hart, dcache));
+	if (h->vm != vm) {          /* a new hart (from calloc) */
+		h->dcache = NULL;
+		h->jit = NULL;
+		h->host_tid = 0;
+		atomic_store(&h->req, 0);
+	}
+	atomic_store(&h->in_guest, 0);
 	h->vm = vm;
+	h->id = id;
+	h->wfi = false;
+	h->exit = HART_EXIT_NONE;
+	h->start_addr = h->start_opaque = 0;
 	h->id = id;
 	h->priv = PRV_S;
 	h->stimecmp = ~0ull;
@@ -19,15 +35,29 @@ void hart_reset(struct hart *h, struct vm *vm, int id)
 	/* As firmware (OpenSBI) does: let U-mode read cycle, time, instret
 	 * until the kernel decides otherwise. */
 	h->scounteren = 7;
-	h->hsm_state = HSM_STOPPED;
+	if (atomic_load(&h->hsm_state) != HSM_START_PENDING)   /* SBI hart_start's */
+		atomic_store(&h->hsm_state, HSM_STOPPED);
 	mmu_update_mode(h);
 	hart_tlb_flush(h);
+}
+
+void hart_serve_requests(struct hart *h)
+{
+	unsigned r = atomic_exchange(&h->req, 0);
+	if (r & HART_REQ_TLB)
+		hart_tlb_flush(h);
+	else if (r & HART_REQ_TLB_W)
+		memset(h->tlb_w, 0, sizeof(h->tlb_w));
+	if ((r & HART_REQ_CODE) && h->dcache)
+		dcache_drop_stale(h);
 }
 
 void hart_destroy(struct hart *h)
 {
 	if (!h)
 		return;
+	dcache_free(h->dcache);
+	jit_free(h->jit);
 	if (getenv("TERN_CPU_STATS"))
 		fprintf(stderr, "cpu: hart %d: %llu instructions, %llu SBI calls (%llu set_timer), "
 			"%llu stimecmp writes\n", h->id, (unsigned long long)h->instret,

@@ -69,6 +69,15 @@ struct tlb_entry {
  * reads it after hart_run, clears it and returns the matching exit. */
 enum hart_exit { HART_EXIT_NONE = 0, HART_EXIT_SBI };
 
+/* What other threads ask of a hart (h->req). The hart serves them itself,
+ * before it next runs guest code (hart_serve_requests); a requester that
+ * must know they were served waits with vm_harts_request (core/vm.c). */
+enum {
+	HART_REQ_TLB = 1,       /* flush the whole TLB (remote sfence.vma) */
+	HART_REQ_TLB_W = 2,     /* flush the write TLB (dirty-log harvest) */
+	HART_REQ_CODE = 4,      /* drop decoded code that others wrote (fence.i) */
+};
+
 /* SBI HSM states */
 enum { HSM_STARTED = 0, HSM_STOPPED = 1, HSM_START_PENDING = 2,
        HSM_STOP_PENDING = 3, HSM_SUSPENDED = 4 };
@@ -111,6 +120,16 @@ struct hart {
 	 * sfence.vma must then flush everything (mmu_flush_va). */
 	bool tlb_super;
 
+	/* hart_reset clears everything above; what follows it keeps or sets. */
+
+	/* This hart's own decoded pages and compiled blocks: only the thread
+	 * that runs the hart touches them (cpu/dcache.h, cpu/jit.h). */
+	struct dcache *dcache;
+	struct jit *jit;        /* NULL: interpret only */
+	_Atomic unsigned req;   /* HART_REQ_* asked by other threads */
+	_Atomic int in_guest;   /* set while hart_run may run (requests served) */
+	int host_tid;           /* the host thread that runs it (query-cpus-fast) */
+
 	/* Scheduling */
 	int id;
 	_Atomic int hsm_state;
@@ -122,7 +141,11 @@ struct hart {
 
 /* Raise (level=1) or clear an interrupt-pending bit from any thread. */
 void hart_set_pending(struct hart *h, uint64_t mask, int level);
+/* Reset the architectural state; the hart keeps its code caches. */
 void hart_reset(struct hart *h, struct vm *vm, int id);
+/* Serve h->req; only from the thread that runs h, with h->in_guest set
+ * first (so that a requester sees either the flag or the request served). */
+void hart_serve_requests(struct hart *h);
 /* Free a hart (from malloc), printing its counters first when the
  * environment has TERN_CPU_STATS set. */
 void hart_destroy(struct hart *h);

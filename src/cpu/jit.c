@@ -1002,8 +1002,13 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 		} else if (d->op == OP_FLOAD || d->op == OP_FSTORE || d->op == OP_FPOP) {
 			emit_fp(b, d, delta, (uint32_t)k, stubs, &nstubs);
 		} else if (d->op == OP_FENCE) {
-			/* nothing: one host thread runs the harts, and stores to
-			 * decoded code drop it (so fence.i has nothing to do) */
+			/* x86-TSO keeps every order RVWMO fences ask for but
+			 * store->load (fence.i is not compiled: see decode_int) */
+			if (fence_orders_store_load(d->raw)) {
+				x86_byte(b, 0x0f);          /* mfence */
+				x86_byte(b, 0xae);
+				x86_byte(b, 0xf0);
+			}
 		} else if (d->op == OP_CBO) {
 			/* h->pc for a fault, then the C helper. Leave afterwards:
 			 * cbo.zero may have zeroed code of this very block. */

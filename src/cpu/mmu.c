@@ -4,6 +4,7 @@
 #include "cpu/mmu.h"
 #include "core/vm.h"
 #include "core/ramlog.h"
+#include "cpu/dcache.h"
 
 #define PTE_V (1ull << 0)
 #define PTE_R (1ull << 1)
@@ -113,7 +114,7 @@ restart:;
 			if (!__atomic_compare_exchange_n((uint64_t *)p, &expect, pte | need, false,
 							 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 				goto restart;   /* the PTE changed under us: walk again */
-			ram_written(vm, (uint64_t)(p - vm->ram), 8);
+			ram_written(vm, h, (uint64_t)(p - vm->ram), 8);
 		}
 		if (lvl > 0)
 			h->tlb_super = true;
@@ -136,6 +137,17 @@ static void tlb_fill(struct tlb_entry *tlb, uint64_t va, uint8_t *host, int user
 	struct tlb_entry *e = &tlb[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
 	e->tag = (va & PAGE_MASK) | 1 | (user ? 2 : 0);
 	e->addend = (uintptr_t)(host - (va & (PAGE_SIZE - 1))) - (va & PAGE_MASK);
+}
+
+/* A write entry, unless some hart holds decoded code from the page: the
+ * code map is looked at after the fill, so that either this hart sees a
+ * new holder's bit or the holder's unmap_writes (dcache.c) sees the entry. */
+static void tlb_fill_write(struct hart *h, uint64_t va, uint8_t *host, int user, uint64_t pa)
+{
+	tlb_fill(h->tlb_w, va, host, user);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (dcache_page_is_code(h->vm, pa - h->vm->ram_base))
+		h->tlb_w[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)].tag = 0;
 }
 
 static uint64_t load_le(const uint8_t *p, unsigned size)
@@ -219,11 +231,13 @@ int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 	}
 	uint8_t *host = vm_ram_ptr(h->vm, pa, size);
 	if (host) {
-		/* before the fill: later fast-path writes to the page are then
-		 * covered by this one's log entry */
-		ram_written(h->vm, pa - h->vm->ram_base, size);
-		tlb_fill(h->tlb_w, va, host, user);
+		/* The store lands before it is reported, so that a hart that
+		 * re-decodes the page after the report sees it; the report comes
+		 * before the fill, so later fast-path writes to the page are
+		 * covered by its dirty-log entry. */
 		store_le(host, size, val);
+		ram_written(h->vm, h, pa - h->vm->ram_base, size);
+		tlb_fill_write(h, va, host, user, pa);
 		return 0;
 	}
 	if ((pa & (size - 1)) || vm_mmio_write(h->vm, pa, size, val)) {
@@ -252,8 +266,8 @@ void *mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum mmu_access
 		return NULL;
 	}
 	if (acc == ACC_STORE) {
-		ram_written(h->vm, pa - h->vm->ram_base, size);
-		tlb_fill(h->tlb_w, va, host, user);
+		ram_written(h->vm, h, pa - h->vm->ram_base, size);
+		tlb_fill_write(h, va, host, user, pa);
 	} else {
 		tlb_fill(h->tlb_r, va, host, user);
 	}

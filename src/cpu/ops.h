@@ -52,6 +52,15 @@ static inline int op_runs_generic(int op)
 	return op == OP_GENERIC || op == OP_FLOAD || op == OP_FSTORE || op == OP_FPOP;
 }
 /* Ops that end a block (control transfers). */
+/* Whether a FENCE orders earlier stores before later loads: the one
+ * ordering the host's x86-TSO does not give, so it costs an mfence.
+ * fence.tso (fm=1000) and fences without W->R do not need one. */
+static inline int fence_orders_store_load(uint32_t insn)
+{
+	unsigned pred = (insn >> 24) & 0xf, succ = (insn >> 20) & 0xf;
+	return (insn >> 28) != 8 && (pred & 1) && (succ & 2);
+}
+
 static inline int op_ends_block(int op)
 {
 	return op == OP_JAL || op == OP_JALR || (op >= OP_BEQ && op <= OP_BGEU);

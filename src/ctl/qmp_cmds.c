@@ -127,9 +127,9 @@ static int cmd_query_cpus_fast(struct qmp_ctx *ctx, json_t *args, json_t **ret, 
 	for (int i = 0; i < vm->nharts; i++) {
 		char qom[64];
 		snprintf(qom, sizeof(qom), "/machine/soc/harts[%d]", i);
-		/* All harts share the one vCPU thread. */
+		/* The host thread that runs the hart (one per hart, or one for all). */
 		json_array_append_new(*ret, json_pack("{s:i,s:s,s:i,s:s,s:{s:i,s:i,s:i}}",
-			"cpu-index", i, "qom-path", qom, "thread-id", vm->vcpu_tid, "target", "riscv64",
+			"cpu-index", i, "qom-path", qom, "thread-id", vm->harts[i]->host_tid, "target", "riscv64",
 			"props", "core-id", i, "socket-id", 0, "thread-id", 0));
 	}
 	return 0;

@@ -43,31 +43,51 @@ static int ext_supported(uint64_t eid)
 	return 0;
 }
 
-/* Apply fn to every hart named by (mask, base); base == -1 means all. */
-static int64_t for_harts(struct vm *vm, uint64_t mask, uint64_t base,
-			 void (*fn)(struct hart *target))
+/* The harts named by (mask, base) as a mask of hart ids; base == -1 means
+ * all. SBI_ERR_INVALID_PARAM for a hart that does not exist. */
+static int64_t hart_mask(struct vm *vm, uint64_t mask, uint64_t base, uint64_t *out)
 {
 	if (base == ~0ull) {
-		for (int i = 0; i < vm->nharts; i++)
-			fn(vm->harts[i]);
+		*out = (1ull << vm->nharts) - 1;
 		return SBI_SUCCESS;
 	}
+	*out = 0;
 	for (int b = 0; b < 64; b++) {
 		if (!((mask >> b) & 1))
 			continue;
 		uint64_t id = base + b;
-		if (id >= (uint64_t)vm->nharts)
+		if (id < base || id >= (uint64_t)vm->nharts)
 			return SBI_ERR_INVALID_PARAM;
+		*out |= 1ull << id;
 	}
-	for (int b = 0; b < 64; b++)
-		if ((mask >> b) & 1)
-			fn(vm->harts[base + b]);
 	return SBI_SUCCESS;
 }
 
-static void send_ipi(struct hart *t) { hart_set_pending(t, MIP_SSIP, 1); }
-static void remote_flush(struct hart *t) { hart_tlb_flush(t); }
-static void remote_fence_i(struct hart *t) { (void)t; /* no decoded-code cache to drop yet */ }
+/* IPIs set SSIP; remote fences are served by each target hart itself
+ * before it runs again, and the call returns once they are (SBI says a
+ * remote fence is done when the call returns). */
+static int64_t to_harts(struct hart *h, uint64_t mask, uint64_t base, unsigned req)
+{
+	struct vm *vm = h->vm;
+	uint64_t harts;
+	int64_t rc = hart_mask(vm, mask, base, &harts);
+	if (rc != SBI_SUCCESS)
+		return rc;
+	if (!req) {
+		for (int i = 0; i < vm->nharts; i++)
+			if (harts & (1ull << i))
+				hart_set_pending(vm->harts[i], MIP_SSIP, 1);
+		return SBI_SUCCESS;
+	}
+	if (harts & (1ull << h->id)) {      /* this hart: at once */
+		atomic_fetch_or(&h->req, req);
+		hart_serve_requests(h);
+		harts &= ~(1ull << h->id);
+	}
+	if (harts)
+		vm_harts_request(vm, harts, req);
+	return SBI_SUCCESS;
+}
 
 static struct sbiret hsm_call(struct hart *h, uint64_t fid, const uint64_t *a)
 {
@@ -78,12 +98,18 @@ static struct sbiret hsm_call(struct hart *h, uint64_t fid, const uint64_t *a)
 		if (a[0] >= (uint64_t)vm->nharts) { r.error = SBI_ERR_INVALID_PARAM; break; }
 		if (!vm_ram_ptr(vm, a[1], 2)) { r.error = SBI_ERR_INVALID_ADDRESS; break; }
 		struct hart *t = vm->harts[a[0]];
-		if (t->hsm_state != HSM_STOPPED) { r.error = SBI_ERR_ALREADY_AVAILABLE; break; }
+		int stopped = HSM_STOPPED;
+		if (!atomic_compare_exchange_strong(&t->hsm_state, &stopped, HSM_START_PENDING)) {
+			r.error = SBI_ERR_ALREADY_AVAILABLE;
+			break;
+		}
+		/* The target's thread runs it only once it reads STARTED, which
+		 * is stored last. */
 		hart_reset(t, vm, t->id);
 		t->pc = a[1];
 		t->x[10] = t->id;
 		t->x[11] = a[2];
-		t->hsm_state = HSM_STARTED;
+		atomic_store(&t->hsm_state, HSM_STARTED);
 		vm_kick(vm);
 		break;
 	}
@@ -190,13 +216,13 @@ void sbi_ecall(struct hart *h, struct chr *console)
 		break;
 	case EXT_IPI:
 		if (fid == 0)
-			r.error = for_harts(vm, a[0], a[1], send_ipi);
+			r.error = to_harts(h, a[0], a[1], 0);
 		break;
 	case EXT_RFNC:
 		if (fid == 0)
-			r.error = for_harts(vm, a[0], a[1], remote_fence_i);
+			r.error = to_harts(h, a[0], a[1], HART_REQ_CODE);
 		else if (fid == 1 || fid == 2)
-			r.error = for_harts(vm, a[0], a[1], remote_flush);
+			r.error = to_harts(h, a[0], a[1], HART_REQ_TLB);
 		break;
 	case EXT_HSM:
 		r = hsm_call(h, fid, a);

@@ -48,7 +48,11 @@ struct virt_board {
 	struct syscon *syscon;
 	struct chr *console;
 	int signal_fd;              /* SIGINT/SIGTERM/SIGHUP, read by the I/O loop */
-	struct vcpu vcpu;           /* the vCPU loop that runs on virt_run's thread */
+	/* The vCPU loops: vcpus[0] runs on virt_run's thread (the primary);
+	 * with one thread per hart, vcpus[i] runs hart i on threads[i]. */
+	struct vcpu vcpus[VM_MAX_HARTS];
+	pthread_t threads[VM_MAX_HARTS];
+	int nvcpus;
 	unsigned rounds;            /* vCPU rounds, for the RTC poll */
 	struct blk_dev *disks[VIRT_MAX_DISKS];  /* in --disk order, owned by their devices */
 	int ndisks;
@@ -345,7 +349,11 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 		return -1;
 	}
 	*b = (struct virt_board){ .vm = vm, .signal_fd = -1 };
-	vcpu_init(&b->vcpu, vm);
+	/* One vCPU thread per hart, unless asked for one for all. */
+	b->nvcpus = cfg->vcpu_single ? 1 : cfg->cpus;
+	for (int i = 0; i < b->nvcpus; i++)
+		vcpu_init(&b->vcpus[i], vm, i, b->nvcpus == 1 ? cfg->cpus : 1, i == 0);
+	atomic_store(&vm->vcpu_running, b->nvcpus);
 	vm->board = b;
 	vm->name = cfg->name;
 	vm->cfg = cfg;
@@ -427,9 +435,7 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 	vm->ram_file_backed = false;
 	ram_merge_advise(vm, 0, vm->ram_size);
 	ram_discard_forget(vm);
-	dcache_clear(vm->dcache);
-	if (vm->jit)
-		jit_reset(vm->jit);
+	vm_code_flush(vm);
 	if (load_guest(vm, cfg, err, sizeof(err))) {
 		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: %.200s", err);
 		return -1;
@@ -452,7 +458,7 @@ static void poll_rtc(struct virt_board *b)
 static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
 {
 	struct virt_board *b = vm->board;
-	struct vcpu *v = &b->vcpu;
+	struct vcpu *v = &b->vcpus[0];
 	for (;;) {
 		bool host_reset = false;
 		switch (vcpu_run(v)) {
@@ -468,7 +474,7 @@ static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
 			vcpu_idle(v);
 			continue;
 		case VCPU_EXIT_PAUSE:
-			vm_pause_point(vm);
+			vm_pause_point(vm, true);
 			continue;
 		case VCPU_EXIT_HALTED:
 			snprintf(vm->exit_msg, sizeof(vm->exit_msg), "all harts stopped");
@@ -483,21 +489,82 @@ static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
 			break;
 		}
 		}
-		if (reset_machine(vm, cfg))
+		/* the other vCPU threads park while the machine is reset */
+		vm_park_others(vm);
+		int rc = reset_machine(vm, cfg);
+		atomic_store(&vm->resetting, 0);
+		vm_kick(vm);
+		if (rc)
 			return VM_EXIT_ERROR;
 		vm_event(vm, "RESET", host_reset ? "{\"guest\": false, \"reason\": \"host-qmp-system-reset\"}"
 					      : "{\"guest\": true, \"reason\": \"guest-reset\"}");
 	}
 }
 
-int virt_run(struct vm *vm, const struct virt_config *cfg)
+/* A vCPU thread's end: it no longer counts for pauses. */
+static void vcpu_thread_done(struct vm *vm)
 {
-	vm->vcpu_tid = (int)gettid();
-	int why = virt_run_loop(vm, cfg);
 	pthread_mutex_lock(&vm->idle_lock);
-	atomic_store(&vm->vcpu_running, 0);
+	atomic_fetch_sub(&vm->vcpu_running, 1);
 	pthread_cond_broadcast(&vm->park_cond);
 	pthread_mutex_unlock(&vm->idle_lock);
+}
+
+static void own_harts(struct vcpu *v)
+{
+	for (int i = v->first; i < v->first + v->count; i++)
+		v->vm->harts[i]->host_tid = (int)gettid();
+}
+
+/* The loop of a vCPU thread other than the primary: it answers its hart's
+ * SBI calls and parks for pauses, resets and the end (vcpus_stop). */
+static void *secondary_vcpu_main(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	own_harts(v);
+	while (!atomic_load(&vm->vcpus_stop)) {
+		switch (vcpu_run(v)) {
+		case VCPU_EXIT_SBI:
+			sbi_ecall(v->hart, vm->board->console);
+			break;
+		case VCPU_EXIT_WFI:
+			vcpu_idle(v);
+			break;
+		case VCPU_EXIT_PAUSE:
+			vm_pause_point(vm, false);
+			break;
+		default:            /* a slice ended (the rest are the primary's) */
+			break;
+		}
+	}
+	vcpu_thread_done(vm);
+	return NULL;
+}
+
+int virt_run(struct vm *vm, const struct virt_config *cfg)
+{
+	struct virt_board *b = vm->board;
+	own_harts(&b->vcpus[0]);
+	int started = 1;
+	for (; started < b->nvcpus; started++)
+		if (pthread_create(&b->threads[started], NULL, secondary_vcpu_main, &b->vcpus[started]))
+			break;
+	int why;
+	if (started < b->nvcpus) {
+		/* the threads that did start stop again at once below */
+		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "cannot start a vCPU thread for hart %d",
+			 started);
+		atomic_fetch_sub(&vm->vcpu_running, b->nvcpus - started);
+		why = VM_EXIT_ERROR;
+	} else {
+		why = virt_run_loop(vm, cfg);
+	}
+	atomic_store(&vm->vcpus_stop, 1);
+	vm_kick(vm);
+	for (int i = 1; i < started; i++)
+		pthread_join(b->threads[i], NULL);
+	vcpu_thread_done(vm);
 	return why;
 }
 

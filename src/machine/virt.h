@@ -66,6 +66,7 @@ struct virt_config {
 	const char *kernel, *initrd, *append;
 	uint64_t mem_size;
 	int cpus;
+	int vcpu_single;            /* all harts on one host thread (else one each) */
 	const char *console;        /* chr spec */
 	const char *name;
 	const char *dtb_out;        /* write the generated FDT here */

@@ -233,7 +233,7 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 	in->ram = NULL;
 	/* Nothing decoded can outlive that (batches after this point drop
 	 * what they overwrite through ram_written). */
-	dcache_clear(vm->dcache);
+	vm_code_flush(vm);
 	uint64_t ticks;
 	if (snap_load_state(&in->img, vm, &in->machine, &ticks, err, errlen))
 		return -1;

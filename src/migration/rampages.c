@@ -177,7 +177,7 @@ int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, _Atomic uint64_
 			atomic_fetch_and_explicit(&absent[page >> 6], ~(1ull << (page & 63)),
 						  memory_order_release);
 		else
-			ram_written(vm, page << 12, 4096);
+			ram_written(vm, NULL, page << 12, 4096);
 		written++;
 	}
 	return written;

@@ -585,7 +585,7 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 		snprintf(err, errlen, "%s: RAM bitmap does not match its page count", img->path);
 		return -1;
 	}
-	dcache_clear(vm->dcache);
+	vm_code_flush(vm);
 	return 0;
 }
 

@@ -12,15 +12,15 @@
 static struct fx *fx_new_jit(void)
 {
 	struct fx *f = fx_new();
-	f->vm->jit = jit_new(1u << 20);
-	assert_non_null(f->vm->jit);
+	f->h->jit = jit_new(1u << 20);
+	assert_non_null(f->h->jit);
 	return f;
 }
 
 static void fx_free_jit(struct fx *f)
 {
-	jit_free(f->vm->jit);
-	f->vm->jit = NULL;
+	jit_free(f->h->jit);
+	f->h->jit = NULL;
 	fx_free(f);
 }
 
@@ -194,7 +194,7 @@ static void random_programs(int with_fp, int with_bm, unsigned host)
 	bm_enabled = with_bm;
 	for (uint64_t seed = 1; seed <= 400; seed++) {
 		struct fx *fi = fx_new(), *fj = fx_new_jit();
-		jit_limit_host(fj->vm->jit, host);
+		jit_limit_host(fj->h->jit, host);
 		uint32_t prog[48];
 		unsigned n = 8 + (unsigned)(seed % 40);
 		rng_state = seed * 0x9e3779b97f4a7c15ull;
@@ -468,8 +468,8 @@ static void test_buffer_full_flushes(void **state)
 {
 	(void)state;
 	struct fx *f = fx_new();
-	f->vm->jit = jit_new(4096);
-	assert_non_null(f->vm->jit);
+	f->h->jit = jit_new(4096);
+	assert_non_null(f->h->jit);
 	uint32_t prog[40];
 	for (int i = 0; i < 39; i++)
 		prog[i] = ADDI(5, 5, 1);
@@ -480,8 +480,8 @@ static void test_buffer_full_flushes(void **state)
 		fx_run(f, pc, 60);
 		assert_int_equal(f->h->x[5], 39);
 	}
-	jit_free(f->vm->jit);
-	f->vm->jit = NULL;
+	jit_free(f->h->jit);
+	f->h->jit = NULL;
 	fx_free(f);
 }
 

@@ -60,11 +60,11 @@ static void test_stores_interpreter(void **state)
 static void test_stores_jit(void **state)
 {
 	struct fx *f = *state;
-	f->vm->jit = jit_new(1u << 20);
-	assert_non_null(f->vm->jit);
+	f->h->jit = jit_new(1u << 20);
+	assert_non_null(f->h->jit);
 	stores_are_logged(f);
-	jit_free(f->vm->jit);
-	f->vm->jit = NULL;
+	jit_free(f->h->jit);
+	f->h->jit = NULL;
 }
 
 static void test_amo_logged(void **state)
@@ -113,11 +113,11 @@ static void test_dma_and_bounds(void **state)
 	struct fx *f = *state;
 	uint64_t bits[WORDS];
 	/* Not logging: nothing to record, and no crash. */
-	ram_written(f->vm, 0, 4096);
+	ram_written(f->vm, NULL, 0, 4096);
 	assert_int_equal(ram_dirty_log_start(f->vm), 0);
-	ram_written(f->vm, 0x1ff8, 16);                 /* straddles pages 1 and 2 */
-	ram_written(f->vm, RAM_SIZE - 8, 64);           /* clipped at the end of RAM */
-	ram_written(f->vm, RAM_SIZE + 4096, 8);         /* outside: ignored */
+	ram_written(f->vm, NULL, 0x1ff8, 16);                 /* straddles pages 1 and 2 */
+	ram_written(f->vm, NULL, RAM_SIZE - 8, 64);           /* clipped at the end of RAM */
+	ram_written(f->vm, NULL, RAM_SIZE + 4096, 8);         /* outside: ignored */
 	assert_int_equal(sync_bits(f, bits), 3);
 	assert_true(page_bit(bits, RAM_BASE + 0x1000));
 	assert_true(page_bit(bits, RAM_BASE + 0x2000));
@@ -197,11 +197,11 @@ static void test_discard_interpreter(void **state)
 static void test_discard_jit(void **state)
 {
 	struct fx *f = *state;
-	f->vm->jit = jit_new(1u << 20);
-	assert_non_null(f->vm->jit);
+	f->h->jit = jit_new(1u << 20);
+	assert_non_null(f->h->jit);
 	discard_then_write(f);
-	jit_free(f->vm->jit);
-	f->vm->jit = NULL;
+	jit_free(f->h->jit);
+	f->h->jit = NULL;
 }
 
 static void test_discard_bounds(void **state)

@@ -149,7 +149,7 @@ static void test_inflate_gives_pages_back(void **state)
 	assert_int_equal(bi.inflated_bytes, 2 * 4096);
 	assert_int_equal(bi.ignored_pfns, 4);
 	/* The guest writes a page again: it is ordinary memory once more. */
-	ram_written(f->vm, VICTIM + 8, 8);
+	ram_written(f->vm, NULL, VICTIM + 8, 8);
 	assert_false(ram_page_discarded(f->vm, VICTIM >> 12));
 	assert_true(ram_page_discarded(f->vm, (VICTIM >> 12) + 1));
 	/* Deflate only counts (no MUST_TELL_HOST). */
