@@ -237,7 +237,7 @@ gave the same result. "Host cores" is the VMM process's CPU time over the job's 
 
 """ + "\n".join(table) + "\n\n" + "\n".join("- " + n for n in notes) + """
 
-Samples (guest seconds), in run order:
+Samples (guest seconds), per VMM and hart count:
 
 """ + "\n".join(samples) + "\n\nCommands (2 harts):\n\n```\n" + "\n".join(cmds) + \
         "\n```\n<!-- bench-smp:end -->\n"
