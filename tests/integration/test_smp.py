@@ -1,7 +1,8 @@
 # test_smp.py: a 4-hart guest (--cpus 4): the harts Linux sees, the memory-model
 # litmus tests of /bench/litmus (message passing, store buffering, LR/SC, AMO,
-# an amoswap spinlock; tests/guest/bench/litmus.c) and a parallel CRC job with
-# a checked result (/bench/par). One guest boot serves the module.
+# a spinlock, code rewritten by another hart; tests/guest/bench/litmus.c) and a
+# parallel CRC job with a checked result (/bench/par). One guest boot serves
+# the module.
 import re
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from conftest import Guest, require_kit, require_tern
 
 HARTS = 4
-LITMUS_TESTS = ("mp", "sb", "lrsc", "amo", "lock")
+LITMUS_TESTS = ("mp", "sb", "lrsc", "amo", "lock", "smc")
 # /bench/par's result for PASSES=40; it does not depend on the thread count
 # (tests/guest/bench/par.c), and QEMU computes the same.
 PAR_PASSES = 40
@@ -61,11 +62,12 @@ def test_harts(smp_guest):
 def test_litmus(smp_guest):
     out = smp_guest.run(f"/bench/litmus -t {HARTS} -n 5000 -c 100000", timeout=120)
     tests = check_litmus(out, HARTS)
-    for name in ("mp", "sb"):
+    for name, iters in (("mp", 5000), ("sb", 5000), ("smc", 5000 // 25)):
         assert tests[name]["forbidden"] == "0"
-        assert tests[name]["iters"] == str(5000 * HARTS // 2)
+        assert tests[name]["iters"] == str(iters * HARTS // 2)
     expect = str(100000 * HARTS)
     assert tests["lrsc"]["total_w"] == tests["lrsc"]["total_d"] == expect
+    assert tests["lrsc"]["total_mixed"] == expect
     assert tests["amo"]["total"] == tests["lock"]["total"] == expect
 
 

@@ -1,10 +1,12 @@
 /* litmus.c: memory-model litmus tests for SMP guests (the litmus workload).
  * Threads pinned one per CPU run message passing and store buffering, with
  * fences (the forbidden outcome must never appear) and without (relaxed
- * outcomes counted, for information), and count to a known total with
- * LR/SC, amoadd and an amoswap spinlock. One "LITMUS <test> ok|FAIL ..."
- * line per test, then "LITMUS-RESULT ok" or "LITMUS-RESULT FAIL <tests>";
- * the exit status is 1 on a failure. Run "litmus -h" for the options. */
+ * outcomes counted, for information); count to a known total with LR/SC,
+ * amoadd, both mixed on one counter, and a spinlock taken by amoswap or
+ * LR/SC; and run code another hart just rewrote (smc). One
+ * "LITMUS <test> ok|FAIL ..." line per test, then "LITMUS-RESULT ok" or
+ * "LITMUS-RESULT FAIL <tests>"; the exit status is 1 on a failure. Run
+ * "litmus -h" for the options. */
 #define _GNU_SOURCE
 #include "smp.h"
 
@@ -12,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -243,11 +247,91 @@ out:
     return bad;
 }
 
+/* ---- Cross-modifying code ------------------------------------------------------
+ * The writer rewrites a function in an executable page ("addi a0, zero, K;
+ * ret") with a new K, flushes every hart's instruction cache (the
+ * riscv_flush_icache system call, as __builtin___clear_cache does) and hands
+ * slot i to the reader, on another hart, which ran the old code a moment
+ * ago and must now get the new K. Without the flush a stale K is allowed. */
+
+#define SMC_ITERS(cfg) ((cfg)->iters / 25 > 0 ? (cfg)->iters / 25 : 1)
+
+struct smc_pair {
+    uint32_t *code;
+    uint32_t ready, done;
+    long stale;
+};
+
+struct smc_test {
+    struct smc_pair pair[MAX_THREADS / 2];
+    int fenced;
+};
+
+static uint32_t smc_addi_a0(long k)
+{
+    return 0x00000513u | (uint32_t)(k % 2000) << 20;   /* addi a0, zero, k % 2000 */
+}
+
+static void smc_body(void *arg, const struct litmus_cfg *cfg, int id)
+{
+    struct smc_test *t = arg;
+    struct smc_pair *p = &t->pair[id / 2];
+    long iters = SMC_ITERS(cfg);
+    if (id % 2 == 0) {
+        for (long i = 0; i < iters; i++) {
+            smp_wait_ge(&p->done, (uint32_t)i, cfg->yield);
+            *(volatile uint32_t *)p->code = smc_addi_a0(i + 1);
+            if (t->fenced)
+                syscall(__NR_riscv_flush_icache, p->code, p->code + 2, 0UL);
+            __atomic_store_n(&p->ready, (uint32_t)i + 1, __ATOMIC_RELEASE);
+        }
+    } else {
+        long (*fn)(void) = (long (*)(void))(uintptr_t)p->code;
+        long stale = 0;
+        for (long i = 0; i < iters; i++) {
+            smp_wait_ge(&p->ready, (uint32_t)i + 1, cfg->yield);
+            if (fn() != (i + 1) % 2000)
+                stale++;
+            __atomic_store_n(&p->done, (uint32_t)i + 1, __ATOMIC_RELEASE);
+        }
+        p->stale = stale;
+    }
+}
+
+static long smc_run(const struct litmus_cfg *cfg, int pairs, int fenced)
+{
+    struct smc_test t = { .fenced = fenced };
+    long bad = -1;
+    for (int k = 0; k < pairs; k++) {
+        void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (page == MAP_FAILED) {
+            perror("litmus: mmap of an executable page");
+            goto out;
+        }
+        t.pair[k].code = page;
+        t.pair[k].code[0] = smc_addi_a0(0);
+        t.pair[k].code[1] = 0x00008067u;                   /* ret */
+        syscall(__NR_riscv_flush_icache, page, t.pair[k].code + 2, 0UL);
+    }
+    if (run_team(cfg, 2 * pairs, smc_body, &t) == 0) {
+        bad = 0;
+        for (int k = 0; k < pairs; k++)
+            bad += t.pair[k].stale;
+    }
+out:
+    for (int k = 0; k < pairs; k++)
+        if (t.pair[k].code)
+            munmap(t.pair[k].code, 4096);
+    return bad;
+}
+
 /* ---- Counters: LR/SC, amoadd, an amoswap spinlock ---------------------------- */
 
 struct counters {
     uint32_t w;             /* lr.w / sc.w */
     uint64_t d;             /* lr.d / sc.d */
+    uint64_t mixed;         /* lr.d / sc.d on even threads, amoadd.d on odd ones */
     uint64_t amo;           /* amoadd.d ... */
     uint64_t racy __attribute__((aligned(64)));  /* ... and a plain increment (loses some) */
     uint32_t lock;          /* amoswap spinlock ... */
@@ -295,6 +379,10 @@ static void lrsc_body(void *arg, const struct litmus_cfg *cfg, int id)
     for (long i = 0; i < cfg->count; i++) {
         fails += lrsc_inc_w(&c->w);
         fails += lrsc_inc_d(&c->d);
+        if (id % 2)
+            __asm__ volatile("amoadd.d zero, %1, (%0)" : : "r"(&c->mixed), "r"(1L) : "memory");
+        else
+            fails += lrsc_inc_d(&c->mixed);
     }
     __atomic_fetch_add(&c->sc_retries, fails, __ATOMIC_RELAXED);
 }
@@ -309,12 +397,22 @@ static void amo_body(void *arg, const struct litmus_cfg *cfg, int id)
     }
 }
 
-static inline void spin_lock(uint32_t *lock, int yield)
+/* Takes the lock with amoswap.w.aq, or (lrsc) with an lr.w.aq / sc.w loop. */
+static inline void spin_lock(uint32_t *lock, int lrsc, int yield)
 {
-    uint32_t old;
+    uint32_t old, fail;
     unsigned spins = 0;
     for (;;) {
-        __asm__ volatile("amoswap.w.aq %0, %2, (%1)" : "=r"(old) : "r"(lock), "r"(1) : "memory");
+        if (lrsc)
+            __asm__ volatile(
+                "1: lr.w.aq %0, (%2)\n"
+                "   bnez %0, 2f\n"
+                "   sc.w %1, %3, (%2)\n"
+                "   bnez %1, 1b\n"
+                "2:\n"
+                : "=&r"(old), "=&r"(fail) : "r"(lock), "r"(1) : "memory");
+        else
+            __asm__ volatile("amoswap.w.aq %0, %2, (%1)" : "=r"(old) : "r"(lock), "r"(1) : "memory");
         if (old == 0)
             return;
         while (*(volatile uint32_t *)lock)
@@ -323,9 +421,14 @@ static inline void spin_lock(uint32_t *lock, int yield)
     }
 }
 
-static inline void spin_unlock(uint32_t *lock)
+/* Releases with amoswap.w.rl, or (plain) with fence rw,w and a plain store,
+ * as Linux's spinlocks do. */
+static inline void spin_unlock(uint32_t *lock, int plain)
 {
-    __asm__ volatile("amoswap.w.rl zero, zero, (%0)" : : "r"(lock) : "memory");
+    if (plain)
+        __asm__ volatile("fence rw, w\n sw zero, 0(%0)" : : "r"(lock) : "memory");
+    else
+        __asm__ volatile("amoswap.w.rl zero, zero, (%0)" : : "r"(lock) : "memory");
 }
 
 static void lock_body(void *arg, const struct litmus_cfg *cfg, int id)
@@ -333,28 +436,29 @@ static void lock_body(void *arg, const struct litmus_cfg *cfg, int id)
     struct counters *c = arg;
     volatile uint64_t *plain = &c->plain;
     for (long i = 0; i < cfg->count; i++) {
-        spin_lock(&c->lock, cfg->yield);
+        spin_lock(&c->lock, id % 2, cfg->yield);
         uint64_t v = *plain;
         *plain = v + 1;
-        spin_unlock(&c->lock);
+        spin_unlock(&c->lock, i % 2);
     }
 }
 
 /* ---- Driver -------------------------------------------------------------------- */
 
-static const char *const test_names[] = { "mp", "sb", "lrsc", "amo", "lock" };
+static const char *const test_names[] = { "mp", "sb", "lrsc", "amo", "lock", "smc" };
 #define NTESTS (int)(sizeof(test_names) / sizeof(test_names[0]))
 
-/* Pass/fail of a relaxed-outcome test: forbidden must be 0. */
+/* Pass/fail of a relaxed-outcome test (iters per pair and variant):
+ * forbidden, the count with fences (smc: with the flush), must be 0. */
 static int report_pair_test(const char *name, const struct litmus_cfg *cfg, int pairs,
-                            long (*run)(const struct litmus_cfg *, int, int))
+                            long iters, long (*run)(const struct litmus_cfg *, int, int))
 {
     uint64_t t0 = now_ns();
     long forbidden = run(cfg, pairs, 1);
     long relaxed = run(cfg, pairs, 0);
     int ok = forbidden == 0 && relaxed >= 0;
     printf("LITMUS %s %s forbidden=%ld iters=%ld pairs=%d unfenced_relaxed=%ld ms=%.0f\n",
-           name, ok ? "ok" : "FAIL", forbidden, cfg->iters * pairs, pairs, relaxed,
+           name, ok ? "ok" : "FAIL", forbidden, iters * pairs, pairs, relaxed,
            secs_since(t0) * 1e3);
     fflush(stdout);
     return ok;
@@ -371,10 +475,11 @@ static int report_counter(const char *name, const struct litmus_cfg *cfg,
     uint64_t expect = (uint64_t)cfg->threads * (uint64_t)cfg->count;
     int ok;
     if (strcmp(name, "lrsc") == 0) {
-        ok = !err && c.w == (uint32_t)expect && c.d == expect;
-        printf("LITMUS lrsc %s total_w=%u total_d=%llu expect=%llu threads=%d sc_retries=%llu ms=%.0f\n",
-               ok ? "ok" : "FAIL", c.w, (unsigned long long)c.d, (unsigned long long)expect,
-               cfg->threads, (unsigned long long)c.sc_retries, ms);
+        ok = !err && c.w == (uint32_t)expect && c.d == expect && c.mixed == expect;
+        printf("LITMUS lrsc %s total_w=%u total_d=%llu total_mixed=%llu expect=%llu threads=%d "
+               "sc_retries=%llu ms=%.0f\n", ok ? "ok" : "FAIL", c.w, (unsigned long long)c.d,
+               (unsigned long long)c.mixed, (unsigned long long)expect, cfg->threads,
+               (unsigned long long)c.sc_retries, ms);
     } else if (strcmp(name, "amo") == 0) {
         /* plain_lost: increments a plain load-add-store lost (allowed; shows
          * that the threads really ran at the same time). */
@@ -395,11 +500,12 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: litmus [-t THREADS] [-n ITERS] [-c COUNT] [TEST...]\n"
-            "  TEST: mp sb lrsc amo lock (default: all)\n"
+            "  TEST: mp sb lrsc amo lock smc (default: all)\n"
             "  -t THREADS  threads per test, 2..%d (default: the guest's CPUs, at least 2);\n"
             "              mp and sb run THREADS/2 pairs; each thread is pinned to its own\n"
             "              CPU when the guest has at least THREADS CPUs\n"
-            "  -n ITERS    mp and sb iterations per pair, with and without fences (default 5000)\n"
+            "  -n ITERS    mp and sb iterations per pair, with and without fences, smc\n"
+            "              ITERS/25 (default 5000)\n"
             "  -c COUNT    increments per thread in lrsc, amo and lock (default 100000)\n",
             MAX_THREADS);
 }
@@ -444,7 +550,7 @@ int bench_litmus(int argc, char **argv)
         while (k < NTESTS && strcmp(argv[i], test_names[k]) != 0)
             k++;
         if (k == NTESTS) {
-            fprintf(stderr, "litmus: unknown test '%s' (mp sb lrsc amo lock)\n", argv[i]);
+            fprintf(stderr, "litmus: unknown test '%s' (mp sb lrsc amo lock smc)\n", argv[i]);
             return 2;
         }
         want[k] = any = 1;
@@ -462,11 +568,12 @@ int bench_litmus(int argc, char **argv)
             continue;
         int ok;
         switch (k) {
-        case 0: ok = report_pair_test("mp", &cfg, pairs, mp_run); break;
-        case 1: ok = report_pair_test("sb", &cfg, pairs, sb_run); break;
+        case 0: ok = report_pair_test("mp", &cfg, pairs, cfg.iters, mp_run); break;
+        case 1: ok = report_pair_test("sb", &cfg, pairs, cfg.iters, sb_run); break;
         case 2: ok = report_counter("lrsc", &cfg, lrsc_body); break;
         case 3: ok = report_counter("amo", &cfg, amo_body); break;
-        default: ok = report_counter("lock", &cfg, lock_body); break;
+        case 4: ok = report_counter("lock", &cfg, lock_body); break;
+        default: ok = report_pair_test("smc", &cfg, pairs, SMC_ITERS(&cfg), smc_run); break;
         }
         if (!ok) {
             if (*failed)
