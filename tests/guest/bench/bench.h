@@ -61,5 +61,7 @@ int bench_syscall(int argc, char **argv);
 int bench_dirty(int argc, char **argv);
 int bench_loops(int argc, char **argv);
 int bench_touch(int argc, char **argv);
+int bench_litmus(int argc, char **argv);
+int bench_par(int argc, char **argv);
 
 #endif

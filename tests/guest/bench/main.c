@@ -21,6 +21,8 @@ static const struct {
     { "loops_mix", bench_loops },
     { "loops_copy", bench_loops },
     { "touch", bench_touch },
+    { "litmus", bench_litmus },
+    { "par", bench_par },
 };
 
 int main(int argc, char **argv)
@@ -29,7 +31,7 @@ int main(int argc, char **argv)
     name = name ? name + 1 : (argc > 0 ? argv[0] : "");
     if (strcmp(name, "tbench") == 0) {
         if (argc < 2) {
-            fprintf(stderr, "usage: tbench cpu|fp|proc|mem|syscall|dirty|loops\n");
+            fprintf(stderr, "usage: tbench cpu|fp|proc|mem|syscall|dirty|loops|touch|litmus|par\n");
             return 2;
         }
         argv++, argc--;
