@@ -501,3 +501,34 @@ def test_postcopy_disk_io_while_pages_arrive(guest_factory, key, tmp_path):
     check_continues(src, dst)
     dst.run("umount /mnt")
     assert dst.poweroff() == 0
+
+
+@pytest.mark.parametrize("mode", ["precopy", "postcopy"])
+def test_smp_busy_guest_migrates(guest_factory, key, mode):
+    """A 4-hart guest, every hart busy (threads on their own host threads):
+    /bench/dirty writes and verifies its pages on one, /bench/par's checked
+    CRC jobs run on three more. Nothing is lost on the way."""
+    src_name, dst_name = vm_name("s"), vm_name("d")
+    src = start_source(guest_factory, key, src_name, total=64, hot=16, extra=("--cpus", "4"))
+    src.send("(while /bench/par 3 20 | grep -q ' ok$'; do echo PAR-RUN; done; echo PAR-BROKE) &\n")
+    src.wait_for(r"^PAR-RUN", timeout=60)
+    tids = {c["thread-id"] for c in QMP(sock_of(src_name)).cmd("query-cpus-fast")}
+    assert len(tids) == 4                     # one host thread per hart
+    port = free_port()
+    dst = start_dest(guest_factory, key, dst_name, port)
+    time.sleep(0.3)
+    p = run_tern("migrate", src_name, f"tcp:127.0.0.1:{port}",
+                 *(["--postcopy"] if mode == "postcopy" else []), timeout=180)
+    assert p.returncode == 0, p.stderr
+    assert src.wait_exit(30) == 0
+    check_continues(src, dst)
+    def par_runs():
+        return len(re.findall(r"^PAR-RUN", dst.output, re.M))
+    runs = par_runs()
+    deadline = time.monotonic() + 60
+    while par_runs() < runs + 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert par_runs() >= runs + 2             # the checked jobs go on there
+    assert not re.search(r"^PAR-BROKE", src.output + dst.output, re.M)
+    assert run_unticked(dst, "nproc") == "4\n"
+    assert dst.poweroff() == 0
