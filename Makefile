@@ -125,6 +125,7 @@ bench: deps all
 	@bench/cluster.py
 	@/usr/bin/python3 bench/hosts.py
 	@/usr/bin/python3 bench/copy_storage.py
+	@bench/smp.py
 
 # The block compiler alone: host CPU time per iteration of three guest loops
 # (bench/jit/), steady even on a loaded machine.
