@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct fx *f = fx_new();
-	f->vm->jit = jit_new(8u << 20);
+	f->h->jit = jit_new(8u << 20);
 	uint64_t base = fx_alloc_code(f, 4096);
 	memcpy(fx_ram(f, base, n), code, n);
 	uint32_t *tab = (uint32_t *)fx_ram(f, DATA, 1024);
@@ -89,8 +89,14 @@ int main(int argc, char **argv)
 	printf("crc32 %.2f ns/byte\n", run(f, base, 0, CRC_BYTES));
 	printf("mix   %.2f ns/iteration\n", run(f, base + 0x400, 1, MIX_ITERS));
 	printf("copy  %.2f ns/word\n", run(f, base + 0x800, 2, COPY_WORDS));
-	jit_free(f->vm->jit);
-	f->vm->jit = NULL;
+	const char *dump = getenv("JIT_LOOPS_DUMP");   /* the code buffer, for objdump */
+	FILE *out = dump ? fopen(dump, "wb") : NULL;
+	if (out) {
+		fwrite(jit_code_base(f->h->jit), 1, 65536, out);
+		fclose(out);
+	}
+	jit_free(f->h->jit);
+	f->h->jit = NULL;
 	fx_free(f);
 	return 0;
 }

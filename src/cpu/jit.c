@@ -305,8 +305,8 @@ static void pick_pins(struct x86buf *b, const struct dinsn *in, int n)
 			reads[RS1(d->raw)]++;          /* an address, or fcvt/fmv from x */
 			written |= 1u << RD(d->raw);
 		} else {
-			if (d->rs1 < 32) reads[d->rs1]++;
-			if (d->rs2 < 32) reads[d->rs2]++;
+			if (d->rs1 < 32 && op_reads_rs1(d->op)) reads[d->rs1]++;
+			if (d->rs2 < 32 && op_reads_rs2(d->op)) reads[d->rs2]++;
 			if (d->rd < 32) written |= 1u << d->rd;
 		}
 		if (op_ends_block(d->op) || d->op == OP_CBO) {
@@ -472,8 +472,25 @@ static void emit_divu(struct x86buf *b, const struct dinsn *d, int rem, int w32)
 }
 
 /* rax = x[rs1] op x[rs2] (64-bit, or 32-bit sign-extended when w32). */
+/* rd == rs1, held in a host register: operate on that register in place
+ * (rax no longer holds rd's value then). Returns the register, or 0. */
+static int in_place(struct x86buf *b, const struct dinsn *d)
+{
+	int h = d->rd == d->rs1 ? pinned(b, d->rd) : 0;
+	if (h && b->rax_holds == d->rd)
+		b->rax_holds = -1;
+	return h;
+}
+
 static void emit_rr(struct x86buf *b, const struct dinsn *d, uint32_t xop, int w32)
 {
+	int h = xop == X86_IMUL ? 0 : in_place(b, d);
+	if (h) {
+		op_x(b, !w32, xop, h, d->rs2);
+		if (w32)
+			sext32(b, h);
+		return;
+	}
 	if (w32) {
 		ld32(b, RAX, d->rs1);
 		op_x(b, 0, xop, RAX, d->rs2);
@@ -488,6 +505,14 @@ static void emit_rr(struct x86buf *b, const struct dinsn *d, uint32_t xop, int w
 static void emit_ri(struct x86buf *b, const struct dinsn *d, int grp, int w32)
 {
 	int nop = d->imm == 0 && grp != GRP_AND;    /* x+0, x|0, x^0 */
+	int h = in_place(b, d);
+	if (h) {
+		if (!nop)
+			x86_alu_imm(b, !w32, grp, h, d->imm);
+		if (w32)
+			sext32(b, h);          /* sext.w is addiw rd, rd, 0 */
+		return;
+	}
 	if (w32) {
 		ld32(b, RAX, d->rs1);
 		if (!nop)
@@ -503,6 +528,14 @@ static void emit_ri(struct x86buf *b, const struct dinsn *d, int grp, int w32)
 
 static void emit_shift(struct x86buf *b, const struct dinsn *d, int kind, int by_reg, int w32)
 {
+	int h = by_reg ? 0 : in_place(b, d);
+	if (h) {
+		if (d->imm)
+			x86_shift_imm(b, !w32, kind, h, d->imm);
+		if (w32)
+			sext32(b, h);
+		return;
+	}
 	if (w32) ld32(b, RAX, d->rs1); else ld64(b, RAX, d->rs1);
 	if (by_reg) {
 		ld32(b, RCX, d->rs2);
@@ -816,8 +849,13 @@ static void emit_transfer(struct gen *g, const struct dinsn *d, int32_t delta, u
 		epilogue(b);
 		return;
 	}
-	ld64(b, RAX, d->rs1);
-	op_x(b, 1, X86_CMP, RAX, d->rs2);
+	int h1 = b->rax_holds == d->rs1 ? 0 : pinned(b, d->rs1);
+	if (h1) {
+		op_x(b, 1, X86_CMP, h1, d->rs2);
+	} else {
+		ld64(b, RAX, d->rs1);
+		op_x(b, 1, X86_CMP, RAX, d->rs2);
+	}
 	uint8_t *taken = x86_jcc32(b, cc_taken[d->op - OP_BEQ]);
 	exit_to(g, delta + d->len, count, 1);
 	x86_patch(b, taken, b->p);

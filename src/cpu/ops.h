@@ -51,7 +51,6 @@ static inline int op_runs_generic(int op)
 {
 	return op == OP_GENERIC || op == OP_FLOAD || op == OP_FSTORE || op == OP_FPOP;
 }
-/* Ops that end a block (control transfers). */
 /* Whether a FENCE orders earlier stores before later loads: the one
  * ordering the host's x86-TSO does not give, so it costs an mfence.
  * fence.tso (fm=1000) and fences without W->R do not need one. */
@@ -61,6 +60,33 @@ static inline int fence_orders_store_load(uint32_t insn)
 	return (insn >> 28) != 8 && (pred & 1) && (succ & 2);
 }
 
+/* Whether an integer op reads x[rs1] / x[rs2]: the decoder fills both
+ * fields from the raw bits, which in other formats are immediate bits. */
+static inline int op_reads_rs1(int op)
+{
+	return op != OP_LUI && op != OP_AUIPC && op != OP_JAL;
+}
+static inline int op_reads_rs2(int op)
+{
+	switch (op) {
+	case OP_BEQ: case OP_BNE: case OP_BLT: case OP_BGE: case OP_BLTU: case OP_BGEU:
+	case OP_SB: case OP_SH: case OP_SW: case OP_SD:
+	case OP_ADD: case OP_SUB: case OP_SLL: case OP_SLT: case OP_SLTU: case OP_XOR:
+	case OP_SRL: case OP_SRA: case OP_OR: case OP_AND:
+	case OP_MUL: case OP_MULH: case OP_MULHSU: case OP_MULHU: case OP_DIV: case OP_DIVU:
+	case OP_REM: case OP_REMU: case OP_ADDW: case OP_SUBW: case OP_SLLW: case OP_SRLW:
+	case OP_SRAW: case OP_MULW: case OP_DIVW: case OP_DIVUW: case OP_REMW: case OP_REMUW:
+	case OP_SH1ADD: case OP_SH2ADD: case OP_SH3ADD: case OP_ADDUW: case OP_SH1ADDUW:
+	case OP_SH2ADDUW: case OP_SH3ADDUW: case OP_ANDN: case OP_ORN: case OP_XNOR:
+	case OP_MAX: case OP_MAXU: case OP_MIN: case OP_MINU: case OP_ROL: case OP_ROR:
+	case OP_ROLW: case OP_RORW: case OP_CLMUL: case OP_CLMULH: case OP_CLMULR:
+	case OP_BCLR: case OP_BEXT: case OP_BINV: case OP_BSET: case OP_CZEROEQZ: case OP_CZERONEZ:
+		return 1;
+	}
+	return 0;
+}
+
+/* Ops that end a block (control transfers). */
 static inline int op_ends_block(int op)
 {
 	return op == OP_JAL || op == OP_JALR || (op >= OP_BEQ && op <= OP_BGEU);
