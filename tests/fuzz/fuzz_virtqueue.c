@@ -85,28 +85,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 4)
 		return 0;
-	struct vm vm = { 0 };
-	vm.ram_base = RAM_BASE;
-	vm.ram_size = RAM_SIZE;
-	vm.ram = aligned_alloc(4096, RAM_SIZE);
-	if (!vm.ram)
-		return 0;
-	memset(vm.ram, 0, RAM_SIZE);
-	memcpy(vm.ram, data + 4, size - 4 < RAM_SIZE ? size - 4 : RAM_SIZE);
+	/* One VM for every input (vm_new maps RAM and the code caches), with
+	 * its RAM zeroed again each time. */
+	static struct vm *shared;
+	if (!shared) {
+		struct vm_opts o = { .ram_base = RAM_BASE, .ram_size = RAM_SIZE, .nharts = 1 };
+		if (!(shared = vm_new(&o)))
+			abort();
+	}
+	struct vm *vmp = shared;
+	memset(vmp->ram, 0, RAM_SIZE);
+	memcpy(vmp->ram, data + 4, size - 4 < RAM_SIZE ? size - 4 : RAM_SIZE);
 	/* Byte 0: mode; 1: queue size (log2); 2: features; 3: avail idx and
 	 * read-only (overrides the ring's idx so chains get parsed often). */
 	unsigned num = 1u << (data[1] % 5);             /* 1..16 */
 	uint16_t idx = (uint16_t)((data[3] >> 1) % (2 * num + 2));
-	memcpy(vm.ram + AVAIL + 2, &idx, 2);
+	memcpy(vmp->ram + AVAIL + 2, &idx, 2);
 	uint64_t features = (1ull << VIRTIO_F_VERSION_1);
 	if (data[2] & 1)
 		features |= 1ull << VIRTIO_F_RING_INDIRECT_DESC;
 	if (data[2] & 2)
 		features |= 1ull << VIRTIO_F_RING_EVENT_IDX;
 	if (data[0] & 1)
-		fuzz_blk(&vm, features | (data[3] & 1), num);
+		fuzz_blk(vmp, features | (data[3] & 1), num);
 	else
-		fuzz_queue(&vm, features, num);
-	free(vm.ram);
+		fuzz_queue(vmp, features, num);
 	return 0;
 }
