@@ -230,9 +230,13 @@ static int history_map(struct store *s, const char *prefix, json_t **out)
 	return 0;
 }
 
-/* Hosts that are up or on standby, and their running VMs. */
-static int view_build(struct store *s, struct view *w, char *err, size_t errlen)
+/* Hosts that are up or on standby, and their running VMs. A host woken
+ * (`woken_at` in its record) within p's standby_after intervals is marked
+ * just_woken, so that the planner does not put it back on standby at once. */
+static int view_build(struct store *s, const struct cons_params *p, struct view *w, char *err,
+		      size_t errlen)
 {
+	time_t now = time(NULL);
 	json_t *all = NULL;
 	memset(w, 0, sizeof(*w));
 	int rc = rec_hosts(s, &all);
@@ -278,6 +282,9 @@ static int view_build(struct store *s, struct view *w, char *err, size_t errlen)
 		ch->bw_mbit = 1000;
 		power_of(h, &ch->power);
 		ch->state = strcmp(jstr(h, "state"), "standby") ? CONS_HOST_ACTIVE : CONS_HOST_STANDBY;
+		double woken_at = jnum(h, "woken_at", 0);
+		ch->just_woken = woken_at > 0 && ch->state == CONS_HOST_ACTIVE &&
+				 (double)now - woken_at < (double)p->standby_after * p->interval_s;
 		w->cap[w->nh] = cap;
 		w->hname[w->nh] = jstr(h, "name");
 		json_array_foreach(json_object_get(h, "vms"), j, vm) {
@@ -360,7 +367,7 @@ int cons_live_plan(struct store *s, const char *policy, json_t **plan, char *err
 	}
 	rc = params_from_settings(set, policy, &p, err, errlen);
 	json_decref(set);
-	if (rc || (rc = view_build(s, &w, err, errlen)))
+	if (rc || (rc = view_build(s, &p, &w, err, errlen)))
 		return rc;
 	struct cons_plan pl;
 	memset(&pl, 0, sizeof(pl));

@@ -114,6 +114,8 @@ int rec_hosts(struct store *s, json_t **out)
 		json_object_set_new(h, "address", json_string(addr ? addr : ""));
 		json_object_set_new(h, "power", json_string(power ? power : "on"));
 		json_object_set(h, "draining", json_object_get(c, "draining") ? json_object_get(c, "draining") : json_false());
+		if (json_is_integer(json_object_get(c, "woken_at")))
+			json_object_set(h, "woken_at", json_object_get(c, "woken_at"));
 		json_decref(c);
 	}
 	/* Live records: the agent is up; its figures and VMs. */
@@ -359,6 +361,7 @@ int rec_host_wake(struct store *s, const char *name, char *err, size_t errlen)
 		}
 		json_object_set_new(cfg, "power", json_string("on"));
 		json_object_set_new(cfg, "draining", json_false());
+		json_object_set_new(cfg, "woken_at", json_integer((json_int_t)time(NULL)));
 		rc = rec_cas(s, key, rev, cfg, 0);
 		json_decref(cfg);
 		if (rc == 0)

@@ -384,13 +384,14 @@ static int select_vm(struct ctx *c, unsigned h)
 }
 
 /* Tern's hysteresis: h has stayed below the low watermark for the last
- * standby_after intervals (its history, from its VMs' histories). */
+ * standby_after intervals (its history, from its VMs' histories), and was
+ * not woken within them. */
 static bool long_underloaded(const struct ctx *c, unsigned h)
 {
 	const struct cons_params *p = c->p;
 	const struct agg *a = &c->agg[h];
 	unsigned n = p->standby_after ? p->standby_after : 1, w = p->window;
-	if (n > w || a->len < n)
+	if (n > w || a->len < n || c->h[h].just_woken)
 		return false;
 	double cap = host_cap(&c->h[h]);
 	for (unsigned k = w - n; k < w; k++)

@@ -19,6 +19,10 @@ struct cons_host {
 	double bw_mbit;             /* network bandwidth, Mbit/s */
 	struct cons_power power;
 	enum cons_host_state state;
+	/* Woken less than standby_after intervals ago: tern's policy does not
+	 * empty it again yet, whatever its VMs' histories say (they include
+	 * the time before it woke). */
+	bool just_woken;
 };
 
 struct cons_vm {

@@ -221,6 +221,11 @@ static void hysteresis_delays_standby(void **state)
 	cons_plan_free(&plan);
 
 	v[0].util_len = v[1].util_len = 5;  /* 3 intervals: host 0 (0.15) goes */
+	h[0].just_woken = h[1].just_woken = true;   /* unless just woken */
+	assert_int_equal(cons_plan_compute(h, 2, v, 2, &p, &plan), 0);
+	assert_int_equal(plan.n_standby, 0);
+	cons_plan_free(&plan);
+	h[0].just_woken = h[1].just_woken = false;
 	assert_int_equal(cons_plan_compute(h, 2, v, 2, &p, &plan), 0);
 	assert_int_equal(plan.n_mig, 1);
 	assert_int_equal(plan.mig[0].vm, 0);
