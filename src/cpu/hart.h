@@ -60,6 +60,7 @@ enum { IRQ_SSI = 1, IRQ_STI = 5, IRQ_SEI = 9 };
 /* Software TLB: one array per access type; host = vaddr + addend.
  * tag is the virtual page number | 1 (valid), so 0 never matches. */
 #define TLB_SIZE 256
+#define JIT_LOAD_SITES 256
 struct tlb_entry {
 	uint64_t tag;
 	uintptr_t addend;
@@ -119,6 +120,11 @@ struct hart {
 	/* The TLB may hold 4 KiB pieces of a superpage: an address-specific
 	 * sfence.vma must then flush everything (mmu_flush_va). */
 	bool tlb_super;
+	/* One read-TLB entry per compiled load site (by site number modulo
+	 * JIT_LOAD_SITES): a copy of the tlb_r entry that site last hit, at an
+	 * address that does not depend on the access, so that a loop's loads
+	 * do not wait for the TLB lookup. Flushed with the TLB. */
+	struct tlb_entry load_memo[JIT_LOAD_SITES];
 
 	/* hart_reset clears everything above; what follows it keeps or sets. */
 

@@ -29,12 +29,14 @@ struct jit {
 	size_t last_len;        /* bytes of the last block compiled */
 	/* statistics, printed at exit when TERN_JIT_STATS is set */
 	uint64_t blocks, insns, bytes, flushes;
+	unsigned next_site;     /* the next load site's memo (hart.load_memo) */
 };
 
 #define OFF_PC    ((int32_t)offsetof(struct hart, pc))
 #define OFF_TLB_R ((int32_t)offsetof(struct hart, tlb_r))
 #define OFF_TLB_W ((int32_t)offsetof(struct hart, tlb_w))
 #define OFF_MASK  ((int32_t)offsetof(struct hart, tlb_mask))
+#define OFF_MEMO  ((int32_t)offsetof(struct hart, load_memo))
 #define OFF_WANT  ((int32_t)offsetof(struct hart, tlb_want))
 #define OFF_SSTATUS ((int32_t)offsetof(struct hart, sstatus))
 #define XREG(r)   ((int32_t)(8 * (r)))
@@ -396,6 +398,8 @@ struct stub {
 	uint8_t *miss2;        /* a second one (illegal-instruction stubs) */
 	uint8_t *resume;       /* where a load continues */
 	int kind;
+	int32_t memo;          /* STUB_LOAD: the site's load_memo offset in the hart */
+	uint8_t *hit;          /* STUB_LOAD: where the load continues on a TLB hit */
 };
 enum { STUB_LOAD, STUB_STORE, STUB_FLOAD, STUB_FSTORE, STUB_ILLEGAL, STUB_TRAPPED };
 
@@ -420,6 +424,47 @@ static uint8_t *emit_tlb_probe(struct x86buf *b, const struct dinsn *d, unsigned
 	x86_op_reg(b, 1, X86_CMP, RSI, RDX);
 	uint8_t *miss = x86_jcc32(b, CC_NE);
 	x86_op_mem(b, 1, X86_ADD, RAX, RBX, RCX, tlb_off + 8);   /* host address */
+	return miss;
+}
+
+/* A load site's probe: the same test as emit_tlb_probe, against the site's
+ * memo (a copy of the TLB entry it last hit) at a fixed offset, so that
+ * the memo's loads do not wait for the address. rax = host address, or a
+ * jne (returned) to the stub, which then has rax = va and rdx = the key. */
+static uint8_t *emit_memo_probe(struct x86buf *b, const struct dinsn *d, unsigned size, int32_t memo)
+{
+	ld64(b, RAX, d->rs1);
+	if (d->imm)
+		x86_alu_imm(b, 1, GRP_ADD, RAX, d->imm);
+	x86_op_mem(b, 1, X86_LEA, RDX, RAX, -1, (int32_t)size - 1);
+	x86_alu_imm(b, 1, GRP_AND, RDX, (int32_t)PAGE_MASK);
+	x86_op_mem(b, 1, X86_OR, RDX, RBX, -1, OFF_WANT);
+	x86_op_mem(b, 1, X86_MOV_LOAD, RSI, RBX, -1, memo);
+	x86_op_mem(b, 1, X86_AND, RSI, RBX, -1, OFF_MASK);
+	x86_op_reg(b, 1, X86_CMP, RSI, RDX);
+	uint8_t *miss = x86_jcc32(b, CC_NE);
+	x86_op_mem(b, 1, X86_ADD, RAX, RBX, -1, memo + 8);
+	return miss;
+}
+
+/* The memo missed (rax = va, rdx = key): look in the TLB proper; on a hit
+ * copy the entry into the memo and go back to the load with rax = host
+ * address. Returns the jne taken on a TLB miss (to the slow path). */
+static uint8_t *emit_memo_refill(struct x86buf *b, const struct stub *s)
+{
+	x86_op_reg(b, 0, X86_MOV_LOAD, RCX, RAX);
+	x86_shift_imm(b, 0, SH_SHR, RCX, PAGE_SHIFT - 4);
+	x86_alu_imm(b, 0, GRP_AND, RCX, (TLB_SIZE - 1) << 4);
+	x86_op_mem(b, 1, X86_MOV_LOAD, RSI, RBX, RCX, OFF_TLB_R);
+	x86_op_mem(b, 1, X86_AND, RSI, RBX, -1, OFF_MASK);
+	x86_op_reg(b, 1, X86_CMP, RSI, RDX);
+	uint8_t *miss = x86_jcc32(b, CC_NE);
+	x86_op_mem(b, 1, X86_MOV_LOAD, RSI, RBX, RCX, OFF_TLB_R);
+	x86_op_mem(b, 1, X86_MOV_STORE, RSI, RBX, -1, s->memo);
+	x86_op_mem(b, 1, X86_MOV_LOAD, RSI, RBX, RCX, OFF_TLB_R + 8);
+	x86_op_mem(b, 1, X86_MOV_STORE, RSI, RBX, -1, s->memo + 8);
+	x86_op_reg(b, 1, X86_ADD, RAX, RSI);
+	x86_patch(b, x86_jmp32(b), s->hit);
 	return miss;
 }
 
@@ -880,6 +925,10 @@ static void emit_stub(struct x86buf *b, const struct stub *s)
 		return;
 	}
 	x86_patch(b, s->miss, b->p);
+	if (s->kind == STUB_LOAD && s->hit) {
+		uint8_t *tlb_miss = emit_memo_refill(b, s);
+		x86_patch(b, tlb_miss, b->p);
+	}
 	x86_patch(b, s->miss2, b->p);
 	/* h->pc = this instruction, for the fault the slow path may raise */
 	x86_op_mem(b, 1, X86_LEA, RCX, R12, -1, s->delta);
@@ -950,7 +999,7 @@ static void emit_fp(struct x86buf *b, const struct dinsn *d, int32_t delta, uint
 {
 	uint32_t raw = d->raw;
 	struct stub *ill = &stubs[(*ns)++];
-	*ill = (struct stub){ d, delta, k, NULL, NULL, NULL, STUB_ILLEGAL };
+	*ill = (struct stub){ d, delta, k, NULL, NULL, NULL, STUB_ILLEGAL, 0, NULL };
 	ill->miss = emit_fs_check(b);
 	if (d->op == OP_FPOP) {
 		x86_op_reg(b, 1, X86_MOV_LOAD, RDI, RBX);
@@ -965,7 +1014,7 @@ static void emit_fp(struct x86buf *b, const struct dinsn *d, int32_t delta, uint
 	}
 	unsigned size = F3(raw) == 2 ? 4 : 8;
 	struct stub *s = &stubs[(*ns)++];
-	*s = (struct stub){ d, delta, k, NULL, NULL, NULL, d->op == OP_FLOAD ? STUB_FLOAD : STUB_FSTORE };
+	*s = (struct stub){ d, delta, k, NULL, NULL, NULL, d->op == OP_FLOAD ? STUB_FLOAD : STUB_FSTORE, 0, NULL };
 	struct dinsn addr = *d;          /* the probe reads rs1 and imm */
 	addr.rs1 = (uint8_t)RS1(raw);
 	addr.imm = d->op == OP_FLOAD ? IMM_I(raw) : IMM_S(raw);
@@ -1024,8 +1073,11 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 			static const int sext[] = { 1, 1, 1, 0, 0, 0, 0 };
 			unsigned i = d->op - OP_LB;
 			struct stub *s = &stubs[nstubs++];
-			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, NULL, STUB_LOAD };
-			s->miss = emit_tlb_probe(b, d, size[i], OFF_TLB_R);
+			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, NULL, STUB_LOAD, 0, NULL };
+			s->memo = OFF_MEMO + (int32_t)(j->next_site++ % JIT_LOAD_SITES) *
+					     (int32_t)sizeof(struct tlb_entry);
+			s->miss = emit_memo_probe(b, d, size[i], s->memo);
+			s->hit = b->p;
 			emit_load(b, d, size[i], sext[i]);
 			s->resume = b->p;
 			x86_label(b);
@@ -1033,7 +1085,7 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 		} else if (d->op >= OP_SB && d->op <= OP_SD) {
 			static const unsigned size[] = { 1, 2, 4, 8 };
 			struct stub *s = &stubs[nstubs++];
-			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, NULL, STUB_STORE };
+			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, NULL, STUB_STORE, 0, NULL };
 			s->miss = emit_tlb_probe(b, d, size[d->op - OP_SB], OFF_TLB_W);
 			ld64(b, RDX, d->rs2);
 			x86_store(b, (int)size[d->op - OP_SB], RDX, RAX, -1, 0);
@@ -1057,7 +1109,7 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 			call_c(b, (const void *)cmo_exec);
 			x86_op_reg(b, 0, 0x85, RAX, RAX);          /* test eax, eax */
 			struct stub *s = &stubs[nstubs++];
-			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, NULL, STUB_TRAPPED };
+			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, NULL, STUB_TRAPPED, 0, NULL };
 			s->miss = x86_jcc32(b, CC_NE);
 			exit_to(&g, delta + d->len, (uint32_t)k + 1, 0);
 			ended = 1;

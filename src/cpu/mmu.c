@@ -35,6 +35,7 @@ void hart_tlb_flush(struct hart *h)
 	memset(h->tlb_x, 0, sizeof(h->tlb_x));
 	memset(h->tlb_r, 0, sizeof(h->tlb_r));
 	memset(h->tlb_w, 0, sizeof(h->tlb_w));
+	memset(h->load_memo, 0, sizeof(h->load_memo));
 	h->tlb_super = false;
 }
 
@@ -48,6 +49,9 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 	}
 	unsigned i = (va >> PAGE_SHIFT) & (TLB_SIZE - 1);
 	uint64_t page = va & PAGE_MASK;
+	for (unsigned k = 0; k < JIT_LOAD_SITES; k++)
+		if ((h->load_memo[k].tag & PAGE_MASK) == page)
+			h->load_memo[k].tag = 0;
 	if ((h->tlb_x[i].tag & PAGE_MASK) == page) h->tlb_x[i].tag = 0;
 	if ((h->tlb_r[i].tag & PAGE_MASK) == page) h->tlb_r[i].tag = 0;
 	if ((h->tlb_w[i].tag & PAGE_MASK) == page) h->tlb_w[i].tag = 0;

@@ -3,6 +3,7 @@
  * sfence.vma, page-crossing slow paths, and MMIO dispatch. */
 #include <errno.h>
 #include "cpu_fixture.h"
+#include "cpu/jit.h"
 
 #define PTE_V (1ull << 0)
 #define PTE_R (1ull << 1)
@@ -367,6 +368,48 @@ static void test_tlb_and_sfence(void **state)
 	wr64(f, leaf, pte_of(DATA + 0x1000, RW_AD));
 	hart_tlb_flush(h);
 	assert_int_equal(exec_load(f, va), 0x2222);
+}
+
+/* A compiled load keeps a copy of the TLB entry it last hit (its load
+ * memo); sfence.vma, with or without an address, and hart_tlb_flush must
+ * drop that copy as they drop the TLB's own entry. */
+static void test_jit_load_memo_follows_sfence(void **state)
+{
+	struct fx *f = *state;
+	struct hart *h = f->h;
+	struct pt p;
+	h->jit = jit_new(1u << 20);
+	assert_non_null(h->jit);
+	paged(f, &p, 3);
+	const uint64_t va = 0x10000;
+	wr64(f, DATA, 0x1111);
+	wr64(f, DATA + 0x1000, 0x2222);
+	uint64_t leaf = pt_map(&p, va, DATA, 0, RW_AD);
+	const uint32_t prog[] = { LD(5, 6, 0), INSN_J_SELF };
+	uint64_t pc = fx_code(f, prog, 2);
+	h->x[6] = va;
+	for (int i = 0; i < 3; i++) {       /* slow path, memo refill, memo hit */
+		h->x[5] = JUNK;
+		fx_run(f, pc, 2);
+		assert_int_equal(h->x[5], 0x1111);
+	}
+	wr64(f, leaf, pte_of(DATA + 0x1000, RW_AD));
+	h->x[7] = va + 0x10;
+	fx_exec1(f, SFENCE_VMA(7, 0));       /* this page only */
+	fx_run(f, pc, 2);
+	assert_int_equal(h->x[5], 0x2222);
+	fx_run(f, pc, 2);
+	wr64(f, leaf, pte_of(DATA, RW_AD));
+	fx_exec1(f, SFENCE_VMA(0, 0));       /* everything */
+	fx_run(f, pc, 2);
+	assert_int_equal(h->x[5], 0x1111);
+	fx_run(f, pc, 2);
+	wr64(f, leaf, pte_of(DATA + 0x1000, RW_AD));
+	hart_tlb_flush(h);
+	fx_run(f, pc, 2);
+	assert_int_equal(h->x[5], 0x2222);
+	jit_free(h->jit);
+	h->jit = NULL;
 }
 
 /* sfence.vma rs1=va must drop every cached translation that came from the
@@ -786,6 +829,7 @@ int main(void)
 		FX_TEST(test_tlb_and_sfence),
 		FX_TEST(test_sfence_superpage),
 		FX_TEST(test_tlb_permissions),
+		FX_TEST(test_jit_load_memo_follows_sfence),
 		FX_TEST(test_page_crossing),
 		FX_TEST(test_fetch_crossing),
 		FX_TEST(test_mmio),
