@@ -12,10 +12,8 @@
 #include "core/devreg.h"
 #include "cpu/dcache.h"
 
-struct virt_config;
 struct mig_incoming;
 struct devlog;
-struct virtio_mmio;
 struct virt_board;
 struct vcpu;
 
@@ -103,13 +101,9 @@ struct vm {
 	int64_t time_base_ns;
 	uint64_t time_offset;
 
-	/* The board (machine/virt.c) and the devices of it that the control
-	 * socket and snapshots reach here; it owns them all. */
-	struct virt_board *board;   /* the rest: UART, RTC, syscon, console, the vCPU loop */
-	struct plic *plic;
-	struct virtio_mmio *power_button;   /* virtio-input, KEY_POWER (system_powerdown) */
-	struct virtio_mmio *balloon;     /* NULL without --balloon on */
-	struct evloop *loop;
+	/* The board (machine/virt.c): its configuration, the I/O loop, every
+	 * device and the vCPU loops' state. core/ never looks inside it. */
+	struct virt_board *board;
 
 	/* Pausing (core/pause.c): every vCPU thread parks at a slice boundary
 	 * while pause_count > 0; guest time stands still while all are. */
@@ -127,7 +121,6 @@ struct vm {
 	bool time_frozen;           /* every vCPU thread is parked: guest time is frozen_ticks */
 	uint64_t frozen_ticks;      /* guest time while parked */
 	const char *name;
-	const struct virt_config *cfg;   /* what the board was built from (snapshots) */
 	/* Asynchronous events (QMP): name and a JSON object text, or NULL.
 	 * Called from any thread. */
 	void (*event_fn)(void *opaque, const char *event, const char *data_json);

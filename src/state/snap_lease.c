@@ -28,6 +28,7 @@ struct snap_lease {
 	int fd;                 /* the snapshot file (not owned) */
 	int sig_fd;             /* signalfd for LEASE_SIGNAL, -1 until armed */
 	struct vm *vm;
+	struct evloop *loop;    /* where sig_fd is watched (the VM's I/O loop) */
 	uint64_t *bitmap;
 	uint64_t npages;
 	char path[512];
@@ -125,7 +126,7 @@ static void lease_broken(void *opaque, uint32_t events)
 	fcntl(l->fd, F_SETLEASE, F_UNLCK);
 	free(l->bitmap);
 	l->bitmap = NULL;
-	evloop_del_fd(vm->loop, l->sig_fd);
+	evloop_del_fd(l->loop, l->sig_fd);
 	if (r) {
 		/* Out of memory: the writer would pull pages out from under the
 		 * guest. Stop it now, with the reason, rather than SIGBUS later. */
@@ -141,13 +142,17 @@ static void lease_broken(void *opaque, uint32_t events)
 	vm_resume(vm);
 }
 
-int snap_lease_arm(struct snap_lease *l, struct vm *vm, const uint64_t *bitmap, uint64_t npages)
+int snap_lease_arm(struct snap_lease *l, struct vm *vm, struct evloop *loop, const uint64_t *bitmap,
+		   uint64_t npages)
 {
 	size_t bytes = (npages + 63) / 64 * 8;
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, LEASE_SIGNAL);
+	if (!loop)
+		return -EINVAL;
 	l->vm = vm;
+	l->loop = loop;
 	l->npages = npages;
 	l->bitmap = malloc(bytes);
 	if (!l->bitmap)
@@ -156,13 +161,13 @@ int snap_lease_arm(struct snap_lease *l, struct vm *vm, const uint64_t *bitmap, 
 	l->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (l->sig_fd < 0)
 		return -errno;
-	return evloop_add_fd(vm->loop, l->sig_fd, EPOLLIN, lease_broken, l);
+	return evloop_add_fd(loop, l->sig_fd, EPOLLIN, lease_broken, l);
 }
 
 void snap_lease_unwatch(struct snap_lease *l)
 {
-	if (l && l->bitmap && l->sig_fd >= 0 && l->vm && l->vm->loop)
-		evloop_del_fd(l->vm->loop, l->sig_fd);
+	if (l && l->bitmap && l->sig_fd >= 0 && l->loop)
+		evloop_del_fd(l->loop, l->sig_fd);
 }
 
 void snap_lease_free(struct snap_lease *l)

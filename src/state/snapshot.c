@@ -133,7 +133,7 @@ int snap_write_config(struct vm *vm, struct vms_writer *w, char *err, size_t err
 	int n = virt_disks(vm, disks, VIRT_MAX_DISKS);
 	for (int i = 0; i < n; i++)
 		sizes[i] = disks[i]->size;
-	char *cfg = snap_config_encode(vm->cfg, sizes, err, errlen);
+	char *cfg = snap_config_encode(virt_board_config(vm), sizes, err, errlen);
 	if (!cfg)
 		return -1;
 	int r = vms_put_section(w, VMS_ID_CONFIG, 0, 1, cfg, strlen(cfg));
@@ -505,7 +505,7 @@ static int map_ram_runs(struct snap_image *img, struct vm *vm, const uint64_t *b
 		}
 	}
 	vm->ram_file_backed = map;
-	if (map && snap_lease_arm(img->lease, vm, bm, npages)) {
+	if (map && snap_lease_arm(img->lease, vm, virt_loop(vm), bm, npages)) {
 		snprintf(img->r.err, sizeof(img->r.err), "cannot watch %.150s for changes", img->path);
 		return -1;
 	}
