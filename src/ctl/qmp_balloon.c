@@ -3,7 +3,7 @@
  * target, the negotiated features, bytes given back and the guest's
  * statistics (QEMU's guest-stats names). */
 #include <time.h>
-#include "core/ramlog.h"
+#include "core/guest_ram.h"
 #include "core/vm.h"
 #include "ctl/qmp_cmds.h"
 #include "machine/virt.h"
@@ -72,7 +72,7 @@ int qmp_cmd_query_balloon(struct qmp_ctx *ctx, json_t *args, json_t **ret, struc
 		"reported-bytes", (json_int_t)bi.reported_bytes,
 		"inflated-bytes", (json_int_t)bi.inflated_bytes,
 		"deflated-bytes", (json_int_t)bi.deflated_bytes,
-		"discarded-bytes", (json_int_t)(ram_discarded_count(vm) << 12),
+		"discarded-bytes", (json_int_t)(guest_ram_discarded_count(&vm->mem) << 12),
 		"ignored-pfns", (json_int_t)bi.ignored_pfns,
 		"stats", stats, "stats-last-update", (json_int_t)bi.stats_updated_s);
 	return 0;

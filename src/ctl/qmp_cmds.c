@@ -197,7 +197,7 @@ void qmp_ctx_release(struct qmp_ctx *ctx)
 static int cmd_x_query_tern(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
 {
 	struct vm *vm = ctx->vm;
-	*ret = json_pack("{s:I,s:i,s:I}", "memory-bytes", (json_int_t)vm->ram_size,
+	*ret = json_pack("{s:I,s:i,s:I}", "memory-bytes", (json_int_t)vm->mem.size,
 			 "cpus", vm->nharts, "started-ns", (json_int_t)ctx->started_realtime_ns);
 	return 0;
 }

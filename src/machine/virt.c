@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -31,7 +30,7 @@
 #include "virtio/rng.h"
 #include "virtio/input.h"
 #include "virtio/balloon.h"
-#include "core/ramlog.h"
+#include "core/guest_ram.h"
 #include "virtio/net.h"
 #include "state/devlog.h"
 #include "net/net.h"
@@ -262,7 +261,7 @@ void virt_announce(struct vm *vm)
 static int attach_balloon(struct vm *vm, unsigned slot, char *err, size_t errlen)
 {
 	struct irq_line irq = { plic_set_irq, vm->board->plic, VIRT_VIRTIO_IRQ + slot };
-	vm->board->balloon = ram_discard_track(vm) ? NULL : virtio_balloon_new(vm, irq, true);
+	vm->board->balloon = guest_ram_discard_track(&vm->mem) ? NULL : virtio_balloon_new(vm, irq, true);
 	if (!vm->board->balloon) {
 		snprintf(err, errlen, "cannot create the virtio-balloon device");
 		return -1;
@@ -383,8 +382,8 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	vm->board = b;
 	vm->name = cfg->name;
 	b->cfg = cfg;
-	vm->ram_mergeable = cfg->mem_merge;
-	ram_merge_advise(vm, 0, vm->ram_size);
+	vm->mem.mergeable = cfg->mem_merge;
+	guest_ram_merge_advise(&vm->mem, 0, vm->mem.size);
 
 	b->loop = evloop_new();
 	if (!b->loop || watch_signals(b)) {
@@ -454,13 +453,11 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 			vm->mmio[i].ops->reset(vm->mmio[i].dev);
 	devlog_reset(vm->devlog);
 	pthread_mutex_unlock(&vm->lock);
-	/* Fresh RAM: drop the old pages rather than writing zeroes. A new
-	 * anonymous mapping also detaches RAM restored from a snapshot file. */
-	mmap(vm->ram, vm->ram_size, PROT_READ | PROT_WRITE,
-	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-	vm->ram_file_backed = false;
-	ram_merge_advise(vm, 0, vm->ram_size);
-	ram_discard_forget(vm);
+	/* Fresh RAM, detached from a snapshot file it was restored from. */
+	if (guest_ram_renew(&vm->mem)) {
+		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: cannot renew guest RAM");
+		return -1;
+	}
 	vm_code_flush(vm);
 	if (load_guest(vm, cfg, err, sizeof(err))) {
 		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: %.200s", err);

@@ -77,7 +77,7 @@ static bool bit(const uint64_t *bm, uint64_t i)
  * addresses stay where they are (TLBs keep pointing at them). */
 static int detach_run(struct vm *vm, uint64_t i, uint64_t j)
 {
-	uint8_t *at = vm->ram + i * PAGE;
+	uint8_t *at = vm->mem.host + i * PAGE;
 	size_t len = (j - i) * PAGE;
 	void *tmp = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -108,7 +108,7 @@ static void lease_broken(void *opaque, uint32_t events)
 	vm_pause(vm);
 	pthread_mutex_lock(&vm->lock);
 	/* A reset has given the VM fresh anonymous RAM already. */
-	if (vm->ram_file_backed) {
+	if (vm->mem.file_backed) {
 		for (uint64_t i = 0, j; !r && i < l->npages; i = j) {
 			for (j = i; j < l->npages && bit(l->bitmap, j); j++)
 				;
@@ -120,7 +120,7 @@ static void lease_broken(void *opaque, uint32_t events)
 			}
 		}
 		if (!r)
-			vm->ram_file_backed = false;
+			vm->mem.file_backed = false;
 	}
 	pthread_mutex_unlock(&vm->lock);
 	fcntl(l->fd, F_SETLEASE, F_UNLCK);
