@@ -8,7 +8,7 @@
 #include <time.h>
 #include "cli/cli.h"
 #include "core/vm.h"
-#include "core/ramlog.h"
+#include "core/guest_ram.h"
 #include "cli/run_ctl.h"
 #include "cli/run_incoming.h"
 #include "cli/run_opts.h"
@@ -121,7 +121,7 @@ static void run_settle_incoming(struct run_session *s)
 	struct vm *vm = s->vm;
 	const char *incoming = s->o.incoming;
 	if (incoming) {                 /* restored RAM is a new mapping */
-		ram_merge_advise(vm, 0, vm->ram_size);
+		guest_ram_merge_advise(&vm->mem, 0, vm->mem.size);
 		fprintf(stderr, "tern: %s %s in %lld ms%s\n",
 			s->mig_in ? "switched over from" : "restored",
 			s->mig_in ? incoming : incoming + 5,

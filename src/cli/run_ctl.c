@@ -37,7 +37,7 @@ int run_ctl_start(struct run_ctl *ctl, struct vm *vm, char *err, size_t errlen)
 {
 	if (!ctl->qmp_path)
 		return 0;
-	ctl->srv = qmp_server_new(vm, ctl->qmp_path, err, errlen);
+	ctl->srv = qmp_server_new(vm, virt_loop(vm), ctl->qmp_path, err, errlen);
 	return ctl->srv ? 0 : -1;
 }
 

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <time.h>
 #include <sched.h>
-#include <sys/mman.h>
 #include "core/vm.h"
 #include "cpu/dcache.h"
 #include "cpu/jit.h"
@@ -27,17 +26,13 @@ int vm_init(struct vm *vm, const struct vm_opts *o)
 	pthread_cond_init(&vm->park_cond, NULL);
 	vm->vcpu_running = 1;
 	vm->time_base_ns = host_mono_ns();
-	vm->ram_base = o->ram_base;
-	vm->ram_size = o->ram_size;
-	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
+	int rc = guest_ram_map(&vm->mem, o->ram_base, o->ram_size);
+	if (rc) {
 		vm_fini(vm);
-		return -ENOMEM;
+		return rc;
 	}
 	vm->nharts = o->nharts;
-	int fail = code_map_init(&vm->code_map, vm->ram_size);
+	int fail = code_map_init(&vm->code_map, vm->mem.size);
 	for (int i = 0; i < vm->nharts; i++) {
 		struct hart *h = calloc(1, sizeof(struct hart));
 		vm->harts[i] = h;
@@ -46,7 +41,7 @@ int vm_init(struct vm *vm, const struct vm_opts *o)
 			continue;
 		}
 		hart_reset(h, vm, i);
-		h->dcache = dcache_new(vm->ram_size);
+		h->dcache = dcache_new(vm->mem.size);
 		if (o->jit_bytes)
 			h->jit = jit_new(o->jit_bytes);     /* none to be had: interpret */
 		fail |= !h->dcache;
@@ -63,9 +58,7 @@ void vm_fini(struct vm *vm)
 	for (int i = 0; i < vm->nharts; i++)
 		hart_destroy(vm->harts[i]);
 	code_map_fini(&vm->code_map);
-	free((void *)vm->ram_discarded);
-	if (vm->ram)
-		munmap(vm->ram, vm->ram_size);
+	guest_ram_unmap(&vm->mem);
 	pthread_cond_destroy(&vm->park_cond);
 	pthread_cond_destroy(&vm->idle_cond);
 	pthread_mutex_destroy(&vm->idle_lock);

@@ -11,11 +11,10 @@
 #include "cpu/hart.h"
 #include "core/devreg.h"
 #include "cpu/dcache.h"
+#include "core/guest_ram.h"
 
-struct virt_config;
 struct mig_incoming;
 struct devlog;
-struct virtio_mmio;
 struct virt_board;
 struct vcpu;
 
@@ -41,14 +40,17 @@ struct mmio_watch {
 enum vm_exit { VM_RUNNING = 0, VM_EXIT_POWEROFF, VM_EXIT_RESET, VM_EXIT_QUIT, VM_EXIT_ERROR };
 
 struct vm {
-	/* Guest RAM: one region at ram_base. */
-	uint8_t *ram;
-	uint64_t ram_base, ram_size;
-	bool ram_file_backed;       /* mapped copy-on-write from a snapshot file */
-	bool ram_mergeable;         /* --mem-merge on: RAM is MADV_MERGEABLE (KSM) */
-	/* Pages the guest gave back (virtio-balloon), one bit per page, or NULL
-	 * when no balloon tracks them (core/ramlog.c). */
-	_Atomic uint64_t *ram_discarded;
+	/* Guest RAM with its page logs (core/guest_ram.h). First in the
+	 * struct: vm_ram_ptr, on every TLB fill, reaches it at small offsets. */
+	union {
+		struct guest_ram mem;
+		/* cpu/'s old names for mem.host and mem.base, read-only, until
+		 * cpu/ says vm->mem (then this alias goes). */
+		struct {
+			uint8_t *const ram;
+			const uint64_t ram_base;
+		};
+	};
 
 	struct mmio_region mmio[VM_MAX_MMIO];
 	int nmmio;
@@ -76,15 +78,6 @@ struct vm {
 	/* The guest's writes to device registers, compacted (state/devlog.h);
 	 * NULL when not kept. */
 	struct devlog *devlog;
-	/* Dirty-page log while migrating (core/ramlog.c); NULL otherwise. */
-	_Atomic uint64_t *_Atomic dirty_log;
-	/* Post-copy destination (core/ramlog.c, migration/postcopy_dst.c): one
-	 * bit per page that has not arrived yet, or NULL once all have (or
-	 * when not migrating). ram_fetch blocks until the page is in place;
-	 * it returns -1 when it never will (post-copy failed). */
-	_Atomic uint64_t *_Atomic ram_absent;
-	int (*ram_fetch)(void *ctx, uint64_t page);
-	void *ram_fetch_ctx;
 	/* The incoming post-copy, for query-migrate on this side. */
 	struct mig_incoming *incoming;
 	int nharts;
@@ -103,13 +96,9 @@ struct vm {
 	int64_t time_base_ns;
 	uint64_t time_offset;
 
-	/* The board (machine/virt.c) and the devices of it that the control
-	 * socket and snapshots reach here; it owns them all. */
-	struct virt_board *board;   /* the rest: UART, RTC, syscon, console, the vCPU loop */
-	struct plic *plic;
-	struct virtio_mmio *power_button;   /* virtio-input, KEY_POWER (system_powerdown) */
-	struct virtio_mmio *balloon;     /* NULL without --balloon on */
-	struct evloop *loop;
+	/* The board (machine/virt.c): its configuration, the I/O loop, every
+	 * device and the vCPU loops' state. core/ never looks inside it. */
+	struct virt_board *board;
 
 	/* Pausing (core/pause.c): every vCPU thread parks at a slice boundary
 	 * while pause_count > 0; guest time stands still while all are. */
@@ -127,7 +116,6 @@ struct vm {
 	bool time_frozen;           /* every vCPU thread is parked: guest time is frozen_ticks */
 	uint64_t frozen_ticks;      /* guest time while parked */
 	const char *name;
-	const struct virt_config *cfg;   /* what the board was built from (snapshots) */
 	/* Asynchronous events (QMP): name and a JSON object text, or NULL.
 	 * Called from any thread. */
 	void (*event_fn)(void *opaque, const char *event, const char *data_json);
@@ -168,22 +156,12 @@ int vm_mmio_write(struct vm *vm, uint64_t pa, unsigned size, uint64_t val);
  * -ENOENT (no such watcher). */
 int vm_mmio_watch(struct vm *vm, const struct mmio_watch *w);
 int vm_mmio_unwatch(struct vm *vm, const struct mmio_watch *w);
-/* Post-copy: fetch the pages of [off, off+len) that have not arrived;
- * 0 once all are in place, -1 if they never will (core/ramlog.c). */
-int vm_ram_demand(const struct vm *vm, uint64_t off, uint64_t len);
-/* Host pointer for [pa, pa+len) when it lies inside RAM, else NULL. Every
- * access to guest RAM other than a TLB hit comes through here (TLB fills,
- * the page-table walker, device DMA), so this is where a post-copy
- * destination waits for a page that has not arrived yet. */
+/* Host pointer for [pa, pa+len) when it lies inside guest RAM, else NULL
+ * (guest_ram_ptr: a post-copy destination waits here for a page that has
+ * not arrived yet). */
 static inline uint8_t *vm_ram_ptr(const struct vm *vm, uint64_t pa, uint64_t len)
 {
-	uint64_t off = pa - vm->ram_base;
-	if (pa < vm->ram_base || off >= vm->ram_size || len > vm->ram_size - off)
-		return NULL;
-	if (__builtin_expect(atomic_load_explicit(&vm->ram_absent, memory_order_relaxed) != NULL, 0) &&
-	    len && vm_ram_demand(vm, off, len))
-		return NULL;
-	return vm->ram + off;
+	return guest_ram_ptr(&vm->mem, pa, len);
 }
 /* Wake every vCPU thread from wfi (any thread). */
 void vm_kick(struct vm *vm);

@@ -3,9 +3,10 @@
  * target, the negotiated features, bytes given back and the guest's
  * statistics (QEMU's guest-stats names). */
 #include <time.h>
-#include "core/ramlog.h"
+#include "core/guest_ram.h"
 #include "core/vm.h"
 #include "ctl/qmp_cmds.h"
+#include "machine/virt.h"
 #include "virtio/balloon.h"
 
 /* How long query-balloon waits for the driver to refresh its statistics
@@ -22,12 +23,12 @@ int qmp_cmd_balloon(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 {
 	struct vm *vm = ctx->vm;
 	json_t *v = json_object_get(args, "value");
-	if (!vm->balloon)
+	if (!virt_balloon(vm))
 		return no_balloon(err);
 	if (!json_is_integer(v) || json_integer_value(v) <= 0)
 		return qmp_fail(err, "GenericError", "Parameter 'value' expects a size in bytes above 0");
 	pthread_mutex_lock(&vm->lock);
-	virtio_balloon_set_target(vm->balloon, (uint64_t)json_integer_value(v));
+	virtio_balloon_set_target(virt_balloon(vm), (uint64_t)json_integer_value(v));
 	pthread_mutex_unlock(&vm->lock);
 	*ret = json_object();
 	return 0;
@@ -38,15 +39,15 @@ int qmp_cmd_balloon(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 static void refresh_stats(struct vm *vm, struct virtio_balloon_info *bi)
 {
 	pthread_mutex_lock(&vm->lock);
-	bool asked = virtio_balloon_request_stats(vm->balloon);
-	virtio_balloon_info(vm->balloon, bi);
+	bool asked = virtio_balloon_request_stats(virt_balloon(vm));
+	virtio_balloon_info(virt_balloon(vm), bi);
 	pthread_mutex_unlock(&vm->lock);
 	uint64_t gen = bi->stats_generation;
 	for (int ms = 0; asked && !vm_is_parked(vm) && ms < STATS_WAIT_MS; ms += 10) {
 		struct timespec ts = { 0, 10 * 1000000 };
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&vm->lock);
-		virtio_balloon_info(vm->balloon, bi);
+		virtio_balloon_info(virt_balloon(vm), bi);
 		pthread_mutex_unlock(&vm->lock);
 		if (bi->stats_generation != gen)
 			break;
@@ -57,7 +58,7 @@ int qmp_cmd_query_balloon(struct qmp_ctx *ctx, json_t *args, json_t **ret, struc
 {
 	struct vm *vm = ctx->vm;
 	struct virtio_balloon_info bi;
-	if (!vm->balloon)
+	if (!virt_balloon(vm))
 		return no_balloon(err);
 	refresh_stats(vm, &bi);
 	json_t *stats = json_object();
@@ -71,7 +72,7 @@ int qmp_cmd_query_balloon(struct qmp_ctx *ctx, json_t *args, json_t **ret, struc
 		"reported-bytes", (json_int_t)bi.reported_bytes,
 		"inflated-bytes", (json_int_t)bi.inflated_bytes,
 		"deflated-bytes", (json_int_t)bi.deflated_bytes,
-		"discarded-bytes", (json_int_t)(ram_discarded_count(vm) << 12),
+		"discarded-bytes", (json_int_t)(guest_ram_discarded_count(&vm->mem) << 12),
 		"ignored-pfns", (json_int_t)bi.ignored_pfns,
 		"stats", stats, "stats-last-update", (json_int_t)bi.stats_updated_s);
 	return 0;

@@ -7,6 +7,7 @@
 #include "core/vm.h"
 #include "ctl/qmp_proto.h"
 #include "ctl/qmp_cmds.h"
+#include "machine/virt.h"
 #include "virtio/input.h"
 
 const char *qmp_run_state(const struct qmp_ctx *ctx)
@@ -79,13 +80,13 @@ static int cmd_system_powerdown(struct qmp_ctx *ctx, json_t *args, json_t **ret,
 	/* As QEMU's ACPI button: the press always succeeds; whether the guest
 	 * acts on it is the guest's business (tern stop waits and sees). */
 	struct vm *vm = ctx->vm;
-	if (!vm->power_button)
+	if (!virt_power_button(vm))
 		return qmp_fail(err, "GenericError", "this machine has no power button");
 	if (atomic_load(&vm->exit_req) != VM_RUNNING)
 		return qmp_fail(err, "GenericError", "The VM is shutting down");
 	vm_event(vm, "POWERDOWN", NULL);
 	pthread_mutex_lock(&vm->lock);
-	virtio_input_press_power(vm->power_button);
+	virtio_input_press_power(virt_power_button(vm));
 	pthread_mutex_unlock(&vm->lock);
 	return 0;
 }
@@ -196,7 +197,7 @@ void qmp_ctx_release(struct qmp_ctx *ctx)
 static int cmd_x_query_tern(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
 {
 	struct vm *vm = ctx->vm;
-	*ret = json_pack("{s:I,s:i,s:I}", "memory-bytes", (json_int_t)vm->ram_size,
+	*ret = json_pack("{s:I,s:i,s:I}", "memory-bytes", (json_int_t)vm->mem.size,
 			 "cpus", vm->nharts, "started-ns", (json_int_t)ctx->started_realtime_ns);
 	return 0;
 }

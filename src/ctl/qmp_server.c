@@ -366,7 +366,8 @@ static int64_t realtime_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-struct qmp_server *qmp_server_new(struct vm *vm, const char *path, char *err, size_t errlen)
+struct qmp_server *qmp_server_new(struct vm *vm, struct evloop *loop, const char *path,
+				  char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -392,7 +393,7 @@ struct qmp_server *qmp_server_new(struct vm *vm, const char *path, char *err, si
 		return NULL;
 	}
 	s->vm = vm;
-	s->loop = vm->loop;
+	s->loop = loop;
 	s->ctx.vm = vm;
 	s->ctx.started_realtime_ns = realtime_ns();
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);

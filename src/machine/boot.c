@@ -142,9 +142,9 @@ int boot_load(struct vm *vm, const char *kernel, const char *initrd,
 	      uint64_t fdt_max, struct boot_info *bi, char *err, size_t errlen)
 {
 	uint8_t *img;
-	uint64_t ram_end = vm->ram_base + vm->ram_size;
+	uint64_t ram_end = vm->mem.base + vm->mem.size;
 	bi->fdt_addr = (ram_end - fdt_max) & ~(0x200000ull - 1);
-	int64_t klen = read_file("kernel", kernel, bi->fdt_addr - vm->ram_base, &img, err, errlen);
+	int64_t klen = read_file("kernel", kernel, bi->fdt_addr - vm->mem.base, &img, err, errlen);
 	if (klen < 0)
 		return -1;
 	uint64_t off, footprint;
@@ -152,16 +152,16 @@ int boot_load(struct vm *vm, const char *kernel, const char *initrd,
 		free(img);
 		return -1;
 	}
-	if (off + footprint > vm->ram_size || vm->ram_base + off + footprint > bi->fdt_addr) {
+	if (off + footprint > vm->mem.size || vm->mem.base + off + footprint > bi->fdt_addr) {
 		snprintf(err, errlen, "kernel (%llu KiB in memory) does not fit in %llu MiB of RAM",
-			 (unsigned long long)(footprint >> 10), (unsigned long long)(vm->ram_size >> 20));
+			 (unsigned long long)(footprint >> 10), (unsigned long long)(vm->mem.size >> 20));
 		free(img);
 		return -1;
 	}
-	memcpy(vm->ram + off, img, klen);
+	memcpy(vm->mem.host + off, img, klen);
 	free(img);
-	bi->entry = vm->ram_base + off;
-	bi->kernel_end = vm->ram_base + off + footprint;
+	bi->entry = vm->mem.base + off;
+	bi->kernel_end = vm->mem.base + off + footprint;
 	bi->initrd_start = bi->initrd_end = 0;
 
 	if (initrd) {
@@ -170,13 +170,13 @@ int boot_load(struct vm *vm, const char *kernel, const char *initrd,
 		if (rlen < 0)
 			return -1;
 		uint64_t start = (bi->fdt_addr - rlen) & ~0xfffull;
-		if ((uint64_t)rlen >= bi->fdt_addr - vm->ram_base || start < bi->kernel_end) {
+		if ((uint64_t)rlen >= bi->fdt_addr - vm->mem.base || start < bi->kernel_end) {
 			snprintf(err, errlen, "initrd (%lld KiB) does not fit in RAM beside the kernel; give more --memory",
 				 (long long)(rlen >> 10));
 			free(rd);
 			return -1;
 		}
-		memcpy(vm->ram + (start - vm->ram_base), rd, rlen);
+		memcpy(vm->mem.host + (start - vm->mem.base), rd, rlen);
 		free(rd);
 		bi->initrd_start = start;
 		bi->initrd_end = start + rlen;

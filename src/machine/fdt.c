@@ -62,10 +62,10 @@ static int build(const struct vm *vm, const struct boot_info *bi, const char *bo
 		T(fdt_property(fdt, "rng-seed", seed, sizeof(seed)));
 	T(fdt_end_node(fdt));
 
-	snprintf(name, sizeof(name), "memory@%llx", (unsigned long long)vm->ram_base);
+	snprintf(name, sizeof(name), "memory@%llx", (unsigned long long)vm->mem.base);
 	T(fdt_begin_node(fdt, name));
 	T(fdt_property_string(fdt, "device_type", "memory"));
-	T(prop_reg(fdt, vm->ram_base, vm->ram_size));
+	T(prop_reg(fdt, vm->mem.base, vm->mem.size));
 	T(fdt_end_node(fdt));
 
 	T(fdt_begin_node(fdt, "cpus"));

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -31,18 +30,24 @@
 #include "virtio/rng.h"
 #include "virtio/input.h"
 #include "virtio/balloon.h"
-#include "core/ramlog.h"
+#include "core/guest_ram.h"
 #include "virtio/net.h"
 #include "state/devlog.h"
 #include "net/net.h"
 #include <fcntl.h>
 #include <sys/stat.h>
 
-/* The board: what the virt machine keeps beside the core VM (core/vm.h).
- * The PLIC, the power button, the balloon and the I/O loop stay in struct
- * vm for now, because the control socket and snapshots reach them there. */
+/* The board: what the virt machine keeps beside the core VM (core/vm.h):
+ * its configuration, the I/O loop and every device. The control socket and
+ * snapshots reach the few they need through virt_loop, virt_power_button,
+ * virt_balloon and virt_board_config. */
 struct virt_board {
 	struct vm *vm;
+	const struct virt_config *cfg;   /* what the board was built from (snapshots) */
+	struct evloop *loop;        /* the I/O thread's event loop */
+	struct plic *plic;
+	struct virtio_mmio *power_button;   /* virtio-input, KEY_POWER (system_powerdown) */
+	struct virtio_mmio *balloon;        /* NULL without --balloon on */
 	struct uart16550 *uart;
 	struct goldfish_rtc *rtc;
 	struct syscon *syscon;
@@ -74,6 +79,26 @@ static int attach(struct vm *vm, uint64_t base, uint64_t size, const struct dev_
 	e.load = ops->load;
 	e.opaque = dev;
 	return devreg_add(&vm->devreg, &e) ? -1 : 0;
+}
+
+struct evloop *virt_loop(struct vm *vm)
+{
+	return vm->board ? vm->board->loop : NULL;
+}
+
+struct virtio_mmio *virt_power_button(struct vm *vm)
+{
+	return vm->board ? vm->board->power_button : NULL;
+}
+
+struct virtio_mmio *virt_balloon(struct vm *vm)
+{
+	return vm->board ? vm->board->balloon : NULL;
+}
+
+const struct virt_config *virt_board_config(struct vm *vm)
+{
+	return vm->board ? vm->board->cfg : NULL;
 }
 
 int virt_disks(struct vm *vm, struct blk_dev **out, int max)
@@ -147,7 +172,7 @@ static int watch_signals(struct virt_board *b)
 	b->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (b->signal_fd < 0)
 		return -1;
-	return evloop_add_fd(b->vm->loop, b->signal_fd, EPOLLIN, signal_ready, b);
+	return evloop_add_fd(b->loop, b->signal_fd, EPOLLIN, signal_ready, b);
 }
 
 static void syscon_action(void *ctx, enum syscon_action a, unsigned code)
@@ -177,10 +202,10 @@ static int attach_nic(struct vm *vm, const struct net_spec *given, unsigned i, u
 		memcpy(mac, spec->mac, 6);
 	else
 		net_spec_default_mac(i, mac);
-	struct net_backend *be = net_backend_open(spec, vm->loop, err, errlen);
+	struct net_backend *be = net_backend_open(spec, vm->board->loop, err, errlen);
 	if (!be)
 		return -1;
-	struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
+	struct irq_line irq = { plic_set_irq, vm->board->plic, VIRT_VIRTIO_IRQ + slot };
 	struct virtio_mmio *t = virtio_net_new(vm, irq, be, mac);
 	if (!t) {
 		net_backend_close(be);
@@ -209,16 +234,16 @@ static void resume_nics(struct vm *vm)
 static int attach_power_button(struct vm *vm, char *err, size_t errlen)
 {
 	unsigned slot = VIRT_POWER_BUTTON_SLOT;
-	struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
-	vm->power_button = virtio_input_power_button_new(vm, irq);
-	if (!vm->power_button) {
+	struct irq_line irq = { plic_set_irq, vm->board->plic, VIRT_VIRTIO_IRQ + slot };
+	vm->board->power_button = virtio_input_power_button_new(vm, irq);
+	if (!vm->board->power_button) {
 		snprintf(err, errlen, "cannot create the power button");
 		return -1;
 	}
 	if (attach(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
-		   &virtio_mmio_ops, vm->power_button, NULL)) {
-		virtio_mmio_ops.destroy(vm->power_button);
-		vm->power_button = NULL;
+		   &virtio_mmio_ops, vm->board->power_button, NULL)) {
+		virtio_mmio_ops.destroy(vm->board->power_button);
+		vm->board->power_button = NULL;
 		snprintf(err, errlen, "no room on the MMIO bus for the power button");
 		return -1;
 	}
@@ -235,14 +260,14 @@ void virt_announce(struct vm *vm)
 /* The balloon, with free page reporting; it tracks the pages given back. */
 static int attach_balloon(struct vm *vm, unsigned slot, char *err, size_t errlen)
 {
-	struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
-	vm->balloon = ram_discard_track(vm) ? NULL : virtio_balloon_new(vm, irq, true);
-	if (!vm->balloon) {
+	struct irq_line irq = { plic_set_irq, vm->board->plic, VIRT_VIRTIO_IRQ + slot };
+	vm->board->balloon = guest_ram_discard_track(&vm->mem) ? NULL : virtio_balloon_new(vm, irq, true);
+	if (!vm->board->balloon) {
 		snprintf(err, errlen, "cannot create the virtio-balloon device");
 		return -1;
 	}
 	return attach(vm, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_STRIDE, VIRTIO_MMIO_SIZE,
-		      &virtio_mmio_ops, vm->balloon, NULL);
+		      &virtio_mmio_ops, vm->board->balloon, NULL);
 }
 
 /* Virtio devices fill the virt slots in order: disks, NICs, the rng, the balloon. */
@@ -270,7 +295,7 @@ static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err
 			blk_close(disk);
 			return -1;
 		}
-		struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
+		struct irq_line irq = { plic_set_irq, vm->board->plic, VIRT_VIRTIO_IRQ + slot };
 		struct virtio_mmio *t = virtio_blk_new_disk(vm, irq, disk, d->serial, why, sizeof(why));
 		if (!t) {
 			snprintf(err, errlen, "disk '%s': %.400s", d->path, why);
@@ -286,7 +311,7 @@ static int attach_virtio(struct vm *vm, const struct virt_config *cfg, char *err
 		if (attach_nic(vm, &cfg->nets[i], (unsigned)i, slot, err, errlen))
 			return -1;
 	if (cfg->rng) {
-		struct irq_line irq = { plic_set_irq, vm->plic, VIRT_VIRTIO_IRQ + slot };
+		struct irq_line irq = { plic_set_irq, vm->board->plic, VIRT_VIRTIO_IRQ + slot };
 		struct virtio_mmio *t = virtio_rng_new(vm, irq);
 		if (!t) {
 			snprintf(err, errlen, "cannot create the virtio-rng device");
@@ -356,31 +381,31 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	atomic_store(&vm->vcpu_running, b->nvcpus);
 	vm->board = b;
 	vm->name = cfg->name;
-	vm->cfg = cfg;
-	vm->ram_mergeable = cfg->mem_merge;
-	ram_merge_advise(vm, 0, vm->ram_size);
+	b->cfg = cfg;
+	vm->mem.mergeable = cfg->mem_merge;
+	guest_ram_merge_advise(&vm->mem, 0, vm->mem.size);
 
-	vm->loop = evloop_new();
-	if (!vm->loop || watch_signals(b)) {
+	b->loop = evloop_new();
+	if (!b->loop || watch_signals(b)) {
 		snprintf(err, errlen, "cannot create the I/O event loop: %s", strerror(errno));
 		return -1;
 	}
-	b->console = chr_open(cfg->console ? cfg->console : "stdio", vm->loop, err, errlen);
+	b->console = chr_open(cfg->console ? cfg->console : "stdio", b->loop, err, errlen);
 	if (!b->console)
 		return -1;
 
-	vm->plic = plic_new(VIRT_PLIC_NDEV, vm->nharts, plic_to_hart, vm);
-	b->uart = uart16550_new((struct irq_line){ plic_set_irq, vm->plic, VIRT_UART0_IRQ },
+	b->plic = plic_new(VIRT_PLIC_NDEV, vm->nharts, plic_to_hart, vm);
+	b->uart = uart16550_new((struct irq_line){ plic_set_irq, vm->board->plic, VIRT_UART0_IRQ },
 				uart_tx, uart_rx_ready, b);
-	b->rtc = goldfish_rtc_new((struct irq_line){ plic_set_irq, vm->plic, VIRT_RTC_IRQ });
+	b->rtc = goldfish_rtc_new((struct irq_line){ plic_set_irq, vm->board->plic, VIRT_RTC_IRQ });
 	b->syscon = syscon_new(syscon_action, vm);
-	if (!vm->plic || !b->uart || !b->rtc || !b->syscon) {
+	if (!b->plic || !b->uart || !b->rtc || !b->syscon) {
 		snprintf(err, errlen, "out of memory creating devices");
 		return -1;
 	}
 	attach(vm, VIRT_SYSCON_BASE, VIRT_SYSCON_SIZE, &syscon_ops, b->syscon, NULL);
 	attach(vm, VIRT_RTC_BASE, VIRT_RTC_SIZE, &goldfish_rtc_ops, b->rtc, NULL);
-	attach(vm, VIRT_PLIC_BASE, VIRT_PLIC_SIZE, &plic_ops, vm->plic,
+	attach(vm, VIRT_PLIC_BASE, VIRT_PLIC_SIZE, &plic_ops, b->plic,
 	       &(struct devreg_entry){ .post_load = plic_redrive });
 	attach(vm, VIRT_UART0_BASE, VIRT_UART0_SIZE, &uart16550_ops, b->uart, NULL);
 	if (attach_virtio(vm, cfg, err, errlen) || attach_power_button(vm, err, errlen))
@@ -397,7 +422,7 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 		return -1;
 
 	chr_set_handlers(b->console, console_input, console_quit, b);
-	if (evloop_start(vm->loop)) {
+	if (evloop_start(b->loop)) {
 		snprintf(err, errlen, "cannot start the I/O thread");
 		return -1;
 	}
@@ -428,13 +453,11 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 			vm->mmio[i].ops->reset(vm->mmio[i].dev);
 	devlog_reset(vm->devlog);
 	pthread_mutex_unlock(&vm->lock);
-	/* Fresh RAM: drop the old pages rather than writing zeroes. A new
-	 * anonymous mapping also detaches RAM restored from a snapshot file. */
-	mmap(vm->ram, vm->ram_size, PROT_READ | PROT_WRITE,
-	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-	vm->ram_file_backed = false;
-	ram_merge_advise(vm, 0, vm->ram_size);
-	ram_discard_forget(vm);
+	/* Fresh RAM, detached from a snapshot file it was restored from. */
+	if (guest_ram_renew(&vm->mem)) {
+		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: cannot renew guest RAM");
+		return -1;
+	}
 	vm_code_flush(vm);
 	if (load_guest(vm, cfg, err, sizeof(err))) {
 		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: %.200s", err);
@@ -570,19 +593,19 @@ int virt_run(struct vm *vm, const struct virt_config *cfg)
 
 void virt_destroy(struct vm *vm)
 {
-	if (vm->loop)
-		evloop_stop(vm->loop);
+	struct virt_board *b = vm->board;
+	if (b && b->loop)
+		evloop_stop(b->loop);
 	/* Devices go before the loop: backends (network) unregister their fds. */
 	for (int i = 0; i < vm->nmmio; i++) {
 		devreg_remove(&vm->devreg, vm->mmio[i].dev);
 		if (vm->mmio[i].ops->destroy)
 			vm->mmio[i].ops->destroy(vm->mmio[i].dev);
 	}
-	struct virt_board *b = vm->board;
 	if (b && b->console)
 		chr_close(b->console);
-	if (vm->loop)
-		evloop_free(vm->loop);
+	if (b && b->loop)
+		evloop_free(b->loop);
 	if (b && b->signal_fd >= 0)
 		close(b->signal_fd);
 	free(b);

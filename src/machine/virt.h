@@ -31,6 +31,8 @@
 #include "net/spec.h"
 struct vm;
 struct blk_dev;
+struct evloop;
+struct virtio_mmio;
 
 #define VIRT_MAX_DISKS 7   /* the last virtio slot is kept for the rng */
 
@@ -84,6 +86,12 @@ int virt_run(struct vm *vm, const struct virt_config *cfg);
 void virt_destroy(struct vm *vm);
 /* Every NIC announces the guest's MAC once (after a migration). */
 void virt_announce(struct vm *vm);
+/* The board's parts that the control socket and snapshots reach; NULL
+ * when the VM has no board (or no such device). */
+struct evloop *virt_loop(struct vm *vm);                 /* the I/O thread's event loop */
+struct virtio_mmio *virt_power_button(struct vm *vm);    /* virtio-input, KEY_POWER */
+struct virtio_mmio *virt_balloon(struct vm *vm);         /* NULL without --balloon on */
+const struct virt_config *virt_board_config(struct vm *vm);   /* what it was built from */
 /* Start console input (virt_create does it, except for an incoming VM,
  * whose state must be loaded first). */
 int virt_start_console(struct vm *vm, char *err, size_t errlen);

@@ -181,8 +181,8 @@ int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)
 	/* A stand-in VM that is only RAM: batches land in our buffer. */
 	struct vm shell;
 	memset(&shell, 0, sizeof(shell));
-	shell.ram = in->ram;
-	shell.ram_size = in->ram_size;
+	shell.mem.host = in->ram;
+	shell.mem.size = in->ram_size;
 	for (;;) {
 		struct vms_section s;
 		if (vms_next(&in->img.r, &s)) {
@@ -223,13 +223,13 @@ int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)
 
 int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_t errlen)
 {
-	if (vm->ram_size != in->ram_size) {
+	if (vm->mem.size != in->ram_size) {
 		snprintf(err, errlen, "migration stream: RAM size changed");
 		return -1;
 	}
 	/* The received RAM becomes the guest's. */
-	munmap(vm->ram, vm->ram_size);
-	vm->ram = in->ram;
+	munmap(vm->mem.host, vm->mem.size);
+	vm->mem.host = in->ram;
 	in->ram = NULL;
 	/* Nothing decoded can outlive that (batches after this point drop
 	 * what they overwrite through ram_written). */

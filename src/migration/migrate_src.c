@@ -199,16 +199,16 @@ static int64_t send_pages(struct migration *m)
  * are only counted; a write after the log started sends them again. */
 static void mark_all_pages(struct migration *m)
 {
-	uint64_t npages = ram_page_count(m->vm), skipped = 0;
+	uint64_t npages = guest_ram_pages(&m->vm->mem), skipped = 0;
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	uint64_t buf[512];
 	for (uint64_t p = 0; p < npages; p += 512) {
 		uint64_t n = npages - p < 512 ? npages - p : 512;
-		off_t off = (off_t)(((uintptr_t)m->vm->ram >> 12) + p) * 8;
+		off_t off = (off_t)(((uintptr_t)m->vm->mem.host >> 12) + p) * 8;
 		bool have = fd >= 0 && pread(fd, buf, n * 8, off) == (ssize_t)(n * 8);
 		for (uint64_t i = 0; i < n; i++) {
 			/* bit 63 present, bit 62 swapped */
-			if ((have && !(buf[i] >> 62)) || ram_page_discarded(m->vm, p + i)) {
+			if ((have && !(buf[i] >> 62)) || guest_ram_page_discarded(&m->vm->mem, p + i)) {
 				skipped++;
 				continue;
 			}
@@ -574,7 +574,7 @@ struct migration *mig_start_storage(struct vm *vm, const char *uri, const struct
 	}
 	if (mig_key_load(key_path, &m->key, err, errlen))
 		goto fail;
-	m->words = (ram_page_count(vm) + 63) / 64;
+	m->words = (guest_ram_pages(&vm->mem) + 63) / 64;
 	m->bitmap = calloc(m->words, 8);
 	m->enc = malloc(RAM_BATCH_ENC_MAX);
 	m->scratch = malloc(RAM_BATCH_RAW_MAX);
@@ -584,7 +584,7 @@ struct migration *mig_start_storage(struct vm *vm, const char *uri, const struct
 	}
 	m->t0 = mig_now_us();
 	m->info.status = MIG_SETUP;
-	m->info.ram_total = vm->ram_size;
+	m->info.ram_total = vm->mem.size;
 	if (m->p.events)
 		vm_event(vm, "MIGRATION", "{\"status\": \"setup\"}");
 	if (pthread_create(&m->thread, NULL, mig_thread, m)) {

@@ -16,7 +16,7 @@
 #include "migration/channel.h"
 #include "migration/mig_dst_priv.h"
 #include "migration/postcopy.h"
-#include "core/ramlog.h"
+#include "core/guest_ram.h"
 #include "core/vm.h"
 
 #define WAIT_SAMPLES 65536
@@ -55,7 +55,7 @@ static bool is_absent(struct postcopy_dst *pc, uint64_t page)
 	       (1ull << (page & 63));
 }
 
-/* vm->ram_fetch: any thread (the vCPU, device I/O). */
+/* vm->mem.fetch: any thread (the vCPU, device I/O). */
 static int fetch(void *ctx, uint64_t page)
 {
 	struct postcopy_dst *pc = ctx;
@@ -142,7 +142,7 @@ static void *receiver(void *arg)
 				return NULL;
 			}
 			/* Every page is here: the fetch path is off for good. */
-			atomic_store(&pc->vm->ram_absent, NULL);
+			atomic_store(&pc->vm->mem.absent, NULL);
 			pthread_mutex_lock(&pc->lock);
 			pc->done = 1;
 			pc->t_done_us = host_mono_ns() / 1000;
@@ -177,7 +177,7 @@ static void free_pc(struct postcopy_dst *pc)
 int postcopy_dst_start(struct mig_incoming *in, struct vm *vm, const struct vms_section *s,
 		       char *err, size_t errlen)
 {
-	uint64_t pages = ram_page_count(vm), words = (pages + 63) / 64;
+	uint64_t pages = guest_ram_pages(&vm->mem), words = (pages + 63) / 64;
 	if (s->version != 1 || s->len != words * 8) {
 		snprintf(err, errlen, "migration stream: post-copy bitmap of %llu bytes (version %u); "
 			 "%llu expected", (unsigned long long)s->len, s->version,
@@ -215,19 +215,19 @@ int postcopy_dst_start(struct mig_incoming *in, struct vm *vm, const struct vms_
 	pc->words = words;
 	pc->pages_total = count_absent(pc);
 	pc->t_start_us = host_mono_ns() / 1000;
-	vm->ram_fetch = fetch;
-	vm->ram_fetch_ctx = pc;
+	vm->mem.fetch = fetch;
+	vm->mem.fetch_ctx = pc;
 	if (pc->pages_total)
-		atomic_store(&vm->ram_absent, pc->absent);
+		atomic_store(&vm->mem.absent, pc->absent);
 	uint8_t ack = 0;
 	if (mig_write_all(in->img.fd, &ack, 1)) {
-		atomic_store(&vm->ram_absent, NULL);
+		atomic_store(&vm->mem.absent, NULL);
 		free_pc(pc);
 		snprintf(err, errlen, "the source went away before the switch-over completed");
 		return -1;
 	}
 	if (pthread_create(&pc->thread, NULL, receiver, pc)) {
-		atomic_store(&vm->ram_absent, NULL);
+		atomic_store(&vm->mem.absent, NULL);
 		free_pc(pc);
 		snprintf(err, errlen, "cannot start the post-copy receiver");
 		return -1;
@@ -246,8 +246,8 @@ void postcopy_dst_stop(struct mig_incoming *in)
 	if (in->img.fd >= 0)
 		shutdown(in->img.fd, SHUT_RDWR);
 	pthread_join(pc->thread, NULL);
-	atomic_store(&pc->vm->ram_absent, NULL);
-	pc->vm->ram_fetch = NULL;
+	atomic_store(&pc->vm->mem.absent, NULL);
+	pc->vm->mem.fetch = NULL;
 	pc->vm->incoming = NULL;
 	in->postcopy = NULL;
 	free_pc(pc);

@@ -14,7 +14,7 @@
 #include "migration/mig_src_priv.h"
 #include "migration/postcopy.h"
 #include "migration/rampages.h"
-#include "core/ramlog.h"
+#include "core/guest_ram.h"
 #include "core/vm.h"
 
 /* Pages sent with a requested one (the requested page first). */
@@ -46,10 +46,10 @@ static void pin_range(void *ctx, uint64_t pa, uint64_t len)
 {
 	struct pinned *pn = ctx;
 	struct vm *vm = pn->m->vm;
-	if (!len || pa < vm->ram_base || pa - vm->ram_base >= vm->ram_size)
+	if (!len || pa < vm->mem.base || pa - vm->mem.base >= vm->mem.size)
 		return;
-	uint64_t first = (pa - vm->ram_base) >> 12, last = (pa - vm->ram_base + len - 1) >> 12;
-	for (uint64_t p = first; p <= last && p < ram_page_count(vm); p++)
+	uint64_t first = (pa - vm->mem.base) >> 12, last = (pa - vm->mem.base + len - 1) >> 12;
+	for (uint64_t p = first; p <= last && p < guest_ram_pages(&vm->mem); p++)
 		if (unsent(pn->m, p) && pn->n < RAM_BATCH_MAX_PAGES) {
 			take(pn->m, p);
 			pn->pages[pn->n++] = p;
@@ -97,7 +97,7 @@ int postcopy_switch_over(struct migration *m)
 static int serve_requests(struct migration *m, uint8_t *buf, size_t *have, uint64_t *cursor,
 			  int wait_ms)
 {
-	uint64_t npages = ram_page_count(m->vm);
+	uint64_t npages = guest_ram_pages(&m->vm->mem);
 	struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
 	int r = poll(&pfd, 1, wait_ms);
 	if (r < 0 && errno != EINTR) {
@@ -163,7 +163,7 @@ static int serve_requests(struct migration *m, uint8_t *buf, size_t *have, uint6
 /* The next batch of unsent pages from *cursor on, wrapping. */
 static uint32_t next_push(struct migration *m, uint64_t *cursor, uint64_t *pages)
 {
-	uint64_t npages = ram_page_count(m->vm);
+	uint64_t npages = guest_ram_pages(&m->vm->mem);
 	uint32_t n = 0;
 	for (uint64_t scanned = 0; scanned < npages && n < PUSH_PAGES; scanned++) {
 		uint64_t p = *cursor;

@@ -46,9 +46,9 @@ size_t ram_batch_encode(const struct vm *vm, const uint64_t *pages, uint32_t n, 
 	uint8_t *data = raw + 8ull * n;
 	size_t raw_len = 8ull * n;
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *src = vm->ram + (pages[i] << 12);
+		const uint8_t *src = vm->mem.host + (pages[i] << 12);
 		/* a page the guest gave back reads as zero: no need to look */
-		int zero = ram_page_discarded(vm, pages[i]) || ram_page_is_zero(src);
+		int zero = guest_ram_page_discarded(&vm->mem, pages[i]) || ram_page_is_zero(src);
 		uint64_t e = pages[i] << 1 | (uint64_t)zero;
 		memcpy(raw + 8ull * i, &e, 8);
 		if (!zero) {
@@ -82,7 +82,7 @@ size_t ram_batch_encode_refs(const struct vm *vm, const uint64_t *pages, uint32_
 	uint8_t *ent = out + RAM_BATCH_HDR;
 	uint32_t nd = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *src = vm->ram + (pages[i] << 12);
+		const uint8_t *src = vm->mem.host + (pages[i] << 12);
 		int zero = ram_page_is_zero(src);
 		uint64_t e = pages[i] << 1 | (uint64_t)zero;
 		memcpy(ent + 8ull * i, &e, 8);
@@ -134,7 +134,7 @@ int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, _Atomic uint64_
 		return -1;
 	}
 	/* Check every entry before writing any page. */
-	uint64_t pages = ram_page_count(vm), normal = 0;
+	uint64_t pages = guest_ram_pages(&vm->mem), normal = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t e;
 		memcpy(&e, raw + 8ull * i, 8);
@@ -163,7 +163,7 @@ int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, _Atomic uint64_
 		if (absent && !(atomic_load_explicit(&absent[page >> 6], memory_order_relaxed) &
 				(1ull << (page & 63))))
 			continue;
-		uint8_t *dst = vm->ram + (page << 12);
+		uint8_t *dst = vm->mem.host + (page << 12);
 		if (!src) {
 			if (!ram_page_is_zero(dst))
 				memset(dst, 0, 4096);

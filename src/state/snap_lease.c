@@ -28,6 +28,7 @@ struct snap_lease {
 	int fd;                 /* the snapshot file (not owned) */
 	int sig_fd;             /* signalfd for LEASE_SIGNAL, -1 until armed */
 	struct vm *vm;
+	struct evloop *loop;    /* where sig_fd is watched (the VM's I/O loop) */
 	uint64_t *bitmap;
 	uint64_t npages;
 	char path[512];
@@ -76,7 +77,7 @@ static bool bit(const uint64_t *bm, uint64_t i)
  * addresses stay where they are (TLBs keep pointing at them). */
 static int detach_run(struct vm *vm, uint64_t i, uint64_t j)
 {
-	uint8_t *at = vm->ram + i * PAGE;
+	uint8_t *at = vm->mem.host + i * PAGE;
 	size_t len = (j - i) * PAGE;
 	void *tmp = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -107,7 +108,7 @@ static void lease_broken(void *opaque, uint32_t events)
 	vm_pause(vm);
 	pthread_mutex_lock(&vm->lock);
 	/* A reset has given the VM fresh anonymous RAM already. */
-	if (vm->ram_file_backed) {
+	if (vm->mem.file_backed) {
 		for (uint64_t i = 0, j; !r && i < l->npages; i = j) {
 			for (j = i; j < l->npages && bit(l->bitmap, j); j++)
 				;
@@ -119,13 +120,13 @@ static void lease_broken(void *opaque, uint32_t events)
 			}
 		}
 		if (!r)
-			vm->ram_file_backed = false;
+			vm->mem.file_backed = false;
 	}
 	pthread_mutex_unlock(&vm->lock);
 	fcntl(l->fd, F_SETLEASE, F_UNLCK);
 	free(l->bitmap);
 	l->bitmap = NULL;
-	evloop_del_fd(vm->loop, l->sig_fd);
+	evloop_del_fd(l->loop, l->sig_fd);
 	if (r) {
 		/* Out of memory: the writer would pull pages out from under the
 		 * guest. Stop it now, with the reason, rather than SIGBUS later. */
@@ -141,13 +142,17 @@ static void lease_broken(void *opaque, uint32_t events)
 	vm_resume(vm);
 }
 
-int snap_lease_arm(struct snap_lease *l, struct vm *vm, const uint64_t *bitmap, uint64_t npages)
+int snap_lease_arm(struct snap_lease *l, struct vm *vm, struct evloop *loop, const uint64_t *bitmap,
+		   uint64_t npages)
 {
 	size_t bytes = (npages + 63) / 64 * 8;
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, LEASE_SIGNAL);
+	if (!loop)
+		return -EINVAL;
 	l->vm = vm;
+	l->loop = loop;
 	l->npages = npages;
 	l->bitmap = malloc(bytes);
 	if (!l->bitmap)
@@ -156,13 +161,13 @@ int snap_lease_arm(struct snap_lease *l, struct vm *vm, const uint64_t *bitmap, 
 	l->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (l->sig_fd < 0)
 		return -errno;
-	return evloop_add_fd(vm->loop, l->sig_fd, EPOLLIN, lease_broken, l);
+	return evloop_add_fd(loop, l->sig_fd, EPOLLIN, lease_broken, l);
 }
 
 void snap_lease_unwatch(struct snap_lease *l)
 {
-	if (l && l->bitmap && l->sig_fd >= 0 && l->vm && l->vm->loop)
-		evloop_del_fd(l->vm->loop, l->sig_fd);
+	if (l && l->bitmap && l->sig_fd >= 0 && l->loop)
+		evloop_del_fd(l->loop, l->sig_fd);
 }
 
 void snap_lease_free(struct snap_lease *l)

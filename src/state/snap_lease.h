@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 struct vm;
+struct evloop;
 struct snap_lease;
 
 /* Blocks the lease-break signal in the calling thread (and so in every
@@ -15,9 +16,11 @@ int snap_lease_prepare(void);
  * the file's owner does not allow one, or another process has it open for
  * writing: then the caller must read RAM instead of mapping it. */
 struct snap_lease *snap_lease_take(int fd, const char *path);
-/* Once RAM is mapped: watch for a lease break on the VM's I/O loop. The
- * bitmap (npages bits: 1 = page mapped from the file) is copied. */
-int snap_lease_arm(struct snap_lease *l, struct vm *vm, const uint64_t *bitmap, uint64_t npages);
+/* Once RAM is mapped: watch for a lease break on loop, the VM's I/O loop
+ * (-EINVAL without one). The bitmap (npages bits: 1 = page mapped from the
+ * file) is copied. */
+int snap_lease_arm(struct snap_lease *l, struct vm *vm, struct evloop *loop, const uint64_t *bitmap,
+		   uint64_t npages);
 /* Stops watching on the VM's loop, for a caller whose loop outlives the
  * lease (a VM torn down first needs nothing); NULL is fine. */
 void snap_lease_unwatch(struct snap_lease *l);

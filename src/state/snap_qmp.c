@@ -220,7 +220,7 @@ int qmp_cmd_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 				"implemented; 'cont' takes the guest back on the source");
 	if (qmp_migration_active(ctx) || live_active(ctx))
 		return qmp_fail(err, "GenericError", "a migration is already in progress");
-	if (atomic_load(&ctx->vm->ram_absent))
+	if (atomic_load(&ctx->vm->mem.absent))
 		return qmp_fail(err, "GenericError", "this VM is still receiving its memory by post-copy; "
 				"migrate or snapshot it once that completes");
 	if (mig_uri_is_stream(uri))

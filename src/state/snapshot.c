@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "core/ramlog.h"
+#include "core/guest_ram.h"
 #include "core/vm.h"
 #include "cpu/dcache.h"
 #include "machine/virt.h"
@@ -51,7 +51,7 @@ static uint64_t bitmap_bytes(uint64_t npages)
  * then the RAM image with holes where the bitmap says zero. */
 static int save_ram(struct vm *vm, struct vms_writer *w, struct snap_stats *st)
 {
-	uint64_t npages = vm->ram_size / PAGE, bmlen = bitmap_bytes(npages);
+	uint64_t npages = vm->mem.size / PAGE, bmlen = bitmap_bytes(npages);
 	uint64_t *bm = calloc(1, bmlen);
 	if (!bm) {
 		snprintf(w->err, sizeof(w->err), "out of memory");
@@ -60,14 +60,14 @@ static int save_ram(struct vm *vm, struct vms_writer *w, struct snap_stats *st)
 	/* Anonymous RAM the guest never touched is not resident: zero without
 	 * looking (reading it would fault every page in). RAM mapped from a
 	 * snapshot file has no such shortcut. */
-	unsigned char *resident = vm->ram_file_backed ? NULL : malloc(npages);
-	if (resident && mincore(vm->ram, vm->ram_size, resident)) {
+	unsigned char *resident = vm->mem.file_backed ? NULL : malloc(npages);
+	if (resident && mincore(vm->mem.host, vm->mem.size, resident)) {
 		free(resident);
 		resident = NULL;
 	}
 	for (uint64_t i = 0; i < npages; i++) {
-		if ((!resident || (resident[i] & 1)) && !ram_page_discarded(vm, i) &&
-		    !page_is_zero(vm->ram + i * PAGE)) {
+		if ((!resident || (resident[i] & 1)) && !guest_ram_page_discarded(&vm->mem, i) &&
+		    !page_is_zero(vm->mem.host + i * PAGE)) {
 			bm[i / 64] |= 1ull << (i % 64);
 			st->pages_normal++;
 		} else {
@@ -79,15 +79,15 @@ static int save_ram(struct vm *vm, struct vms_writer *w, struct snap_stats *st)
 	uint64_t pad = (PAGE - start % PAGE) % PAGE;
 	uint64_t image_off = RAM_HDR_LEN + bmlen + pad;
 	struct vmbuf h = { 0 };
-	vmbuf_put_u64(&h, vm->ram_base);
-	vmbuf_put_u64(&h, vm->ram_size);
+	vmbuf_put_u64(&h, vm->mem.base);
+	vmbuf_put_u64(&h, vm->mem.size);
 	vmbuf_put_u32(&h, PAGE);
 	vmbuf_put_u32(&h, 0);
 	vmbuf_put_u64(&h, image_off);
 	vmbuf_put_u64(&h, st->pages_normal);
 	static const uint8_t zeros[PAGE];
 	int r = h.oom ||
-		vms_section_begin(w, VMS_ID_RAM, 0, RAM_VERSION, image_off + vm->ram_size) ||
+		vms_section_begin(w, VMS_ID_RAM, 0, RAM_VERSION, image_off + vm->mem.size) ||
 		vms_section_write(w, h.p, h.len) || vms_section_write(w, bm, bmlen) ||
 		vms_section_write(w, zeros, pad);
 	vmbuf_free(&h);
@@ -102,7 +102,7 @@ static int save_ram(struct vm *vm, struct vms_writer *w, struct snap_stats *st)
 		while (j < npages && (((bm[j / 64] >> (j % 64)) & 1) == present) && j - i < 8192)
 			j++;
 		uint64_t at = w->off;
-		r = present ? vms_section_write(w, vm->ram + i * PAGE, (j - i) * PAGE)
+		r = present ? vms_section_write(w, vm->mem.host + i * PAGE, (j - i) * PAGE)
 			    : vms_section_hole(w, (j - i) * PAGE);
 		if (!r && present && w->seekable)
 			sync_file_range(w->fd, (off_t)at, (off_t)((j - i) * PAGE), SYNC_FILE_RANGE_WRITE);
@@ -133,7 +133,7 @@ int snap_write_config(struct vm *vm, struct vms_writer *w, char *err, size_t err
 	int n = virt_disks(vm, disks, VIRT_MAX_DISKS);
 	for (int i = 0; i < n; i++)
 		sizes[i] = disks[i]->size;
-	char *cfg = snap_config_encode(vm->cfg, sizes, err, errlen);
+	char *cfg = snap_config_encode(virt_board_config(vm), sizes, err, errlen);
 	if (!cfg)
 		return -1;
 	int r = vms_put_section(w, VMS_ID_CONFIG, 0, 1, cfg, strlen(cfg));
@@ -222,7 +222,7 @@ int snap_write_state_as(struct vm *vm, struct vms_writer *w, enum snap_dev_metho
 	vmbuf_put_u64(&b, vm_guest_time(vm));
 	vmbuf_put_u32(&b, (uint32_t)vm->nharts);
 	vmbuf_put_u32(&b, (uint32_t)vm->devreg.n);
-	vmbuf_put_u64(&b, vm->ram_size);
+	vmbuf_put_u64(&b, vm->mem.size);
 	int r = put_buf(w, VMS_ID_MACHINE, 0, MACHINE_VERSION, &b);
 
 	/* Harts and devices under the VM lock: the I/O thread may deliver
@@ -245,7 +245,7 @@ int snap_save_fd(struct vm *vm, int fd, struct snap_stats *st, char *err, size_t
 {
 	struct vms_writer w;
 	memset(st, 0, sizeof(*st));
-	st->ram_total = vm->ram_size;
+	st->ram_total = vm->mem.size;
 	if (vms_writer_init(&w, fd)) {
 		snprintf(err, errlen, "%s", w.err);
 		return -1;
@@ -493,7 +493,7 @@ static int map_ram_runs(struct snap_image *img, struct vm *vm, const uint64_t *b
 	 * truncate the file (SIGBUS in the VM) or write into its RAM. */
 	bool map = runs <= MAX_RAM_MAPPINGS && (img->lease = snap_lease_take(img->fd, img->path));
 	for (i = 0; next_run(bm, npages, &i, &j); i = j) {
-		uint8_t *at = vm->ram + i * PAGE;
+		uint8_t *at = vm->mem.host + i * PAGE;
 		size_t len = (j - i) * PAGE;
 		off_t off = (off_t)(image_at + i * PAGE);
 		if (map ? mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
@@ -504,8 +504,8 @@ static int map_ram_runs(struct snap_image *img, struct vm *vm, const uint64_t *b
 			return -1;
 		}
 	}
-	vm->ram_file_backed = map;
-	if (map && snap_lease_arm(img->lease, vm, bm, npages)) {
+	vm->mem.file_backed = map;
+	if (map && snap_lease_arm(img->lease, vm, virt_loop(vm), bm, npages)) {
 		snprintf(img->r.err, sizeof(img->r.err), "cannot watch %.150s for changes", img->path);
 		return -1;
 	}
@@ -530,14 +530,14 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 	uint64_t base = vmrd_u64(&rd), size = vmrd_u64(&rd);
 	uint32_t page = vmrd_u32(&rd), reserved = vmrd_u32(&rd);
 	uint64_t image_off = vmrd_u64(&rd), stored = vmrd_u64(&rd);
-	uint64_t npages = vm->ram_size / PAGE, bmlen = bitmap_bytes(npages);
+	uint64_t npages = vm->mem.size / PAGE, bmlen = bitmap_bytes(npages);
 	uint64_t image_at = s.payload_off + image_off;
 	if (reserved) {
 		snprintf(err, errlen, "%s: the RAM section's reserved field is 0x%x, not 0", img->path,
 			 reserved);
 		return -1;
 	}
-	if (base != vm->ram_base || size != vm->ram_size || page != PAGE ||
+	if (base != vm->mem.base || size != vm->mem.size || page != PAGE ||
 	    image_off < RAM_HDR_LEN + bmlen || image_off - RAM_HDR_LEN - bmlen >= PAGE ||
 	    s.len != image_off + size || image_at % PAGE || stored > npages) {
 		snprintf(err, errlen, "%s: RAM section does not match the machine", img->path);
@@ -561,14 +561,14 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 				r = -1;
 			img->r.off += size;
 		} else {
-			r = vms_read(&img->r, vm->ram, size);
+			r = vms_read(&img->r, vm->mem.host, size);
 		}
 	}
 	/* Checksum the stored pages run by run (one call per run is much
 	 * cheaper than one per page). */
 	uint64_t seen = 0, i, j;
 	for (i = 0; !r && next_run(bm, npages, &i, &j); i = j) {
-		vms_digest_update(md, vm->ram + i * PAGE, (j - i) * PAGE);
+		vms_digest_update(md, vm->mem.host + i * PAGE, (j - i) * PAGE);
 		seen += j - i;
 	}
 	free(rest);
@@ -669,7 +669,7 @@ int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_sect
 	uint32_t nharts = vmrd_u32(&rd), ndevs = vmrd_u32(&rd);
 	uint64_t ram = vmrd_u64(&rd);
 	bool ok = s.version == MACHINE_VERSION && vmrd_done(&rd) && nharts == (uint32_t)vm->nharts &&
-		  ndevs == (uint32_t)vm->devreg.n && ram == vm->ram_size;
+		  ndevs == (uint32_t)vm->devreg.n && ram == vm->mem.size;
 	free(p);
 	if (!ok) {
 		snprintf(err, errlen, "%s: machine section does not match the configuration", img->path);

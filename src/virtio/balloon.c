@@ -84,7 +84,7 @@ static void do_pfns(struct virtio_balloon *b, const struct virtq_chain *c, bool 
 			break;
 		for (uint64_t j = 0; j < k; j++) {
 			uint64_t pa = (uint64_t)le32toh(pfn[j]) << 12;
-			if (pa < vm->ram_base || pa - vm->ram_base >= vm->ram_size) {
+			if (pa < vm->mem.base || pa - vm->mem.base >= vm->mem.size) {
 				b->ignored_pfns++;
 				continue;
 			}
@@ -93,7 +93,7 @@ static void do_pfns(struct virtio_balloon *b, const struct virtq_chain *c, bool 
 				continue;
 			}
 			b->inflated_pages++;
-			uint64_t off = pa - vm->ram_base;
+			uint64_t off = pa - vm->mem.base;
 			if (run_len && off == run_off + run_len) {
 				run_len += 4096;
 				continue;
@@ -112,7 +112,7 @@ static void do_pfns(struct virtio_balloon *b, const struct virtq_chain *c, bool 
 static void do_report(struct virtio_balloon *b, const struct virtq_chain *c)
 {
 	for (unsigned i = 0; i < c->nseg; i++) {
-		uint64_t off = (uint64_t)(c->seg[i].ptr - b->vm->ram);
+		uint64_t off = (uint64_t)(c->seg[i].ptr - b->vm->mem.host);
 		b->reported_pages += ram_discard(b->vm, off, c->seg[i].len) >> 12;
 	}
 }
@@ -225,7 +225,7 @@ static int balloon_load(void *dev, struct vmrd *r)
 	uint32_t num_pages = vmrd_u32(r), actual = vmrd_u32(r);
 	bool held = vmrd_u8(r);
 	uint16_t head = vmrd_u16(r);
-	uint64_t ram_pages = b->vm->ram_size >> 12;
+	uint64_t ram_pages = b->vm->mem.size >> 12;
 	struct virtq *sq = virtio_mmio_queue(b->t, STATS_QUEUE);
 	/* a held head must name a descriptor of a live stats queue */
 	if (r->bad || num_pages > ram_pages || (held && (!sq || head >= sq->num)))
@@ -281,7 +281,7 @@ struct virtio_mmio *virtio_balloon_new(struct vm *vm, struct irq_line irq, bool 
 void virtio_balloon_set_target(struct virtio_mmio *t, uint64_t bytes)
 {
 	struct virtio_balloon *b = virtio_mmio_dev(t);
-	uint64_t ram = b->vm->ram_size;
+	uint64_t ram = b->vm->mem.size;
 	if (bytes > ram)
 		bytes = ram;
 	uint32_t pages = (uint32_t)((ram - bytes) >> 12);
@@ -294,7 +294,7 @@ void virtio_balloon_set_target(struct virtio_mmio *t, uint64_t bytes)
 void virtio_balloon_info(struct virtio_mmio *t, struct virtio_balloon_info *out)
 {
 	struct virtio_balloon *b = virtio_mmio_dev(t);
-	uint64_t ram = b->vm->ram_size;
+	uint64_t ram = b->vm->mem.size;
 	uint64_t held = (uint64_t)b->actual << 12;
 	memset(out, 0, sizeof(*out));
 	out->driver_ok = virtio_mmio_live(t);

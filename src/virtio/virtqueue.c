@@ -152,7 +152,7 @@ static int walk_indirect(struct virtq *vq, struct virtq_chain *c, const struct d
 /* The device wrote n bytes at offset off of the used ring. */
 static void used_written(struct virtq *vq, uint32_t off, uint32_t n)
 {
-	ram_written(vq->vm, NULL, (uint64_t)(vq->used + off - vq->vm->ram), n);
+	ram_written(vq->vm, NULL, (uint64_t)(vq->used + off - vq->vm->mem.host), n);
 }
 
 int virtq_pop(struct virtq *vq, struct virtq_chain *c)
@@ -311,7 +311,7 @@ size_t virtq_chain_write(struct virtq *vq, const struct virtq_chain *c, uint64_t
 		if (n > len - done)
 			n = len - done;
 		memcpy(s->ptr + off, in + done, n);
-		ram_written(vq->vm, NULL, (uint64_t)(s->ptr + off - vq->vm->ram), n);
+		ram_written(vq->vm, NULL, (uint64_t)(s->ptr + off - vq->vm->mem.host), n);
 		done += n;
 		off = 0;
 	}
@@ -322,7 +322,7 @@ void virtq_chain_written(struct virtq *vq, const struct virtq_chain *c, uint64_t
 {
 	for (unsigned i = c->nread; i < c->nseg && len; i++) {
 		uint64_t n = c->seg[i].len < len ? c->seg[i].len : len;
-		ram_written(vq->vm, NULL, (uint64_t)(c->seg[i].ptr - vq->vm->ram), n);
+		ram_written(vq->vm, NULL, (uint64_t)(c->seg[i].ptr - vq->vm->mem.host), n);
 		len -= n;
 	}
 }

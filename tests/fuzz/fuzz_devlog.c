@@ -39,7 +39,7 @@ static struct vm *board_new(int which)
 			abort();
 	}
 	struct vm *vm = vms[which];
-	memset(vm->ram, 0, RAM_SIZE);
+	memset(vm->mem.host, 0, RAM_SIZE);
 	struct plic *p = plic_new(31, 2, NULL, NULL);
 	vm_add_mmio(vm, bases[0], sizes[0], &plic_ops, p);
 	vm_add_mmio(vm, bases[1], sizes[1], &uart16550_ops,
@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t nwrites = data[0] * (size_t)data[0] / 8;
 	size_t at = 1;
 	struct vm *src = board_new(0), *dst = board_new(1);
-	memcpy(src->ram, data, size < RAM_SIZE ? size : RAM_SIZE);  /* rings, for notifies */
+	memcpy(src->mem.host, data, size < RAM_SIZE ? size : RAM_SIZE);  /* rings, for notifies */
 	for (size_t i = 0; i < nwrites && at + 8 <= size; i++, at += 8) {
 		const uint8_t *w = data + at;
 		unsigned d = w[0] % 5, sz = 1u << (w[1] % 4);

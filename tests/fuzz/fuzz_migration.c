@@ -81,7 +81,7 @@ static void write_seeds(struct fuzz_ctx *c, const char *dir)
 	char err[256];
 	uint64_t npages = FUZZ_RAM_SIZE / 4096, words = (npages + 63) / 64;
 	for (unsigned p = 0; p < 8; p += 2)
-		memset(c->vm->ram + p * 4096, (int)(p + 7), 64 + p);
+		memset(c->vm->mem.host + p * 4096, (int)(p + 7), 64 + p);
 	for (int post = 0; post < 3; post++) {
 		int fd = memfd_create("seed", 0);
 		struct vms_writer w;

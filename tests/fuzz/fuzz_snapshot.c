@@ -13,7 +13,7 @@ static void write_seeds(struct fuzz_ctx *c, const char *dir)
 	char err[256];
 	struct snap_stats st;
 	for (unsigned p = 0; p < 12; p += 3)
-		memset(c->vm->ram + p * 4096, (int)(p + 1), 100 + p);
+		memset(c->vm->mem.host + p * 4096, (int)(p + 1), 100 + p);
 	/* A whole snapshot (device sections), as tern snapshot writes it. */
 	int fd = memfd_create("seed", 0);
 	if (snap_save_fd(c->vm, fd, &st, err, sizeof(err)))

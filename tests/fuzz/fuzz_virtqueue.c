@@ -94,13 +94,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	struct vm *vmp = shared;
-	memset(vmp->ram, 0, RAM_SIZE);
-	memcpy(vmp->ram, data + 4, size - 4 < RAM_SIZE ? size - 4 : RAM_SIZE);
+	memset(vmp->mem.host, 0, RAM_SIZE);
+	memcpy(vmp->mem.host, data + 4, size - 4 < RAM_SIZE ? size - 4 : RAM_SIZE);
 	/* Byte 0: mode; 1: queue size (log2); 2: features; 3: avail idx and
 	 * read-only (overrides the ring's idx so chains get parsed often). */
 	unsigned num = 1u << (data[1] % 5);             /* 1..16 */
 	uint16_t idx = (uint16_t)((data[3] >> 1) % (2 * num + 2));
-	memcpy(vmp->ram + AVAIL + 2, &idx, 2);
+	memcpy(vmp->mem.host + AVAIL + 2, &idx, 2);
 	uint64_t features = (1ull << VIRTIO_F_VERSION_1);
 	if (data[2] & 1)
 		features |= 1ull << VIRTIO_F_RING_INDIRECT_DESC;

@@ -91,7 +91,7 @@ static inline struct fx *fx_new(void)
 	struct hart *h = vm->harts[0];
 	h->stvec = TRAP_VEC;
 	uint32_t j = INSN_J_SELF;
-	memcpy(vm->ram + (TRAP_VEC - RAM_BASE), &j, 4);
+	memcpy(vm->mem.host + (TRAP_VEC - RAM_BASE), &j, 4);
 	f->vm = vm;
 	f->h = h;
 	f->code_next = CODE_BASE;

@@ -290,7 +290,7 @@ static void wr32(struct rig *g, uint64_t off, uint32_t v)
 static void set_desc(struct rig *g, unsigned q, unsigned i, uint64_t off, uint32_t len,
 		     uint16_t flags, uint16_t next)
 {
-	uint8_t *p = g->vm->ram + ring_off(q) + 16 * i;
+	uint8_t *p = g->vm->mem.host + ring_off(q) + 16 * i;
 	uint64_t addr = RAM_BASE + off;
 	memcpy(p, &addr, 8);
 	memcpy(p + 8, &len, 4);
@@ -300,7 +300,7 @@ static void set_desc(struct rig *g, unsigned q, unsigned i, uint64_t off, uint32
 
 static void configure_queue(struct rig *g, unsigned q, bool ready)
 {
-	memset(g->vm->ram + ring_off(q), 0, 0x3000);
+	memset(g->vm->mem.host + ring_off(q), 0, 0x3000);
 	g->avail[q] = 0;
 	uint64_t desc = RAM_BASE + ring_off(q);
 	wr32(g, VIRTIO_MMIO_QUEUE_SEL, q);
@@ -361,19 +361,19 @@ static void virtio_init(struct rig *g, uint64_t *s)
  * GET_ID), so the queue's progress indexes move. */
 static void offer_request(struct rig *g)
 {
-	uint8_t *avail = g->vm->ram + ring_off(0) + 0x1000;
+	uint8_t *avail = g->vm->mem.host + ring_off(0) + 0x1000;
 	if (g->cur_kind == K_RNG || g->cur_kind == K_INPUT) {
 		set_desc(g, 0, 0, BUF, 64, 2 /* WRITE */, 0);
 	} else if (g->cur_kind == K_BLK) {
 		uint32_t hdr[4] = { VIRTIO_BLK_T_GET_ID, 0, 0, 0 };
-		memcpy(g->vm->ram + BUF, hdr, sizeof(hdr));
+		memcpy(g->vm->mem.host + BUF, hdr, sizeof(hdr));
 		set_desc(g, 0, 0, BUF, 16, 1 /* NEXT */, 1);
 		set_desc(g, 0, 1, BUF + 0x100, VIRTIO_BLK_ID_BYTES, 3, 2);
 		set_desc(g, 0, 2, BUF + 0x200, 1, 2, 0);
 	} else if (g->cur_kind == K_BALLOON) {      /* inflate: two pages and a stray PFN */
 		uint32_t pfn[3] = { (uint32_t)((RAM_BASE + 0xc0000) >> 12),
 				    (uint32_t)((RAM_BASE + 0xc1000) >> 12), 5 };
-		memcpy(g->vm->ram + BUF, pfn, sizeof(pfn));
+		memcpy(g->vm->mem.host + BUF, pfn, sizeof(pfn));
 		set_desc(g, 0, 0, BUF, sizeof(pfn), 0, 0);
 	} else {
 		return;

@@ -35,7 +35,7 @@ static void roundtrip(int codec)
 		assert_true(st.wire_bytes < st.raw_bytes / 2);    /* the fill pattern compresses */
 	char err[256];
 	assert_int_equal(ram_batch_apply(b->vm, enc, n, NULL, scratch, err, sizeof(err)), RAM_BATCH_MAX_PAGES);
-	assert_memory_equal(a->vm->ram, b->vm->ram, RAM_SIZE);
+	assert_memory_equal(a->vm->mem.host, b->vm->mem.host, RAM_SIZE);
 	fx_free(a);
 	fx_free(b);
 }
@@ -47,11 +47,11 @@ static void expect_refused(struct fx *f, const uint8_t *p, size_t n, const char 
 {
 	char err[256] = "";
 	uint8_t *before = malloc(RAM_SIZE);
-	memcpy(before, f->vm->ram, RAM_SIZE);
+	memcpy(before, f->vm->mem.host, RAM_SIZE);
 	assert_int_equal(ram_batch_apply(f->vm, p, n, NULL, scratch, err, sizeof(err)), -1);
 	if (!strstr(err, why))
 		fail_msg("error '%s' does not mention '%s'", err, why);
-	assert_memory_equal(before, f->vm->ram, RAM_SIZE);
+	assert_memory_equal(before, f->vm->mem.host, RAM_SIZE);
 	free(before);
 }
 
@@ -128,11 +128,11 @@ static void test_postcopy_batch_fills_only_absent(void **state)
 	char err[256];
 	assert_int_equal(ram_batch_apply(b->vm, enc, n, absent, scratch, err, sizeof(err)), 2);
 	assert_int_equal(absent[0], 0);
-	assert_memory_equal(a->vm->ram + 10 * 4096, b->vm->ram + 10 * 4096, 4096);
-	assert_memory_equal(a->vm->ram + 12 * 4096, b->vm->ram + 12 * 4096, 4096);
+	assert_memory_equal(a->vm->mem.host + 10 * 4096, b->vm->mem.host + 10 * 4096, 4096);
+	assert_memory_equal(a->vm->mem.host + 12 * 4096, b->vm->mem.host + 12 * 4096, 4096);
 	for (int pg = 11; pg <= 13; pg += 2)
 		for (int i = 0; i < 4096; i++)
-			assert_int_equal(b->vm->ram[pg * 4096 + i], (uint8_t)(0x77 + i * 7));
+			assert_int_equal(b->vm->mem.host[pg * 4096 + i], (uint8_t)(0x77 + i * 7));
 	fx_free(a);
 	fx_free(b);
 }
@@ -150,8 +150,8 @@ static int fake_fetch(void *ctx, uint64_t page)
 	s->asked[s->nasked++ & 7] = page;
 	if (s->fail)
 		return -1;
-	memset(s->vm->ram + page * 4096, 0x5a, 4096);
-	atomic_fetch_and(&s->vm->ram_absent[page >> 6], ~(1ull << (page & 63)));
+	memset(s->vm->mem.host + page * 4096, 0x5a, 4096);
+	atomic_fetch_and(&s->vm->mem.absent[page >> 6], ~(1ull << (page & 63)));
 	return 0;
 }
 
@@ -162,15 +162,15 @@ static void test_postcopy_demand_fetch(void **state)
 	_Atomic uint64_t absent[RAM_SIZE / 4096 / 64] = { 0 };
 	struct fake_source src = { .vm = f->vm };
 	absent[0] = 1ull << 5;
-	f->vm->ram_fetch = fake_fetch;
-	f->vm->ram_fetch_ctx = &src;
-	atomic_store(&f->vm->ram_absent, absent);
+	f->vm->mem.fetch = fake_fetch;
+	f->vm->mem.fetch_ctx = &src;
+	atomic_store(&f->vm->mem.absent, absent);
 	/* a range over pages 4..6 fetches page 5, once */
 	uint8_t *p = vm_ram_ptr(f->vm, RAM_BASE + 4 * 4096 + 100, 2 * 4096);
-	assert_ptr_equal(p, f->vm->ram + 4 * 4096 + 100);
+	assert_ptr_equal(p, f->vm->mem.host + 4 * 4096 + 100);
 	assert_int_equal(src.nasked, 1);
 	assert_int_equal(src.asked[0], 5);
-	assert_int_equal(f->vm->ram[5 * 4096], 0x5a);
+	assert_int_equal(f->vm->mem.host[5 * 4096], 0x5a);
 	assert_non_null(vm_ram_ptr(f->vm, RAM_BASE + 5 * 4096, 8));
 	assert_int_equal(src.nasked, 1);                  /* present now: no second fetch */
 	/* a page that never comes: the access fails instead of reading zeros */
@@ -178,7 +178,7 @@ static void test_postcopy_demand_fetch(void **state)
 	src.fail = 1;
 	assert_null(vm_ram_ptr(f->vm, RAM_BASE + 67 * 4096, 4));
 	assert_int_equal(src.asked[1], 67);
-	atomic_store(&f->vm->ram_absent, NULL);
+	atomic_store(&f->vm->mem.absent, NULL);
 	fx_free(f);
 }
 

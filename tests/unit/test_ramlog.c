@@ -131,21 +131,21 @@ static void test_dma_and_bounds(void **state)
  * really be given back; the fixture's calloc'ed RAM is put back after. */
 static uint8_t *map_ram(struct fx *f)
 {
-	uint8_t *old = f->vm->ram, *ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE,
-					      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *old = f->vm->mem.host, *ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE,
+						   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(ram != MAP_FAILED);
 	memcpy(ram, old, RAM_SIZE);
-	f->vm->ram = ram;
-	assert_int_equal(ram_discard_track(f->vm), 0);
+	f->vm->mem.host = ram;
+	assert_int_equal(guest_ram_discard_track(&f->vm->mem), 0);
 	return old;
 }
 
 static void unmap_ram(struct fx *f, uint8_t *old)
 {
-	munmap(f->vm->ram, RAM_SIZE);
-	f->vm->ram = old;
-	free((void *)f->vm->ram_discarded);
-	f->vm->ram_discarded = NULL;
+	munmap(f->vm->mem.host, RAM_SIZE);
+	f->vm->mem.host = old;
+	free((void *)f->vm->mem.discarded);
+	f->vm->mem.discarded = NULL;
 }
 
 /* A page the guest gave back reads as zero and is marked; it leaves the
@@ -167,13 +167,13 @@ static void discard_then_write(struct fx *f)
 	sync_bits(f, bits);
 	fx_run(f, pc, 5);
 	assert_int_equal(ram_discard(f->vm, DATA - RAM_BASE, 4096), 4096);
-	assert_true(ram_page_discarded(f->vm, page));
+	assert_true(guest_ram_page_discarded(&f->vm->mem, page));
 	assert_int_equal(rd64(f, DATA), 0);
-	assert_int_equal(ram_discarded_count(f->vm), 1);
+	assert_int_equal(guest_ram_discarded_count(&f->vm->mem), 1);
 	/* no sync in between: a sync flushes the write TLBs by itself */
 	f->h->x[5] = 0x5678;
 	fx_run(f, pc, 5);
-	assert_false(ram_page_discarded(f->vm, page));
+	assert_false(guest_ram_page_discarded(&f->vm->mem, page));
 	assert_int_equal(rd64(f, DATA), 0x5678);
 	assert_int_equal(sync_bits(f, bits), 1);
 	assert_true(page_bit(bits, DATA));
@@ -184,8 +184,8 @@ static void discard_then_write(struct fx *f)
 	ram_dirty_log_stop(f->vm);
 	/* RAM replaced (reset, restore): nothing is discarded any more. */
 	ram_discard(f->vm, 0, 8192);
-	ram_discard_forget(f->vm);
-	assert_int_equal(ram_discarded_count(f->vm), 0);
+	guest_ram_discard_forget(&f->vm->mem);
+	assert_int_equal(guest_ram_discarded_count(&f->vm->mem), 0);
 	unmap_ram(f, old);
 }
 
@@ -209,17 +209,17 @@ static void test_discard_bounds(void **state)
 	struct fx *f = *state;
 	/* Without a bitmap (no balloon): the pages still go, nothing is marked. */
 	assert_int_equal(ram_discard(f->vm, 0x1800, 0x2000), 4096);   /* [0x2000, 0x3000) */
-	assert_false(ram_page_discarded(f->vm, 2));
+	assert_false(guest_ram_page_discarded(&f->vm->mem, 2));
 	uint8_t *old = map_ram(f);
-	memset(f->vm->ram, 0x11, 0x4000);
+	memset(f->vm->mem.host, 0x11, 0x4000);
 	assert_int_equal(ram_discard(f->vm, 0x1800, 0x2000), 4096);
-	assert_int_equal(f->vm->ram[0x1fff], 0x11);
-	assert_int_equal(f->vm->ram[0x2000], 0);
-	assert_int_equal(f->vm->ram[0x3000], 0x11);
+	assert_int_equal(f->vm->mem.host[0x1fff], 0x11);
+	assert_int_equal(f->vm->mem.host[0x2000], 0);
+	assert_int_equal(f->vm->mem.host[0x3000], 0x11);
 	assert_int_equal(ram_discard(f->vm, 0x100, 0x200), 0);         /* no whole page */
 	assert_int_equal(ram_discard(f->vm, RAM_SIZE, 4096), 0);       /* outside */
 	assert_int_equal(ram_discard(f->vm, RAM_SIZE - 4096, UINT64_MAX), 4096);
-	assert_int_equal(ram_discarded_count(f->vm), 2);
+	assert_int_equal(guest_ram_discarded_count(&f->vm->mem), 2);
 	unmap_ram(f, old);
 }
 
@@ -237,17 +237,17 @@ static void test_discard_file_backed(void **state)
 	memset(page, 0x5a, sizeof(page));
 	for (uint64_t off = 0; off < RAM_SIZE; off += 4096)
 		assert_int_equal(pwrite(fd, page, 4096, (off_t)off), 4096);
-	assert_true(mmap(f->vm->ram, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) ==
-		    f->vm->ram);
+	assert_true(mmap(f->vm->mem.host, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) ==
+		    f->vm->mem.host);
 	close(fd);
-	f->vm->ram_file_backed = true;
+	f->vm->mem.file_backed = true;
 	assert_int_equal(ram_discard(f->vm, 0x10000, 0x3000), 0x3000);
-	assert_int_equal(f->vm->ram[0x10000], 0);
-	assert_int_equal(f->vm->ram[0x12fff], 0);
-	assert_int_equal(f->vm->ram[0x13000], 0x5a);
-	assert_int_equal(f->vm->ram[0xffff], 0x5a);
-	f->vm->ram[0x10000] = 1;                  /* the new mapping is writable */
-	f->vm->ram_file_backed = false;
+	assert_int_equal(f->vm->mem.host[0x10000], 0);
+	assert_int_equal(f->vm->mem.host[0x12fff], 0);
+	assert_int_equal(f->vm->mem.host[0x13000], 0x5a);
+	assert_int_equal(f->vm->mem.host[0xffff], 0x5a);
+	f->vm->mem.host[0x10000] = 1;                  /* the new mapping is writable */
+	f->vm->mem.file_backed = false;
 	unmap_ram(f, old);
 }
 

@@ -54,7 +54,7 @@ static void wr(struct virtio_mmio *t, uint64_t off, uint32_t v)
 static void set_desc(struct fix *f, unsigned q, unsigned i, uint64_t addr, uint32_t len,
 		     uint16_t flags, uint16_t next)
 {
-	uint8_t *p = f->vm->ram + RING(q) + 16 * i;
+	uint8_t *p = f->vm->mem.host + RING(q) + 16 * i;
 	memcpy(p, &addr, 8);
 	memcpy(p + 8, &len, 4);
 	memcpy(p + 12, &flags, 2);
@@ -63,12 +63,12 @@ static void set_desc(struct fix *f, unsigned q, unsigned i, uint64_t addr, uint3
 
 static uint16_t used_idx(struct fix *f, unsigned q)
 {
-	return *(uint16_t *)(f->vm->ram + RING(q) + 0x2000 + 2);
+	return *(uint16_t *)(f->vm->mem.host + RING(q) + 0x2000 + 2);
 }
 
 static void kick(struct fix *f, unsigned q, uint16_t head)
 {
-	uint8_t *avail = f->vm->ram + RING(q) + 0x1000;
+	uint8_t *avail = f->vm->mem.host + RING(q) + 0x1000;
 	memcpy(avail + 4 + 2 * (f->avail[q] % QNUM), &head, 2);
 	f->avail[q]++;
 	memcpy(avail + 2, &f->avail[q], 2);
@@ -103,7 +103,7 @@ static struct fix *fix_new(void)
 	struct fix *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	f->vm = test_vm_new(RAM_SIZE);
-	assert_int_equal(ram_discard_track(f->vm), 0);
+	assert_int_equal(guest_ram_discard_track(&f->vm->mem), 0);
 	f->t = virtio_balloon_new(f->vm, (struct irq_line){ no_irq, NULL, 1 }, true);
 	assert_non_null(f->t);
 	drv_init(f);
@@ -130,28 +130,28 @@ static bool live(struct fix *f)
 static void test_inflate_gives_pages_back(void **state)
 {
 	struct fix *f = *state;
-	memset(f->vm->ram + VICTIM, 0x77, 3 * 4096);
+	memset(f->vm->mem.host + VICTIM, 0x77, 3 * 4096);
 	uint32_t pfns[] = { PFN(VICTIM), PFN(VICTIM + 0x1000), 0, 0xffffffffu,
 			    PFN(RAM_SIZE), (uint32_t)(RAM_BASE >> 12) - 1 };
-	memcpy(f->vm->ram + PFNS, pfns, sizeof(pfns));
+	memcpy(f->vm->mem.host + PFNS, pfns, sizeof(pfns));
 	set_desc(f, Q_INFLATE, 0, GPA(PFNS), sizeof(pfns), 0, 0);
 	kick(f, Q_INFLATE, 0);
 	assert_int_equal(used_idx(f, Q_INFLATE), 1);
 	assert_true(live(f));
-	assert_int_equal(f->vm->ram[VICTIM], 0);
-	assert_int_equal(f->vm->ram[VICTIM + 0x1fff], 0);
-	assert_int_equal(f->vm->ram[VICTIM + 0x2000], 0x77);    /* not in the list */
-	assert_true(ram_page_discarded(f->vm, VICTIM >> 12));
-	assert_true(ram_page_discarded(f->vm, (VICTIM >> 12) + 1));
-	assert_false(ram_page_discarded(f->vm, (VICTIM >> 12) + 2));
+	assert_int_equal(f->vm->mem.host[VICTIM], 0);
+	assert_int_equal(f->vm->mem.host[VICTIM + 0x1fff], 0);
+	assert_int_equal(f->vm->mem.host[VICTIM + 0x2000], 0x77);    /* not in the list */
+	assert_true(guest_ram_page_discarded(&f->vm->mem, VICTIM >> 12));
+	assert_true(guest_ram_page_discarded(&f->vm->mem, (VICTIM >> 12) + 1));
+	assert_false(guest_ram_page_discarded(&f->vm->mem, (VICTIM >> 12) + 2));
 	struct virtio_balloon_info bi;
 	info(f, &bi);
 	assert_int_equal(bi.inflated_bytes, 2 * 4096);
 	assert_int_equal(bi.ignored_pfns, 4);
 	/* The guest writes a page again: it is ordinary memory once more. */
 	ram_written(f->vm, NULL, VICTIM + 8, 8);
-	assert_false(ram_page_discarded(f->vm, VICTIM >> 12));
-	assert_true(ram_page_discarded(f->vm, (VICTIM >> 12) + 1));
+	assert_false(guest_ram_page_discarded(&f->vm->mem, VICTIM >> 12));
+	assert_true(guest_ram_page_discarded(&f->vm->mem, (VICTIM >> 12) + 1));
 	/* Deflate only counts (no MUST_TELL_HOST). */
 	set_desc(f, Q_DEFLATE, 0, GPA(PFNS), 8, 0, 0);
 	kick(f, Q_DEFLATE, 0);
@@ -198,7 +198,7 @@ static void test_bad_descriptors_need_reset(void **state)
 static void test_free_page_report(void **state)
 {
 	struct fix *f = *state;
-	memset(f->vm->ram + VICTIM, 0x55, 0x20000);
+	memset(f->vm->mem.host + VICTIM, 0x55, 0x20000);
 	/* one aligned 64 KiB range, one unaligned range that holds one whole page */
 	set_desc(f, Q_REPORT, 0, GPA(VICTIM), 0x10000, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
 	set_desc(f, Q_REPORT, 1, GPA(VICTIM + 0x10800), 0x1800, VIRTQ_DESC_F_WRITE, 0);
@@ -208,11 +208,11 @@ static void test_free_page_report(void **state)
 	struct virtio_balloon_info bi;
 	info(f, &bi);
 	assert_int_equal(bi.reported_bytes, 0x11000);
-	assert_int_equal(f->vm->ram[VICTIM + 0xffff], 0);
-	assert_int_equal(f->vm->ram[VICTIM + 0x10800], 0x55);      /* partial page kept */
-	assert_int_equal(f->vm->ram[VICTIM + 0x11000], 0);
-	assert_int_equal(f->vm->ram[VICTIM + 0x12000], 0x55);
-	assert_int_equal(ram_discarded_count(f->vm), 0x11);
+	assert_int_equal(f->vm->mem.host[VICTIM + 0xffff], 0);
+	assert_int_equal(f->vm->mem.host[VICTIM + 0x10800], 0x55);      /* partial page kept */
+	assert_int_equal(f->vm->mem.host[VICTIM + 0x11000], 0);
+	assert_int_equal(f->vm->mem.host[VICTIM + 0x12000], 0x55);
+	assert_int_equal(guest_ram_discarded_count(&f->vm->mem), 0x11);
 }
 
 static void test_stats_held_and_refreshed(void **state)
@@ -222,7 +222,7 @@ static void test_stats_held_and_refreshed(void **state)
 	uint64_t free_mem = 123456789, avail = 987654321;
 	memcpy(rec[0] + 2, &free_mem, 8);
 	memcpy(rec[1] + 2, &avail, 8);
-	memcpy(f->vm->ram + PFNS, rec, sizeof(rec));
+	memcpy(f->vm->mem.host + PFNS, rec, sizeof(rec));
 	set_desc(f, Q_STATS, 3, GPA(PFNS), sizeof(rec), 0, 0);
 	kick(f, Q_STATS, 3);
 	assert_int_equal(used_idx(f, Q_STATS), 0);                  /* held */

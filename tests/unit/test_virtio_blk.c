@@ -76,27 +76,27 @@ static void wr(struct virtio_mmio *t, uint64_t off, uint32_t v)
 static void set_desc(struct vm *vm, uint64_t tab, unsigned i, uint64_t addr, uint32_t len,
 		     uint16_t flags, uint16_t next)
 {
-	uint8_t *p = vm->ram + tab + 16 * i;
+	uint8_t *p = vm->mem.host + tab + 16 * i;
 	memcpy(p, &addr, 8);
 	memcpy(p + 8, &len, 4);
 	memcpy(p + 12, &flags, 2);
 	memcpy(p + 14, &next, 2);
 }
 
-static uint16_t used_idx(struct vm *vm) { return *(uint16_t *)(vm->ram + USED + 2); }
+static uint16_t used_idx(struct vm *vm) { return *(uint16_t *)(vm->mem.host + USED + 2); }
 static uint32_t last_used_id(struct vm *vm)
 {
-	return *(uint32_t *)(vm->ram + USED + 4 + 8 * ((used_idx(vm) - 1) % QNUM));
+	return *(uint32_t *)(vm->mem.host + USED + 4 + 8 * ((used_idx(vm) - 1) % QNUM));
 }
 static uint32_t last_used_len(struct vm *vm)
 {
-	return *(uint32_t *)(vm->ram + USED + 8 + 8 * ((used_idx(vm) - 1) % QNUM));
+	return *(uint32_t *)(vm->mem.host + USED + 8 + 8 * ((used_idx(vm) - 1) % QNUM));
 }
 
 static void submit_kick(struct fix *f, uint16_t head)
 {
-	uint16_t *idx = (uint16_t *)(f->vm->ram + AVAIL + 2);
-	*(uint16_t *)(f->vm->ram + AVAIL + 4 + 2 * (*idx % QNUM)) = head;
+	uint16_t *idx = (uint16_t *)(f->vm->mem.host + AVAIL + 2);
+	*(uint16_t *)(f->vm->mem.host + AVAIL + 4 + 2 * (*idx % QNUM)) = head;
 	(*idx)++;
 	wr(f->t, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 }
@@ -167,11 +167,11 @@ static int teardown(void **state)
 
 static void set_hdr(struct fix *f, uint32_t type, uint64_t sector)
 {
-	uint8_t *h = f->vm->ram + HDR;
+	uint8_t *h = f->vm->mem.host + HDR;
 	memset(h, 0, 16);
 	memcpy(h, &type, 4);
 	memcpy(h + 8, &sector, 8);
-	f->vm->ram[STATUS] = 0xee;
+	f->vm->mem.host[STATUS] = 0xee;
 }
 
 /* A three-descriptor request: header, data (in or out), status. Returns the
@@ -188,7 +188,7 @@ static uint8_t request(struct fix *f, uint32_t type, uint64_t sector, uint64_t d
 	submit_kick(f, 0);
 	assert_int_equal(used_idx(f->vm), (uint16_t)(before + 1));
 	assert_int_equal(last_used_id(f->vm), 0);
-	return f->vm->ram[STATUS];
+	return f->vm->mem.host[STATUS];
 }
 
 static void expect_pattern(const uint8_t *p, uint64_t sector, unsigned nsec)
@@ -236,7 +236,7 @@ static void test_read(void **state)
 
 	assert_int_equal(request(f, VIRTIO_BLK_T_IN, 7, BUF, 3 * 512, true), VIRTIO_BLK_S_OK);
 	assert_int_equal(last_used_len(f->vm), 3 * 512 + 1);
-	expect_pattern(f->vm->ram + BUF, 7, 3);
+	expect_pattern(f->vm->mem.host + BUF, 7, 3);
 	assert_int_equal(rd(f->t, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
 	assert_int_equal(f->irq.level, 1);
 	wr(f->t, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
@@ -244,7 +244,7 @@ static void test_read(void **state)
 	/* The last sector is readable. */
 	assert_int_equal(request(f, VIRTIO_BLK_T_IN, DISK_SECTORS - 1, BUF, 512, true),
 			 VIRTIO_BLK_S_OK);
-	expect_pattern(f->vm->ram + BUF, DISK_SECTORS - 1, 1);
+	expect_pattern(f->vm->mem.host + BUF, DISK_SECTORS - 1, 1);
 }
 
 static void test_write(void **state)
@@ -252,16 +252,16 @@ static void test_write(void **state)
 	struct fix *f = *state;
 	uint8_t back[1024];
 
-	memset(f->vm->ram + BUF, 0x5a, 1024);
+	memset(f->vm->mem.host + BUF, 0x5a, 1024);
 	assert_int_equal(request(f, VIRTIO_BLK_T_OUT, 100, BUF, 1024, false), VIRTIO_BLK_S_OK);
 	assert_int_equal(last_used_len(f->vm), 1);
 	assert_int_equal(pread(f->fd, back, 1024, 100 * 512), 1024);
-	assert_memory_equal(back, f->vm->ram + BUF, 1024);
+	assert_memory_equal(back, f->vm->mem.host + BUF, 1024);
 	assert_int_equal(pread(f->fd, back, 512, 102 * 512), 512);
 	expect_pattern(back, 102, 1);
 	/* And back through the device into another buffer. */
 	assert_int_equal(request(f, VIRTIO_BLK_T_IN, 100, BUF2, 1024, true), VIRTIO_BLK_S_OK);
-	assert_memory_equal(f->vm->ram + BUF2, f->vm->ram + BUF, 1024);
+	assert_memory_equal(f->vm->mem.host + BUF2, f->vm->mem.host + BUF, 1024);
 	assert_int_equal(request(f, VIRTIO_BLK_T_FLUSH, 0, BUF, 0, true), VIRTIO_BLK_S_OK);
 }
 
@@ -277,36 +277,36 @@ static void test_scattered_indirect_read(void **state)
 	set_desc(f->vm, TABLE, 2, GPA(BUF + 703), 324, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 3);
 	set_desc(f->vm, TABLE, 3, GPA(BUF + 1027), 1, VIRTQ_DESC_F_WRITE, 0);
 	set_desc(f->vm, DESC, 5, GPA(TABLE), 4 * 16, VIRTQ_DESC_F_INDIRECT, 0);
-	f->vm->ram[BUF + 1027] = 0xee;
+	f->vm->mem.host[BUF + 1027] = 0xee;
 	submit_kick(f, 5);
 	assert_int_equal(used_idx(f->vm), 1);
 	assert_int_equal(last_used_id(f->vm), 5);
 	assert_int_equal(last_used_len(f->vm), 1025);
-	assert_int_equal(f->vm->ram[BUF + 1027], VIRTIO_BLK_S_OK);
-	expect_pattern(f->vm->ram + BUF + 3, 20, 2);
+	assert_int_equal(f->vm->mem.host[BUF + 1027], VIRTIO_BLK_S_OK);
+	expect_pattern(f->vm->mem.host + BUF + 3, 20, 2);
 }
 
 static void test_get_id(void **state)
 {
 	struct fix *f = *state;
 
-	memset(f->vm->ram + BUF, 0xff, 32);
+	memset(f->vm->mem.host + BUF, 0xff, 32);
 	assert_int_equal(request(f, VIRTIO_BLK_T_GET_ID, 0, BUF, 20, true), VIRTIO_BLK_S_OK);
 	assert_int_equal(last_used_len(f->vm), 21);
 	uint8_t want[20] = "tern-disk-0";
-	assert_memory_equal(f->vm->ram + BUF, want, 20);
-	assert_int_equal(f->vm->ram[BUF + 20], 0xff);
+	assert_memory_equal(f->vm->mem.host + BUF, want, 20);
+	assert_int_equal(f->vm->mem.host[BUF + 20], 0xff);
 	/* A short buffer gets what fits. */
 	assert_int_equal(request(f, VIRTIO_BLK_T_GET_ID, 0, BUF2, 4, true), VIRTIO_BLK_S_OK);
-	assert_memory_equal(f->vm->ram + BUF2, "tern", 4);
+	assert_memory_equal(f->vm->mem.host + BUF2, "tern", 4);
 	assert_int_equal(last_used_len(f->vm), 5);
 }
 
 static void put_seg(struct fix *f, uint64_t off, uint64_t sector, uint32_t num, uint32_t flags)
 {
-	memcpy(f->vm->ram + off, &sector, 8);
-	memcpy(f->vm->ram + off + 8, &num, 4);
-	memcpy(f->vm->ram + off + 12, &flags, 4);
+	memcpy(f->vm->mem.host + off, &sector, 8);
+	memcpy(f->vm->mem.host + off + 8, &num, 4);
+	memcpy(f->vm->mem.host + off + 12, &flags, 4);
 }
 
 static void test_discard_write_zeroes(void **state)
@@ -368,7 +368,7 @@ static void test_read_only(void **state)
 	uint32_t feat = rd(f->t, VIRTIO_MMIO_DEVICE_FEATURES);
 	assert_true(feat & (1u << VIRTIO_BLK_F_RO));
 	assert_false(feat & (1u << VIRTIO_BLK_F_DISCARD));
-	memset(f->vm->ram + BUF, 0x77, 512);
+	memset(f->vm->mem.host + BUF, 0x77, 512);
 	assert_int_equal(request(f, VIRTIO_BLK_T_OUT, 5, BUF, 512, false), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(pread(f->fd, back, 512, 5 * 512), 512);
 	expect_pattern(back, 5, 1);
@@ -378,7 +378,7 @@ static void test_read_only(void **state)
 	assert_int_equal(pread(f->fd, back, 512, 5 * 512), 512);
 	expect_pattern(back, 5, 1);
 	assert_int_equal(request(f, VIRTIO_BLK_T_IN, 5, BUF, 512, true), VIRTIO_BLK_S_OK);
-	expect_pattern(f->vm->ram + BUF, 5, 1);
+	expect_pattern(f->vm->mem.host + BUF, 5, 1);
 	assert_int_equal(request(f, VIRTIO_BLK_T_FLUSH, 0, BUF, 0, true), VIRTIO_BLK_S_OK);
 }
 
@@ -416,9 +416,9 @@ static void expect_needs_reset(struct fix *f, uint16_t head)
 	set_desc(f->vm, DESC, 11, GPA(STATUS), 1, VIRTQ_DESC_F_WRITE, 0);
 	submit_kick(f, 10);
 	assert_int_equal(used_idx(f->vm), before);
-	assert_int_equal(f->vm->ram[STATUS], 0xee);
+	assert_int_equal(f->vm->mem.host[STATUS], 0xee);
 	/* After a reset and fresh setup the device works again. */
-	memset(f->vm->ram + AVAIL, 0, 0x2000);
+	memset(f->vm->mem.host + AVAIL, 0, 0x2000);
 	drv_init(f);
 	assert_int_equal(request(f, VIRTIO_BLK_T_IN, 1, BUF, 512, true), VIRTIO_BLK_S_OK);
 }
@@ -499,7 +499,7 @@ static void test_hostile_chain(void **state)
 	set_desc(f->vm, DESC, 1, GPA(BUF), 512, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 0);
 	expect_needs_reset(f, 0);
 	/* Avail idx far ahead of what was consumed. */
-	*(uint16_t *)(f->vm->ram + AVAIL + 2) += QNUM + 1;
+	*(uint16_t *)(f->vm->mem.host + AVAIL + 2) += QNUM + 1;
 	wr(f->t, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	assert_true(rd(f->t, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
 }

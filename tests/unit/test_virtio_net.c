@@ -126,7 +126,7 @@ static void deliver(struct fix *f, const void *frame, size_t len)
 static void set_desc(struct fix *f, unsigned q, unsigned i, uint64_t addr, uint32_t len,
 		     uint16_t flags, uint16_t next)
 {
-	uint8_t *p = f->vm->ram + DESC[q] + 16 * i;
+	uint8_t *p = f->vm->mem.host + DESC[q] + 16 * i;
 	memcpy(p, &addr, 8);
 	memcpy(p + 8, &len, 4);
 	memcpy(p + 12, &flags, 2);
@@ -135,23 +135,23 @@ static void set_desc(struct fix *f, unsigned q, unsigned i, uint64_t addr, uint3
 
 static uint16_t used_idx(struct fix *f, unsigned q)
 {
-	return *(uint16_t *)(f->vm->ram + USED[q] + 2);
+	return *(uint16_t *)(f->vm->mem.host + USED[q] + 2);
 }
 
 static uint32_t used_len(struct fix *f, unsigned q, unsigned slot)
 {
-	return *(uint32_t *)(f->vm->ram + USED[q] + 8 + 8 * (slot % QNUM));
+	return *(uint32_t *)(f->vm->mem.host + USED[q] + 8 + 8 * (slot % QNUM));
 }
 
 static uint32_t used_id(struct fix *f, unsigned q, unsigned slot)
 {
-	return *(uint32_t *)(f->vm->ram + USED[q] + 4 + 8 * (slot % QNUM));
+	return *(uint32_t *)(f->vm->mem.host + USED[q] + 4 + 8 * (slot % QNUM));
 }
 
 /* Make chain `head` available on queue q (no kick). */
 static void offer(struct fix *f, unsigned q, uint16_t head)
 {
-	uint8_t *a = f->vm->ram + AVAIL[q];
+	uint8_t *a = f->vm->mem.host + AVAIL[q];
 	*(uint16_t *)(a + 4 + 2 * (f->avail_idx[q] % QNUM)) = head;
 	f->avail_idx[q]++;
 	__atomic_store_n((uint16_t *)(a + 2), f->avail_idx[q], __ATOMIC_RELEASE);
@@ -267,7 +267,7 @@ static void test_config(void **state)
 static void test_tx_sends_frame(void **state)
 {
 	struct fix *f = *state;
-	uint8_t *hdr = f->vm->ram + BUF, *data = f->vm->ram + BUF + 0x100;
+	uint8_t *hdr = f->vm->mem.host + BUF, *data = f->vm->mem.host + BUF + 0x100;
 	memset(hdr, 0, VIRTIO_NET_HDR_LEN);
 	fill_frame(data, 600, 3);
 	/* Header and frame in two descriptors, the frame split once more. */
@@ -300,7 +300,7 @@ static uint16_t ones_sum(const uint8_t *p, size_t len)
 static void test_tx_fills_partial_checksum(void **state)
 {
 	struct fix *f = *state;
-	uint8_t *hdr = f->vm->ram + BUF, *data = hdr + VIRTIO_NET_HDR_LEN;
+	uint8_t *hdr = f->vm->mem.host + BUF, *data = hdr + VIRTIO_NET_HDR_LEN;
 	const uint16_t start = 34, off = 16, len = 333;   /* odd length */
 	memset(hdr, 0, VIRTIO_NET_HDR_LEN);
 	hdr[VIRTIO_NET_HDR_FLAGS] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -336,7 +336,7 @@ static void test_tx_fills_partial_checksum(void **state)
 static void test_tx_checksum_outside_frame_dropped(void **state)
 {
 	struct fix *f = *state;
-	uint8_t *hdr = f->vm->ram + BUF;
+	uint8_t *hdr = f->vm->mem.host + BUF;
 	const uint16_t start = 90, off = 16;
 	memset(hdr, 0, VIRTIO_NET_HDR_LEN);
 	hdr[VIRTIO_NET_HDR_FLAGS] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -353,7 +353,7 @@ static void test_tx_checksum_outside_frame_dropped(void **state)
 static void test_tx_gso_frame_dropped(void **state)
 {
 	struct fix *f = *state;
-	uint8_t *hdr = f->vm->ram + BUF;
+	uint8_t *hdr = f->vm->mem.host + BUF;
 	memset(hdr, 0, 200);
 	hdr[VIRTIO_NET_HDR_GSO_TYPE] = 1;   /* TCPv4 GSO: never negotiated */
 	set_desc(f, 1, 0, GPA(BUF), 200, 0, 0);
@@ -424,7 +424,7 @@ static void test_rx_single_buffer(void **state)
 	deliver(f, frame, sizeof(frame));
 	assert_int_equal(used_idx(f, 0), 1);
 	assert_int_equal(used_len(f, 0, 0), VIRTIO_NET_HDR_LEN + sizeof(frame));
-	const uint8_t *b = f->vm->ram + BUF;
+	const uint8_t *b = f->vm->mem.host + BUF;
 	assert_int_equal(b[VIRTIO_NET_HDR_NUM_BUFFERS], 1);
 	assert_int_equal(b[0], 0);          /* flags: nothing claimed */
 	assert_memory_equal(b + VIRTIO_NET_HDR_LEN, frame, sizeof(frame));
@@ -446,7 +446,7 @@ static void test_rx_merges_buffers(void **state)
 	assert_int_equal(used_len(f, 0, 0), 512);
 	assert_int_equal(used_len(f, 0, 1), 512);
 	assert_int_equal(used_len(f, 0, 2), VIRTIO_NET_HDR_LEN + 1200 - 1024);
-	const uint8_t *r = f->vm->ram;
+	const uint8_t *r = f->vm->mem.host;
 	assert_int_equal(r[BUF + VIRTIO_NET_HDR_NUM_BUFFERS], 3);
 	assert_memory_equal(r + BUF + VIRTIO_NET_HDR_LEN, frame, 500);
 	assert_memory_equal(r + BUF + 0x1000, frame + 500, 512);
@@ -469,7 +469,7 @@ static void test_rx_waits_for_buffers(void **state)
 	offer(f, 0, 0);
 	kick(f, 0);
 	assert_int_equal(used_idx(f, 0), 1);
-	assert_memory_equal(f->vm->ram + BUF + VIRTIO_NET_HDR_LEN, a, sizeof(a));
+	assert_memory_equal(f->vm->mem.host + BUF + VIRTIO_NET_HDR_LEN, a, sizeof(a));
 	assert_int_equal(f->fb->be.q_frames, 1);
 	assert_int_equal(f->fb->resumes, 0);
 	/* A second buffer: the queue drains in order and reading resumes. */
@@ -477,7 +477,7 @@ static void test_rx_waits_for_buffers(void **state)
 	offer(f, 0, 1);
 	kick(f, 0);
 	assert_int_equal(used_idx(f, 0), 2);
-	assert_memory_equal(f->vm->ram + BUF + 0x1000 + VIRTIO_NET_HDR_LEN, b, sizeof(b));
+	assert_memory_equal(f->vm->mem.host + BUF + 0x1000 + VIRTIO_NET_HDR_LEN, b, sizeof(b));
 	assert_int_equal(f->fb->be.q_frames, 0);
 	assert_int_equal(f->fb->resumes, 1);
 	assert_int_equal(f->fb->be.rx_dropped, 0);
@@ -493,11 +493,11 @@ static void test_rx_held_while_paused(void **state)
 	set_desc(f, 0, 0, GPA(BUF), 2048, VIRTQ_DESC_F_WRITE, 0);
 	offer(f, 0, 0);
 	kick(f, 0);
-	memcpy(before, f->vm->ram + BUF, sizeof(before));
+	memcpy(before, f->vm->mem.host + BUF, sizeof(before));
 	atomic_store(&f->vm->pause_count, 1);
 	deliver(f, frame, sizeof(frame));
 	assert_int_equal(used_idx(f, 0), 0);
-	assert_memory_equal(f->vm->ram + BUF, before, sizeof(before));
+	assert_memory_equal(f->vm->mem.host + BUF, before, sizeof(before));
 	assert_int_equal(f->fb->be.q_frames, 1);
 	virtio_net_resume_rx(f->t);          /* still paused: nothing moves */
 	drain(f);
@@ -506,7 +506,7 @@ static void test_rx_held_while_paused(void **state)
 	virtio_net_resume_rx(f->t);
 	drain(f);
 	assert_int_equal(used_idx(f, 0), 1);
-	assert_memory_equal(f->vm->ram + BUF + VIRTIO_NET_HDR_LEN, frame, sizeof(frame));
+	assert_memory_equal(f->vm->mem.host + BUF + VIRTIO_NET_HDR_LEN, frame, sizeof(frame));
 	assert_int_equal(f->fb->be.q_frames, 0);
 	assert_int_equal(f->fb->be.rx_dropped, 0);
 }
@@ -534,7 +534,7 @@ static void test_rx_too_small_without_mrg_drops(void **state)
 	assert_int_equal(f->fb->be.rx_dropped, 1);
 	deliver(f, small, sizeof(small));
 	assert_int_equal(used_idx(f, 0), 1);
-	assert_memory_equal(f->vm->ram + BUF + VIRTIO_NET_HDR_LEN, small, sizeof(small));
+	assert_memory_equal(f->vm->mem.host + BUF + VIRTIO_NET_HDR_LEN, small, sizeof(small));
 	assert_false(needs_reset(f));
 }
 
@@ -611,8 +611,8 @@ static void test_random_rings(void **state)
 		drv_init(f, round & 1);
 		f->avail_idx[0] = f->avail_idx[1] = 0;
 		for (unsigned q = 0; q < 2; q++) {
-			memset(f->vm->ram + USED[q], 0, 4 + 8 * QNUM + 2);
-			memset(f->vm->ram + AVAIL[q], 0, 4 + 2 * QNUM + 2);
+			memset(f->vm->mem.host + USED[q], 0, 4 + 8 * QNUM + 2);
+			memset(f->vm->mem.host + AVAIL[q], 0, 4 + 2 * QNUM + 2);
 			for (unsigned i = 0; i < QNUM; i++) {
 				uint64_t addr = RAM_BASE + RND() % (RAM_SIZE + 8192) - 4096;
 				uint32_t len = (RND() & 3) == 0 ? RND() : RND() % 3000;

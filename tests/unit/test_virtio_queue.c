@@ -42,18 +42,18 @@ static void fake_set(void *ctx, unsigned irq, int level)
 static void set_desc(struct vm *vm, uint64_t tab, unsigned i, uint64_t addr, uint32_t len,
 		     uint16_t flags, uint16_t next)
 {
-	uint8_t *p = vm->ram + tab + 16 * i;
+	uint8_t *p = vm->mem.host + tab + 16 * i;
 	memcpy(p, &addr, 8);
 	memcpy(p + 8, &len, 4);
 	memcpy(p + 12, &flags, 2);
 	memcpy(p + 14, &next, 2);
 }
 
-static uint16_t *avail_idx(struct vm *vm) { return (uint16_t *)(vm->ram + AVAIL + 2); }
-static uint16_t *avail_ring(struct vm *vm, unsigned i) { return (uint16_t *)(vm->ram + AVAIL + 4 + 2 * i); }
-static uint16_t used_idx(struct vm *vm) { return *(uint16_t *)(vm->ram + USED + 2); }
-static uint32_t used_id(struct vm *vm, unsigned i) { return *(uint32_t *)(vm->ram + USED + 4 + 8 * i); }
-static uint32_t used_len(struct vm *vm, unsigned i) { return *(uint32_t *)(vm->ram + USED + 8 + 8 * i); }
+static uint16_t *avail_idx(struct vm *vm) { return (uint16_t *)(vm->mem.host + AVAIL + 2); }
+static uint16_t *avail_ring(struct vm *vm, unsigned i) { return (uint16_t *)(vm->mem.host + AVAIL + 4 + 2 * i); }
+static uint16_t used_idx(struct vm *vm) { return *(uint16_t *)(vm->mem.host + USED + 2); }
+static uint32_t used_id(struct vm *vm, unsigned i) { return *(uint32_t *)(vm->mem.host + USED + 4 + 8 * i); }
+static uint32_t used_len(struct vm *vm, unsigned i) { return *(uint32_t *)(vm->mem.host + USED + 8 + 8 * i); }
 
 /* Put head into the avail ring and publish it. */
 static void submit(struct vm *vm, unsigned num, uint16_t head)
@@ -115,7 +115,7 @@ static void test_pop_simple_chain(void **state)
 	struct vm *vm = f->vm;
 
 	assert_int_equal(virtq_pop(&f->vq, f->c), 0);
-	memcpy(vm->ram + BUF, "hello world!", 12);
+	memcpy(vm->mem.host + BUF, "hello world!", 12);
 	set_desc(vm, DESC, 3, GPA(BUF), 5, VIRTQ_DESC_F_NEXT, 5);
 	set_desc(vm, DESC, 5, GPA(BUF + 5), 7, VIRTQ_DESC_F_NEXT, 1);
 	set_desc(vm, DESC, 1, GPA(BUF + 0x100), 0, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 0);
@@ -131,7 +131,7 @@ static void test_pop_simple_chain(void **state)
 	assert_int_equal(virtq_chain_read(f->c, 3, buf, 16), 9);
 	assert_memory_equal(buf, "lo world!", 9);
 	assert_int_equal(virtq_chain_write(&f->vq, f->c, 60, "abcdefgh", 8), 4);
-	assert_memory_equal(vm->ram + BUF + 0x200 + 60, "abcd", 4);
+	assert_memory_equal(vm->mem.host + BUF + 0x200 + 60, "abcd", 4);
 	assert_int_equal(virtq_pop(&f->vq, f->c), 0);
 
 	virtq_push(&f->vq, 3, 64);
@@ -157,7 +157,7 @@ static void test_pop_indirect(void **state)
 	assert_int_equal(f->c->nread, 1);
 	assert_int_equal(f->c->read_len, 16);
 	assert_int_equal(f->c->write_len, 33);
-	assert_ptr_equal(f->c->seg[2].ptr, vm->ram + BUF + 48);
+	assert_ptr_equal(f->c->seg[2].ptr, vm->mem.host + BUF + 48);
 }
 
 static void expect_hostile(struct qfix *f, uint16_t head)
@@ -260,7 +260,7 @@ static void test_indirect_loop(void **state)
 static void fresh_queue(struct qfix *f)
 {
 	uint64_t feat = (1ull << VIRTIO_F_RING_INDIRECT_DESC) | (1ull << VIRTIO_F_VERSION_1);
-	memset(f->vm->ram + AVAIL, 0, 0x2000);
+	memset(f->vm->mem.host + AVAIL, 0, 0x2000);
 	assert_int_equal(virtq_enable(&f->vq, f->vm, 8, GPA(DESC), GPA(AVAIL), GPA(USED), feat), 0);
 }
 
@@ -308,10 +308,10 @@ static void test_avail_idx_jump(void **state)
 static void test_no_interrupt_flag(void **state)
 {
 	struct qfix *f = *state;
-	*(uint16_t *)(f->vm->ram + AVAIL) = VIRTQ_AVAIL_F_NO_INTERRUPT;
+	*(uint16_t *)(f->vm->mem.host + AVAIL) = VIRTQ_AVAIL_F_NO_INTERRUPT;
 	virtq_push(&f->vq, 0, 0);
 	assert_false(virtq_need_notify(&f->vq));
-	*(uint16_t *)(f->vm->ram + AVAIL) = 0;
+	*(uint16_t *)(f->vm->mem.host + AVAIL) = 0;
 	virtq_push(&f->vq, 1, 0);
 	assert_true(virtq_need_notify(&f->vq));
 	assert_int_equal(used_idx(f->vm), 2);
@@ -322,8 +322,8 @@ static void test_event_idx(void **state)
 	struct qfix *f = *state;
 	struct vm *vm = f->vm;
 	uint64_t feat = (1ull << VIRTIO_F_RING_EVENT_IDX) | (1ull << VIRTIO_F_VERSION_1);
-	uint16_t *used_event = (uint16_t *)(vm->ram + AVAIL + 4 + 2 * 8);
-	uint16_t *avail_event = (uint16_t *)(vm->ram + USED + 4 + 8 * 8);
+	uint16_t *used_event = (uint16_t *)(vm->mem.host + AVAIL + 4 + 2 * 8);
+	uint16_t *avail_event = (uint16_t *)(vm->mem.host + USED + 4 + 8 * 8);
 
 	assert_int_equal(virtq_enable(&f->vq, vm, 8, GPA(DESC), GPA(AVAIL), GPA(USED), feat), 0);
 	/* Popping (or finding the ring empty) publishes avail_event. */
@@ -504,7 +504,7 @@ static void test_rng_fills_buffers(void **state)
 	assert_int_equal(used_id(vm, 0), 2);
 	assert_int_equal(used_len(vm, 0), 128);
 	uint8_t zero[100] = { 0 };
-	assert_memory_not_equal(vm->ram + BUF, zero, 100);
+	assert_memory_not_equal(vm->mem.host + BUF, zero, 100);
 	assert_int_equal(rd(f->t, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
 	assert_int_equal(f->irq.level, 1);
 	wr(f->t, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
@@ -541,7 +541,7 @@ static void test_hostile_queue_needs_reset(void **state)
 	wr(f->t, VIRTIO_MMIO_STATUS, 0);
 	assert_int_equal(rd(f->t, VIRTIO_MMIO_STATUS), 0);
 	assert_int_equal(f->irq.level, 0);
-	memset(vm->ram + AVAIL, 0, 0x2000);
+	memset(vm->mem.host + AVAIL, 0, 0x2000);
 	drv_init(f, ~0ull, 8);
 	submit(vm, 8, 1);
 	wr(f->t, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
@@ -574,7 +574,7 @@ static void test_event_idx_through_transport(void **state)
 {
 	struct tfix *f = *state;
 	struct vm *vm = f->vm;
-	uint16_t *used_event = (uint16_t *)(vm->ram + AVAIL + 4 + 2 * 8);
+	uint16_t *used_event = (uint16_t *)(vm->mem.host + AVAIL + 4 + 2 * 8);
 
 	drv_init(f, ~0ull, 8);
 	assert_true(virtio_mmio_features(f->t) & (1ull << VIRTIO_F_RING_EVENT_IDX));
@@ -595,7 +595,7 @@ static void test_event_idx_through_transport(void **state)
 	assert_int_equal(used_idx(vm), 3);
 	assert_int_equal(rd(f->t, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
 	/* The device asked to be kicked at the next avail entry. */
-	assert_int_equal(*(uint16_t *)(vm->ram + USED + 4 + 8 * 8), 3);
+	assert_int_equal(*(uint16_t *)(vm->mem.host + USED + 4 + 8 * 8), 3);
 }
 
 int main(void)
