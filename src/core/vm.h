@@ -42,15 +42,7 @@ enum vm_exit { VM_RUNNING = 0, VM_EXIT_POWEROFF, VM_EXIT_RESET, VM_EXIT_QUIT, VM
 struct vm {
 	/* Guest RAM with its page logs (core/guest_ram.h). First in the
 	 * struct: vm_ram_ptr, on every TLB fill, reaches it at small offsets. */
-	union {
-		struct guest_ram mem;
-		/* cpu/'s old names for mem.host and mem.base, read-only, until
-		 * cpu/ says vm->mem (then this alias goes). */
-		struct {
-			uint8_t *const ram;
-			const uint64_t ram_base;
-		};
-	};
+	struct guest_ram mem;
 
 	struct mmio_region mmio[VM_MAX_MMIO];
 	int nmmio;

@@ -73,7 +73,7 @@ void dcache_clear(struct hart *h)
 	for (int i = 0; i < DC_PAGES; i++) {
 		struct code_page *cp = &dc->pages[i];
 		if (cp->pa != ~0ull)
-			drop_entry(h, cp, (cp->pa - h->vm->ram_base) >> 12);
+			drop_entry(h, cp, (cp->pa - h->vm->mem.base) >> 12);
 	}
 }
 
@@ -85,7 +85,7 @@ void dcache_clear(struct hart *h)
  * land, as it could on hardware without a fence.i. */
 static void unmap_writes(struct vm *vm, uint64_t off)
 {
-	uintptr_t host = (uintptr_t)(vm->ram + off);
+	uintptr_t host = (uintptr_t)(vm->mem.host + off);
 	for (int i = 0; i < vm->nharts; i++) {
 		struct hart *h = vm->harts[i];
 		for (int j = 0; j < TLB_SIZE; j++) {
@@ -101,12 +101,12 @@ struct dinsn *dcache_page(struct hart *h, uint64_t off)
 {
 	struct dcache *dc = h->dcache;
 	struct vm *vm = h->vm;
-	uint64_t pa = vm->ram_base + off;
+	uint64_t pa = vm->mem.base + off;
 	struct code_page *cp = &dc->pages[(off >> 12) & (DC_PAGES - 1)];
 	if (cp->pa == pa)
 		return cp->slots;
 	if (cp->pa != ~0ull)
-		drop_entry(h, cp, (cp->pa - vm->ram_base) >> 12);
+		drop_entry(h, cp, (cp->pa - vm->mem.base) >> 12);
 	cp->pa = pa;
 	dc->is_code[off >> 12] = 1;
 	atomic_fetch_or(&vm->code_map.harts[off >> 12], (uint8_t)(1u << h->id));
@@ -132,7 +132,7 @@ void dcache_invalidate(struct vm *vm, struct hart *self, uint64_t off, uint64_t 
 			struct hart *t = vm->harts[i];
 			if (t == self) {
 				struct code_page *cp = &t->dcache->pages[p & (DC_PAGES - 1)];
-				if (cp->pa == vm->ram_base + (p << 12))
+				if (cp->pa == vm->mem.base + (p << 12))
 					drop_entry(t, cp, p);
 			} else {
 				atomic_fetch_or(&t->req, HART_REQ_CODE);
@@ -149,7 +149,7 @@ void dcache_drop_stale(struct hart *h)
 		struct code_page *cp = &dc->pages[i];
 		if (cp->pa == ~0ull)
 			continue;
-		uint64_t p = (cp->pa - h->vm->ram_base) >> 12;
+		uint64_t p = (cp->pa - h->vm->mem.base) >> 12;
 		if (atomic_load_explicit(&m->gen[p], memory_order_acquire) != cp->gen)
 			drop_entry(h, cp, p);
 	}

@@ -241,12 +241,12 @@ static struct dinsn *compile_block(struct hart *h, struct dinsn *slots, const ui
 		/* The code buffer is full: drop every block and start over. */
 		jit_reset(h->jit);
 		dcache_clear(h);
-		slots = dcache_page(h, (uint64_t)(host - vm->ram));
+		slots = dcache_page(h, (uint64_t)(host - vm->mem.host));
 		slots[off >> 1] = blk[0];
 		if (jit_compile(h->jit, blk, n, slots, off, chain_on, &code))
 			return slots;      /* cannot happen with an empty buffer */
 	}
-	jit_note_block(h->jit, code, vm->ram_base + (uint64_t)(host - vm->ram) + off);
+	jit_note_block(h->jit, code, vm->mem.base + (uint64_t)(host - vm->mem.host) + off);
 	struct dinsn *d = &slots[off >> 1];
 	d->op = OP_JIT;
 	d->raw = code;
@@ -578,16 +578,16 @@ new_page:
 	page_host = mmu_fetch_page(h, pc);
 	if (!page_host)
 		goto trapped;
-	slots = dcache_page(h, (uint64_t)(page_host - vm->ram));
+	slots = dcache_page(h, (uint64_t)(page_host - vm->mem.host));
 	page_va = pc & PAGE_MASK;
 	d = &slots[(pc & (PAGE_SIZE - 1)) >> 1];
 	goto *labels[d->op];
 
 op_DECODE: {
 	/* A store may have dropped this page's decoded copy: re-claim it. */
-	uint64_t off = (uint64_t)(page_host - vm->ram);
+	uint64_t off = (uint64_t)(page_host - vm->mem.host);
 	struct code_page *cp = &h->dcache->pages[(off >> 12) & (DC_PAGES - 1)];
-	if (unlikely(cp->pa != vm->ram_base + off)) {
+	if (unlikely(cp->pa != vm->mem.base + off)) {
 		slots = dcache_page(h, off);
 		d = &slots[(pc & (PAGE_SIZE - 1)) >> 1];
 	}

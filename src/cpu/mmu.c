@@ -118,7 +118,7 @@ restart:;
 			if (!__atomic_compare_exchange_n((uint64_t *)p, &expect, pte | need, false,
 							 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 				goto restart;   /* the PTE changed under us: walk again */
-			ram_written(vm, h, (uint64_t)(p - vm->ram), 8);
+			ram_written(vm, h, (uint64_t)(p - vm->mem.host), 8);
 		}
 		if (lvl > 0)
 			h->tlb_super = true;
@@ -150,7 +150,7 @@ static void tlb_fill_write(struct hart *h, uint64_t va, uint8_t *host, int user,
 {
 	tlb_fill(h->tlb_w, va, host, user);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (dcache_page_is_code(h->vm, pa - h->vm->ram_base))
+	if (dcache_page_is_code(h->vm, pa - h->vm->mem.base))
 		h->tlb_w[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)].tag = 0;
 }
 
@@ -240,7 +240,7 @@ int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 		 * before the fill, so later fast-path writes to the page are
 		 * covered by its dirty-log entry. */
 		store_le(host, size, val);
-		ram_written(h->vm, h, pa - h->vm->ram_base, size);
+		ram_written(h->vm, h, pa - h->vm->mem.base, size);
 		tlb_fill_write(h, va, host, user, pa);
 		return 0;
 	}
@@ -270,7 +270,7 @@ void *mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum mmu_access
 		return NULL;
 	}
 	if (acc == ACC_STORE) {
-		ram_written(h->vm, h, pa - h->vm->ram_base, size);
+		ram_written(h->vm, h, pa - h->vm->mem.base, size);
 		tlb_fill_write(h, va, host, user, pa);
 	} else {
 		tlb_fill(h->tlb_r, va, host, user);
