@@ -223,7 +223,7 @@ static struct dinsn *compile_block(struct hart *h, struct dinsn *slots, const ui
 	blk[n++] = slots[off >> 1];
 	int chain_on = 0;      /* the fall-through may chain: next op compiles */
 	/* cbo.* ends a block too: cbo.zero may zero code that follows it */
-	while (!op_ends_block(blk[n - 1].op) && blk[n - 1].op != OP_CBO) {
+	while (!op_ends_compiled_block(blk[n - 1].op, blk[n - 1].imm) && blk[n - 1].op != OP_CBO) {
 		o += blk[n - 1].len;
 		if (o >= PAGE_SIZE)
 			break;

@@ -311,7 +311,7 @@ static void pick_pins(struct x86buf *b, const struct dinsn *in, int n)
 			if (d->rs2 < 32 && op_reads_rs2(d->op)) reads[d->rs2]++;
 			if (d->rd < 32) written |= 1u << d->rd;
 		}
-		if (op_ends_block(d->op) || d->op == OP_CBO) {
+		if (op_ends_compiled_block(d->op, d->imm) || d->op == OP_CBO) {
 			self_loop = (d->op == OP_JAL || (d->op >= OP_BEQ && d->op <= OP_BGEU)) &&
 				    delta + d->imm == 0;
 			break;
@@ -864,13 +864,59 @@ static void emit_alu(struct x86buf *b, const struct dinsn *d, int32_t delta, uns
 }
 
 /* Branches, JAL and JALR: compute the next pc and leave the block. */
-static void emit_transfer(struct gen *g, const struct dinsn *d, int32_t delta, uint32_t count)
+/* Compare for a conditional branch; returns the condition code of "taken". */
+static int emit_branch_cmp(struct x86buf *b, const struct dinsn *d)
 {
 	static const int cc_taken[] = {
 		[OP_BEQ - OP_BEQ] = CC_E, [OP_BNE - OP_BEQ] = CC_NE,
 		[OP_BLT - OP_BEQ] = CC_L, [OP_BGE - OP_BEQ] = CC_GE,
 		[OP_BLTU - OP_BEQ] = CC_B, [OP_BGEU - OP_BEQ] = CC_AE,
 	};
+	int h1 = b->rax_holds == d->rs1 ? 0 : pinned(b, d->rs1);
+	if (d->rs2 == 0) {                          /* against x0: test */
+		if (!h1) {
+			ld64(b, RAX, d->rs1);
+			h1 = RAX;
+		}
+		x86_op_reg(b, 1, 0x85, h1, h1);
+	} else if (h1) {
+		op_x(b, 1, X86_CMP, h1, d->rs2);
+	} else {
+		ld64(b, RAX, d->rs1);
+		op_x(b, 1, X86_CMP, RAX, d->rs2);
+	}
+	return cc_taken[d->op - OP_BEQ];
+}
+
+/* A forward jump inside the block, waiting for its target instruction. */
+struct fwd_jump {
+	uint8_t *site;
+	int target;            /* index of the instruction it lands on */
+};
+
+/* A conditional branch in mid-block (k, not the last): the fall-through
+ * goes on in the block; the taken edge jumps to instruction `target` of the
+ * block, or leaves it when target < 0. The instruction count in ebp is
+ * added at exits by position, so the taken edge subtracts what it skips. */
+static void emit_inner_branch(struct gen *g, const struct dinsn *d, int32_t delta, int k, int target,
+			      struct fwd_jump *fwd, int *nfwd)
+{
+	struct x86buf *b = &g->b;
+	int cc = emit_branch_cmp(b, d);
+	uint8_t *fall = x86_jcc32(b, cc ^ 1);
+	if (target < 0) {
+		exit_to(g, delta + d->imm, (uint32_t)k + 1, 1);
+	} else {
+		if (target - k - 1)
+			x86_alu_imm(b, 0, GRP_SUB, RBP, target - k - 1);
+		fwd[*nfwd].site = x86_jmp32(b);
+		fwd[(*nfwd)++].target = target;
+	}
+	x86_patch(b, fall, b->p);
+}
+
+static void emit_transfer(struct gen *g, const struct dinsn *d, int32_t delta, uint32_t count)
+{
 	struct x86buf *b = &g->b;
 	if (d->op == OP_JAL) {
 		if (d->rd != 32) {
@@ -894,14 +940,7 @@ static void emit_transfer(struct gen *g, const struct dinsn *d, int32_t delta, u
 		epilogue(b);
 		return;
 	}
-	int h1 = b->rax_holds == d->rs1 ? 0 : pinned(b, d->rs1);
-	if (h1) {
-		op_x(b, 1, X86_CMP, h1, d->rs2);
-	} else {
-		ld64(b, RAX, d->rs1);
-		op_x(b, 1, X86_CMP, RAX, d->rs2);
-	}
-	uint8_t *taken = x86_jcc32(b, cc_taken[d->op - OP_BEQ]);
+	uint8_t *taken = x86_jcc32(b, emit_branch_cmp(b, d));
 	exit_to(g, delta + d->len, count, 1);
 	x86_patch(b, taken, b->p);
 	exit_to(g, delta + d->imm, count, 1);
@@ -1066,9 +1105,25 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 	g.loop_top = b->p;
 	x86_label(b);
 
+	/* each instruction's offset from the first, for inner branch targets */
+	int32_t at[JIT_MAX_INSNS + 1];
+	at[0] = 0;
+	for (int k = 0; k < n && k < JIT_MAX_INSNS; k++)
+		at[k + 1] = at[k] + in[k].len;
+	struct fwd_jump fwd[JIT_MAX_INSNS];
+	int nfwd = 0;
 	for (int k = 0; k < n && k < JIT_MAX_INSNS; k++) {
 		const struct dinsn *d = &in[k];
-		if (d->op >= OP_LB && d->op <= OP_LWU) {
+		for (int f = 0; f < nfwd; f++)
+			if (fwd[f].target == k)
+				x86_patch(b, fwd[f].site, b->p);   /* a label: rax forgets */
+		if (k < n - 1 && d->op >= OP_BEQ && d->op <= OP_BGEU) {
+			int target = -1;
+			for (int t = k + 1; t < n && t < JIT_MAX_INSNS; t++)
+				if (at[t] == at[k] + d->imm)
+					target = t;
+			emit_inner_branch(&g, d, delta, k, target, fwd, &nfwd);
+		} else if (d->op >= OP_LB && d->op <= OP_LWU) {
 			static const unsigned size[] = { 1, 2, 4, 8, 1, 2, 4 };
 			static const int sext[] = { 1, 1, 1, 0, 0, 0, 0 };
 			unsigned i = d->op - OP_LB;

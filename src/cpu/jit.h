@@ -28,8 +28,8 @@ typedef uint32_t (*jit_block_fn)(struct hart *h, uint64_t pc);
 /* A code buffer of `bytes`; NULL if executable memory is unavailable. */
 struct jit *jit_new(size_t bytes);
 void jit_free(struct jit *j);
-/* Compile insns[0..n) (all op_compilable, only the last may end the
- * block), which start at offset page_off of the code page whose decoded
+/* Compile insns[0..n) (all op_compilable; only the last may end the block,
+ * by op_ends_compiled_block: forward branches may sit inside), which start at offset page_off of the code page whose decoded
  * slots are page_slots. Exits to targets on the same page are chained
  * (jump straight into the target's block once it exists); chain_on says
  * whether the fall-through exit of a block without a final transfer may be

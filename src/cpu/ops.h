@@ -91,4 +91,16 @@ static inline int op_ends_block(int op)
 {
 	return op == OP_JAL || op == OP_JALR || (op >= OP_BEQ && op <= OP_BGEU);
 }
+
+/* A conditional branch forward by at most this many bytes does not end a
+ * compiled block: the block goes on with the fall-through, and the taken
+ * edge jumps ahead inside the block (an if without an else), or leaves it
+ * when the target is not in the block after all. */
+#define JIT_FORWARD_REACH 128
+static inline int op_ends_compiled_block(int op, int32_t imm)
+{
+	if (op >= OP_BEQ && op <= OP_BGEU && imm > 0 && imm <= JIT_FORWARD_REACH)
+		return 0;
+	return op_ends_block(op);
+}
 #endif
