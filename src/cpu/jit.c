@@ -796,10 +796,47 @@ static void emit_bitmanip(struct x86buf *b, const struct dinsn *d, unsigned host
 }
 
 /* Straight-line instructions with no memory access and no exit. */
+static void emit_alu_op(struct x86buf *b, const struct dinsn *d, int32_t delta, unsigned host);
+static int emit_branch_cmp(struct x86buf *b, const struct dinsn *d);
 static void emit_alu(struct x86buf *b, const struct dinsn *d, int32_t delta, unsigned host)
 {
-	if (d->rd == 32)           /* writes x0: no effect at all */
-		return;
+	if (d->rd != 32)           /* writes x0: no effect at all */
+		emit_alu_op(b, d, delta, host);
+}
+
+/* Ops whose translation uses rax alone (emit_rr, emit_ri, emit_shift by
+ * an immediate): an if-converted one may sit between a setcc and a cmov. */
+static int op_rax_only(int op)
+{
+	switch (op) {
+	case OP_ADD: case OP_SUB: case OP_XOR: case OP_OR: case OP_AND:
+	case OP_ADDI: case OP_XORI: case OP_ORI: case OP_ANDI:
+	case OP_SLLI: case OP_SRLI: case OP_SRAI:
+		return 1;
+	}
+	return 0;
+}
+
+/* "if (!cond) rd = op;": a forward branch over one such op, rd in a host
+ * register, becomes a cmov, so a data-dependent branch is never
+ * mispredicted. The op's result goes to the x0 sink (and rax) first;
+ * ebp loses the skipped instruction when the branch is taken. */
+static void emit_if_converted(struct x86buf *b, const struct dinsn *br, const struct dinsn *op,
+			      int32_t op_delta, unsigned host)
+{
+	int cc = emit_branch_cmp(b, br);
+	x86_setcc_zx(b, cc, RDX);                  /* edx = 1: skipped */
+	struct dinsn t = *op;
+	t.rd = 32;
+	emit_alu_op(b, &t, op_delta, host);       /* rax = the op's result */
+	x86_op_reg(b, 0, 0x85, RDX, RDX);          /* test edx, edx */
+	x86_op_reg(b, 1, 0x0f44, pinned(b, op->rd), RAX);   /* cmovz rd, rax */
+	x86_op_reg(b, 0, X86_SUB, RBP, RDX);
+	x86_label(b);
+}
+
+static void emit_alu_op(struct x86buf *b, const struct dinsn *d, int32_t delta, unsigned host)
+{
 	switch (d->op) {
 	case OP_LUI:   st_imm(b, d->rd, d->imm); break;
 	case OP_AUIPC:
@@ -1117,7 +1154,16 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 		for (int f = 0; f < nfwd; f++)
 			if (fwd[f].target == k)
 				x86_patch(b, fwd[f].site, b->p);   /* a label: rax forgets */
-		if (k < n - 1 && d->op >= OP_BEQ && d->op <= OP_BGEU) {
+		int skipped_is_target = 0;
+		for (int f = 0; f < nfwd; f++)
+			skipped_is_target |= fwd[f].target == k + 1;
+		if (k + 2 < n && d->op >= OP_BEQ && d->op <= OP_BGEU && at[k] + d->imm == at[k + 2] &&
+		    op_rax_only(in[k + 1].op) && in[k + 1].rd != 32 && pinned(b, in[k + 1].rd) &&
+		    !skipped_is_target) {
+			emit_if_converted(b, d, &in[k + 1], delta + d->len, j->host);
+			delta += d->len;
+			d = &in[++k];
+		} else if (k < n - 1 && d->op >= OP_BEQ && d->op <= OP_BGEU) {
 			int target = -1;
 			for (int t = k + 1; t < n && t < JIT_MAX_INSNS; t++)
 				if (at[t] == at[k] + d->imm)
