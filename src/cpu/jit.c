@@ -826,9 +826,16 @@ static void emit_if_converted(struct x86buf *b, const struct dinsn *br, const st
 {
 	int cc = emit_branch_cmp(b, br);
 	x86_setcc_zx(b, cc, RDX);                  /* edx = 1: skipped */
-	struct dinsn t = *op;
-	t.rd = 32;
-	emit_alu_op(b, &t, op_delta, host);       /* rax = the op's result */
+	if (op->op == OP_ADDI && op->rs1 == 0) {   /* li: emit_alu_op would store it */
+		x86_rex(b, 1, 0, -1, RAX);             /* mov rax, imm32 (sign-extended) */
+		x86_byte(b, 0xc7);
+		x86_byte(b, 0xc0);
+		x86_u32(b, (uint32_t)op->imm);
+	} else {
+		struct dinsn t = *op;
+		t.rd = 32;
+		emit_alu_op(b, &t, op_delta, host);   /* rax = the op's result */
+	}
 	x86_op_reg(b, 0, 0x85, RDX, RDX);          /* test edx, edx */
 	x86_op_reg(b, 1, 0x0f44, pinned(b, op->rd), RAX);   /* cmovz rd, rax */
 	x86_op_reg(b, 0, X86_SUB, RBP, RDX);

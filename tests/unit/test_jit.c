@@ -371,33 +371,42 @@ static void test_inner_branches(void **state)
 {
 	(void)state;
 	const uint32_t prog[] = {
-		enc_i(1, 5, 7, 6, 0x13),                /* andi x6, x5, 1 */
+		enc_i(1, 5, 7, 6, 0x13),                /* andi x6, x5, 1 (loop:) */
 		enc_b(8, 0, 6, 0),                      /* beq x6, x0, +8 */
 		enc_r(0, 5, 7, 4, 7, 0x33),             /* xor x7, x7, x5 */
 		enc_b(12, 0, 6, 1),                     /* bne x6, x0, +12 */
 		ADDI(9, 9, 3),
 		enc_r(0, 5, 9, 0, 9, 0x33),             /* add x9, x9, x5 */
+		enc_b(8, 0, 6, 1),                      /* bne x6, x0, +8 */
+		ADDI(10, 0, -7),                        /* li x10, -7 (x5 even) */
+		enc_r(0, 10, 11, 0, 11, 0x33),          /* add x11, x11, x10 */
 		ADDI(5, 5, 1),
-		enc_b(-28, 8, 5, 1),                    /* bne x5, x8, loop */
+		enc_b(-40, 8, 5, 1),                    /* bne x5, x8, loop */
 		0x00000073,                             /* ecall: hart_run stops */
 	};
-	uint64_t counts[2], x7[2], x9[2], instret[2];
+	uint64_t counts[2], x7[2], x9[2], x10[2], instret[2];
 	for (int jit = 0; jit < 2; jit++) {
 		struct fx *f = jit ? fx_new_jit() : fx_new();
-		uint64_t pc = fx_code(f, prog, 9);
+		uint64_t pc = fx_code(f, prog, 12);
 		f->h->x[5] = 0;
 		f->h->x[7] = 0x55;
 		f->h->x[8] = 9;
 		f->h->x[9] = 0;
+		f->h->x[10] = 5;
+		f->h->x[11] = 0;
 		counts[jit] = fx_run(f, pc, 1000);
+		x10[jit] = f->h->x[10] + 1000 * f->h->x[11];
 		x7[jit] = f->h->x[7];
 		x9[jit] = f->h->x[9];
 		instret[jit] = f->h->instret;
-		assert_int_equal(f->h->pc, pc + 36);      /* past the ecall */
+		assert_int_equal(f->h->pc, pc + 48);      /* past the ecall */
 		if (jit) fx_free_jit(f); else fx_free(f);
 	}
 	assert_int_equal(x7[0], 0x55 ^ 1 ^ 3 ^ 5 ^ 7);
 	assert_int_equal(x9[0], 3 * 5 + 0 + 2 + 4 + 6 + 8);
+	/* x10: 5 until the first even x5 (0), -7 from then on */
+	assert_int_equal(x10[0], (uint64_t)-7 + 1000 * (uint64_t)(-7 * 9));
+	assert_int_equal(x10[1], x10[0]);
 	assert_int_equal(x7[1], x7[0]);
 	assert_int_equal(x9[1], x9[0]);
 	assert_int_equal(counts[1], counts[0]);
