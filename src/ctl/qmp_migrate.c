@@ -9,6 +9,7 @@
 #include "core/vm.h"
 #include "ctl/qmp_cmds.h"
 #include "ctl/qmp_migrate_info.h"
+#include "ctl/qmp_mig_params.h"
 #include "ctl/qmp_snapshot.h"
 #include "migration/migration.h"
 #include "migration/mig_uri.h"
@@ -71,7 +72,9 @@ static int migrate_live(struct qmp_ctx *ctx, const char *uri, bool copy_storage,
 		vm->migration = NULL;
 	}
 	char why[256];
-	vm->migration = mig_start_storage(vm, uri, p, vm->migrate_key, copy_storage, why, sizeof(why));
+	struct mig_notify notify = qmp_mig_notify(vm);
+	vm->migration = mig_start_storage(vm, uri, p, vm->migrate_key, copy_storage, &notify,
+					  why, sizeof(why));
 	if (!vm->migration) {
 		if (fd >= 0)
 			close(fd);
@@ -91,7 +94,7 @@ int qmp_cmd_migrate_set_parameters(struct qmp_ctx *ctx, json_t *args, json_t **r
 	if (qmp_migration_active(ctx) || live_active(ctx))
 		return qmp_fail(err, "GenericError", "a migration is in progress: tern takes the "
 				"parameters when one starts; set them before 'migrate'");
-	if (mig_params_set(p, args, why, sizeof(why)))
+	if (qmp_mig_params_set(p, args, why, sizeof(why)))
 		return qmp_fail(err, "GenericError", "%s", why);
 	return 0;
 }
@@ -105,7 +108,7 @@ int qmp_cmd_migrate_set_capabilities(struct qmp_ctx *ctx, json_t *args, json_t *
 		return qmp_fail(err, "GenericError", "out of memory");
 	if (qmp_migration_active(ctx) || live_active(ctx))
 		return qmp_fail(err, "GenericError", "There's a migration process in progress");
-	if (mig_caps_set(p, json_object_get(args, "capabilities"), why, sizeof(why)))
+	if (qmp_mig_caps_set(p, json_object_get(args, "capabilities"), why, sizeof(why)))
 		return qmp_fail(err, "GenericError", "%s", why);
 	return 0;
 }
@@ -116,7 +119,7 @@ int qmp_cmd_query_migrate_capabilities(struct qmp_ctx *ctx, json_t *args, json_t
 	struct mig_params *p = params_of(ctx);
 	if (!p)
 		return qmp_fail(err, "GenericError", "out of memory");
-	*ret = mig_caps_json(p);
+	*ret = qmp_mig_caps_json(p);
 	return 0;
 }
 
@@ -126,7 +129,7 @@ int qmp_cmd_query_migrate_parameters(struct qmp_ctx *ctx, json_t *args, json_t *
 	struct mig_params *p = params_of(ctx);
 	if (!p)
 		return qmp_fail(err, "GenericError", "out of memory");
-	*ret = mig_params_json(p);
+	*ret = qmp_mig_params_json(p);
 	return 0;
 }
 

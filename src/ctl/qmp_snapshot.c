@@ -8,6 +8,7 @@
 #include <string.h>
 #include "core/vm.h"
 #include "ctl/qmp_cmds.h"
+#include "ctl/qmp_migrate_info.h"
 #include "ctl/qmp_snapshot.h"
 #include "migration/migration.h"
 #include "state/snapshot.h"
@@ -26,11 +27,9 @@ static int64_t mono_ms(void)
 
 static void set_status(struct qmp_ctx *ctx, const char *status)
 {
-	char data[64];
 	ctx->mig->status = status;
-	snprintf(data, sizeof(data), "{\"status\": \"%s\"}", status);
 	if (!ctx->live_params || ctx->live_params->events)
-		vm_event(ctx->vm, "MIGRATION", data);
+		qmp_mig_status_event(ctx->vm, status);
 }
 
 bool qmp_migration_active(const struct qmp_ctx *ctx)

@@ -19,6 +19,7 @@ struct migration {
 	pthread_mutex_t lock;
 	struct mig_info info;           /* under lock */
 	struct mig_params p;
+	struct mig_notify notify;       /* progress for the owner (QMP events) */
 	struct mig_key key;
 	char uri[1024];                 /* tcp:, unix:, exec: or fd:N (mig_uri.h) */
 	pid_t child;                    /* exec: the command */

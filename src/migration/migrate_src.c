@@ -58,10 +58,8 @@ void mig_set_status(struct migration *m, enum mig_status s)
 	m->info.status = s;
 	m->info.total_ms = (mig_now_us() - m->t0) / 1000;
 	pthread_mutex_unlock(&m->lock);
-	char data[64];
-	snprintf(data, sizeof(data), "{\"status\": \"%s\"}", mig_status_name(s));
-	if (m->p.events)
-		vm_event(m->vm, "MIGRATION", data);
+	if (m->p.events && m->notify.status)
+		m->notify.status(m->notify.opaque, s);
 }
 
 void mig_get_info(struct migration *m, struct mig_info *out)
@@ -235,11 +233,8 @@ static uint64_t sync_dirty(struct migration *m)
 	uint64_t pass = ++m->info.dirty_sync_count;
 	m->info.remaining = n * 4096;
 	pthread_mutex_unlock(&m->lock);
-	if (m->p.events) {          /* as QEMU: one per dirty-bitmap sync */
-		char data[64];
-		snprintf(data, sizeof(data), "{\"pass\": %llu}", (unsigned long long)pass);
-		vm_event(m->vm, "MIGRATION_PASS", data);
-	}
+	if (m->p.events && m->notify.pass)  /* as QEMU: one per dirty-bitmap sync */
+		m->notify.pass(m->notify.opaque, pass);
 	return n;
 }
 
@@ -545,11 +540,12 @@ out:
 struct migration *mig_start(struct vm *vm, const char *uri, const struct mig_params *p,
 			    const char *key_path, char *err, size_t errlen)
 {
-	return mig_start_storage(vm, uri, p, key_path, false, err, errlen);
+	return mig_start_storage(vm, uri, p, key_path, false, NULL, err, errlen);
 }
 
 struct migration *mig_start_storage(struct vm *vm, const char *uri, const struct mig_params *p,
-				    const char *key_path, bool copy_storage, char *err, size_t errlen)
+				    const char *key_path, bool copy_storage,
+				    const struct mig_notify *notify, char *err, size_t errlen)
 {
 	struct migration *m = calloc(1, sizeof(*m));
 	if (!m) {
@@ -559,6 +555,8 @@ struct migration *mig_start_storage(struct vm *vm, const char *uri, const struct
 	m->vm = vm;
 	m->copy_storage = copy_storage;
 	m->p = *p;
+	if (notify)
+		m->notify = *notify;
 	m->fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	if (mig_uri_check(uri, err, errlen))
@@ -585,8 +583,8 @@ struct migration *mig_start_storage(struct vm *vm, const char *uri, const struct
 	m->t0 = mig_now_us();
 	m->info.status = MIG_SETUP;
 	m->info.ram_total = vm->ram_size;
-	if (m->p.events)
-		vm_event(vm, "MIGRATION", "{\"status\": \"setup\"}");
+	if (m->p.events && m->notify.status)
+		m->notify.status(m->notify.opaque, MIG_SETUP);
 	if (pthread_create(&m->thread, NULL, mig_thread, m)) {
 		snprintf(err, errlen, "cannot start the migration thread");
 		goto fail;

@@ -18,7 +18,8 @@ struct virt_config;
 
 enum mig_mode { MIG_PRECOPY, MIG_STOPCOPY, MIG_POSTCOPY };
 
-/* migrate-set-parameters and migrate-set-capabilities (mig_params.c) */
+/* How a migration runs (set by QMP's migrate-set-parameters and
+ * migrate-set-capabilities: ctl/qmp_mig_params.c). */
 struct mig_params {
 	int64_t downtime_limit_ms;      /* default 300 */
 	uint64_t max_bandwidth;         /* bytes/s; 0 = unlimited */
@@ -68,16 +69,21 @@ struct mig_info {
 
 struct migration;
 
+/* What a migration tells its owner as it goes, from the migration thread
+ * (ctl/ sends them as QMP's MIGRATION and MIGRATION_PASS events), when the
+ * events capability is on: each status it enters, and each dirty-log sync
+ * (numbered from 1). Either may be NULL. */
+struct mig_notify {
+	void (*status)(void *opaque, enum mig_status s);
+	void (*pass)(void *opaque, uint64_t pass);
+	void *opaque;
+};
+
 void mig_params_default(struct mig_params *p);
-/* Apply a migrate-set-parameters argument object (QEMU's names, tern's own
- * as aliases); -1 with err on a bad name or value, or a setting tern does
- * not implement (nothing changed then). */
-int mig_params_set(struct mig_params *p, json_t *args, char *err, size_t errlen);
-json_t *mig_params_json(const struct mig_params *p);
-/* migrate-set-capabilities {"capabilities": [{"capability", "state"}]}:
- * QEMU's names; one tern does not implement may only be set false. */
-int mig_caps_set(struct mig_params *p, json_t *list, char *err, size_t errlen);
-json_t *mig_caps_json(const struct mig_params *p);
+/* "precopy", "stop-copy", "postcopy"; parse: 0, or -EINVAL for another
+ * name (or NULL). */
+const char *mig_mode_name(enum mig_mode mode);
+int mig_mode_parse(const char *name, enum mig_mode *mode);
 
 /* Start migrating vm to uri ("tcp:HOST:PORT") with the key in key_path.
  * Returns a handle (the migration runs in its own thread), or NULL with
@@ -85,9 +91,10 @@ json_t *mig_caps_json(const struct mig_params *p);
 struct migration *mig_start(struct vm *vm, const char *uri, const struct mig_params *p,
 			    const char *key_path, char *err, size_t errlen);
 /* The same; with copy_storage the writable disks travel in the stream
- * (migration/blkmig.h). */
+ * (migration/blkmig.h); notify (or NULL) hears of its progress. */
 struct migration *mig_start_storage(struct vm *vm, const char *uri, const struct mig_params *p,
-				    const char *key_path, bool copy_storage, char *err, size_t errlen);
+				    const char *key_path, bool copy_storage,
+				    const struct mig_notify *notify, char *err, size_t errlen);
 void mig_cancel(struct migration *m);
 /* migrate-start-postcopy: switch a pre-copy migration to post-copy at the
  * end of its current round. -1 with err when no pre-copy is running. */
@@ -104,9 +111,10 @@ bool mig_is_active(struct migration *m);
 /* Waits for the thread (after completion, failure or cancel) and frees. */
 void mig_free(struct migration *m);
 const char *mig_status_name(enum mig_status s);
-/* x-device-state (migration/mig_devstate.c): parse the parameter and name
- * a method. (query-migrate's replies are ctl/'s: ctl/qmp_migrate_info.c.) */
-int mig_devstate_param(json_t *v, enum snap_dev_method *method, char *err, size_t errlen);
+/* x-device-state (migration/mig_devstate.c): "save" or "log" to a method
+ * (0, or -EINVAL for another name or NULL) and back. (query-migrate's
+ * replies are ctl/'s: ctl/qmp_migrate_info.c.) */
+int mig_devstate_parse(const char *name, enum snap_dev_method *method);
 const char *mig_devstate_name(enum snap_dev_method method);
 
 /* Destination, in three steps around building the VM:
