@@ -34,8 +34,9 @@ struct mig_incoming {
  * with err. */
 int mig_read_section(struct mig_incoming *in, const struct vms_section *s, void *buf, char *err,
 		     size_t errlen);
-/* Read and apply one RAM batch section (absent: post-copy's bitmap, or
- * NULL). Returns pages written, or -1 with err. */
-int mig_apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_section *s,
+/* Read and apply one RAM batch section to dst (absent: post-copy's bitmap,
+ * or NULL). Returns pages written, or -1 with err. */
+struct ram_dst;
+int mig_apply_batch(struct mig_incoming *in, const struct ram_dst *dst, const struct vms_section *s,
 		    _Atomic uint64_t *absent, char *err, size_t errlen);
 #endif

@@ -132,7 +132,7 @@ fail:
 	return NULL;
 }
 
-int mig_apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_section *s,
+int mig_apply_batch(struct mig_incoming *in, const struct ram_dst *dst, const struct vms_section *s,
 		    _Atomic uint64_t *absent, char *err, size_t errlen)
 {
 	if (s->version != 1) {
@@ -146,7 +146,7 @@ int mig_apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_sec
 	}
 	if (mig_read_section(in, s, in->batch, err, errlen))    /* the reused buffer */
 		return -1;
-	return ram_batch_apply(vm, in->batch, s->len, absent, in->scratch, err, errlen);
+	return ram_batch_apply(dst, in->batch, s->len, absent, in->scratch, err, errlen);
 }
 
 int mig_read_section(struct mig_incoming *in, const struct vms_section *s, void *buf, char *err,
@@ -178,11 +178,8 @@ void mig_incoming_set_storage(struct mig_incoming *in, const char *dir, int user
 
 int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)
 {
-	/* A stand-in VM that is only RAM: batches land in our buffer. */
-	struct vm shell;
-	memset(&shell, 0, sizeof(shell));
-	shell.ram = in->ram;
-	shell.ram_size = in->ram_size;
+	/* No VM exists yet: batches land in our buffer. */
+	const struct ram_dst buf = { .ram = in->ram, .size = in->ram_size, .vm = NULL };
 	for (;;) {
 		struct vms_section s;
 		if (vms_next(&in->img.r, &s)) {
@@ -190,7 +187,7 @@ int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)
 			return -1;
 		}
 		if (s.id == VMS_ID_RAM_BATCH) {
-			if (mig_apply_batch(in, &shell, &s, NULL, err, errlen) < 0)
+			if (mig_apply_batch(in, &buf, &s, NULL, err, errlen) < 0)
 				return -1;
 			continue;
 		}
@@ -234,6 +231,7 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 	/* Nothing decoded can outlive that (batches after this point drop
 	 * what they overwrite through ram_written). */
 	vm_code_flush(vm);
+	const struct ram_dst guest = ram_dst_of_vm(vm);
 	uint64_t ticks;
 	if (snap_load_state(&in->img, vm, &in->machine, &ticks, err, errlen))
 		return -1;
@@ -248,7 +246,7 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 		if (s.id == VMS_ID_END)
 			break;
 		if (s.id == VMS_ID_RAM_BATCH) {
-			if (mig_apply_batch(in, vm, &s, NULL, err, errlen) < 0)
+			if (mig_apply_batch(in, &guest, &s, NULL, err, errlen) < 0)
 				return -1;
 			continue;
 		}
