@@ -3,7 +3,7 @@
  * encoding time: ctl/qmp_migrate_info.c). */
 #include <errno.h>
 #include <string.h>
-#include "migration/migration.h"
+#include "migration/mig_params.h"
 
 int mig_devstate_parse(const char *name, enum snap_dev_method *method)
 {

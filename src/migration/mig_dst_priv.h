@@ -1,6 +1,7 @@
-/* The destination side of a live migration, shared by migrate_dst.c
- * (which implements mig_apply_batch), post-copy (postcopy_dst.c) and
- * storage migration (blkmig_dst.c). Not for use outside src/migration/. */
+/* The destination side of a live migration, shared by migrate_dst.c,
+ * post-copy (postcopy_dst.c) and storage migration (blkmig_dst.c): struct
+ * mig_incoming and the tools mig_dst_tools.c implements. Not for use
+ * outside src/migration/. */
 #ifndef TERN_MIG_DST_PRIV_H
 #define TERN_MIG_DST_PRIV_H
 #include <stdatomic.h>
@@ -8,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "migration/migration.h"
+#include "migration/mig_params.h"
 #include "state/snapshot.h"
 #include "state/stream.h"
 

@@ -1,9 +1,9 @@
-/* Migration parameters as migration/ takes them: the defaults and the
- * names of the modes. (QMP's migrate-set-parameters and capabilities are
- * ctl/'s: ctl/qmp_mig_params.c.) */
+/* Migration parameters as migration/ takes them: the defaults, and the
+ * names of modes and statuses (migration/mig_params.h). (QMP's
+ * migrate-set-parameters and capabilities are ctl/'s: ctl/qmp_mig_params.c.) */
 #include <errno.h>
 #include <string.h>
-#include "migration/migration.h"
+#include "migration/mig_params.h"
 
 void mig_params_default(struct mig_params *p)
 {
@@ -30,4 +30,16 @@ int mig_mode_parse(const char *name, enum mig_mode *mode)
 			return 0;
 		}
 	return -EINVAL;
+}
+
+const char *mig_status_name(enum mig_status s)
+{
+	static const char *const names[] = {
+		[MIG_NONE] = "none", [MIG_SETUP] = "setup", [MIG_ACTIVE] = "active",
+		[MIG_PRE_SWITCHOVER] = "pre-switchover", [MIG_DEVICE] = "device", [MIG_POSTCOPY_ACTIVE] = "postcopy-active",
+		[MIG_POSTCOPY_PAUSED] = "postcopy-paused",
+		[MIG_COMPLETED] = "completed", [MIG_FAILED] = "failed",
+		[MIG_CANCELLING] = "cancelling", [MIG_CANCELLED] = "cancelled",
+	};
+	return names[s];
 }
