@@ -84,33 +84,35 @@ static int migrate_live(struct qmp_ctx *ctx, const char *uri, bool copy_storage,
 	return 0;
 }
 
-int qmp_cmd_migrate_set_parameters(struct qmp_ctx *ctx, json_t *args, json_t **ret,
-				   struct qmp_error *err)
+/* migrate-set-parameters and -capabilities: refused with busy while a
+ * migration runs, else set applies arg to the parameters. */
+static int set_params(struct qmp_ctx *ctx, const char *busy,
+		      int (*set)(struct mig_params *, json_t *, char *, size_t), json_t *arg,
+		      struct qmp_error *err)
 {
 	struct mig_params *p = params_of(ctx);
 	char why[256];
 	if (!p)
 		return qmp_fail(err, "GenericError", "out of memory");
 	if (qmp_migration_active(ctx) || live_active(ctx))
-		return qmp_fail(err, "GenericError", "a migration is in progress: tern takes the "
-				"parameters when one starts; set them before 'migrate'");
-	if (qmp_mig_params_set(p, args, why, sizeof(why)))
+		return qmp_fail(err, "GenericError", "%s", busy);
+	if (set(p, arg, why, sizeof(why)))
 		return qmp_fail(err, "GenericError", "%s", why);
 	return 0;
+}
+
+int qmp_cmd_migrate_set_parameters(struct qmp_ctx *ctx, json_t *args, json_t **ret,
+				   struct qmp_error *err)
+{
+	return set_params(ctx, "a migration is in progress: tern takes the parameters when one "
+			  "starts; set them before 'migrate'", qmp_mig_params_set, args, err);
 }
 
 int qmp_cmd_migrate_set_capabilities(struct qmp_ctx *ctx, json_t *args, json_t **ret,
 				     struct qmp_error *err)
 {
-	struct mig_params *p = params_of(ctx);
-	char why[256];
-	if (!p)
-		return qmp_fail(err, "GenericError", "out of memory");
-	if (qmp_migration_active(ctx) || live_active(ctx))
-		return qmp_fail(err, "GenericError", "There's a migration process in progress");
-	if (qmp_mig_caps_set(p, json_object_get(args, "capabilities"), why, sizeof(why)))
-		return qmp_fail(err, "GenericError", "%s", why);
-	return 0;
+	return set_params(ctx, "There's a migration process in progress", qmp_mig_caps_set,
+			  json_object_get(args, "capabilities"), err);
 }
 
 int qmp_cmd_query_migrate_capabilities(struct qmp_ctx *ctx, json_t *args, json_t **ret,
