@@ -1,7 +1,6 @@
-/* QMP's migration parameters and capabilities under QEMU's names (tern's
- * own as aliases), to and from migration/'s struct mig_params. What tern
- * lacks is listed with the value that describes what it does; any other
- * value is refused with the reason, never silently taken. */
+/* QMP's migration parameters and capabilities (QEMU's names, tern's own as
+ * aliases) to and from struct mig_params. What tern lacks has a fixed value;
+ * any other value is refused with the reason, never silently taken. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,7 +1,6 @@
-/* The QMP migration commands: migrate (live, or to a snapshot file through
- * ctl/qmp_snapshot.c), its parameters and capabilities, cancel, post-copy,
- * continue and query-migrate. migration/ does the work and reports structs;
- * the JSON is built here and in ctl/qmp_migrate_info.c. */
+/* The QMP migration commands: migrate (live, or to a file through
+ * ctl/qmp_snapshot.c), parameters, capabilities, cancel, post-copy, continue
+ * and query-migrate, over migration/'s plain C calls and structs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,6 @@
-/* QMP migrate {"uri": "file:PATH"}: a snapshot saved on the I/O thread with
- * the vCPU parked (a file write takes well under a second for small
- * guests), and its query-migrate reply. The VM keeps the run state it had:
- * `tern snapshot` stops it first unless --leave-running. The file format
- * and the save itself are state/'s (state/snapshot.h). */
+/* QMP migrate {"uri": "file:PATH"}: a snapshot (state/snapshot.h) saved on
+ * the I/O thread with the vCPU parked, keeping the VM's run state, and its
+ * query-migrate reply. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,5 @@
-/* The destination side's shared tools (migration/mig_dst_priv.h), used by
- * migrate_dst.c, post-copy (postcopy_dst.c) and storage migration
- * (blkmig_dst.c): read a section with its digest checked, and apply a RAM
- * batch. */
+/* The destination side's shared tools (mig_dst_priv.h): read a section
+ * with its digest checked, and apply a RAM batch. */
 #include <stdio.h>
 #include "migration/mig_dst_priv.h"
 #include "migration/rampages.h"

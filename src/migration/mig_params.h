@@ -1,8 +1,6 @@
-/* What a migration takes and reports, as plain structs: its parameters,
- * its status and progress (query-migrate's numbers), and the notifier that
- * hears of it as it goes; with the names of modes, statuses and device
- * state methods (mig_params.c, mig_devstate.c). ctl/ turns them into QMP
- * (ctl/qmp_mig_params.c, ctl/qmp_migrate_info.c). */
+/* What a migration takes and reports, as plain structs (parameters, status,
+ * progress, a notifier) and the names of their values (mig_params.c,
+ * mig_devstate.c); ctl/ turns them into QMP. */
 #ifndef TERN_MIG_PARAMS_H
 #define TERN_MIG_PARAMS_H
 #include <stdbool.h>

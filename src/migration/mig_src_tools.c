@@ -1,8 +1,6 @@
-/* The source side's shared tools (migration/mig_src_priv.h), used by
- * pre-copy (migrate_src.c), the switch-over (mig_switch.c), post-copy
- * (postcopy_src.c) and storage migration (blkmig_src.c): the clock, status,
- * parking the guest, pacing, sending a RAM batch, the dirty-log harvest and
- * the destination's verdict. */
+/* The source side's shared tools (mig_src_priv.h): clock, status, parking
+ * the guest, pacing, sending a RAM batch, the dirty-log harvest and the
+ * destination's verdict. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

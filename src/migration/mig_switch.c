@@ -1,5 +1,4 @@
-/* The switch-over's common part (migration/mig_switch.h), for pre-copy
- * (migrate_src.c) and post-copy (postcopy_src.c): park the guest, send the
+/* The switch-over's common part (mig_switch.h): park the guest, send the
  * last RAM and disk chunks, hand the disks over, send harts and devices,
  * and account for the downtime. */
 #include <stdio.h>

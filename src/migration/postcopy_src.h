@@ -1,7 +1,6 @@
-/* Post-copy, source side (postcopy_src.c), called by pre-copy
- * (migrate_src.c); post-copy itself uses only the side's shared headers
- * (mig_src_priv.h, mig_switch.h), never the file that calls it. Not for
- * use outside src/migration/. */
+/* Post-copy, source side (postcopy_src.c), called by migrate_src.c; it uses
+ * only mig_src_priv.h and mig_switch.h, never its caller. Not for use
+ * outside src/migration/. */
 #ifndef TERN_MIG_POSTCOPY_SRC_H
 #define TERN_MIG_POSTCOPY_SRC_H
 

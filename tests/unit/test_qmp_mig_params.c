@@ -1,7 +1,6 @@
-/* Unit tests for QMP's migration parameters and capabilities
- * (ctl/qmp_mig_params.c): the exact replies of query-migrate-parameters and
- * query-migrate-capabilities, what each setting does to struct mig_params,
- * and the refusals, word for word (scripts and QEMU clients read them). */
+/* Unit tests for ctl/qmp_mig_params.c: the exact query-migrate-parameters
+ * and -capabilities replies, what each setting does to struct mig_params,
+ * and the refusals word for word (scripts and QEMU clients read them). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
