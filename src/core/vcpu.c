@@ -5,6 +5,7 @@
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "cpu/csr.h"
+#include "cpu/exec.h"
 
 void vcpu_init(struct vcpu *v, struct vm *vm, int first, int count, bool primary)
 {

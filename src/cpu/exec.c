@@ -6,6 +6,7 @@
  * misses, MMIO and faults take the slow paths in mmu.c. */
 #include <string.h>
 #include "cpu/hart.h"
+#include "cpu/exec.h"
 #include "cpu/mmu.h"
 #include "cpu/csr.h"
 #include "cpu/dcache.h"

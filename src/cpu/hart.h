@@ -155,13 +155,7 @@ void hart_serve_requests(struct hart *h);
 /* Free a hart (from malloc), printing its counters first when the
  * environment has TERN_CPU_STATS set. */
 void hart_destroy(struct hart *h);
-void hart_tlb_flush(struct hart *h);
-/* Execute up to n instructions, or until a wfi, an instruction that ends the
- * slice (sret, sfence.vma, ...) or one the VMM must handle: an ecall from
- * S-mode stops with h->exit = HART_EXIT_SBI and pc past the ecall, its
- * arguments in a0-a7 (the board answers it: machine/sbi.c). Returns the
- * count. */
-uint64_t hart_run(struct hart *h, uint64_t n);
+/* hart_tlb_flush is mmu.c's (cpu/mmu.h), hart_run exec.c's (cpu/exec.h). */
 /* Take an exception or interrupt (cause bit 63) into S-mode. */
 void hart_trap(struct hart *h, uint64_t cause, uint64_t tval);
 /* The interrupt that would be taken now (IRQ_*), or 0. */

@@ -30,6 +30,8 @@ uint8_t *mmu_fetch_page(struct hart *h, uint64_t pc);
 int mmu_fetch16(struct hart *h, uint64_t va, uint16_t *out);
 /* Recompute tlb_mask/tlb_want after a change of privilege or SUM. */
 void mmu_update_mode(struct hart *h);
+/* Empty the hart's fetch, load and store TLBs. */
+void hart_tlb_flush(struct hart *h);
 void mmu_flush_va(struct hart *h, uint64_t va);
 
 static inline uint64_t tlb_key(const struct hart *h, uint64_t va)

@@ -1,6 +1,6 @@
 /* The QMP command table: run state (stop/cont/reset/quit/powerdown) and the
  * queries. Handlers run on the I/O thread; the vCPU is reached through the
- * pause and request calls of struct vm. migrate lives in state/snap_qmp.c. */
+ * pause and request calls of struct vm. migrate lives in ctl/qmp_migrate.c. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>

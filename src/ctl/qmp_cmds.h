@@ -1,5 +1,5 @@
 /* Command handlers shared between the QMP command table and the modules
- * that implement them (state/snap_qmp.c for migration). */
+ * that implement them (ctl/qmp_migrate.c and ctl/qmp_snapshot.c for migrate). */
 #ifndef TERN_QMP_CMDS_H
 #define TERN_QMP_CMDS_H
 #include "ctl/qmp_proto.h"

@@ -1,6 +1,9 @@
-/* query-migrate replies from migration/'s structs (ctl/qmp_migrate_info.h):
- * migration reports numbers, ctl turns them into QMP JSON. */
+/* query-migrate replies and migration events from migration/'s structs
+ * (ctl/qmp_migrate_info.h): migration reports numbers, ctl turns them into
+ * QMP JSON. */
+#include <stdio.h>
 #include "ctl/qmp_migrate_info.h"
+#include "core/vm.h"
 #include "migration/migration.h"
 #include "state/snapshot.h"
 
@@ -72,4 +75,28 @@ json_t *qmp_mig_incoming_json(const struct mig_incoming_info *i)
 	if (i->failed)
 		json_object_set_new(j, "error-desc", json_string(i->error));
 	return j;
+}
+
+void qmp_mig_status_event(struct vm *vm, const char *status)
+{
+	char data[64];
+	snprintf(data, sizeof(data), "{\"status\": \"%s\"}", status);
+	vm_event(vm, "MIGRATION", data);
+}
+
+static void status_event(void *opaque, enum mig_status s)
+{
+	qmp_mig_status_event(opaque, mig_status_name(s));
+}
+
+static void pass_event(void *opaque, uint64_t pass)
+{
+	char data[64];
+	snprintf(data, sizeof(data), "{\"pass\": %llu}", (unsigned long long)pass);
+	vm_event(opaque, "MIGRATION_PASS", data);
+}
+
+struct mig_notify qmp_mig_notify(struct vm *vm)
+{
+	return (struct mig_notify){ .status = status_event, .pass = pass_event, .opaque = vm };
 }

@@ -22,7 +22,7 @@ struct qmp_ctx {
 	bool user_stopped;          /* `stop` was obeyed and not yet `cont` */
 	bool postmigrate;           /* stopped, and a migration completed since */
 	int64_t started_realtime_ns;
-	struct snap_job *mig;       /* the last or current snapshot migration (state/) */
+	struct snap_job *mig;       /* the last or current snapshot migration (ctl/qmp_snapshot.c) */
 	bool live_last;             /* the last migration was live (vm->migration) */
 	struct mig_params *live_params;   /* migrate-set-parameters (migration/) */
 	/* getfd: descriptors a client passed (SCM_RIGHTS), by name. */

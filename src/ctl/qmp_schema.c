@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "ctl/qmp_cmds.h"
+#include "ctl/qmp_mig_params.h"
 #include "migration/migration.h"
 
 /* Every event tern sends, with the members of its "data". */
@@ -35,7 +36,7 @@ static void add_param_members(json_t *members)
 	const char *key;
 	json_t *v;
 	mig_params_default(&p);
-	json_t *all = mig_params_json(&p);
+	json_t *all = qmp_mig_params_json(&p);
 	json_object_foreach(all, key, v)
 		add_member(members, key, true);
 	json_decref(all);

@@ -18,6 +18,7 @@
 #include "image/sum.h"
 #include "machine/virt.h"
 #include "migration/blkmig.h"
+#include "migration/blkmig_dst.h"
 #include "migration/channel.h"
 #include "migration/mig_dst_priv.h"
 

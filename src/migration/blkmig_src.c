@@ -16,6 +16,7 @@
 #include "image/sum.h"
 #include "machine/virt.h"
 #include "migration/blkmig.h"
+#include "migration/blkmig_src.h"
 #include "migration/mig_src_priv.h"
 #include "migration/rampages.h"
 

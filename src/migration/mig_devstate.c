@@ -1,21 +1,18 @@
 /* The x-device-state migration parameter: how device state travels at
  * switch-over, "save" or "log" (query-migrate reports both forms' size and
  * encoding time: ctl/qmp_migrate_info.c). */
-#include <stdio.h>
+#include <errno.h>
 #include <string.h>
-#include "migration/migration.h"
+#include "migration/mig_params.h"
 
-int mig_devstate_param(json_t *v, enum snap_dev_method *method, char *err, size_t errlen)
+int mig_devstate_parse(const char *name, enum snap_dev_method *method)
 {
-	const char *s = json_string_value(v);
-	if (s && !strcmp(s, "save"))
+	if (name && !strcmp(name, "save"))
 		*method = SNAP_DEV_SAVE;
-	else if (s && !strcmp(s, "log"))
+	else if (name && !strcmp(name, "log"))
 		*method = SNAP_DEV_LOG;
-	else {
-		snprintf(err, errlen, "Parameter 'x-device-state' expects save or log");
-		return -1;
-	}
+	else
+		return -EINVAL;
 	return 0;
 }
 

@@ -1,6 +1,7 @@
-/* The destination side of a live migration, shared by migrate_dst.c
- * (which implements mig_apply_batch), post-copy (postcopy_dst.c) and
- * storage migration (blkmig_dst.c). Not for use outside src/migration/. */
+/* The destination side of a live migration, shared by migrate_dst.c,
+ * post-copy (postcopy_dst.c) and storage migration (blkmig_dst.c): struct
+ * mig_incoming and the tools mig_dst_tools.c implements. Not for use
+ * outside src/migration/. */
 #ifndef TERN_MIG_DST_PRIV_H
 #define TERN_MIG_DST_PRIV_H
 #include <stdatomic.h>
@@ -8,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "migration/migration.h"
+#include "migration/mig_params.h"
 #include "state/snapshot.h"
 #include "state/stream.h"
 
@@ -34,8 +35,9 @@ struct mig_incoming {
  * with err. */
 int mig_read_section(struct mig_incoming *in, const struct vms_section *s, void *buf, char *err,
 		     size_t errlen);
-/* Read and apply one RAM batch section (absent: post-copy's bitmap, or
- * NULL). Returns pages written, or -1 with err. */
-int mig_apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_section *s,
+/* Read and apply one RAM batch section to dst (absent: post-copy's bitmap,
+ * or NULL). Returns pages written, or -1 with err. */
+struct ram_dst;
+int mig_apply_batch(struct mig_incoming *in, const struct ram_dst *dst, const struct vms_section *s,
 		    _Atomic uint64_t *absent, char *err, size_t errlen);
 #endif

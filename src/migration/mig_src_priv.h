@@ -1,14 +1,15 @@
 /* The source side of a live migration, shared by pre-copy and
- * stop-and-copy (migrate_src.c, which implements these tools), post-copy
- * (postcopy_src.c) and storage migration (blkmig_src.c). Not for use
- * outside src/migration/. */
+ * stop-and-copy (migrate_src.c), the switch-over (mig_switch.c), post-copy
+ * (postcopy_src.c) and storage migration (blkmig_src.c): struct migration
+ * and the tools mig_src_tools.c implements. Not for use outside
+ * src/migration/. */
 #ifndef TERN_MIG_SRC_PRIV_H
 #define TERN_MIG_SRC_PRIV_H
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <pthread.h>
-#include "migration/migration.h"
+#include "migration/mig_params.h"
 #include "migration/channel.h"
 #include "state/snapshot.h"
 #include "state/stream.h"
@@ -19,6 +20,7 @@ struct migration {
 	pthread_mutex_t lock;
 	struct mig_info info;           /* under lock */
 	struct mig_params p;
+	struct mig_notify notify;       /* progress for the owner (QMP events) */
 	struct mig_key key;
 	char uri[1024];                 /* tcp:, unix:, exec: or fd:N (mig_uri.h) */
 	pid_t child;                    /* exec: the command */
@@ -44,22 +46,17 @@ struct migration {
 int64_t mig_now_us(void);
 /* The bandwidth cap: sleep until bytes more fit it. */
 void mig_pace(struct migration *m, uint64_t bytes);
+/* Record the status and tell the owner (struct mig_notify). */
 void mig_set_status(struct migration *m, enum mig_status s);
+/* Park the guest (once; m->paused) and let it run again. */
+void mig_pause_guest(struct migration *m);
+void mig_resume_guest(struct migration *m);
 /* Encode and send pages[0..n) as one batch, counting it; paced (the
  * bandwidth cap) unless urgent. -1 with m->err. */
 int mig_send_batch(struct migration *m, const uint64_t *pages, uint32_t n, int urgent);
+/* Harvest the dirty log into m->bitmap (parking the guest for it), as one
+ * pass. Returns the pages now marked. */
+uint64_t mig_sync_dirty(struct migration *m);
 /* The destination's one-byte verdict after loading the state. */
 int mig_wait_ack(struct migration *m);
-/* Every switch-over begins alike: park the guest, harvest the dirty log,
- * send RAM with send_ram (-1 with m->err), hand the disks over, send harts
- * and devices. sw records when and how long each part took. Once the
- * destination has confirmed, mig_switch_done records the downtime (until
- * now) and its parts. */
-struct mig_switch {
-	int64_t t_down, ram_us, cpu_us, dev_us, disk_us;
-	struct snap_dev_report devstate;
-};
-int mig_switch_begin(struct migration *m, int (*send_ram)(struct migration *),
-		     struct mig_switch *sw);
-void mig_switch_done(struct migration *m, const struct mig_switch *sw, uint64_t remaining);
 #endif

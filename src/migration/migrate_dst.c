@@ -15,10 +15,11 @@
 #include <sys/socket.h>
 #include <netdb.h>
 #include "migration/channel.h"
+#include "migration/migration.h"
 #include "migration/mig_dst_priv.h"
-#include "migration/postcopy.h"
+#include "migration/postcopy_dst.h"
 #include "migration/rampages.h"
-#include "migration/blkmig.h"
+#include "migration/blkmig_dst.h"
 #include "migration/mig_uri.h"
 #include "core/vm.h"
 #include "cpu/dcache.h"
@@ -132,44 +133,6 @@ fail:
 	return NULL;
 }
 
-int mig_apply_batch(struct mig_incoming *in, struct vm *vm, const struct vms_section *s,
-		    _Atomic uint64_t *absent, char *err, size_t errlen)
-{
-	if (s->version != 1) {
-		snprintf(err, errlen, "migration stream: RAM batch version %u is unknown", s->version);
-		return -1;
-	}
-	if (s->len > RAM_BATCH_ENC_MAX) {
-		snprintf(err, errlen, "migration stream: RAM batch of %llu bytes is too large",
-			 (unsigned long long)s->len);
-		return -1;
-	}
-	if (mig_read_section(in, s, in->batch, err, errlen))    /* the reused buffer */
-		return -1;
-	return ram_batch_apply(vm, in->batch, s->len, absent, in->scratch, err, errlen);
-}
-
-int mig_read_section(struct mig_incoming *in, const struct vms_section *s, void *buf, char *err,
-		     size_t errlen)
-{
-	void *md = vms_digest_start(s);
-	if (!md) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (vms_read(&in->img.r, buf, s->len)) {
-		vms_digest_abort(md);
-		snprintf(err, errlen, "%s", in->img.r.err);
-		return -1;
-	}
-	vms_digest_update(md, buf, s->len);
-	if (vms_digest_check(&in->img.r, md, s)) {
-		snprintf(err, errlen, "%s", in->img.r.err);
-		return -1;
-	}
-	return 0;
-}
-
 void mig_incoming_set_storage(struct mig_incoming *in, const char *dir, int user_disks)
 {
 	in->base_dir = dir;
@@ -178,11 +141,8 @@ void mig_incoming_set_storage(struct mig_incoming *in, const char *dir, int user
 
 int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)
 {
-	/* A stand-in VM that is only RAM: batches land in our buffer. */
-	struct vm shell;
-	memset(&shell, 0, sizeof(shell));
-	shell.mem.host = in->ram;
-	shell.mem.size = in->ram_size;
+	/* No VM exists yet: batches land in our buffer. */
+	const struct ram_dst buf = { .ram = in->ram, .size = in->ram_size, .vm = NULL };
 	for (;;) {
 		struct vms_section s;
 		if (vms_next(&in->img.r, &s)) {
@@ -190,7 +150,7 @@ int mig_incoming_receive_ram(struct mig_incoming *in, char *err, size_t errlen)
 			return -1;
 		}
 		if (s.id == VMS_ID_RAM_BATCH) {
-			if (mig_apply_batch(in, &shell, &s, NULL, err, errlen) < 0)
+			if (mig_apply_batch(in, &buf, &s, NULL, err, errlen) < 0)
 				return -1;
 			continue;
 		}
@@ -234,6 +194,7 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 	/* Nothing decoded can outlive that (batches after this point drop
 	 * what they overwrite through ram_written). */
 	vm_code_flush(vm);
+	const struct ram_dst guest = ram_dst_of_vm(vm);
 	uint64_t ticks;
 	if (snap_load_state(&in->img, vm, &in->machine, &ticks, err, errlen))
 		return -1;
@@ -248,7 +209,7 @@ int mig_incoming_finish(struct mig_incoming *in, struct vm *vm, char *err, size_
 		if (s.id == VMS_ID_END)
 			break;
 		if (s.id == VMS_ID_RAM_BATCH) {
-			if (mig_apply_batch(in, vm, &s, NULL, err, errlen) < 0)
+			if (mig_apply_batch(in, &guest, &s, NULL, err, errlen) < 0)
 				return -1;
 			continue;
 		}

@@ -13,10 +13,12 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include "migration/migration.h"
 #include "migration/mig_src_priv.h"
-#include "migration/postcopy.h"
+#include "migration/mig_switch.h"
+#include "migration/postcopy_src.h"
 #include "migration/rampages.h"
-#include "migration/blkmig.h"
+#include "migration/blkmig_src.h"
 #include "migration/mig_uri.h"
 #include "pki/tls.h"
 #include "core/ramlog.h"
@@ -32,37 +34,6 @@
  * set stopped shrinking switches over at once; above it, it is slowed for
  * one last round first. */
 #define SETTLE_MS 20.0
-#define ACK_TIMEOUT_MS 60000
-
-
-int64_t mig_now_us(void)
-{
-	return host_mono_ns() / 1000;
-}
-
-const char *mig_status_name(enum mig_status s)
-{
-	static const char *const names[] = {
-		[MIG_NONE] = "none", [MIG_SETUP] = "setup", [MIG_ACTIVE] = "active",
-		[MIG_PRE_SWITCHOVER] = "pre-switchover", [MIG_DEVICE] = "device", [MIG_POSTCOPY_ACTIVE] = "postcopy-active",
-		[MIG_POSTCOPY_PAUSED] = "postcopy-paused",
-		[MIG_COMPLETED] = "completed", [MIG_FAILED] = "failed",
-		[MIG_CANCELLING] = "cancelling", [MIG_CANCELLED] = "cancelled",
-	};
-	return names[s];
-}
-
-void mig_set_status(struct migration *m, enum mig_status s)
-{
-	pthread_mutex_lock(&m->lock);
-	m->info.status = s;
-	m->info.total_ms = (mig_now_us() - m->t0) / 1000;
-	pthread_mutex_unlock(&m->lock);
-	char data[64];
-	snprintf(data, sizeof(data), "{\"status\": \"%s\"}", mig_status_name(s));
-	if (m->p.events)
-		vm_event(m->vm, "MIGRATION", data);
-}
 
 void mig_get_info(struct migration *m, struct mig_info *out)
 {
@@ -80,61 +51,6 @@ bool mig_is_active(struct migration *m)
 	return i.status == MIG_SETUP || i.status == MIG_ACTIVE || i.status == MIG_PRE_SWITCHOVER ||
 	       i.status == MIG_DEVICE ||
 	       i.status == MIG_POSTCOPY_ACTIVE || i.status == MIG_CANCELLING;
-}
-
-static void pause_vm(struct migration *m)
-{
-	if (!m->paused) {
-		vm_pause(m->vm);
-		m->paused = 1;
-	}
-}
-
-static void resume_vm(struct migration *m)
-{
-	if (m->paused) {
-		vm_resume(m->vm);
-		m->paused = 0;
-	}
-}
-
-/* Apply the bandwidth cap: sleep until the bytes sent so far fit it. */
-void mig_pace(struct migration *m, uint64_t bytes)
-{
-	m->bw_bytes += bytes;
-	if (!m->p.max_bandwidth)
-		return;
-	int64_t due = m->bw_t0 + (int64_t)(m->bw_bytes * 1000000 / m->p.max_bandwidth);
-	int64_t now = mig_now_us();
-	if (due > now) {
-		struct timespec ts = { (due - now) / 1000000, ((due - now) % 1000000) * 1000 };
-		nanosleep(&ts, NULL);
-	}
-}
-
-int mig_send_batch(struct migration *m, const uint64_t *pages, uint32_t n, int urgent)
-{
-	struct ram_batch_stats st = { 0 };
-	size_t len = ram_batch_encode(m->vm, pages, n, m->p.compress ? RAM_CODEC_ZSTD : RAM_CODEC_NONE,
-				      m->enc, m->scratch, &st);
-	if (!len) {
-		snprintf(m->err, sizeof(m->err), "page compression failed");
-		return -1;
-	}
-	if (vms_put_section(&m->w, VMS_ID_RAM_BATCH, 0, 1, m->enc, len)) {
-		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
-		return -1;
-	}
-	pthread_mutex_lock(&m->lock);
-	m->info.transferred += len;
-	m->info.normal += st.pages_normal;
-	m->info.duplicate += st.pages_zero;
-	if (m->info.remaining >= (uint64_t)n * 4096)
-		m->info.remaining -= (uint64_t)n * 4096;
-	pthread_mutex_unlock(&m->lock);
-	if (!urgent)
-		mig_pace(m, len);
-	return 0;
 }
 
 /* The guest is parked (the switch-over), so its RAM holds still: the pages
@@ -223,117 +139,6 @@ static void mark_all_pages(struct migration *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
-/* Harvest the dirty log into m->bitmap (parking the vCPU for it). Pages. */
-static uint64_t sync_dirty(struct migration *m)
-{
-	int was = m->paused;
-	pause_vm(m);
-	uint64_t n = ram_dirty_log_sync(m->vm, m->bitmap);
-	if (!was)
-		resume_vm(m);
-	pthread_mutex_lock(&m->lock);
-	uint64_t pass = ++m->info.dirty_sync_count;
-	m->info.remaining = n * 4096;
-	pthread_mutex_unlock(&m->lock);
-	if (m->p.events) {          /* as QEMU: one per dirty-bitmap sync */
-		char data[64];
-		snprintf(data, sizeof(data), "{\"pass\": %llu}", (unsigned long long)pass);
-		vm_event(m->vm, "MIGRATION_PASS", data);
-	}
-	return n;
-}
-
-/* Flush every disk and drop its lock for the destination (all of them are
- * locked again if the migration fails). -1 with m->err. */
-static int release_disks(struct migration *m)
-{
-	m->disks_released = 1;
-	if (devreg_flush(&m->vm->devreg)) {
-		snprintf(m->err, sizeof(m->err), "cannot flush or release a disk for the destination");
-		return -1;
-	}
-	return 0;
-}
-
-int mig_wait_ack(struct migration *m)
-{
-	struct timeval tv = { ACK_TIMEOUT_MS / 1000, 0 };
-	setsockopt(m->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	uint8_t ack;
-	if (mig_read_all(m->fd, &ack, 1)) {
-		snprintf(m->err, sizeof(m->err), "the destination did not confirm that it runs (%s)",
-			 errno == EAGAIN ? "timed out" : "connection closed");
-		return -1;
-	}
-	if (ack != 0) {
-		snprintf(m->err, sizeof(m->err), "the destination failed to load the state");
-		return -1;
-	}
-	return 0;
-}
-
-int mig_switch_begin(struct migration *m, int (*send_ram)(struct migration *),
-		     struct mig_switch *sw)
-{
-	memset(sw, 0, sizeof(*sw));
-	sw->t_down = mig_now_us();
-	if (m->p.pause_before_switchover) {
-		/* The guest is stopped; wait for migrate-continue (or a cancel),
-		 * as QEMU does, e.g. for a management layer to move disks. */
-		pause_vm(m);
-		mig_set_status(m, MIG_PRE_SWITCHOVER);
-		while (!atomic_load(&m->go_on)) {
-			if (atomic_load(&m->cancel)) {
-				snprintf(m->err, sizeof(m->err), "cancelled in pre-switchover");
-				return -1;
-			}
-			struct timespec ts = { 0, 5000000 };
-			nanosleep(&ts, NULL);
-		}
-	}
-	mig_set_status(m, MIG_DEVICE);
-	pause_vm(m);
-	if (m->logging)
-		sync_dirty(m);
-	int64_t t_ram0 = mig_now_us();
-	if (send_ram(m))
-		return -1;
-	sw->ram_us = mig_now_us() - t_ram0;
-	/* The disks' last dirty chunks, before they are handed over. */
-	if (m->blk) {
-		int64_t t_disk0 = mig_now_us();
-		if (blkmig_src_final(m))
-			return -1;
-		sw->disk_us = mig_now_us() - t_disk0;
-	}
-	if (release_disks(m))
-		return -1;
-	if (snap_write_state_as(m->vm, &m->w, m->p.device_state, &sw->cpu_us, &sw->dev_us,
-				&sw->devstate)) {
-		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
-		return -1;
-	}
-	return 0;
-}
-
-void mig_switch_done(struct migration *m, const struct mig_switch *sw, uint64_t remaining)
-{
-	int64_t down = mig_now_us() - sw->t_down;
-	pthread_mutex_lock(&m->lock);
-	m->info.downtime_ms = down / 1000;
-	m->info.downtime_us = down;
-	m->info.downtime_known = true;
-	m->info.down_ram_ms = sw->ram_us / 1000;
-	m->info.down_cpu_ms = sw->cpu_us / 1000;
-	m->info.down_dev_ms = sw->dev_us / 1000;
-	m->info.down_disk_ms = sw->disk_us / 1000;
-	m->info.down_other_ms = (down - sw->ram_us - sw->cpu_us - sw->dev_us - sw->disk_us) / 1000;
-	m->info.devstate = sw->devstate;
-	m->info.transferred = m->w.off;
-	m->info.remaining = remaining;
-	pthread_mutex_unlock(&m->lock);
-}
-
 static int send_dirty(struct migration *m)
 {
 	return send_pages(m) < 0 ? -1 : 0;
@@ -394,7 +199,7 @@ static int precopy(struct migration *m)
 		if (bytes < 0 || (m->blk && (disk_bytes = blkmig_src_send(m)) < 0))
 			return -1;
 		int64_t dt = mig_now_us() - t;
-		uint64_t dirty = sync_dirty(m);
+		uint64_t dirty = mig_sync_dirty(m);
 		/* Chunks the guest wrote this round go at the next (or the
 		 * switch-over): they count toward the expected downtime. */
 		uint64_t disk_dirty = m->blk ? blkmig_src_harvest(m) : 0;
@@ -481,13 +286,13 @@ static void *mig_thread(void *arg)
 	if (m->p.mode == MIG_STOPCOPY || m->p.mode == MIG_POSTCOPY) {
 		/* Stop-and-copy sends everything now; post-copy switches over at
 		 * once and sends everything afterwards. */
-		pause_vm(m);
+		mig_pause_guest(m);
 		mark_all_pages(m);
 	} else {
-		pause_vm(m);
+		mig_pause_guest(m);
 		m->logging = !ram_dirty_log_start(m->vm);
 		mark_all_pages(m);
-		resume_vm(m);
+		mig_resume_guest(m);
 		if (!m->logging) {
 			snprintf(m->err, sizeof(m->err), "out of memory for the dirty-page log");
 			goto out;
@@ -509,7 +314,7 @@ static void *mig_thread(void *arg)
 	ok = 0;
 out:
 	if (m->logging) {
-		pause_vm(m);
+		mig_pause_guest(m);
 		ram_dirty_log_stop(m->vm);
 		m->logging = 0;
 	}
@@ -522,7 +327,7 @@ out:
 			devreg_reclaim(&m->vm->devreg);
 		if (m->fd >= 0)
 			shutdown(m->fd, SHUT_RDWR);
-		resume_vm(m);       /* the source goes on as if nothing happened */
+		mig_resume_guest(m);       /* the source goes on as if nothing happened */
 		pthread_mutex_lock(&m->lock);
 		if (atomic_load(&m->cancel))
 			snprintf(m->info.error, sizeof(m->info.error), "cancelled");
@@ -545,11 +350,12 @@ out:
 struct migration *mig_start(struct vm *vm, const char *uri, const struct mig_params *p,
 			    const char *key_path, char *err, size_t errlen)
 {
-	return mig_start_storage(vm, uri, p, key_path, false, err, errlen);
+	return mig_start_storage(vm, uri, p, key_path, false, NULL, err, errlen);
 }
 
 struct migration *mig_start_storage(struct vm *vm, const char *uri, const struct mig_params *p,
-				    const char *key_path, bool copy_storage, char *err, size_t errlen)
+				    const char *key_path, bool copy_storage,
+				    const struct mig_notify *notify, char *err, size_t errlen)
 {
 	struct migration *m = calloc(1, sizeof(*m));
 	if (!m) {
@@ -559,6 +365,8 @@ struct migration *mig_start_storage(struct vm *vm, const char *uri, const struct
 	m->vm = vm;
 	m->copy_storage = copy_storage;
 	m->p = *p;
+	if (notify)
+		m->notify = *notify;
 	m->fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	if (mig_uri_check(uri, err, errlen))
@@ -585,8 +393,8 @@ struct migration *mig_start_storage(struct vm *vm, const char *uri, const struct
 	m->t0 = mig_now_us();
 	m->info.status = MIG_SETUP;
 	m->info.ram_total = vm->mem.size;
-	if (m->p.events)
-		vm_event(vm, "MIGRATION", "{\"status\": \"setup\"}");
+	if (m->p.events && m->notify.status)
+		m->notify.status(m->notify.opaque, MIG_SETUP);
 	if (pthread_create(&m->thread, NULL, mig_thread, m)) {
 		snprintf(err, errlen, "cannot start the migration thread");
 		goto fail;
@@ -673,7 +481,7 @@ int mig_postcopy_reclaim(struct migration *m, char *err, size_t errlen)
 		 "post-copy failed after the switch-over; the guest was taken back by the source");
 	pthread_mutex_unlock(&m->lock);
 	mig_set_status(m, MIG_FAILED);
-	resume_vm(m);
+	mig_resume_guest(m);
 	return 0;
 }
 

@@ -3,7 +3,8 @@
  * destination side (`tern run --incoming tcp:...`). The stream is the
  * snapshot stream (state/stream.h) after an authenticating handshake
  * (migration/channel.h); RAM moves in batches (migration/rampages.h).
- * Protocol and design: docs/MIGRATION.md. */
+ * Protocol and design: docs/MIGRATION.md. The parameters and the progress
+ * reports are in migration/mig_params.h. */
 #ifndef TERN_MIGRATION_H
 #define TERN_MIGRATION_H
 #include <stdbool.h>
@@ -11,73 +12,13 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <jansson.h>
+#include "migration/mig_params.h"
 #include "state/snapshot.h"
 
 struct vm;
 struct virt_config;
 
-enum mig_mode { MIG_PRECOPY, MIG_STOPCOPY, MIG_POSTCOPY };
-
-/* migrate-set-parameters and migrate-set-capabilities (mig_params.c) */
-struct mig_params {
-	int64_t downtime_limit_ms;      /* default 300 */
-	uint64_t max_bandwidth;         /* bytes/s; 0 = unlimited */
-	enum mig_mode mode;             /* default pre-copy */
-	bool compress;                  /* zstd on the page stream */
-	enum snap_dev_method device_state;  /* x-device-state, default save */
-	/* Auto-converge: the first throttle step, later steps, the most. */
-	int throttle_initial, throttle_increment, throttle_max;
-	/* Capabilities tern implements (the others are refused). */
-	bool auto_converge;             /* default on (QEMU: off) */
-	bool events;                    /* MIGRATION, MIGRATION_PASS; default on */
-	bool postcopy_ram;              /* migrate-start-postcopy allowed; default on */
-	bool pause_before_switchover;   /* wait in pre-switchover for migrate-continue */
-};
-
-/* QEMU's names. postcopy-paused: post-copy broke after the switch-over;
- * the source holds the guest, paused, with every page (see
- * mig_postcopy_reclaim). */
-enum mig_status { MIG_NONE, MIG_SETUP, MIG_ACTIVE, MIG_PRE_SWITCHOVER, MIG_DEVICE, MIG_POSTCOPY_ACTIVE,
-		  MIG_POSTCOPY_PAUSED, MIG_COMPLETED, MIG_FAILED, MIG_CANCELLING, MIG_CANCELLED };
-
-/* What query-migrate reports (a consistent copy, taken under the lock). */
-struct mig_info {
-	enum mig_status status;
-	int64_t total_ms, setup_ms, downtime_ms, expected_downtime_ms;
-	/* The downtime, split: final RAM, harts, devices, and the rest
-	 * (pausing, disk hand-over, the destination's load and reply). */
-	int64_t down_ram_ms, down_cpu_ms, down_dev_ms, down_other_ms;
-	int64_t downtime_us;            /* the same downtime, finer */
-	bool downtime_known;            /* set at the switch-over */
-	/* Post-copy: pages the destination asked for, and pages sent at
-	 * its request (the asked-for ones and their neighbours). */
-	uint64_t postcopy_requests, postcopy_urgent_pages;
-	uint64_t ram_total, transferred, remaining, duplicate, normal, dirty_sync_count;
-	double mbps, dirty_pages_rate;
-	unsigned rounds, throttle_pct;
-	/* Storage migration: bytes of disk chunks to copy (what the disks'
-	 * own images held at the start), sent (on the wire) and still dirty;
-	 * the switch-over's share of the downtime. */
-	bool disk_copy;
-	uint64_t disk_total, disk_transferred, disk_remaining;
-	int64_t down_disk_ms;
-	/* Device state at switch-over, both forms measured (once completed). */
-	struct snap_dev_report devstate;
-	char error[640];
-};
-
 struct migration;
-
-void mig_params_default(struct mig_params *p);
-/* Apply a migrate-set-parameters argument object (QEMU's names, tern's own
- * as aliases); -1 with err on a bad name or value, or a setting tern does
- * not implement (nothing changed then). */
-int mig_params_set(struct mig_params *p, json_t *args, char *err, size_t errlen);
-json_t *mig_params_json(const struct mig_params *p);
-/* migrate-set-capabilities {"capabilities": [{"capability", "state"}]}:
- * QEMU's names; one tern does not implement may only be set false. */
-int mig_caps_set(struct mig_params *p, json_t *list, char *err, size_t errlen);
-json_t *mig_caps_json(const struct mig_params *p);
 
 /* Start migrating vm to uri ("tcp:HOST:PORT") with the key in key_path.
  * Returns a handle (the migration runs in its own thread), or NULL with
@@ -85,9 +26,10 @@ json_t *mig_caps_json(const struct mig_params *p);
 struct migration *mig_start(struct vm *vm, const char *uri, const struct mig_params *p,
 			    const char *key_path, char *err, size_t errlen);
 /* The same; with copy_storage the writable disks travel in the stream
- * (migration/blkmig.h). */
+ * (migration/blkmig.h); notify (or NULL) hears of its progress. */
 struct migration *mig_start_storage(struct vm *vm, const char *uri, const struct mig_params *p,
-				    const char *key_path, bool copy_storage, char *err, size_t errlen);
+				    const char *key_path, bool copy_storage,
+				    const struct mig_notify *notify, char *err, size_t errlen);
 void mig_cancel(struct migration *m);
 /* migrate-start-postcopy: switch a pre-copy migration to post-copy at the
  * end of its current round. -1 with err when no pre-copy is running. */
@@ -103,12 +45,6 @@ void mig_get_info(struct migration *m, struct mig_info *out);
 bool mig_is_active(struct migration *m);
 /* Waits for the thread (after completion, failure or cancel) and frees. */
 void mig_free(struct migration *m);
-const char *mig_status_name(enum mig_status s);
-/* x-device-state (migration/mig_devstate.c): parse the parameter and name
- * a method. (query-migrate's replies are ctl/'s: ctl/qmp_migrate_info.c.) */
-int mig_devstate_param(json_t *v, enum snap_dev_method *method, char *err, size_t errlen);
-const char *mig_devstate_name(enum snap_dev_method method);
-
 /* Destination, in three steps around building the VM:
  * mig_incoming_open listens on uri, authenticates one source and reads the
  * machine's configuration into cfg; mig_incoming_receive_ram takes pre-copy
@@ -138,14 +74,5 @@ json_t *mig_incoming_take_config(struct mig_incoming *in);
 /* Ends the incoming side; after a post-copy switch-over this stops the
  * page receiver, so call it only once the VM no longer runs. */
 void mig_incoming_close(struct mig_incoming *in);
-/* query-migrate on the destination: post-copy's progress and faults. */
-struct mig_incoming_info {
-	bool postcopy;              /* false: no post-copy here (status "none") */
-	bool done, failed;
-	int64_t total_ms;           /* since the switch-over, until done */
-	uint64_t pages, received, faults, requests;
-	int64_t wait_median_us, wait_max_us;    /* a fault's wait for its page */
-	char error[256];            /* when failed */
-};
 void mig_incoming_get_info(struct mig_incoming *in, struct mig_incoming_info *out);
 #endif

@@ -17,6 +17,9 @@
 #include "migration/mig_dst_priv.h"
 #include "migration/postcopy.h"
 #include "core/guest_ram.h"
+#include "migration/postcopy_dst.h"
+#include "migration/rampages.h"
+#include "core/ramlog.h"
 #include "core/vm.h"
 
 #define WAIT_SAMPLES 65536
@@ -114,6 +117,7 @@ static void *receiver(void *arg)
 {
 	struct postcopy_dst *pc = arg;
 	struct mig_incoming *in = pc->in;
+	const struct ram_dst guest = ram_dst_of_vm(pc->vm);
 	char err[256];
 	for (;;) {
 		struct vms_section s;
@@ -122,7 +126,7 @@ static void *receiver(void *arg)
 			return NULL;
 		}
 		if (s.id == VMS_ID_RAM_BATCH) {
-			int n = mig_apply_batch(in, pc->vm, &s, pc->absent, err, sizeof(err));
+			int n = mig_apply_batch(in, &guest, &s, pc->absent, err, sizeof(err));
 			if (n < 0) {
 				fail(pc, err);
 				return NULL;

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "migration/mig_src_priv.h"
+#include "migration/mig_switch.h"
 #include "migration/postcopy.h"
+#include "migration/postcopy_src.h"
 #include "migration/rampages.h"
 #include "core/guest_ram.h"
 #include "core/vm.h"

@@ -103,7 +103,12 @@ size_t ram_batch_encode_refs(const struct vm *vm, const uint64_t *pages, uint32_
 	return RAM_BATCH_HDR + 8ull * n;
 }
 
-int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, _Atomic uint64_t *absent,
+struct ram_dst ram_dst_of_vm(struct vm *vm)
+{
+	return (struct ram_dst){ .ram = vm->mem.host, .size = vm->mem.size, .vm = vm };
+}
+
+int ram_batch_apply(const struct ram_dst *dst, const uint8_t *p, size_t len, _Atomic uint64_t *absent,
 		    uint8_t *scratch, char *err, size_t errlen)
 {
 	if (len < RAM_BATCH_HDR) {
@@ -134,7 +139,7 @@ int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, _Atomic uint64_
 		return -1;
 	}
 	/* Check every entry before writing any page. */
-	uint64_t pages = guest_ram_pages(&vm->mem), normal = 0;
+	uint64_t pages = dst->size >> 12, normal = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t e;
 		memcpy(&e, raw + 8ull * i, 8);
@@ -163,12 +168,12 @@ int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, _Atomic uint64_
 		if (absent && !(atomic_load_explicit(&absent[page >> 6], memory_order_relaxed) &
 				(1ull << (page & 63))))
 			continue;
-		uint8_t *dst = vm->mem.host + (page << 12);
+		uint8_t *to = dst->ram + (page << 12);
 		if (!src) {
-			if (!ram_page_is_zero(dst))
-				memset(dst, 0, 4096);
+			if (!ram_page_is_zero(to))
+				memset(to, 0, 4096);
 		} else {
-			memcpy(dst, src, 4096);
+			memcpy(to, src, 4096);
 		}
 		/* An absent page was never fetched, so no decoded code of it
 		 * exists to drop (and this runs beside the vCPU, which owns
@@ -176,8 +181,8 @@ int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, _Atomic uint64_
 		if (absent)
 			atomic_fetch_and_explicit(&absent[page >> 6], ~(1ull << (page & 63)),
 						  memory_order_release);
-		else
-			ram_written(vm, NULL, page << 12, 4096);
+		else if (dst->vm)
+			ram_written(dst->vm, NULL, page << 12, 4096);
 		written++;
 	}
 	return written;

@@ -38,11 +38,22 @@ size_t ram_batch_encode(const struct vm *vm, const uint64_t *pages, uint32_t n, 
 size_t ram_batch_encode_refs(const struct vm *vm, const uint64_t *pages, uint32_t n, uint8_t *out,
 			     const uint8_t **data, uint32_t *ndata, struct ram_batch_stats *st);
 
-/* Decodes a batch and writes its pages into vm's RAM. scratch is
+/* Where decoded pages land: size bytes of RAM at ram. vm is set when that
+ * RAM is a VM's (each page written then drops decoded code and marks the
+ * dirty log); NULL for a buffer no VM uses yet (the destination's RAM
+ * before the switch-over). */
+struct ram_dst {
+	uint8_t *ram;
+	uint64_t size;
+	struct vm *vm;
+};
+struct ram_dst ram_dst_of_vm(struct vm *vm);
+
+/* Decodes a batch and writes its pages into dst. scratch is
  * RAM_BATCH_RAW_MAX bytes. With absent (post-copy), only pages whose bit
  * is set are written, and their bits are cleared once they are in place.
  * Returns the number of pages written, or -1 with err (nothing written). */
-int ram_batch_apply(struct vm *vm, const uint8_t *p, size_t len, _Atomic uint64_t *absent,
+int ram_batch_apply(const struct ram_dst *dst, const uint8_t *p, size_t len, _Atomic uint64_t *absent,
 		    uint8_t *scratch, char *err, size_t errlen);
 
 /* True when the 4 KiB page at p is all zero. */

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include "fuzz_stream.h"
 #include "migration/channel.h"
+#include "migration/migration.h"
 #include "migration/mig_dst_priv.h"
 #include "migration/rampages.h"
 #include "migration/blkmig.h"

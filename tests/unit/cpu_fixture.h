@@ -14,6 +14,7 @@
 #include "cpu/hart.h"
 #include "cpu/rvc.h"
 #include "cpu/csr.h"
+#include "cpu/exec.h"
 #include "cpu/mmu.h"
 #include "core/vm.h"
 #include "cpu/dcache.h"

@@ -1,8 +1,9 @@
 /* RAM batch tests: pages round-trip between two VMs with and without zstd,
  * zero pages travel as markers and clear stale data, and hostile batches
  * (bad sizes, indices beyond RAM, corrupt zstd, unknown codec) are refused
- * before any guest page is touched. Post-copy: a batch fills only pages
- * still absent, and vm_ram_ptr fetches absent pages on demand. */
+ * before any guest page is touched. A batch also lands in a bare buffer
+ * (the destination's RAM before its VM exists). Post-copy: a batch fills
+ * only pages still absent, and vm_ram_ptr fetches absent pages on demand. */
 #include "cpu_fixture.h"
 #include "migration/rampages.h"
 
@@ -13,6 +14,14 @@ static void fill(struct fx *f, uint64_t page, uint8_t seed)
 	uint8_t *p = fx_ram(f, RAM_BASE + page * 4096, 4096);
 	for (int i = 0; i < 4096; i++)
 		p[i] = (uint8_t)(seed + i * 7);
+}
+
+/* Apply a batch into vm's RAM, as the destination does once its VM exists. */
+static int apply_vm(struct vm *vm, const uint8_t *p, size_t n, _Atomic uint64_t *absent, char *err,
+		    size_t errlen)
+{
+	struct ram_dst d = ram_dst_of_vm(vm);
+	return ram_batch_apply(&d, p, n, absent, scratch, err, errlen);
 }
 
 static void roundtrip(int codec)
@@ -34,10 +43,37 @@ static void roundtrip(int codec)
 	if (codec == RAM_CODEC_ZSTD)
 		assert_true(st.wire_bytes < st.raw_bytes / 2);    /* the fill pattern compresses */
 	char err[256];
-	assert_int_equal(ram_batch_apply(b->vm, enc, n, NULL, scratch, err, sizeof(err)), RAM_BATCH_MAX_PAGES);
+	assert_int_equal(apply_vm(b->vm, enc, n, NULL, err, sizeof(err)), RAM_BATCH_MAX_PAGES);
 	assert_memory_equal(a->vm->mem.host, b->vm->mem.host, RAM_SIZE);
 	fx_free(a);
 	fx_free(b);
+}
+
+/* Before the switch-over the destination has no VM: pages go into a plain
+ * buffer, and an index beyond it is refused. */
+static void test_into_buffer(void **state)
+{
+	(void)state;
+	struct fx *a = fx_new();
+	uint64_t pages[3] = { 1, 2, 40 };
+	fill(a, 1, 5);
+	fill(a, 40, 9);
+	struct ram_batch_stats st = { 0 };
+	size_t n = ram_batch_encode(a->vm, pages, 3, RAM_CODEC_ZSTD, enc, scratch, &st);
+	uint8_t *buf = malloc(RAM_SIZE);
+	assert_non_null(buf);
+	memset(buf, 0x5a, RAM_SIZE);
+	struct ram_dst d = { .ram = buf, .size = RAM_SIZE, .vm = NULL };
+	char err[256];
+	assert_int_equal(ram_batch_apply(&d, enc, n, NULL, scratch, err, sizeof(err)), 3);
+	assert_memory_equal(buf + 4096, a->vm->mem.host + 4096, 2 * 4096);
+	assert_memory_equal(buf + 40 * 4096, a->vm->mem.host + 40 * 4096, 4096);
+	assert_int_equal(buf[0], 0x5a);
+	d.size = 40 * 4096;             /* page 40 now lies beyond it */
+	assert_int_equal(ram_batch_apply(&d, enc, n, NULL, scratch, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "beyond guest RAM"));
+	free(buf);
+	fx_free(a);
 }
 
 static void test_roundtrip_plain(void **state) { (void)state; roundtrip(RAM_CODEC_NONE); }
@@ -48,7 +84,7 @@ static void expect_refused(struct fx *f, const uint8_t *p, size_t n, const char 
 	char err[256] = "";
 	uint8_t *before = malloc(RAM_SIZE);
 	memcpy(before, f->vm->mem.host, RAM_SIZE);
-	assert_int_equal(ram_batch_apply(f->vm, p, n, NULL, scratch, err, sizeof(err)), -1);
+	assert_int_equal(apply_vm(f->vm, p, n, NULL, err, sizeof(err)), -1);
 	if (!strstr(err, why))
 		fail_msg("error '%s' does not mention '%s'", err, why);
 	assert_memory_equal(before, f->vm->mem.host, RAM_SIZE);
@@ -126,7 +162,7 @@ static void test_postcopy_batch_fills_only_absent(void **state)
 	struct ram_batch_stats st = { 0 };
 	size_t n = ram_batch_encode(a->vm, pages, 4, RAM_CODEC_NONE, enc, scratch, &st);
 	char err[256];
-	assert_int_equal(ram_batch_apply(b->vm, enc, n, absent, scratch, err, sizeof(err)), 2);
+	assert_int_equal(apply_vm(b->vm, enc, n, absent, err, sizeof(err)), 2);
 	assert_int_equal(absent[0], 0);
 	assert_memory_equal(a->vm->mem.host + 10 * 4096, b->vm->mem.host + 10 * 4096, 4096);
 	assert_memory_equal(a->vm->mem.host + 12 * 4096, b->vm->mem.host + 12 * 4096, 4096);
@@ -186,6 +222,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_plain),
+		cmocka_unit_test(test_into_buffer),
 		cmocka_unit_test(test_roundtrip_zstd),
 		cmocka_unit_test(test_zero_page_every_byte),
 		cmocka_unit_test(test_hostile_batches),

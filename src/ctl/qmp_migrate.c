@@ -1,45 +1,17 @@
-/* QMP migrate {"uri": "file:PATH"} and query-migrate. The save runs on the
- * I/O thread with the vCPU parked (a file write takes well under a second
- * for small guests; live migration over TCP will need its own thread). The
- * VM keeps the run state it had: `tern snapshot` stops it first unless
- * --leave-running. */
+/* The QMP migration commands: migrate (live, or to a file through
+ * ctl/qmp_snapshot.c), parameters, capabilities, cancel, post-copy, continue
+ * and query-migrate, over migration/'s plain C calls and structs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 #include "core/vm.h"
 #include "ctl/qmp_cmds.h"
 #include "ctl/qmp_migrate_info.h"
-#include "state/snapshot.h"
+#include "ctl/qmp_mig_params.h"
+#include "ctl/qmp_snapshot.h"
 #include "migration/migration.h"
 #include "migration/mig_uri.h"
-#include <unistd.h>
-
-struct snap_job {
-	const char *status;         /* setup, active, completed, failed */
-	int64_t total_ms, downtime_ms, setup_ms;
-	struct snap_stats stats;
-	char error[256];
-};
-
-static int64_t mono_ms(void)
-{
-	return host_mono_ns() / 1000000;
-}
-
-static void set_status(struct qmp_ctx *ctx, const char *status)
-{
-	char data[64];
-	ctx->mig->status = status;
-	snprintf(data, sizeof(data), "{\"status\": \"%s\"}", status);
-	if (!ctx->live_params || ctx->live_params->events)
-		vm_event(ctx->vm, "MIGRATION", data);
-}
-
-bool qmp_migration_active(const struct qmp_ctx *ctx)
-{
-	return ctx->mig && (!strcmp(ctx->mig->status, "setup") || !strcmp(ctx->mig->status, "active"));
-}
 
 static bool live_active(const struct qmp_ctx *ctx)
 {
@@ -99,7 +71,9 @@ static int migrate_live(struct qmp_ctx *ctx, const char *uri, bool copy_storage,
 		vm->migration = NULL;
 	}
 	char why[256];
-	vm->migration = mig_start_storage(vm, uri, p, vm->migrate_key, copy_storage, why, sizeof(why));
+	struct mig_notify notify = qmp_mig_notify(vm);
+	vm->migration = mig_start_storage(vm, uri, p, vm->migrate_key, copy_storage, &notify,
+					  why, sizeof(why));
 	if (!vm->migration) {
 		if (fd >= 0)
 			close(fd);
@@ -109,33 +83,35 @@ static int migrate_live(struct qmp_ctx *ctx, const char *uri, bool copy_storage,
 	return 0;
 }
 
-int qmp_cmd_migrate_set_parameters(struct qmp_ctx *ctx, json_t *args, json_t **ret,
-				   struct qmp_error *err)
+/* migrate-set-parameters and -capabilities: refused with busy while a
+ * migration runs, else set applies arg to the parameters. */
+static int set_params(struct qmp_ctx *ctx, const char *busy,
+		      int (*set)(struct mig_params *, json_t *, char *, size_t), json_t *arg,
+		      struct qmp_error *err)
 {
 	struct mig_params *p = params_of(ctx);
 	char why[256];
 	if (!p)
 		return qmp_fail(err, "GenericError", "out of memory");
 	if (qmp_migration_active(ctx) || live_active(ctx))
-		return qmp_fail(err, "GenericError", "a migration is in progress: tern takes the "
-				"parameters when one starts; set them before 'migrate'");
-	if (mig_params_set(p, args, why, sizeof(why)))
+		return qmp_fail(err, "GenericError", "%s", busy);
+	if (set(p, arg, why, sizeof(why)))
 		return qmp_fail(err, "GenericError", "%s", why);
 	return 0;
+}
+
+int qmp_cmd_migrate_set_parameters(struct qmp_ctx *ctx, json_t *args, json_t **ret,
+				   struct qmp_error *err)
+{
+	return set_params(ctx, "a migration is in progress: tern takes the parameters when one "
+			  "starts; set them before 'migrate'", qmp_mig_params_set, args, err);
 }
 
 int qmp_cmd_migrate_set_capabilities(struct qmp_ctx *ctx, json_t *args, json_t **ret,
 				     struct qmp_error *err)
 {
-	struct mig_params *p = params_of(ctx);
-	char why[256];
-	if (!p)
-		return qmp_fail(err, "GenericError", "out of memory");
-	if (qmp_migration_active(ctx) || live_active(ctx))
-		return qmp_fail(err, "GenericError", "There's a migration process in progress");
-	if (mig_caps_set(p, json_object_get(args, "capabilities"), why, sizeof(why)))
-		return qmp_fail(err, "GenericError", "%s", why);
-	return 0;
+	return set_params(ctx, "There's a migration process in progress", qmp_mig_caps_set,
+			  json_object_get(args, "capabilities"), err);
 }
 
 int qmp_cmd_query_migrate_capabilities(struct qmp_ctx *ctx, json_t *args, json_t **ret,
@@ -144,7 +120,7 @@ int qmp_cmd_query_migrate_capabilities(struct qmp_ctx *ctx, json_t *args, json_t
 	struct mig_params *p = params_of(ctx);
 	if (!p)
 		return qmp_fail(err, "GenericError", "out of memory");
-	*ret = mig_caps_json(p);
+	*ret = qmp_mig_caps_json(p);
 	return 0;
 }
 
@@ -154,7 +130,7 @@ int qmp_cmd_query_migrate_parameters(struct qmp_ctx *ctx, json_t *args, json_t *
 	struct mig_params *p = params_of(ctx);
 	if (!p)
 		return qmp_fail(err, "GenericError", "out of memory");
-	*ret = mig_params_json(p);
+	*ret = qmp_mig_params_json(p);
 	return 0;
 }
 
@@ -232,28 +208,7 @@ int qmp_cmd_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_
 		return qmp_fail(err, "GenericError", "this VM has already been migrated away");
 	if (atomic_load(&ctx->vm->exit_req) != VM_RUNNING)
 		return qmp_fail(err, "GenericError", "The VM is shutting down");
-	if (!ctx->mig && !(ctx->mig = calloc(1, sizeof(*ctx->mig))))
-		return qmp_fail(err, "GenericError", "out of memory");
-	struct snap_job *j = ctx->mig;
-	memset(j, 0, sizeof(*j));
-	int64_t t0 = mono_ms();
-	set_status(ctx, "setup");
-	vm_pause(ctx->vm);
-	int64_t t1 = mono_ms();
-	j->setup_ms = t1 - t0;
-	set_status(ctx, "active");
-	ctx->live_last = false;
-	int r = snap_save_file(ctx->vm, uri + 5, &j->stats, j->error, sizeof(j->error));
-	vm_resume(ctx->vm);
-	int64_t t2 = mono_ms();
-	j->downtime_ms = t2 - t1;
-	j->total_ms = t2 - t0;
-	set_status(ctx, r ? "failed" : "completed");
-	if (r)
-		return qmp_fail(err, "GenericError", "%s", j->error);
-	if (ctx->user_stopped)
-		ctx->postmigrate = true;
-	return 0;
+	return qmp_snapshot_file(ctx, uri + 5, err);
 }
 
 int qmp_cmd_query_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struct qmp_error *err)
@@ -264,28 +219,12 @@ int qmp_cmd_query_migrate(struct qmp_ctx *ctx, json_t *args, json_t **ret, struc
 		*ret = qmp_mig_info_json(&i);
 		return 0;
 	}
-	struct snap_job *j = ctx->mig;
-	if (!j && ctx->vm->incoming) {
+	if (!ctx->mig && ctx->vm->incoming) {
 		struct mig_incoming_info in;
 		mig_incoming_get_info(ctx->vm->incoming, &in);
 		*ret = qmp_mig_incoming_json(&in);
 		return 0;
 	}
-	if (!j) {
-		*ret = json_object();
-		return 0;
-	}
-	const uint64_t page = 4096;
-	*ret = json_pack("{s:s,s:I,s:I,s:I}", "status", j->status, "total-time", (json_int_t)j->total_ms,
-			 "downtime", (json_int_t)j->downtime_ms, "setup-time", (json_int_t)j->setup_ms);
-	json_object_set_new(*ret, "ram", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
-		"transferred", (json_int_t)(j->stats.pages_normal * page),
-		"total", (json_int_t)j->stats.ram_total,
-		"remaining", (json_int_t)0,
-		"duplicate", (json_int_t)j->stats.pages_zero,
-		"normal", (json_int_t)j->stats.pages_normal,
-		"normal-bytes", (json_int_t)(j->stats.pages_normal * page)));
-	if (!strcmp(j->status, "failed"))
-		json_object_set_new(*ret, "error-desc", json_string(j->error));
+	*ret = qmp_snapshot_job_json(ctx);
 	return 0;
 }
