@@ -358,3 +358,33 @@ def test_clones_with_overlays_and_nics(guest_factory, tmp_path):
     p = run_tern("run", "--incoming", f"file:{snap}", "--name", f"{name}-x",
                  "--net", "user", "--net", "user", timeout=60)
     assert p.returncode != 0 and "--net given but the snapshot has 1 NIC" in p.stderr
+
+
+def test_smp_snapshot_restore(guest_factory, tmp_path):
+    """A 4-hart guest, each hart on its own host thread and all busy with
+    checked CRC jobs, is saved with every thread parked and restored: the
+    jobs go on with correct results and guest time does not go back."""
+    name = vm_name()
+    g = boot(guest_factory, name, "--cpus", "4")
+    g.send("(while /bench/par 4 20 | grep -q ' ok$'; do echo PAR-RUN; done; echo PAR-BROKE) &\n")
+    g.wait_for(r"^PAR-RUN", timeout=60)
+    uptime_before = float(g.run("cut -d' ' -f1 /proc/uptime"))
+    snap = tmp_path / "smp.snap"
+    p = run_tern("snapshot", name, snap, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert run_tern("kill", name).returncode == 0
+    assert g.wait_exit(30) == 3
+    r = restore(guest_factory, snap)
+
+    def runs():
+        return len(re.findall(r"^PAR-RUN", r.output, re.M))
+    deadline = time.monotonic() + 90
+    while runs() < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert runs() >= 2, r.output[-2000:]
+    assert not re.search(r"^PAR-BROKE", g.output + r.output, re.M)
+    def answer(cmd):             # the command's own line, not the loop's
+        return [ln for ln in r.run(cmd).splitlines() if not ln.startswith("PAR-")][-1]
+    assert answer("nproc") == "4"
+    assert float(answer("cut -d' ' -f1 /proc/uptime")) >= uptime_before
+    assert r.poweroff() == 0
