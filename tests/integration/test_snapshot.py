@@ -368,7 +368,9 @@ def test_smp_snapshot_restore(guest_factory, tmp_path):
     g = boot(guest_factory, name, "--cpus", "4")
     g.send("(while /bench/par 4 20 | grep -q ' ok$'; do echo PAR-RUN; done; echo PAR-BROKE) &\n")
     g.wait_for(r"^PAR-RUN", timeout=60)
-    uptime_before = float(g.run("cut -d' ' -f1 /proc/uptime"))
+    def answer(vm, cmd):         # the command's own line, not the loop's
+        return [ln for ln in vm.run(cmd).splitlines() if not ln.startswith("PAR-")][-1]
+    uptime_before = float(answer(g, "cut -d' ' -f1 /proc/uptime"))
     snap = tmp_path / "smp.snap"
     p = run_tern("snapshot", name, snap, timeout=120)
     assert p.returncode == 0, p.stderr
@@ -383,8 +385,6 @@ def test_smp_snapshot_restore(guest_factory, tmp_path):
         time.sleep(0.5)
     assert runs() >= 2, r.output[-2000:]
     assert not re.search(r"^PAR-BROKE", g.output + r.output, re.M)
-    def answer(cmd):             # the command's own line, not the loop's
-        return [ln for ln in r.run(cmd).splitlines() if not ln.startswith("PAR-")][-1]
-    assert answer("nproc") == "4"
-    assert float(answer("cut -d' ' -f1 /proc/uptime")) >= uptime_before
+    assert answer(r, "nproc") == "4"
+    assert float(answer(r, "cut -d' ' -f1 /proc/uptime")) >= uptime_before
     assert r.poweroff() == 0
