@@ -54,6 +54,7 @@ static enum vcpu_exit round_idle(struct vcpu *v)
 static void run_slice(struct hart *h)
 {
 	atomic_store(&h->in_guest, 1);
+	atomic_store_explicit(&h->yield, 0, memory_order_relaxed);
 	if (atomic_load(&h->req))
 		hart_serve_requests(h);
 	hart_check_interrupts(h);

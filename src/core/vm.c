@@ -190,8 +190,10 @@ void vm_kick(struct vm *vm)
 void vm_harts_request(struct vm *vm, uint64_t mask, unsigned req)
 {
 	for (int i = 0; i < vm->nharts; i++)
-		if (mask & (1ull << i))
+		if (mask & (1ull << i)) {
 			atomic_fetch_or(&vm->harts[i]->req, req);
+			hart_kick(vm->harts[i]);
+		}
 	vm_kick(vm);
 	/* A hart outside hart_run serves its requests before it runs again;
 	 * one inside does at its next slice boundary. */

@@ -607,6 +607,12 @@ op_JIT: {
 	if (unlikely(r & JIT_TRAPPED))
 		goto trapped;
 	pc = h->pc;
+	/* Another thread wants this hart between slices (an interrupt, a
+	 * remote fence): end the slice now rather than up to 20000
+	 * instructions later. Compiled code comes back here at least every
+	 * JIT_CHAIN_LIMIT instructions. */
+	if (unlikely(atomic_load_explicit(&h->yield, memory_order_relaxed)))
+		goto out;
 	DISPATCH();
 }
 

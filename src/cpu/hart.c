@@ -89,6 +89,7 @@ void hart_set_pending(struct hart *h, uint64_t mask, int level)
 {
 	if (level) {
 		atomic_fetch_or(&h->mip, mask);
+		hart_kick(h);
 		vm_kick(h->vm);
 	} else {
 		atomic_fetch_and(&h->mip, ~mask);

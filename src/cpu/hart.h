@@ -134,6 +134,7 @@ struct hart {
 	struct jit *jit;        /* NULL: interpret only */
 	_Atomic unsigned req;   /* HART_REQ_* asked by other threads */
 	_Atomic int in_guest;   /* set while hart_run may run (requests served) */
+	_Atomic int yield;      /* end the running slice early (hart_kick) */
 	int host_tid;           /* the host thread that runs it (query-cpus-fast) */
 
 	/* Scheduling */
@@ -145,6 +146,12 @@ struct hart {
 	struct vm *vm;
 };
 
+/* Ask h's thread to end its running slice at the next block boundary
+ * (any thread). */
+static inline void hart_kick(struct hart *h)
+{
+	atomic_store_explicit(&h->yield, 1, memory_order_relaxed);
+}
 /* Raise (level=1) or clear an interrupt-pending bit from any thread. */
 void hart_set_pending(struct hart *h, uint64_t mask, int level);
 /* Reset the architectural state; the hart keeps its code caches. */

@@ -413,6 +413,22 @@ static void test_inner_branches(void **state)
 	assert_int_equal(instret[1], instret[0]);
 }
 
+/* A kick from another thread (hart_kick) ends a running slice at the next
+ * return to the dispatcher, at most JIT_CHAIN_LIMIT instructions on,
+ * instead of at its end. */
+static void test_kick_ends_slice(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new_jit();
+	const uint32_t prog[] = { ADDI(5, 5, 1), enc_b(-4, 0, 0, 0) };   /* loop: beq x0, x0, loop */
+	uint64_t pc = fx_code(f, prog, 2);
+	assert_true(fx_run(f, pc, 50000) >= 50000);
+	hart_kick(f->h);
+	uint64_t n = fx_run(f, pc, 50000);
+	assert_true(n >= 1 && n <= JIT_CHAIN_LIMIT + 2 * JIT_MAX_INSNS);
+	fx_free_jit(f);
+}
+
 static void test_x0_and_jalr(void **state)
 {
 	(void)state;
@@ -545,6 +561,7 @@ int main(void)
 		cmocka_unit_test(test_trap_mid_block),
 		cmocka_unit_test(test_self_modifying_code),
 		cmocka_unit_test(test_inner_branches),
+		cmocka_unit_test(test_kick_ends_slice),
 		cmocka_unit_test(test_x0_and_jalr),
 		cmocka_unit_test(test_buffer_full_flushes),
 		cmocka_unit_test(test_cbo),
