@@ -75,6 +75,7 @@ void dcache_clear(struct hart *h)
 		if (cp->pa != ~0ull)
 			drop_entry(h, cp, (cp->pa - h->vm->mem.base) >> 12);
 	}
+	hart_jump_cache_flush(h);
 }
 
 /* Remove write-TLB entries that point into RAM page `off`, on every hart,
@@ -105,8 +106,10 @@ struct dinsn *dcache_page(struct hart *h, uint64_t off)
 	struct code_page *cp = &dc->pages[(off >> 12) & (DC_PAGES - 1)];
 	if (cp->pa == pa)
 		return cp->slots;
-	if (cp->pa != ~0ull)
+	if (cp->pa != ~0ull) {
 		drop_entry(h, cp, (cp->pa - vm->mem.base) >> 12);
+		hart_jump_cache_flush(h);
+	}
 	cp->pa = pa;
 	dc->is_code[off >> 12] = 1;
 	atomic_fetch_or(&vm->code_map.harts[off >> 12], (uint8_t)(1u << h->id));
@@ -132,8 +135,10 @@ void dcache_invalidate(struct vm *vm, struct hart *self, uint64_t off, uint64_t 
 			struct hart *t = vm->harts[i];
 			if (t == self) {
 				struct code_page *cp = &t->dcache->pages[p & (DC_PAGES - 1)];
-				if (cp->pa == vm->mem.base + (p << 12))
+				if (cp->pa == vm->mem.base + (p << 12)) {
 					drop_entry(t, cp, p);
+					hart_jump_cache_flush(t);
+				}
 			} else {
 				atomic_fetch_or(&t->req, HART_REQ_CODE);
 			}
@@ -145,14 +150,19 @@ void dcache_drop_stale(struct hart *h)
 {
 	struct dcache *dc = h->dcache;
 	struct code_map *m = &h->vm->code_map;
+	int dropped = 0;
 	for (int i = 0; i < DC_PAGES; i++) {
 		struct code_page *cp = &dc->pages[i];
 		if (cp->pa == ~0ull)
 			continue;
 		uint64_t p = (cp->pa - h->vm->mem.base) >> 12;
-		if (atomic_load_explicit(&m->gen[p], memory_order_acquire) != cp->gen)
+		if (atomic_load_explicit(&m->gen[p], memory_order_acquire) != cp->gen) {
 			drop_entry(h, cp, p);
+			dropped = 1;
+		}
 	}
+	if (dropped)
+		hart_jump_cache_flush(h);
 }
 
 int dcache_page_is_code(const struct vm *vm, uint64_t off)

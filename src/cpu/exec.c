@@ -601,7 +601,10 @@ op_DECODE: {
 }
 
 op_JIT: {
-	/* A compiled block starts here (d->raw is its offset). */
+	/* A compiled block starts here (d->raw is its offset); a jalr in
+	 * compiled code may come straight here next time (h->jump_cache). */
+	h->jump_cache[(pc >> 1) & (JIT_JUMP_CACHE - 1)].tag = pc | ((h->tlb_want >> 1) & 1);
+	h->jump_cache[(pc >> 1) & (JIT_JUMP_CACHE - 1)].body = jit_code + d->raw + JIT_BODY_OFFSET;
 	uint32_t r = ((jit_block_fn)(void *)(jit_code + d->raw))(h, pc);
 	done += (r & ~JIT_TRAPPED) - 1;
 	if (unlikely(r & JIT_TRAPPED))

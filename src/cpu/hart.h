@@ -61,6 +61,7 @@ enum { IRQ_SSI = 1, IRQ_STI = 5, IRQ_SEI = 9 };
  * tag is the virtual page number | 1 (valid), so 0 never matches. */
 #define TLB_SIZE 256
 #define JIT_LOAD_SITES 256
+#define JIT_JUMP_CACHE 256
 struct tlb_entry {
 	uint64_t tag;
 	uintptr_t addend;
@@ -125,6 +126,11 @@ struct hart {
 	 * address that does not depend on the access, so that a loop's loads
 	 * do not wait for the TLB lookup. Flushed with the TLB. */
 	struct tlb_entry load_memo[JIT_LOAD_SITES];
+	/* Compiled blocks by virtual pc (tag: pc | 1 in U-mode), filled by the
+	 * dispatcher: a jalr jumps straight into its target's block when the
+	 * tag matches. Flushed with the TLB and whenever decoded code goes
+	 * (hart_jump_cache_flush). */
+	struct { uint64_t tag; const void *body; } jump_cache[JIT_JUMP_CACHE];
 
 	/* hart_reset clears everything above; what follows it keeps or sets. */
 
@@ -146,6 +152,11 @@ struct hart {
 	struct vm *vm;
 };
 
+/* Forget every jump-cache entry (h's thread, or h stopped). */
+static inline void hart_jump_cache_flush(struct hart *h)
+{
+	__builtin_memset(h->jump_cache, 0, sizeof(h->jump_cache));
+}
 /* Ask h's thread to end its running slice at the next block boundary
  * (any thread). */
 static inline void hart_kick(struct hart *h)

@@ -37,6 +37,7 @@ struct jit {
 #define OFF_TLB_W ((int32_t)offsetof(struct hart, tlb_w))
 #define OFF_MASK  ((int32_t)offsetof(struct hart, tlb_mask))
 #define OFF_MEMO  ((int32_t)offsetof(struct hart, load_memo))
+#define OFF_JUMPS ((int32_t)offsetof(struct hart, jump_cache))
 #define OFF_WANT  ((int32_t)offsetof(struct hart, tlb_want))
 #define OFF_SSTATUS ((int32_t)offsetof(struct hart, sstatus))
 #define XREG(r)   ((int32_t)(8 * (r)))
@@ -979,8 +980,31 @@ static void emit_transfer(struct gen *g, const struct dinsn *d, int32_t delta, u
 			x86_op_mem(b, 1, X86_LEA, RCX, R12, -1, delta + d->len);
 			st64(b, RCX, d->rd);
 		}
+		/* the jump cache: straight into the target's block when the
+		 * dispatcher has seen that pc, in this mode, since the last flush */
+		x86_alu_imm(b, 0, GRP_ADD, RBP, (int32_t)count);
+		x86_alu_imm(b, 0, GRP_CMP, RBP, JIT_CHAIN_LIMIT);
+		uint8_t *slow1 = x86_jcc32(b, CC_AE);
+		x86_op_reg(b, 0, X86_MOV_LOAD, RCX, RAX);
+		x86_shift_imm(b, 0, SH_SHL, RCX, 3);
+		x86_alu_imm(b, 0, GRP_AND, RCX, (JIT_JUMP_CACHE - 1) << 4);
+		x86_op_mem(b, 1, X86_MOV_LOAD, RDX, RBX, -1, OFF_WANT);
+		x86_shift_imm(b, 1, SH_SHR, RDX, 1);       /* 1 in U-mode, 0 in S-mode */
+		x86_op_reg(b, 1, X86_OR, RDX, RAX);
+		x86_op_mem(b, 1, X86_CMP, RDX, RBX, RCX, OFF_JUMPS);
+		uint8_t *slow2 = x86_jcc32(b, CC_NE);
+		x86_op_mem(b, 1, X86_MOV_LOAD, RCX, RBX, RCX, OFF_JUMPS + 8);
+		x86_op_reg(b, 1, 0x85, RCX, RCX);          /* test rcx, rcx */
+		uint8_t *slow3 = x86_jcc32(b, CC_E);
+		spill(b);
+		x86_op_reg(b, 1, X86_MOV_LOAD, R12, RAX);
+		x86_byte(b, 0xff);                         /* jmp rcx */
+		x86_byte(b, 0xe1);
+		x86_patch(b, slow1, b->p);
+		x86_patch(b, slow2, b->p);
+		x86_patch(b, slow3, b->p);
 		x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, OFF_PC);
-		x86_op_mem(b, 0, X86_LEA, RAX, RBP, -1, (int32_t)count);
+		x86_op_reg(b, 0, X86_MOV_LOAD, RAX, RBP);
 		epilogue(b);
 		return;
 	}

@@ -36,6 +36,7 @@ void hart_tlb_flush(struct hart *h)
 	memset(h->tlb_r, 0, sizeof(h->tlb_r));
 	memset(h->tlb_w, 0, sizeof(h->tlb_w));
 	memset(h->load_memo, 0, sizeof(h->load_memo));
+	hart_jump_cache_flush(h);
 	h->tlb_super = false;
 }
 
@@ -52,6 +53,7 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 	for (unsigned k = 0; k < JIT_LOAD_SITES; k++)
 		if ((h->load_memo[k].tag & PAGE_MASK) == page)
 			h->load_memo[k].tag = 0;
+	hart_jump_cache_flush(h);
 	if ((h->tlb_x[i].tag & PAGE_MASK) == page) h->tlb_x[i].tag = 0;
 	if ((h->tlb_r[i].tag & PAGE_MASK) == page) h->tlb_r[i].tag = 0;
 	if ((h->tlb_w[i].tag & PAGE_MASK) == page) h->tlb_w[i].tag = 0;

@@ -4,6 +4,8 @@
  * page-crossing accesses, traps in mid-block, self-modifying code, x0). */
 #include "cpu_fixture.h"
 #include "cpu/jit.h"
+#include "cpu/mmu.h"
+#include "core/ramlog.h"
 
 #define BASE_REG 10     /* x10 = DATA, never written by generated code */
 #define EDGE_REG 11     /* x11 = DATA + 4096 - 8: accesses may cross a page */
@@ -429,6 +431,37 @@ static void test_kick_ends_slice(void **state)
 	fx_free_jit(f);
 }
 
+/* A jalr goes straight into its target's block through the jump cache;
+ * when the target's code is rewritten, the cache forgets it, and the TLB
+ * flush empties it. */
+static void test_jump_cache_follows_code(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new_jit();
+	const uint32_t target[] = { ADDI(5, 5, 1), 0x00000073 };   /* ...; ecall */
+	uint64_t pb = fx_code(f, target, 2);
+	const uint32_t jump[] = { enc_i(0, 10, 0, 0, 0x67) };       /* jalr x0, 0(x10) */
+	uint64_t pa = fx_code(f, jump, 1);
+	f->h->x[10] = pb;
+	for (int i = 0; i < 3; i++) {      /* the cache fills, then is used */
+		f->h->x[5] = 0;
+		fx_run(f, pa, 100);
+		assert_int_equal(f->h->x[5], 1);
+		assert_int_equal(f->h->pc, pb + 8);
+	}
+	assert_int_equal(f->h->jump_cache[(pb >> 1) & (JIT_JUMP_CACHE - 1)].tag, pb);
+	const uint32_t add7 = ADDI(5, 5, 7);
+	memcpy(fx_ram(f, pb, 4), &add7, 4);
+	ram_written(f->vm, f->h, pb - RAM_BASE, 4);    /* as a store or DMA reports it */
+	f->h->x[5] = 0;
+	fx_run(f, pa, 100);
+	assert_int_equal(f->h->x[5], 7);
+	hart_tlb_flush(f->h);
+	for (int i = 0; i < JIT_JUMP_CACHE; i++)
+		assert_null(f->h->jump_cache[i].body);
+	fx_free_jit(f);
+}
+
 static void test_x0_and_jalr(void **state)
 {
 	(void)state;
@@ -562,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_self_modifying_code),
 		cmocka_unit_test(test_inner_branches),
 		cmocka_unit_test(test_kick_ends_slice),
+		cmocka_unit_test(test_jump_cache_follows_code),
 		cmocka_unit_test(test_x0_and_jalr),
 		cmocka_unit_test(test_buffer_full_flushes),
 		cmocka_unit_test(test_cbo),
