@@ -66,7 +66,10 @@ def report_script(other):
 
 def report(folder, machine):
     text = clean((folder / machine / "console.log").read_text(errors="replace"))
-    return dict(re.findall(r"^CI-REPORT (\w+)=(.*)$", text, re.M))
+    # Not anchored at a line's start: cloud-init prints to the same console
+    # (its host key fingerprints), and a report line can follow a line of
+    # its that has no newline yet.
+    return dict(re.findall(r"CI-REPORT (\w+)=(.*)$", text, re.M))
 
 
 def test_cloud_init_configures_hostname_address_user_and_hosts(tmp_path):
