@@ -231,8 +231,9 @@ static int history_map(struct store *s, const char *prefix, json_t **out)
 }
 
 /* Hosts that are up or on standby, and their running VMs. A host woken
- * (`woken_at` in its record) within p's standby_after intervals is marked
- * just_woken, so that the planner does not put it back on standby at once. */
+ * (`woken_at` in its record) less than standby_after history samples ago
+ * (its VMs' --history-interval) is marked just_woken, so that the planner
+ * does not put it back on standby on the strength of older samples. */
 static int view_build(struct store *s, const struct cons_params *p, struct view *w, char *err,
 		      size_t errlen)
 {
@@ -282,9 +283,18 @@ static int view_build(struct store *s, const struct cons_params *p, struct view 
 		ch->bw_mbit = 1000;
 		power_of(h, &ch->power);
 		ch->state = strcmp(jstr(h, "state"), "standby") ? CONS_HOST_ACTIVE : CONS_HOST_STANDBY;
-		double woken_at = jnum(h, "woken_at", 0);
+		/* the hysteresis counts history samples: the host must have been
+		 * sampled standby_after times since it woke */
+		double woken_at = jnum(h, "woken_at", 0), sample_s = 0;
+		json_array_foreach(json_object_get(h, "vms"), j, vm) {
+			double s = jnum(json_object_get(w->hist, jstr(vm, "name")), "interval_s", 0);
+			if (s > sample_s)
+				sample_s = s;
+		}
+		if (!(sample_s > 0))
+			sample_s = p->interval_s;
 		ch->just_woken = woken_at > 0 && ch->state == CONS_HOST_ACTIVE &&
-				 (double)now - woken_at < (double)p->standby_after * p->interval_s;
+				 (double)now - woken_at < (double)p->standby_after * sample_s;
 		w->cap[w->nh] = cap;
 		w->hname[w->nh] = jstr(h, "name");
 		json_array_foreach(json_object_get(h, "vms"), j, vm) {
