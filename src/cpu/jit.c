@@ -518,11 +518,15 @@ static void emit_divu(struct x86buf *b, const struct dinsn *d, int rem, int w32)
 }
 
 /* rax = x[rs1] op x[rs2] (64-bit, or 32-bit sign-extended when w32). */
+/* Off with the other steps of this session (see ops.h, JIT_INNER_BRANCHES). */
+#define JIT_IN_PLACE 0
+#define JIT_LOAD_MEMOS 0
+#define JIT_JUMP_CACHE_ON 0
 /* rd == rs1, held in a host register: operate on that register in place
  * (rax no longer holds rd's value then). Returns the register, or 0. */
 static int in_place(struct x86buf *b, const struct dinsn *d)
 {
-	int h = d->rd == d->rs1 ? pinned(b, d->rd) : 0;
+	int h = JIT_IN_PLACE && d->rd == d->rs1 ? pinned(b, d->rd) : 0;
 	if (h && b->rax_holds == d->rd)
 		b->rax_holds = -1;
 	return h;
@@ -980,6 +984,12 @@ static void emit_transfer(struct gen *g, const struct dinsn *d, int32_t delta, u
 			x86_op_mem(b, 1, X86_LEA, RCX, R12, -1, delta + d->len);
 			st64(b, RCX, d->rd);
 		}
+		if (!JIT_JUMP_CACHE_ON) {
+			x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, OFF_PC);
+			x86_op_mem(b, 0, X86_LEA, RAX, RBP, -1, (int32_t)count);
+			epilogue(b);
+			return;
+		}
 		/* the jump cache: straight into the target's block when the
 		 * dispatcher has seen that pc, in this mode, since the last flush */
 		x86_alu_imm(b, 0, GRP_ADD, RBP, (int32_t)count);
@@ -1206,10 +1216,14 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 			unsigned i = d->op - OP_LB;
 			struct stub *s = &stubs[nstubs++];
 			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, NULL, STUB_LOAD, 0, NULL };
-			s->memo = OFF_MEMO + (int32_t)(j->next_site++ % JIT_LOAD_SITES) *
-					     (int32_t)sizeof(struct tlb_entry);
-			s->miss = emit_memo_probe(b, d, size[i], s->memo);
-			s->hit = b->p;
+			if (JIT_LOAD_MEMOS) {
+				s->memo = OFF_MEMO + (int32_t)(j->next_site++ % JIT_LOAD_SITES) *
+						     (int32_t)sizeof(struct tlb_entry);
+				s->miss = emit_memo_probe(b, d, size[i], s->memo);
+				s->hit = b->p;
+			} else {
+				s->miss = emit_tlb_probe(b, d, size[i], OFF_TLB_R);
+			}
 			emit_load(b, d, size[i], sext[i]);
 			s->resume = b->p;
 			x86_label(b);
