@@ -214,6 +214,8 @@ static void op_x(struct x86buf *b, int w, uint32_t xop, int reg, int xr)
 static void st_imm(struct x86buf *b, int xr, int32_t imm)
 {
 	int h = pinned(b, xr);
+	if (b->rax_holds == xr)        /* rax no longer has xr's value */
+		b->rax_holds = -1;
 	if (!h)
 		x86_store_imm(b, RBX, XREG(xr), imm);
 	else {

@@ -462,6 +462,27 @@ static void test_jump_cache_follows_code(void **state)
 	fx_free_jit(f);
 }
 
+/* A register written with an immediate (li, lui) right after rax was left
+ * holding it: the next read must see the immediate, not rax. */
+static void test_imm_write_forgets_rax(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new_jit();
+	const uint32_t prog[] = {
+		enc_r(0, 7, 6, 0, 5, 0x33),     /* add x5, x6, x7: rax = x5 */
+		ADDI(5, 0, 5),                  /* li x5, 5 */
+		ADDI(8, 5, 1),                  /* addi x8, x5, 1 */
+		0x00000073,                     /* ecall */
+	};
+	uint64_t pc = fx_code(f, prog, 4);
+	f->h->x[6] = 100;
+	f->h->x[7] = 200;
+	fx_run(f, pc, 10);
+	assert_int_equal(f->h->x[5], 5);
+	assert_int_equal(f->h->x[8], 6);
+	fx_free_jit(f);
+}
+
 static void test_x0_and_jalr(void **state)
 {
 	(void)state;
@@ -596,6 +617,7 @@ int main(void)
 		cmocka_unit_test(test_inner_branches),
 		cmocka_unit_test(test_kick_ends_slice),
 		cmocka_unit_test(test_jump_cache_follows_code),
+		cmocka_unit_test(test_imm_write_forgets_rax),
 		cmocka_unit_test(test_x0_and_jalr),
 		cmocka_unit_test(test_buffer_full_flushes),
 		cmocka_unit_test(test_cbo),
