@@ -432,16 +432,20 @@ static uint8_t *emit_tlb_probe(struct x86buf *b, const struct dinsn *d, unsigned
 
 /* A load site's probe: the same test as emit_tlb_probe, against the site's
  * memo (a copy of the TLB entry it last hit) at a fixed offset, so that
- * the memo's loads do not wait for the address. rax = host address, or a
- * jne (returned) to the stub, which then has rax = va and rdx = the key. */
+ * the memo's loads do not wait for the address. The memo has no index to
+ * keep a page-crossing access out, so its key keeps the address's
+ * alignment bits and only an aligned access (which never crosses) can
+ * match: (va & (PAGE_MASK | size-1)) ^ want equals page | want only when
+ * those bits are 0. rax = host address, or a jne (returned) to the stub,
+ * which then has rax = va. */
 static uint8_t *emit_memo_probe(struct x86buf *b, const struct dinsn *d, unsigned size, int32_t memo)
 {
 	ld64(b, RAX, d->rs1);
 	if (d->imm)
 		x86_alu_imm(b, 1, GRP_ADD, RAX, d->imm);
-	x86_op_mem(b, 1, X86_LEA, RDX, RAX, -1, (int32_t)size - 1);
-	x86_alu_imm(b, 1, GRP_AND, RDX, (int32_t)PAGE_MASK);
-	x86_op_mem(b, 1, X86_OR, RDX, RBX, -1, OFF_WANT);
+	x86_op_reg(b, 1, X86_MOV_LOAD, RDX, RAX);
+	x86_alu_imm(b, 1, GRP_AND, RDX, (int32_t)(PAGE_MASK | (size - 1)));
+	x86_op_mem(b, 1, X86_XOR, RDX, RBX, -1, OFF_WANT);
 	x86_op_mem(b, 1, X86_MOV_LOAD, RSI, RBX, -1, memo);
 	x86_op_mem(b, 1, X86_AND, RSI, RBX, -1, OFF_MASK);
 	x86_op_reg(b, 1, X86_CMP, RSI, RDX);
@@ -450,14 +454,19 @@ static uint8_t *emit_memo_probe(struct x86buf *b, const struct dinsn *d, unsigne
 	return miss;
 }
 
-/* The memo missed (rax = va, rdx = key): look in the TLB proper; on a hit
- * copy the entry into the memo and go back to the load with rax = host
- * address. Returns the jne taken on a TLB miss (to the slow path). */
+/* The memo missed (rax = va): probe the TLB proper, as emit_tlb_probe
+ * does; on a hit copy the entry into the memo and go back to the load with
+ * rax = host address. Returns the jne taken on a TLB miss (to the slow
+ * path). A misaligned access that stays in its page hits here every time. */
 static uint8_t *emit_memo_refill(struct x86buf *b, const struct stub *s)
 {
+	static const unsigned size[] = { 1, 2, 4, 8, 1, 2, 4 };
 	x86_op_reg(b, 0, X86_MOV_LOAD, RCX, RAX);
 	x86_shift_imm(b, 0, SH_SHR, RCX, PAGE_SHIFT - 4);
 	x86_alu_imm(b, 0, GRP_AND, RCX, (TLB_SIZE - 1) << 4);
+	x86_op_mem(b, 1, X86_LEA, RDX, RAX, -1, (int32_t)size[s->d->op - OP_LB] - 1);
+	x86_alu_imm(b, 1, GRP_AND, RDX, (int32_t)PAGE_MASK);
+	x86_op_mem(b, 1, X86_OR, RDX, RBX, -1, OFF_WANT);
 	x86_op_mem(b, 1, X86_MOV_LOAD, RSI, RBX, RCX, OFF_TLB_R);
 	x86_op_mem(b, 1, X86_AND, RSI, RBX, -1, OFF_MASK);
 	x86_op_reg(b, 1, X86_CMP, RSI, RDX);
@@ -519,11 +528,19 @@ static void emit_divu(struct x86buf *b, const struct dinsn *d, int rem, int w32)
 	st64(b, RAX, d->rd);
 }
 
-/* rax = x[rs1] op x[rs2] (64-bit, or 32-bit sign-extended when w32). */
-/* Off with the other steps of this session (see ops.h, JIT_INNER_BRANCHES). */
-#define JIT_IN_PLACE 0
-#define JIT_LOAD_MEMOS 0
-#define JIT_JUMP_CACHE_ON 0
+/* Switches for the steps of the faster JIT (docs/ISA.md, "A faster JIT"),
+ * each on; -DNAME=0 builds without one, to bisect a miscompilation (with
+ * JIT_INNER_BRANCHES in ops.h). */
+#ifndef JIT_IN_PLACE
+#define JIT_IN_PLACE 1
+#endif
+#ifndef JIT_LOAD_MEMOS
+#define JIT_LOAD_MEMOS 1
+#endif
+#ifndef JIT_JUMP_CACHE_ON
+#define JIT_JUMP_CACHE_ON 1
+#endif
+
 /* rd == rs1, held in a host register: operate on that register in place
  * (rax no longer holds rd's value then). Returns the register, or 0. */
 static int in_place(struct x86buf *b, const struct dinsn *d)
@@ -534,6 +551,7 @@ static int in_place(struct x86buf *b, const struct dinsn *d)
 	return h;
 }
 
+/* rax = x[rs1] op x[rs2] (64-bit, or 32-bit sign-extended when w32). */
 static void emit_rr(struct x86buf *b, const struct dinsn *d, uint32_t xop, int w32)
 {
 	int h = xop == X86_IMUL ? 0 : in_place(b, d);

@@ -97,10 +97,10 @@ static inline int op_ends_block(int op)
  * edge jumps ahead inside the block (an if without an else), or leaves it
  * when the target is not in the block after all. */
 #define JIT_FORWARD_REACH 128
-/* Off for now: a guest (cloud-init's python) read corrupt data in a CI run
- * with inner branches, load memos, in-place ops and the jump cache all on;
- * which one is at fault is not known yet (see the closing note). */
-#define JIT_INNER_BRANCHES 0
+/* On; -DJIT_INNER_BRANCHES=0 builds without it (see jit.c's switches). */
+#ifndef JIT_INNER_BRANCHES
+#define JIT_INNER_BRANCHES 1
+#endif
 static inline int op_ends_compiled_block(int op, int32_t imm)
 {
 	if (JIT_INNER_BRANCHES && op >= OP_BEQ && op <= OP_BGEU && imm > 0 && imm <= JIT_FORWARD_REACH)

@@ -412,6 +412,48 @@ static void test_jit_load_memo_follows_sfence(void **state)
 	h->jit = NULL;
 }
 
+/* A compiled load whose memo holds the second page of a pair must not
+ * take it for an access that starts in the first page and crosses into the
+ * second: the two pages are not adjacent in guest RAM. Misaligned loads
+ * inside one page stay right too. */
+static void test_jit_load_memo_page_crossing(void **state)
+{
+	struct fx *f = *state;
+	struct hart *h = f->h;
+	struct pt p;
+	h->jit = jit_new(1u << 20);
+	assert_non_null(h->jit);
+	paged(f, &p, 3);
+	pt_map(&p, 0x60000, DATA + 0x6000, 0, RW_AD);
+	pt_map(&p, 0x61000, DATA + 0x9000, 0, RW_AD);
+	wr64(f, DATA + 0x6ff8, 0x8877665544332211ull);
+	wr64(f, DATA + 0x8ff8, 0x7777777777777777ull);   /* what the bug read */
+	wr64(f, DATA + 0x9000, 0xffeeddccbbaa9988ull);
+	wr64(f, DATA + 0x9008, 0x0706050403020100ull);
+	const uint32_t prog[] = { LD(5, 6, 0), INSN_J_SELF };
+	uint64_t pc = fx_code(f, prog, 2);
+	h->x[6] = 0x61000;
+	for (int i = 0; i < 3; i++) {       /* slow path, memo refill, memo hit */
+		h->x[5] = JUNK;
+		fx_run(f, pc, 2);
+		assert_int_equal(h->x[5], 0xffeeddccbbaa9988ull);
+	}
+	for (int i = 0; i < 2; i++) {
+		h->x[6] = 0x60ffc;               /* crosses into 0x61000 */
+		h->x[5] = JUNK;
+		fx_run(f, pc, 2);
+		assert_int_equal(h->x[5], 0xbbaa998888776655ull);
+		h->x[6] = 0x61004;               /* misaligned, one page */
+		fx_run(f, pc, 2);
+		assert_int_equal(h->x[5], 0x03020100ffeeddccull);
+		h->x[6] = 0x61000;
+		fx_run(f, pc, 2);
+		assert_int_equal(h->x[5], 0xffeeddccbbaa9988ull);
+	}
+	jit_free(h->jit);
+	h->jit = NULL;
+}
+
 /* sfence.vma rs1=va must drop every cached translation that came from the
  * leaf PTE for va; for a superpage that includes the entries for its other
  * 4 KiB pieces (privileged spec, "SFENCE.VMA": "invalidates all
@@ -830,6 +872,7 @@ int main(void)
 		FX_TEST(test_sfence_superpage),
 		FX_TEST(test_tlb_permissions),
 		FX_TEST(test_jit_load_memo_follows_sfence),
+		FX_TEST(test_jit_load_memo_page_crossing),
 		FX_TEST(test_page_crossing),
 		FX_TEST(test_fetch_crossing),
 		FX_TEST(test_mmio),
