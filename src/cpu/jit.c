@@ -21,6 +21,19 @@
 #include "cpu/alu.h"
 #include "cpu/cmo.h"
 
+/* Switches for the steps of the faster JIT (docs/ISA.md, "A faster JIT"),
+ * each on; -DNAME=0 builds without one, to bisect a miscompilation (with
+ * JIT_INNER_BRANCHES in ops.h). */
+#ifndef JIT_IN_PLACE
+#define JIT_IN_PLACE 1
+#endif
+#ifndef JIT_LOAD_MEMOS
+#define JIT_LOAD_MEMOS 1
+#endif
+#ifndef JIT_JUMP_CACHE_ON
+#define JIT_JUMP_CACHE_ON 1
+#endif
+
 struct jit {
 	uint8_t *base;
 	size_t size, used;
@@ -335,6 +348,39 @@ static void pick_pins(struct x86buf *b, const struct dinsn *in, int n)
 	}
 }
 
+/* rax = the target pc, ebp = the instructions run so far: jump straight
+ * into the target's block when the dispatcher has entered it at that pc,
+ * in this mode, since the last flush (h->jump_cache); otherwise return to
+ * the dispatcher with h->pc = rax. For jalr, and for exits to another page
+ * (which cannot be chained: a loop that straddles a page boundary went
+ * through the dispatcher every iteration). */
+static void emit_jump_cache_exit(struct x86buf *b)
+{
+	x86_alu_imm(b, 0, GRP_CMP, RBP, JIT_CHAIN_LIMIT);
+	uint8_t *slow1 = x86_jcc32(b, CC_AE);
+	x86_op_reg(b, 0, X86_MOV_LOAD, RCX, RAX);
+	x86_shift_imm(b, 0, SH_SHL, RCX, 3);
+	x86_alu_imm(b, 0, GRP_AND, RCX, (JIT_JUMP_CACHE - 1) << 4);
+	x86_op_mem(b, 1, X86_MOV_LOAD, RDX, RBX, -1, OFF_WANT);
+	x86_shift_imm(b, 1, SH_SHR, RDX, 1);       /* 1 in U-mode, 0 in S-mode */
+	x86_op_reg(b, 1, X86_OR, RDX, RAX);
+	x86_op_mem(b, 1, X86_CMP, RDX, RBX, RCX, OFF_JUMPS);
+	uint8_t *slow2 = x86_jcc32(b, CC_NE);
+	x86_op_mem(b, 1, X86_MOV_LOAD, RCX, RBX, RCX, OFF_JUMPS + 8);
+	x86_op_reg(b, 1, 0x85, RCX, RCX);          /* test rcx, rcx */
+	uint8_t *slow3 = x86_jcc32(b, CC_E);
+	spill(b);
+	x86_op_reg(b, 1, X86_MOV_LOAD, R12, RAX);
+	x86_byte(b, 0xff);                         /* jmp rcx */
+	x86_byte(b, 0xe1);
+	x86_patch(b, slow1, b->p);
+	x86_patch(b, slow2, b->p);
+	x86_patch(b, slow3, b->p);
+	x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, OFF_PC);
+	x86_op_reg(b, 0, X86_MOV_LOAD, RAX, RBP);
+	epilogue(b);
+}
+
 /* Leave to r12 + delta after `count` more instructions, chaining to the
  * target block when the target is on this page. */
 static void exit_to(struct gen *g, int32_t delta, uint32_t count, int chain)
@@ -348,6 +394,11 @@ static void exit_to(struct gen *g, int32_t delta, uint32_t count, int chain)
 		x86_alu_imm(b, 0, GRP_CMP, RBP, JIT_CHAIN_LIMIT);
 		x86_patch(b, x86_jcc32(b, CC_B), g->loop_top);
 		plain_exit(b, 0);
+		return;
+	}
+	if (chain && JIT_JUMP_CACHE_ON && (tgt < 0 || tgt >= (int64_t)PAGE_SIZE)) {
+		x86_op_mem(b, 1, X86_LEA, RAX, R12, -1, delta);
+		emit_jump_cache_exit(b);
 		return;
 	}
 	if (!chain || tgt < 0 || tgt >= (int64_t)PAGE_SIZE ||
@@ -528,18 +579,6 @@ static void emit_divu(struct x86buf *b, const struct dinsn *d, int rem, int w32)
 	st64(b, RAX, d->rd);
 }
 
-/* Switches for the steps of the faster JIT (docs/ISA.md, "A faster JIT"),
- * each on; -DNAME=0 builds without one, to bisect a miscompilation (with
- * JIT_INNER_BRANCHES in ops.h). */
-#ifndef JIT_IN_PLACE
-#define JIT_IN_PLACE 1
-#endif
-#ifndef JIT_LOAD_MEMOS
-#define JIT_LOAD_MEMOS 1
-#endif
-#ifndef JIT_JUMP_CACHE_ON
-#define JIT_JUMP_CACHE_ON 1
-#endif
 
 /* rd == rs1, held in a host register: operate on that register in place
  * (rax no longer holds rd's value then). Returns the register, or 0. */
@@ -1010,32 +1049,8 @@ static void emit_transfer(struct gen *g, const struct dinsn *d, int32_t delta, u
 			epilogue(b);
 			return;
 		}
-		/* the jump cache: straight into the target's block when the
-		 * dispatcher has seen that pc, in this mode, since the last flush */
 		x86_alu_imm(b, 0, GRP_ADD, RBP, (int32_t)count);
-		x86_alu_imm(b, 0, GRP_CMP, RBP, JIT_CHAIN_LIMIT);
-		uint8_t *slow1 = x86_jcc32(b, CC_AE);
-		x86_op_reg(b, 0, X86_MOV_LOAD, RCX, RAX);
-		x86_shift_imm(b, 0, SH_SHL, RCX, 3);
-		x86_alu_imm(b, 0, GRP_AND, RCX, (JIT_JUMP_CACHE - 1) << 4);
-		x86_op_mem(b, 1, X86_MOV_LOAD, RDX, RBX, -1, OFF_WANT);
-		x86_shift_imm(b, 1, SH_SHR, RDX, 1);       /* 1 in U-mode, 0 in S-mode */
-		x86_op_reg(b, 1, X86_OR, RDX, RAX);
-		x86_op_mem(b, 1, X86_CMP, RDX, RBX, RCX, OFF_JUMPS);
-		uint8_t *slow2 = x86_jcc32(b, CC_NE);
-		x86_op_mem(b, 1, X86_MOV_LOAD, RCX, RBX, RCX, OFF_JUMPS + 8);
-		x86_op_reg(b, 1, 0x85, RCX, RCX);          /* test rcx, rcx */
-		uint8_t *slow3 = x86_jcc32(b, CC_E);
-		spill(b);
-		x86_op_reg(b, 1, X86_MOV_LOAD, R12, RAX);
-		x86_byte(b, 0xff);                         /* jmp rcx */
-		x86_byte(b, 0xe1);
-		x86_patch(b, slow1, b->p);
-		x86_patch(b, slow2, b->p);
-		x86_patch(b, slow3, b->p);
-		x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, OFF_PC);
-		x86_op_reg(b, 0, X86_MOV_LOAD, RAX, RBP);
-		epilogue(b);
+		emit_jump_cache_exit(b);
 		return;
 	}
 	uint8_t *taken = x86_jcc32(b, emit_branch_cmp(b, d));

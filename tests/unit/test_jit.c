@@ -462,6 +462,42 @@ static void test_jump_cache_follows_code(void **state)
 	fx_free_jit(f);
 }
 
+/* A loop that straddles a page boundary: its two blocks (one per page)
+ * cannot be chained, so each exit to the other page goes through the jump
+ * cache (a loop like this ran through the dispatcher every iteration).
+ * Rewriting the first page's half must be seen on the next run. */
+static void test_loop_across_pages(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new_jit();
+	uint64_t a = fx_alloc_code(f, 3 * PAGE_SIZE);
+	uint64_t edge = ((a + PAGE_SIZE - 1) & PAGE_MASK) + PAGE_SIZE;
+	const uint32_t loop[] = {
+		ADDI(5, 5, 1),                  /* edge - 8 */
+		ADDI(6, 6, -1),
+		enc_b(-8, 0, 6, 1),             /* edge: bne x6, x0, edge - 8 */
+		0x00000073,                     /* ecall */
+	};
+	memcpy(fx_ram(f, edge - 8, sizeof(loop)), loop, sizeof(loop));
+	for (int i = 0; i < 2; i++) {
+		f->h->x[5] = 0;
+		f->h->x[6] = 10000;
+		fx_run(f, edge - 8, 100000);
+		assert_int_equal(f->h->x[5], 10000);
+		assert_int_equal(f->h->x[6], 0);
+	}
+	assert_int_equal(f->h->jump_cache[((edge - 8) >> 1) & (JIT_JUMP_CACHE - 1)].tag, edge - 8);
+	assert_int_equal(f->h->jump_cache[(edge >> 1) & (JIT_JUMP_CACHE - 1)].tag, edge);
+	const uint32_t add3 = ADDI(5, 5, 3);
+	memcpy(fx_ram(f, edge - 8, 4), &add3, 4);
+	ram_written(f->vm, f->h, edge - 8 - RAM_BASE, 4);
+	f->h->x[5] = 0;
+	f->h->x[6] = 100;
+	fx_run(f, edge - 8, 100000);
+	assert_int_equal(f->h->x[5], 300);
+	fx_free_jit(f);
+}
+
 /* A register written with an immediate (li, lui) right after rax was left
  * holding it: the next read must see the immediate, not rax. */
 static void test_imm_write_forgets_rax(void **state)
@@ -617,6 +653,7 @@ int main(void)
 		cmocka_unit_test(test_inner_branches),
 		cmocka_unit_test(test_kick_ends_slice),
 		cmocka_unit_test(test_jump_cache_follows_code),
+		cmocka_unit_test(test_loop_across_pages),
 		cmocka_unit_test(test_imm_write_forgets_rax),
 		cmocka_unit_test(test_x0_and_jalr),
 		cmocka_unit_test(test_buffer_full_flushes),
