@@ -135,13 +135,23 @@ void guest_ram_discard_forget(struct guest_ram *r)
 		memset((void *)r->discarded, 0, bitmap_words(r) * sizeof(uint64_t));
 }
 
-uint64_t guest_ram_discarded_count(const struct guest_ram *r)
+/* Bits set in a bitmap that others may be setting meanwhile. */
+static uint64_t bitmap_count(const struct guest_ram *r, _Atomic uint64_t *bm)
 {
 	uint64_t n = 0;
-	for (size_t i = 0; r->discarded && i < bitmap_words(r); i++)
-		n += (uint64_t)__builtin_popcountll(atomic_load_explicit(&r->discarded[i],
-									 memory_order_relaxed));
+	for (size_t i = 0; bm && i < bitmap_words(r); i++)
+		n += (uint64_t)__builtin_popcountll(atomic_load_explicit(&bm[i], memory_order_relaxed));
 	return n;
+}
+
+uint64_t guest_ram_discarded_count(const struct guest_ram *r)
+{
+	return bitmap_count(r, r->discarded);
+}
+
+uint64_t guest_ram_log_count(const struct guest_ram *r)
+{
+	return bitmap_count(r, atomic_load_explicit(&r->dirty_log, memory_order_acquire));
 }
 
 void guest_ram_merge_advise(struct guest_ram *r, uint64_t off, uint64_t len)

@@ -75,6 +75,9 @@ void guest_ram_log_stop(struct guest_ram *r);
 /* ORs the logged bits into out (pages/64 words, rounded up) and clears
  * them; returns how many were set. */
 uint64_t guest_ram_log_harvest(struct guest_ram *r, uint64_t *out);
+/* Pages logged since the last harvest, without harvesting (a snapshot
+ * while the guest runs). */
+uint64_t guest_ram_log_count(const struct guest_ram *r);
 
 /* Free pages given back by the guest. guest_ram_discard_track allocates
  * the bitmap (0 or -ENOMEM). */

@@ -487,8 +487,9 @@ static uint8_t *emit_tlb_probe(struct x86buf *b, const struct dinsn *d, unsigned
  * keep a page-crossing access out, so its key keeps the address's
  * alignment bits and only an aligned access (which never crosses) can
  * match: (va & (PAGE_MASK | size-1)) ^ want equals page | want only when
- * those bits are 0. rax = host address, or a jne (returned) to the stub,
- * which then has rax = va. */
+ * those bits are 0. On a hit rax = va and rcx = the addend (the load adds
+ * them in its address: one add less on the way to the data); a jne
+ * (returned) goes to the stub, which then has rax = va. */
 static uint8_t *emit_memo_probe(struct x86buf *b, const struct dinsn *d, unsigned size, int32_t memo)
 {
 	ld64(b, RAX, d->rs1);
@@ -501,14 +502,15 @@ static uint8_t *emit_memo_probe(struct x86buf *b, const struct dinsn *d, unsigne
 	x86_op_mem(b, 1, X86_AND, RSI, RBX, -1, OFF_MASK);
 	x86_op_reg(b, 1, X86_CMP, RSI, RDX);
 	uint8_t *miss = x86_jcc32(b, CC_NE);
-	x86_op_mem(b, 1, X86_ADD, RAX, RBX, -1, memo + 8);
+	x86_op_mem(b, 1, X86_MOV_LOAD, RCX, RBX, -1, memo + 8);
 	return miss;
 }
 
 /* The memo missed (rax = va): probe the TLB proper, as emit_tlb_probe
  * does; on a hit copy the entry into the memo and go back to the load with
- * rax = host address. Returns the jne taken on a TLB miss (to the slow
- * path). A misaligned access that stays in its page hits here every time. */
+ * rax = va and rcx = the addend. Returns the jne taken on a TLB miss (to
+ * the slow path). A misaligned access that stays in its page hits here
+ * every time. */
 static uint8_t *emit_memo_refill(struct x86buf *b, const struct stub *s)
 {
 	static const unsigned size[] = { 1, 2, 4, 8, 1, 2, 4 };
@@ -526,18 +528,19 @@ static uint8_t *emit_memo_refill(struct x86buf *b, const struct stub *s)
 	x86_op_mem(b, 1, X86_MOV_STORE, RSI, RBX, -1, s->memo);
 	x86_op_mem(b, 1, X86_MOV_LOAD, RSI, RBX, RCX, OFF_TLB_R + 8);
 	x86_op_mem(b, 1, X86_MOV_STORE, RSI, RBX, -1, s->memo + 8);
-	x86_op_reg(b, 1, X86_ADD, RAX, RSI);
+	x86_op_reg(b, 1, X86_MOV_LOAD, RCX, RSI);
 	x86_patch(b, x86_jmp32(b), s->hit);
 	return miss;
 }
 
-static void emit_load(struct x86buf *b, const struct dinsn *d, unsigned size, int sext)
+/* x[rd] = the value at rax (+ index, when index >= 0). */
+static void emit_load(struct x86buf *b, const struct dinsn *d, unsigned size, int sext, int index)
 {
 	switch (size) {
-	case 1: x86_op_mem(b, sext, sext ? X86_MOVSX8 : X86_MOVZX8, RAX, RAX, -1, 0); break;
-	case 2: x86_op_mem(b, sext, sext ? X86_MOVSX16 : X86_MOVZX16, RAX, RAX, -1, 0); break;
-	case 4: x86_op_mem(b, sext, sext ? X86_MOVSXD : X86_MOV_LOAD, RAX, RAX, -1, 0); break;
-	default: x86_op_mem(b, 1, X86_MOV_LOAD, RAX, RAX, -1, 0); break;
+	case 1: x86_op_mem(b, sext, sext ? X86_MOVSX8 : X86_MOVZX8, RAX, RAX, index, 0); break;
+	case 2: x86_op_mem(b, sext, sext ? X86_MOVSX16 : X86_MOVZX16, RAX, RAX, index, 0); break;
+	case 4: x86_op_mem(b, sext, sext ? X86_MOVSXD : X86_MOV_LOAD, RAX, RAX, index, 0); break;
+	default: x86_op_mem(b, 1, X86_MOV_LOAD, RAX, RAX, index, 0); break;
 	}
 	st64(b, RAX, d->rd);
 }
@@ -879,6 +882,29 @@ static int op_rax_only(int op)
 		return 1;
 	}
 	return 0;
+}
+
+/* `slli rd, rs, s` (s = 1..3) followed by `add rd, rd, rx` or
+ * `add rd, rx, rd` (rx not rd): array indexing without Zba. The pair is
+ * Zba's sh{s}add rd, rs, rx (*out), one lea instead of a shift and an add
+ * on the way to the load that usually follows. */
+static int fuse_shift_add(const struct dinsn *sl, const struct dinsn *add, struct dinsn *out)
+{
+	if (sl->op != OP_SLLI || sl->imm < 1 || sl->imm > 3 || sl->rd == 32 ||
+	    add->op != OP_ADD || add->rd != sl->rd)
+		return 0;
+	int other;
+	if (add->rs1 == sl->rd && add->rs2 != sl->rd)
+		other = add->rs2;
+	else if (add->rs2 == sl->rd && add->rs1 != sl->rd)
+		other = add->rs1;
+	else
+		return 0;
+	*out = *add;
+	out->op = (uint16_t)(OP_SH1ADD + sl->imm - 1);
+	out->rs1 = sl->rs1;
+	out->rs2 = (uint8_t)other;
+	return 1;
 }
 
 /* "if (!cond) rd = op;": a forward branch over one such op, rd in a host
@@ -1225,6 +1251,7 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 		at[k + 1] = at[k] + in[k].len;
 	struct fwd_jump fwd[JIT_MAX_INSNS];
 	int nfwd = 0;
+	struct dinsn fused;
 	for (int k = 0; k < n && k < JIT_MAX_INSNS; k++) {
 		const struct dinsn *d = &in[k];
 		for (int f = 0; f < nfwd; f++)
@@ -1259,7 +1286,7 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 			} else {
 				s->miss = emit_tlb_probe(b, d, size[i], OFF_TLB_R);
 			}
-			emit_load(b, d, size[i], sext[i]);
+			emit_load(b, d, size[i], sext[i], JIT_LOAD_MEMOS ? RCX : -1);
 			s->resume = b->p;
 			x86_label(b);
 			b->rax_holds = d->rd;    /* the stub reloads it too */
@@ -1299,6 +1326,12 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 			emit_transfer(&g, d, delta, (uint32_t)k + 1);
 			ended = 1;
 			break;
+		} else if (k + 1 < n && !skipped_is_target && fuse_shift_add(d, &in[k + 1], &fused)) {
+			/* slli rd, rs, 1..3 then add rd, rd, rx: one lea (the
+			 * shifted value in rd is dead, the add overwrites it) */
+			emit_alu(b, &fused, delta, j->host);
+			delta += d->len;
+			d = &in[++k];
 		} else {
 			emit_alu(b, d, delta, j->host);
 		}

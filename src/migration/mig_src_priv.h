@@ -31,6 +31,11 @@ struct migration {
 	struct vms_writer w;
 	uint64_t *bitmap;               /* pages still to send */
 	uint64_t words;
+	/* The guest's dirty rate, sampled early in each pre-copy round: pages
+	 * logged since the round began, and when (0 until taken). */
+	int64_t round_t0;
+	uint64_t rate_pages;
+	int64_t rate_us;
 	uint8_t *enc, *scratch;
 	int64_t t0, bw_t0;
 	uint64_t bw_bytes;              /* bytes since bw_t0 (bandwidth cap) */

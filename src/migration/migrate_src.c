@@ -83,6 +83,24 @@ static int send_batch(struct migration *m, const uint64_t *pages, uint32_t n)
 	return mig_send_batch(m, pages, n, 0);
 }
 
+/* How far into a round the dirty rate is sampled: early enough that a
+ * guest rewriting a hot set has not yet dirtied all of it (the count then
+ * stops growing, and says nothing about the rate). */
+#define RATE_SAMPLE_US 20000
+
+/* During a pre-copy round: the first time RATE_SAMPLE_US have passed,
+ * count the pages the guest dirtied since the round began. */
+static void sample_dirty_rate(struct migration *m)
+{
+	if (m->rate_us || !m->logging)
+		return;
+	int64_t dt = mig_now_us() - m->round_t0;
+	if (dt < RATE_SAMPLE_US)
+		return;
+	m->rate_pages = guest_ram_log_count(&m->vm->mem);
+	m->rate_us = dt;
+}
+
 /* Send every page whose bit is set (clearing the bits). Returns bytes put
  * on the wire, or -1. */
 static int64_t send_pages(struct migration *m)
@@ -101,6 +119,7 @@ static int64_t send_pages(struct migration *m)
 				if (atomic_load(&m->cancel) || send_batch(m, pages, n))
 					return -1;
 				n = 0;
+				sample_dirty_rate(m);
 			}
 		}
 	}
@@ -176,9 +195,10 @@ static void set_throttle(struct migration *m, int pct)
 /* Pre-copy rounds until the expected downtime fits the limit.
  *
  * The switch-over point comes from the dirty rate: a round that shrinks the
- * dirty set by a third is followed by another (Xen's rule: the next one is
- * shorter). A round that does not (the guest dirties pages about as fast as
- * they are sent: no number of rounds converges) is followed by one last
+ * dirty set by a third, and after which the rate says the next round will
+ * shrink it again (next_round_dirty), is followed by another (Xen's rule:
+ * the next one is shorter). Otherwise (the guest dirties pages about as
+ * fast as they are sent: no number of rounds converges) comes one last
  * round with the guest slowed to FINAL_THROTTLE, so that what is dirty at
  * the switch-over is only what the slowed guest wrote during that round.
  * Earlier versions throttled 20 points per two stalled rounds and settled
@@ -186,6 +206,27 @@ static void set_throttle(struct migration *m, int pct)
  * full speed (bench/migrate.py "-byte" cases) that took 6 to 8 rounds of
  * the whole hot set; see docs/MIGRATION.md "Profile". */
 #define FINAL_THROTTLE 95
+
+/* The pages the guest will have dirtied by the end of the next round,
+ * which sends the `dirty` pages in about `next_ms`: the dirty rate (the
+ * larger of this round's average and the early sample, since a rewritten
+ * hot set stops the count growing once all of it is dirty) times that
+ * time, at most the `dirty` pages again. A guest that writes a hot set
+ * faster than it goes out gives about `dirty` however much this round
+ * shrank the set: round 1 of bench/migrate.py's cases "shrank" from the
+ * whole RAM to the hot set and took a second full round of it. */
+static double next_round_dirty(const struct migration *m, uint64_t dirty, int64_t dt, double next_ms)
+{
+	double rate = dt > 0 ? (double)dirty / ((double)dt / 1e6) : 0;   /* pages/s */
+	if (m->rate_us > 0) {
+		double early = (double)m->rate_pages / ((double)m->rate_us / 1e6);
+		if (early > rate)
+			rate = early;
+	}
+	double next = rate * next_ms / 1000;
+	return next < (double)dirty ? next : (double)dirty;
+}
+
 static int precopy(struct migration *m)
 {
 	uint64_t sent_pages = 0;
@@ -195,6 +236,8 @@ static int precopy(struct migration *m)
 	bool trace = getenv("TERN_MIG_TRACE") != NULL;     /* per-round lines on stderr */
 	for (unsigned round = 1;; round++) {
 		int64_t t = mig_now_us();
+		m->round_t0 = t;
+		m->rate_us = 0;
 		int64_t bytes = send_pages(m), disk_bytes = 0;
 		if (bytes < 0 || (m->blk && (disk_bytes = blkmig_src_send(m)) < 0))
 			return -1;
@@ -203,18 +246,19 @@ static int precopy(struct migration *m)
 		/* Chunks the guest wrote this round go at the next (or the
 		 * switch-over): they count toward the expected downtime. */
 		uint64_t disk_dirty = m->blk ? blkmig_src_harvest(m) : 0;
-		if (trace)
-			fprintf(stderr, "tern: migration round %u: %llu pages, %lld bytes in %lld us, "
-				"harvest %lld us, %llu dirty, throttle %d%%\n", round,
-				(unsigned long long)sent_pages, (long long)bytes, (long long)dt,
-				(long long)(mig_now_us() - t - dt), (unsigned long long)dirty,
-				atomic_load(&m->vm->throttle_pct));
 		double bw = dt > 0 ? (double)(bytes + disk_bytes) / ((double)dt / 1e6) : 1e12;   /* bytes/s */
 		if (bw < 1e6)
 			bw = 1e6;
 		/* Bytes on the wire per dirty page (zero pages are markers). */
 		double per_page = sent_pages ? (double)bytes / (double)sent_pages : 4096;
 		double expected_ms = ((double)dirty * per_page + (double)disk_dirty * BLK_CHUNK) / bw * 1000;
+		double next_dirty = next_round_dirty(m, dirty, dt, expected_ms);
+		if (trace)
+			fprintf(stderr, "tern: migration round %u: %llu pages, %lld bytes in %lld us, "
+				"harvest %lld us, %llu dirty, %.0f expected next, throttle %d%%\n", round,
+				(unsigned long long)sent_pages, (long long)bytes, (long long)dt,
+				(long long)(mig_now_us() - t - dt), (unsigned long long)dirty, next_dirty,
+				atomic_load(&m->vm->throttle_pct));
 		pthread_mutex_lock(&m->lock);
 		m->info.rounds = round;
 		m->info.mbps = bw * 8 / 1e6;
@@ -226,7 +270,9 @@ static int precopy(struct migration *m)
 		if (round >= MAX_ROUNDS || atomic_load(&m->start_postcopy))
 			return 0;
 		bool fits = expected_ms <= (double)m->p.downtime_limit_ms;
-		bool shrinking = dirty * 3 < sent_pages * 2;
+		/* this round shrank the dirty set by a third, and the next
+		 * one is expected to */
+		bool shrinking = dirty * 3 < sent_pages * 2 && next_dirty * 3 < (double)dirty * 2;
 		if (fits && (final || expected_ms <= DOWNTIME_FLOOR_MS ||
 			     (!shrinking && expected_ms <= SETTLE_MS)))
 			return 0;

@@ -45,7 +45,10 @@ static void dirty_log_and_written(void **state)
 	guest_ram_written(&r, SIZE - 8, 4096);               /* clipped to the last page */
 	guest_ram_written(&r, SIZE, 8);                      /* outside: ignored */
 	guest_ram_written(&r, 10 * 4096, 0);                 /* empty: ignored */
+	assert_int_equal(guest_ram_log_count(&r), 4);        /* counted, not harvested */
+	assert_int_equal(guest_ram_log_count(&r), 4);
 	assert_int_equal(guest_ram_log_harvest(&r, bits), 4);
+	assert_int_equal(guest_ram_log_count(&r), 0);
 	assert_int_equal(bits[0], 3);
 	assert_int_equal(bits[3], 1ull << 8 | 1ull << 63);
 	assert_int_equal(guest_ram_log_harvest(&r, bits), 0);   /* harvested: clear */

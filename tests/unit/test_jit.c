@@ -498,6 +498,45 @@ static void test_loop_across_pages(void **state)
 	fx_free_jit(f);
 }
 
+/* slli + add into the same rd is compiled as one lea (Zba's sh*add); the
+ * forms that must not be fused (both operands the shifted register, or a
+ * different rd, so the shifted value stays live) keep their meaning. */
+static void test_shift_add_fusion(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new_jit();
+	const uint32_t prog[] = {
+		enc_i(2, 6, 1, 5, 0x13),        /* slli x5, x6, 2 */
+		enc_r(0, 7, 5, 0, 5, 0x33),     /* add x5, x5, x7 */
+		enc_i(3, 8, 1, 8, 0x13),        /* slli x8, x8, 3 */
+		enc_r(0, 8, 9, 0, 8, 0x33),     /* add x8, x9, x8 */
+		enc_i(1, 6, 1, 10, 0x13),       /* slli x10, x6, 1 */
+		enc_r(0, 10, 10, 0, 10, 0x33),  /* add x10, x10, x10 */
+		enc_i(2, 6, 1, 11, 0x13),       /* slli x11, x6, 2 */
+		enc_r(0, 7, 11, 0, 12, 0x33),   /* add x12, x11, x7 */
+		enc_i(3, 6, 1, 13, 0x13),       /* slli x13, x6, 3 */
+		enc_r(0, 13, 13, 0, 14, 0x33),  /* add x14, x13, x13 */
+		0x00000073,                     /* ecall */
+	};
+	uint64_t pc = fx_code(f, prog, 11);
+	for (int i = 0; i < 2; i++) {
+		f->h->x[6] = 0x123456789;
+		f->h->x[7] = 1000;
+		f->h->x[8] = 0x10;
+		f->h->x[9] = 7;
+		fx_run(f, pc, 20);
+		assert_int_equal(f->h->x[5], 1000 + (0x123456789ull << 2));
+		assert_int_equal(f->h->x[8], 7 + (0x10 << 3));
+		assert_int_equal(f->h->x[10], 0x123456789ull << 2);
+		assert_int_equal(f->h->x[11], 0x123456789ull << 2);
+		assert_int_equal(f->h->x[12], 1000 + (0x123456789ull << 2));
+		assert_int_equal(f->h->x[13], 0x123456789ull << 3);
+		assert_int_equal(f->h->x[14], 0x123456789ull << 4);
+		assert_int_equal(f->h->pc, pc + 44);
+	}
+	fx_free_jit(f);
+}
+
 /* A register written with an immediate (li, lui) right after rax was left
  * holding it: the next read must see the immediate, not rax. */
 static void test_imm_write_forgets_rax(void **state)
@@ -654,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_kick_ends_slice),
 		cmocka_unit_test(test_jump_cache_follows_code),
 		cmocka_unit_test(test_loop_across_pages),
+		cmocka_unit_test(test_shift_add_fusion),
 		cmocka_unit_test(test_imm_write_forgets_rax),
 		cmocka_unit_test(test_x0_and_jalr),
 		cmocka_unit_test(test_buffer_full_flushes),
