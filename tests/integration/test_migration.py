@@ -53,9 +53,10 @@ def ticks(text):
 
 
 def run_unticked(g, cmd):
-    """A command's console output without the DIRTY lines that /bench/dirty
-    prints on the same console (they can land between its lines)."""
-    return re.sub(r"^DIRTY tick=.*\n", "", g.run(cmd), flags=re.M)
+    """A command's console output without the lines that background jobs
+    print on the same console (they can land between its lines): /bench/dirty's
+    DIRTY ticks and the SMP test's PAR-RUN lines."""
+    return re.sub(r"^(DIRTY tick=|PAR-RUN$).*\n", "", g.run(cmd), flags=re.M)
 
 
 def start_source(guest_factory, key, name, total=32, hot=8, prefix=(), extra=()):
