@@ -244,6 +244,19 @@ def test_kill_9_shows_crashed_and_up_restarts_it(lab):
     end = time.monotonic() + 10
     while pid_alive(old) and time.monotonic() < end:
         time.sleep(0.1)
+    # A CI rehearsal once saw `up` refuse web1 right after this: its QMP
+    # socket still took connections ("already running outside this
+    # project"). Wait until nobody listens there, and say so if it lasts.
+    qmp = f"/run/tern/{lab.name}.web1.qmp"
+    while time.monotonic() < end + 10:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sk:
+                sk.connect(qmp)
+        except OSError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"{qmp} still takes connections 20 s after web1 (pid {old}) was killed")
     _, ms = status(lab.registry, lab.name)
     assert ms["web1"]["state"] == "crashed" and ms["web1"]["pid"] is None
     assert ms["db"]["state"] == ms["web2"]["state"] == "running"
