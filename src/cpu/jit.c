@@ -356,6 +356,12 @@ static void pick_pins(struct x86buf *b, const struct dinsn *in, int n)
  * through the dispatcher every iteration). */
 static void emit_jump_cache_exit(struct x86buf *b)
 {
+	if (!JIT_JUMP_CACHE_ON) {
+		x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, OFF_PC);
+		x86_op_reg(b, 0, X86_MOV_LOAD, RAX, RBP);
+		epilogue(b);
+		return;
+	}
 	x86_alu_imm(b, 0, GRP_CMP, RBP, JIT_CHAIN_LIMIT);
 	uint8_t *slow1 = x86_jcc32(b, CC_AE);
 	x86_op_reg(b, 0, X86_MOV_LOAD, RCX, RAX);
@@ -396,13 +402,13 @@ static void exit_to(struct gen *g, int32_t delta, uint32_t count, int chain)
 		plain_exit(b, 0);
 		return;
 	}
-	if (chain && JIT_JUMP_CACHE_ON && (tgt < 0 || tgt >= (int64_t)PAGE_SIZE)) {
+	bool other_page = tgt < 0 || tgt >= (int64_t)PAGE_SIZE;
+	if (chain && other_page) {        /* cannot be chained: the jump cache */
 		x86_op_mem(b, 1, X86_LEA, RAX, R12, -1, delta);
 		emit_jump_cache_exit(b);
 		return;
 	}
-	if (!chain || tgt < 0 || tgt >= (int64_t)PAGE_SIZE ||
-	    g->nchains >= (int)(sizeof(g->chains) / sizeof(g->chains[0]))) {
+	if (!chain || g->nchains >= (int)(sizeof(g->chains) / sizeof(g->chains[0]))) {
 		plain_exit(b, delta);
 		return;
 	}
@@ -456,14 +462,27 @@ struct stub {
 	uint8_t *hit;          /* STUB_LOAD: where the load continues on a TLB hit */
 };
 enum { STUB_LOAD, STUB_STORE, STUB_FLOAD, STUB_FSTORE, STUB_ILLEGAL, STUB_TRAPPED };
+/* Bytes read by OP_LB .. OP_LWU, and whether they are sign-extended. */
+static const unsigned load_bytes[] = { 1, 2, 4, 8, 1, 2, 4 };
+static const int load_sext[] = { 1, 1, 1, 0, 0, 0, 0 };
 
 /* rax = x[rs1] + imm; rcx = TLB index * 16; jne to a stub (returned) when
  * the TLB of `tlb_off` does not map [va, va+size) within one page. */
+static uint8_t *emit_tlb_lookup(struct x86buf *b, unsigned size, int32_t tlb_off);
 static uint8_t *emit_tlb_probe(struct x86buf *b, const struct dinsn *d, unsigned size, int32_t tlb_off)
 {
 	ld64(b, RAX, d->rs1);
 	if (d->imm)
 		x86_alu_imm(b, 1, GRP_ADD, RAX, d->imm);
+	uint8_t *miss = emit_tlb_lookup(b, size, tlb_off);
+	x86_op_mem(b, 1, X86_ADD, RAX, RBX, RCX, tlb_off + 8);   /* host address */
+	return miss;
+}
+
+/* rax = va: rcx = the offset of its entry in the TLB at tlb_off, and a jne
+ * (returned) taken unless that entry maps [va, va+size) within one page. */
+static uint8_t *emit_tlb_lookup(struct x86buf *b, unsigned size, int32_t tlb_off)
+{
 	/* rcx = the entry's offset, (va >> 12) % TLB_SIZE * 16, in two steps */
 	x86_op_reg(b, 0, X86_MOV_LOAD, RCX, RAX);
 	x86_shift_imm(b, 0, SH_SHR, RCX, PAGE_SHIFT - 4);
@@ -476,9 +495,7 @@ static uint8_t *emit_tlb_probe(struct x86buf *b, const struct dinsn *d, unsigned
 	x86_op_mem(b, 1, X86_MOV_LOAD, RSI, RBX, RCX, tlb_off);
 	x86_op_mem(b, 1, X86_AND, RSI, RBX, -1, OFF_MASK);
 	x86_op_reg(b, 1, X86_CMP, RSI, RDX);
-	uint8_t *miss = x86_jcc32(b, CC_NE);
-	x86_op_mem(b, 1, X86_ADD, RAX, RBX, RCX, tlb_off + 8);   /* host address */
-	return miss;
+	return x86_jcc32(b, CC_NE);
 }
 
 /* A load site's probe: the same test as emit_tlb_probe, against the site's
@@ -513,17 +530,7 @@ static uint8_t *emit_memo_probe(struct x86buf *b, const struct dinsn *d, unsigne
  * every time. */
 static uint8_t *emit_memo_refill(struct x86buf *b, const struct stub *s)
 {
-	static const unsigned size[] = { 1, 2, 4, 8, 1, 2, 4 };
-	x86_op_reg(b, 0, X86_MOV_LOAD, RCX, RAX);
-	x86_shift_imm(b, 0, SH_SHR, RCX, PAGE_SHIFT - 4);
-	x86_alu_imm(b, 0, GRP_AND, RCX, (TLB_SIZE - 1) << 4);
-	x86_op_mem(b, 1, X86_LEA, RDX, RAX, -1, (int32_t)size[s->d->op - OP_LB] - 1);
-	x86_alu_imm(b, 1, GRP_AND, RDX, (int32_t)PAGE_MASK);
-	x86_op_mem(b, 1, X86_OR, RDX, RBX, -1, OFF_WANT);
-	x86_op_mem(b, 1, X86_MOV_LOAD, RSI, RBX, RCX, OFF_TLB_R);
-	x86_op_mem(b, 1, X86_AND, RSI, RBX, -1, OFF_MASK);
-	x86_op_reg(b, 1, X86_CMP, RSI, RDX);
-	uint8_t *miss = x86_jcc32(b, CC_NE);
+	uint8_t *miss = emit_tlb_lookup(b, load_bytes[s->d->op - OP_LB], OFF_TLB_R);
 	x86_op_mem(b, 1, X86_MOV_LOAD, RSI, RBX, RCX, OFF_TLB_R);
 	x86_op_mem(b, 1, X86_MOV_STORE, RSI, RBX, -1, s->memo);
 	x86_op_mem(b, 1, X86_MOV_LOAD, RSI, RBX, RCX, OFF_TLB_R + 8);
@@ -581,7 +588,6 @@ static void emit_divu(struct x86buf *b, const struct dinsn *d, int rem, int w32)
 		sext32(b, RAX);
 	st64(b, RAX, d->rd);
 }
-
 
 /* rd == rs1, held in a host register: operate on that register in place
  * (rax no longer holds rd's value then). Returns the register, or 0. */
@@ -1069,12 +1075,6 @@ static void emit_transfer(struct gen *g, const struct dinsn *d, int32_t delta, u
 			x86_op_mem(b, 1, X86_LEA, RCX, R12, -1, delta + d->len);
 			st64(b, RCX, d->rd);
 		}
-		if (!JIT_JUMP_CACHE_ON) {
-			x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, OFF_PC);
-			x86_op_mem(b, 0, X86_LEA, RAX, RBP, -1, (int32_t)count);
-			epilogue(b);
-			return;
-		}
 		x86_alu_imm(b, 0, GRP_ADD, RBP, (int32_t)count);
 		emit_jump_cache_exit(b);
 		return;
@@ -1273,20 +1273,18 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 					target = t;
 			emit_inner_branch(&g, d, delta, k, target, fwd, &nfwd);
 		} else if (d->op >= OP_LB && d->op <= OP_LWU) {
-			static const unsigned size[] = { 1, 2, 4, 8, 1, 2, 4 };
-			static const int sext[] = { 1, 1, 1, 0, 0, 0, 0 };
 			unsigned i = d->op - OP_LB;
 			struct stub *s = &stubs[nstubs++];
 			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, NULL, STUB_LOAD, 0, NULL };
 			if (JIT_LOAD_MEMOS) {
 				s->memo = OFF_MEMO + (int32_t)(j->next_site++ % JIT_LOAD_SITES) *
 						     (int32_t)sizeof(struct tlb_entry);
-				s->miss = emit_memo_probe(b, d, size[i], s->memo);
+				s->miss = emit_memo_probe(b, d, load_bytes[i], s->memo);
 				s->hit = b->p;
 			} else {
-				s->miss = emit_tlb_probe(b, d, size[i], OFF_TLB_R);
+				s->miss = emit_tlb_probe(b, d, load_bytes[i], OFF_TLB_R);
 			}
-			emit_load(b, d, size[i], sext[i], JIT_LOAD_MEMOS ? RCX : -1);
+			emit_load(b, d, load_bytes[i], load_sext[i], JIT_LOAD_MEMOS ? RCX : -1);
 			s->resume = b->p;
 			x86_label(b);
 			b->rax_holds = d->rd;    /* the stub reloads it too */
