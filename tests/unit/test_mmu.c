@@ -370,6 +370,23 @@ static void test_tlb_and_sfence(void **state)
 	assert_int_equal(exec_load(f, va), 0x2222);
 }
 
+/* Paging on and the block compiler on; returns the pc of
+ * `ld x5, 0(x6); j .`, one compiled load site. */
+static uint64_t jit_load_site(struct fx *f, struct pt *p)
+{
+	f->h->jit = jit_new(1u << 20);
+	assert_non_null(f->h->jit);
+	paged(f, p, 3);
+	const uint32_t prog[] = { LD(5, 6, 0), INSN_J_SELF };
+	return fx_code(f, prog, 2);
+}
+
+static void jit_off(struct fx *f)
+{
+	jit_free(f->h->jit);
+	f->h->jit = NULL;
+}
+
 /* A compiled load keeps a copy of the TLB entry it last hit (its load
  * memo); sfence.vma, with or without an address, and hart_tlb_flush must
  * drop that copy as they drop the TLB's own entry. */
@@ -378,15 +395,11 @@ static void test_jit_load_memo_follows_sfence(void **state)
 	struct fx *f = *state;
 	struct hart *h = f->h;
 	struct pt p;
-	h->jit = jit_new(1u << 20);
-	assert_non_null(h->jit);
-	paged(f, &p, 3);
+	uint64_t pc = jit_load_site(f, &p);
 	const uint64_t va = 0x10000;
 	wr64(f, DATA, 0x1111);
 	wr64(f, DATA + 0x1000, 0x2222);
 	uint64_t leaf = pt_map(&p, va, DATA, 0, RW_AD);
-	const uint32_t prog[] = { LD(5, 6, 0), INSN_J_SELF };
-	uint64_t pc = fx_code(f, prog, 2);
 	h->x[6] = va;
 	for (int i = 0; i < 3; i++) {       /* slow path, memo refill, memo hit */
 		h->x[5] = JUNK;
@@ -408,8 +421,7 @@ static void test_jit_load_memo_follows_sfence(void **state)
 	hart_tlb_flush(h);
 	fx_run(f, pc, 2);
 	assert_int_equal(h->x[5], 0x2222);
-	jit_free(h->jit);
-	h->jit = NULL;
+	jit_off(f);
 }
 
 /* A compiled load whose memo holds the second page of a pair must not
@@ -421,17 +433,13 @@ static void test_jit_load_memo_page_crossing(void **state)
 	struct fx *f = *state;
 	struct hart *h = f->h;
 	struct pt p;
-	h->jit = jit_new(1u << 20);
-	assert_non_null(h->jit);
-	paged(f, &p, 3);
+	uint64_t pc = jit_load_site(f, &p);
 	pt_map(&p, 0x60000, DATA + 0x6000, 0, RW_AD);
 	pt_map(&p, 0x61000, DATA + 0x9000, 0, RW_AD);
 	wr64(f, DATA + 0x6ff8, 0x8877665544332211ull);
 	wr64(f, DATA + 0x8ff8, 0x7777777777777777ull);   /* what the bug read */
 	wr64(f, DATA + 0x9000, 0xffeeddccbbaa9988ull);
 	wr64(f, DATA + 0x9008, 0x0706050403020100ull);
-	const uint32_t prog[] = { LD(5, 6, 0), INSN_J_SELF };
-	uint64_t pc = fx_code(f, prog, 2);
 	h->x[6] = 0x61000;
 	for (int i = 0; i < 3; i++) {       /* slow path, memo refill, memo hit */
 		h->x[5] = JUNK;
@@ -450,8 +458,7 @@ static void test_jit_load_memo_page_crossing(void **state)
 		fx_run(f, pc, 2);
 		assert_int_equal(h->x[5], 0xffeeddccbbaa9988ull);
 	}
-	jit_free(h->jit);
-	h->jit = NULL;
+	jit_off(f);
 }
 
 /* sfence.vma rs1=va must drop every cached translation that came from the
