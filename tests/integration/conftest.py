@@ -289,6 +289,20 @@ def shared_guest(request):
     g.close()
 
 
+def ctl_dir():
+    """Where tern puts its control sockets (ctl_default_dir in
+    src/ctl/ctl_path.c)."""
+    if os.geteuid() == 0:
+        return Path("/run/tern")
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(xdg) / "tern" if xdg else Path(f"/tmp/tern-{os.geteuid()}")
+
+
+def sock_of(name):
+    """The QMP socket of the VM called name."""
+    return str(ctl_dir() / f"{name}.qmp")
+
+
 def run_tern(*args, timeout=30):
     """Run tern with `args` to completion; returns CompletedProcess (text)."""
     require_tern()

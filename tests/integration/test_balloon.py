@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import make_disk, run_tern  # noqa: F401  (fixtures come from conftest)
+from conftest import sock_of, make_disk, run_tern  # noqa: F401  (fixtures come from conftest)
 from qmp_client import QMP, QMPError, wait_socket
 
 _n = itertools.count(1)
@@ -20,10 +20,6 @@ MiB = 1 << 20
 
 def vm_name(tag):
     return f"bal{tag}-{os.getpid()}-{next(_n)}"
-
-
-def sock_of(name):
-    return f"/run/tern/{name}.qmp"
 
 
 def free_port():

@@ -12,11 +12,10 @@ import socket
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import IMAGE, INITRD, TERN, REPO, clean, require_kit, require_tern
+from conftest import IMAGE, INITRD, TERN, REPO, clean, ctl_dir, require_kit, require_tern, sock_of
 
 UP_TIMEOUT = 300
 
@@ -247,7 +246,7 @@ def test_kill_9_shows_crashed_and_up_restarts_it(lab):
     # A CI rehearsal once saw `up` refuse web1 right after this: its QMP
     # socket still took connections ("already running outside this
     # project"). Wait until nobody listens there, and say so if it lasts.
-    qmp = f"/run/tern/{lab.name}.web1.qmp"
+    qmp = sock_of(f"{lab.name}.web1")
     while time.monotonic() < end + 10:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sk:
@@ -331,8 +330,7 @@ def test_down_stops_in_reverse_and_leaves_nothing(lab):
     socks = [p for p in lab.folder.rglob("*") if p.is_socket()]
     assert not socks, socks
     assert not any((lab.folder / "sw").iterdir())
-    run = Path(os.environ.get("XDG_RUNTIME_DIR", "/run") if os.geteuid() else "/run") / "tern"
-    assert not list(run.glob(f"{lab.name}.*.qmp"))
+    assert not list(ctl_dir().glob(f"{lab.name}.*.qmp"))
 
 
 # ---- gates hold the next group; a failed gate rolls back ------------------

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import Guest, make_disk, run_tern, TERN
+from conftest import sock_of, Guest, make_disk, run_tern, TERN
 from qmp_client import QMP, wait_socket
 
 _n = itertools.count(1)
@@ -34,10 +34,6 @@ def free_port():
 
 def vm_name(tag):
     return f"mig{tag}-{os.getpid()}-{next(_n)}"
-
-
-def sock_of(name):
-    return f"/run/tern/{name}.qmp"
 
 
 @pytest.fixture

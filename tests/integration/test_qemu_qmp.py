@@ -13,15 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import sock_of, REPO
 
 _n = itertools.count(1)
 FETCH = REPO / "tests" / "integration" / "fetch_qemu_qmp.sh"
-
-
-def sock_of(name):
-    return f"/run/tern/{name}.qmp" if os.geteuid() == 0 else \
-        f"{os.environ.get('XDG_RUNTIME_DIR') or '/tmp/tern-%d' % os.geteuid()}/tern/{name}.qmp"
 
 
 @pytest.fixture(scope="module")

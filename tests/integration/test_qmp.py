@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import TERN, run_tern
+from conftest import sock_of, TERN, run_tern
 from qmp_client import QMP, QMPError, wait_socket
 
 _n = itertools.count(1)
@@ -19,11 +19,6 @@ _n = itertools.count(1)
 
 def vm_name():
     return f"qmpt-{os.getpid()}-{next(_n)}"
-
-
-def sock_of(name):
-    return f"/run/tern/{name}.qmp" if os.geteuid() == 0 else \
-        f"{os.environ.get('XDG_RUNTIME_DIR') or '/tmp/tern-%d' % os.geteuid()}/tern/{name}.qmp"
 
 
 def boot(guest_factory, name, *args, cpus=None):

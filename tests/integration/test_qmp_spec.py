@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import run_tern, REPO
+from conftest import sock_of, run_tern, REPO
 
 _n = itertools.count(1)
 RELAY = REPO / "tests" / "integration" / "mig_relay.py"
@@ -23,11 +23,6 @@ RELAY = REPO / "tests" / "integration" / "mig_relay.py"
 
 def vm_name(tag="spec"):
     return f"{tag}-{os.getpid()}-{next(_n)}"
-
-
-def sock_of(name):
-    return f"/run/tern/{name}.qmp" if os.geteuid() == 0 else \
-        f"{os.environ.get('XDG_RUNTIME_DIR') or '/tmp/tern-%d' % os.geteuid()}/tern/{name}.qmp"
 
 
 class SpecClient:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import Guest, make_disk, run_tern
+from conftest import sock_of, Guest, make_disk, run_tern
 from qmp_client import QMP, wait_socket
 
 _n = itertools.count(1)
@@ -22,10 +22,6 @@ DIGEST = 16
 
 def vm_name():
     return f"snapt-{os.getpid()}-{next(_n)}"
-
-
-def sock_of(name):
-    return f"/run/tern/{name}.qmp"
 
 
 def boot(guest_factory, name, *args):
