@@ -8,7 +8,7 @@
 #include <time.h>
 #include "cli/cli.h"
 #include "core/vm.h"
-#include "core/guest_ram.h"
+#include "mem/guest_ram.h"
 #include "cli/run_ctl.h"
 #include "cli/run_incoming.h"
 #include "cli/run_opts.h"

@@ -5,20 +5,10 @@
 #include "core/vm.h"
 #include "cpu/dcache.h"
 
-void ram_written(struct vm *vm, struct hart *by, uint64_t off, uint64_t len)
-{
-	if (!len || off >= vm->mem.size)
-		return;
-	if (len > vm->mem.size - off)
-		len = vm->mem.size - off;
-	dcache_invalidate(vm, by, off, len);
-	guest_ram_written(&vm->mem, off, len);
-}
-
 static void flush_write_tlbs(struct vm *vm)
 {
-	for (int i = 0; i < vm->nharts; i++)
-		memset(vm->harts[i]->tlb_w, 0, sizeof(vm->harts[i]->tlb_w));
+	for (int i = 0; i < vm->cpus.nharts; i++)
+		memset(vm->cpus.harts[i]->tlb_w, 0, sizeof(vm->cpus.harts[i]->tlb_w));
 }
 
 int ram_dirty_log_start(struct vm *vm)
@@ -47,7 +37,7 @@ uint64_t ram_discard(struct vm *vm, uint64_t off, uint64_t len)
 		return 0;
 	/* first out of the write TLBs: no fast-path store may land unseen */
 	flush_write_tlbs(vm);
-	dcache_invalidate(vm, NULL, off, len);
+	dcache_invalidate(&vm->cpus, NULL, off, len);
 	guest_ram_drop(&vm->mem, off, len);
 	return len;
 }

@@ -1,7 +1,7 @@
 /* Guest RAM writes made outside the TLB fast path, and what they mean for
  * the harts. Every writer other than a fast-path store (slow-path stores,
  * AMOs and SC, A/D bit updates, device DMA) reports here. That drops
- * decoded code the write overlaps and tells the RAM (core/guest_ram.h),
+ * decoded code the write overlaps and tells the RAM (mem/guest_ram.h),
  * which clears the pages' discarded marks and, while a migration logs
  * dirty pages, sets their bits.
  *
@@ -14,10 +14,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "core/vm.h"
+#include "cpu/dcache.h"
 
 /* by: the hart that wrote (its own decoded copy is dropped at once), or
  * NULL for a device or the VMM. */
-void ram_written(struct vm *vm, struct hart *by, uint64_t off, uint64_t len);
+static inline void ram_written(struct vm *vm, struct hart *by, uint64_t off, uint64_t len)
+{
+	dcache_ram_written(&vm->cpus, by, off, len);
+}
 
 /* The dirty log (one bit per 4 KiB page of guest RAM). Start, stop and
  * sync must run where no hart is executing: on the vCPU thread between

@@ -4,15 +4,13 @@
 #include <time.h>
 #include "core/vcpu.h"
 #include "core/vm.h"
-#include "cpu/csr.h"
+#include "cpu/lifecycle.h"
+#include "cpu/trap.h"
 #include "cpu/exec.h"
 
 void vcpu_init(struct vcpu *v, struct vm *vm, int first, int count, bool primary)
 {
 	*v = (struct vcpu){ .vm = vm, .first = first, .count = count, .primary = primary };
-	pthread_mutex_lock(&vm->idle_lock);
-	vm->vcpus[vm->nvcpus++] = v;
-	pthread_mutex_unlock(&vm->idle_lock);
 }
 
 /* Auto-converge (live migration): after running for t ns, sleep
@@ -39,13 +37,13 @@ static enum vcpu_exit round_idle(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	for (int i = v->first; i < v->first + v->count; i++)
-		if (vm->harts[i]->hsm_state == HSM_STARTED) {
+		if (vm->cpus.harts[i]->hsm_state == HSM_STARTED) {
 			v->wake_ns = v->deadline_ns;
 			return VCPU_EXIT_WFI;
 		}
 	v->wake_ns = INT64_MAX;
-	for (int i = 0; i < vm->nharts; i++)
-		if (vm->harts[i]->hsm_state == HSM_STARTED)
+	for (int i = 0; i < vm->cpus.nharts; i++)
+		if (vm->cpus.harts[i]->hsm_state == HSM_STARTED)
 			return VCPU_EXIT_WFI;
 	return v->primary ? VCPU_EXIT_HALTED : VCPU_EXIT_WFI;
 }
@@ -78,16 +76,16 @@ enum vcpu_exit vcpu_run(struct vcpu *v)
 		} else if (atomic_load(&vm->pause_count)) {
 			return VCPU_EXIT_PAUSE;
 		}
-		atomic_store(&v->kicked, 0);
+		v->round_kicks = atomic_load(&vm->kicks);
 		v->runnable = 0;
 		v->deadline_ns = INT64_MAX;
 	}
 	while (v->next < v->count) {
-		struct hart *h = vm->harts[v->first + v->next++];
+		struct hart *h = vm->cpus.harts[v->first + v->next++];
 		if (h->hsm_state != HSM_STARTED)
 			continue;
 		if (h->wfi) {
-			if (csr_read_sip(h) & h->sie) {
+			if (hart_read_sip(h) & h->sie) {
 				h->wfi = false;
 			} else {
 				int64_t d = vm_time_to_host_ns(vm, h->stimecmp);
@@ -125,7 +123,7 @@ void vcpu_idle(struct vcpu *v)
 		return;
 	struct timespec ts = { deadline_ns / 1000000000, deadline_ns % 1000000000 };
 	pthread_mutex_lock(&vm->idle_lock);
-	while (!atomic_load(&v->kicked)) {
+	while (atomic_load(&vm->kicks) == v->round_kicks) {
 		if (pthread_cond_timedwait(&vm->idle_cond, &vm->idle_lock, &ts) == ETIMEDOUT)
 			break;
 	}

@@ -40,7 +40,8 @@ struct vcpu {
 	struct vm *vm;
 	int first, count;       /* the harts it runs: first .. first+count-1 */
 	bool primary;           /* it serves resets and exits (hart 0's) */
-	_Atomic int kicked;     /* vm_kick since the round began */
+	unsigned round_kicks;   /* vm->kicks when the round began: a kick since
+				 * then ends vcpu_idle at once */
 	int next;               /* the hart whose turn comes next in this round */
 	int runnable;           /* harts that ran so far in this round */
 	int64_t deadline_ns;    /* earliest timer among the idle harts of the round */
@@ -51,8 +52,8 @@ struct vcpu {
 				 * earliest timer deadline (INT64_MAX: none) */
 };
 
-/* Set up v to run harts first..first+count-1 and register it with the VM
- * (so that vm_kick wakes it). The primary one must include hart 0. */
+/* Set up v to run harts first..first+count-1. The primary one must
+ * include hart 0. */
 void vcpu_init(struct vcpu *v, struct vm *vm, int first, int count, bool primary);
 /* Run the harts until an exit; see enum vcpu_exit. The VMM's requests
  * (reset, exit, pause) are looked at between rounds: a vCPU that is not

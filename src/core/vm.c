@@ -9,7 +9,35 @@
 #include "core/vm.h"
 #include "cpu/dcache.h"
 #include "cpu/jit.h"
-#include "core/vcpu.h"
+#include "cpu/lifecycle.h"
+
+/* The machine's side of the harts' calls out of the CPU (cpu/hart_group.h). */
+static int hart_mmio_read(void *vm, uint64_t pa, unsigned size, uint64_t *val)
+{
+	return vm_mmio_read(vm, pa, size, val);
+}
+
+static int hart_mmio_write(void *vm, uint64_t pa, unsigned size, uint64_t val)
+{
+	return vm_mmio_write(vm, pa, size, val);
+}
+
+static uint64_t hart_time(const void *vm)
+{
+	return vm_time(vm);
+}
+
+static void hart_kick_vcpus(void *vm)
+{
+	vm_kick(vm);
+}
+
+static const struct hart_machine_ops vm_hart_ops = {
+	.mmio_read = hart_mmio_read,
+	.mmio_write = hart_mmio_write,
+	.time = hart_time,
+	.kick = hart_kick_vcpus,
+};
 
 int vm_init(struct vm *vm, const struct vm_opts *o)
 {
@@ -31,16 +59,19 @@ int vm_init(struct vm *vm, const struct vm_opts *o)
 		vm_fini(vm);
 		return rc;
 	}
-	vm->nharts = o->nharts;
-	int fail = code_map_init(&vm->code_map, vm->mem.size);
-	for (int i = 0; i < vm->nharts; i++) {
+	vm->cpus.ram = &vm->mem;
+	vm->cpus.ops = &vm_hart_ops;
+	vm->cpus.machine = vm;
+	vm->cpus.nharts = o->nharts;
+	int fail = code_map_init(&vm->cpus.code_map, vm->mem.size);
+	for (int i = 0; i < vm->cpus.nharts; i++) {
 		struct hart *h = calloc(1, sizeof(struct hart));
-		vm->harts[i] = h;
+		vm->cpus.harts[i] = h;
 		if (!h) {
 			fail = 1;
 			continue;
 		}
-		hart_reset(h, vm, i);
+		hart_reset(h, &vm->cpus, i);
 		h->dcache = dcache_new(vm->mem.size);
 		if (o->jit_bytes)
 			h->jit = jit_new(o->jit_bytes);     /* none to be had: interpret */
@@ -55,9 +86,9 @@ int vm_init(struct vm *vm, const struct vm_opts *o)
 
 void vm_fini(struct vm *vm)
 {
-	for (int i = 0; i < vm->nharts; i++)
-		hart_destroy(vm->harts[i]);
-	code_map_fini(&vm->code_map);
+	for (int i = 0; i < vm->cpus.nharts; i++)
+		hart_destroy(vm->cpus.harts[i]);
+	code_map_fini(&vm->cpus.code_map);
 	guest_ram_unmap(&vm->mem);
 	pthread_cond_destroy(&vm->park_cond);
 	pthread_cond_destroy(&vm->idle_cond);
@@ -181,24 +212,23 @@ int vm_mmio_unwatch(struct vm *vm, const struct mmio_watch *w)
 void vm_kick(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->idle_lock);
-	for (int i = 0; i < vm->nvcpus; i++)
-		atomic_store(&vm->vcpus[i]->kicked, 1);
+	atomic_fetch_add(&vm->kicks, 1);
 	pthread_cond_broadcast(&vm->idle_cond);
 	pthread_mutex_unlock(&vm->idle_lock);
 }
 
 void vm_harts_request(struct vm *vm, uint64_t mask, unsigned req)
 {
-	for (int i = 0; i < vm->nharts; i++)
+	for (int i = 0; i < vm->cpus.nharts; i++)
 		if (mask & (1ull << i)) {
-			atomic_fetch_or(&vm->harts[i]->req, req);
-			hart_kick(vm->harts[i]);
+			atomic_fetch_or(&vm->cpus.harts[i]->req, req);
+			hart_kick(vm->cpus.harts[i]);
 		}
 	vm_kick(vm);
 	/* A hart outside hart_run serves its requests before it runs again;
 	 * one inside does at its next slice boundary. */
-	for (int i = 0; i < vm->nharts; i++) {
-		struct hart *t = vm->harts[i];
+	for (int i = 0; i < vm->cpus.nharts; i++) {
+		struct hart *t = vm->cpus.harts[i];
 		if (!(mask & (1ull << i)))
 			continue;
 		while ((atomic_load(&t->req) & req) && atomic_load(&t->in_guest))
@@ -208,10 +238,10 @@ void vm_harts_request(struct vm *vm, uint64_t mask, unsigned req)
 
 void vm_code_flush(struct vm *vm)
 {
-	for (int i = 0; i < vm->nharts; i++) {
-		dcache_clear(vm->harts[i]);
-		if (vm->harts[i]->jit)
-			jit_reset(vm->harts[i]->jit);
+	for (int i = 0; i < vm->cpus.nharts; i++) {
+		dcache_clear(vm->cpus.harts[i]);
+		if (vm->cpus.harts[i]->jit)
+			jit_reset(vm->cpus.harts[i]->jit);
 	}
 }
 

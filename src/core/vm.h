@@ -9,16 +9,15 @@
 #include <stdatomic.h>
 #include "dev/dev.h"
 #include "cpu/hart.h"
+#include "cpu/hart_group.h"
 #include "core/devreg.h"
-#include "cpu/dcache.h"
-#include "core/guest_ram.h"
+#include "mem/guest_ram.h"
 
 struct mig_incoming;
 struct devlog;
 struct virt_board;
-struct vcpu;
 
-#define VM_MAX_HARTS 8
+#define VM_MAX_HARTS HART_GROUP_MAX
 #define VM_MAX_MMIO 32
 
 struct mmio_region {
@@ -40,7 +39,7 @@ struct mmio_watch {
 enum vm_exit { VM_RUNNING = 0, VM_EXIT_POWEROFF, VM_EXIT_RESET, VM_EXIT_QUIT, VM_EXIT_ERROR };
 
 struct vm {
-	/* Guest RAM with its page logs (core/guest_ram.h). First in the
+	/* Guest RAM with its page logs (mem/guest_ram.h). First in the
 	 * struct: vm_ram_ptr, on every TLB fill, reaches it at small offsets. */
 	struct guest_ram mem;
 
@@ -52,14 +51,14 @@ struct vm {
 	 * (core/devreg.h); the board registers them in bus order. */
 	struct devreg devreg;
 
-	struct hart *harts[VM_MAX_HARTS];
-	/* Which harts decoded which RAM pages (each hart has its own decoded
-	 * pages and compiled blocks: hart->dcache, hart->jit). */
-	struct code_map code_map;
-	/* The vCPU loops that run the harts (core/vcpu.h): one for all harts,
-	 * or one per hart, each on its own host thread. vm_kick wakes them. */
-	struct vcpu *vcpus[VM_MAX_HARTS];
-	int nvcpus;
+	/* The harts, with what they share and the machine's ops they call
+	 * (cpu/hart_group.h): cpus.harts[0 .. cpus.nharts-1]. Each hart has
+	 * its own decoded pages and compiled blocks (hart->dcache, hart->jit). */
+	struct hart_group cpus;
+	/* vm_kick counts here (with idle_lock held, then broadcasts
+	 * idle_cond): a vCPU loop (core/vcpu.h) that sees the count move
+	 * since its round began does not sleep in wfi. */
+	_Atomic unsigned kicks;
 	/* Auto-converge: the percentage of time the vCPU sleeps (migration). */
 	_Atomic int throttle_pct;
 	/* The live migration this VM is the source of (migration/), or NULL;
@@ -72,7 +71,6 @@ struct vm {
 	struct devlog *devlog;
 	/* The incoming post-copy, for query-migrate on this side. */
 	struct mig_incoming *incoming;
-	int nharts;
 
 	/* Guards device state; the vCPU takes it around MMIO, the I/O thread
 	 * around input delivery. */

@@ -6,7 +6,8 @@
 #include "cpu/cmo.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
-#include "core/vm.h"
+#include "cpu/trap.h"
+#include "cpu/hart_group.h"
 
 /* The envcfg field `bits` enabled for the current privilege? */
 static int cmo_enabled(const struct hart *h, uint64_t bits)
@@ -44,7 +45,7 @@ int cmo_exec(struct hart *h, uint32_t insn)
 	 * cache-block operations (as cbo.zero): elsewhere, an access fault. */
 	uint64_t pa;
 	int cause = mmu_translate(h, base, ACC_LOAD, &pa);
-	if (!cause && !vm_ram_ptr(h->vm, pa, CBO_BLOCK_SIZE))
+	if (!cause && !guest_ram_ptr(h->group->ram, pa, CBO_BLOCK_SIZE))
 		cause = EXC_STORE_ACCESS;
 	if (cause) {
 		if (cause == EXC_LOAD_PAGE)

@@ -1,8 +1,9 @@
 /* CSR reads and writes for S- and U-mode, with the privilege, read-only and
  * FS checks the privileged spec requires. */
 #include "cpu/csr.h"
-#include "cpu/mmu.h"
-#include "core/vm.h"
+#include "cpu/tlb.h"
+#include "cpu/trap.h"
+#include "cpu/hart_group.h"
 
 uint64_t csr_read_sstatus(const struct hart *h)
 {
@@ -11,14 +12,6 @@ uint64_t csr_read_sstatus(const struct hart *h)
 	if ((s & SSTATUS_FS) == FS_DIRTY)
 		s |= SSTATUS_SD;
 	return s;
-}
-
-uint64_t csr_read_sip(const struct hart *h)
-{
-	uint64_t ip = atomic_load_explicit(&h->mip, memory_order_relaxed) & (MIP_SSIP | MIP_SEIP);
-	if (vm_time(h->vm) >= h->stimecmp)
-		ip |= MIP_STIP;
-	return ip;
 }
 
 static int counter_allowed(const struct hart *h, unsigned csr)
@@ -42,7 +35,7 @@ static int csr_read(struct hart *h, unsigned csr, uint64_t *v)
 	case CSR_TIME:
 		if (!counter_allowed(h, csr))
 			return -1;
-		*v = vm_time(h->vm);
+		*v = hart_group_time(h->group);
 		return 0;
 	}
 	if (h->priv < PRV_S)
@@ -57,7 +50,7 @@ static int csr_read(struct hart *h, unsigned csr, uint64_t *v)
 	case CSR_SEPC: *v = h->sepc; return 0;
 	case CSR_SCAUSE: *v = h->scause; return 0;
 	case CSR_STVAL: *v = h->stval; return 0;
-	case CSR_SIP: *v = csr_read_sip(h); return 0;
+	case CSR_SIP: *v = hart_read_sip(h); return 0;
 	case CSR_STIMECMP:
 		if (!(h->menvcfg & MENVCFG_STCE))
 			return -1;   /* Sstc withheld by M-mode */
@@ -81,7 +74,7 @@ static void write_satp(struct hart *h, uint64_t v)
 	h->satp = v;
 	h->vm_levels = mode == 8 ? 3 : mode == 9 ? 4 : 0;
 	h->pt_root = (v & ((1ull << 44) - 1)) << PAGE_SHIFT;
-	hart_tlb_flush(h);
+	tlb_flush_all(h);
 }
 
 static int csr_write(struct hart *h, unsigned csr, uint64_t v, int *flags)
@@ -108,9 +101,9 @@ static int csr_write(struct hart *h, unsigned csr, uint64_t v, int *flags)
 		uint64_t old = h->sstatus;
 		h->sstatus = (old & ~SSTATUS_WMASK) | (v & SSTATUS_WMASK);
 		if ((old ^ h->sstatus) & SSTATUS_MXR)
-			hart_tlb_flush(h);
+			tlb_flush_all(h);
 		if ((old ^ h->sstatus) & SSTATUS_SUM)
-			mmu_update_mode(h);
+			tlb_update_mode(h);
 		*flags |= CSR_EFFECT_END_BLOCK;
 		return 0;
 	}

@@ -29,5 +29,4 @@ int csr_access(struct hart *h, unsigned csr, int op, uint64_t src, int write,
 enum { CSR_OP_RW = 1, CSR_OP_RS = 2, CSR_OP_RC = 3 };
 
 uint64_t csr_read_sstatus(const struct hart *h);
-uint64_t csr_read_sip(const struct hart *h);
 #endif

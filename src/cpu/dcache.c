@@ -6,7 +6,6 @@
 #include <sys/mman.h>
 #include "cpu/dcache.h"
 #include "cpu/hart.h"
-#include "core/vm.h"
 
 struct dcache *dcache_new(uint64_t ram_size)
 {
@@ -64,7 +63,7 @@ static void drop_entry(struct hart *h, struct code_page *cp, uint64_t p)
 	memset(cp->slots, 0, DC_SLOTS * sizeof(struct dinsn));
 	cp->pa = ~0ull;
 	h->dcache->is_code[p] = 0;
-	atomic_fetch_and(&h->vm->code_map.harts[p], (uint8_t)~(1u << h->id));
+	atomic_fetch_and(&h->group->code_map.harts[p], (uint8_t)~(1u << h->id));
 }
 
 void dcache_clear(struct hart *h)
@@ -73,7 +72,7 @@ void dcache_clear(struct hart *h)
 	for (int i = 0; i < DC_PAGES; i++) {
 		struct code_page *cp = &dc->pages[i];
 		if (cp->pa != ~0ull)
-			drop_entry(h, cp, (cp->pa - h->vm->mem.base) >> 12);
+			drop_entry(h, cp, (cp->pa - h->group->ram->base) >> 12);
 	}
 	hart_jump_cache_flush(h);
 }
@@ -84,11 +83,11 @@ void dcache_clear(struct hart *h)
  * the same time looks at the code map again after the fill (mmu.c), so
  * no entry outlives this; a store already past its TLB check may still
  * land, as it could on hardware without a fence.i. */
-static void unmap_writes(struct vm *vm, uint64_t off)
+static void unmap_writes(struct hart_group *g, uint64_t off)
 {
-	uintptr_t host = (uintptr_t)(vm->mem.host + off);
-	for (int i = 0; i < vm->nharts; i++) {
-		struct hart *h = vm->harts[i];
+	uintptr_t host = (uintptr_t)(g->ram->host + off);
+	for (int i = 0; i < g->nharts; i++) {
+		struct hart *h = g->harts[i];
 		for (int j = 0; j < TLB_SIZE; j++) {
 			struct tlb_entry *e = &h->tlb_w[j];
 			uint64_t tag = __atomic_load_n(&e->tag, __ATOMIC_RELAXED);
@@ -101,27 +100,27 @@ static void unmap_writes(struct vm *vm, uint64_t off)
 struct dinsn *dcache_page(struct hart *h, uint64_t off)
 {
 	struct dcache *dc = h->dcache;
-	struct vm *vm = h->vm;
-	uint64_t pa = vm->mem.base + off;
+	struct hart_group *g = h->group;
+	uint64_t pa = g->ram->base + off;
 	struct code_page *cp = &dc->pages[(off >> 12) & (DC_PAGES - 1)];
 	if (cp->pa == pa)
 		return cp->slots;
 	if (cp->pa != ~0ull) {
-		drop_entry(h, cp, (cp->pa - vm->mem.base) >> 12);
+		drop_entry(h, cp, (cp->pa - g->ram->base) >> 12);
 		hart_jump_cache_flush(h);
 	}
 	cp->pa = pa;
 	dc->is_code[off >> 12] = 1;
-	atomic_fetch_or(&vm->code_map.harts[off >> 12], (uint8_t)(1u << h->id));
+	atomic_fetch_or(&g->code_map.harts[off >> 12], (uint8_t)(1u << h->id));
 	/* the generation after the bit is set: a write from now on bumps it */
-	cp->gen = atomic_load(&vm->code_map.gen[off >> 12]);
-	unmap_writes(vm, off);
+	cp->gen = atomic_load(&g->code_map.gen[off >> 12]);
+	unmap_writes(g, off);
 	return cp->slots;
 }
 
-void dcache_invalidate(struct vm *vm, struct hart *self, uint64_t off, uint64_t len)
+void dcache_invalidate(struct hart_group *g, struct hart *self, uint64_t off, uint64_t len)
 {
-	struct code_map *m = &vm->code_map;
+	struct code_map *m = &g->code_map;
 	if (!m->harts || !len)
 		return;
 	for (uint64_t p = off >> 12; p <= (off + len - 1) >> 12 && p < m->ram_pages; p++) {
@@ -129,13 +128,13 @@ void dcache_invalidate(struct vm *vm, struct hart *self, uint64_t off, uint64_t 
 		if (!holders)
 			continue;
 		atomic_fetch_add(&m->gen[p], 1);
-		for (int i = 0; i < vm->nharts; i++) {
+		for (int i = 0; i < g->nharts; i++) {
 			if (!(holders & (1u << i)))
 				continue;
-			struct hart *t = vm->harts[i];
+			struct hart *t = g->harts[i];
 			if (t == self) {
 				struct code_page *cp = &t->dcache->pages[p & (DC_PAGES - 1)];
-				if (cp->pa == vm->mem.base + (p << 12)) {
+				if (cp->pa == g->ram->base + (p << 12)) {
 					drop_entry(t, cp, p);
 					hart_jump_cache_flush(t);
 				}
@@ -146,16 +145,26 @@ void dcache_invalidate(struct vm *vm, struct hart *self, uint64_t off, uint64_t 
 	}
 }
 
+void dcache_ram_written(struct hart_group *g, struct hart *by, uint64_t off, uint64_t len)
+{
+	if (!len || off >= g->ram->size)
+		return;
+	if (len > g->ram->size - off)
+		len = g->ram->size - off;
+	dcache_invalidate(g, by, off, len);
+	guest_ram_written(g->ram, off, len);
+}
+
 void dcache_drop_stale(struct hart *h)
 {
 	struct dcache *dc = h->dcache;
-	struct code_map *m = &h->vm->code_map;
+	struct code_map *m = &h->group->code_map;
 	int dropped = 0;
 	for (int i = 0; i < DC_PAGES; i++) {
 		struct code_page *cp = &dc->pages[i];
 		if (cp->pa == ~0ull)
 			continue;
-		uint64_t p = (cp->pa - h->vm->mem.base) >> 12;
+		uint64_t p = (cp->pa - h->group->ram->base) >> 12;
 		if (atomic_load_explicit(&m->gen[p], memory_order_acquire) != cp->gen) {
 			drop_entry(h, cp, p);
 			dropped = 1;
@@ -165,8 +174,8 @@ void dcache_drop_stale(struct hart *h)
 		hart_jump_cache_flush(h);
 }
 
-int dcache_page_is_code(const struct vm *vm, uint64_t off)
+int dcache_page_is_code(const struct hart_group *g, uint64_t off)
 {
-	return vm->code_map.harts &&
-	       atomic_load(&vm->code_map.harts[off >> 12]) != 0;
+	return g->code_map.harts &&
+	       atomic_load(&g->code_map.harts[off >> 12]) != 0;
 }

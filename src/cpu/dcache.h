@@ -1,16 +1,16 @@
 /* Decoded-instruction cache: each guest code page (by physical address) is
  * decoded once into per-halfword slots that the interpreter dispatches on
  * directly. Each hart has its own cache, touched only by its own thread.
- * Writes to a page some hart has decoded reach it through the VM's code
- * map: the writer's own copy is dropped at once, other harts' copies when
- * they next serve their requests (HART_REQ_CODE: at a slice boundary, and
- * before a fence.i completes). */
+ * Writes to a page some hart has decoded reach it through the group's
+ * code map (cpu/hart_group.h): the writer's own copy is dropped at once,
+ * other harts' copies when they next serve their requests (HART_REQ_CODE:
+ * at a slice boundary, and before a fence.i completes). */
 #ifndef TERN_DCACHE_H
 #define TERN_DCACHE_H
 #include <stdint.h>
 #include <stdatomic.h>
+#include "cpu/hart_group.h"
 
-struct vm;
 struct hart;
 
 #define DC_SLOTS 2048          /* one per 2-byte parcel of a 4 KiB page */
@@ -40,14 +40,6 @@ struct dcache {
 	uint64_t ram_pages;
 };
 
-/* The VM-wide side (struct vm's code_map): which harts hold a decoded copy
- * of each RAM page (a bit per hart), and a generation per page that every
- * write seen on a decoded page bumps. */
-struct code_map {
-	_Atomic uint8_t *harts;
-	_Atomic uint32_t *gen;
-	uint64_t ram_pages;
-};
 
 struct dcache *dcache_new(uint64_t ram_size);
 void dcache_free(struct dcache *dc);
@@ -63,10 +55,15 @@ struct dinsn *dcache_page(struct hart *h, uint64_t off);
 /* RAM at [off, off+len) was written by something other than a fast-path
  * store (slow path, atomics, DMA): self (the writing hart, or NULL) drops
  * its decoded copies now, other harts are asked to (HART_REQ_CODE). */
-void dcache_invalidate(struct vm *vm, struct hart *self, uint64_t off, uint64_t len);
+void dcache_invalidate(struct hart_group *g, struct hart *self, uint64_t off, uint64_t len);
+/* Guest RAM at [off, off+len) was written by something other than a
+ * fast-path store: by (a hart, or NULL for a device or the VMM) drops its
+ * decoded copies, the others are asked to (dcache_invalidate), and the
+ * RAM's logs hear of it (guest_ram_written). Clipped to RAM. */
+void dcache_ram_written(struct hart_group *g, struct hart *by, uint64_t off, uint64_t len);
 /* Drop h's decoded pages that were written since they were decoded. */
 void dcache_drop_stale(struct hart *h);
 /* Whether a write TLB entry may map RAM page `off`: not while any hart
  * holds decoded code from it (checked again after the fill, see mmu.c). */
-int dcache_page_is_code(const struct vm *vm, uint64_t off);
+int dcache_page_is_code(const struct hart_group *g, uint64_t off);
 #endif

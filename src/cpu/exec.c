@@ -15,7 +15,9 @@
 #include "cpu/jit.h"
 #include "cpu/rvc.h"
 #include "cpu/cmo.h"
-#include "core/vm.h"
+#include "cpu/fpu.h"
+#include "cpu/trap.h"
+#include "cpu/hart_group.h"
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -217,7 +219,7 @@ static void decode_slot(struct hart *h, struct dinsn *d, const uint8_t *host, un
  * slots (a different array if a full code buffer forced a flush). */
 static struct dinsn *compile_block(struct hart *h, struct dinsn *slots, const uint8_t *host, unsigned off)
 {
-	struct vm *vm = h->vm;
+	const struct guest_ram *ram = h->group->ram;
 	struct dinsn blk[JIT_MAX_INSNS + 1];
 	int n = 0;
 	unsigned o = off;
@@ -242,12 +244,12 @@ static struct dinsn *compile_block(struct hart *h, struct dinsn *slots, const ui
 		/* The code buffer is full: drop every block and start over. */
 		jit_reset(h->jit);
 		dcache_clear(h);
-		slots = dcache_page(h, (uint64_t)(host - vm->mem.host));
+		slots = dcache_page(h, (uint64_t)(host - ram->host));
 		slots[off >> 1] = blk[0];
 		if (jit_compile(h->jit, blk, n, slots, off, chain_on, &code))
 			return slots;      /* cannot happen with an empty buffer */
 	}
-	jit_note_block(h->jit, code, vm->mem.base + (uint64_t)(host - vm->mem.host) + off);
+	jit_note_block(h->jit, code, ram->base + (uint64_t)(host - ram->host) + off);
 	struct dinsn *d = &slots[off >> 1];
 	d->op = OP_JIT;
 	d->raw = code;
@@ -434,14 +436,14 @@ static int exec_system(struct hart *h, uint32_t insn, uint32_t bits, uint64_t *n
 			s |= SSTATUS_SPIE;
 			s &= ~SSTATUS_SPP;
 			h->sstatus = s;
-			mmu_update_mode(h);
+			tlb_update_mode(h);
 			*npc = h->sepc;
 			return EX_END;
 		}
 		if (insn == 0x10500073) {                      /* wfi */
 			if (h->priv != PRV_S)
 				return illegal(h, bits);
-			if (!(csr_read_sip(h) & h->sie))
+			if (!(hart_read_sip(h) & h->sie))
 				h->wfi = true;
 			return EX_END;
 		}
@@ -449,9 +451,9 @@ static int exec_system(struct hart *h, uint32_t insn, uint32_t bits, uint64_t *n
 			if (h->priv != PRV_S)
 				return illegal(h, bits);
 			if (RS1(insn))
-				mmu_flush_va(h, x[RS1(insn)]);
+				tlb_flush_va(h, x[RS1(insn)]);
 			else
-				hart_tlb_flush(h);
+				tlb_flush_all(h);
 			return EX_END;   /* refetch through the new mappings */
 		}
 		return illegal(h, bits);
@@ -531,7 +533,7 @@ uint64_t hart_run(struct hart *h, uint64_t n)
 {
 #define OP_LABEL(name) &&op_##name,
 	static const void *const labels[OP_COUNT] = { OPS(OP_LABEL) };
-	struct vm *vm = h->vm;
+	const struct guest_ram *ram = h->group->ram;
 	uint64_t *x = h->x;
 	uint64_t pc = h->pc;
 	const uint64_t instret0 = h->instret;
@@ -579,16 +581,16 @@ new_page:
 	page_host = mmu_fetch_page(h, pc);
 	if (!page_host)
 		goto trapped;
-	slots = dcache_page(h, (uint64_t)(page_host - vm->mem.host));
+	slots = dcache_page(h, (uint64_t)(page_host - ram->host));
 	page_va = pc & PAGE_MASK;
 	d = &slots[(pc & (PAGE_SIZE - 1)) >> 1];
 	goto *labels[d->op];
 
 op_DECODE: {
 	/* A store may have dropped this page's decoded copy: re-claim it. */
-	uint64_t off = (uint64_t)(page_host - vm->mem.host);
+	uint64_t off = (uint64_t)(page_host - ram->host);
 	struct code_page *cp = &h->dcache->pages[(off >> 12) & (DC_PAGES - 1)];
-	if (unlikely(cp->pa != vm->mem.base + off)) {
+	if (unlikely(cp->pa != ram->base + off)) {
 		slots = dcache_page(h, off);
 		d = &slots[(pc & (PAGE_SIZE - 1)) >> 1];
 	}

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <math.h>
-#include "cpu/hart.h"
+#include "cpu/fpu.h"
 
 #if !defined(__x86_64__)
 #include <fenv.h>

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdatomic.h>
 
-struct vm;
+struct hart_group;
 
 enum { PRV_U = 0, PRV_S = 1, PRV_M = 3 };
 
@@ -119,7 +119,7 @@ struct hart {
 	 * is "valid", bit 1 "user page"; see mmu.c. */
 	uint64_t tlb_mask, tlb_want;
 	/* The TLB may hold 4 KiB pieces of a superpage: an address-specific
-	 * sfence.vma must then flush everything (mmu_flush_va). */
+	 * sfence.vma must then flush everything (tlb_flush_va). */
 	bool tlb_super;
 	/* One read-TLB entry per compiled load site (by site number modulo
 	 * JIT_LOAD_SITES): a copy of the tlb_r entry that site last hit, at an
@@ -149,7 +149,7 @@ struct hart {
 	bool wfi;               /* parked in wfi until an interrupt is pending */
 	int exit;               /* enum hart_exit: what the last hart_run left to the VMM */
 	uint64_t start_addr, start_opaque;   /* HSM hart_start arguments */
-	struct vm *vm;
+	struct hart_group *group;   /* the machine's harts it belongs to */
 };
 
 /* Forget every jump-cache entry (h's thread, or h stopped). */
@@ -163,26 +163,4 @@ static inline void hart_kick(struct hart *h)
 {
 	atomic_store_explicit(&h->yield, 1, memory_order_relaxed);
 }
-/* Raise (level=1) or clear an interrupt-pending bit from any thread. */
-void hart_set_pending(struct hart *h, uint64_t mask, int level);
-/* Reset the architectural state; the hart keeps its code caches. */
-void hart_reset(struct hart *h, struct vm *vm, int id);
-/* Serve h->req; only from the thread that runs h, with h->in_guest set
- * first (so that a requester sees either the flag or the request served). */
-void hart_serve_requests(struct hart *h);
-/* Free a hart (from malloc), printing its counters first when the
- * environment has TERN_CPU_STATS set. */
-void hart_destroy(struct hart *h);
-/* hart_tlb_flush is mmu.c's (cpu/mmu.h), hart_run exec.c's (cpu/exec.h). */
-/* Take an exception or interrupt (cause bit 63) into S-mode. */
-void hart_trap(struct hart *h, uint64_t cause, uint64_t tval);
-/* The interrupt that would be taken now (IRQ_*), or 0. */
-uint64_t hart_pending_irq(const struct hart *h);
-/* Take a pending interrupt if one is deliverable; returns 1 if taken. */
-int hart_check_interrupts(struct hart *h);
-
-/* F/D execution (fpu.c). insn is an OP-FP, FMADD, FMSUB, FNMSUB or FNMADD
- * instruction; the caller has checked sstatus.FS != Off and marks FS dirty
- * after success. Returns 0, or -1 for an illegal instruction. */
-int fpu_exec(struct hart *h, uint32_t insn);
 #endif

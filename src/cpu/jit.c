@@ -20,6 +20,8 @@
 #include "cpu/ops.h"
 #include "cpu/alu.h"
 #include "cpu/cmo.h"
+#include "cpu/fpu.h"
+#include "cpu/trap.h"
 
 /* Switches for the steps of the faster JIT (docs/ISA.md, "A faster JIT"),
  * each on; -DNAME=0 builds without one, to bisect a miscompilation (with

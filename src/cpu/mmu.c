@@ -1,10 +1,11 @@
 /* Sv39/Sv48 translation with hardware A/D updates, TLB fills and the slow
  * paths for loads, stores, atomics and fetches (MMIO, page crossings). */
 #include <errno.h>
+#include <string.h>
 #include "cpu/mmu.h"
-#include "core/vm.h"
-#include "core/ramlog.h"
+#include "cpu/hart_group.h"
 #include "cpu/dcache.h"
+#include "cpu/trap.h"
 
 #define PTE_V (1ull << 0)
 #define PTE_R (1ull << 1)
@@ -19,51 +20,11 @@
 static const int fault_page[3] = { EXC_INSN_PAGE, EXC_LOAD_PAGE, EXC_STORE_PAGE };
 static const int fault_access[3] = { EXC_INSN_ACCESS, EXC_LOAD_ACCESS, EXC_STORE_ACCESS };
 
-void mmu_update_mode(struct hart *h)
-{
-	if (h->priv == PRV_U) {
-		h->tlb_mask = ~0ull;
-		h->tlb_want = 3;
-	} else {
-		h->tlb_mask = (h->sstatus & SSTATUS_SUM) ? ~2ull : ~0ull;
-		h->tlb_want = 1;
-	}
-}
-
-void hart_tlb_flush(struct hart *h)
-{
-	memset(h->tlb_x, 0, sizeof(h->tlb_x));
-	memset(h->tlb_r, 0, sizeof(h->tlb_r));
-	memset(h->tlb_w, 0, sizeof(h->tlb_w));
-	memset(h->load_memo, 0, sizeof(h->load_memo));
-	hart_jump_cache_flush(h);
-	h->tlb_super = false;
-}
-
-void mmu_flush_va(struct hart *h, uint64_t va)
-{
-	if (h->tlb_super) {
-		/* Entries are per 4 KiB page, so the other pieces of a superpage
-		 * holding va could be anywhere in the TLB. */
-		hart_tlb_flush(h);
-		return;
-	}
-	unsigned i = (va >> PAGE_SHIFT) & (TLB_SIZE - 1);
-	uint64_t page = va & PAGE_MASK;
-	for (unsigned k = 0; k < JIT_LOAD_SITES; k++)
-		if ((h->load_memo[k].tag & PAGE_MASK) == page)
-			h->load_memo[k].tag = 0;
-	hart_jump_cache_flush(h);
-	if ((h->tlb_x[i].tag & PAGE_MASK) == page) h->tlb_x[i].tag = 0;
-	if ((h->tlb_r[i].tag & PAGE_MASK) == page) h->tlb_r[i].tag = 0;
-	if ((h->tlb_w[i].tag & PAGE_MASK) == page) h->tlb_w[i].tag = 0;
-}
-
 /* Walk the page table. On success returns 0 and the physical address; *user
  * tells whether the leaf is a U page (for the TLB tag). */
 static int walk(struct hart *h, uint64_t va, enum mmu_access acc, uint64_t *pa, int *user)
 {
-	struct vm *vm = h->vm;
+	struct hart_group *g = h->group;
 	int levels = h->vm_levels;
 	int priv = h->priv;
 
@@ -81,7 +42,7 @@ restart:;
 	uint64_t table = h->pt_root;
 	for (int lvl = levels - 1; lvl >= 0; lvl--) {
 		uint64_t idx = (va >> (12 + 9 * lvl)) & 0x1ff;
-		uint8_t *p = vm_ram_ptr(vm, table + idx * 8, 8);
+		uint8_t *p = guest_ram_ptr(g->ram, table + idx * 8, 8);
 		if (!p)
 			return fault_access[acc];
 		uint64_t pte = __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED);
@@ -120,7 +81,7 @@ restart:;
 			if (!__atomic_compare_exchange_n((uint64_t *)p, &expect, pte | need, false,
 							 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 				goto restart;   /* the PTE changed under us: walk again */
-			ram_written(vm, h, (uint64_t)(p - vm->mem.host), 8);
+			dcache_ram_written(g, h, (uint64_t)(p - g->ram->host), 8);
 		}
 		if (lvl > 0)
 			h->tlb_super = true;
@@ -152,7 +113,7 @@ static void tlb_fill_write(struct hart *h, uint64_t va, uint8_t *host, int user,
 {
 	tlb_fill(h->tlb_w, va, host, user);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (dcache_page_is_code(h->vm, pa - h->vm->mem.base))
+	if (dcache_page_is_code(h->group, pa - h->group->ram->base))
 		h->tlb_w[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)].tag = 0;
 }
 
@@ -196,13 +157,13 @@ int mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val)
 		hart_trap(h, cause, va);
 		return 1;
 	}
-	uint8_t *host = vm_ram_ptr(h->vm, pa, size);
+	uint8_t *host = guest_ram_ptr(h->group->ram, pa, size);
 	if (host) {
 		tlb_fill(h->tlb_r, va, host, user);
 		*val = load_le(host, size);
 		return 0;
 	}
-	if ((pa & (size - 1)) || vm_mmio_read(h->vm, pa, size, val)) {
+	if ((pa & (size - 1)) || hart_group_mmio_read(h->group, pa, size, val)) {
 		hart_trap(h, EXC_LOAD_ACCESS, va);
 		return 1;
 	}
@@ -235,18 +196,18 @@ int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 		hart_trap(h, cause, va);
 		return 1;
 	}
-	uint8_t *host = vm_ram_ptr(h->vm, pa, size);
+	uint8_t *host = guest_ram_ptr(h->group->ram, pa, size);
 	if (host) {
 		/* The store lands before it is reported, so that a hart that
 		 * re-decodes the page after the report sees it; the report comes
 		 * before the fill, so later fast-path writes to the page are
 		 * covered by its dirty-log entry. */
 		store_le(host, size, val);
-		ram_written(h->vm, h, pa - h->vm->mem.base, size);
+		dcache_ram_written(h->group, h, pa - h->group->ram->base, size);
 		tlb_fill_write(h, va, host, user, pa);
 		return 0;
 	}
-	if ((pa & (size - 1)) || vm_mmio_write(h->vm, pa, size, val)) {
+	if ((pa & (size - 1)) || hart_group_mmio_write(h->group, pa, size, val)) {
 		hart_trap(h, EXC_STORE_ACCESS, va);
 		return 1;
 	}
@@ -266,13 +227,13 @@ void *mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum mmu_access
 		hart_trap(h, cause, va);
 		return NULL;
 	}
-	uint8_t *host = vm_ram_ptr(h->vm, pa, size);
+	uint8_t *host = guest_ram_ptr(h->group->ram, pa, size);
 	if (!host) {
 		hart_trap(h, acc == ACC_LOAD ? EXC_LOAD_ACCESS : EXC_STORE_ACCESS, va);
 		return NULL;
 	}
 	if (acc == ACC_STORE) {
-		ram_written(h->vm, h, pa - h->vm->mem.base, size);
+		dcache_ram_written(h->group, h, pa - h->group->ram->base, size);
 		tlb_fill_write(h, va, host, user, pa);
 	} else {
 		tlb_fill(h->tlb_r, va, host, user);
@@ -295,7 +256,7 @@ uint8_t *mmu_fetch_page(struct hart *h, uint64_t pc)
 			hart_trap(h, cause, pc);
 			return NULL;
 		}
-		uint8_t *host = vm_ram_ptr(h->vm, pa & PAGE_MASK, PAGE_SIZE);
+		uint8_t *host = guest_ram_ptr(h->group->ram, pa & PAGE_MASK, PAGE_SIZE);
 		if (!host) {
 			hart_trap(h, EXC_INSN_ACCESS, pc);
 			return NULL;
@@ -314,7 +275,7 @@ int mmu_fetch16(struct hart *h, uint64_t va, uint16_t *out)
 		hart_trap(h, cause, va);
 		return 1;
 	}
-	uint8_t *host = vm_ram_ptr(h->vm, pa, 2);
+	uint8_t *host = guest_ram_ptr(h->group->ram, pa, 2);
 	if (!host) {
 		hart_trap(h, EXC_INSN_ACCESS, va);
 		return 1;

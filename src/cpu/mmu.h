@@ -3,14 +3,10 @@
 #ifndef TERN_MMU_H
 #define TERN_MMU_H
 #include <stdint.h>
-#include <string.h>
 #include "cpu/hart.h"
+#include "cpu/tlb.h"
 
 enum mmu_access { ACC_FETCH = 0, ACC_LOAD = 1, ACC_STORE = 2 };
-
-#define PAGE_SHIFT 12
-#define PAGE_SIZE  4096ull
-#define PAGE_MASK  (~(PAGE_SIZE - 1))
 
 /* Translate va for the given access. On success stores the physical address
  * and returns 0; on failure returns the exception cause (> 0) to raise. */
@@ -28,19 +24,4 @@ void *mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum mmu_access
 uint8_t *mmu_fetch_page(struct hart *h, uint64_t pc);
 /* Fetch a 16-bit parcel from anywhere (page-crossing instructions). */
 int mmu_fetch16(struct hart *h, uint64_t va, uint16_t *out);
-/* Recompute tlb_mask/tlb_want after a change of privilege or SUM. */
-void mmu_update_mode(struct hart *h);
-/* Empty the hart's fetch, load and store TLBs. */
-void hart_tlb_flush(struct hart *h);
-void mmu_flush_va(struct hart *h, uint64_t va);
-
-static inline uint64_t tlb_key(const struct hart *h, uint64_t va)
-{
-	return (va & PAGE_MASK) | h->tlb_want;
-}
-
-static inline int tlb_hit(const struct hart *h, const struct tlb_entry *e, uint64_t va)
-{
-	return (e->tag & h->tlb_mask) == tlb_key(h, va);
-}
 #endif

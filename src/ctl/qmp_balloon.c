@@ -3,7 +3,7 @@
  * target, the negotiated features, bytes given back and the guest's
  * statistics (QEMU's guest-stats names). */
 #include <time.h>
-#include "core/guest_ram.h"
+#include "mem/guest_ram.h"
 #include "core/vm.h"
 #include "ctl/qmp_cmds.h"
 #include "machine/virt.h"

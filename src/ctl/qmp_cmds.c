@@ -125,12 +125,12 @@ static int cmd_query_cpus_fast(struct qmp_ctx *ctx, json_t *args, json_t **ret, 
 {
 	struct vm *vm = ctx->vm;
 	*ret = json_array();
-	for (int i = 0; i < vm->nharts; i++) {
+	for (int i = 0; i < vm->cpus.nharts; i++) {
 		char qom[64];
 		snprintf(qom, sizeof(qom), "/machine/soc/harts[%d]", i);
 		/* The host thread that runs the hart (one per hart, or one for all). */
 		json_array_append_new(*ret, json_pack("{s:i,s:s,s:i,s:s,s:{s:i,s:i,s:i}}",
-			"cpu-index", i, "qom-path", qom, "thread-id", vm->harts[i]->host_tid, "target", "riscv64",
+			"cpu-index", i, "qom-path", qom, "thread-id", vm->cpus.harts[i]->host_tid, "target", "riscv64",
 			"props", "core-id", i, "socket-id", 0, "thread-id", 0));
 	}
 	return 0;
@@ -198,7 +198,7 @@ static int cmd_x_query_tern(struct qmp_ctx *ctx, json_t *args, json_t **ret, str
 {
 	struct vm *vm = ctx->vm;
 	*ret = json_pack("{s:I,s:i,s:I}", "memory-bytes", (json_int_t)vm->mem.size,
-			 "cpus", vm->nharts, "started-ns", (json_int_t)ctx->started_realtime_ns);
+			 "cpus", vm->cpus.nharts, "started-ns", (json_int_t)ctx->started_realtime_ns);
 	return 0;
 }
 

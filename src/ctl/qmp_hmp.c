@@ -116,16 +116,16 @@ static int info_registers(struct qmp_ctx *ctx, const char *rest, json_t *args,
 		return qmp_fail(err, "GenericError", "info registers: unknown argument '%s' (give -a or nothing)", rest);
 	json_t *ci = json_object_get(args, "cpu-index");
 	json_int_t cpu = json_is_integer(ci) ? json_integer_value(ci) : 0;
-	if (ci && (!json_is_integer(ci) || cpu < 0 || cpu >= vm->nharts))
+	if (ci && (!json_is_integer(ci) || cpu < 0 || cpu >= vm->cpus.nharts))
 		return qmp_fail(err, "GenericError", "Parameter 'cpu-index' expects a CPU index 0..%d",
-				vm->nharts - 1);
+				vm->cpus.nharts - 1);
 	vm_pause(vm);
-	for (int i = 0; i < vm->nharts; i++) {
+	for (int i = 0; i < vm->cpus.nharts; i++) {
 		if (!all && i != cpu)
 			continue;
 		if (all)
 			out(o, "CPU#%d\r\n", i);
-		hart_regs(vm->harts[i], o);
+		hart_regs(vm->cpus.harts[i], o);
 	}
 	vm_resume(vm);
 	return 0;

@@ -72,7 +72,7 @@ static int build(const struct vm *vm, const struct boot_info *bi, const char *bo
 	T(fdt_property_u32(fdt, "#address-cells", 1));
 	T(fdt_property_u32(fdt, "#size-cells", 0));
 	T(fdt_property_u32(fdt, "timebase-frequency", (uint32_t)TIMEBASE_HZ));
-	for (int i = 0; i < vm->nharts; i++) {
+	for (int i = 0; i < vm->cpus.nharts; i++) {
 		snprintf(name, sizeof(name), "cpu@%d", i);
 		T(fdt_begin_node(fdt, name));
 		T(fdt_property_string(fdt, "device_type", "cpu"));
@@ -112,11 +112,11 @@ static int build(const struct vm *vm, const struct boot_info *bi, const char *bo
 	T(fdt_property(fdt, "interrupt-controller", NULL, 0));
 	T(fdt_property_u32(fdt, "riscv,ndev", VIRT_PLIC_NDEV));
 	fdt32_t ie[VM_MAX_HARTS * 2];
-	for (int i = 0; i < vm->nharts; i++) {   /* context i = hart i, S-mode */
+	for (int i = 0; i < vm->cpus.nharts; i++) {   /* context i = hart i, S-mode */
 		ie[2 * i] = cpu_to_fdt32(PH_CPU_INTC + i);
 		ie[2 * i + 1] = cpu_to_fdt32(IRQ_SEI);
 	}
-	T(fdt_property(fdt, "interrupts-extended", ie, vm->nharts * 2 * sizeof(fdt32_t)));
+	T(fdt_property(fdt, "interrupts-extended", ie, vm->cpus.nharts * 2 * sizeof(fdt32_t)));
 	T(fdt_property_u32(fdt, "phandle", PH_PLIC));
 	T(fdt_end_node(fdt));
 

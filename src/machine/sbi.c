@@ -2,7 +2,8 @@
  * console/timer/shutdown calls. Arguments from the guest are validated. */
 #include <string.h>
 #include "machine/sbi.h"
-#include "cpu/csr.h"
+#include "cpu/lifecycle.h"
+#include "cpu/trap.h"
 #include "core/vm.h"
 #include "backend/chr.h"
 
@@ -48,7 +49,7 @@ static int ext_supported(uint64_t eid)
 static int64_t hart_mask(struct vm *vm, uint64_t mask, uint64_t base, uint64_t *out)
 {
 	if (base == ~0ull) {
-		*out = (1ull << vm->nharts) - 1;
+		*out = (1ull << vm->cpus.nharts) - 1;
 		return SBI_SUCCESS;
 	}
 	*out = 0;
@@ -56,7 +57,7 @@ static int64_t hart_mask(struct vm *vm, uint64_t mask, uint64_t base, uint64_t *
 		if (!((mask >> b) & 1))
 			continue;
 		uint64_t id = base + b;
-		if (id < base || id >= (uint64_t)vm->nharts)
+		if (id < base || id >= (uint64_t)vm->cpus.nharts)
 			return SBI_ERR_INVALID_PARAM;
 		*out |= 1ull << id;
 	}
@@ -66,17 +67,16 @@ static int64_t hart_mask(struct vm *vm, uint64_t mask, uint64_t base, uint64_t *
 /* IPIs set SSIP; remote fences are served by each target hart itself
  * before it runs again, and the call returns once they are (SBI says a
  * remote fence is done when the call returns). */
-static int64_t to_harts(struct hart *h, uint64_t mask, uint64_t base, unsigned req)
+static int64_t to_harts(struct vm *vm, struct hart *h, uint64_t mask, uint64_t base, unsigned req)
 {
-	struct vm *vm = h->vm;
 	uint64_t harts;
 	int64_t rc = hart_mask(vm, mask, base, &harts);
 	if (rc != SBI_SUCCESS)
 		return rc;
 	if (!req) {
-		for (int i = 0; i < vm->nharts; i++)
+		for (int i = 0; i < vm->cpus.nharts; i++)
 			if (harts & (1ull << i))
-				hart_set_pending(vm->harts[i], MIP_SSIP, 1);
+				hart_set_pending(vm->cpus.harts[i], MIP_SSIP, 1);
 		return SBI_SUCCESS;
 	}
 	if (harts & (1ull << h->id)) {      /* this hart: at once */
@@ -89,15 +89,14 @@ static int64_t to_harts(struct hart *h, uint64_t mask, uint64_t base, unsigned r
 	return SBI_SUCCESS;
 }
 
-static struct sbiret hsm_call(struct hart *h, uint64_t fid, const uint64_t *a)
+static struct sbiret hsm_call(struct vm *vm, struct hart *h, uint64_t fid, const uint64_t *a)
 {
-	struct vm *vm = h->vm;
 	struct sbiret r = { SBI_SUCCESS, 0 };
 	switch (fid) {
 	case 0: {   /* hart_start(hartid, start_addr, opaque) */
-		if (a[0] >= (uint64_t)vm->nharts) { r.error = SBI_ERR_INVALID_PARAM; break; }
+		if (a[0] >= (uint64_t)vm->cpus.nharts) { r.error = SBI_ERR_INVALID_PARAM; break; }
 		if (!vm_ram_ptr(vm, a[1], 2)) { r.error = SBI_ERR_INVALID_ADDRESS; break; }
-		struct hart *t = vm->harts[a[0]];
+		struct hart *t = vm->cpus.harts[a[0]];
 		int stopped = HSM_STOPPED;
 		if (!atomic_compare_exchange_strong(&t->hsm_state, &stopped, HSM_START_PENDING)) {
 			r.error = SBI_ERR_ALREADY_AVAILABLE;
@@ -105,7 +104,7 @@ static struct sbiret hsm_call(struct hart *h, uint64_t fid, const uint64_t *a)
 		}
 		/* The target's thread runs it only once it reads STARTED, which
 		 * is stored last. */
-		hart_reset(t, vm, t->id);
+		hart_reset(t, &vm->cpus, t->id);
 		t->pc = a[1];
 		t->x[10] = t->id;
 		t->x[11] = a[2];
@@ -117,12 +116,12 @@ static struct sbiret hsm_call(struct hart *h, uint64_t fid, const uint64_t *a)
 		h->hsm_state = HSM_STOPPED;
 		break;
 	case 2:     /* hart_get_status(hartid) */
-		if (a[0] >= (uint64_t)vm->nharts) { r.error = SBI_ERR_INVALID_PARAM; break; }
-		r.value = vm->harts[a[0]]->hsm_state;
+		if (a[0] >= (uint64_t)vm->cpus.nharts) { r.error = SBI_ERR_INVALID_PARAM; break; }
+		r.value = vm->cpus.harts[a[0]]->hsm_state;
 		break;
 	case 3:     /* hart_suspend(type, resume_addr, opaque) */
 		if (a[0] == 0) {            /* default retentive: like wfi */
-			if (!(csr_read_sip(h) & h->sie))
+			if (!(hart_read_sip(h) & h->sie))
 				h->wfi = true;
 		} else if (a[0] < 0x10000000 || (a[0] >= 0x80000000 && a[0] < 0x90000000)) {
 			r.error = SBI_ERR_NOT_SUPPORTED;
@@ -136,10 +135,9 @@ static struct sbiret hsm_call(struct hart *h, uint64_t fid, const uint64_t *a)
 	return r;
 }
 
-static struct sbiret dbcn_call(struct hart *h, struct chr *console, uint64_t fid,
+static struct sbiret dbcn_call(struct vm *vm, struct hart *h, struct chr *console, uint64_t fid,
 			       const uint64_t *a)
 {
-	struct vm *vm = h->vm;
 	struct sbiret r = { SBI_SUCCESS, 0 };
 	switch (fid) {
 	case 0: {   /* console_write(num_bytes, base_lo, base_hi) */
@@ -167,9 +165,8 @@ static struct sbiret dbcn_call(struct hart *h, struct chr *console, uint64_t fid
 	return r;
 }
 
-void sbi_ecall(struct hart *h, struct chr *console)
+void sbi_ecall(struct vm *vm, struct hart *h, struct chr *console)
 {
-	struct vm *vm = h->vm;
 	uint64_t *x = h->x;
 	uint64_t eid = x[17], fid = x[16];
 	const uint64_t *a = &x[10];
@@ -216,16 +213,16 @@ void sbi_ecall(struct hart *h, struct chr *console)
 		break;
 	case EXT_IPI:
 		if (fid == 0)
-			r.error = to_harts(h, a[0], a[1], 0);
+			r.error = to_harts(vm, h, a[0], a[1], 0);
 		break;
 	case EXT_RFNC:
 		if (fid == 0)
-			r.error = to_harts(h, a[0], a[1], HART_REQ_CODE);
+			r.error = to_harts(vm, h, a[0], a[1], HART_REQ_CODE);
 		else if (fid == 1 || fid == 2)
-			r.error = to_harts(h, a[0], a[1], HART_REQ_TLB);
+			r.error = to_harts(vm, h, a[0], a[1], HART_REQ_TLB);
 		break;
 	case EXT_HSM:
-		r = hsm_call(h, fid, a);
+		r = hsm_call(vm, h, fid, a);
 		break;
 	case EXT_SRST:
 		if (fid != 0)
@@ -239,7 +236,7 @@ void sbi_ecall(struct hart *h, struct chr *console)
 		r.error = SBI_SUCCESS;
 		break;
 	case EXT_DBCN:
-		r = dbcn_call(h, console, fid, a);
+		r = dbcn_call(vm, h, console, fid, a);
 		break;
 	}
 	x[10] = (uint64_t)r.error;

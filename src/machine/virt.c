@@ -20,6 +20,8 @@
 #include "backend/chr.h"
 #include "cpu/dcache.h"
 #include "cpu/jit.h"
+#include "cpu/lifecycle.h"
+#include "cpu/trap.h"
 #include "dev/plic.h"
 #include "dev/uart16550.h"
 #include "dev/goldfish_rtc.h"
@@ -30,7 +32,7 @@
 #include "virtio/rng.h"
 #include "virtio/input.h"
 #include "virtio/balloon.h"
-#include "core/guest_ram.h"
+#include "mem/guest_ram.h"
 #include "virtio/net.h"
 #include "state/devlog.h"
 #include "net/net.h"
@@ -112,8 +114,8 @@ int virt_disks(struct vm *vm, struct blk_dev **out, int max)
 static void plic_to_hart(void *ctx, unsigned context, int level)
 {
 	struct vm *vm = ctx;
-	if (context < (unsigned)vm->nharts)
-		hart_set_pending(vm->harts[context], MIP_SEIP, level);
+	if (context < (unsigned)vm->cpus.nharts)
+		hart_set_pending(vm->cpus.harts[context], MIP_SEIP, level);
 }
 
 static void uart_tx(void *ctx, const unsigned char *buf, size_t len)
@@ -343,9 +345,9 @@ static int load_guest(struct vm *vm, const struct virt_config *cfg, char *err, s
 			return -1;
 		}
 	}
-	for (int i = 0; i < vm->nharts; i++)
-		hart_reset(vm->harts[i], vm, i);
-	struct hart *h0 = vm->harts[0];
+	for (int i = 0; i < vm->cpus.nharts; i++)
+		hart_reset(vm->cpus.harts[i], &vm->cpus, i);
+	struct hart *h0 = vm->cpus.harts[0];
 	h0->pc = bi.entry;
 	h0->x[10] = 0;
 	h0->x[11] = bi.fdt_addr;
@@ -394,7 +396,7 @@ int virt_create(struct vm *vm, const struct virt_config *cfg, char *err, size_t 
 	if (!b->console)
 		return -1;
 
-	b->plic = plic_new(VIRT_PLIC_NDEV, vm->nharts, plic_to_hart, vm);
+	b->plic = plic_new(VIRT_PLIC_NDEV, vm->cpus.nharts, plic_to_hart, vm);
 	b->uart = uart16550_new((struct irq_line){ plic_set_irq, vm->board->plic, VIRT_UART0_IRQ },
 				uart_tx, uart_rx_ready, b);
 	b->rtc = goldfish_rtc_new((struct irq_line){ plic_set_irq, vm->board->plic, VIRT_RTC_IRQ });
@@ -486,7 +488,7 @@ static int virt_run_loop(struct vm *vm, const struct virt_config *cfg)
 		bool host_reset = false;
 		switch (vcpu_run(v)) {
 		case VCPU_EXIT_SBI:
-			sbi_ecall(v->hart, b->console);
+			sbi_ecall(vm, v->hart, b->console);
 			continue;
 		case VCPU_EXIT_SLICE:
 			if (++b->rounds % 64 == 0)
@@ -536,7 +538,7 @@ static void vcpu_thread_done(struct vm *vm)
 static void own_harts(struct vcpu *v)
 {
 	for (int i = v->first; i < v->first + v->count; i++)
-		v->vm->harts[i]->host_tid = (int)gettid();
+		v->vm->cpus.harts[i]->host_tid = (int)gettid();
 }
 
 /* The loop of a vCPU thread other than the primary: it answers its hart's
@@ -549,7 +551,7 @@ static void *secondary_vcpu_main(void *arg)
 	while (!atomic_load(&vm->vcpus_stop)) {
 		switch (vcpu_run(v)) {
 		case VCPU_EXIT_SBI:
-			sbi_ecall(v->hart, vm->board->console);
+			sbi_ecall(vm, v->hart, vm->board->console);
 			break;
 		case VCPU_EXIT_WFI:
 			vcpu_idle(v);

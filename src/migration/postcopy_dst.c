@@ -16,7 +16,7 @@
 #include "migration/channel.h"
 #include "migration/mig_dst_priv.h"
 #include "migration/postcopy.h"
-#include "core/guest_ram.h"
+#include "mem/guest_ram.h"
 #include "migration/postcopy_dst.h"
 #include "migration/rampages.h"
 #include "core/ramlog.h"

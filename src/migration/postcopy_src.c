@@ -16,7 +16,7 @@
 #include "migration/postcopy.h"
 #include "migration/postcopy_src.h"
 #include "migration/rampages.h"
-#include "core/guest_ram.h"
+#include "mem/guest_ram.h"
 #include "core/vm.h"
 
 /* Pages sent with a requested one (the requested page first). */

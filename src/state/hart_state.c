@@ -3,7 +3,9 @@
 #include "cpu/csr.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
+#include "cpu/lifecycle.h"
 #include "state/hart_state.h"
+#include "core/vm.h"
 #include "state/vmbuf.h"
 
 void hart_state_save(const struct hart *h, struct vmbuf *b)
@@ -36,7 +38,7 @@ int hart_state_load(struct hart *h, struct vm *vm, int id, struct vmrd *r, unsig
 {
 	if (version != HART_STATE_VERSION)
 		return -1;
-	hart_reset(h, vm, id);
+	hart_reset(h, &vm->cpus, id);
 	for (int i = 0; i < 32; i++)
 		h->x[i] = vmrd_u64(r);
 	h->x[0] = 0;
@@ -76,7 +78,7 @@ int hart_state_load(struct hart *h, struct vm *vm, int id, struct vmrd *r, unsig
 	if (csr_access(h, CSR_SATP, CSR_OP_RW, satp, 1, &old, &flags) || h->satp != satp)
 		return -1;
 	h->priv = priv;
-	mmu_update_mode(h);
-	hart_tlb_flush(h);
+	tlb_update_mode(h);
+	tlb_flush_all(h);
 	return 0;
 }

@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "core/guest_ram.h"
+#include "mem/guest_ram.h"
 #include "core/vm.h"
 #include "cpu/dcache.h"
 #include "machine/virt.h"
@@ -220,7 +220,7 @@ int snap_write_state_as(struct vm *vm, struct vms_writer *w, enum snap_dev_metho
 	int64_t t0 = us_now();
 	struct vmbuf b = { 0 };
 	vmbuf_put_u64(&b, vm_guest_time(vm));
-	vmbuf_put_u32(&b, (uint32_t)vm->nharts);
+	vmbuf_put_u32(&b, (uint32_t)vm->cpus.nharts);
 	vmbuf_put_u32(&b, (uint32_t)vm->devreg.n);
 	vmbuf_put_u64(&b, vm->mem.size);
 	int r = put_buf(w, VMS_ID_MACHINE, 0, MACHINE_VERSION, &b);
@@ -228,8 +228,8 @@ int snap_write_state_as(struct vm *vm, struct vms_writer *w, enum snap_dev_metho
 	/* Harts and devices under the VM lock: the I/O thread may deliver
 	 * input (and raise interrupts) meanwhile. */
 	pthread_mutex_lock(&vm->lock);
-	for (int i = 0; i < vm->nharts && !r; i++) {
-		hart_state_save(vm->harts[i], &b);
+	for (int i = 0; i < vm->cpus.nharts && !r; i++) {
+		hart_state_save(vm->cpus.harts[i], &b);
 		r = put_buf(w, VMS_ID_HART, (uint16_t)i, HART_STATE_VERSION, &b);
 	}
 	int64_t t1 = us_now();
@@ -668,18 +668,18 @@ int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_sect
 	uint64_t ticks = vmrd_u64(&rd);
 	uint32_t nharts = vmrd_u32(&rd), ndevs = vmrd_u32(&rd);
 	uint64_t ram = vmrd_u64(&rd);
-	bool ok = s.version == MACHINE_VERSION && vmrd_done(&rd) && nharts == (uint32_t)vm->nharts &&
+	bool ok = s.version == MACHINE_VERSION && vmrd_done(&rd) && nharts == (uint32_t)vm->cpus.nharts &&
 		  ndevs == (uint32_t)vm->devreg.n && ram == vm->mem.size;
 	free(p);
 	if (!ok) {
 		snprintf(err, errlen, "%s: machine section does not match the configuration", img->path);
 		return -1;
 	}
-	for (int i = 0; i < vm->nharts; i++) {
+	for (int i = 0; i < vm->cpus.nharts; i++) {
 		if (expect_payload(img, VMS_ID_HART, &s, &p, err, errlen))
 			return -1;
 		rd = vmrd_of(p, s.len);
-		int r = s.instance != i ? -1 : hart_state_load(vm->harts[i], vm, i, &rd, s.version);
+		int r = s.instance != i ? -1 : hart_state_load(vm->cpus.harts[i], vm, i, &rd, s.version);
 		free(p);
 		if (r) {
 			snprintf(err, errlen, "%s: hart %d state is invalid (section version %u)",

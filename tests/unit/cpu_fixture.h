@@ -16,6 +16,7 @@
 #include "cpu/csr.h"
 #include "cpu/exec.h"
 #include "cpu/mmu.h"
+#include "cpu/trap.h"
 #include "core/vm.h"
 #include "cpu/dcache.h"
 #include "vm_fixture.h"
@@ -89,7 +90,7 @@ static inline struct fx *fx_new(void)
 	struct fx *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	struct vm *vm = test_vm_new(RAM_SIZE);
-	struct hart *h = vm->harts[0];
+	struct hart *h = vm->cpus.harts[0];
 	h->stvec = TRAP_VEC;
 	uint32_t j = INSN_J_SELF;
 	memcpy(vm->mem.host + (TRAP_VEC - RAM_BASE), &j, 4);

@@ -384,12 +384,12 @@ static void test_counters_user(void **state)
 	uint32_t rdtime = CSRRS(5, CSR_TIME, 0);
 	h->scounteren = 0;
 	h->priv = PRV_U;
-	mmu_update_mode(h);
+	tlb_update_mode(h);
 	assert_int_equal(fx_trap1(f, rdtime), EXC_ILLEGAL);
 	assert_int_equal(h->stval, rdtime);
 	h->scounteren = 2;
 	h->priv = PRV_U;
-	mmu_update_mode(h);
+	tlb_update_mode(h);
 	h->x[5] = JUNK;
 	uint64_t t0 = vm_time(f->vm);
 	fx_exec1(f, rdtime);

@@ -759,25 +759,25 @@ static void test_user_mode(void **state)
 	};
 	for (unsigned i = 0; i < sizeof(priv_only) / sizeof(priv_only[0]); i++) {
 		h->priv = PRV_U;
-		mmu_update_mode(h);
+		tlb_update_mode(h);
 		assert_int_equal(fx_trap1(f, priv_only[i]), EXC_ILLEGAL);
 		assert_int_equal(h->stval, priv_only[i]);
 		assert_false(h->sstatus & SSTATUS_SPP);   /* came from U */
 	}
 	h->priv = PRV_U;
-	mmu_update_mode(h);
+	tlb_update_mode(h);
 	assert_int_equal(fx_trap1(f, 0x00000073), EXC_ECALL_U);
 	assert_false(h->sstatus & SSTATUS_SPP);
 
 	/* U-mode code runs (bare translation) and sret returns to it */
 	h->priv = PRV_U;
-	mmu_update_mode(h);
+	tlb_update_mode(h);
 	h->x[5] = 0;
 	fx_exec1(f, ADDI(5, 0, 77));
 	assert_int_equal(h->x[5], 77);
 	assert_int_equal(h->priv, PRV_U);
 	h->priv = PRV_S;
-	mmu_update_mode(h);
+	tlb_update_mode(h);
 	uint32_t sret = 0x10200073;
 	uint64_t target = fx_alloc_code(f, 4);
 	h->sepc = target;
@@ -789,7 +789,7 @@ static void test_user_mode(void **state)
 	assert_true(h->sstatus & SSTATUS_SPIE);
 	/* SPIE=0, SPP=S: SIE <- 0, SPIE <- 1, SPP <- U, back in S */
 	h->priv = PRV_S;
-	mmu_update_mode(h);
+	tlb_update_mode(h);
 	h->sstatus = (h->sstatus & ~(SSTATUS_SPIE | SSTATUS_SIE)) | SSTATUS_SPP;
 	h->sepc = target;
 	fx_run(f, fx_code(f, &sret, 1), 1);

@@ -1,4 +1,4 @@
-/* core/guest_ram.c on its own, without a VM or harts: the mapping and its
+/* mem/guest_ram.c on its own, without a VM or harts: the mapping and its
  * bounds, the dirty log, written/discarded marks, dropping pages, renewing
  * RAM on reset. */
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <setjmp.h>
 #include <string.h>
 #include <cmocka.h>
-#include "core/guest_ram.h"
+#include "mem/guest_ram.h"
 
 #define BASE 0x80000000ull
 #define SIZE (256 * 4096ull)     /* four bitmap words */

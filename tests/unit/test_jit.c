@@ -456,7 +456,7 @@ static void test_jump_cache_follows_code(void **state)
 	f->h->x[5] = 0;
 	fx_run(f, pa, 100);
 	assert_int_equal(f->h->x[5], 7);
-	hart_tlb_flush(f->h);
+	tlb_flush_all(f->h);
 	for (int i = 0; i < JIT_JUMP_CACHE; i++)
 		assert_null(f->h->jump_cache[i].body);
 	fx_free_jit(f);
@@ -641,18 +641,18 @@ static void test_cbo(void **state)
 		pc = fx_code(f, (uint32_t[]){ CBO(4, 10), INSN_J_SELF }, 2);
 		h->senvcfg = 0;
 		h->priv = PRV_U;
-		mmu_update_mode(h);
+		tlb_update_mode(h);
 		fx_run(f, pc, 1);
 		assert_int_equal(h->scause, EXC_ILLEGAL);
 		h->senvcfg = ENVCFG_CBZE;
 		h->priv = PRV_U;
-		mmu_update_mode(h);
+		tlb_update_mode(h);
 		wr64(f, DATA, 1);
 		fx_run(f, pc, 1);
 		assert_int_equal(h->scause, SENTINEL);
 		assert_int_equal(rd64(f, DATA), 0);
 		h->priv = PRV_S;
-		mmu_update_mode(h);
+		tlb_update_mode(h);
 		if (jit) fx_free_jit(f); else fx_free(f);
 	}
 }

@@ -361,12 +361,12 @@ static void test_tlb_and_sfence(void **state)
 	assert_int_equal(h->stval, va + 16);
 	assert_int_equal(h->x[5], JUNK);
 
-	/* hart_tlb_flush is the host-side equivalent */
+	/* tlb_flush_all is the host-side equivalent */
 	wr64(f, leaf, pte_of(DATA, RW_AD));
 	fx_exec1(f, SFENCE_VMA(0, 0));
 	assert_int_equal(exec_load(f, va), 0x1111);
 	wr64(f, leaf, pte_of(DATA + 0x1000, RW_AD));
-	hart_tlb_flush(h);
+	tlb_flush_all(h);
 	assert_int_equal(exec_load(f, va), 0x2222);
 }
 
@@ -388,7 +388,7 @@ static void jit_off(struct fx *f)
 }
 
 /* A compiled load keeps a copy of the TLB entry it last hit (its load
- * memo); sfence.vma, with or without an address, and hart_tlb_flush must
+ * memo); sfence.vma, with or without an address, and tlb_flush_all must
  * drop that copy as they drop the TLB's own entry. */
 static void test_jit_load_memo_follows_sfence(void **state)
 {
@@ -418,7 +418,7 @@ static void test_jit_load_memo_follows_sfence(void **state)
 	assert_int_equal(h->x[5], 0x1111);
 	fx_run(f, pc, 2);
 	wr64(f, leaf, pte_of(DATA + 0x1000, RW_AD));
-	hart_tlb_flush(h);
+	tlb_flush_all(h);
 	fx_run(f, pc, 2);
 	assert_int_equal(h->x[5], 0x2222);
 	jit_off(f);
@@ -555,7 +555,7 @@ static void test_tlb_permissions(void **state)
 	uint64_t code = fx_code(f, &u_ld, 1);
 	uint64_t upc = code - RAM_BASE + UCODE_VA;
 	h->priv = PRV_U;
-	mmu_update_mode(h);
+	tlb_update_mode(h);
 	h->x[6] = 0x60000;
 	fx_run(f, upc, 1);
 	assert_int_equal(h->scause, EXC_LOAD_PAGE);
@@ -565,7 +565,7 @@ static void test_tlb_permissions(void **state)
 	code = fx_code(f, &u_ld, 1);
 	upc = code - RAM_BASE + UCODE_VA;
 	h->priv = PRV_U;
-	mmu_update_mode(h);
+	tlb_update_mode(h);
 	h->x[6] = 0x20000;
 	h->x[5] = JUNK;
 	fx_run(f, upc, 1);
@@ -574,12 +574,12 @@ static void test_tlb_permissions(void **state)
 	assert_int_equal(h->priv, PRV_U);
 	/* ... and S without SUM may not reuse U's entry */
 	h->priv = PRV_S;
-	mmu_update_mode(h);
+	tlb_update_mode(h);
 	h->x[6] = 0x20000;
 	assert_int_equal(fx_trap1(f, LD(5, 6, 0)), EXC_LOAD_PAGE);
 	/* S cannot execute U code, even with SUM */
 	h->sstatus |= SSTATUS_SUM;
-	mmu_update_mode(h);
+	tlb_update_mode(h);
 	fx_run(f, upc, 1);
 	assert_int_equal(h->scause, EXC_INSN_PAGE);
 	assert_int_equal(h->stval, upc);

@@ -96,7 +96,7 @@ static void test_ad_update_logged(void **state)
 	f->h->satp = (8ull << 60) | (root >> 12);
 	f->h->vm_levels = 3;
 	f->h->pt_root = root;
-	hart_tlb_flush(f->h);
+	tlb_flush_all(f->h);
 	f->h->x[10] = DATA + 0x7000;
 	assert_int_equal(ram_dirty_log_start(f->vm), 0);
 	fx_run(f, pc, 5);

@@ -12,7 +12,7 @@ static uint64_t start(struct fx *f, const uint32_t *w, unsigned n, struct vcpu *
 	uint64_t pc = fx_code(f, w, n);
 	f->h->pc = pc;
 	f->h->hsm_state = HSM_STARTED;
-	vcpu_init(v, f->vm, 0, f->vm->nharts, true);
+	vcpu_init(v, f->vm, 0, f->vm->cpus.nharts, true);
 	return pc;
 }
 

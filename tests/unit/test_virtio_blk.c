@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include "core/vm.h"
 #include "vm_fixture.h"
+#include "cpu/lifecycle.h"
 #include "cpu/dcache.h"
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
@@ -386,19 +387,19 @@ static void test_dma_invalidates_code(void **state)
 {
 	struct fix *f = *state;
 
-	struct hart *h = f->vm->harts[0];
+	struct hart *h = f->vm->cpus.harts[0];
 	dcache_page(h, BUF2);
-	assert_true(dcache_page_is_code(f->vm, BUF2));
+	assert_true(dcache_page_is_code(&f->vm->cpus, BUF2));
 	assert_int_equal(request(f, VIRTIO_BLK_T_IN, 0, BUF2, 512, true), VIRTIO_BLK_S_OK);
 	/* The hart is told, and drops the page when it serves its requests. */
 	assert_true(atomic_load(&h->req) & HART_REQ_CODE);
 	hart_serve_requests(h);
-	assert_false(dcache_page_is_code(f->vm, BUF2));
+	assert_false(dcache_page_is_code(&f->vm->cpus, BUF2));
 	/* The status byte write goes through the same path. */
 	dcache_page(h, STATUS & ~0xfffull);
 	assert_int_equal(request(f, VIRTIO_BLK_T_FLUSH, 0, BUF, 0, true), VIRTIO_BLK_S_OK);
 	hart_serve_requests(h);
-	assert_false(dcache_page_is_code(f->vm, STATUS & ~0xfffull));
+	assert_false(dcache_page_is_code(&f->vm->cpus, STATUS & ~0xfffull));
 }
 
 /* Expect the device to flag NEEDS_RESET for chain `head`, complete nothing,

@@ -11,16 +11,16 @@ static void builds_ram_and_stopped_harts(void **state)
 	struct vm_opts o = { .ram_base = 0x80000000ull, .ram_size = 2u << 20, .nharts = 3 };
 	struct vm *vm = vm_new(&o);
 	assert_non_null(vm);
-	assert_int_equal(vm->nharts, 3);
+	assert_int_equal(vm->cpus.nharts, 3);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(vm->harts[i]->id, i);
-		assert_ptr_equal(vm->harts[i]->vm, vm);
-		assert_int_equal(vm->harts[i]->hsm_state, HSM_STOPPED);
-		assert_non_null(vm->harts[i]->dcache);     /* each its own */
-		assert_null(vm->harts[i]->jit);
+		assert_int_equal(vm->cpus.harts[i]->id, i);
+		assert_ptr_equal(vm->cpus.harts[i]->group, &vm->cpus);
+		assert_int_equal(vm->cpus.harts[i]->hsm_state, HSM_STOPPED);
+		assert_non_null(vm->cpus.harts[i]->dcache);     /* each its own */
+		assert_null(vm->cpus.harts[i]->jit);
 	}
-	assert_null(vm->harts[3]);
-	assert_ptr_not_equal(vm->harts[0]->dcache, vm->harts[1]->dcache);
+	assert_null(vm->cpus.harts[3]);
+	assert_ptr_not_equal(vm->cpus.harts[0]->dcache, vm->cpus.harts[1]->dcache);
 	uint8_t *p = vm_ram_ptr(vm, 0x80000000ull + (2u << 20) - 8, 8);
 	assert_non_null(p);
 	assert_int_equal(p[7], 0);
@@ -35,7 +35,7 @@ static void jit_on_request(void **state)
 			     .jit_bytes = 1u << 20 };
 	struct vm *vm = vm_new(&o);
 	assert_non_null(vm);
-	assert_non_null(vm->harts[0]->jit);
+	assert_non_null(vm->cpus.harts[0]->jit);
 	vm_free(vm);
 }
 
@@ -114,7 +114,7 @@ static void idle_sleeps_until_the_deadline(void **state)
 {
 	struct vm *vm = test_vm_new(1u << 20);
 	struct vcpu v;
-	vcpu_init(&v, vm, 0, vm->nharts, true);
+	vcpu_init(&v, vm, 0, vm->cpus.nharts, true);
 	int64_t t0 = host_mono_ns();
 	v.wake_ns = t0 + 50000000;
 	vcpu_idle(&v);

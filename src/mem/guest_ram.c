@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include "core/guest_ram.h"
+#include "mem/guest_ram.h"
 
 #define PAGE_SHIFT 12
 

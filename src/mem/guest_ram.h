@@ -6,6 +6,7 @@
 #define TERN_GUEST_RAM_H
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define GUEST_RAM_PAGE 4096u
