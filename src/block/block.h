@@ -59,21 +59,15 @@ struct blk_open_opts {
 	bool no_backing;            /* refuse an image that names a backing file */
 	unsigned l2_cache_tables;   /* qcow2: 0 for the default */
 	const struct blk_chain *chain;  /* set by the qcow2 driver for backing files */
+	/* How a driver opens the next image of its chain: the format registry
+	 * (blk_open_depth, block/formats.h) sets it before it calls the driver,
+	 * so that no driver depends on the registry that lists it. */
+	struct blk_dev *(*open_backing)(const char *path, const struct blk_open_opts *o,
+					int depth, char *err, size_t errlen);
 };
 
-/* Opening and probing go through the format registry (formats.c). */
-/* Open an image and its backing chain (backing files read-only). Returns
- * NULL with a one-line reason in err; a refused image is never modified. */
-struct blk_dev *blk_open(const char *path, const struct blk_open_opts *o, char *err, size_t errlen);
-/* The same, as the depth-th image of a chain (0 for the top one). */
-struct blk_dev *blk_open_depth(const char *path, const struct blk_open_opts *o, int depth,
-			       char *err, size_t errlen);
 /* Close an image and its backing chain. NULL is fine. */
 void blk_close(struct blk_dev *d);
-/* The format of a file by its first bytes ("qcow2" or "raw"), or NULL with
- * a reason in err when it cannot be read. */
-const char *blk_probe(const char *path, char *err, size_t errlen);
-
 /* Reads of [off, off+len) where the part past d->size reads as zeroes (for
  * backing files smaller than the overlay). */
 int blk_read_clipped(struct blk_dev *d, const struct iovec *iov, int cnt, uint64_t off, size_t len);

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include "block/block.h"
 #include "block/formats.h"
+#include "block/qcow2_driver.h"
+#include "block/raw.h"
 
 static struct blk_dev *raw_open(const char *path, const struct blk_open_opts *o, int depth,
 				char *err, size_t errlen)
@@ -74,8 +76,11 @@ struct blk_dev *blk_open_depth(const char *path, const struct blk_open_opts *o, 
 	if (!fmt && !(fmt = blk_probe(path, err, errlen)))
 		return NULL;
 	const struct blk_format *f = blk_format_find(fmt);
-	if (f)
-		return f->open(path, o, depth, err, errlen);
+	if (f) {
+		struct blk_open_opts with_opener = *o;
+		with_opener.open_backing = blk_open_depth;
+		return f->open(path, &with_opener, depth, err, errlen);
+	}
 	snprintf(err, errlen, "unknown image format '%s' (raw or qcow2)", fmt);
 	return NULL;
 }

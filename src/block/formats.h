@@ -1,11 +1,13 @@
-/* The registry of image formats: the one place that lists the drivers.
- * The generic block layer (block.c) probes and opens through it and names
- * no format itself; each driver includes this file for its entry points. */
+/* The registry of image formats, the one place that lists the drivers, and
+ * opening and probing images through it. The generic block layer
+ * (block.h) names no format; the drivers (raw.h, qcow2_driver.h) know
+ * neither the registry nor each other. */
 #ifndef TERN_BLOCK_FORMATS_H
 #define TERN_BLOCK_FORMATS_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "block/block.h"
 
 struct blk_dev;
 struct blk_open_opts;
@@ -27,10 +29,14 @@ const struct blk_format *blk_format_probe(const uint8_t *head, size_t n);
 /* How many first bytes blk_format_probe wants. */
 #define BLK_PROBE_BYTES 4
 
-/* The drivers (raw.c, qcow2_open.c), also usable directly. */
-struct blk_dev *blk_raw_open(const char *path, const struct blk_open_opts *o, char *err,
-			     size_t errlen);
-struct blk_dev *blk_qcow2_open(const char *path, const struct blk_open_opts *o, int depth,
+/* Open an image and its backing chain (backing files read-only). Returns
+ * NULL with a one-line reason in err; a refused image is never modified. */
+struct blk_dev *blk_open(const char *path, const struct blk_open_opts *o, char *err, size_t errlen);
+/* The same, as the depth-th image of a chain (0 for the top one). */
+struct blk_dev *blk_open_depth(const char *path, const struct blk_open_opts *o, int depth,
 			       char *err, size_t errlen);
-bool blk_qcow2_probe(const uint8_t *head, size_t n);
+/* The format of a file by its first bytes ("qcow2" or "raw"), or NULL with
+ * a reason in err when it cannot be read. */
+const char *blk_probe(const char *path, char *err, size_t errlen);
+
 #endif

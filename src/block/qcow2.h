@@ -4,6 +4,7 @@
 #define TERN_BLOCK_QCOW2_H
 #include <stddef.h>
 #include <stdint.h>
+#include "block/qcow2_stats.h"
 
 struct blk_dev;
 
@@ -19,12 +20,6 @@ struct qcow2_create_opts {
  * with a one-line reason in err. */
 int qcow2_create(const char *path, const struct qcow2_create_opts *o, char *err, size_t errlen);
 
-struct qcow2_stats {
-	uint32_t version;
-	uint64_t cluster_size;
-	uint64_t l2_hits, l2_misses;
-	uint64_t clusters_allocated;
-};
 /* Counters of an open qcow2 image; 0 on success, -1 if d is not qcow2. */
 int qcow2_get_stats(struct blk_dev *d, struct qcow2_stats *st);
 #endif

@@ -276,14 +276,3 @@ int qcow2_l2_set(struct qcow2 *s, uint64_t *table, uint32_t l1i, uint32_t l2i, u
 	table[l2i] = htobe64(entry);
 	return write_be64(s, (s->l1[l1i] & QCOW2_OFFSET_MASK) + (uint64_t)l2i * 8, entry);
 }
-
-int qcow2_get_stats(struct blk_dev *d, struct qcow2_stats *st)
-{
-	if (!d || strcmp(d->ops->format, "qcow2"))
-		return -1;
-	struct qcow2 *s = qcow2_of(d);
-	*st = s->stats;
-	st->version = s->version;
-	st->cluster_size = s->cluster_size;
-	return 0;
-}

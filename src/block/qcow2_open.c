@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "block/formats.h"
+#include "block/qcow2_driver.h"
 #include "block/qcow2_format.h"
 #include "block/qcow2_priv.h"
 
@@ -431,11 +431,15 @@ static int open_backing(struct open_ctx *c, const struct blk_open_opts *o, int d
 			return -1;
 		}
 	}
+	if (!o->open_backing) {
+		free(full);
+		return fail(c, "it has a backing file and was not opened through blk_open");
+	}
 	struct blk_open_opts bo = { .format = c->backing_fmt[0] ? c->backing_fmt : NULL,
 				    .readonly = true, .direct = o->direct,
 				    .l2_cache_tables = o->l2_cache_tables, .chain = me };
 	char why[400];
-	s->dev.backing = blk_open_depth(full, &bo, depth + 1, why, sizeof(why));
+	s->dev.backing = o->open_backing(full, &bo, depth + 1, why, sizeof(why));
 	free(full);
 	if (!s->dev.backing) {
 		/* Deeper images name themselves: only the top one adds a prefix. */

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include "block/block.h"
 #include "block/file.h"
-#include "block/qcow2.h"
+#include "block/qcow2_stats.h"
 
 #define QCOW2_DEFAULT_L2_CACHE 16   /* tables; 16 x 64 KiB maps 8 GiB */
 

@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include "block/block.h"
 #include "block/file.h"
-#include "block/formats.h"
+#include "block/raw.h"
 
 struct raw {
 	struct blk_dev dev;

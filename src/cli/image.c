@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "block/block.h"
+#include "block/formats.h"
 #include "block/qcow2.h"
 #include "cli/cli.h"
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "block/block.h"
+#include "block/formats.h"
 #include "image/blkio.h"
 
 static struct blk_dev *dev_of(io_channel ch)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "block/block.h"
+#include "block/formats.h"
 #include "image/blkio.h"
 #include "image/extfs.h"
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <libxml/xmlwriter.h>
 #include "block/block.h"
+#include "block/formats.h"
 #include "image/extfs.h"
 #include "image/inventory.h"
 

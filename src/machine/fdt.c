@@ -5,7 +5,7 @@
 #include <sys/random.h>
 #include <libfdt.h>
 #include "machine/fdt.h"
-#include "machine/virt.h"
+#include "machine/virt_map.h"
 #include "virtio/mmio.h"
 
 enum { PH_PLIC = 1, PH_SYSCON = 2, PH_CPU_INTC = 16 };

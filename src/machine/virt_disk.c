@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/uio.h>
 #include "block/block.h"
+#include "block/formats.h"
 #include "block/qcow2_format.h"
 #include "machine/virt.h"
 

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "block/block.h"
+#include "block/formats.h"
 
 #define BUF (64u * 1024)
 

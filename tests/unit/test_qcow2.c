@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "block/block.h"
+#include "block/formats.h"
 #include "block/file.h"
 #include "block/qcow2.h"
 #include "block/qcow2_format.h"

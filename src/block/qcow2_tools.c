@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "block/block.h"
+#include "block/formats.h"
 #include "block/qcow2.h"
+#include "block/qcow2_priv.h"
 #include "block/qcow2_format.h"
 
 /* The backing file as the image will see it: relative to its directory. */
@@ -158,5 +160,16 @@ int qcow2_create(const char *path, const struct qcow2_create_opts *o, char *err,
 		unlink(path);
 		return -1;
 	}
+	return 0;
+}
+
+int qcow2_get_stats(struct blk_dev *d, struct qcow2_stats *st)
+{
+	if (!d || strcmp(d->ops->format, "qcow2"))
+		return -1;
+	struct qcow2 *s = qcow2_of(d);
+	*st = s->stats;
+	st->version = s->version;
+	st->cluster_size = s->cluster_size;
 	return 0;
 }
