@@ -79,7 +79,24 @@ struct agent {
 	/* host CPU % between samples */
 	uint64_t cpu_busy, cpu_total;
 	double host_cpu_pct;
-	struct agent_cons *cons;    /* consolidation (agent_cons.h) */
+	/* Consolidation (agent_cons.h), a layer above this core: its state,
+	 * and the hooks through which the core calls it (set by ternd.c; NULL:
+	 * none). */
+	struct agent_cons *cons;
+	const struct agent_ext *ext;
+};
+
+/* What a layer above the core adds to it (consolidation: agent_cons_ext). */
+struct agent_ext {
+	/* An API request the core does not know: 1 when handled (the HTTP
+	 * status in *status, the reply in *out), else 0. */
+	int (*api)(struct agent *a, const char *method, const char *path, json_t *body,
+		   json_t **out, int *status);
+	/* Fields it adds to this host's record. */
+	void (*host_fields)(struct agent *a, json_t *rec);
+	/* Fills the migration options a request left out. */
+	void (*mig_defaults)(struct agent *a, json_t *body, int *postcopy, long long *downtime_ms,
+			     long long *bandwidth_mbs);
 };
 
 /* agent_vm.c: supervision. The lock is held by the caller where noted. */

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 #include "agent/agent.h"
-#include "agent/agent_cons.h"
 #include "agent/api_client.h"
 #include "agent/records.h"
 #include "store/store.h"
@@ -383,7 +382,8 @@ static int vm_action(struct agent *a, const char *method, const char *name, cons
 			return fail(out, 400, "%s", "downtime_ms: a positive integer; bandwidth: MB/s, 0 or more");
 		struct agent_mig_opts o = { .postcopy = json_is_true(pc), .downtime_ms = json_integer_value(dt),
 					    .bandwidth_mbs = json_integer_value(bw) };
-		agent_cons_mig_defaults(a, body, &o.postcopy, &o.downtime_ms, &o.bandwidth_mbs);
+		if (a->ext && a->ext->mig_defaults)
+			a->ext->mig_defaults(a, body, &o.postcopy, &o.downtime_ms, &o.bandwidth_mbs);
 		o.copy_storage = json_is_true(cs);
 		rc = agent_migrate_start(a, name, to, &o, err, sizeof(err));
 		if (rc == -EBUSY)
@@ -449,9 +449,9 @@ int agent_api_handle(struct agent *a, const char *method, const char *path, json
 	if (*p)
 		return fail(out, 404, "no such path: %s", path);
 	int get = !strcmp(method, "GET"), post = !strcmp(method, "POST"), del = !strcmp(method, "DELETE");
-	int cons_status;
-	if (agent_cons_api(a, method, path, body, out, &cons_status))
-		return cons_status;
+	int ext_status;
+	if (a->ext && a->ext->api && a->ext->api(a, method, path, body, out, &ext_status))
+		return ext_status;
 	if (nseg == 1 && !strcmp(seg[0], "hosts") && get) {
 		int rc = rec_hosts(a->store, out);
 		return rc ? store_fail(a, out, rc) : 200;

@@ -33,7 +33,8 @@ void agent_cons_usage(FILE *f);
 /* 0, or -EINVAL when the power model given by the flags is not sound. */
 int agent_cons_check(const struct agent_cons *c, char *err, size_t errlen);
 
-/* agent_history.c: the power model and capacity for the host record. */
+/* agent_history.c: the power model and capacity for the host record
+ * (agent_cons_ext's host_fields). */
 void agent_cons_host_fields(struct agent *a, json_t *rec);
 /* Records the VMs' and the host's utilization when an interval is due
  * (called from the main loop). */
@@ -42,10 +43,8 @@ void agent_history_tick(struct agent *a);
 /* agent_consolidate.c: the auto-consolidation thread (if enabled). */
 int agent_cons_start(struct agent *a);
 void agent_cons_stop(struct agent *a);
-/* /consolidate/... and /settings: 1 when handled (status in *status). */
-int agent_cons_api(struct agent *a, const char *method, const char *path, json_t *body,
-		   json_t **out, int *status);
-/* Fills the migration options the request left out from the settings. */
-void agent_cons_mig_defaults(struct agent *a, json_t *body, int *postcopy, long long *downtime_ms,
-			     long long *bandwidth_mbs);
+/* The hooks ternd.c plugs into the agent's core (struct agent_ext):
+ * /consolidate/... and /settings, the power model and capacity in the
+ * host record, and migration defaults from the settings. */
+extern const struct agent_ext agent_cons_ext;
 #endif

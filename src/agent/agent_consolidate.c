@@ -35,7 +35,7 @@ static int max_parallel_of(struct agent *a, json_t *body)
 	return n > 0 ? n : 1;
 }
 
-int agent_cons_api(struct agent *a, const char *method, const char *path, json_t *body,
+static int cons_api(struct agent *a, const char *method, const char *path, json_t *body,
 		   json_t **out, int *status)
 {
 	char err[512] = "";
@@ -97,7 +97,7 @@ int agent_cons_api(struct agent *a, const char *method, const char *path, json_t
 	return 1;
 }
 
-void agent_cons_mig_defaults(struct agent *a, json_t *body, int *postcopy, long long *downtime_ms,
+static void cons_mig_defaults(struct agent *a, json_t *body, int *postcopy, long long *downtime_ms,
 			     long long *bandwidth_mbs)
 {
 	json_t *set = NULL;
@@ -198,3 +198,9 @@ void agent_cons_stop(struct agent *a)
 		a->cons->thread_started = 0;
 	}
 }
+
+const struct agent_ext agent_cons_ext = {
+	.api = cons_api,
+	.host_fields = agent_cons_host_fields,
+	.mig_defaults = cons_mig_defaults,
+};

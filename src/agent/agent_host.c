@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 #include "agent/agent.h"
-#include "agent/agent_cons.h"
 #include "agent/records.h"
 #include "store/store.h"
 
@@ -78,7 +77,8 @@ int agent_host_publish(struct agent *a)
 				"cpu_percent", a->host_cpu_pct, "power", jstr(cfg, "power", "on"), "vms", vms);
 	if (evac)
 		json_object_set_new(rec, "evacuation", evac);
-	agent_cons_host_fields(a, rec);
+	if (a->ext && a->ext->host_fields)
+		a->ext->host_fields(a, rec);
 	json_decref(cfg);
 	char key[128], *text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(rec);

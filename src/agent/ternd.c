@@ -149,6 +149,7 @@ int main(int argc, char **argv)
 	a->tls_fd = -1;
 	if (!(a->cons = agent_cons_new()))
 		return 1;
+	a->ext = &agent_cons_ext;
 	char cerr[300];
 	int optidx = 0;
 	snprintf(a->listen, sizeof(a->listen), "127.0.0.1:8006");
