@@ -74,7 +74,11 @@ static void write_satp(struct hart *h, uint64_t v)
 	h->satp = v;
 	h->vm_levels = mode == 8 ? 3 : mode == 9 ? 4 : 0;
 	h->pt_root = (v & ((1ull << 44) - 1)) << PAGE_SHIFT;
-	tlb_flush_all(h);
+	/* A new address space or ASID: the TLB has no ASIDs, so the entries
+	 * of the old one go, but for global mappings, which are in every one
+	 * (with or without translation before: bare-mode entries are never
+	 * global). */
+	tlb_flush_non_global(h);
 }
 
 static int csr_write(struct hart *h, unsigned csr, uint64_t v, int *flags)

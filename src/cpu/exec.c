@@ -450,8 +450,12 @@ static int exec_system(struct hart *h, uint32_t insn, uint32_t bits, uint64_t *n
 		if ((insn & 0xfe007fff) == 0x12000073) {       /* sfence.vma */
 			if (h->priv != PRV_S)
 				return illegal(h, bits);
+			/* rs2 names an ASID: its global mappings stay (the TLB
+			 * has no ASIDs, so every other entry goes) */
 			if (RS1(insn))
 				tlb_flush_va(h, x[RS1(insn)]);
+			else if (RS2(insn))
+				tlb_flush_non_global(h);
 			else
 				tlb_flush_all(h);
 			return EX_END;   /* refetch through the new mappings */

@@ -58,7 +58,11 @@ enum { IRQ_SSI = 1, IRQ_STI = 5, IRQ_SEI = 9 };
 #define FFLAG_NV 0x10
 
 /* Software TLB: one array per access type; host = vaddr + addend.
- * tag is the virtual page number | 1 (valid), so 0 never matches. */
+ * tag is the virtual page | TLB_TAG_* bits; valid is set, so 0 never
+ * matches. A lookup ignores the global bit (tlb_mask clears it). */
+#define TLB_TAG_VALID  1u
+#define TLB_TAG_USER   2u        /* a U page */
+#define TLB_TAG_GLOBAL 4u        /* a global mapping (PTE.G): kept across satp writes */
 #define TLB_SIZE 256
 #define JIT_LOAD_SITES 256
 #define JIT_JUMP_CACHE 256
@@ -110,17 +114,22 @@ struct hart {
 	/* Counters printed at exit with TERN_CPU_STATS=1 (hart_destroy): an
 	 * Sstc kernel programs its timer by stimecmp, not SBI set_timer. */
 	uint64_t n_sbi_calls, n_sbi_set_timer, n_stimecmp_writes;
+	/* TLB work: page walks, whole flushes, satp writes, sfence.vma with an
+	 * address (and those that had to flush everything) */
+	uint64_t n_walks, n_tlb_flush_all, n_tlb_flush_non_global, n_tlb_flush_va, n_tlb_flush_va_all;
 
 	/* Translation: mode and root page table cached from satp */
 	int vm_levels;          /* 0 = bare, 3 = Sv39, 4 = Sv48 */
 	uint64_t pt_root;
 	struct tlb_entry tlb_x[TLB_SIZE], tlb_r[TLB_SIZE], tlb_w[TLB_SIZE];
-	/* A lookup hits when (tag & tlb_mask) == (page | tlb_want): tag bit 0
-	 * is "valid", bit 1 "user page"; see mmu.c. */
+	/* A lookup hits when (tag & tlb_mask) == (page | tlb_want): see
+	 * TLB_TAG_* and tlb_update_mode (tlb.c). */
 	uint64_t tlb_mask, tlb_want;
-	/* The TLB may hold 4 KiB pieces of a superpage: an address-specific
-	 * sfence.vma must then flush everything (tlb_flush_va). */
-	bool tlb_super;
+	/* The TLB may hold 4 KiB pieces of superpages: [super_lo, super_hi]
+	 * (inclusive) covers every superpage that has a piece in it (empty:
+	 * super_lo > super_hi). An sfence.vma for an address inside must flush
+	 * everything (tlb_flush_va); one outside (a user page, say) need not. */
+	uint64_t super_lo, super_hi;
 	/* One read-TLB entry per compiled load site (by site number modulo
 	 * JIT_LOAD_SITES): a copy of the tlb_r entry that site last hit, at an
 	 * address that does not depend on the access, so that a loop's loads

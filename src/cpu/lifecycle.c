@@ -59,8 +59,12 @@ void hart_destroy(struct hart *h)
 	jit_free(h->jit);
 	if (getenv("TERN_CPU_STATS"))
 		fprintf(stderr, "cpu: hart %d: %llu instructions, %llu SBI calls (%llu set_timer), "
-			"%llu stimecmp writes\n", h->id, (unsigned long long)h->instret,
-			(unsigned long long)h->n_sbi_calls, (unsigned long long)h->n_sbi_set_timer,
-			(unsigned long long)h->n_stimecmp_writes);
+			"%llu stimecmp writes, %llu page walks, %llu whole TLB flushes, %llu satp flushes, "
+			"%llu sfence.vma with an address (%llu of them whole)\n", h->id,
+			(unsigned long long)h->instret, (unsigned long long)h->n_sbi_calls,
+			(unsigned long long)h->n_sbi_set_timer, (unsigned long long)h->n_stimecmp_writes,
+			(unsigned long long)h->n_walks, (unsigned long long)h->n_tlb_flush_all,
+			(unsigned long long)h->n_tlb_flush_non_global,
+			(unsigned long long)h->n_tlb_flush_va, (unsigned long long)h->n_tlb_flush_va_all);
 	free(h);
 }

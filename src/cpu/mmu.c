@@ -12,6 +12,7 @@
 #define PTE_W (1ull << 2)
 #define PTE_X (1ull << 3)
 #define PTE_U (1ull << 4)
+#define PTE_G (1ull << 5)
 #define PTE_A (1ull << 6)
 #define PTE_D (1ull << 7)
 #define PTE_PPN_SHIFT 10
@@ -20,17 +21,18 @@
 static const int fault_page[3] = { EXC_INSN_PAGE, EXC_LOAD_PAGE, EXC_STORE_PAGE };
 static const int fault_access[3] = { EXC_INSN_ACCESS, EXC_LOAD_ACCESS, EXC_STORE_ACCESS };
 
-/* Walk the page table. On success returns 0 and the physical address; *user
- * tells whether the leaf is a U page (for the TLB tag). */
-static int walk(struct hart *h, uint64_t va, enum mmu_access acc, uint64_t *pa, int *user)
+/* Walk the page table. On success returns 0 and the physical address;
+ * *tag_bits gets the leaf's TLB_TAG_USER and TLB_TAG_GLOBAL. */
+static int walk(struct hart *h, uint64_t va, enum mmu_access acc, uint64_t *pa, unsigned *tag_bits)
 {
 	struct hart_group *g = h->group;
 	int levels = h->vm_levels;
+	h->n_walks++;
 	int priv = h->priv;
 
 	if (levels == 0) {
 		*pa = va;
-		*user = priv == PRV_U;
+		*tag_bits = priv == PRV_U ? TLB_TAG_USER : 0;
 		return 0;
 	}
 	int vabits = 12 + 9 * levels;
@@ -84,10 +86,10 @@ restart:;
 			dcache_ram_written(g, h, (uint64_t)(p - g->ram->host), 8);
 		}
 		if (lvl > 0)
-			h->tlb_super = true;
+			tlb_note_superpage(h, va, 12 + 9 * lvl);
 		uint64_t page = (ppn | ((va >> 12) & lowmask)) << PAGE_SHIFT;
 		*pa = page | (va & (PAGE_SIZE - 1));
-		*user = is_user;
+		*tag_bits = (is_user ? TLB_TAG_USER : 0) | ((pte & PTE_G) ? TLB_TAG_GLOBAL : 0);
 		return 0;
 	}
 	return fault_page[acc];
@@ -95,23 +97,23 @@ restart:;
 
 int mmu_translate(struct hart *h, uint64_t va, enum mmu_access acc, uint64_t *pa)
 {
-	int user;
-	return walk(h, va, acc, pa, &user);
+	unsigned tag_bits;
+	return walk(h, va, acc, pa, &tag_bits);
 }
 
-static void tlb_fill(struct tlb_entry *tlb, uint64_t va, uint8_t *host, int user)
+static void tlb_fill(struct tlb_entry *tlb, uint64_t va, uint8_t *host, unsigned tag_bits)
 {
 	struct tlb_entry *e = &tlb[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
-	e->tag = (va & PAGE_MASK) | 1 | (user ? 2 : 0);
+	e->tag = (va & PAGE_MASK) | TLB_TAG_VALID | tag_bits;
 	e->addend = (uintptr_t)(host - (va & (PAGE_SIZE - 1))) - (va & PAGE_MASK);
 }
 
 /* A write entry, unless some hart holds decoded code from the page: the
  * code map is looked at after the fill, so that either this hart sees a
  * new holder's bit or the holder's unmap_writes (dcache.c) sees the entry. */
-static void tlb_fill_write(struct hart *h, uint64_t va, uint8_t *host, int user, uint64_t pa)
+static void tlb_fill_write(struct hart *h, uint64_t va, uint8_t *host, unsigned tag_bits, uint64_t pa)
 {
-	tlb_fill(h->tlb_w, va, host, user);
+	tlb_fill(h->tlb_w, va, host, tag_bits);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (dcache_page_is_code(h->group, pa - h->group->ram->base))
 		h->tlb_w[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)].tag = 0;
@@ -151,15 +153,15 @@ int mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val)
 		return 0;
 	}
 	uint64_t pa;
-	int user;
-	int cause = walk(h, va, ACC_LOAD, &pa, &user);
+	unsigned tag_bits;
+	int cause = walk(h, va, ACC_LOAD, &pa, &tag_bits);
 	if (cause) {
 		hart_trap(h, cause, va);
 		return 1;
 	}
 	uint8_t *host = guest_ram_ptr(h->group->ram, pa, size);
 	if (host) {
-		tlb_fill(h->tlb_r, va, host, user);
+		tlb_fill(h->tlb_r, va, host, tag_bits);
 		*val = load_le(host, size);
 		return 0;
 	}
@@ -190,8 +192,8 @@ int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 		return 0;
 	}
 	uint64_t pa;
-	int user;
-	int cause = walk(h, va, ACC_STORE, &pa, &user);
+	unsigned tag_bits;
+	int cause = walk(h, va, ACC_STORE, &pa, &tag_bits);
 	if (cause) {
 		hart_trap(h, cause, va);
 		return 1;
@@ -204,7 +206,7 @@ int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 		 * covered by its dirty-log entry. */
 		store_le(host, size, val);
 		dcache_ram_written(h->group, h, pa - h->group->ram->base, size);
-		tlb_fill_write(h, va, host, user, pa);
+		tlb_fill_write(h, va, host, tag_bits, pa);
 		return 0;
 	}
 	if ((pa & (size - 1)) || hart_group_mmio_write(h->group, pa, size, val)) {
@@ -221,8 +223,8 @@ void *mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum mmu_access
 		return NULL;
 	}
 	uint64_t pa;
-	int user;
-	int cause = walk(h, va, acc, &pa, &user);
+	unsigned tag_bits;
+	int cause = walk(h, va, acc, &pa, &tag_bits);
 	if (cause) {
 		hart_trap(h, cause, va);
 		return NULL;
@@ -234,9 +236,9 @@ void *mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum mmu_access
 	}
 	if (acc == ACC_STORE) {
 		dcache_ram_written(h->group, h, pa - h->group->ram->base, size);
-		tlb_fill_write(h, va, host, user, pa);
+		tlb_fill_write(h, va, host, tag_bits, pa);
 	} else {
-		tlb_fill(h->tlb_r, va, host, user);
+		tlb_fill(h->tlb_r, va, host, tag_bits);
 	}
 	*pa_out = pa;
 	return host;
@@ -247,11 +249,11 @@ uint8_t *mmu_fetch_page(struct hart *h, uint64_t pc)
 	uint64_t page = pc & PAGE_MASK;
 	struct tlb_entry *e = &h->tlb_x[(pc >> PAGE_SHIFT) & (TLB_SIZE - 1)];
 	/* Fetch never uses SUM: S-mode cannot execute U pages. */
-	uint64_t want = page | (h->priv == PRV_U ? 3 : 1);
-	if (e->tag != want) {
+	uint64_t want = page | TLB_TAG_VALID | (h->priv == PRV_U ? TLB_TAG_USER : 0);
+	if ((e->tag & ~(uint64_t)TLB_TAG_GLOBAL) != want) {
 		uint64_t pa;
-		int user;
-		int cause = walk(h, pc, ACC_FETCH, &pa, &user);
+		unsigned tag_bits;
+		int cause = walk(h, pc, ACC_FETCH, &pa, &tag_bits);
 		if (cause) {
 			hart_trap(h, cause, pc);
 			return NULL;
@@ -261,7 +263,7 @@ uint8_t *mmu_fetch_page(struct hart *h, uint64_t pc)
 			hart_trap(h, EXC_INSN_ACCESS, pc);
 			return NULL;
 		}
-		tlb_fill(h->tlb_x, pc, host + (pc & (PAGE_SIZE - 1)), user);
+		tlb_fill(h->tlb_x, pc, host + (pc & (PAGE_SIZE - 1)), tag_bits);
 	}
 	return (uint8_t *)(uintptr_t)(page + e->addend);
 }
@@ -269,8 +271,8 @@ uint8_t *mmu_fetch_page(struct hart *h, uint64_t pc)
 int mmu_fetch16(struct hart *h, uint64_t va, uint16_t *out)
 {
 	uint64_t pa;
-	int user;
-	int cause = walk(h, va, ACC_FETCH, &pa, &user);
+	unsigned tag_bits;
+	int cause = walk(h, va, ACC_FETCH, &pa, &tag_bits);
 	if (cause) {
 		hart_trap(h, cause, va);
 		return 1;

@@ -17,7 +17,15 @@ void tlb_update_mode(struct hart *h);
 /* Empty the hart's fetch, load and store TLBs, its load memos and its
  * jump cache. */
 void tlb_flush_all(struct hart *h);
-/* Drop the entries for the page holding va (sfence.vma with an address). */
+/* Drop every entry but those of global mappings (a satp write: entries
+ * carry no ASID, and global mappings are the same in every address space).
+ * The jump cache goes whole. */
+void tlb_flush_non_global(struct hart *h);
+/* A translation of va came from a superpage leaf of 1 << shift bytes:
+ * widen the range that tlb_flush_va must flush whole for. */
+void tlb_note_superpage(struct hart *h, uint64_t va, unsigned shift);
+/* Drop the entries for the page holding va (sfence.vma with an address);
+ * everything when va lies in a superpage some entry came from. */
 void tlb_flush_va(struct hart *h, uint64_t va);
 
 static inline uint64_t tlb_key(const struct hart *h, uint64_t va)

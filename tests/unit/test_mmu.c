@@ -479,10 +479,62 @@ static void test_sfence_superpage(void **state)
 	wr64(f, RAM_BASE + 0x5000, 0xbbbb);
 
 	assert_int_equal(exec_load(f, va + 0x5000), 0xaaaa);
+	/* An sfence.vma for a page outside every superpage the TLB holds
+	 * pieces of keeps those pieces: the next load needs no page walk. */
+	pt_map(&p, 0x7000, DATA, 0, RW_AD);
+	h->x[7] = 0x7000;
+	fx_exec1(f, SFENCE_VMA(7, 0));
+	uint64_t walks = h->n_walks;
+	assert_int_equal(exec_load(f, va + 0x5000), 0xaaaa);
+	assert_int_equal(h->n_walks, walks);
+
 	wr64(f, leaf, pte_of(RAM_BASE, RW_AD));
 	h->x[7] = va;                            /* the superpage's base */
 	fx_exec1(f, SFENCE_VMA(7, 0));
 	assert_int_equal(exec_load(f, va + 0x5000), 0xbbbb);
+}
+
+/* The TLB has no ASIDs: a satp write, or an sfence.vma for one ASID
+ * (rs1 = x0, rs2 != x0), drops every entry but those of global mappings,
+ * which are the same in every address space; sfence.vma x0, x0 drops
+ * those too. Counted by page walks: a kept entry needs none. */
+static void test_global_entries_survive_asid_switch(void **state)
+{
+	struct fx *f = *state;
+	struct hart *h = f->h;
+	struct pt p;
+	paged(f, &p, 3);
+	wr64(f, DATA + 0x1000, 0x6161);
+	wr64(f, DATA + 0x2000, 0x7171);
+	const uint64_t gva = 0x10000, lva = 0x20000;
+	pt_map(&p, gva, DATA + 0x1000, 0, RW_AD | PTE_G);
+	pt_map(&p, lva, DATA + 0x2000, 0, RW_AD);
+	assert_int_equal(exec_load(f, gva), 0x6161);
+	assert_int_equal(exec_load(f, lva), 0x7171);
+
+	/* the same tables under another ASID; a nop first refills the fetch
+	 * entry of the (non-global) code page */
+	set_satp(h, h->satp | (5ull << 44));
+	fx_exec1(f, 0x00000013);
+	uint64_t walks = h->n_walks;
+	assert_int_equal(exec_load(f, gva), 0x6161);
+	assert_int_equal(h->n_walks, walks);
+	assert_int_equal(exec_load(f, lva), 0x7171);
+	assert_int_equal(h->n_walks, walks + 1);
+
+	/* sfence.vma x0, asid: the same */
+	h->x[9] = 5;
+	fx_exec1(f, SFENCE_VMA(0, 9));
+	fx_exec1(f, 0x00000013);
+	walks = h->n_walks;
+	assert_int_equal(exec_load(f, gva), 0x6161);
+	assert_int_equal(exec_load(f, lva), 0x7171);
+	assert_int_equal(h->n_walks, walks + 1);
+
+	/* a changed global PTE is seen after sfence.vma x0, x0 */
+	pt_map(&p, gva, DATA + 0x2000, 0, RW_AD | PTE_G);
+	fx_exec1(f, SFENCE_VMA(0, 0));
+	assert_int_equal(exec_load(f, gva), 0x7171);
 }
 
 /* A TLB entry filled under one set of permissions must not be reused once
@@ -877,6 +929,7 @@ int main(void)
 		FX_TEST(test_pte_outside_ram),
 		FX_TEST(test_tlb_and_sfence),
 		FX_TEST(test_sfence_superpage),
+		FX_TEST(test_global_entries_survive_asid_switch),
 		FX_TEST(test_tlb_permissions),
 		FX_TEST(test_jit_load_memo_follows_sfence),
 		FX_TEST(test_jit_load_memo_page_crossing),
