@@ -314,8 +314,9 @@ struct gen {
 
 /* Choose the guest registers this block keeps in host registers: the ones
  * read at least twice, or at least once when the block loops to itself
- * (its pinned registers then stay loaded across iterations). */
-static void pick_pins(struct x86buf *b, const struct dinsn *in, int n)
+ * (its pinned registers then stay loaded across iterations). Returns
+ * whether it does loop to itself. */
+static int pick_pins(struct x86buf *b, const struct dinsn *in, int n)
 {
 	int reads[32] = { 0 }, delta = 0, self_loop = 0;
 	uint32_t written = 0;
@@ -348,6 +349,7 @@ static void pick_pins(struct x86buf *b, const struct dinsn *in, int n)
 		if (written & (1u << best))
 			b->pin_dirty |= 1u << best;
 	}
+	return self_loop;
 }
 
 /* rax = the target pc, ebp = the instructions run so far: jump straight
@@ -1239,7 +1241,11 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 	x86_op_reg(b, 0, X86_XOR, RBP, RBP);
 	if (!b->overflow && b->p - start != JIT_BODY_OFFSET)
 		abort();             /* chained jumps enter at the body */
-	pick_pins(b, in, n < JIT_MAX_INSNS ? n : JIT_MAX_INSNS);
+	/* Load memos pay off in a loop, where a site sees the same page again
+	 * and again; in straight-line code (the kernel's fork and exec paths)
+	 * they mostly miss, and a miss costs more than the plain TLB probe. */
+	int self_loop = pick_pins(b, in, n < JIT_MAX_INSNS ? n : JIT_MAX_INSNS);
+	int memos = JIT_LOAD_MEMOS && self_loop;
 	for (int xr = 1; xr < 32; xr++)
 		if (b->pin[xr])
 			x86_op_mem(b, 1, X86_MOV_LOAD, b->pin[xr], RBX, -1, XREG(xr));
@@ -1278,7 +1284,7 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 			unsigned i = d->op - OP_LB;
 			struct stub *s = &stubs[nstubs++];
 			*s = (struct stub){ d, delta, (uint32_t)k, NULL, NULL, NULL, STUB_LOAD, 0, NULL };
-			if (JIT_LOAD_MEMOS) {
+			if (memos) {
 				s->memo = OFF_MEMO + (int32_t)(j->next_site++ % JIT_LOAD_SITES) *
 						     (int32_t)sizeof(struct tlb_entry);
 				s->miss = emit_memo_probe(b, d, load_bytes[i], s->memo);
@@ -1286,7 +1292,7 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 			} else {
 				s->miss = emit_tlb_probe(b, d, load_bytes[i], OFF_TLB_R);
 			}
-			emit_load(b, d, load_bytes[i], load_sext[i], JIT_LOAD_MEMOS ? RCX : -1);
+			emit_load(b, d, load_bytes[i], load_sext[i], memos ? RCX : -1);
 			s->resume = b->p;
 			x86_label(b);
 			b->rax_holds = d->rd;    /* the stub reloads it too */

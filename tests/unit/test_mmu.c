@@ -371,13 +371,13 @@ static void test_tlb_and_sfence(void **state)
 }
 
 /* Paging on and the block compiler on; returns the pc of
- * `ld x5, 0(x6); j .`, one compiled load site. */
+ * `1: ld x5, 0(x6); j 1b`, one compiled load site in a loop. */
 static uint64_t jit_load_site(struct fx *f, struct pt *p)
 {
 	f->h->jit = jit_new(1u << 20);
 	assert_non_null(f->h->jit);
 	paged(f, p, 3);
-	const uint32_t prog[] = { LD(5, 6, 0), INSN_J_SELF };
+	const uint32_t prog[] = { LD(5, 6, 0), 0xffdff06fu };   /* a loop: memos are for loops */
 	return fx_code(f, prog, 2);
 }
 
