@@ -1,7 +1,9 @@
-/* dirty.c: the migration workload. "dirty TOTAL_MB HOT_MB [TICKS]" fills
- * TOTAL_MB of memory with a pattern derived from each page's index, then
- * keeps rewriting the pages of the first HOT_MB as fast as it can, bumping a
- * per-page generation stored in the page itself. Once a second it verifies
+/* dirty.c: the migration workload. "dirty TOTAL_MB HOT_MB [TICKS [full]]"
+ * fills TOTAL_MB of memory with a pattern derived from each page's index,
+ * then keeps rewriting the pages of the first HOT_MB as fast as it can,
+ * bumping a per-page generation stored in the page itself: in its first and
+ * last words, or with "full" in all 512 (a whole-page writer, which leaves
+ * a delta encoder nothing to save). Once a second it verifies
  * every page against the generations it remembers and prints
  *   DIRTY tick=N pages_dirtied=D verify=ok|FAIL[:page] rate=R pages/s
  * so a host can see that the guest kept running across a migration (N only
@@ -34,14 +36,27 @@ static void write_gen(uint64_t *page, uint64_t idx, uint32_t gen)
     page[WORDS_PER_PAGE - 1] = mix(idx << 32 | gen);
 }
 
-static long check(const uint64_t *mem, const uint32_t *gens, uint64_t npages)
+/* The words between: fixed per page, or (full) moving with the generation. */
+static uint64_t body_word(uint64_t idx, int w, uint32_t gen, int full)
+{
+    return mix(idx * WORDS_PER_PAGE + (uint64_t)w) + (full ? gen : 0);
+}
+
+static void write_full(uint64_t *page, uint64_t idx, uint32_t gen)
+{
+    for (int w = 1; w < WORDS_PER_PAGE - 1; w++)
+        page[w] = body_word(idx, w, gen, 1);
+    write_gen(page, idx, gen);
+}
+
+static long check(const uint64_t *mem, const uint32_t *gens, uint64_t npages, int full)
 {
     for (uint64_t p = 0; p < npages; p++) {
         const uint64_t *page = mem + p * WORDS_PER_PAGE;
         if (page[0] != (p << 32 | gens[p]) || page[WORDS_PER_PAGE - 1] != mix(p << 32 | gens[p]))
             return (long)p;
         for (int w = 1; w < WORDS_PER_PAGE - 1; w += 61)
-            if (page[w] != mix(p * WORDS_PER_PAGE + (uint64_t)w))
+            if (page[w] != body_word(p, w, gens[p], full))
                 return (long)p;
     }
     return -1;
@@ -52,8 +67,9 @@ int bench_dirty(int argc, char **argv)
     uint64_t total_mb = argc > 1 ? strtoull(argv[1], NULL, 0) : 32;
     uint64_t hot_mb = argc > 2 ? strtoull(argv[2], NULL, 0) : total_mb;
     long ticks = argc > 3 ? atol(argv[3]) : 0;
-    if (!total_mb || hot_mb > total_mb) {
-        fprintf(stderr, "usage: dirty TOTAL_MB [HOT_MB <= TOTAL_MB] [TICKS]\n");
+    int full = argc > 4 && !strcmp(argv[4], "full");
+    if (!total_mb || hot_mb > total_mb || (argc > 4 && !full)) {
+        fprintf(stderr, "usage: dirty TOTAL_MB [HOT_MB <= TOTAL_MB] [TICKS [full]]\n");
         return 2;
     }
     uint64_t npages = total_mb << 8, hot = hot_mb << 8;
@@ -67,7 +83,7 @@ int bench_dirty(int argc, char **argv)
     for (uint64_t p = 0; p < npages; p++) {
         uint64_t *page = mem + p * WORDS_PER_PAGE;
         for (int w = 1; w < WORDS_PER_PAGE - 1; w++)
-            page[w] = mix(p * WORDS_PER_PAGE + (uint64_t)w);
+            page[w] = body_word(p, w, 0, full);
         write_gen(page, p, 0);
     }
     printf("DIRTY ready pages=%llu hot=%llu\n", (unsigned long long)npages, (unsigned long long)hot);
@@ -78,13 +94,16 @@ int bench_dirty(int argc, char **argv)
         for (int i = 0; i < 256 && hot; i++) {
             uint64_t p = cursor;
             cursor = cursor + 1 == hot ? 0 : cursor + 1;
-            write_gen(mem + p * WORDS_PER_PAGE, p, ++gens[p]);
+            if (full)
+                write_full(mem + p * WORDS_PER_PAGE, p, ++gens[p]);
+            else
+                write_gen(mem + p * WORDS_PER_PAGE, p, ++gens[p]);
             dirtied++;
             since++;
         }
         uint64_t now = now_ns();
         if (now - t_tick >= 1000000000ull) {
-            long bad = check(mem, gens, npages);
+            long bad = check(mem, gens, npages, full);
             double rate = (double)since * 1e9 / (double)(now - t_tick);
             if (bad < 0)
                 printf("DIRTY tick=%ld pages_dirtied=%llu verify=ok rate=%.0f pages/s\n",
