@@ -32,6 +32,9 @@
 #ifndef JIT_LOAD_MEMOS
 #define JIT_LOAD_MEMOS 1
 #endif
+#ifndef JIT_SSE_FP
+#define JIT_SSE_FP 1
+#endif
 #ifndef JIT_JUMP_CACHE_ON
 #define JIT_JUMP_CACHE_ON 1
 #endif
@@ -55,6 +58,8 @@ struct jit {
 #define OFF_JUMPS ((int32_t)offsetof(struct hart, jump_cache))
 #define OFF_WANT  ((int32_t)offsetof(struct hart, tlb_want))
 #define OFF_SSTATUS ((int32_t)offsetof(struct hart, sstatus))
+#define OFF_FFLAGS ((int32_t)offsetof(struct hart, fflags))
+#define OFF_FRM    ((int32_t)offsetof(struct hart, frm))
 #define XREG(r)   ((int32_t)(8 * (r)))
 #define FREG(r)   ((int32_t)(offsetof(struct hart, f) + 8 * (r)))
 #define NAN_BOX   0xffffffff00000000ull
@@ -73,6 +78,14 @@ static unsigned host_features(void)
 		f |= JIT_HOST_BMI1;
 	if (__get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 5)))
 		f |= JIT_HOST_LZCNT;
+	/* FMA3 (VEX-encoded): the CPU has it and the OS saves AVX state */
+	if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 12)) && (c & (1u << 27)) &&
+	    (c & (1u << 28))) {
+		unsigned lo, hi;
+		__asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		if ((lo & 6) == 6)
+			f |= JIT_HOST_FMA;
+	}
 	return f;
 }
 
@@ -1174,16 +1187,92 @@ static void emit_fs_dirty(struct x86buf *b)
 	x86_u32(b, (uint32_t)FS_DIRTY);
 }
 
+/* fadd.d, fsub.d, fmul.d, fdiv.d in SSE and the fused fmadd.d family in
+ * FMA3 (when the host has it), in the case fpu_exec's own fast path takes
+ * (QEMU's "hardfloat"): the rounding mode is RNE, fflags already holds NX,
+ * and the result is a normal number (or, for add and sub, a zero, which
+ * they produce exactly). Such an operation can raise no flag that is not
+ * already set, whatever its operands (an infinite, NaN or invalid case
+ * never yields a normal result; a tiny result is never normal), so no
+ * MXCSR work is needed. Anything else jumps to the returned jcc list's
+ * targets, the fpu_exec call; *n gets how many (0: no fast path for this
+ * instruction). f[rd] is not touched before the checks pass. */
+static void emit_fp_fast_d(struct x86buf *b, uint32_t raw, unsigned host, uint8_t **slow, int *n)
+{
+	static const uint8_t sse_op[4] = { 0x58, 0x5c, 0x59, 0x5e };   /* add sub mul div sd */
+	/* fmadd, fmsub, fnmsub, fnmadd: vfmadd/vfmsub/vfnmadd/vfnmsub213sd */
+	static const uint8_t fma_op[4] = { 0xa9, 0xab, 0xad, 0xaf };
+	unsigned opc = raw & 0x7f, f7 = raw >> 25, rm = F3(raw);
+	int fused = (opc & 0x73) == 0x43;
+	*n = 0;
+	if (rm != 0 && rm != 7)
+		return;
+	if (fused ? ((f7 & 3) != 1 || !(host & JIT_HOST_FMA)) : (opc != 0x53 || (f7 & 0x73) != 0x01))
+		return;
+	unsigned which = fused ? (opc >> 2) & 3 : f7 >> 2;   /* add sub mul div / the four fused */
+	x86_op_mem(b, 0, 0xf7, 0, RBX, -1, OFF_FFLAGS);           /* test dword, NX */
+	x86_u32(b, FFLAG_NX);
+	slow[(*n)++] = x86_jcc32(b, CC_E);
+	if (rm == 7) {
+		x86_op_mem(b, 0, 0x83, GRP_CMP, RBX, -1, OFF_FRM);   /* cmp dword, 0 */
+		x86_byte(b, 0);
+		slow[(*n)++] = x86_jcc32(b, CC_NE);
+	}
+	x86_byte(b, 0xf2);                                        /* movsd xmm0, f[rs1] */
+	x86_op_mem(b, 0, 0x0f10, 0, RBX, -1, FREG(RS1(raw)));
+	if (fused) {
+		x86_byte(b, 0xf2);                                /* movsd xmm1, f[rs2] */
+		x86_op_mem(b, 0, 0x0f10, 1, RBX, -1, FREG(RS2(raw)));
+		/* VEX.128.66.0F38.W1 op xmm0, xmm1, f[rs3]: xmm0 = ±(xmm1 * xmm0) ± f[rs3] */
+		x86_byte(b, 0xc4);
+		x86_byte(b, 0xe2);                                /* R X B set (none extended), 0F38 */
+		x86_byte(b, 0xf1);                                /* W1, vvvv = ~xmm1, L0, 66 */
+		x86_byte(b, fma_op[which]);
+		x86_modrm_mem(b, 0, RBX, -1, FREG(raw >> 27));
+	} else {
+		x86_byte(b, 0xf2);                                /* op xmm0, f[rs2] */
+		x86_op_mem(b, 0, 0x0f00u | sse_op[which], 0, RBX, -1, FREG(RS2(raw)));
+	}
+	x86_byte(b, 0x66);                                        /* movq rax, xmm0 */
+	x86_op_reg(b, 1, 0x0f7e, 0, RAX);
+	x86_op_mem(b, 1, X86_LEA, RCX, RAX, RAX, 0);              /* rcx = bits without the sign */
+	uint8_t *zero = NULL;
+	if (!fused && which < 2) {
+		x86_op_reg(b, 1, 0x85, RCX, RCX);                 /* test rcx, rcx */
+		zero = x86_jcc32(b, CC_E);
+	}
+	/* normal: 1 <= exponent <= 0x7fe, i.e. rcx - 2^53 < 0x7fe << 53 */
+	x86_mov_imm64(b, RDX, 1ull << 53);
+	x86_op_reg(b, 1, X86_SUB, RCX, RDX);
+	x86_mov_imm64(b, RDX, 0x7feull << 53);
+	x86_op_reg(b, 1, X86_CMP, RCX, RDX);
+	slow[(*n)++] = x86_jcc32(b, CC_AE);
+	if (zero)
+		x86_patch(b, zero, b->p);
+	x86_op_mem(b, 1, X86_MOV_STORE, RAX, RBX, -1, FREG(RD(raw)));
+	emit_fs_dirty(b);
+}
+
 /* flw/fld/fsw/fsd and the F/D arithmetic (through fpu_exec). Adds the
  * stubs they need to *ns. */
 static void emit_fp(struct x86buf *b, const struct dinsn *d, int32_t delta, uint32_t k,
-		    struct stub *stubs, int *ns)
+		    struct stub *stubs, int *ns, unsigned host)
 {
 	uint32_t raw = d->raw;
 	struct stub *ill = &stubs[(*ns)++];
 	*ill = (struct stub){ d, delta, k, NULL, NULL, NULL, STUB_ILLEGAL, 0, NULL };
 	ill->miss = emit_fs_check(b);
 	if (d->op == OP_FPOP) {
+		uint8_t *slow[3], *done = NULL;
+		int nslow = 0;
+		x86_label(b);                  /* the fast path clobbers rax */
+		if (JIT_SSE_FP)
+			emit_fp_fast_d(b, raw, host, slow, &nslow);
+		if (nslow) {
+			done = x86_jmp32(b);
+			for (int i = 0; i < nslow; i++)
+				x86_patch(b, slow[i], b->p);
+		}
 		x86_op_reg(b, 1, X86_MOV_LOAD, RDI, RBX);
 		x86_mov_imm32(b, RSI, raw);
 		call_c(b, (const void *)fpu_exec);
@@ -1192,6 +1281,9 @@ static void emit_fp(struct x86buf *b, const struct dinsn *d, int32_t delta, uint
 		emit_fs_dirty(b);
 		if (pinned(b, RD(raw)))        /* fmv.x.d, fcvt.l.d, feq.d... wrote x[rd] */
 			x86_op_mem(b, 1, X86_MOV_LOAD, pinned(b, RD(raw)), RBX, -1, XREG(RD(raw)));
+		if (done)                      /* the fast path writes only f[rd] */
+			x86_patch(b, done, b->p);
+		x86_label(b);
 		return;
 	}
 	unsigned size = F3(raw) == 2 ? 4 : 8;
@@ -1304,7 +1396,7 @@ int jit_compile(struct jit *j, const struct dinsn *in, int n, const struct dinsn
 			ld64(b, RDX, d->rs2);
 			x86_store(b, (int)size[d->op - OP_SB], RDX, RAX, -1, 0);
 		} else if (d->op == OP_FLOAD || d->op == OP_FSTORE || d->op == OP_FPOP) {
-			emit_fp(b, d, delta, (uint32_t)k, stubs, &nstubs);
+			emit_fp(b, d, delta, (uint32_t)k, stubs, &nstubs, j->host);
 		} else if (d->op == OP_FENCE) {
 			/* x86-TSO keeps every order RVWMO fences ask for but
 			 * store->load (fence.i is not compiled: see decode_int) */

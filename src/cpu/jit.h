@@ -39,12 +39,13 @@ void jit_free(struct jit *j);
 int jit_compile(struct jit *j, const struct dinsn *insns, int n, const struct dinsn *page_slots,
 		unsigned page_off, int chain_on, uint32_t *offset);
 void jit_reset(struct jit *j);
-/* Optional host instructions used for Zbb/Zbc when present; tests clear
- * bits with jit_limit_host to exercise the fallbacks. */
+/* Optional host instructions used for Zbb/Zbc and fused multiply-add when
+ * present; tests clear bits with jit_limit_host to exercise the fallbacks. */
 #define JIT_HOST_BMI1   1u      /* andn, tzcnt */
 #define JIT_HOST_LZCNT  2u
 #define JIT_HOST_POPCNT 4u
 #define JIT_HOST_CLMUL  8u      /* pclmulqdq */
+#define JIT_HOST_FMA    16u     /* vfmadd...sd (FMA3), for fmadd.d and its kin */
 void jit_limit_host(struct jit *j, unsigned mask);
 /* With TERN_JIT_PERFMAP set, name the block just compiled at `offset`
  * after the guest physical address of its first instruction in

@@ -115,10 +115,16 @@ static uint32_t rand_insn(unsigned i, unsigned n)
 			return enc_i(off, BASE_REG, f3, rnd() % 32, 0x07);
 		return enc_s(off, rnd() % 32, BASE_REG, f3, 0x27);
 	}
-	case 13: {                                /* fadd/fsub/fmul/fdiv .s/.d, fsgnj */
+	case 13: {                                /* fadd/fsub/fmul/fdiv .s/.d, fsgnj, fmadd & co */
 		static const unsigned f7s[] = { 0x00, 0x04, 0x08, 0x0c, 0x01, 0x05, 0x09, 0x0d, 0x11 };
 		unsigned f7 = f7s[rnd() % 9];
 		unsigned rm = f7 == 0x11 ? rnd() % 3 : ((rnd() & 1) ? 7 : rnd() % 5);
+		if (rnd() % 3 == 0) {                 /* fmadd/fmsub/fnmsub/fnmadd .s/.d */
+			static const unsigned opc[] = { 0x43, 0x47, 0x4b, 0x4f };
+			rm = (rnd() & 1) ? 7 : rnd() % 5;
+			return (rnd() % 32) << 27 | (rnd() % 2) << 25 | (rnd() % 32) << 20 |
+			       (rnd() % 32) << 15 | rm << 12 | (rnd() % 32) << 7 | opc[rnd() % 4];
+		}
 		return enc_r(f7, rnd() % 32, rnd() % 32, rm, rnd() % 32, 0x53);
 	}
 	case 14:                                  /* fmv.x.d / fmv.d.x */
@@ -178,8 +184,21 @@ static void seed_state(struct fx *f, uint64_t seed)
 	rng_state = seed;
 	for (int r = 1; r < 32; r++)
 		f->h->x[r] = ((uint64_t)rnd() << 32) ^ rnd() ^ ((rnd() & 1) ? 0x8000000000000000ull : 0);
+	/* Doubles of every class, so that the JIT's SSE fast path meets the
+	 * cases it must leave to fpu_exec: zeros, subnormals, infinities,
+	 * NaNs, and operands whose result overflows or underflows. */
+	static const uint64_t special[] = {
+		0, 0x8000000000000000ull, 1, 0x000fffffffffffffull, 0x0010000000000000ull,
+		0x7fefffffffffffffull, 0x7ff0000000000000ull, 0xfff0000000000000ull,
+		0x7ff8000000000000ull, 0x7ff4000000000000ull, 0x3ff0000000000000ull,
+		0x0020000000000000ull, 0x7fe0000000000000ull, 0xffffffff3f800000ull,
+	};
 	for (int r = 0; r < 32; r++)
-		f->h->f[r] = ((uint64_t)rnd() << 32) ^ rnd();
+		f->h->f[r] = (rnd() % 3) ? ((uint64_t)rnd() << 32) ^ rnd()
+					 : special[rnd() % (sizeof(special) / sizeof(special[0]))];
+	/* NX already set (the fast path's condition) or not; RNE or RTZ */
+	f->h->fflags = (seed & 2) ? FFLAG_NX : 0;
+	f->h->frm = (seed & 4) ? 1 : 0;
 	f->h->sstatus |= fp_enabled ? FS_DIRTY : 0;
 	f->h->x[BASE_REG] = DATA;
 	f->h->x[EDGE_REG] = DATA + 4096 - 8;
