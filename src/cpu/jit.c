@@ -1187,11 +1187,11 @@ static void emit_fs_dirty(struct x86buf *b)
 	x86_u32(b, (uint32_t)FS_DIRTY);
 }
 
-/* fadd.d, fsub.d, fmul.d, fdiv.d in SSE and the fused fmadd.d family in
+/* fadd.d, fsub.d, fmul.d, fdiv.d, fsqrt.d in SSE and the fused fmadd.d family in
  * FMA3 (when the host has it), in the case fpu_exec's own fast path takes
  * (QEMU's "hardfloat"): the rounding mode is RNE, fflags already holds NX,
- * and the result is a normal number (or, for add and sub, a zero, which
- * they produce exactly). Such an operation can raise no flag that is not
+ * and the result is a normal number (or, for add, sub and sqrt, a zero,
+ * which they produce exactly). Such an operation can raise no flag that is not
  * already set, whatever its operands (an infinite, NaN or invalid case
  * never yields a normal result; a tiny result is never normal), so no
  * MXCSR work is needed. Anything else jumps to the returned jcc list's
@@ -1207,9 +1207,12 @@ static void emit_fp_fast_d(struct x86buf *b, uint32_t raw, unsigned host, uint8_
 	*n = 0;
 	if (rm != 0 && rm != 7)
 		return;
-	if (fused ? ((f7 & 3) != 1 || !(host & JIT_HOST_FMA)) : (opc != 0x53 || (f7 & 0x73) != 0x01))
+	int sqrt = opc == 0x53 && f7 == 0x2d && RS2(raw) == 0;
+	if (fused ? ((f7 & 3) != 1 || !(host & JIT_HOST_FMA))
+		  : !sqrt && (opc != 0x53 || (f7 & 0x73) != 0x01))
 		return;
-	unsigned which = fused ? (opc >> 2) & 3 : f7 >> 2;   /* add sub mul div / the four fused */
+	/* add sub mul div (sqrt: 4) / the four fused */
+	unsigned which = fused ? (opc >> 2) & 3 : sqrt ? 4 : f7 >> 2;
 	x86_op_mem(b, 0, 0xf7, 0, RBX, -1, OFF_FFLAGS);           /* test dword, NX */
 	x86_u32(b, FFLAG_NX);
 	slow[(*n)++] = x86_jcc32(b, CC_E);
@@ -1218,9 +1221,12 @@ static void emit_fp_fast_d(struct x86buf *b, uint32_t raw, unsigned host, uint8_
 		x86_byte(b, 0);
 		slow[(*n)++] = x86_jcc32(b, CC_NE);
 	}
-	x86_byte(b, 0xf2);                                        /* movsd xmm0, f[rs1] */
-	x86_op_mem(b, 0, 0x0f10, 0, RBX, -1, FREG(RS1(raw)));
-	if (fused) {
+	x86_byte(b, 0xf2);                                        /* movsd / sqrtsd xmm0, f[rs1] */
+	x86_op_mem(b, 0, sqrt ? 0x0f51 : 0x0f10, 0, RBX, -1, FREG(RS1(raw)));
+	if (sqrt) {
+		/* the square root of a number >= 0 is exact at zero, else normal
+		 * or NaN (a negative operand) */
+	} else if (fused) {
 		x86_byte(b, 0xf2);                                /* movsd xmm1, f[rs2] */
 		x86_op_mem(b, 0, 0x0f10, 1, RBX, -1, FREG(RS2(raw)));
 		/* VEX.128.66.0F38.W1 op xmm0, xmm1, f[rs3]: xmm0 = ±(xmm1 * xmm0) ± f[rs3] */
@@ -1237,7 +1243,7 @@ static void emit_fp_fast_d(struct x86buf *b, uint32_t raw, unsigned host, uint8_
 	x86_op_reg(b, 1, 0x0f7e, 0, RAX);
 	x86_op_mem(b, 1, X86_LEA, RCX, RAX, RAX, 0);              /* rcx = bits without the sign */
 	uint8_t *zero = NULL;
-	if (!fused && which < 2) {
+	if (!fused && (which < 2 || sqrt)) {
 		x86_op_reg(b, 1, 0x85, RCX, RCX);                 /* test rcx, rcx */
 		zero = x86_jcc32(b, CC_E);
 	}

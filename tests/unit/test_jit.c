@@ -116,8 +116,9 @@ static uint32_t rand_insn(unsigned i, unsigned n)
 		return enc_s(off, rnd() % 32, BASE_REG, f3, 0x27);
 	}
 	case 13: {                                /* fadd/fsub/fmul/fdiv .s/.d, fsgnj, fmadd & co */
-		static const unsigned f7s[] = { 0x00, 0x04, 0x08, 0x0c, 0x01, 0x05, 0x09, 0x0d, 0x11 };
-		unsigned f7 = f7s[rnd() % 9];
+		static const unsigned f7s[] = { 0x00, 0x04, 0x08, 0x0c, 0x01, 0x05, 0x09, 0x0d, 0x11,
+						0x2d, 0x2c };
+		unsigned f7 = f7s[rnd() % 11];
 		unsigned rm = f7 == 0x11 ? rnd() % 3 : ((rnd() & 1) ? 7 : rnd() % 5);
 		if (rnd() % 3 == 0) {                 /* fmadd/fmsub/fnmsub/fnmadd .s/.d */
 			static const unsigned opc[] = { 0x43, 0x47, 0x4b, 0x4f };
@@ -125,6 +126,8 @@ static uint32_t rand_insn(unsigned i, unsigned n)
 			return (rnd() % 32) << 27 | (rnd() % 2) << 25 | (rnd() % 32) << 20 |
 			       (rnd() % 32) << 15 | rm << 12 | (rnd() % 32) << 7 | opc[rnd() % 4];
 		}
+		if (f7 == 0x2d || f7 == 0x2c)         /* fsqrt.d / fsqrt.s: rs2 = 0 */
+			return enc_r(f7, 0, rnd() % 32, rm, rnd() % 32, 0x53);
 		return enc_r(f7, rnd() % 32, rnd() % 32, rm, rnd() % 32, 0x53);
 	}
 	case 14:                                  /* fmv.x.d / fmv.d.x */
