@@ -71,14 +71,18 @@ static void write_satp(struct hart *h, uint64_t v)
 		v = 0;
 	if (v == h->satp)
 		return;
+	int levels = mode == 8 ? 3 : mode == 9 ? 4 : 0;
+	/* A new address space or ASID in the same mode: the TLB has no ASIDs,
+	 * so the old one's entries go, but for global mappings, which are in
+	 * every one. A new mode (Bare, Sv39, Sv48) changes every translation:
+	 * all go. */
+	if (levels != h->vm_levels || !levels)
+		tlb_flush_all(h);
+	else
+		tlb_flush_non_global(h);
 	h->satp = v;
-	h->vm_levels = mode == 8 ? 3 : mode == 9 ? 4 : 0;
+	h->vm_levels = levels;
 	h->pt_root = (v & ((1ull << 44) - 1)) << PAGE_SHIFT;
-	/* A new address space or ASID: the TLB has no ASIDs, so the entries
-	 * of the old one go, but for global mappings, which are in every one
-	 * (with or without translation before: bare-mode entries are never
-	 * global). */
-	tlb_flush_non_global(h);
 }
 
 static int csr_write(struct hart *h, unsigned csr, uint64_t v, int *flags)

@@ -531,6 +531,14 @@ static void test_global_entries_survive_asid_switch(void **state)
 	assert_int_equal(exec_load(f, lva), 0x7171);
 	assert_int_equal(h->n_walks, walks + 1);
 
+	/* translation off (Bare): no entry of Sv39, global or not, may serve a
+	 * fetch or a load; the global page's address is RAM-less there */
+	uint64_t sv39 = h->satp;
+	set_satp(h, 0);
+	h->x[6] = gva;
+	assert_int_equal(fx_trap1(f, LD(5, 6, 0)), EXC_LOAD_ACCESS);
+	set_satp(h, sv39);
+
 	/* a changed global PTE is seen after sfence.vma x0, x0 */
 	pt_map(&p, gva, DATA + 0x2000, 0, RW_AD | PTE_G);
 	fx_exec1(f, SFENCE_VMA(0, 0));
