@@ -1207,12 +1207,12 @@ static void emit_fp_fast_d(struct x86buf *b, uint32_t raw, unsigned host, uint8_
 	*n = 0;
 	if (rm != 0 && rm != 7)
 		return;
-	int sqrt = opc == 0x53 && f7 == 0x2d && RS2(raw) == 0;
+	int is_sqrt = opc == 0x53 && f7 == 0x2d && RS2(raw) == 0;
 	if (fused ? ((f7 & 3) != 1 || !(host & JIT_HOST_FMA))
-		  : !sqrt && (opc != 0x53 || (f7 & 0x73) != 0x01))
+		  : !is_sqrt && (opc != 0x53 || (f7 & 0x73) != 0x01))
 		return;
-	/* add sub mul div (sqrt: 4) / the four fused */
-	unsigned which = fused ? (opc >> 2) & 3 : sqrt ? 4 : f7 >> 2;
+	/* add sub mul div (fsqrt: 4) / the four fused */
+	unsigned which = fused ? (opc >> 2) & 3 : is_sqrt ? 4 : f7 >> 2;
 	x86_op_mem(b, 0, 0xf7, 0, RBX, -1, OFF_FFLAGS);           /* test dword, NX */
 	x86_u32(b, FFLAG_NX);
 	slow[(*n)++] = x86_jcc32(b, CC_E);
@@ -1222,8 +1222,8 @@ static void emit_fp_fast_d(struct x86buf *b, uint32_t raw, unsigned host, uint8_
 		slow[(*n)++] = x86_jcc32(b, CC_NE);
 	}
 	x86_byte(b, 0xf2);                                        /* movsd / sqrtsd xmm0, f[rs1] */
-	x86_op_mem(b, 0, sqrt ? 0x0f51 : 0x0f10, 0, RBX, -1, FREG(RS1(raw)));
-	if (sqrt) {
+	x86_op_mem(b, 0, is_sqrt ? 0x0f51 : 0x0f10, 0, RBX, -1, FREG(RS1(raw)));
+	if (is_sqrt) {
 		/* the square root of a number >= 0 is exact at zero, else normal
 		 * or NaN (a negative operand) */
 	} else if (fused) {
@@ -1243,7 +1243,7 @@ static void emit_fp_fast_d(struct x86buf *b, uint32_t raw, unsigned host, uint8_
 	x86_op_reg(b, 1, 0x0f7e, 0, RAX);
 	x86_op_mem(b, 1, X86_LEA, RCX, RAX, RAX, 0);              /* rcx = bits without the sign */
 	uint8_t *zero = NULL;
-	if (!fused && (which < 2 || sqrt)) {
+	if (!fused && (which < 2 || is_sqrt)) {
 		x86_op_reg(b, 1, 0x85, RCX, RCX);                 /* test rcx, rcx */
 		zero = x86_jcc32(b, CC_E);
 	}
@@ -1271,7 +1271,7 @@ static void emit_fp(struct x86buf *b, const struct dinsn *d, int32_t delta, uint
 	if (d->op == OP_FPOP) {
 		uint8_t *slow[3], *done = NULL;
 		int nslow = 0;
-		x86_label(b);                  /* the fast path clobbers rax */
+		x86_label(b);                  /* the fast path and fpu_exec clobber rax */
 		if (JIT_SSE_FP)
 			emit_fp_fast_d(b, raw, host, slow, &nslow);
 		if (nslow) {
