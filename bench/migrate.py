@@ -202,6 +202,13 @@ def one_run(vmm, case, tmp, n):
                 pass
             for line in re.findall(rb"tern: migration round[^\r\n]*", src.buf):
                 print("   ", line.decode(), flush=True)
+            print("    tern: downtime breakdown (ms):", info.get("x-downtime-breakdown"), flush=True)
+            try:
+                dst.wait(r"DIRTY tick=", 30)
+            except RuntimeError:
+                pass
+            for line in re.findall(rb"tern: (?:switched|device)[^\r\n]*", dst.buf):
+                print("    dst:", line.decode(), flush=True)
         dst.wait(r"DIRTY tick=\d+ ", 120)
         first = int(re.search(rb"DIRTY tick=(\d+) ", dst.buf).group(1))
         dst.wait(rf"DIRTY tick={first + 2} ", 120)

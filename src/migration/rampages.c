@@ -76,33 +76,6 @@ size_t ram_batch_encode(const struct vm *vm, const uint64_t *pages, uint32_t n, 
 	return RAM_BATCH_HDR + body;
 }
 
-size_t ram_batch_encode_refs(const struct vm *vm, const uint64_t *pages, uint32_t n, uint8_t *out,
-			     const uint8_t **data, uint32_t *ndata, struct ram_batch_stats *st)
-{
-	uint8_t *ent = out + RAM_BATCH_HDR;
-	uint32_t nd = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *src = vm->mem.host + (pages[i] << 12);
-		int zero = ram_page_is_zero(src);
-		uint64_t e = pages[i] << 1 | (uint64_t)zero;
-		memcpy(ent + 8ull * i, &e, 8);
-		if (!zero)
-			data[nd++] = src;
-	}
-	st->pages_normal += nd;
-	st->pages_zero += n - nd;
-	uint32_t raw_len = 8 * n + 4096 * nd;
-	out[0] = RAM_CODEC_NONE;
-	out[1] = out[2] = out[3] = 0;
-	put32(out + 4, n);
-	put32(out + 8, raw_len);
-	put32(out + 12, raw_len);
-	st->raw_bytes += raw_len;
-	st->wire_bytes += RAM_BATCH_HDR + raw_len;
-	*ndata = nd;
-	return RAM_BATCH_HDR + 8ull * n;
-}
-
 struct ram_dst ram_dst_of_vm(struct vm *vm)
 {
 	return (struct ram_dst){ .ram = vm->mem.host, .size = vm->mem.size, .vm = vm };

@@ -30,14 +30,6 @@ struct ram_batch_stats {
 size_t ram_batch_encode(const struct vm *vm, const uint64_t *pages, uint32_t n, int codec,
 			uint8_t *out, uint8_t *scratch, struct ram_batch_stats *st);
 
-/* The same batch, uncompressed, without copying page contents: writes the
- * header and the entries to out (RAM_BATCH_HDR + 8·n bytes, returned) and
- * points data[0..*ndata) at the non-zero pages in guest RAM, to be sent
- * after it in order. Only for RAM nothing writes meanwhile (the guest
- * parked), since the pages are read again when they are sent. */
-size_t ram_batch_encode_refs(const struct vm *vm, const uint64_t *pages, uint32_t n, uint8_t *out,
-			     const uint8_t **data, uint32_t *ndata, struct ram_batch_stats *st);
-
 /* Where decoded pages land: size bytes of RAM at ram. vm is set when that
  * RAM is a VM's (each page written then drops decoded code and marks the
  * dirty log); NULL for a buffer no VM uses yet (the destination's RAM

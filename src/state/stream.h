@@ -31,6 +31,8 @@ enum {
 	VMS_ID_DISKS = 9,       /* storage migration: the disks copied, their bases (migration/blkmig.h) */
 	VMS_ID_BLOCK_BATCH = 10, /* storage migration: a batch of disk chunks */
 	VMS_ID_OPTIONAL = 0x8000,
+	/* after RAM: a digest per 2 MiB chunk of stored pages (state/snap_verify.h) */
+	VMS_ID_RAM_CHUNKS = VMS_ID_OPTIONAL | 1,
 };
 
 struct vms_section {
@@ -53,9 +55,6 @@ int vms_writer_init(struct vms_writer *w, int fd);
 int vms_section_begin(struct vms_writer *w, uint32_t id, uint16_t instance, uint16_t version,
 		      uint64_t len);
 int vms_section_write(struct vms_writer *w, const void *p, size_t n);
-/* The same for n buffers of len bytes each after head (one writev). */
-int vms_section_writev(struct vms_writer *w, const void *head, size_t head_len,
-		       const uint8_t *const *bufs, uint32_t n, size_t len);
 /* n payload bytes of zeros that the digest does not cover (RAM holes). */
 int vms_section_hole(struct vms_writer *w, uint64_t n);
 int vms_section_end(struct vms_writer *w);
@@ -86,6 +85,9 @@ int vms_skip(struct vms_reader *r, const struct vms_section *s);
 void *vms_digest_start(const struct vms_section *s);
 void vms_digest_update(void *md, const void *p, size_t n);
 int vms_digest_check(struct vms_reader *r, void *md, const struct vms_section *s);
+/* The same against a digest already read (want); frees md either way. */
+int vms_digest_compare(struct vms_reader *r, void *md, const struct vms_section *s,
+		       const uint8_t want[VMS_DIGEST_LEN]);
 void vms_digest_abort(void *md);
 /* Reads n bytes of stream exactly; -1 with r->err set on EOF/error. */
 int vms_read(struct vms_reader *r, void *buf, size_t n);

@@ -43,41 +43,6 @@ static void write_sample(int fd)
 	vms_writer_cleanup(&w);
 }
 
-/* A section written by writev (a head and 300 pages: more than one writev)
- * reads back with a good digest and the same bytes as one plain write. */
-static void test_section_writev(void **state)
-{
-	(void)state;
-	enum { N = 300 };
-	static uint8_t pages[N][4096];
-	const uint8_t *bufs[N];
-	for (int i = 0; i < N; i++) {
-		memset(pages[i], i * 7 + 1, sizeof(pages[i]));
-		bufs[i] = pages[i];
-	}
-	int fd = temp_fd();
-	struct vms_writer w;
-	assert_int_equal(vms_writer_init(&w, fd), 0);
-	assert_int_equal(vms_section_begin(&w, VMS_ID_OPTIONAL | 5, 0, 1, 5 + 4096ull * N), 0);
-	assert_int_equal(vms_section_writev(&w, "head!", 5, bufs, N, 4096), 0);
-	assert_int_equal(vms_section_end(&w), 0);
-	assert_int_equal(vms_writer_finish(&w), 0);
-	vms_writer_cleanup(&w);
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	struct vms_reader r;
-	struct vms_section s;
-	uint8_t *p;
-	assert_int_equal(vms_reader_init(&r, fd, "writev"), 0);
-	assert_int_equal(vms_next(&r, &s), 0);
-	assert_int_equal(s.len, 5 + 4096ull * N);
-	assert_int_equal(vms_read_payload(&r, &s, &p), 0);
-	assert_memory_equal(p, "head!", 5);
-	for (int i = 0; i < N; i++)
-		assert_memory_equal(p + 5 + 4096ull * i, pages[i], 4096);
-	free(p);
-	close(fd);
-}
-
 static void read_sample(int fd, bool seekable)
 {
 	struct vms_reader r;
@@ -288,7 +253,6 @@ static void test_config_decode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_section_writev),
 		cmocka_unit_test(test_file_round_trip),
 		cmocka_unit_test(test_socket_round_trip),
 		cmocka_unit_test(test_corrupt_truncated_version),
