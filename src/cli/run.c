@@ -102,6 +102,7 @@ static int run_build(struct run_session *s)
 	    (o->incoming && !s->mig_in && snap_load(&s->img, s->vm, s->err, sizeof(s->err))) ||
 	    (o->incoming && virt_start_console(s->vm, s->err, sizeof(s->err))) ||
 	    run_ctl_start(&o->ctl, s->vm, s->err, sizeof(s->err))) {
+		snap_stop_verify(&s->img);
 		virt_destroy(s->vm);
 		free(s->vm);
 		s->vm = NULL;
@@ -171,6 +172,7 @@ static void run_teardown(struct run_session *s, int why, struct run_outcome *out
 		mig_free(vm->migration);
 		vm->migration = NULL;
 	}
+	snap_stop_verify(&s->img);       /* it reads RAM: before the unmap */
 	virt_destroy(vm);
 	snap_close(&s->img);
 	json_decref(s->in_cfg);

@@ -446,6 +446,19 @@ int virt_start_console(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+void virt_visit_rings(struct vm *vm, void (*fn)(void *ctx, uint64_t pa, uint64_t len), void *ctx)
+{
+	for (int i = 0; i < vm->nmmio; i++) {
+		if (vm->mmio[i].ops != &virtio_mmio_ops)
+			continue;
+		for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
+			struct virtq *vq = virtio_mmio_queue(vm->mmio[i].dev, q);
+			if (vq)
+				virtq_visit_areas(vq, fn, ctx);
+		}
+	}
+}
+
 static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 {
 	char err[256];
@@ -455,7 +468,14 @@ static int reset_machine(struct vm *vm, const struct virt_config *cfg)
 			vm->mmio[i].ops->reset(vm->mmio[i].dev);
 	devlog_reset(vm->devlog);
 	pthread_mutex_unlock(&vm->lock);
-	/* Fresh RAM, detached from a snapshot file it was restored from. */
+	/* Fresh RAM, detached from a snapshot file it was restored from; a
+	 * lazy check of that file (state/snap_verify.h) finishes first, so
+	 * that it never reads the new RAM as the old. */
+	if (guest_ram_demand(&vm->mem, 0, vm->mem.size)) {
+		if (!vm->exit_msg[0])
+			snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: guest RAM is not all in place");
+		return -1;
+	}
 	if (guest_ram_renew(&vm->mem)) {
 		snprintf(vm->exit_msg, sizeof(vm->exit_msg), "reboot failed: cannot renew guest RAM");
 		return -1;

@@ -64,6 +64,10 @@ int virt_run(struct vm *vm, const struct virt_config *cfg);
 void virt_destroy(struct vm *vm);
 /* Every NIC announces the guest's MAC once (after a migration). */
 void virt_announce(struct vm *vm);
+/* Calls fn for every guest-physical area a virtio device holds a host view
+ * of (its queues' rings): what a restore must have in place before the
+ * devices run. */
+void virt_visit_rings(struct vm *vm, void (*fn)(void *ctx, uint64_t pa, uint64_t len), void *ctx);
 /* The board's parts that the control socket and snapshots reach; NULL
  * when the VM has no board (or no such device). */
 struct evloop *virt_loop(struct vm *vm);                 /* the I/O thread's event loop */

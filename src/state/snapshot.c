@@ -15,6 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "mem/guest_ram.h"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14; older kernels answer EINVAL */
+#endif
+
 #include "core/vm.h"
 #include "cpu/dcache.h"
 #include "machine/virt.h"
@@ -22,6 +27,7 @@
 #include "state/hart_state.h"
 #include "state/snap_config.h"
 #include "state/snap_lease.h"
+#include "state/snap_verify.h"
 #include "state/snapshot.h"
 #include "state/vmbuf.h"
 #include "block/block.h"
@@ -30,6 +36,10 @@
 #define MACHINE_VERSION 1
 #define RAM_VERSION 1
 #define RAM_HDR_LEN 40
+#define RAM_CHUNKS_VERSION 1
+#define RAM_CHUNKS_HDR_LEN 16
+
+static int put_buf(struct vms_writer *w, uint32_t id, uint16_t inst, uint16_t ver, struct vmbuf *b);
 
 static bool page_is_zero(const uint8_t *p)
 {
@@ -46,12 +56,38 @@ static uint64_t bitmap_bytes(uint64_t npages)
 	return (npages + 63) / 64 * 8;
 }
 
+/* RAM_CHUNKS payload, after RAM: {chunk pages, reserved, chunk count}, then
+ * a digest per chunk of its stored pages (snap_chunk_digest), so that a
+ * restore can check RAM chunk by chunk as the guest reaches it
+ * (state/snap_verify.h). The chunks' digests also cover the bitmap: a
+ * flipped bit adds or drops a page from its chunk's digest. */
+static int save_ram_chunks(struct vm *vm, struct vms_writer *w, const uint64_t *bm, uint64_t npages)
+{
+	uint64_t nchunks = (npages + SNAP_CHUNK_PAGES - 1) / SNAP_CHUNK_PAGES;
+	struct vmbuf b = { 0 };
+	vmbuf_put_u32(&b, SNAP_CHUNK_PAGES);
+	vmbuf_put_u32(&b, 0);
+	vmbuf_put_u64(&b, nchunks);
+	for (uint64_t c = 0; c < nchunks && !b.oom; c++) {
+		uint8_t d[SNAP_CHUNK_DIGEST_LEN];
+		snap_chunk_digest(vm->mem.host, bm, npages, c, d);
+		vmbuf_put_bytes(&b, d, sizeof(d));
+	}
+	return put_buf(w, VMS_ID_RAM_CHUNKS, 0, RAM_CHUNKS_VERSION, &b);
+}
+
 /* RAM payload: header {base, size, page size, reserved, image offset},
  * bitmap of stored pages, zero padding to a page boundary of the stream,
  * then the RAM image with holes where the bitmap says zero. */
 static int save_ram(struct vm *vm, struct vms_writer *w, struct snap_stats *st)
 {
 	uint64_t npages = vm->mem.size / PAGE, bmlen = bitmap_bytes(npages);
+	/* RAM restored from a snapshot whose chunks are still being checked
+	 * (state/snap_verify.h): all of it checked before any of it is saved. */
+	if (guest_ram_demand(&vm->mem, 0, vm->mem.size)) {
+		snprintf(w->err, sizeof(w->err), "guest RAM is not all in place: %.200s", vm->exit_msg);
+		return -1;
+	}
 	uint64_t *bm = calloc(1, bmlen);
 	if (!bm) {
 		snprintf(w->err, sizeof(w->err), "out of memory");
@@ -108,8 +144,9 @@ static int save_ram(struct vm *vm, struct vms_writer *w, struct snap_stats *st)
 			sync_file_range(w->fd, (off_t)at, (off_t)((j - i) * PAGE), SYNC_FILE_RANGE_WRITE);
 		i = j;
 	}
+	r = r || vms_section_end(w) || save_ram_chunks(vm, w, bm, npages);
 	free(bm);
-	return r ? -1 : vms_section_end(w);
+	return r ? -1 : 0;
 }
 
 static int put_buf(struct vms_writer *w, uint32_t id, uint16_t inst, uint16_t ver, struct vmbuf *b)
@@ -512,7 +549,60 @@ static int map_ram_runs(struct snap_image *img, struct vm *vm, const uint64_t *b
 	return 0;
 }
 
-static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
+/* The next section after RAM: RAM_CHUNKS, or the next one this reader
+ * knows (other optional sections are skipped). */
+static int next_after_ram(struct snap_image *img, struct vms_section *s, char *err, size_t errlen)
+{
+	for (;;) {
+		if (vms_next(&img->r, s)) {
+			snprintf(err, errlen, "%s", img->r.err);
+			return -1;
+		}
+		if (s->id == VMS_ID_RAM_CHUNKS || !(s->id & VMS_ID_OPTIONAL))
+			return 0;
+		if (vms_skip(&img->r, s)) {
+			snprintf(err, errlen, "%s", img->r.err);
+			return -1;
+		}
+	}
+}
+
+/* The RAM_CHUNKS section's digests (payload p of len bytes), checked
+ * against the machine: NULL if they do not fit it. */
+static const uint8_t *chunk_digests(const uint8_t *p, uint64_t len, uint64_t npages)
+{
+	struct vmrd rd = vmrd_of(p, len < RAM_CHUNKS_HDR_LEN ? 0 : RAM_CHUNKS_HDR_LEN);
+	uint32_t chunk_pages = vmrd_u32(&rd), reserved = vmrd_u32(&rd);
+	uint64_t nchunks = vmrd_u64(&rd);
+	if (len < RAM_CHUNKS_HDR_LEN || chunk_pages != SNAP_CHUNK_PAGES || reserved ||
+	    nchunks != (npages + SNAP_CHUNK_PAGES - 1) / SNAP_CHUNK_PAGES ||
+	    len != RAM_CHUNKS_HDR_LEN + nchunks * SNAP_CHUNK_DIGEST_LEN)
+		return NULL;
+	return p + RAM_CHUNKS_HDR_LEN;
+}
+
+/* Every stored page checked now, against the RAM section's digest (want):
+ * a file without chunk digests, or RAM that was read rather than mapped. */
+static int check_ram_now(struct snap_image *img, struct vm *vm, void *md, const struct vms_section *s,
+			 const uint64_t *bm, uint64_t npages, const uint8_t *want)
+{
+	uint64_t i, j;
+	/* Mapping the stored pages in one call per run costs a fraction of a
+	 * read fault each; they stay the page cache's (copy-on-write), so
+	 * clones still share them. Before Linux 5.14 they fault in. */
+	for (i = 0; vm->mem.file_backed && next_run(bm, npages, &i, &j); i = j)
+		madvise(vm->mem.host + i * PAGE, (j - i) * PAGE, MADV_POPULATE_READ);
+	/* One update per run is much cheaper than one per page. */
+	for (i = 0; next_run(bm, npages, &i, &j); i = j)
+		vms_digest_update(md, vm->mem.host + i * PAGE, (j - i) * PAGE);
+	return vms_digest_compare(&img->r, md, s, want);
+}
+
+/* RAM, and the RAM_CHUNKS section after it when there is one; *next gets
+ * the section after those (its header only). Mapped RAM with chunk
+ * digests is checked lazily (state/snap_verify.h); otherwise now. */
+static int load_ram(struct snap_image *img, struct vm *vm, struct vms_section *next,
+		    char *err, size_t errlen)
 {
 	struct vms_section s;
 	if (expect(img, &s, VMS_ID_RAM, err, errlen))
@@ -544,8 +634,10 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 		return -1;
 	}
 	void *md = vms_digest_start(&s);
-	uint8_t *rest = malloc(image_off - RAM_HDR_LEN);
+	uint8_t *rest = malloc(image_off - RAM_HDR_LEN), *chunks = NULL;
+	uint8_t want[VMS_DIGEST_LEN];
 	if (!md || !rest) {
+		vms_digest_abort(md);
 		free(rest);
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -564,29 +656,50 @@ static int load_ram(struct snap_image *img, struct vm *vm, char *err, size_t err
 			r = vms_read(&img->r, vm->mem.host, size);
 		}
 	}
-	/* Checksum the stored pages run by run (one call per run is much
-	 * cheaper than one per page). */
-	uint64_t seen = 0, i, j;
-	for (i = 0; !r && next_run(bm, npages, &i, &j); i = j) {
-		vms_digest_update(md, vm->mem.host + i * PAGE, (j - i) * PAGE);
-		seen += j - i;
+	/* The RAM section's digest, then what follows: RAM_CHUNKS or not. */
+	struct vms_section cs = { 0 };
+	if (r || vms_read(&img->r, want, sizeof(want))) {
+		snprintf(err, errlen, "%s", img->r.err);
+		r = -1;
 	}
-	free(rest);
+	if (!r && !(r = next_after_ram(img, next, err, errlen)) && next->id == VMS_ID_RAM_CHUNKS) {
+		cs = *next;
+		if (vms_read_payload(&img->r, &cs, &chunks)) {
+			snprintf(err, errlen, "%s", img->r.err);
+			r = -1;
+		} else if (!(r = next_after_ram(img, next, err, errlen)) && next->id == VMS_ID_RAM_CHUNKS) {
+			snprintf(err, errlen, "%s: two RAM_CHUNKS sections", img->path);
+			r = -1;
+		}
+	}
+	uint64_t seen = 0, i, j;
+	for (i = 0; !r && next_run(bm, npages, &i, &j); i = j)
+		seen += j - i;
+	const uint8_t *digests = chunks ? chunk_digests(chunks, cs.len, npages) : NULL;
 	if (r) {
 		vms_digest_abort(md);
-		snprintf(err, errlen, "%s", img->r.err);
-		return -1;
-	}
-	if (vms_digest_check(&img->r, md, &s)) {
-		snprintf(err, errlen, "%s", img->r.err);
-		return -1;
-	}
-	if (seen != stored) {
+	} else if (seen != stored) {
+		vms_digest_abort(md);
 		snprintf(err, errlen, "%s: RAM bitmap does not match its page count", img->path);
-		return -1;
+		r = -1;
+	} else if (chunks && !digests) {
+		vms_digest_abort(md);
+		snprintf(err, errlen, "%s: the RAM_CHUNKS section does not match the machine", img->path);
+		r = -1;
+	} else if (digests && vm->mem.file_backed) {
+		vms_digest_abort(md);
+		img->verify = snap_verify_start(vm, img->path, bm, npages, digests,
+						(npages + SNAP_CHUNK_PAGES - 1) / SNAP_CHUNK_PAGES, err, errlen);
+		r = img->verify ? 0 : -1;
+	} else if (check_ram_now(img, vm, md, &s, bm, npages, want)) {
+		snprintf(err, errlen, "%s", img->r.err);
+		r = -1;
 	}
-	vm_code_flush(vm);
-	return 0;
+	free(rest);
+	free(chunks);
+	if (!r)
+		vm_code_flush(vm);
+	return r;
 }
 
 static int load_devlog(struct snap_image *img, struct vm *vm, const struct vms_section *s,
@@ -705,10 +818,17 @@ int snap_load(struct snap_image *img, struct vm *vm, char *err, size_t errlen)
 	uint64_t ticks;
 	if (snap_load_state(img, vm, NULL, &ticks, err, errlen))
 		return -1;
-	if (load_ram(img, vm, err, errlen))
+	if (load_ram(img, vm, &s, err, errlen))
 		return -1;
-	if (expect_payload(img, VMS_ID_END, &s, &p, err, errlen))
+	if (s.id != VMS_ID_END) {
+		snprintf(err, errlen, "%s: found a %s section (id %u) where the %s section belongs",
+			 img->path, vms_section_name(s.id), s.id, vms_section_name(VMS_ID_END));
 		return -1;
+	}
+	if (vms_read_payload(&img->r, &s, &p)) {
+		snprintf(err, errlen, "%s", img->r.err);
+		return -1;
+	}
 	free(p);
 	vm_set_guest_time(vm, ticks);
 	return 0;
@@ -719,8 +839,15 @@ void snap_unwatch(struct snap_image *img)
 	snap_lease_unwatch(img->lease);
 }
 
+void snap_stop_verify(struct snap_image *img)
+{
+	snap_verify_stop(img->verify);
+}
+
 void snap_close(struct snap_image *img)
 {
+	snap_verify_free(img->verify);
+	img->verify = NULL;
 	snap_lease_free(img->lease);
 	img->lease = NULL;
 	if (img->fd > 0)

@@ -60,6 +60,7 @@ struct snap_image {
 	json_t *config;             /* owns the strings cfg points to */
 	char path[4096];
 	struct snap_lease *lease;   /* RAM is mapped from the file (state/snap_lease.h) */
+	struct snap_verify *verify; /* its chunks are being checked (state/snap_verify.h) */
 	/* Set by snap_load_state: the device form found and its load time. */
 	enum snap_dev_method dev_method;
 	int64_t dev_load_us;
@@ -75,8 +76,13 @@ int snap_open_fd(struct snap_image *img, int fd, const char *name, struct virt_c
  * time to continue from (vm_set_guest_time, once RAM is in place). */
 int snap_load_state(struct snap_image *img, struct vm *vm, const struct vms_section *machine,
 		    uint64_t *ticks, char *err, size_t errlen);
-/* Loads machine, harts, devices and RAM into a VM built from that config. */
+/* Loads machine, harts, devices and RAM into a VM built from that config.
+ * RAM mapped from a file with chunk digests is checked lazily
+ * (state/snap_verify.h) until snap_stop_verify or snap_close. */
 int snap_load(struct snap_image *img, struct vm *vm, char *err, size_t errlen);
+/* Stops the lazy check's background thread (before the VM's RAM goes;
+ * snap_close frees the rest); fine to call twice. */
+void snap_stop_verify(struct snap_image *img);
 /* Before snap_close when the VM and its loop stay (the fuzz harness): stop
  * watching the file for writers. Not needed once the VM is destroyed. */
 void snap_unwatch(struct snap_image *img);

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <sys/uio.h>
 #include <xxhash.h>
 #include "state/stream.h"
 
@@ -37,6 +36,7 @@ const char *vms_section_name(uint32_t id)
 	case VMS_ID_DEVLOG: return "device-log";
 	case VMS_ID_DISKS: return "disks";
 	case VMS_ID_BLOCK_BATCH: return "block-batch";
+	case VMS_ID_RAM_CHUNKS: return "ram-chunks";
 	default: return "unknown";
 	}
 }
@@ -53,28 +53,6 @@ static int write_all(struct vms_writer *w, const void *p, size_t n)
 		b += k;
 		n -= (size_t)k;
 		w->off += (uint64_t)k;
-	}
-	return 0;
-}
-
-static int writev_all(struct vms_writer *w, struct iovec *iov, int n)
-{
-	while (n) {
-		ssize_t k = writev(w->fd, iov, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return fail(w->err, "write failed: %s", k < 0 ? strerror(errno) : "no progress");
-		w->off += (uint64_t)k;
-		while (n && (size_t)k >= iov->iov_len) {
-			k -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n) {
-			iov->iov_base = (uint8_t *)iov->iov_base + k;
-			iov->iov_len -= (size_t)k;
-		}
 	}
 	return 0;
 }
@@ -125,30 +103,6 @@ int vms_section_write(struct vms_writer *w, const void *p, size_t n)
 	XXH3_128bits_update(w->md, p, n);
 	w->left -= n;
 	return write_all(w, p, n);
-}
-
-int vms_section_writev(struct vms_writer *w, const void *head, size_t head_len,
-		       const uint8_t *const *bufs, uint32_t n, size_t len)
-{
-	if (head_len + (uint64_t)n * len > w->left)
-		return fail(w->err, "section overflows its declared length");
-	struct iovec iov[257];
-	int niov = 0;
-	XXH3_128bits_update(w->md, head, head_len);
-	iov[niov++] = (struct iovec){ (void *)head, head_len };
-	for (uint32_t i = 0; i < n; i++) {
-		XXH3_128bits_update(w->md, bufs[i], len);
-		iov[niov++] = (struct iovec){ (void *)bufs[i], len };
-		if (niov == 257 || i + 1 == n) {
-			if (writev_all(w, iov, niov))
-				return -1;
-			niov = 0;
-		}
-	}
-	if (niov && writev_all(w, iov, niov))
-		return -1;
-	w->left -= head_len + (uint64_t)n * len;
-	return 0;
 }
 
 int vms_section_hole(struct vms_writer *w, uint64_t n)
@@ -302,17 +256,26 @@ void vms_digest_update(void *md, const void *p, size_t n)
 	XXH3_128bits_update(md, p, n);
 }
 
-int vms_digest_check(struct vms_reader *r, void *md, const struct vms_section *s)
+int vms_digest_compare(struct vms_reader *r, void *md, const struct vms_section *s,
+		       const uint8_t want[VMS_DIGEST_LEN])
 {
-	XXH128_canonical_t want, got;
+	XXH128_canonical_t got;
 	XXH128_canonicalFromHash(&got, XXH3_128bits_digest(md));
 	XXH3_freeState(md);
-	if (vms_read(r, &want, sizeof(want)))
-		return -1;
-	if (memcmp(&want, &got, sizeof(got)))
+	if (memcmp(want, &got, sizeof(got)))
 		return fail(r->err, "%s is corrupt: checksum mismatch in the %s section (instance %u)",
 			    r->name, vms_section_name(s->id), s->instance);
 	return 0;
+}
+
+int vms_digest_check(struct vms_reader *r, void *md, const struct vms_section *s)
+{
+	uint8_t want[VMS_DIGEST_LEN];
+	if (vms_read(r, want, sizeof(want))) {
+		XXH3_freeState(md);
+		return -1;
+	}
+	return vms_digest_compare(r, md, s, want);
 }
 
 int vms_read_payload(struct vms_reader *r, const struct vms_section *s, uint8_t **buf)

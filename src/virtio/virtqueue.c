@@ -92,6 +92,16 @@ int virtq_enable(struct virtq *vq, struct vm *vm, unsigned num, uint64_t desc,
 	return 0;
 }
 
+void virtq_visit_areas(const struct virtq *vq, void (*fn)(void *ctx, uint64_t pa, uint64_t len),
+		       void *ctx)
+{
+	if (!virtq_ready(vq))
+		return;
+	fn(ctx, vq->desc_pa, 16ull * vq->num);
+	fn(ctx, vq->avail_pa, 6ull + 2ull * vq->num);
+	fn(ctx, vq->used_pa, 6ull + 8ull * vq->num);
+}
+
 void virtq_disable(struct virtq *vq)
 {
 	memset(vq, 0, sizeof(*vq));

@@ -61,6 +61,12 @@ int virtq_enable(struct virtq *vq, struct vm *vm, unsigned num, uint64_t desc,
 void virtq_disable(struct virtq *vq);
 static inline bool virtq_ready(const struct virtq *vq) { return vq->num != 0; }
 
+/* Calls fn for each of the three guest-physical areas a ready queue holds
+ * host views of (descriptors, avail ring, used ring), sized as
+ * virtq_enable checked them. */
+void virtq_visit_areas(const struct virtq *vq, void (*fn)(void *ctx, uint64_t pa, uint64_t len),
+		       void *ctx);
+
 /* Take the next available chain. Returns 1 with *c filled, 0 when the ring
  * is empty, -EINVAL when the guest broke the rules (descriptor loop, chain
  * too long, address outside RAM, nested indirect, readable after writable,
