@@ -12,9 +12,11 @@ LDLIBS  += -lfdt -lslirp -lvdeplug -ljansson -lxxhash -lm -pthread -lcrypto -lss
 
 BUILD   := build
 SRCS    := $(shell find src -name '*.c' | sort)
-# The programs: build/tern, and build/ternd (the host agent) once it exists.
+# The programs: build/tern (the VMM and per-VM commands), build/tern-tools
+# (every command; tern runs the management ones through it: src/cli/main.c)
+# and build/ternd (the host agent).
 MAINS   := src/cli/main.c $(wildcard src/agent/ternd.c)
-PROGS   := $(BUILD)/tern $(if $(wildcard src/agent/ternd.c),$(BUILD)/ternd)
+PROGS   := $(BUILD)/tern $(BUILD)/tern-tools $(if $(wildcard src/agent/ternd.c),$(BUILD)/ternd)
 LIBSRCS := $(filter-out $(MAINS),$(SRCS))
 OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(LIBSRCS))
 TESTSRC := $(wildcard tests/unit/test_*.c)
@@ -38,7 +40,14 @@ $(BUILD)/libtern.a: $(OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/tern: $(BUILD)/src/cli/main.o $(BUILD)/libtern.a
+$(BUILD)/src/cli/main-vmm.o: src/cli/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DTERN_VMM_ONLY -c $< -o $@
+
+$(BUILD)/tern: $(BUILD)/src/cli/main-vmm.o $(BUILD)/libtern.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tern-tools: $(BUILD)/src/cli/main.o $(BUILD)/libtern.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/ternd: $(BUILD)/src/agent/ternd.o $(BUILD)/libtern.a
@@ -180,7 +189,7 @@ rootfs: all
 clean:
 	rm -rf $(BUILD)/src $(BUILD)/tests $(BUILD)/tern $(BUILD)/ternd $(BUILD)/libtern.a $(BUILD)/fuzz/src $(BUILD)/fuzz/libtern.a $(FUZZERS)
 
--include $(OBJS:.o=.d) $(patsubst %.c,$(BUILD)/%.d,$(MAINS)) $(FUZZ_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(patsubst %.c,$(BUILD)/%.d,$(MAINS)) $(BUILD)/src/cli/main-vmm.d $(FUZZ_OBJS:.o=.d)
 
 # Balloon, free-page skipping, KSM and clone density against QEMU (about
 # 15 minutes; kept out of `make bench`). Needs root for the KSM case.

@@ -195,6 +195,14 @@ int launch_self_exe(char *buf, size_t len)
 	if (n <= 0)
 		return -errno;
 	buf[n] = 0;
+	/* Run as tern-tools (src/cli/main.c): the VMs get the lean tern beside
+	 * it, which starts faster and maps fewer libraries into each VM. */
+	char *slash = strrchr(buf, '/');
+	if (slash && !strcmp(slash + 1, "tern-tools") && (size_t)(slash - buf) + 6 < len) {
+		strcpy(slash + 1, "tern");
+		if (access(buf, X_OK))
+			strcpy(slash + 1, "tern-tools");
+	}
 	return 0;
 }
 

@@ -34,7 +34,8 @@ int launch_disk_path(const struct project *p, size_t mi, size_t k, const char *d
 /* The vde_switch control folder of switch si. */
 int launch_switch_sock(const struct project *p, size_t si, const char *dir, char *buf, size_t len);
 
-/* The running tern binary (from /proc/self/exe). */
+/* The tern binary that VMs run from: the running one (/proc/self/exe), or
+ * the lean tern beside it when this is tern-tools (src/cli/main.c). */
 int launch_self_exe(char *buf, size_t len);
 /* fork + setsid + exec argv with stdin on /dev/null and stdout/stderr
  * appended to log. Returns the pid or -errno. */

@@ -76,3 +76,24 @@ def test_bad_cpus(value):
     res = run_tern("run", "--kernel", IMAGE, "--initrd", INITRD, "--cpus", value,
                    "--append", "console=ttyS0")
     assert_clean_failure(res, "cpu")
+
+
+def test_management_commands_without_tern_tools(tmp_path):
+    """The lean tern runs image/cluster/consolidate/host through the
+    tern-tools beside it; alone, it says so instead of failing obscurely,
+    and its own commands still work."""
+    import shutil
+    import subprocess
+    from conftest import TERN
+    lone = tmp_path / "tern"
+    shutil.copy(TERN, lone)
+    for verb in ("image", "cluster", "consolidate", "host"):
+        res = subprocess.run([str(lone), verb, "--help"], capture_output=True, text=True, timeout=30)
+        assert_clean_failure(res, "tern-tools")
+        assert str(tmp_path / "tern-tools") in res.stderr, res.stderr
+    res = subprocess.run([str(lone), "run", "--help"], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    # Beside a tern-tools, the same command works.
+    shutil.copy(TERN.parent / "tern-tools", tmp_path / "tern-tools")
+    res = subprocess.run([str(lone), "image", "--help"], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0 and "usage: tern image" in res.stdout, res.stderr

@@ -26,6 +26,14 @@ def test_binaries_and_data(dest):
     assert tern.is_file() and os.access(tern, os.X_OK)
     out = subprocess.run([str(tern), "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("tern ")
+    # The lean VMM binary runs the management commands through the
+    # tern-tools installed beside it, and links none of their libraries.
+    assert os.access(dest / "usr/bin/tern-tools", os.X_OK)
+    out = subprocess.run([str(tern), "image", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "usage: tern image" in out.stdout, (out.stdout, out.stderr)
+    libs = subprocess.run(["ldd", str(tern)], capture_output=True, text=True).stdout
+    for heavy in ("libcurl", "libxml2", "libarchive", "libext2fs", "libcivetweb"):
+        assert heavy not in libs, libs
     if (REPO / "src/agent/ternd.c").exists():
         assert os.access(dest / "usr/bin/ternd", os.X_OK)
     web = dest / "usr/share/tern/web"
