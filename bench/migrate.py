@@ -83,6 +83,16 @@ class Console:
                     raise RuntimeError(f"VMM exited waiting for {pat}: {self.buf[-400:]!r}")
                 self.buf += d
 
+    def print_lines(self, until, timeout, pattern, prefix):
+        """Reads until `until` shows up (or `timeout` s pass), then prints
+        every line matching `pattern` with `prefix`."""
+        try:
+            self.wait(until, timeout)
+        except RuntimeError:
+            pass
+        for line in re.findall(pattern, self.buf):
+            print(prefix, line.decode(), flush=True)
+
     def send(self, s):
         self.p.stdin.write(s.encode())
         self.p.stdin.flush()
@@ -196,19 +206,9 @@ def one_run(vmm, case, tmp, n):
         if info["status"] != "completed":
             raise RuntimeError(f"{vmm}: migration {info['status']}: {info.get('error-desc')}")
         if os.environ.get("TERN_MIG_TRACE") and vmm == "tern":
-            try:
-                src.wait(r"\x00", 0.3)
-            except RuntimeError:
-                pass
-            for line in re.findall(rb"tern: migration round[^\r\n]*", src.buf):
-                print("   ", line.decode(), flush=True)
+            src.print_lines(r"\x00", 0.3, rb"tern: migration round[^\r\n]*", "   ")
             print("    tern: downtime breakdown (ms):", info.get("x-downtime-breakdown"), flush=True)
-            try:
-                dst.wait(r"DIRTY tick=", 30)
-            except RuntimeError:
-                pass
-            for line in re.findall(rb"tern: (?:switched|device)[^\r\n]*", dst.buf):
-                print("    dst:", line.decode(), flush=True)
+            dst.print_lines(r"DIRTY tick=", 30, rb"tern: (?:switched|device)[^\r\n]*", "    dst:")
         dst.wait(r"DIRTY tick=\d+ ", 120)
         first = int(re.search(rb"DIRTY tick=(\d+) ", dst.buf).group(1))
         dst.wait(rf"DIRTY tick={first + 2} ", 120)
