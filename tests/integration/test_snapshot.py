@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import sock_of, Guest, make_disk, run_tern
+from conftest import READY_RE, sock_of, Guest, make_disk, run_tern
 from qmp_client import QMP, wait_socket
 
 _n = itertools.count(1)
@@ -416,3 +416,37 @@ def test_smp_snapshot_restore(guest_factory, tmp_path):
     assert answer(r, "nproc") == "4"
     assert float(answer(r, "cut -d' ' -f1 /proc/uptime")) >= uptime_before
     assert r.poweroff() == 0
+
+
+def test_fresh_restore_saved_again_and_reset(guest_factory, tmp_path):
+    """A restore checks its RAM chunks lazily (docs/SNAPSHOT-FORMAT.md, "RAM
+    chunks"). Saved again at once, the restored VM's file has the same RAM
+    (the save checks what is left first), and a reset at once boots the
+    guest again (the reset checks what is left before fresh RAM replaces
+    the mapped file)."""
+    name = vm_name()
+    g = boot(guest_factory, name)
+    g.run("dd if=/dev/urandom of=/tmp/blob bs=1k count=3000 2>/dev/null")
+    digest = g.run("md5sum /tmp/blob").split()[0]
+    first = tmp_path / "first.snap"
+    assert run_tern("snapshot", name, first, timeout=120).returncode == 0
+    assert run_tern("kill", name).returncode == 0
+    g.wait_exit(30)
+
+    r = restore(guest_factory, first)
+    wait_socket(sock_of(name), r.proc)
+    second = tmp_path / "second.snap"
+    p = run_tern("snapshot", name, second, "--leave-running", timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert r.run("md5sum /tmp/blob").split()[0] == digest
+    mark = len(r.output)
+    QMP(sock_of(name)).cmd("system_reset")
+    r.send("\n" * 40)
+    r.wait_for(READY_RE, timeout=180, start=mark)
+    assert r.run("echo alive-again", timeout=30).strip() == "alive-again"
+    assert r.poweroff() == 0
+
+    again = restore(guest_factory, second)
+    wait_socket(sock_of(name), again.proc)
+    assert again.run("md5sum /tmp/blob").split()[0] == digest
+    assert again.poweroff() == 0
