@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "agent/agent.h"
+#include "core/procstat.h"
 #include "agent/agent_cons.h"
 #include "agent/records.h"
 #include "ctl/ctl_path.h"
@@ -248,12 +249,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ternd: cannot create --state-dir %s: %s\n", a->state_dir, strerror(errno));
 		return 1;
 	}
-	if (!a->tern_bin[0]) {
-		char self[1024];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		self[n > 0 ? n : 0] = 0;
-		snprintf(a->tern_bin, sizeof(a->tern_bin), "%s/tern", dirname(self));
-	}
+	if (!a->tern_bin[0])
+		proc_self_path("tern", a->tern_bin, sizeof(a->tern_bin));
 	if (!a->web_root[0])
 		default_web_root(a->web_root, sizeof(a->web_root));
 	if (access(a->tern_bin, X_OK)) {

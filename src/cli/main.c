@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "core/procstat.h"
 
 #include "core/version.h"
 
@@ -60,16 +61,12 @@ static void usage(FILE *f)
  * binary. Returns only on failure. */
 static int run_tools(char **argv)
 {
-	char self[PATH_MAX], tools[PATH_MAX + 16];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0) {
-		fprintf(stderr, "tern: cannot find my own binary: %s\n", strerror(errno));
+	char tools[PATH_MAX];
+	int rc = proc_self_path("tern-tools", tools, sizeof(tools));
+	if (rc) {
+		fprintf(stderr, "tern: cannot find my own binary: %s\n", strerror(-rc));
 		return 1;
 	}
-	self[n] = 0;
-	char *slash = strrchr(self, '/');
-	snprintf(tools, sizeof(tools), "%.*s/tern-tools", slash ? (int)(slash - self) : 1,
-		 slash ? self : ".");
 	argv[0] = tools;
 	execv(tools, argv);
 	fprintf(stderr, "tern: '%s' is run by %s, which cannot be started: %s\n", argv[1], tools,

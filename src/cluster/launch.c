@@ -191,19 +191,14 @@ int launch_prepare_machine(const struct project *p, size_t mi, const char *dir, 
 
 int launch_self_exe(char *buf, size_t len)
 {
-	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-	if (n <= 0)
-		return -errno;
-	buf[n] = 0;
 	/* Run as tern-tools (src/cli/main.c): the VMs get the lean tern beside
 	 * it, which starts faster and maps fewer libraries into each VM. */
-	char *slash = strrchr(buf, '/');
-	if (slash && !strcmp(slash + 1, "tern-tools") && (size_t)(slash - buf) + 6 < len) {
-		strcpy(slash + 1, "tern");
-		if (access(buf, X_OK))
-			strcpy(slash + 1, "tern-tools");
-	}
-	return 0;
+	int rc = proc_self_path(NULL, buf, len);
+	const char *slash = rc ? NULL : strrchr(buf, '/');
+	if (slash && !strcmp(slash + 1, "tern-tools") &&
+	    (rc = proc_self_path("tern", buf, len)) == 0 && access(buf, X_OK))
+		rc = proc_self_path(NULL, buf, len);
+	return rc;
 }
 
 /* clean_mask: the child starts with no signal blocked (ternd blocks

@@ -50,3 +50,16 @@ int64_t proc_start_wall_ms(pid_t pid)
 		fclose(f);
 	return btime ? btime * 1000 + (int64_t)(s.start_ticks * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK)) : 0;
 }
+
+int proc_self_path(const char *name, char *buf, size_t len)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return n < 0 ? -errno : -ENOENT;
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	int k = !name ? snprintf(buf, len, "%s", self)
+		      : snprintf(buf, len, "%.*s/%s", slash ? (int)(slash - self) : 1, slash ? self : ".", name);
+	return k < 0 || (size_t)k >= len ? -ENAMETOOLONG : 0;
+}

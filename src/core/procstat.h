@@ -18,4 +18,8 @@ int proc_stat_read(pid_t pid, struct proc_stat *out);
 double proc_cpu_seconds(pid_t pid);
 /* Start time as wall-clock milliseconds since the epoch; 0 if unknown. */
 int64_t proc_start_wall_ms(pid_t pid);
+/* The path of the running binary (/proc/self/exe) with its file name
+ * replaced by name, or the binary itself when name is NULL: 0, or -errno
+ * (-ENAMETOOLONG when buf is too small). */
+int proc_self_path(const char *name, char *buf, size_t len);
 #endif

@@ -36,12 +36,14 @@ static bool stored(const uint64_t *bm, uint64_t page)
 	return (bm[page / 64] >> (page % 64)) & 1;
 }
 
-void snap_chunk_digest(const uint8_t *ram, const uint64_t *stored_bm, uint64_t npages,
-		       uint64_t chunk, uint8_t out[SNAP_CHUNK_DIGEST_LEN])
+int snap_chunk_digest(const uint8_t *ram, const uint64_t *stored_bm, uint64_t npages,
+		      uint64_t chunk, uint8_t out[SNAP_CHUNK_DIGEST_LEN])
 {
-	XXH3_state_t *st = XXH3_createState();     /* NULL: the digest below is all zero */
-	if (st)
-		XXH3_128bits_reset(st);
+	XXH3_state_t *st = XXH3_createState();
+	if (!st || XXH3_128bits_reset(st) != XXH_OK) {
+		XXH3_freeState(st);
+		return -1;
+	}
 	uint64_t end = (chunk + 1) * SNAP_CHUNK_PAGES;
 	if (end > npages)
 		end = npages;
@@ -54,15 +56,14 @@ void snap_chunk_digest(const uint8_t *ram, const uint64_t *stored_bm, uint64_t n
 		uint64_t q = p + 1;
 		while (q < end && stored(stored_bm, q))
 			q++;
-		if (st)
-			XXH3_128bits_update(st, ram + p * 4096, (q - p) * 4096);
+		XXH3_128bits_update(st, ram + p * 4096, (q - p) * 4096);
 		p = q;
 	}
-	XXH128_canonical_t c = { { 0 } };
-	if (st)
-		XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
 	XXH3_freeState(st);
 	memcpy(out, &c, SNAP_CHUNK_DIGEST_LEN);
+	return 0;
 }
 
 /* Check one chunk (once); 0 when it matches. A mismatch ends the VM. */
@@ -71,7 +72,13 @@ static int verify_chunk(struct snap_verify *v, uint64_t chunk)
 	pthread_mutex_lock(&v->lock);
 	if (v->state[chunk] == CHUNK_UNCHECKED) {
 		uint8_t got[SNAP_CHUNK_DIGEST_LEN];
-		snap_chunk_digest(v->vm->mem.host, v->stored, v->npages, chunk, got);
+		if (snap_chunk_digest(v->vm->mem.host, v->stored, v->npages, chunk, got)) {
+			/* No memory to hash with: not a verdict on the file. */
+			pthread_mutex_unlock(&v->lock);
+			vm_request_exit(v->vm, VM_EXIT_ERROR,
+					"out of memory while checking the restored RAM");
+			return -1;
+		}
 		bool good = !memcmp(got, v->want + chunk * SNAP_CHUNK_DIGEST_LEN, sizeof(got));
 		v->state[chunk] = good ? CHUNK_GOOD : CHUNK_BAD;
 		if (good) {

@@ -34,7 +34,8 @@ void snap_verify_stop(struct snap_verify *v);
 void snap_verify_free(struct snap_verify *v);
 
 /* The digest of one chunk as saved: XXH3-128 over its stored pages in
- * page order (canonical bytes into out). Used by the writer and the check. */
-void snap_chunk_digest(const uint8_t *ram, const uint64_t *stored_bm, uint64_t npages,
-		       uint64_t chunk, uint8_t out[SNAP_CHUNK_DIGEST_LEN]);
+ * page order (canonical bytes into out). Used by the writer and the check.
+ * 0, or -1 when there is no memory for the hash state. */
+int snap_chunk_digest(const uint8_t *ram, const uint64_t *stored_bm, uint64_t npages,
+		      uint64_t chunk, uint8_t out[SNAP_CHUNK_DIGEST_LEN]);
 #endif

@@ -70,7 +70,7 @@ static int save_ram_chunks(struct vm *vm, struct vms_writer *w, const uint64_t *
 	vmbuf_put_u64(&b, nchunks);
 	for (uint64_t c = 0; c < nchunks && !b.oom; c++) {
 		uint8_t d[SNAP_CHUNK_DIGEST_LEN];
-		snap_chunk_digest(vm->mem.host, bm, npages, c, d);
+		b.oom |= snap_chunk_digest(vm->mem.host, bm, npages, c, d) != 0;
 		vmbuf_put_bytes(&b, d, sizeof(d));
 	}
 	return put_buf(w, VMS_ID_RAM_CHUNKS, 0, RAM_CHUNKS_VERSION, &b);

@@ -64,6 +64,12 @@ static void read_desc(const uint8_t *p, struct desc *d)
 	}
 }
 
+/* The three areas' sizes for a queue of num entries (with the event words,
+ * whether EVENT_IDX is on or not). */
+static uint64_t desc_bytes(unsigned num) { return 16ull * num; }
+static uint64_t avail_bytes(unsigned num) { return 6ull + 2ull * num; }
+static uint64_t used_bytes(unsigned num) { return 6ull + 8ull * num; }
+
 int virtq_enable(struct virtq *vq, struct vm *vm, unsigned num, uint64_t desc,
 		 uint64_t avail, uint64_t used, uint64_t features)
 {
@@ -74,9 +80,9 @@ int virtq_enable(struct virtq *vq, struct vm *vm, unsigned num, uint64_t desc,
 		return -EINVAL;
 	/* With or without EVENT_IDX, the trailing event words are in range
 	 * either way; checking them always keeps the accessors branch-free. */
-	uint8_t *d = vm_ram_ptr(vm, desc, 16ull * num);
-	uint8_t *a = vm_ram_ptr(vm, avail, 6ull + 2ull * num);
-	uint8_t *u = vm_ram_ptr(vm, used, 6ull + 8ull * num);
+	uint8_t *d = vm_ram_ptr(vm, desc, desc_bytes(num));
+	uint8_t *a = vm_ram_ptr(vm, avail, avail_bytes(num));
+	uint8_t *u = vm_ram_ptr(vm, used, used_bytes(num));
 	if (!d || !a || !u)
 		return -EINVAL;
 	vq->vm = vm;
@@ -97,9 +103,9 @@ void virtq_visit_areas(const struct virtq *vq, void (*fn)(void *ctx, uint64_t pa
 {
 	if (!virtq_ready(vq))
 		return;
-	fn(ctx, vq->desc_pa, 16ull * vq->num);
-	fn(ctx, vq->avail_pa, 6ull + 2ull * vq->num);
-	fn(ctx, vq->used_pa, 6ull + 8ull * vq->num);
+	fn(ctx, vq->desc_pa, desc_bytes(vq->num));
+	fn(ctx, vq->avail_pa, avail_bytes(vq->num));
+	fn(ctx, vq->used_pa, used_bytes(vq->num));
 }
 
 void virtq_disable(struct virtq *vq)
