@@ -21,7 +21,12 @@ plain cases' writer changes two words of each page (its first and last);
 the "-full" cases rewrite all 512 words of every page (/bench/dirty ...
 full), so nothing of a page stays as it was.
 
+XBZRLE (pages sent again as deltas) is each VMM's default unless
+--xbzrle on|off sets it for both: tern's default is on, QEMU's off (with
+on, QEMU gets its default 64 MiB cache, as tern does).
+
 usage: bench/migrate.py [--runs N] [--only CASE[,CASE...]] [--no-docs]
+                        [--vmm tern|qemu] [--xbzrle on|off]
 """
 import argparse
 import datetime
@@ -147,7 +152,7 @@ def argv_for(vmm, case, tmp, tag, incoming=None):
     return a, sock
 
 
-def one_run(vmm, case, tmp, n):
+def one_run(vmm, case, tmp, n, xbzrle=None):
     port = free_port()
     src_argv, src_sock = argv_for(vmm, case, tmp, f"s{n}")
     dst_argv, dst_sock = argv_for(vmm, case, tmp, f"d{n}", incoming=f"tcp:127.0.0.1:{port}")
@@ -178,6 +183,9 @@ def one_run(vmm, case, tmp, n):
         else:
             q.cmd("migrate-set-parameters", **{"downtime-limit": 300,
                                                "mode": "postcopy" if post else "precopy"})
+        if xbzrle is not None:
+            q.cmd("migrate-set-capabilities",
+                  capabilities=[{"capability": "xbzrle", "state": xbzrle == "on"}])
         perf = None
         if os.environ.get("BENCH_MIG_PERF"):
             # Profile both VMMs for the migration only (see docs/MIGRATION.md).
@@ -208,6 +216,8 @@ def one_run(vmm, case, tmp, n):
         if os.environ.get("TERN_MIG_TRACE") and vmm == "tern":
             src.print_lines(r"\x00", 0.3, rb"tern: migration round[^\r\n]*", "   ")
             print("    tern: downtime breakdown (ms):", info.get("x-downtime-breakdown"), flush=True)
+            if "xbzrle-cache" in info:
+                print("    tern: xbzrle:", info["xbzrle-cache"], flush=True)
             dst.print_lines(r"DIRTY tick=", 30, rb"tern: (?:switched|device)[^\r\n]*", "    dst:")
         dst.wait(r"DIRTY tick=\d+ ", 120)
         first = int(re.search(rb"DIRTY tick=(\d+) ", dst.buf).group(1))
@@ -236,6 +246,8 @@ def main():
     ap.add_argument("--only", help="comma-separated cases: " + ", ".join(CASES))
     ap.add_argument("--no-docs", action="store_true")
     ap.add_argument("--vmm", choices=("tern", "qemu"), help="run one VMM only (for profiling; implies --no-docs)")
+    ap.add_argument("--xbzrle", choices=("on", "off"),
+                    help="set XBZRLE on both VMMs (default: each VMM's own; implies --no-docs)")
     a = ap.parse_args()
     cases = a.only.split(",") if a.only else list(CASES)
     for c in cases:
@@ -258,7 +270,7 @@ def main():
             for n in range(a.runs):
                 for vmm in ((a.vmm,) if a.vmm else ("tern", "qemu")):
                     try:
-                        r = one_run(vmm, CASES[c], tmp, f"{c}{n}")
+                        r = one_run(vmm, CASES[c], tmp, f"{c}{n}", a.xbzrle)
                     except RuntimeError as e:
                         # A VMM that fails a run is reported, not hidden.
                         failures.append(f"{c} {vmm} run {n + 1}: {str(e)[:200]}")
@@ -298,7 +310,7 @@ def main():
     print(table)
     for f in failures:
         print("failed:", f)
-    if a.no_docs or a.vmm:
+    if a.no_docs or a.vmm or a.xbzrle:
         return
     commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()

@@ -24,6 +24,9 @@ static void usage(FILE *f)
 		"  --bandwidth MB/s    cap the migration stream (default: unlimited)\n"
 		"  --stop-copy         pause the guest and copy everything at once\n"
 		"  --compress          zstd-compress the page stream\n"
+		"  --no-xbzrle         send pages the guest rewrote between rounds whole, not\n"
+		"                      as the bytes that changed (XBZRLE, on by default:\n"
+		"                      the source keeps up to 64 MiB of what it sent)\n"
 		"  --device-state M    how device state travels: save (each device's own\n"
 		"                      save/load, the default) or log (write-log replay)\n"
 		"  --postcopy          switch over at once and send memory afterwards: the\n"
@@ -77,6 +80,7 @@ int cli_migrate(int argc, char **argv)
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "stop-copy", no_argument, NULL, 's' },
 		{ "compress", no_argument, NULL, 'z' },
+		{ "no-xbzrle", no_argument, NULL, 'X' },
 		{ "device-state", required_argument, NULL, 'D' },
 		{ "postcopy", no_argument, NULL, 'p' },
 		{ "keep-source", no_argument, NULL, 'k' },
@@ -85,7 +89,7 @@ int cli_migrate(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	long long downtime = -1, bandwidth = -1;
-	int stopcopy = 0, postcopy = 0, compress = 0, keep = 0, copy_storage = 0, ch;
+	int stopcopy = 0, postcopy = 0, compress = 0, keep = 0, copy_storage = 0, xbzrle = 1, ch;
 	const char *devstate = "save";
 	char *end;
 	opterr = 0;
@@ -108,6 +112,7 @@ int cli_migrate(int argc, char **argv)
 			break;
 		case 's': stopcopy = 1; break;
 		case 'z': compress = 1; break;
+		case 'X': xbzrle = 0; break;
 		case 'D':
 			if (strcmp(optarg, "save") && strcmp(optarg, "log")) {
 				fprintf(stderr, "tern: --device-state takes save or log, not '%s'\n", optarg);
@@ -165,6 +170,14 @@ int cli_migrate(int argc, char **argv)
 		goto out;
 	}
 	json_decref(r);
+	json_t *caps = json_pack("{s:[{s:s,s:b}]}", "capabilities", "capability", "xbzrle", "state", xbzrle);
+	r = qmp_client_execute(c, "migrate-set-capabilities", caps, err, sizeof(err));
+	json_decref(caps);
+	if (!r) {
+		fprintf(stderr, "tern: %s: %s\n", name, err);
+		goto out;
+	}
+	json_decref(r);
 	json_t *args = json_pack("{s:s,s:b}", "uri", uri, "blk", copy_storage);
 	r = qmp_client_execute(c, "migrate", args, err, sizeof(err));
 	json_decref(args);
@@ -206,6 +219,11 @@ int cli_migrate(int argc, char **argv)
 		       "(%lld entries) in %lld us\n", name, json_string_value(json_object_get(ds, "method")),
 		       jint(dsave, "bytes"), jint(dsave, "encode-us"), jint(dlog, "bytes"),
 		       jint(dlog, "entries"), jint(dlog, "encode-us"));
+		json_t *xb = json_object_get(m, "xbzrle-cache");
+		if (xb)
+			printf("%s: xbzrle: %lld pages sent as %lld bytes of deltas, %lld not cached, "
+			       "%lld too changed; cache %lld MiB\n", name, jint(xb, "pages"), jint(xb, "bytes"),
+			       jint(xb, "cache-miss"), jint(xb, "overflow"), jint(xb, "cache-size") >> 20);
 		json_t *disk = json_object_get(m, "disk");
 		if (disk)
 			printf("%s: disks copied: %lld MiB held by the images at the start, %lld MiB sent; "

@@ -42,7 +42,6 @@ static const struct fixed_param fixed_params[] = {
 	  "not implemented: tern measures the bandwidth of each round" },
 	{ "max-postcopy-bandwidth", FIXED_INT, 0, NULL,
 	  "not implemented: post-copy pushes pages at max-bandwidth" },
-	{ "xbzrle-cache-size", FIXED_INT, 64ll << 20, NULL, "XBZRLE is not implemented" },
 	{ "x-checkpoint-delay", FIXED_INT, 20000, NULL, "COLO is not implemented" },
 	{ "x-vcpu-dirty-limit-period", FIXED_INT, 1000, NULL, "dirty-limit is not implemented" },
 	{ "vcpu-dirty-limit", FIXED_INT, 1, NULL, "dirty-limit is not implemented" },
@@ -145,6 +144,13 @@ static int set_one(struct mig_params *n, const char *key, json_t *v, char *err, 
 		}
 		return 0;
 	}
+	if (!strcmp(key, "xbzrle-cache-size")) {
+		/* QEMU's bounds: at least a page, at most what fits a size_t */
+		if (int_param(key, v, 4096, INT64_MAX, " bytes", &i, err, errlen))
+			return -1;
+		n->xbzrle_cache_size = (uint64_t)i;
+		return 0;
+	}
 	if (!strcmp(key, "x-device-state")) {
 		if (mig_devstate_parse(json_string_value(v), &n->device_state)) {
 			snprintf(err, errlen, "Parameter 'x-device-state' expects save or log");
@@ -185,7 +191,7 @@ int qmp_mig_params_set(struct mig_params *p, json_t *args, char *err, size_t err
 json_t *qmp_mig_params_json(const struct mig_params *p)
 {
 	const char *comp = p->compress ? "zstd" : "none";
-	json_t *j = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:i,s:i,s:i}",
+	json_t *j = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:I}",
 			      "downtime-limit", (json_int_t)p->downtime_limit_ms,
 			      "max-bandwidth", (json_int_t)p->max_bandwidth,
 			      "mode", mig_mode_name(p->mode),
@@ -193,7 +199,8 @@ json_t *qmp_mig_params_json(const struct mig_params *p)
 			      "x-device-state", mig_devstate_name(p->device_state),
 			      "cpu-throttle-initial", p->throttle_initial,
 			      "cpu-throttle-increment", p->throttle_increment,
-			      "max-cpu-throttle", p->throttle_max);
+			      "max-cpu-throttle", p->throttle_max,
+			      "xbzrle-cache-size", (json_int_t)p->xbzrle_cache_size);
 	for (size_t i = 0; j && i < sizeof(fixed_params) / sizeof(fixed_params[0]); i++)
 		json_object_set_new(j, fixed_params[i].name, fixed_value(&fixed_params[i]));
 	return j;
@@ -212,7 +219,7 @@ struct mig_cap {
 #define FIELD(f) offsetof(struct mig_params, f)
 
 static const struct mig_cap caps[] = {
-	{ "xbzrle", NONE, false, "XBZRLE is not implemented" },
+	{ "xbzrle", FIELD(xbzrle), false, NULL },
 	{ "rdma-pin-all", NONE, false, "RDMA is not supported" },
 	{ "auto-converge", FIELD(auto_converge), false, NULL },
 	{ "zero-blocks", NONE, false, "storage migration (migrate blk) always sends zero disk "

@@ -45,6 +45,15 @@ json_t *qmp_mig_info_json(const struct mig_info *i)
 		"normal", (json_int_t)i->normal, "normal-bytes", (json_int_t)(i->normal * 4096),
 		"dirty-sync-count", (json_int_t)i->dirty_sync_count, "mbps", i->mbps,
 		"dirty-pages-rate", i->dirty_pages_rate));
+	if (i->xbz_cache_size) {        /* QEMU's names; its rates are per period, these overall */
+		uint64_t looked = i->xbz_pages + i->xbz_overflow + i->xbz_cache_miss;
+		json_object_set_new(j, "xbzrle-cache", json_pack("{s:I,s:I,s:I,s:I,s:f,s:f,s:I}",
+			"cache-size", (json_int_t)i->xbz_cache_size, "bytes", (json_int_t)i->xbz_bytes,
+			"pages", (json_int_t)i->xbz_pages, "cache-miss", (json_int_t)i->xbz_cache_miss,
+			"cache-miss-rate", looked ? (double)i->xbz_cache_miss / (double)looked : 0.0,
+			"encoding-rate", i->xbz_bytes ? (double)i->xbz_pages * 4096 / (double)i->xbz_bytes : 0.0,
+			"overflow", (json_int_t)i->xbz_overflow));
+	}
 	if (i->disk_copy)       /* QEMU's block migration reported the same */
 		json_object_set_new(j, "disk", json_pack("{s:I,s:I,s:I}",
 			"transferred", (json_int_t)i->disk_transferred,

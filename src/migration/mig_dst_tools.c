@@ -8,7 +8,7 @@
 int mig_apply_batch(struct mig_incoming *in, const struct ram_dst *dst, const struct vms_section *s,
 		    _Atomic uint64_t *absent, char *err, size_t errlen)
 {
-	if (s->version != 1) {
+	if (s->version != 1 && s->version != RAM_BATCH_VERSION) {
 		snprintf(err, errlen, "migration stream: RAM batch version %u is unknown", s->version);
 		return -1;
 	}
@@ -19,7 +19,7 @@ int mig_apply_batch(struct mig_incoming *in, const struct ram_dst *dst, const st
 	}
 	if (mig_read_section(in, s, in->batch, err, errlen))    /* the reused buffer */
 		return -1;
-	return ram_batch_apply(dst, in->batch, s->len, absent, in->scratch, err, errlen);
+	return ram_batch_apply(dst, in->batch, s->len, s->version, absent, in->scratch, err, errlen);
 }
 
 int mig_read_section(struct mig_incoming *in, const struct vms_section *s, void *buf, char *err,

@@ -10,7 +10,8 @@ void mig_params_default(struct mig_params *p)
 	*p = (struct mig_params){ .downtime_limit_ms = 300, .max_bandwidth = 0,
 				  .mode = MIG_PRECOPY, .compress = false,
 				  .throttle_initial = 20, .throttle_increment = 20, .throttle_max = 99,
-				  .auto_converge = true, .events = true, .postcopy_ram = true };
+				  .auto_converge = true, .events = true, .postcopy_ram = true,
+				  .xbzrle = true, .xbzrle_cache_size = 64ull << 20 };
 }
 
 static const char *const mode_names[] = {

@@ -16,6 +16,11 @@ struct mig_params {
 	uint64_t max_bandwidth;         /* bytes/s; 0 = unlimited */
 	enum mig_mode mode;             /* default pre-copy */
 	bool compress;                  /* zstd on the page stream */
+	/* XBZRLE: pages sent again go as deltas (migration/xbzrle.h), from
+	 * a cache of at most xbzrle_cache_size bytes (default 64 MiB). On by
+	 * default (QEMU: off). */
+	bool xbzrle;
+	uint64_t xbzrle_cache_size;
 	enum snap_dev_method device_state;  /* x-device-state, default save */
 	/* Auto-converge: the first throttle step, later steps, the most. */
 	int throttle_initial, throttle_increment, throttle_max;
@@ -47,6 +52,10 @@ struct mig_info {
 	uint64_t ram_total, transferred, remaining, duplicate, normal, dirty_sync_count;
 	double mbps, dirty_pages_rate;
 	unsigned rounds, throttle_pct;
+	/* XBZRLE: the cache's size (0 until it exists), pages sent as deltas
+	 * and their bytes, pages sent again that were not cached, deltas too
+	 * long to send. */
+	uint64_t xbz_cache_size, xbz_pages, xbz_bytes, xbz_cache_miss, xbz_overflow;
 	/* Storage migration: bytes of disk chunks to copy (what the disks'
 	 * own images held at the start), sent (on the wire) and still dirty;
 	 * the switch-over's share of the downtime. */

@@ -37,6 +37,11 @@ struct migration {
 	uint64_t rate_pages;
 	int64_t rate_us;
 	uint8_t *enc, *scratch;
+	/* XBZRLE (migration/xbzrle.h): what was last sent of the pages that
+	 * went again after round 1; NULL in round 1, in post-copy and when
+	 * the capability is off. */
+	struct xbz_cache *xb;
+	bool xb_active;                 /* from round 2 (xb is made in round 1) */
 	int64_t t0, bw_t0;
 	uint64_t bw_bytes;              /* bytes since bw_t0 (bandwidth cap) */
 	int paused;                     /* we hold a vm_pause */

@@ -62,12 +62,12 @@ int mig_send_batch(struct migration *m, const uint64_t *pages, uint32_t n, int u
 {
 	struct ram_batch_stats st = { 0 };
 	size_t len = ram_batch_encode(m->vm, pages, n, m->p.compress ? RAM_CODEC_ZSTD : RAM_CODEC_NONE,
-				      m->enc, m->scratch, &st);
+				      m->xb_active ? m->xb : NULL, m->enc, m->scratch, &st);
 	if (!len) {
 		snprintf(m->err, sizeof(m->err), "page compression failed");
 		return -1;
 	}
-	if (vms_put_section(&m->w, VMS_ID_RAM_BATCH, 0, 1, m->enc, len)) {
+	if (vms_put_section(&m->w, VMS_ID_RAM_BATCH, 0, RAM_BATCH_VERSION, m->enc, len)) {
 		snprintf(m->err, sizeof(m->err), "%s", m->w.err);
 		return -1;
 	}
@@ -75,6 +75,10 @@ int mig_send_batch(struct migration *m, const uint64_t *pages, uint32_t n, int u
 	m->info.transferred += len;
 	m->info.normal += st.pages_normal;
 	m->info.duplicate += st.pages_zero;
+	m->info.xbz_pages += st.pages_delta;
+	m->info.xbz_bytes += st.delta_bytes;
+	m->info.xbz_cache_miss += st.cache_miss;
+	m->info.xbz_overflow += st.delta_overflow;
 	if (m->info.remaining >= (uint64_t)n * 4096)
 		m->info.remaining -= (uint64_t)n * 4096;
 	pthread_mutex_unlock(&m->lock);

@@ -18,6 +18,7 @@
 #include "migration/mig_switch.h"
 #include "migration/postcopy_src.h"
 #include "migration/rampages.h"
+#include "migration/xbzrle.h"
 #include "migration/blkmig_src.h"
 #include "migration/mig_uri.h"
 #include "pki/tls.h"
@@ -53,14 +54,46 @@ bool mig_is_active(struct migration *m)
 	       i.status == MIG_POSTCOPY_ACTIVE || i.status == MIG_CANCELLING;
 }
 
+/* XBZRLE: from round 2 on, pages go as deltas against what was sent of
+ * them before (the cache fills as they go whole the first time): round 1
+ * sends everything once, and caching it would hold a copy of all of RAM.
+ * The cache is made during round 1, once the early dirty-rate sample says
+ * how many pages the guest rewrites, and that many slots are mapped
+ * meanwhile. Without memory for the cache, pages go whole. */
+static void make_xbzrle_cache(struct migration *m, uint64_t hot_pages)
+{
+	if (!m->p.xbzrle || m->xb)
+		return;
+	m->xb = xbz_cache_new(guest_ram_pages(&m->vm->mem), m->p.xbzrle_cache_size);
+	if (m->xb)
+		xbz_cache_prefault(m->xb, hot_pages + hot_pages / 4);
+	pthread_mutex_lock(&m->lock);
+	m->info.xbz_cache_size = m->xb ? xbz_cache_bytes(m->xb) : 0;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void start_xbzrle(struct migration *m)
+{
+	make_xbzrle_cache(m, 0);
+	m->xb_active = m->xb != NULL;
+}
+
+static void stop_xbzrle(struct migration *m)
+{
+	m->xb_active = false;
+	xbz_cache_free(m->xb);
+	m->xb = NULL;
+}
+
 /* How far into a round the dirty rate is sampled: early enough that a
  * guest rewriting a hot set has not yet dirtied all of it (the count then
  * stops growing, and says nothing about the rate). */
 #define RATE_SAMPLE_US 20000
 
 /* During a pre-copy round: the first time RATE_SAMPLE_US have passed,
- * count the pages the guest dirtied since the round began. */
-static void sample_dirty_rate(struct migration *m)
+ * count the pages the guest dirtied since the round began. In round 1 that
+ * count also sizes the XBZRLE cache's early mapping. */
+static void sample_dirty_rate(struct migration *m, unsigned round)
 {
 	if (m->rate_us || !m->logging)
 		return;
@@ -69,6 +102,8 @@ static void sample_dirty_rate(struct migration *m)
 		return;
 	m->rate_pages = guest_ram_log_count(&m->vm->mem);
 	m->rate_us = dt;
+	if (round == 1)
+		make_xbzrle_cache(m, m->rate_pages);
 }
 
 /* Send every page whose bit is set (clearing the bits). Returns bytes put
@@ -77,7 +112,7 @@ static void sample_dirty_rate(struct migration *m)
  * measured 3-4x faster there than a writev of the pages straight from
  * guest RAM (257 iovecs a call; 9-11 ms against 28-47 ms for the 32 MiB
  * hot set of bench/migrate.py's "small" case; docs/MIGRATION.md). */
-static int64_t send_pages(struct migration *m)
+static int64_t send_pages(struct migration *m, unsigned round)
 {
 	uint64_t pages[RAM_BATCH_MAX_PAGES];
 	uint32_t n = 0;
@@ -93,7 +128,7 @@ static int64_t send_pages(struct migration *m)
 				if (atomic_load(&m->cancel) || mig_send_batch(m, pages, n, 0))
 					return -1;
 				n = 0;
-				sample_dirty_rate(m);
+				sample_dirty_rate(m, round);
 			}
 		}
 	}
@@ -134,7 +169,7 @@ static void mark_all_pages(struct migration *m)
 
 static int send_dirty(struct migration *m)
 {
-	return send_pages(m) < 0 ? -1 : 0;
+	return send_pages(m, 0) < 0 ? -1 : 0;
 }
 
 static int switch_over(struct migration *m)
@@ -209,10 +244,12 @@ static int precopy(struct migration *m)
 	bool final = false;
 	bool trace = getenv("TERN_MIG_TRACE") != NULL;     /* per-round lines on stderr */
 	for (unsigned round = 1;; round++) {
+		if (round == 2)
+			start_xbzrle(m);
 		int64_t t = mig_now_us();
 		m->round_t0 = t;
 		m->rate_us = 0;
-		int64_t bytes = send_pages(m), disk_bytes = 0;
+		int64_t bytes = send_pages(m, round), disk_bytes = 0;
 		if (bytes < 0 || (m->blk && (disk_bytes = blkmig_src_send(m)) < 0))
 			return -1;
 		int64_t dt = mig_now_us() - t;
@@ -329,6 +366,7 @@ static void *mig_thread(void *arg)
 	if (atomic_load(&m->cancel))
 		goto out;
 	if (m->p.mode == MIG_POSTCOPY || atomic_load(&m->start_postcopy)) {
+		stop_xbzrle(m);         /* post-copy sends pages whole */
 		if (postcopy_switch_over(m))
 			goto out;
 		switched = 1;
@@ -345,6 +383,7 @@ out:
 		m->logging = 0;
 	}
 	atomic_store(&m->vm->throttle_pct, 0);
+	stop_xbzrle(m);
 	blkmig_src_stop(m);
 	if (ok && switched) {
 		postcopy_broke(m);

@@ -1,6 +1,7 @@
 /* libFuzzer harness for the migration stream as a destination reads it
  * after the handshake: configuration, RAM batches (raw and zstd), the
- * machine, hart and device sections, more batches, then END or the
+ * machine, hart and device sections, more batches (some pages again, as
+ * XBZRLE deltas), then END or the
  * POSTCOPY section and the batches a post-copy receiver applies; and
  * storage migration's DISKS and BLOCK_BATCH sections, written into a
  * fresh raw target of 1 MiB + 4 KiB (a disk the harness adds when the configuration
@@ -17,6 +18,7 @@
 #include "migration/migration.h"
 #include "migration/mig_dst_priv.h"
 #include "migration/rampages.h"
+#include "migration/xbzrle.h"
 #include "migration/blkmig.h"
 #include "state/snapshot.h"
 
@@ -40,15 +42,16 @@ static void *feed(void *arg)
 	return NULL;
 }
 
-static void put_batch(struct vms_writer *w, struct vm *vm, uint64_t first, uint32_t n, int codec)
+static void put_batch(struct vms_writer *w, struct vm *vm, uint64_t first, uint32_t n, int codec,
+		      struct xbz_cache *xb)
 {
 	static uint8_t enc[RAM_BATCH_ENC_MAX], scratch[RAM_BATCH_RAW_MAX];
 	uint64_t pages[8];
 	struct ram_batch_stats st = { 0 };
 	for (uint32_t i = 0; i < n; i++)
 		pages[i] = first + i;
-	size_t len = ram_batch_encode(vm, pages, n, codec, enc, scratch, &st);
-	vms_put_section(w, VMS_ID_RAM_BATCH, 0, 1, enc, len);
+	size_t len = ram_batch_encode(vm, pages, n, codec, xb, enc, scratch, &st);
+	vms_put_section(w, VMS_ID_RAM_BATCH, 0, RAM_BATCH_VERSION, enc, len);
 }
 
 /* A short last chunk (16: 4 KiB) keeps seeds under libFuzzer's max_len. */
@@ -91,8 +94,13 @@ static void write_seeds(struct fuzz_ctx *c, const char *dir)
 			abort();
 		if (post == 2)
 			put_disks(&w);
-		put_batch(&w, c->vm, 0, 4, RAM_CODEC_NONE);
-		put_batch(&w, c->vm, 4, 2, RAM_CODEC_ZSTD);
+		struct xbz_cache *xb = xbz_cache_new(npages, 8 * 4096);
+		put_batch(&w, c->vm, 0, 4, RAM_CODEC_NONE, xb);
+		put_batch(&w, c->vm, 4, 2, RAM_CODEC_ZSTD, NULL);
+		for (unsigned p = 0; p < 4; p++)        /* pages 0 and 2 go again as deltas */
+			c->vm->mem.host[p * 4096 + 100 * p] ^= 0x81;
+		put_batch(&w, c->vm, 0, 4, RAM_CODEC_NONE, xb);
+		xbz_cache_free(xb);
 		if (snap_write_state_as(c->vm, &w, post ? SNAP_DEV_LOG : SNAP_DEV_SAVE, &cpu, &dev, NULL))
 			abort();
 		if (post == 1) {
@@ -100,9 +108,9 @@ static void write_seeds(struct fuzz_ctx *c, const char *dir)
 			bm[0] = 0xc0;       /* pages 6 and 7 follow after the switch-over */
 			vms_put_section(&w, VMS_ID_POSTCOPY, 0, 1, bm, words * 8);
 			free(bm);
-			put_batch(&w, c->vm, 6, 2, RAM_CODEC_ZSTD);
+			put_batch(&w, c->vm, 6, 2, RAM_CODEC_ZSTD, NULL);
 		} else {
-			put_batch(&w, c->vm, 6, 2, RAM_CODEC_NONE);
+			put_batch(&w, c->vm, 6, 2, RAM_CODEC_NONE, NULL);
 		}
 		vms_writer_finish(&w);
 		vms_writer_cleanup(&w);

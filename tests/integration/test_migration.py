@@ -82,7 +82,8 @@ def check_continues(src, dst, min_new=3):
     assert "verify=ok" in dst.output
 
 
-@pytest.mark.parametrize("mode", ["precopy", "stop-copy", "zstd", "postcopy", "postcopy-log"])
+@pytest.mark.parametrize("mode", ["precopy", "stop-copy", "zstd", "postcopy", "postcopy-log",
+                                  "no-xbzrle"])
 def test_live_migration(guest_factory, key, mode):
     src_name, dst_name = vm_name("s"), vm_name("d")
     src = start_source(guest_factory, key, src_name)
@@ -92,11 +93,16 @@ def test_live_migration(guest_factory, key, mode):
     time.sleep(0.3)
     extra = {"precopy": [], "stop-copy": ["--stop-copy"], "zstd": ["--compress"],
              "postcopy": ["--postcopy"],
-             "postcopy-log": ["--postcopy", "--device-state", "log"]}[mode]
+             "postcopy-log": ["--postcopy", "--device-state", "log"],
+             "no-xbzrle": ["--no-xbzrle"]}[mode]
     p = run_tern("migrate", src_name, f"tcp:127.0.0.1:{port}", *extra, timeout=180)
     assert p.returncode == 0, p.stderr
     m = re.search(r"downtime (\d+) ms \(memory (\d+), cpu (\d+), devices (\d+), other (\d+)\)", p.stdout)
     assert m, p.stdout
+    # XBZRLE is on unless turned off (test_xbzrle_deltas_rebuild_pages);
+    # post-copy and stop-and-copy send pages whole.
+    if mode not in ("precopy", "zstd"):
+        assert "xbzrle:" not in p.stdout, p.stdout
     # The source quits once the guest runs at the destination.
     assert src.wait_exit(30) == 0
     check_continues(src, dst)
@@ -104,6 +110,29 @@ def test_live_migration(guest_factory, key, mode):
     assert int(run_unticked(dst, "date +%s")) >= date_before
     q = QMP(sock_of(dst_name))
     assert q.cmd("query-status")["status"] == "running"
+    assert dst.poweroff() == 0
+
+
+def test_xbzrle_deltas_rebuild_pages(guest_factory, key):
+    """A 5 ms downtime limit makes pre-copy go past round 2 (which fills the
+    cache): the pages /bench/dirty rewrites (two words of each) then travel
+    as deltas, far smaller than the pages, and the destination's guest finds
+    every page as it wrote it."""
+    src_name, dst_name = vm_name("s"), vm_name("d")
+    src = start_source(guest_factory, key, src_name)
+    port = free_port()
+    dst = start_dest(guest_factory, key, dst_name, port)
+    time.sleep(0.3)
+    p = run_tern("migrate", src_name, f"tcp:127.0.0.1:{port}", "--downtime-ms", "5", timeout=180)
+    assert p.returncode == 0, p.stderr
+    m = re.search(r"xbzrle: (\d+) pages sent as (\d+) bytes of deltas, (\d+) not cached, "
+                  r"(\d+) too changed; cache 64 MiB", p.stdout)
+    assert m, p.stdout
+    pages, nbytes = int(m.group(1)), int(m.group(2))
+    assert pages >= 1000, p.stdout          # the 8 MiB hot set is 2048 pages
+    assert nbytes < pages * 100, p.stdout   # two changed words: ~20 bytes a page
+    assert src.wait_exit(30) == 0
+    check_continues(src, dst)
     assert dst.poweroff() == 0
 
 

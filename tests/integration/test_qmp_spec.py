@@ -204,14 +204,15 @@ def test_spec_client_session(guest_factory):
     for n in ("xbzrle", "auto-converge", "zero-blocks", "events", "postcopy-ram",
               "pause-before-switchover", "multifd", "return-path"):
         assert isinstance(caps[n], bool), n
-    for n in ("xbzrle", "multifd", "zero-blocks", "x-colo"):
+    assert caps["xbzrle"] is True           # tern's default (QEMU's is off)
+    for n in ("multifd", "zero-blocks", "x-colo"):
         d = c.err("migrate-set-capabilities", {"capabilities": [{"capability": n, "state": True}]})
         assert n in d and "can only be off" in d
     c.err("migrate-set-capabilities", {"capabilities": [{"capability": "warp", "state": True}]})
     c.ok("migrate-set-capabilities", {"capabilities": [
         {"capability": "auto-converge", "state": False}, {"capability": "xbzrle", "state": False}]})
     caps = {x["capability"]: x["state"] for x in c.ok("query-migrate-capabilities")}
-    assert caps["auto-converge"] is False
+    assert caps["auto-converge"] is False and caps["xbzrle"] is False
 
     # Parameters: QEMU's names, tern's as aliases, refusals with reasons.
     p = c.ok("query-migrate-parameters")

@@ -15,15 +15,16 @@ static const char default_params[] =
 	"{\"downtime-limit\":300,\"max-bandwidth\":0,\"mode\":\"precopy\",\"compress\":\"none\","
 	"\"multifd-compression\":\"none\",\"x-device-state\":\"save\","
 	"\"cpu-throttle-initial\":20,\"cpu-throttle-increment\":20,\"max-cpu-throttle\":99,"
+	"\"xbzrle-cache-size\":67108864,"
 	"\"tls-creds\":\"\",\"tls-hostname\":\"\",\"tls-authz\":\"\",\"multifd-channels\":2,"
 	"\"multifd-zlib-level\":1,\"multifd-zstd-level\":1,\"announce-initial\":50,"
 	"\"announce-max\":550,\"announce-rounds\":5,\"announce-step\":100,"
 	"\"cpu-throttle-tailslow\":false,\"avail-switchover-bandwidth\":0,"
-	"\"max-postcopy-bandwidth\":0,\"xbzrle-cache-size\":67108864,"
+	"\"max-postcopy-bandwidth\":0,"
 	"\"x-checkpoint-delay\":20000,\"x-vcpu-dirty-limit-period\":1000,\"vcpu-dirty-limit\":1,"
 	"\"zero-page-detection\":\"legacy\",\"direct-io\":false}";
 static const char default_caps[] =
-	"[{\"capability\":\"xbzrle\",\"state\":false},{\"capability\":\"rdma-pin-all\","
+	"[{\"capability\":\"xbzrle\",\"state\":true},{\"capability\":\"rdma-pin-all\","
 	"\"state\":false},{\"capability\":\"auto-converge\",\"state\":true},"
 	"{\"capability\":\"zero-blocks\",\"state\":false},{\"capability\":\"events\","
 	"\"state\":true},{\"capability\":\"postcopy-ram\",\"state\":true},"
@@ -90,7 +91,9 @@ static void test_set_params(void **state)
 	char err[512];
 	assert_int_equal(set_params("{\"mode\": \"postcopy\", \"downtime-limit\": 5, \"max-cpu-throttle\": 50, "
 				    "\"max-bandwidth\": 1000, \"multifd-compression\": \"zstd\", "
-				    "\"x-device-state\": \"log\", \"tls-creds\": \"\"}", &p, err, sizeof(err)), 0);
+				    "\"x-device-state\": \"log\", \"tls-creds\": \"\", "
+				    "\"xbzrle-cache-size\": 1048576}", &p, err, sizeof(err)), 0);
+	assert_int_equal(p.xbzrle_cache_size, 1048576);
 	assert_int_equal(p.mode, MIG_POSTCOPY);
 	assert_int_equal(p.downtime_limit_ms, 5);
 	assert_int_equal(p.throttle_max, 50);
@@ -122,6 +125,8 @@ static void test_refused_params(void **state)
 		{ "{\"compress\": \"zlib\"}",
 		  "Parameter 'compress' expects none or zstd (zlib, qpl, uadk and qatzip are not implemented)" },
 		{ "{\"x-device-state\": \"y\"}", "Parameter 'x-device-state' expects save or log" },
+		{ "{\"xbzrle-cache-size\": 4095}", "Parameter 'xbzrle-cache-size' expects an integer in the "
+		  "range of 4096 to 9223372036854775807 bytes" },
 		{ "{\"multifd-channels\": 3}",
 		  "Parameter 'multifd-channels' can only be 2 in tern: multifd is not implemented (one stream)" },
 		{ "{\"cpu-throttle-tailslow\": true}",
@@ -157,17 +162,19 @@ static void test_caps(void **state)
 	char err[512];
 	mig_params_default(&p);
 	assert_int_equal(set_caps("[{\"capability\": \"auto-converge\", \"state\": false}, "
+				  "{\"capability\": \"xbzrle\", \"state\": false}, "
 				  "{\"capability\": \"pause-before-switchover\", \"state\": true}, "
 				  "{\"capability\": \"return-path\", \"state\": true}]", &p, err, sizeof(err)), 0);
 	assert_false(p.auto_converge);
+	assert_false(p.xbzrle);
 	assert_true(p.pause_before_switchover);
 	static const char *const cases[][2] = {
 		{ "{}", "Invalid parameter type for 'capabilities', expected: array" },
 		{ "[1]", "capabilities[0] must be {\"capability\": NAME, \"state\": BOOL}" },
 		{ "[{\"capability\": \"events\", \"state\": 1}]",
 		  "capabilities[0] must be {\"capability\": NAME, \"state\": BOOL}" },
-		{ "[{\"capability\": \"xbzrle\", \"state\": true}]",
-		  "Capability 'xbzrle' can only be off in tern: XBZRLE is not implemented" },
+		{ "[{\"capability\": \"multifd\", \"state\": true}]",
+		  "Capability 'multifd' can only be off in tern: multifd is not implemented (one stream)" },
 		{ "[{\"capability\": \"nope\", \"state\": true}]",
 		  "Parameter 'capability' does not accept value 'nope'" },
 	};
