@@ -62,9 +62,20 @@ static void *prefault_thread(void *arg)
 	return NULL;
 }
 
+/* The prefault thread writes into slots: it must be gone before any slot
+ * holds a page (its write would change what the cache says was sent). */
+static void stop_prefault(struct xbz_cache *c)
+{
+	if (c->prefaulting) {
+		atomic_store(&c->stop, true);
+		pthread_join(c->prefaulter, NULL);
+		c->prefaulting = false;
+	}
+}
+
 void xbz_cache_prefault(struct xbz_cache *c, uint64_t pages)
 {
-	if (c->prefaulting || !c->nslots)
+	if (c->prefaulting || c->next || !c->nslots)
 		return;
 	c->prefault_pages = pages < c->nslots ? pages : c->nslots;
 	c->prefaulting = pthread_create(&c->prefaulter, NULL, prefault_thread, c) == 0;
@@ -74,10 +85,7 @@ void xbz_cache_free(struct xbz_cache *c)
 {
 	if (!c)
 		return;
-	if (c->prefaulting) {
-		atomic_store(&c->stop, true);
-		pthread_join(c->prefaulter, NULL);
-	}
+	stop_prefault(c);
 	if (c->slots)
 		munmap(c->slots, (size_t)c->nslots * 4096);
 	free(c->slot_of);
@@ -100,6 +108,7 @@ uint8_t *xbz_insert(struct xbz_cache *c, uint64_t page)
 {
 	if (page >= c->guest_pages || c->slot_of[page])
 		return NULL;
+	stop_prefault(c);
 	uint32_t s;
 	if (c->nfree)
 		s = c->free_slots[--c->nfree];

@@ -22,11 +22,12 @@ struct xbz_cache;
  * NULL when out of memory. */
 struct xbz_cache *xbz_cache_new(uint64_t guest_pages, uint64_t cache_bytes);
 void xbz_cache_free(struct xbz_cache *c);
-/* Maps the first `pages` slots now, on a thread of its own (stopped by
- * xbz_cache_free): first touching a slot as it fills costs a page fault,
- * ~10 us where the host backs memory lazily, which would otherwise fall in
- * the round that fills the cache. Once per cache; without the thread,
- * slots are mapped as they fill. */
+/* Maps the first `pages` slots now, on a thread of its own: first touching
+ * a slot as it fills costs a page fault, ~10 us where the host backs memory
+ * lazily, which would otherwise fall in the round that fills the cache.
+ * The thread writes into the slots, so the first xbz_insert stops it (the
+ * rest map as they fill), as does xbz_cache_free. Only before the first
+ * insert, once. */
 void xbz_cache_prefault(struct xbz_cache *c, uint64_t pages);
 /* The cache's size in bytes (the slots it may use). */
 uint64_t xbz_cache_bytes(const struct xbz_cache *c);

@@ -7,6 +7,7 @@
  * XBZRLE: pages sent again travel as deltas that rebuild them exactly
  * (any changed byte, a rewritten page, a page zeroed), malformed deltas
  * are refused, and a version 1 batch (older sources) still loads. */
+#include <unistd.h>
 #include "cpu_fixture.h"
 #include "migration/rampages.h"
 #include "migration/xbzrle.h"
@@ -277,6 +278,28 @@ static void test_xbzrle_cache_bounds(void **state)
 	xbz_cache_free(c);
 }
 
+/* The thread that maps slots early writes into them: a slot must keep
+ * what it was given even while that thread would still be running. */
+static void test_xbzrle_prefault_keeps_slots(void **state)
+{
+	(void)state;
+	enum { N = 16384 };
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct xbz_cache *c = xbz_cache_new(N, (uint64_t)N * 4096);
+		assert_non_null(c);
+		xbz_cache_prefault(c, N);
+		for (uint64_t p = 0; p < N; p++) {
+			uint8_t *s = xbz_insert(c, p);
+			assert_non_null(s);
+			memset(s, 0xab, 64);
+		}
+		usleep(20000);
+		for (uint64_t p = 0; p < N; p++)
+			assert_int_equal(xbz_lookup(c, p)[0], 0xab);
+		xbz_cache_free(c);
+	}
+}
+
 /* Three rounds through a cache: whole pages first, then deltas for pages
  * changed a byte or two words, whole again for a page rewritten, a zero
  * marker for a page cleared; the destination matches the source each time
@@ -425,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_postcopy_demand_fetch),
 		cmocka_unit_test(test_xbzrle_codec_every_byte),
 		cmocka_unit_test(test_xbzrle_cache_bounds),
+		cmocka_unit_test(test_xbzrle_prefault_keeps_slots),
 		cmocka_unit_test(test_xbzrle_rounds),
 		cmocka_unit_test(test_xbzrle_hostile),
 		cmocka_unit_test(test_version1_batch),
