@@ -23,6 +23,7 @@ static void assert_json(json_t *j, const char *want)
 static void test_source(void **state)
 {
 	(void)state;
+	json_t *j;
 	struct mig_info i = { .status = MIG_NONE };
 	assert_json(qmp_mig_info_json(&i), "{\"status\":\"none\"}");
 
@@ -56,8 +57,24 @@ static void test_source(void **state)
 		    "\"total\":30},\"x-rounds\":1,\"x-postcopy\":{\"requests\":7,\"urgent-pages\":8},"
 		    "\"cpu-throttle-percentage\":0}");
 
+	/* XBZRLE: QEMU's xbzrle-cache object once the cache exists, its
+	 * rates over the whole migration. */
+	i = (struct mig_info){
+		.status = MIG_ACTIVE, .xbz_cache_size = 1 << 20, .xbz_pages = 6, .xbz_bytes = 96,
+		.xbz_cache_miss = 3, .xbz_overflow = 1,
+	};
+	j = qmp_mig_info_json(&i);
+	assert_json(json_incref(json_object_get(j, "xbzrle-cache")),
+		    "{\"cache-size\":1048576,\"bytes\":96,\"pages\":6,\"cache-miss\":3,"
+		    "\"cache-miss-rate\":0.29999999999999999,\"encoding-rate\":256.0,\"overflow\":1}");
+	json_decref(j);
+	i.xbz_cache_size = 0;
+	j = qmp_mig_info_json(&i);
+	assert_null(json_object_get(j, "xbzrle-cache"));
+	json_decref(j);
+
 	i = (struct mig_info){ .status = MIG_FAILED, .error = "peer went away" };
-	json_t *j = qmp_mig_info_json(&i);
+	j = qmp_mig_info_json(&i);
 	assert_string_equal(json_string_value(json_object_get(j, "error-desc")), "peer went away");
 	json_decref(j);
 }
