@@ -32,6 +32,10 @@ static void usage(FILE *f)
 		"  --postcopy          switch over at once and send memory afterwards: the\n"
 		"                      guest runs at the destination within milliseconds,\n"
 		"                      fetching pages it touches first\n"
+		"  --postcopy-after-precopy\n"
+		"                      pre-copy first; if the guest, even slowed, dirties\n"
+		"                      memory faster than the downtime limit allows, switch\n"
+		"                      to post-copy instead of slowing it further\n"
 		"  --keep-source       leave the source paused instead of quitting it\n"
 		"  --copy-storage      copy the writable disks too (no shared storage): what\n"
 		"                      each disk's own image holds (a qcow2 overlay's\n"
@@ -83,13 +87,14 @@ int cli_migrate(int argc, char **argv)
 		{ "no-xbzrle", no_argument, NULL, 'X' },
 		{ "device-state", required_argument, NULL, 'D' },
 		{ "postcopy", no_argument, NULL, 'p' },
+		{ "postcopy-after-precopy", no_argument, NULL, 'P' },
 		{ "keep-source", no_argument, NULL, 'k' },
 		{ "copy-storage", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long long downtime = -1, bandwidth = -1;
-	int stopcopy = 0, postcopy = 0, compress = 0, keep = 0, copy_storage = 0, xbzrle = 1, ch;
+	int stopcopy = 0, postcopy = 0, compress = 0, keep = 0, copy_storage = 0, xbzrle = 1, fallback = 0, ch;
 	const char *devstate = "save";
 	char *end;
 	opterr = 0;
@@ -123,6 +128,7 @@ int cli_migrate(int argc, char **argv)
 		case 'k': keep = 1; break;
 		case 'c': copy_storage = 1; break;
 		case 'p': postcopy = 1; break;
+		case 'P': fallback = 1; break;
 		case 'h': usage(stdout); return 0;
 		case ':':
 			fprintf(stderr, "tern: option '%s' needs a value (see 'tern migrate --help')\n", argv[optind - 1]);
@@ -132,8 +138,8 @@ int cli_migrate(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (stopcopy && postcopy) {
-		fprintf(stderr, "tern: --stop-copy and --postcopy exclude each other\n");
+	if (stopcopy + postcopy + fallback > 1) {
+		fprintf(stderr, "tern: --stop-copy, --postcopy and --postcopy-after-precopy exclude each other\n");
 		return 2;
 	}
 	if (argc - optind != 2) {
@@ -162,6 +168,7 @@ int cli_migrate(int argc, char **argv)
 				   "compress", compress ? "zstd" : "none", "x-device-state", devstate);
 	if (downtime > 0)
 		json_object_set_new(params, "downtime-limit", json_integer(downtime));
+	json_object_set_new(params, "x-postcopy-after-precopy", json_boolean(fallback));
 	json_object_set_new(params, "max-bandwidth", json_integer(bandwidth > 0 ? bandwidth * 1000000 : 0));
 	json_t *r = qmp_client_execute(c, "migrate-set-parameters", params, err, sizeof(err));
 	json_decref(params);
@@ -219,6 +226,9 @@ int cli_migrate(int argc, char **argv)
 		       "(%lld entries) in %lld us\n", name, json_string_value(json_object_get(ds, "method")),
 		       jint(dsave, "bytes"), jint(dsave, "encode-us"), jint(dlog, "bytes"),
 		       jint(dlog, "entries"), jint(dlog, "encode-us"));
+		if (json_is_true(json_object_get(m, "x-postcopy-after-precopy")))
+			printf("%s: pre-copy did not fit the downtime limit after %lld rounds: the rest "
+			       "went by post-copy\n", name, jint(m, "x-rounds"));
 		json_t *xb = json_object_get(m, "xbzrle-cache");
 		if (xb)
 			printf("%s: xbzrle: %lld pages sent as %lld bytes of deltas, %lld not cached, "

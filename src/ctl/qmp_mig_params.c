@@ -144,6 +144,14 @@ static int set_one(struct mig_params *n, const char *key, json_t *v, char *err, 
 		}
 		return 0;
 	}
+	if (!strcmp(key, "x-postcopy-after-precopy")) {
+		if (!json_is_boolean(v)) {
+			snprintf(err, errlen, "Parameter '%s' expects true or false", key);
+			return -1;
+		}
+		n->postcopy_after_precopy = json_is_true(v);
+		return 0;
+	}
 	if (!strcmp(key, "xbzrle-cache-size")) {
 		/* QEMU's bounds: at least a page, at most what fits a size_t */
 		if (int_param(key, v, 4096, INT64_MAX, " bytes", &i, err, errlen))
@@ -191,7 +199,7 @@ int qmp_mig_params_set(struct mig_params *p, json_t *args, char *err, size_t err
 json_t *qmp_mig_params_json(const struct mig_params *p)
 {
 	const char *comp = p->compress ? "zstd" : "none";
-	json_t *j = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:I}",
+	json_t *j = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:I,s:b}",
 			      "downtime-limit", (json_int_t)p->downtime_limit_ms,
 			      "max-bandwidth", (json_int_t)p->max_bandwidth,
 			      "mode", mig_mode_name(p->mode),
@@ -200,7 +208,8 @@ json_t *qmp_mig_params_json(const struct mig_params *p)
 			      "cpu-throttle-initial", p->throttle_initial,
 			      "cpu-throttle-increment", p->throttle_increment,
 			      "max-cpu-throttle", p->throttle_max,
-			      "xbzrle-cache-size", (json_int_t)p->xbzrle_cache_size);
+			      "xbzrle-cache-size", (json_int_t)p->xbzrle_cache_size,
+			      "x-postcopy-after-precopy", p->postcopy_after_precopy);
 	for (size_t i = 0; j && i < sizeof(fixed_params) / sizeof(fixed_params[0]); i++)
 		json_object_set_new(j, fixed_params[i].name, fixed_value(&fixed_params[i]));
 	return j;

@@ -59,6 +59,8 @@ json_t *qmp_mig_info_json(const struct mig_info *i)
 			"transferred", (json_int_t)i->disk_transferred,
 			"remaining", (json_int_t)i->disk_remaining, "total", (json_int_t)i->disk_total));
 	json_object_set_new(j, "x-rounds", json_integer(i->rounds));
+	if (i->postcopy_fallback)
+		json_object_set_new(j, "x-postcopy-after-precopy", json_true());
 	if (i->status == MIG_POSTCOPY_ACTIVE || i->postcopy_requests || i->postcopy_urgent_pages)
 		json_object_set_new(j, "x-postcopy", json_pack("{s:I,s:I}",
 			"requests", (json_int_t)i->postcopy_requests,

@@ -29,6 +29,10 @@ struct mig_params {
 	bool events;                    /* MIGRATION, MIGRATION_PASS; default on */
 	bool postcopy_ram;              /* migrate-start-postcopy allowed; default on */
 	bool pause_before_switchover;   /* wait in pre-switchover for migrate-continue */
+	/* x-postcopy-after-precopy: pre-copy that does not fit the downtime
+	 * limit even with the guest slowed switches to post-copy (needs
+	 * postcopy-ram); default off, as libvirt's --postcopy-after-precopy. */
+	bool postcopy_after_precopy;
 };
 
 /* QEMU's names. postcopy-paused: post-copy broke after the switch-over;
@@ -52,6 +56,7 @@ struct mig_info {
 	uint64_t ram_total, transferred, remaining, duplicate, normal, dirty_sync_count;
 	double mbps, dirty_pages_rate;
 	unsigned rounds, throttle_pct;
+	bool postcopy_fallback;         /* pre-copy gave up: post-copy took over */
 	/* XBZRLE: the cache's size (0 until it exists), pages sent as deltas
 	 * and their bytes, pages sent again that were not cached, deltas too
 	 * long to send. */

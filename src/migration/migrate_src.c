@@ -292,6 +292,19 @@ static int precopy(struct migration *m)
 		bool fill_cache = settle && m->xb && !m->xb_active;
 		if (fits && (final || expected_ms <= DOWNTIME_FLOOR_MS || (settle && !fill_cache)))
 			return 0;
+		if (final && !fits && m->p.postcopy_after_precopy && m->p.postcopy_ram) {
+			/* Even slowed, the guest dirties more than the limit
+			 * lets through: move it now, the rest follows
+			 * (x-postcopy-after-precopy). */
+			if (trace)
+				fprintf(stderr, "tern: migration: pre-copy does not fit the downtime "
+					"limit; switching to post-copy\n");
+			pthread_mutex_lock(&m->lock);
+			m->info.postcopy_fallback = true;
+			pthread_mutex_unlock(&m->lock);
+			atomic_store(&m->start_postcopy, 1);
+			return 0;
+		}
 		if (final) {
 			/* Still too much for the limit after a slowed round
 			 * (a very slow link): slow the guest further. */

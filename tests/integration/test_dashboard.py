@@ -558,15 +558,17 @@ def test_speed_50_vms(duo):
     try:
         res = drive(h1, [{"do": "login"}, {"do": "bench", "rows": 50, "seconds": 30}])
         b = res["bench"][0]
-        # CPU shares on a shared 2-core machine are noisy: a second window
-        # is measured when the first is over the bound, and the better one
-        # counts (the page must be able to stay under it).
+        # CPU shares on a shared 2-core machine are noisy (a CI run measured
+        # 5.13 % in one window and more in the next, with the renderer's own
+        # tasks at 2.8 %): when the first window is over the bound, two more
+        # are measured and the median of the three counts.
         if b["task_pct"] >= 5.0 or b["chromium_pct"] >= 5.0:
             print("dashboard with 50 VMs, first window over the bound:", json.dumps(b))
-            again = drive(h1, [{"do": "login"}, {"do": "bench", "rows": 50, "seconds": 30}])
-            if max(again["bench"][0]["task_pct"], again["bench"][0]["chromium_pct"]) < \
-                    max(b["task_pct"], b["chromium_pct"]):
-                res = again
+            wins = [res] + [drive(h1, [{"do": "login"}, {"do": "bench", "rows": 50, "seconds": 30}])
+                            for _ in range(2)]
+            for w in wins[1:]:
+                print("dashboard with 50 VMs, another window:", json.dumps(w["bench"][0]))
+            res = sorted(wins, key=lambda w: max(w["bench"][0]["task_pct"], w["bench"][0]["chromium_pct"]))[1]
     finally:
         stop.set()
         th.join()

@@ -55,11 +55,11 @@ def run_unticked(g, cmd):
     return re.sub(r"^(DIRTY tick=|PAR-RUN$).*\n", "", g.run(cmd), flags=re.M)
 
 
-def start_source(guest_factory, key, name, total=32, hot=8, prefix=(), extra=()):
+def start_source(guest_factory, key, name, total=32, hot=8, prefix=(), extra=(), args=""):
     g = guest_factory(extra_args=("--name", name, "--migrate-key", key, *extra), prefix=prefix)
     g.boot()
     g.run("dmesg -n 1")
-    g.send(f"/bench/dirty {total} {hot} &\n")
+    g.send(f"/bench/dirty {total} {hot} {args}&\n")
     g.wait_for(r"^DIRTY tick=2 ", timeout=60)
     wait_socket(sock_of(name), g.proc)
     return g
@@ -134,6 +134,39 @@ def test_xbzrle_deltas_rebuild_pages(guest_factory, key):
     assert src.wait_exit(30) == 0
     check_continues(src, dst)
     assert dst.poweroff() == 0
+
+
+def test_postcopy_after_precopy_when_precopy_cannot_fit(guest_factory, key):
+    """The guest rewrites all of each page of its 8 MiB hot set (no delta
+    helps), the link is capped at 100 MB/s and the downtime limit is 20 ms:
+    the hot set alone needs ~84 ms, slowed or not. With
+    --postcopy-after-precopy the migration switches to post-copy after the
+    slowed round; the pause is the device state's, and the destination's
+    guest finds every page as it wrote it."""
+    src_name, dst_name = vm_name("s"), vm_name("d")
+    src = start_source(guest_factory, key, src_name, args="0 full ")
+    port = free_port()
+    dst = start_dest(guest_factory, key, dst_name, port)
+    time.sleep(0.3)
+    p = run_tern("migrate", src_name, f"tcp:127.0.0.1:{port}", "--bandwidth", "100",
+                 "--downtime-ms", "20", "--postcopy-after-precopy", timeout=180)
+    assert p.returncode == 0, p.stderr
+    m = re.search(r"pre-copy did not fit the downtime limit after (\d+) rounds: the rest went by "
+                  r"post-copy", p.stdout)
+    assert m and int(m.group(1)) >= 2, p.stdout
+    down = int(re.search(r"downtime (\d+) ms", p.stdout).group(1))
+    assert down < 40, p.stdout
+    assert src.wait_exit(30) == 0
+    check_continues(src, dst)
+    assert "post-copy" in dst.stderr
+    assert dst.poweroff() == 0
+
+
+def test_postcopy_after_precopy_excludes_other_modes():
+    """(Its QMP parameter's checks are in tests/unit/test_qmp_mig_params.c.)"""
+    for other in ("--postcopy", "--stop-copy"):
+        p = run_tern("migrate", "nosuchvm", "tcp:127.0.0.1:1", other, "--postcopy-after-precopy")
+        assert p.returncode == 2 and "exclude each other" in p.stderr, p.stderr
 
 
 def wait_migration(q, timeout=120):

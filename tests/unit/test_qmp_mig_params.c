@@ -15,7 +15,7 @@ static const char default_params[] =
 	"{\"downtime-limit\":300,\"max-bandwidth\":0,\"mode\":\"precopy\",\"compress\":\"none\","
 	"\"multifd-compression\":\"none\",\"x-device-state\":\"save\","
 	"\"cpu-throttle-initial\":20,\"cpu-throttle-increment\":20,\"max-cpu-throttle\":99,"
-	"\"xbzrle-cache-size\":67108864,"
+	"\"xbzrle-cache-size\":67108864,\"x-postcopy-after-precopy\":false,"
 	"\"tls-creds\":\"\",\"tls-hostname\":\"\",\"tls-authz\":\"\",\"multifd-channels\":2,"
 	"\"multifd-zlib-level\":1,\"multifd-zstd-level\":1,\"announce-initial\":50,"
 	"\"announce-max\":550,\"announce-rounds\":5,\"announce-step\":100,"
@@ -92,8 +92,10 @@ static void test_set_params(void **state)
 	assert_int_equal(set_params("{\"mode\": \"postcopy\", \"downtime-limit\": 5, \"max-cpu-throttle\": 50, "
 				    "\"max-bandwidth\": 1000, \"multifd-compression\": \"zstd\", "
 				    "\"x-device-state\": \"log\", \"tls-creds\": \"\", "
-				    "\"xbzrle-cache-size\": 1048576}", &p, err, sizeof(err)), 0);
+				    "\"xbzrle-cache-size\": 1048576, \"x-postcopy-after-precopy\": true}",
+				    &p, err, sizeof(err)), 0);
 	assert_int_equal(p.xbzrle_cache_size, 1048576);
+	assert_true(p.postcopy_after_precopy);
 	assert_int_equal(p.mode, MIG_POSTCOPY);
 	assert_int_equal(p.downtime_limit_ms, 5);
 	assert_int_equal(p.throttle_max, 50);
@@ -125,6 +127,8 @@ static void test_refused_params(void **state)
 		{ "{\"compress\": \"zlib\"}",
 		  "Parameter 'compress' expects none or zstd (zlib, qpl, uadk and qatzip are not implemented)" },
 		{ "{\"x-device-state\": \"y\"}", "Parameter 'x-device-state' expects save or log" },
+		{ "{\"x-postcopy-after-precopy\": 1}",
+		  "Parameter 'x-postcopy-after-precopy' expects true or false" },
 		{ "{\"xbzrle-cache-size\": 4095}", "Parameter 'xbzrle-cache-size' expects an integer in the "
 		  "range of 4096 to 9223372036854775807 bytes" },
 		{ "{\"multifd-channels\": 3}",
