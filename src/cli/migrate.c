@@ -52,6 +52,21 @@ static long long jint(json_t *o, const char *k)
 	return (long long)json_integer_value(json_object_get(o, k));
 }
 
+/* Runs a QMP command whose reply is only "done" (args is consumed); -1
+ * after saying why. */
+static int command(struct qmp_client_conn *c, const char *name, const char *cmd, json_t *args)
+{
+	char err[512];
+	json_t *r = qmp_client_execute(c, cmd, args, err, sizeof(err));
+	json_decref(args);
+	if (!r) {
+		fprintf(stderr, "tern: %s: %s\n", name, err);
+		return -1;
+	}
+	json_decref(r);
+	return 0;
+}
+
 static void show(json_t *m, int tty, int final)
 {
 	json_t *ram = json_object_get(m, "ram");
@@ -170,29 +185,11 @@ int cli_migrate(int argc, char **argv)
 		json_object_set_new(params, "downtime-limit", json_integer(downtime));
 	json_object_set_new(params, "x-postcopy-after-precopy", json_boolean(fallback));
 	json_object_set_new(params, "max-bandwidth", json_integer(bandwidth > 0 ? bandwidth * 1000000 : 0));
-	json_t *r = qmp_client_execute(c, "migrate-set-parameters", params, err, sizeof(err));
-	json_decref(params);
-	if (!r) {
-		fprintf(stderr, "tern: %s: %s\n", name, err);
+	if (command(c, name, "migrate-set-parameters", params) ||
+	    command(c, name, "migrate-set-capabilities", json_pack("{s:[{s:s,s:b}]}", "capabilities",
+								    "capability", "xbzrle", "state", xbzrle)) ||
+	    command(c, name, "migrate", json_pack("{s:s,s:b}", "uri", uri, "blk", copy_storage)))
 		goto out;
-	}
-	json_decref(r);
-	json_t *caps = json_pack("{s:[{s:s,s:b}]}", "capabilities", "capability", "xbzrle", "state", xbzrle);
-	r = qmp_client_execute(c, "migrate-set-capabilities", caps, err, sizeof(err));
-	json_decref(caps);
-	if (!r) {
-		fprintf(stderr, "tern: %s: %s\n", name, err);
-		goto out;
-	}
-	json_decref(r);
-	json_t *args = json_pack("{s:s,s:b}", "uri", uri, "blk", copy_storage);
-	r = qmp_client_execute(c, "migrate", args, err, sizeof(err));
-	json_decref(args);
-	if (!r) {
-		fprintf(stderr, "tern: %s: %s\n", name, err);
-		goto out;
-	}
-	json_decref(r);
 	int tty = isatty(2);
 	json_t *m = NULL;
 	for (;;) {
